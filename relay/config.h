@@ -1,0 +1,109 @@
+/* The daemon's configuration: defaults, the TOML file (ours, or influxdb-relay's relay.toml
+ * layout), and the quick-use flags layered on top. Pure data and parsing; loop thread only. */
+#ifndef IWR_CONFIG_H
+#define IWR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cfg_full_policy { CFG_FULL_REJECT = 0, CFG_FULL_DROP_OLDEST = 1 };
+enum cfg_start { CFG_START_LATEST = 0, CFG_START_EARLIEST = 1 };
+
+struct cfg_user {
+    char *name;
+    char *password;
+};
+
+struct cfg_backend {
+    char *name;              /* [A-Za-z0-9_.-]{1,64}, unique */
+    char *url;               /* base URL, e.g. "http://127.0.0.1:8086" (no /write) */
+    char *username;          /* NULL: none */
+    char *password;
+    char *token;             /* sent as "Authorization: Token <token>"; NULL: none */
+    char *ca_file;           /* NULL: system CAs */
+    int insecure_skip_verify;
+    int gzip;                /* gzip batch bodies */
+    uint64_t timeout_ms;     /* whole request; default 10000 */
+    uint64_t connect_timeout_ms; /* default 2000 */
+    size_t batch_max_bytes;  /* default 4 MiB */
+    size_t batch_max_points; /* default 5000 */
+    size_t max_in_flight;    /* batches in flight; default 2 */
+    uint64_t retry_max_delay_ms; /* backoff cap; default 30000 */
+    enum cfg_start start;    /* where a new backend's cursor starts; default latest */
+    int create_database;     /* CREATE DATABASE on 404 "database not found"; default 0 */
+    uint64_t give_up_after_ms; /* 0: never give up on a backend that is behind */
+    size_t give_up_bytes;    /* 0: never */
+};
+
+struct cfg_udp {
+    char *listen;            /* "ADDR:PORT" */
+    char *database;
+    char *retention_policy;  /* NULL: default */
+    char *precision;         /* "ns" default; any /write spelling */
+    size_t read_buffer_bytes; /* SO_RCVBUF; 0: kernel default */
+};
+
+struct config {
+    char *path;              /* file it came from; NULL for built-in defaults */
+    /* [http] */
+    char **listen;           /* "ADDR:PORT" each; default {"127.0.0.1:9096"} */
+    size_t n_listen;
+    size_t max_body_bytes;   /* default 25 MB (25000000), InfluxDB's own */
+    size_t max_inflated_bytes; /* gzip output bound; default 4 x max_body_bytes */
+    size_t max_connections;  /* default 1024 */
+    size_t max_header_bytes; /* default 64 KiB; over it: 431 */
+    uint64_t idle_timeout_ms;   /* keep-alive idle; default 60000 */
+    uint64_t read_timeout_ms;   /* headers and body must arrive within; default 30000 */
+    int allow_unsigned;      /* accept "u" integer fields; default 0 */
+    /* [auth] */
+    int auth_enabled;        /* default 0 */
+    struct cfg_user *users;
+    size_t n_users;
+    /* [wal] */
+    char *data_dir;          /* default "./data" */
+    size_t max_bytes;        /* log size limit; default 1 GiB */
+    enum cfg_full_policy full_policy; /* default reject */
+    int sync;                /* default 1; 0 is for benchmarks only */
+    uint64_t retain_ms;      /* keep acknowledged records this long; default 0 */
+    size_t min_free_bytes;   /* free disk space reserve checked with statvfs; default 64 MiB */
+    /* [log] */
+    char *log_level;         /* "info" default */
+    /* [[backend]] */
+    struct cfg_backend *backends;
+    size_t n_backends;
+    /* [[udp]] */
+    struct cfg_udp *udp;
+    size_t n_udp;
+};
+
+/* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend
+ * local=http://127.0.0.1:8086). Caller frees with config_deinit. */
+void config_defaults(struct config *c);
+void config_deinit(struct config *c);
+
+/* Replace 'c' with what the TOML file at 'path' says, on top of the defaults (the built-in
+ * backend is dropped when the file names any). Accepts our layout and influxdb-relay's.
+ * Returns 0, or IWR_EPARSE with "path:line: reason" in err (one line, no newline), or -errno
+ * when the file cannot be read (err says so too). On failure 'c' is left as it was. */
+int config_load_file(struct config *c, const char *path, char *err, size_t err_cap);
+/* Same, from a buffer ('name' is used in messages). */
+int config_load_string(struct config *c, const char *name, const char *text, size_t len,
+                       char *err, size_t err_cap);
+
+/* Flags: "NAME=URL" adds a backend (the first use drops the file's and built-in backends),
+ * "ADDR:PORT=DB" adds a UDP listener. 0 or IWR_EPARSE with a reason in err. */
+int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+/* "--listen ADDR:PORT" (the first use replaces the listen list). */
+int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+
+/* Cross-field checks: unique backend names, parsable URLs and addresses, limits that make
+ * sense together. 0 or IWR_EPARSE with a reason in err. */
+int config_validate(const struct config *c, char *err, size_t err_cap);
+
+/* Helpers also used by flags and tests. 0 or IWR_EPARSE. */
+int config_parse_duration_ms(const char *s, uint64_t *out); /* "500ms" "10s" "5m" "2h" "7d" "1h30m" "0" */
+int config_parse_size(const char *s, size_t *out);          /* "25MB" "64KiB" "10GiB" "1024" */
+int config_parse_hostport(const char *s, char *host, size_t host_cap, int *port);
+
+#endif

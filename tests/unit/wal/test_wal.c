@@ -1,0 +1,488 @@
+/* Unit tests of the log: every operation and its error paths, on fresh directories under
+ * $TMPDIR. */
+#include "tests/unit/tap.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "wal/wal.h"
+#include "wal/wal_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmproot[256];
+static int dir_n;
+
+static const char *fresh_dir(void)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/d%d", tmproot, ++dir_n);
+    return path;
+}
+
+static struct wal *open_wal(const char *dir, size_t max_bytes, enum wal_full_policy pol)
+{
+    struct wal_options o = {0};
+    o.dir = dir;
+    o.max_bytes = max_bytes;
+    o.full_policy = pol;
+    struct wal *w = NULL;
+    int rc = wal_open(&w, &o);
+    if (rc != 0)
+        printf("# wal_open %s: %s\n", dir, iwr_strerror(rc));
+    return w;
+}
+
+static struct wal_record mkrec(const char *db, const char *body)
+{
+    struct wal_record r = {0};
+    r.db = db;
+    r.db_len = strlen(db);
+    r.rp = "";
+    r.body = body;
+    r.body_len = strlen(body);
+    r.points = 1;
+    r.recv_ns = wal_now_ns();
+    return r;
+}
+
+static int append_body(struct wal *w, const char *body, uint64_t *seq)
+{
+    struct wal_record r = mkrec("db", body);
+    return wal_append_sync(w, &r, seq);
+}
+
+static void test_empty(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    CHECK(w != NULL, "open creates a fresh log");
+    struct wal_stats st;
+    struct wal_cursor_info *ci;
+    size_t n;
+    CHECK_EQ_INT(wal_stats(w, &st, &ci, &n), 0, "stats on an empty log");
+    CHECK(st.first_seq == 0 && st.last_seq == 0 && st.records == 0 && n == 0,
+          "empty log has no records and no cursors");
+    free(ci);
+    struct wal_reader *r;
+    wal_reader_new(w, &r);
+    CHECK_EQ_INT(wal_reader_begin(r), 0, "reader begins");
+    struct wal_record rec;
+    CHECK_EQ_INT(wal_reader_next(r, 0, &rec), IWR_ENOTFOUND, "reading an empty log: not found");
+    uint64_t s;
+    CHECK_EQ_INT(wal_reader_cursor(r, "nobody", &s), IWR_ENOTFOUND, "unknown backend cursor");
+    wal_reader_end(r);
+    wal_reader_free(r);
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "nobody", 0, 0), IWR_ENOTFOUND,
+                 "compare-and-set on an unknown backend fails");
+    CHECK_EQ_INT(wal_cursor_forget_sync(w, "nobody"), IWR_ENOTFOUND, "forget unknown backend");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "bad name", WAL_SEQ_ANY, 0), IWR_EINVAL,
+                 "a name with a space is refused");
+    wal_close(w);
+}
+
+static void test_append_read(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    uint64_t s1 = 0, s2 = 0, s3 = 0;
+    CHECK_EQ_INT(append_body(w, "cpu v=1 1\n", &s1), 0, "append 1");
+    CHECK_EQ_INT(append_body(w, "cpu v=2 2\n", &s2), 0, "append 2");
+    struct wal_record r = mkrec("other", "mem v=3 3\nmem v=4 4\n");
+    r.rp = "autogen";
+    r.rp_len = 7;
+    r.points = 2;
+    r.precision = 3;
+    r.consistency = 2;
+    r.recv_ns = 123456789;
+    CHECK_EQ_INT(wal_append_sync(w, &r, &s3), 0, "append 3 with every header field");
+    CHECK(s1 == 1 && s2 == 2 && s3 == 3, "sequences start at 1 and are contiguous");
+
+    struct wal_reader *rd;
+    wal_reader_new(w, &rd);
+    wal_reader_begin(rd);
+    struct wal_record got;
+    CHECK_EQ_INT(wal_reader_next(rd, 0, &got), 0, "read first");
+    CHECK(got.seq == 1 && got.body_len == 10 && memcmp(got.body, "cpu v=1 1\n", 10) == 0,
+          "first record's body");
+    CHECK_EQ_INT(got.offset, 0, "first record's offset is 0");
+    CHECK_EQ_INT(wal_reader_next(rd, 1, &got), 0, "read second");
+    CHECK_EQ_INT(got.offset, 10, "second record's offset counts the first body");
+    CHECK_EQ_INT(wal_reader_next(rd, 2, &got), 0, "read third");
+    CHECK(got.seq == 3 && got.db_len == 5 && memcmp(got.db, "other", 5) == 0 &&
+              got.rp_len == 7 && memcmp(got.rp, "autogen", 7) == 0 && got.points == 2 &&
+              got.precision == 3 && got.consistency == 2 && got.recv_ns == 123456789 &&
+              got.target_len == 0,
+          "third record's header round-trips");
+    CHECK_EQ_INT(wal_reader_next(rd, 3, &got), IWR_ENOTFOUND, "nothing after the last");
+    uint64_t f, l, h;
+    CHECK_EQ_INT(wal_reader_bounds(rd, &f, &l, &h), 0, "bounds");
+    CHECK(f == 1 && l == 3 && h == 3, "bounds are 1..3");
+    wal_reader_end(rd);
+    wal_reader_free(rd);
+
+    /* Reopen: everything is still there. */
+    wal_close(w);
+    w = open_wal(dir, 0, WAL_FULL_REJECT);
+    struct wal_stats st;
+    CHECK_EQ_INT(wal_stats(w, &st, NULL, NULL), 0, "stats after reopen");
+    CHECK(st.first_seq == 1 && st.last_seq == 3 && st.records == 3, "reopen keeps 3 records");
+    CHECK_EQ_INT(st.head_offset, 10 + 10 + 20, "head offset is the sum of the bodies");
+    uint64_t s4;
+    CHECK_EQ_INT(append_body(w, "x v=1\n", &s4), 0, "append after reopen");
+    CHECK_EQ_INT(s4, 4, "sequence continues after reopen");
+    struct wal_counters c;
+    wal_counters_get(w, &c);
+    CHECK(c.first_seq == 1 && c.last_seq == 4 && c.records == 4 && c.appended == 1,
+          "counters follow commits");
+    wal_close(w);
+}
+
+static void test_cursors_and_trim(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    uint64_t s;
+    for (int i = 0; i < 10; i++)
+        append_body(w, "cpu v=1\n", &s);
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 0), 0, "create cursor a at 0");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "b", WAL_SEQ_ANY, 0), 0, "create cursor b at 0");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", 0, 6), 0, "move a 0 -> 6");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", 0, 7), IWR_ECONFLICT,
+                 "compare-and-set from a stale value conflicts");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", 6, 11), IWR_EINVAL, "beyond the last sequence");
+    struct wal_stats st;
+    struct wal_cursor_info *ci;
+    size_t n;
+    wal_stats(w, &st, &ci, &n);
+    CHECK_EQ_INT(st.first_seq, 1, "b at 0 holds every record");
+    CHECK(n == 2 && strcmp(ci[0].name, "a") == 0 && ci[0].seq == 6 && ci[0].lag_records == 4 &&
+              ci[0].lag_bytes == 4 * 8 && strcmp(ci[1].name, "b") == 0 &&
+              ci[1].lag_records == 10 && ci[1].lag_bytes == 80,
+          "per-cursor lag in records and bytes");
+    free(ci);
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "b", 0, 3), 0, "move b 0 -> 3");
+    wal_stats(w, &st, NULL, NULL);
+    CHECK(st.first_seq == 4 && st.records == 7, "records at or below the lowest cursor are gone");
+    CHECK_EQ_INT(wal_cursor_forget_sync(w, "b"), 0, "forget b");
+    wal_stats(w, &st, &ci, &n);
+    CHECK(st.first_seq == 7 && n == 1, "a forgotten backend no longer holds truncation back");
+    free(ci);
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", 6, 10), 0, "a catches up");
+    wal_stats(w, &st, &ci, &n);
+    CHECK(st.records == 0 && st.last_seq == 10 && ci[0].lag_records == 0 && ci[0].lag_bytes == 0,
+          "fully trimmed log, lag 0");
+    free(ci);
+    wal_close(w);
+    /* The high-water mark survives a fully trimmed log: numbers are never reused. */
+    w = open_wal(dir, 0, WAL_FULL_REJECT);
+    CHECK_EQ_INT(append_body(w, "cpu v=1\n", &s), 0, "append to a trimmed log");
+    CHECK_EQ_INT(s, 11, "sequence continues past the trimmed records");
+    wal_close(w);
+}
+
+static void test_trim_chunks_and_retention(void)
+{
+    const char *dir = fresh_dir();
+    struct wal_options o = {0};
+    o.dir = dir;
+    o.trim_chunk = 7;
+    struct wal *w;
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "open with a small trim chunk");
+    uint64_t s;
+    for (int i = 0; i < 50; i++)
+        append_body(w, "cpu v=1\n", &s);
+    wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 50);
+    struct wal_stats st;
+    wal_stats(w, &st, NULL, NULL);
+    CHECK(st.records == 50 - 7, "one commit deletes at most one chunk");
+    /* The writer keeps going by itself until the log is trimmed. */
+    for (int i = 0; i < 200 && st.records > 0; i++) {
+        usleep(10000);
+        wal_stats(w, &st, NULL, NULL);
+    }
+    CHECK_EQ_INT(st.records, 0, "the rest is trimmed in further chunks without new writes");
+    wal_close(w);
+
+    o.dir = fresh_dir();
+    o.trim_chunk = 0;
+    o.retain_ns = 3600ull * 1000000000ull;
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "open with a retention window");
+    for (int i = 0; i < 5; i++)
+        append_body(w, "cpu v=1\n", &s);
+    wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 5);
+    wal_stats(w, &st, NULL, NULL);
+    CHECK_EQ_INT(st.records, 5, "acknowledged records inside the retention window are kept");
+    struct wal_record old = mkrec("db", "old v=1\n");
+    old.recv_ns = wal_now_ns() - 2 * o.retain_ns;
+    wal_append_sync(w, &old, &s);
+    wal_cursor_move_sync(w, "a", 5, 6);
+    wal_stats(w, &st, NULL, NULL);
+    CHECK_EQ_INT(st.records, 6, "retention stops at the first young record (log order)");
+    wal_close(w);
+}
+
+static void test_full(void)
+{
+    char body[3000];
+    memset(body, 'x', sizeof(body) - 2);
+    memcpy(body, "m f=\"", 5);
+    body[sizeof(body) - 3] = '"';
+    body[sizeof(body) - 2] = '\n';
+    body[sizeof(body) - 1] = '\0';
+
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 64 * 1024, WAL_FULL_REJECT);
+    uint64_t s = 0;
+    int rc = 0, n = 0;
+    while (n < 1000 && (rc = append_body(w, body, &s)) == 0)
+        n++;
+    CHECK_EQ_INT(rc, IWR_EFULL, "reject: a full log refuses appends with IWR_EFULL");
+    CHECK(n > 5 && n < 40, "reject: the limit is close to 64 KiB of records (%d)", n);
+    struct wal_counters c;
+    wal_counters_get(w, &c);
+    CHECK_EQ_INT(c.rejected_full, 1, "reject: counted");
+    wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, (uint64_t)n);
+    CHECK_EQ_INT(append_body(w, body, &s), 0, "reject: room again once the backend caught up");
+    wal_close(w);
+
+    dir = fresh_dir();
+    w = open_wal(dir, 64 * 1024, WAL_FULL_DROP_OLDEST);
+    wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 0);
+    for (int i = 0; i < 100; i++)
+        if ((rc = append_body(w, body, &s)) != 0)
+            break;
+    CHECK_EQ_INT(rc, 0, "drop-oldest: appends keep succeeding");
+    struct wal_stats st;
+    struct wal_cursor_info *ci;
+    size_t nc;
+    wal_stats(w, &st, &ci, &nc);
+    CHECK(st.first_seq > 1 && st.last_seq == 100 && st.log_bytes <= 64 * 1024,
+          "drop-oldest: the oldest went, the log is within its limit");
+    CHECK(st.dropped_records == st.first_seq - 1, "drop-oldest: dropped records are counted");
+    CHECK(nc == 1 && ci[0].seq == st.first_seq - 1, "drop-oldest: the cursor moved past them");
+    free(ci);
+    wal_close(w);
+}
+
+static void test_corrupt(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    uint64_t s;
+    append_body(w, "cpu v=1 1\n", &s);
+    append_body(w, "cpu MARKERMARKERMARKER=1 2\n", &s);
+    append_body(w, "cpu v=3 3\n", &s);
+    wal_close(w);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    int fd = open(path, O_RDWR);
+    char buf[1 << 16];
+    ssize_t got = read(fd, buf, sizeof(buf));
+    char *m = got > 0 ? memmem(buf, (size_t)got, "MARKERMARKER", 12) : NULL;
+    CHECK(m != NULL, "marker found in data.mdb");
+    if (m != NULL) {
+        m[3] ^= 0x20;
+        pwrite(fd, buf, (size_t)got, 0);
+    }
+    close(fd);
+    w = open_wal(dir, 0, WAL_FULL_REJECT);
+    struct wal_reader *rd;
+    wal_reader_new(w, &rd);
+    wal_reader_begin(rd);
+    struct wal_record rec;
+    CHECK_EQ_INT(wal_reader_next(rd, 0, &rec), 0, "the intact record before reads");
+    CHECK_EQ_INT(wal_reader_next(rd, 1, &rec), IWR_ECORRUPT, "the flipped record is corrupt");
+    CHECK(rec.seq == 2 && rec.body == NULL, "reported with its sequence, no data returned");
+    CHECK_EQ_INT(wal_reader_next(rd, 2, &rec), 0, "the record after it reads");
+    wal_reader_end(rd);
+    wal_reader_free(rd);
+    wal_close(w);
+}
+
+static void test_format_version(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    MDB_txn *txn;
+    mdb_txn_begin(w->env, NULL, 0, &txn);
+    unsigned char v[8];
+    wal_put64(v, WAL_FORMAT_VERSION + 1);
+    MDB_val k = {6, "format"}, d = {8, v};
+    mdb_put(txn, w->meta, &k, &d, 0);
+    mdb_txn_commit(txn);
+    wal_close(w);
+    struct wal_options o = {0};
+    o.dir = dir;
+    CHECK_EQ_INT(wal_open(&w, &o), IWR_EVERSION, "a newer format is refused");
+    o.readonly = 1;
+    CHECK_EQ_INT(wal_open(&w, &o), IWR_EVERSION, "also when opened read-only");
+    o.dir = fresh_dir();
+    CHECK_EQ_INT(wal_open(&w, &o), -ENOENT, "read-only open of a missing directory: ENOENT");
+}
+
+static void test_dead_letters(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    uint64_t s;
+    append_body(w, "cpu v=1 1\n", &s);
+    wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 0);
+    wal_cursor_move_sync(w, "b", WAL_SEQ_ANY, 0);
+    struct wal_record bad = mkrec("db", "cpu v=\"str\" 1\n");
+    bad.seq = 1;
+    const char *ans = "400 {\"error\":\"field type conflict\"}";
+    CHECK_EQ_INT(wal_dead_add_sync(w, "b", &bad, ans, strlen(ans)), 0, "dead letter for b");
+    CHECK_EQ_INT(wal_dead_add_sync(w, "b", &bad, ans, strlen(ans)), 0, "second for b");
+    CHECK_EQ_INT(wal_dead_add_sync(w, "a", &bad, ans, strlen(ans)), 0, "one for a");
+    struct wal_reader *rd;
+    wal_reader_new(w, &rd);
+    wal_reader_begin(rd);
+    struct wal_dead_letter dl;
+    int n = 0;
+    char after[WAL_NAME_MAX + 1] = "";
+    uint64_t after_id = 0;
+    while (wal_reader_dead_next(rd, "b", n ? after : NULL, after_id, &dl) == 0) {
+        n++;
+        strcpy(after, dl.backend);
+        after_id = dl.id;
+        CHECK(strcmp(dl.backend, "b") == 0 && dl.rec.seq == 1 &&
+                  dl.answer_len == strlen(ans) && memcmp(dl.answer, ans, dl.answer_len) == 0 &&
+                  dl.rec.body_len == bad.body_len,
+              "dead letter %d of b: backend, source sequence, answer and lines", n);
+    }
+    CHECK_EQ_INT(n, 2, "b has 2 dead letters");
+    n = 0;
+    while (wal_reader_dead_next(rd, NULL, n ? after : NULL, after_id, &dl) == 0) {
+        n++;
+        strcpy(after, dl.backend);
+        after_id = dl.id;
+    }
+    CHECK_EQ_INT(n, 3, "3 dead letters in all");
+    wal_reader_end(rd);
+    struct wal_cursor_info *ci;
+    size_t nc;
+    struct wal_stats st;
+    wal_stats(w, &st, &ci, &nc);
+    CHECK(st.dead_letters == 3 && ci[0].dead_letters == 1 && ci[1].dead_letters == 2,
+          "dead letters counted per backend");
+    free(ci);
+    uint64_t count = 0;
+    CHECK_EQ_INT(wal_dead_requeue_sync(w, "b", &count), 0, "requeue b");
+    CHECK_EQ_INT(count, 2, "requeued 2");
+    wal_reader_begin(rd);
+    struct wal_record rec;
+    CHECK_EQ_INT(wal_reader_next(rd, 1, &rec), 0, "requeued record is in the log");
+    CHECK(rec.seq == 2 && rec.target_len == 1 && rec.target[0] == 'b' &&
+              rec.body_len == bad.body_len && memcmp(rec.body, bad.body, bad.body_len) == 0,
+          "requeued for b only, same lines");
+    CHECK_EQ_INT(wal_reader_dead_next(rd, "b", NULL, 0, &dl), IWR_ENOTFOUND, "b has none left");
+    wal_reader_end(rd);
+    CHECK_EQ_INT(wal_dead_purge_sync(w, NULL, &count), 0, "purge all");
+    CHECK_EQ_INT(count, 1, "purged a's one");
+    wal_stats(w, &st, NULL, NULL);
+    CHECK_EQ_INT(st.dead_letters, 0, "no dead letters left");
+    wal_reader_free(rd);
+    wal_close(w);
+}
+
+/* Many appends submitted at once share commits. */
+struct group {
+    int done, failed;
+};
+
+static void group_done(void *arg, int rc, uint64_t seq)
+{
+    struct group *g = arg;
+    (void)seq;
+    g->done++;
+    g->failed += rc != 0;
+}
+
+static void test_group_commit(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    struct group g = {0};
+    struct wal_record r = mkrec("db", "cpu v=1\n");
+    for (int i = 0; i < 500; i++)
+        wal_append(w, &r, group_done, &g);
+    for (int i = 0; i < 1000 && g.done < 500; i++)
+        wal_complete_wait(w, 100);
+    struct wal_counters c;
+    wal_counters_get(w, &c);
+    CHECK(g.done == 500 && g.failed == 0, "500 queued appends complete");
+    CHECK(c.commits < 500 && c.appended == 500,
+          "they share commits (%" PRIu64 " commits for 500 records)", c.commits);
+    struct wal_hist hs, hr;
+    wal_commit_hist_get(w, &hs, &hr);
+    CHECK(hs.n == c.commits && hr.sum == 500, "commit histograms count every commit and op");
+    wal_close(w);
+    /* After close, submits fail cleanly. */
+}
+
+static void test_stale_reader(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    uint64_t s;
+    append_body(w, "cpu v=1\n", &s);
+    wal_close(w);
+    int p[2];
+    pipe(p);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct wal_options o = {0};
+        o.dir = dir;
+        o.readonly = 1;
+        struct wal *rw;
+        struct wal_reader *rd;
+        if (wal_open(&rw, &o) != 0)
+            _exit(1);
+        wal_reader_new(rw, &rd);
+        wal_reader_begin(rd);
+        write(p[1], "r", 1);
+        pause();
+        _exit(0);
+    }
+    char ch;
+    read(p[0], &ch, 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    w = open_wal(dir, 0, WAL_FULL_REJECT);
+    int dead = -1;
+    mdb_reader_check(w->env, &dead);
+    CHECK_EQ_INT(dead, 0, "a killed reader's slot was cleared at open");
+    wal_close(w);
+    close(p[0]);
+    close(p[1]);
+}
+
+int main(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmproot, sizeof(tmproot), "%s/iwr-wal-XXXXXX", t ? t : "/tmp");
+    if (mkdtemp(tmproot) == NULL)
+        return 2;
+    log_set_level(LOG_ERROR);
+    test_empty();
+    test_append_read();
+    test_cursors_and_trim();
+    test_trim_chunks_and_retention();
+    test_full();
+    test_corrupt();
+    test_format_version();
+    test_dead_letters();
+    test_group_commit();
+    test_stale_reader();
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmproot);
+    if (tap_fail == 0)
+        system(cmd);
+    return tap_done();
+}

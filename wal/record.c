@@ -1,0 +1,216 @@
+/* The stored form of a record, and its checksum. Pure: any thread.
+ *
+ * Layout (little-endian, no padding), the value under the record's sequence key:
+ *   0 u32 crc32 of bytes [4, len)     20 u8 format       24 u16 flags     32 u32 points
+ *   4 u64 seq                         21 u8 precision    26 u16 db_len    36 u32 body_len
+ *  12 u64 offset                      22 u8 consistency  28 u16 rp_len    40 u64 recv_ns
+ *                                     23 u8 reserved     30 u16 target_len
+ *  48 db, rp, target, body
+ * The sequence is inside the checksum so a value found under the wrong key is caught. The part
+ * after the sequence and offset is checksummed once by the submitter (wal_record_prepare); the
+ * writer thread only folds in seq and offset with crc32_combine, so it never rereads the body. */
+#include "wal/wal_int.h"
+
+#include "common/err.h"
+#include "common/xalloc.h"
+
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+static void put16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+void wal_put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t wal_get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+size_t wal_record_encoded_size(const struct wal_record *rec)
+{
+    return WAL_REC_HDR + rec->db_len + rec->rp_len + rec->target_len + rec->body_len;
+}
+
+static uLong crc_of(uLong crc, const unsigned char *p, size_t n)
+{
+    /* zlib's crc32 takes a uInt length; feed large bodies in slices. */
+    while (n > 0) {
+        uInt take = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, take);
+        p += take;
+        n -= take;
+    }
+    return crc;
+}
+
+int wal_record_prepare(const struct wal_record *rec, struct wal_encoded *enc)
+{
+    if (rec->db_len > UINT16_MAX || rec->rp_len > UINT16_MAX ||
+        rec->target_len > UINT16_MAX || rec->body_len > UINT32_MAX)
+        return IWR_EINVAL;
+    size_t len = wal_record_encoded_size(rec);
+    unsigned char *v = xmalloc(len);
+    memset(v, 0, WAL_REC_HDR);
+    v[20] = WAL_FORMAT_VERSION;
+    v[21] = rec->precision;
+    v[22] = rec->consistency;
+    put16(v + 24, rec->flags);
+    put16(v + 26, (uint16_t)rec->db_len);
+    put16(v + 28, (uint16_t)rec->rp_len);
+    put16(v + 30, (uint16_t)rec->target_len);
+    put32(v + 32, rec->points);
+    put32(v + 36, (uint32_t)rec->body_len);
+    wal_put64(v + 40, rec->recv_ns);
+    unsigned char *p = v + WAL_REC_HDR;
+    if (rec->db_len)
+        memcpy(p, rec->db, rec->db_len);
+    p += rec->db_len;
+    if (rec->rp_len)
+        memcpy(p, rec->rp, rec->rp_len);
+    p += rec->rp_len;
+    if (rec->target_len)
+        memcpy(p, rec->target, rec->target_len);
+    p += rec->target_len;
+    if (rec->body_len)
+        memcpy(p, rec->body, rec->body_len);
+    enc->val = v;
+    enc->len = len;
+    enc->body_len = rec->body_len;
+    enc->tail_crc = (uint32_t)crc_of(crc32(0L, Z_NULL, 0), v + 20, len - 20);
+    return 0;
+}
+
+void wal_record_seal(struct wal_encoded *enc, uint64_t seq, uint64_t offset)
+{
+    unsigned char *v = enc->val;
+    wal_put64(v + 4, seq);
+    wal_put64(v + 12, offset);
+    uLong head = crc32(crc32(0L, Z_NULL, 0), v + 4, 16);
+    put32(v, (uint32_t)crc32_combine(head, enc->tail_crc, (z_off_t)(enc->len - 20)));
+}
+
+char *wal_record_encode(const struct wal_record *rec, uint64_t seq, size_t *len)
+{
+    struct wal_encoded enc;
+    if (wal_record_prepare(rec, &enc) != 0)
+        return NULL;
+    wal_record_seal(&enc, seq, rec->offset);
+    *len = enc.len;
+    return (char *)enc.val;
+}
+
+int wal_record_decode(const void *val, size_t len, uint64_t seq, struct wal_record *rec)
+{
+    const unsigned char *v = val;
+    memset(rec, 0, sizeof(*rec));
+    rec->seq = seq;
+    if (len < WAL_REC_HDR || v[20] != WAL_FORMAT_VERSION)
+        return IWR_ECORRUPT;
+    size_t db_len = get16(v + 26), rp_len = get16(v + 28), target_len = get16(v + 30);
+    size_t body_len = get32(v + 36);
+    if (WAL_REC_HDR + db_len + rp_len + target_len + body_len != len)
+        return IWR_ECORRUPT;
+    if (wal_get64(v + 4) != seq)
+        return IWR_ECORRUPT;
+    if ((uint32_t)crc_of(crc32(0L, Z_NULL, 0), v + 4, len - 4) != get32(v))
+        return IWR_ECORRUPT;
+    rec->offset = wal_get64(v + 12);
+    rec->precision = v[21];
+    rec->consistency = v[22];
+    rec->flags = get16(v + 24);
+    rec->points = get32(v + 32);
+    rec->recv_ns = wal_get64(v + 40);
+    const char *p = (const char *)v + WAL_REC_HDR;
+    rec->db = p;
+    rec->db_len = db_len;
+    p += db_len;
+    rec->rp = p;
+    rec->rp_len = rp_len;
+    p += rp_len;
+    rec->target = p;
+    rec->target_len = target_len;
+    p += target_len;
+    rec->body = p;
+    rec->body_len = body_len;
+    return 0;
+}
+
+uint64_t wal_record_peek_recv_ns(const void *val, size_t len)
+{
+    return len >= WAL_REC_HDR ? wal_get64((const unsigned char *)val + 40) : 0;
+}
+
+uint64_t wal_record_peek_offset(const void *val, size_t len)
+{
+    return len >= WAL_REC_HDR ? wal_get64((const unsigned char *)val + 12) : 0;
+}
+
+/* Decode a dead letter's value: its time, the backend's answer and the record (a view). */
+int wal_dead_decode(const MDB_val *k, const MDB_val *d, struct wal_dead_letter *dl)
+{
+    const unsigned char *v = d->mv_data;
+    if (k->mv_size < 10 || k->mv_size > WAL_NAME_MAX + 9 || d->mv_size < WAL_DEAD_HDR + 8)
+        return IWR_ECORRUPT;
+    size_t alen = (size_t)v[8] | (size_t)v[9] << 8 | (size_t)v[10] << 16 | (size_t)v[11] << 24;
+    if (alen > d->mv_size - WAL_DEAD_HDR - 8 || d->mv_size - WAL_DEAD_HDR - alen < WAL_REC_HDR)
+        return IWR_ECORRUPT;
+    const unsigned char *rv = v + WAL_DEAD_HDR + alen;
+    size_t rlen = d->mv_size - WAL_DEAD_HDR - alen;
+    memcpy(dl->backend, k->mv_data, k->mv_size - 9);
+    dl->backend[k->mv_size - 9] = '\0';
+    const unsigned char *kid = (const unsigned char *)k->mv_data + k->mv_size - 8;
+    dl->id = 0;
+    for (int i = 0; i < 8; i++)
+        dl->id = dl->id << 8 | kid[i];
+    dl->time_ns = wal_get64(v);
+    dl->answer = (const char *)v + WAL_DEAD_HDR;
+    dl->answer_len = alen;
+    return wal_record_decode(rv, rlen, wal_get64(rv + 4), &dl->rec);
+}
+
+int wal_name_valid(const char *name)
+{
+    size_t n = 0;
+    for (; name[n] != '\0'; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return n >= 1 && n <= WAL_NAME_MAX;
+}
+
+uint64_t wal_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,194 @@
+/* The durable log: an LMDB environment with four tables (log, cursors, dead, meta), one writer
+ * thread that owns every write transaction (group commit), and read views for the senders and
+ * the CLI. No networking and no event loop: completions are handed back through a wake hook
+ * (the daemon passes uv_async_send) and run by whoever calls wal_complete().
+ *
+ * Threads: wal_open/wal_close on the owner thread; the submit functions (wal_append,
+ * wal_cursor_move, ...) from any thread; wal_complete on the thread that owns the callbacks;
+ * readers from any one thread each. */
+#ifndef IWR_WAL_H
+#define IWR_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WAL_FORMAT_VERSION 1
+#define WAL_NAME_MAX 64 /* backend names: [A-Za-z0-9_.-]{1,64} */
+
+struct wal;
+struct wal_reader;
+
+enum wal_full_policy { WAL_FULL_REJECT = 0, WAL_FULL_DROP_OLDEST = 1 };
+
+struct wal_options {
+    const char *dir;         /* created if missing (0750) */
+    size_t max_bytes;        /* size limit of the records; 0 = 1 GiB */
+    size_t map_bytes;        /* LMDB map size; 0 = derived from max_bytes (never below it) */
+    size_t min_free_bytes;   /* keep this much free on the filesystem (statvfs); 0 = none */
+    enum wal_full_policy full_policy;
+    int nosync;              /* benchmarks only: commits are not fsync'd, 204 means nothing */
+    uint64_t retain_ns;      /* keep acknowledged records this long */
+    size_t trim_chunk;       /* records deleted per commit at most; 0 = 4096 */
+    int readonly;            /* open for reading only: no writer thread, submits fail */
+    /* Called on the writer thread when completions are ready; must be async-signal-like cheap
+     * (uv_async_send). NULL: wal_complete_wait() is used instead. */
+    void (*wake)(void *arg);
+    void *wake_arg;
+};
+
+/* One record as stored. In a view from a reader, the pointers borrow LMDB's pages and die with
+ * the read transaction; for wal_append they are borrowed for the call only. */
+struct wal_record {
+    uint64_t seq;            /* set by the log */
+    uint64_t recv_ns;        /* receive time, CLOCK_REALTIME */
+    uint64_t offset;         /* bytes of bodies appended before this one, ever (set by the log) */
+    uint32_t points;
+    uint8_t precision;       /* enum lp_precision of the body's timestamps (normally ns) */
+    uint8_t consistency;     /* 0 default, 1 any, 2 one, 3 quorum, 4 all */
+    uint16_t flags;
+    const char *db;
+    size_t db_len;
+    const char *rp;          /* empty: the database's default */
+    size_t rp_len;
+    const char *target;      /* empty: every backend; else only this one (a requeued dead letter) */
+    size_t target_len;
+    const char *body;        /* line protocol, each line ending in '\n' */
+    size_t body_len;
+};
+
+/* A backend's position and how far behind the head it is. */
+struct wal_cursor_info {
+    char name[WAL_NAME_MAX + 1];
+    uint64_t seq;            /* last acknowledged sequence */
+    uint64_t updated_ns;     /* when it last moved */
+    uint64_t lag_records;    /* last_seq - seq, 0 when caught up */
+    uint64_t lag_bytes;      /* body bytes after the cursor */
+    uint64_t lag_ns;         /* now - receive time of the oldest unacknowledged record */
+    uint64_t dead_letters;
+};
+
+struct wal_stats {
+    uint64_t first_seq;      /* 0 when empty */
+    uint64_t last_seq;       /* highest sequence ever assigned (also when trimmed away) */
+    uint64_t records;
+    size_t log_bytes;        /* pages used by the records */
+    size_t file_bytes;       /* data.mdb on disk */
+    size_t max_bytes;
+    size_t map_bytes;
+    uint64_t head_offset;    /* 'offset' the next record will get */
+    uint64_t dropped_records; /* by drop-oldest, ever */
+    uint64_t dead_letters;
+};
+
+/* Cheap counters the writer keeps up to date after each commit, for /metrics: no LMDB access. */
+struct wal_counters {
+    uint64_t first_seq, last_seq, records, log_bytes, dropped_records;
+    uint64_t commits, appended, rejected_full, commit_ns_total;
+};
+
+/* Histogram of commit durations and of records per commit; fixed buckets, for /metrics. */
+#define WAL_HIST_BUCKETS 12
+extern const double wal_commit_seconds_bounds[WAL_HIST_BUCKETS];
+extern const double wal_commit_records_bounds[WAL_HIST_BUCKETS];
+struct wal_hist {
+    uint64_t count[WAL_HIST_BUCKETS + 1]; /* last: +Inf */
+    double sum;
+    uint64_t n;
+};
+
+typedef void wal_done_cb(void *arg, int rc, uint64_t seq);
+
+/* Open (creating if needed) the log in o->dir. Checks the format version (IWR_EVERSION if the
+ * directory is newer), clears stale reader slots, starts the writer unless readonly. 0, -errno,
+ * IWR_EVERSION, IWR_ELMDB. */
+int wal_open(struct wal **out, const struct wal_options *o);
+/* Stop the writer after it committed everything queued, run the last completions (their
+ * callbacks fire from here), close the environment. NULL is fine. */
+void wal_close(struct wal *w);
+
+/* Queue 'rec' for the next group commit. 'done' runs from wal_complete() with the record's
+ * sequence once it is durable (rc 0), or rc IWR_EFULL (log at its limit), IWR_ESTOPPED, -errno.
+ * Copies what it needs from 'rec' before returning. Any thread. */
+void wal_append(struct wal *w, const struct wal_record *rec, wal_done_cb *done, void *arg);
+
+#define WAL_SEQ_ANY UINT64_MAX
+/* Set backend 'name''s cursor to 'to' (created if missing), but only if it is 'expect' now
+ * (WAL_SEQ_ANY: whatever it is). rc IWR_ECONFLICT when it was moved by someone else (the CLI),
+ * IWR_EINVAL for a bad name or a 'to' beyond the last sequence. 'seq' in done is the value
+ * stored afterwards. */
+void wal_cursor_move(struct wal *w, const char *name, uint64_t expect, uint64_t to,
+                     wal_done_cb *done, void *arg);
+/* Forget a backend: its cursor and dead letters go, it no longer holds truncation back. */
+void wal_cursor_forget(struct wal *w, const char *name, wal_done_cb *done, void *arg);
+
+/* Store the lines of 'rec' (rec->seq is the record they came from) that backend 'name' refused
+ * with 'answer' (its HTTP status and body). */
+void wal_dead_add(struct wal *w, const char *name, const struct wal_record *rec,
+                  const char *answer, size_t answer_len, wal_done_cb *done, void *arg);
+/* Requeue: each dead letter of 'name' (NULL: all) is appended again as a new record for its
+ * backend only, then removed. Purge: removed. 'seq' in done is how many. */
+void wal_dead_requeue(struct wal *w, const char *name, wal_done_cb *done, void *arg);
+void wal_dead_purge(struct wal *w, const char *name, wal_done_cb *done, void *arg);
+
+/* Run the callbacks of everything that completed. Returns how many ran. */
+size_t wal_complete(struct wal *w);
+/* Without a wake hook: block until something completed (or 'timeout_ms'), then wal_complete. */
+size_t wal_complete_wait(struct wal *w, int timeout_ms);
+/* Convenience for the CLI and tests (no wake hook): submit through 'submit' and wait. */
+int wal_cursor_move_sync(struct wal *w, const char *name, uint64_t expect, uint64_t to);
+int wal_cursor_forget_sync(struct wal *w, const char *name);
+int wal_append_sync(struct wal *w, const struct wal_record *rec, uint64_t *seq);
+int wal_dead_requeue_sync(struct wal *w, const char *name, uint64_t *count);
+int wal_dead_purge_sync(struct wal *w, const char *name, uint64_t *count);
+int wal_dead_add_sync(struct wal *w, const char *name, const struct wal_record *rec,
+                      const char *answer, size_t answer_len);
+
+/* Counters as of the last commit; any thread. */
+void wal_counters_get(struct wal *w, struct wal_counters *c);
+void wal_commit_hist_get(struct wal *w, struct wal_hist *seconds, struct wal_hist *records);
+
+/* A consistent snapshot of the stats and every cursor (caller frees *cursors). 0 or error. */
+int wal_stats(struct wal *w, struct wal_stats *st, struct wal_cursor_info **cursors,
+              size_t *n_cursors);
+
+/* Readers. A reader keeps one read transaction between wal_reader_begin and wal_reader_end;
+ * never hold it across a network wait. Views returned die at wal_reader_end. */
+int wal_reader_new(struct wal *w, struct wal_reader **out);
+void wal_reader_free(struct wal_reader *r);
+int wal_reader_begin(struct wal_reader *r);
+void wal_reader_end(struct wal_reader *r);
+/* The first record with seq > 'after' into 'rec' (a view). 0, IWR_ENOTFOUND at the end, or
+ * IWR_ECORRUPT with rec->seq naming the bad record (its data is not returned). */
+int wal_reader_next(struct wal_reader *r, uint64_t after, struct wal_record *rec);
+/* The cursor of 'name' as stored in this read transaction; IWR_ENOTFOUND if unknown. */
+int wal_reader_cursor(struct wal_reader *r, const char *name, uint64_t *seq);
+/* First and last sequence present in the log in this transaction (0, 0 when empty), and the
+ * highest ever assigned. */
+int wal_reader_bounds(struct wal_reader *r, uint64_t *first, uint64_t *last, uint64_t *high);
+
+/* One dead letter as a view (valid until wal_reader_end). */
+struct wal_dead_letter {
+    char backend[WAL_NAME_MAX + 1];
+    uint64_t id;
+    uint64_t time_ns;
+    const char *answer;
+    size_t answer_len;
+    struct wal_record rec;   /* rec.seq: the record the lines came from */
+};
+/* Iterate dead letters of 'name' (NULL: all) with id > after_id (per backend order). 0,
+ * IWR_ENOTFOUND at the end, IWR_ECORRUPT. Pass the returned backend+id to continue. */
+int wal_reader_dead_next(struct wal_reader *r, const char *name, const char *after_backend,
+                         uint64_t after_id, struct wal_dead_letter *d);
+
+/* Record codec, used by the log and the fuzz target. Encode appends the stored form (checksum
+ * over the sequence and everything after it) to a malloc'd buffer the caller frees. Decode
+ * checks framing and checksum: 0 or IWR_ECORRUPT. */
+char *wal_record_encode(const struct wal_record *rec, uint64_t seq, size_t *len);
+int wal_record_decode(const void *val, size_t len, uint64_t seq, struct wal_record *rec);
+size_t wal_record_encoded_size(const struct wal_record *rec);
+
+int wal_name_valid(const char *name);
+/* Now, CLOCK_REALTIME, in ns. */
+uint64_t wal_now_ns(void);
+
+#endif
