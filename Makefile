@@ -25,6 +25,9 @@ SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fn
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. -I$(LLHTTP_INC_DIR) $(PKG_CFLAGS) \
 	-DIWR_VERSION='"$(VERSION)"' $(SAN_FLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
+# llhttp's generated C gets the required warnings, not our house extras (prototypes, shadowing).
+LLHTTP_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-I$(LLHTTP_INC_DIR) $(SAN_FLAGS) $(CFLAGS)
 
 LIB_SRC := $(wildcard common/*.c wal/*.c relay/*.c replay/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -68,7 +71,7 @@ $(BUILD)/obj/%.o: %.c
 # llhttp is compiled from Debian's node-llhttp sources, never copied into this tree.
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-unused-parameter -c $< -o $@
+	$(CC) $(LLHTTP_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ) $(LLHTTP_OBJ)
 	@rm -f $@
