@@ -4,6 +4,7 @@
 #define IWR_XALLOC_H
 
 #include <stddef.h>
+#include <stdlib.h> /* free() goes with these */
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);

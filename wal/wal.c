@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,7 +140,7 @@ static int wal_open_tables(struct wal *w)
     /* The daemon records its limit so that the CLI, which does not read the config, can show
      * it. */
     uint64_t limit = 0;
-    if (rc == 0 && !w->opt.readonly)
+    if (rc == 0 && !w->opt.readonly && !w->opt.adopt)
         rc = wal_err(meta_put64(txn, w, "max_bytes", w->opt.max_bytes), "meta_put");
     else if (rc == 0 && wal_meta_get64(txn, w, "max_bytes", &limit) == 0 && limit > 0)
         w->opt.max_bytes = limit;
@@ -147,7 +148,8 @@ static int wal_open_tables(struct wal *w)
         mdb_txn_abort(txn);
         return rc;
     }
-    return w->opt.readonly ? (mdb_txn_abort(txn), 0) : wal_err(mdb_txn_commit(txn), "commit");
+    /* Committed even when read-only: table handles opened in an aborted transaction close. */
+    return wal_err(mdb_txn_commit(txn), "commit");
 }
 
 static void *writer_main(void *arg);
@@ -174,15 +176,23 @@ int wal_open(struct wal **out, const struct wal_options *o)
     w->done_tail = &w->done;
 
     int rc = 0;
-    if (!w->opt.readonly && mkdir(w->dir, 0750) != 0 && errno != EEXIST)
+    if (!w->opt.readonly && !w->opt.adopt && mkdir(w->dir, 0750) != 0 && errno != EEXIST)
         rc = -errno;
+    if (w->opt.adopt || w->opt.readonly) {
+        /* Never create a log where the operator pointed by mistake. */
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/data.mdb", w->dir);
+        struct stat sb;
+        if (stat(path, &sb) != 0)
+            rc = -errno;
+    }
     if (rc == 0)
         rc = wal_err(mdb_env_create(&w->env), "env_create");
     if (rc != 0)
         goto out_free;
     rc = wal_err(mdb_env_set_maxdbs(w->env, 8), "set_maxdbs");
     /* The CLI never sets a map size: it adopts the file's, so it cannot shrink or grow it. */
-    if (rc == 0 && !w->opt.readonly)
+    if (rc == 0 && !w->opt.readonly && !w->opt.adopt)
         rc = wal_err(mdb_env_set_mapsize(w->env, w->opt.map_bytes), "set_mapsize");
     if (rc != 0)
         goto out_close_env;

@@ -30,6 +30,8 @@ struct wal_options {
     uint64_t retain_ns;      /* keep acknowledged records this long */
     size_t trim_chunk;       /* records deleted per commit at most; 0 = 4096 */
     int readonly;            /* open for reading only: no writer thread, submits fail */
+    int adopt;               /* a second process next to the daemon (the CLI): never create,
+                              * adopt the map size and limit recorded in the directory */
     /* Called on the writer thread when completions are ready; must be async-signal-like cheap
      * (uv_async_send). NULL: wal_complete_wait() is used instead. */
     void (*wake)(void *arg);
@@ -179,6 +181,19 @@ struct wal_dead_letter {
  * IWR_ENOTFOUND at the end, IWR_ECORRUPT. Pass the returned backend+id to continue. */
 int wal_reader_dead_next(struct wal_reader *r, const char *name, const char *after_backend,
                          uint64_t after_id, struct wal_dead_letter *d);
+
+/* Integrity check: every record's checksum and framing, sequence continuity, cursors within
+ * bounds, dead letters readable, meta consistent. Each problem is reported through 'problem'
+ * as one line. Returns the number of problems (0: healthy) or a negative error. Any thread;
+ * runs in one read transaction. */
+struct wal_verify_summary {
+    uint64_t records, first_seq, last_seq, high_seq, cursors, dead_letters, corrupt;
+};
+long wal_verify(struct wal *w, void (*problem)(void *arg, const char *line), void *arg,
+                struct wal_verify_summary *sum);
+/* A compacted copy of the log (free pages dropped) into 'dir', which must exist and be empty.
+ * 0 or error. */
+int wal_compact(struct wal *w, const char *dir);
 
 /* Record codec, used by the log and the fuzz target. Encode appends the stored form (checksum
  * over the sequence and everything after it) to a malloc'd buffer the caller frees. Decode
