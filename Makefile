@@ -16,7 +16,10 @@ DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-
 	node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
 	lmdb-utils curl wrk
-DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
+# packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.
+DEB_PACKAGING :=
+-include packaging/packaging.mk
+DEB_ALL = $(DEB_BUILD) $(DEB_TEST) $(DEB_PACKAGING)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

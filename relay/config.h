@@ -74,6 +74,10 @@ struct config {
     /* [[udp]] */
     struct cfg_udp *udp;
     size_t n_udp;
+    /* Set by the first config_add_backend_flag / config_set_listen_flag, so that later ones
+     * add to the list the first one started instead of replacing it again. */
+    int backend_flags_seen;
+    int listen_flags_seen;
 };
 
 /* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend
@@ -82,7 +86,11 @@ void config_defaults(struct config *c);
 void config_deinit(struct config *c);
 
 /* Replace 'c' with what the TOML file at 'path' says, on top of the defaults (the built-in
- * backend is dropped when the file names any). Accepts our layout and influxdb-relay's.
+ * backend is dropped when the file names any, the built-in listen address when it names one).
+ * Accepts our layout and influxdb-relay's (see relay/config.c for how its keys map); its keys we
+ * cannot honour are logged once each with log_warn when the load succeeds. 'c' must hold a
+ * config (config_defaults or an earlier load); it is freed and replaced, so flags go on after.
+ * Per-value checks are done here with the line; cross-field ones are config_validate's.
  * Returns 0, or IWR_EPARSE with "path:line: reason" in err (one line, no newline), or -errno
  * when the file cannot be read (err says so too). On failure 'c' is left as it was. */
 int config_load_file(struct config *c, const char *path, char *err, size_t err_cap);
@@ -97,13 +105,22 @@ int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err
 /* "--listen ADDR:PORT" (the first use replaces the listen list). */
 int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 
-/* Cross-field checks: unique backend names, parsable URLs and addresses, limits that make
- * sense together. 0 or IWR_EPARSE with a reason in err. */
+/* Cross-field checks, run after the file and the flags: at least one listen address and one
+ * backend, unique backend names, parsable URLs and addresses, limits that make sense together
+ * (max_inflated_bytes >= max_body_bytes, batch caps and timeouts > 0), users when auth is on,
+ * UDP precisions. 0 or IWR_EPARSE with a reason in err (no file position). */
 int config_validate(const struct config *c, char *err, size_t err_cap);
 
 /* Helpers also used by flags and tests. 0 or IWR_EPARSE. */
-int config_parse_duration_ms(const char *s, uint64_t *out); /* "500ms" "10s" "5m" "2h" "7d" "1h30m" "0" */
-int config_parse_size(const char *s, size_t *out);          /* "25MB" "64KiB" "10GiB" "1024" */
+/* "500ms" "10s" "5m" "2h" "7d" "1h30m" "1.5s" "0"; a non-zero number needs a unit, and the
+ * result must be whole milliseconds. */
+int config_parse_duration_ms(const char *s, uint64_t *out);
+/* "25MB" "64KiB" "10GiB" "1024" "1.5GiB": B, KB (also kB), MB, GB, TB = 1000^n; KiB, MiB, GiB,
+ * TiB = 1024^n; no unit means bytes; the result must be whole bytes and fit in size_t. */
+int config_parse_size(const char *s, size_t *out);
+/* "IPV4:PORT" or "[IPV6]:PORT", port 0..65535 (0: the kernel picks). Hosts must be IP
+ * addresses: nothing is resolved. 'host' gets the address without brackets; 'host' may be NULL
+ * and 'port' may be NULL to only check. */
 int config_parse_hostport(const char *s, char *host, size_t host_cap, int *port);
 
 #endif

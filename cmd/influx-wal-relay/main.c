@@ -1,15 +1,370 @@
-/* influx-wal-relay: the daemon. Flags, config, wiring; the work is in relay/, wal/, replay/. */
+/* influx-wal-relay: the daemon. Flags and config, then wiring: the log (wal/), the ingest side
+ * (relay/) and the senders (replay/) on one libuv loop, signals, and an orderly stop. */
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "relay/config.h"
+#include "relay/relay.h"
+#include "replay/replay.h"
+#include "wal/wal.h"
+
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
+
+#define STOP_BOUND_MS 15000
+
+static const char usage[] =
+    "usage: influx-wal-relay [options]\n"
+    "\n"
+    "A durable write-ahead-log relay for InfluxDB 1.x: every write is committed to disk before\n"
+    "it is acknowledged, and each backend is caught up from its own cursor.\n"
+    "\n"
+    "  --config FILE          TOML config (ours, or influxdb-relay's relay.toml layout)\n"
+    "  --listen ADDR:PORT     HTTP listen address (repeatable; default 127.0.0.1:9096)\n"
+    "  --data-dir DIR         the log's directory (default ./data)\n"
+    "  --backend NAME=URL     an InfluxDB backend (repeatable; default local=http://127.0.0.1:8086)\n"
+    "  --udp ADDR:PORT=DB     a UDP line-protocol listener writing to DB (repeatable)\n"
+    "  --log-level LEVEL      debug, info, warn, error\n"
+    "  --check-config         validate the configuration and exit (0 valid, 2 not)\n"
+    "  --version              print the version\n"
+    "  --help                 this text\n"
+    "\n"
+    "Flags override the file. Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads.\n";
+
+/* The flags that layer over the file; kept to be applied again on SIGHUP. */
+struct flags {
+    const char *config;
+    const char **listen, **backend, **udp;
+    size_t n_listen, n_backend, n_udp;
+    const char *data_dir;
+    const char *log_level;
+    int check_config;
+};
+
+struct daemon {
+    uv_loop_t *loop;
+    struct flags flags;
+    struct config cfg;
+    struct wal *wal;
+    struct relay *relay;
+    struct replay *replay;
+    uv_async_t wal_wake;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t stop_timer;
+    int stopping;
+    int exit_code;
+};
+
+static void push(const char ***v, size_t *n, const char *s)
+{
+    *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = s;
+}
+
+/* 0, 1 (done: --help/--version), or 2 (bad usage, said on stderr). */
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("influx-wal-relay %s\n", IWR_VERSION);
+            return 1;
+        } else if (strcmp(a, "--check-config") == 0) {
+            f->check_config = 1;
+            takes = 0;
+        } else if (v == NULL) {
+            fprintf(stderr, "influx-wal-relay: %s: unknown option or missing value\n%s", a,
+                    "try: influx-wal-relay --help\n");
+            return 2;
+        } else if (strcmp(a, "--config") == 0) {
+            f->config = v;
+        } else if (strcmp(a, "--listen") == 0) {
+            push(&f->listen, &f->n_listen, v);
+        } else if (strcmp(a, "--backend") == 0) {
+            push(&f->backend, &f->n_backend, v);
+        } else if (strcmp(a, "--udp") == 0) {
+            push(&f->udp, &f->n_udp, v);
+        } else if (strcmp(a, "--data-dir") == 0) {
+            f->data_dir = v;
+        } else if (strcmp(a, "--log-level") == 0) {
+            f->log_level = v;
+        } else {
+            fprintf(stderr, "influx-wal-relay: unknown option %s\ntry: influx-wal-relay --help\n",
+                    a);
+            return 2;
+        }
+        i += takes;
+    }
+    return 0;
+}
+
+/* Defaults, then the file, then the flags; validated. 0 or IWR_EPARSE with 'err' set. */
+static int build_config(const struct flags *f, struct config *c, char *err, size_t cap)
+{
+    config_defaults(c);
+    int rc = 0;
+    if (f->config != NULL)
+        rc = config_load_file(c, f->config, err, cap);
+    for (size_t i = 0; rc == 0 && i < f->n_listen; i++)
+        rc = config_set_listen_flag(c, f->listen[i], err, cap);
+    for (size_t i = 0; rc == 0 && i < f->n_backend; i++)
+        rc = config_add_backend_flag(c, f->backend[i], err, cap);
+    for (size_t i = 0; rc == 0 && i < f->n_udp; i++)
+        rc = config_add_udp_flag(c, f->udp[i], err, cap);
+    if (rc == 0 && f->data_dir != NULL) {
+        free(c->data_dir);
+        c->data_dir = xstrdup(f->data_dir);
+    }
+    if (rc == 0 && f->log_level != NULL) {
+        free(c->log_level);
+        c->log_level = xstrdup(f->log_level);
+    }
+    enum log_level lvl;
+    if (rc == 0 && log_parse_level(c->log_level ? c->log_level : "info", &lvl) != 0) {
+        snprintf(err, cap, "log level '%s': use debug, info, warn, error or off", c->log_level);
+        rc = IWR_EPARSE;
+    }
+    if (rc == 0)
+        rc = config_validate(c, err, cap);
+    return rc;
+}
+
+static void apply_log_level(const struct config *c)
+{
+    enum log_level lvl = LOG_INFO;
+    if (c->log_level)
+        log_parse_level(c->log_level, &lvl);
+    log_set_level(lvl);
+}
+
+/* Backends as the senders take them: borrowed strings from 'c'. */
+static struct replay_backend_opts *backend_opts(const struct config *c)
+{
+    struct replay_backend_opts *o = xcalloc(c->n_backends ? c->n_backends : 1, sizeof(*o));
+    for (size_t i = 0; i < c->n_backends; i++) {
+        const struct cfg_backend *b = &c->backends[i];
+        o[i].name = b->name;
+        o[i].url = b->url;
+        o[i].username = b->username;
+        o[i].password = b->password;
+        o[i].token = b->token;
+        o[i].ca_file = b->ca_file;
+        o[i].insecure_skip_verify = b->insecure_skip_verify;
+        o[i].gzip = b->gzip;
+        o[i].timeout_ms = b->timeout_ms;
+        o[i].connect_timeout_ms = b->connect_timeout_ms;
+        o[i].batch_max_bytes = b->batch_max_bytes;
+        o[i].batch_max_points = b->batch_max_points;
+        o[i].max_in_flight = b->max_in_flight;
+        o[i].retry_max_delay_ms = b->retry_max_delay_ms;
+        o[i].start = b->start == CFG_START_EARLIEST ? REPLAY_START_EARLIEST : REPLAY_START_LATEST;
+        o[i].create_database = b->create_database;
+        o[i].give_up_after_ms = b->give_up_after_ms;
+        o[i].give_up_bytes = b->give_up_bytes;
+    }
+    return o;
+}
+
+static int set_backends(struct daemon *d, const struct config *c)
+{
+    struct replay_backend_opts *o = backend_opts(c);
+    int rc = replay_set_backends(d->replay, o, c->n_backends);
+    free(o);
+    return rc;
+}
+
+/* ---- hooks between the parts --------------------------------------------------------------- */
+
+static void on_wal_wake(uv_async_t *a)
+{
+    struct daemon *d = a->data;
+    wal_complete(d->wal);
+}
+
+static void wal_wake(void *arg)
+{
+    uv_async_send(arg);
+}
+
+static void hook_appended(void *arg)
+{
+    struct daemon *d = arg;
+    if (d->replay)
+        replay_kick(d->replay);
+}
+
+static void hook_backends(void *arg, struct backend_status **out, size_t *n)
+{
+    struct daemon *d = arg;
+    *out = NULL;
+    *n = 0;
+    if (d->replay)
+        replay_status(d->replay, out, n);
+}
+
+/* ---- stopping ------------------------------------------------------------------------------- */
+
+static void close_cb_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void replay_stopped(void *arg)
+{
+    struct daemon *d = arg;
+    /* Everything else is down: close our own handles so the loop runs dry. */
+    uv_close((uv_handle_t *)&d->sig_term, close_cb_noop);
+    uv_close((uv_handle_t *)&d->sig_int, close_cb_noop);
+    uv_close((uv_handle_t *)&d->sig_hup, close_cb_noop);
+    uv_close((uv_handle_t *)&d->stop_timer, close_cb_noop);
+    uv_close((uv_handle_t *)&d->wal_wake, close_cb_noop);
+}
+
+static void relay_stopped(void *arg)
+{
+    struct daemon *d = arg;
+    log_info("event=ingest_stopped");
+    if (d->replay)
+        replay_stop(d->replay, replay_stopped, d);
+    else
+        replay_stopped(d);
+}
+
+static void on_stop_timeout(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    (void)d;
+    log_error("event=stop_timeout bound_ms=%d", STOP_BOUND_MS);
+    /* Whatever was acknowledged is committed; what is not answered was never acknowledged. */
+    _exit(1);
+}
+
+static void begin_stop(struct daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_info("event=stopping reason=%s", why);
+    uv_timer_start(&d->stop_timer, on_stop_timeout, STOP_BOUND_MS, 0);
+    uv_unref((uv_handle_t *)&d->stop_timer);
+    relay_shutdown(d->relay, relay_stopped, d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    if (signum == SIGTERM || signum == SIGINT) {
+        begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+    /* SIGHUP: the file again, with the same flags on top; the old config stays on error. */
+    struct config next;
+    char err[512] = "";
+    if (build_config(&d->flags, &next, err, sizeof(err)) != 0) {
+        log_error("event=reload_failed reason=\"%s\"", err);
+        config_deinit(&next);
+        return;
+    }
+    apply_log_level(&next);
+    relay_reload(d->relay, &next);
+    if (set_backends(d, &next) != 0) {
+        log_error("event=reload_failed reason=\"backends refused\"");
+        config_deinit(&next);
+        return;
+    }
+    config_deinit(&d->cfg);
+    d->cfg = next;
+    log_info("event=reloaded backends=%zu", d->cfg.n_backends);
+}
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("influx-wal-relay %s\n", IWR_VERSION);
-            return 0;
-        }
+    static struct daemon d;
+    int rc = parse_flags(argc, argv, &d.flags);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    char err[512] = "";
+    if (build_config(&d.flags, &d.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "influx-wal-relay: %s\n", err);
+        return 2;
     }
-    printf("usage: influx-wal-relay [--config FILE] [--version]\n");
-    return 0;
+    if (d.flags.check_config) {
+        printf("configuration ok: %zu listener(s), %zu backend(s), %zu UDP listener(s), log in %s\n",
+               d.cfg.n_listen, d.cfg.n_backends, d.cfg.n_udp, d.cfg.data_dir);
+        config_deinit(&d.cfg);
+        return 0;
+    }
+    apply_log_level(&d.cfg);
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = uv_default_loop();
+
+    uv_async_init(d.loop, &d.wal_wake, on_wal_wake);
+    d.wal_wake.data = &d;
+    struct wal_options wo = {0};
+    wo.dir = d.cfg.data_dir;
+    wo.max_bytes = d.cfg.max_bytes;
+    wo.min_free_bytes = d.cfg.min_free_bytes;
+    wo.full_policy = d.cfg.full_policy == CFG_FULL_DROP_OLDEST ? WAL_FULL_DROP_OLDEST
+                                                               : WAL_FULL_REJECT;
+    wo.nosync = !d.cfg.sync;
+    wo.retain_ns = d.cfg.retain_ms * 1000000ull;
+    wo.wake = wal_wake;
+    wo.wake_arg = &d.wal_wake;
+    rc = wal_open(&d.wal, &wo);
+    if (rc != 0) {
+        fprintf(stderr, "influx-wal-relay: cannot open the log in %s: %s\n", d.cfg.data_dir,
+                iwr_strerror(rc));
+        return 1;
+    }
+    if (!d.cfg.sync)
+        log_warn("event=sync_off note=\"commits are not fsync'd: for benchmarks only, an "
+                 "acknowledged write can be lost\"");
+
+    rc = replay_new(&d.replay, d.loop, d.wal);
+    if (rc == 0)
+        rc = set_backends(&d, &d.cfg);
+    if (rc != 0) {
+        fprintf(stderr, "influx-wal-relay: cannot start the senders: %s\n", iwr_strerror(rc));
+        return 1;
+    }
+    struct relay_hooks hooks = {.arg = &d, .appended = hook_appended, .backends = hook_backends};
+    rc = relay_new(&d.relay, d.loop, d.wal, &d.cfg, &hooks);
+    if (rc != 0) {
+        fprintf(stderr, "influx-wal-relay: cannot listen: %s\n",
+                rc < 0 && rc > -4096 ? uv_strerror(rc) : iwr_strerror(rc));
+        return 1;
+    }
+    uv_signal_init(d.loop, &d.sig_term);
+    uv_signal_init(d.loop, &d.sig_int);
+    uv_signal_init(d.loop, &d.sig_hup);
+    uv_timer_init(d.loop, &d.stop_timer);
+    d.sig_term.data = d.sig_int.data = d.sig_hup.data = d.stop_timer.data = &d;
+    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d.sig_int, on_signal, SIGINT);
+    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+    log_info("event=started version=%s data_dir=%s backends=%zu", IWR_VERSION, d.cfg.data_dir,
+             d.cfg.n_backends);
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    /* The loop ran dry: every request was answered. Commit what is still queued (cursor
+     * moves), run the last callbacks while the senders still exist, then free. */
+    wal_close(d.wal);
+    replay_free(d.replay);
+    relay_free(d.relay);
+    uv_loop_close(d.loop);
+    config_deinit(&d.cfg);
+    free(d.flags.listen);
+    free(d.flags.backend);
+    free(d.flags.udp);
+    log_info("event=stopped");
+    return d.exit_code;
 }

@@ -1,15 +1,153 @@
-/* influx-wal: the operator's CLI over a log directory. */
+/* influx-wal: the operator's CLI over a log directory, also while the daemon runs (LMDB readers
+ * in another process; writes take LMDB's writer lock). This file parses the command line and
+ * dispatches; the subcommands are in the files next to it, the work in wal/ and replay/.
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage. */
+#include "cmd/influx-wal/cli.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "relay/config.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#define PACKAGED_CONFIG "/etc/influx-wal-relay/relay.toml"
+
+static const struct cli_command commands[] = {
+    {"status", cmd_status, "status [--json]", "the log's bounds and size; each backend's cursor, lag and dead letters"},
+    {"cat", cmd_cat, "cat [--from SEQ] [--to SEQ] [--backend NAME] [--headers]", "records as line protocol"},
+    {"export", cmd_export, "export --backend NAME --output FILE [--from SEQ] [--to SEQ]", "a backlog as a file `influx -import` loads"},
+    {"replay", cmd_replay, "replay --backend NAME --to URL [--from SEQ] [--to-seq SEQ] [--dry-run]", "send a backlog or range to any InfluxDB"},
+    {"rewind", cmd_rewind, "rewind --backend NAME (--to SEQ | --since TIME)", "move a cursor back: the backend gets those records again"},
+    {"skip", cmd_skip, "skip --backend NAME --to SEQ --yes", "move a cursor forward: the backend never gets the records skipped"},
+    {"dead", cmd_dead, "dead list|requeue|purge [--backend NAME] [--lines] [--yes]", "lines backends refused"},
+    {"verify", cmd_verify, "verify", "checksums, sequence continuity, cursors within bounds"},
+    {"audit", cmd_audit, "audit --backend NAME --url URL [--since TIME]", "compare what the log holds with what the backend has, per hour"},
+    {"compact", cmd_compact, "compact --output DIR", "a compacted copy of the log"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: influx-wal COMMAND [--data-dir DIR] [options]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n--data-dir defaults to the data dir of %s, else ./data.\n"
+               "influx-wal COMMAND --help shows a command's options.\n",
+            PACKAGED_CONFIG);
+}
+
+/* The packaged config's data dir when it is readable, else ./data. */
+static const char *default_data_dir(char *buf, size_t cap)
+{
+    if (access(PACKAGED_CONFIG, R_OK) == 0) {
+        struct config c;
+        char err[256];
+        config_defaults(&c);
+        if (config_load_file(&c, PACKAGED_CONFIG, err, sizeof(err)) == 0 && c.data_dir) {
+            snprintf(buf, cap, "%s", c.data_dir);
+            config_deinit(&c);
+            return buf;
+        }
+        config_deinit(&c);
+    }
+    return "./data";
+}
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("influx-wal %s\n", IWR_VERSION);
+    log_set_level(LOG_ERROR);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("influx-wal %s\n", IWR_VERSION);
+        return 0;
+    }
+    const struct cli_command *cmd = NULL;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "influx-wal: unknown command '%s'; valid commands:", argv[1]);
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            fprintf(stderr, " %s", commands[i].name);
+        fprintf(stderr, "\n");
+        return 2;
+    }
+    struct cli cli = {0};
+    cli.cmd = cmd;
+    char dirbuf[4096];
+    /* Pull --data-dir and --help out; the rest is the command's. */
+    cli.argv = calloc((size_t)argc, sizeof(char *));
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: influx-wal %s [--data-dir DIR]\n%s\n", cmd->usage, cmd->help);
+            free(cli.argv);
             return 0;
         }
+        if (strcmp(argv[i], "--data-dir") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "influx-wal: --data-dir needs a directory\n");
+                free(cli.argv);
+                return 2;
+            }
+            cli.data_dir = argv[++i];
+            continue;
+        }
+        cli.argv[cli.argc++] = argv[i];
     }
-    printf("usage: influx-wal COMMAND [--data-dir DIR]\n");
+    if (cli.data_dir == NULL)
+        cli.data_dir = default_data_dir(dirbuf, sizeof(dirbuf));
+    int rc = cmd->run(&cli);
+    free(cli.argv);
+    return rc;
+}
+
+/* ---- helpers the commands share ------------------------------------------------------------ */
+
+int cli_usage(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "influx-wal %s: ", cli->cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nusage: influx-wal %s\n", cli->cmd->usage);
+    va_end(ap);
+    return 2;
+}
+
+int cli_fail(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "influx-wal %s: ", cli->cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 1;
+}
+
+int cli_open(const struct cli *cli, int write, struct wal **w)
+{
+    struct wal_options o = {0};
+    o.dir = cli->data_dir;
+    o.readonly = !write;
+    o.adopt = write;
+    int rc = wal_open(w, &o);
+    if (rc == -ENOENT)
+        return cli_fail(cli, "no log in %s (is --data-dir right?)", cli->data_dir);
+    if (rc == -EACCES)
+        return cli_fail(cli, "%s: permission denied", cli->data_dir);
+    if (rc != 0)
+        return cli_fail(cli, "cannot open the log in %s: %s", cli->data_dir, iwr_strerror(rc));
     return 0;
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Ingest benchmark: wrk posting 1000-point bodies (every point unique), -t2 at -c8 and -c64 for
+# 10 s, against the relay with durable commits and its only backend down (replay idle), and the
+# same load posted straight to a real influxd in the same run. Prints acknowledged points/s,
+# p50/p99 latency, and the relay's peak RSS. Loopback only; everything it starts it stops.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SECS=${BENCH_SECONDS:-10}
+work=$(mktemp -d "${TMPDIR:-/tmp}/iwr-bench-ingest.XXXXXX")
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { # a free TCP port below 32768
+    /usr/bin/python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError:
+        s.close()
+PY
+}
+
+wait_ping() { # url
+    for _ in $(seq 1 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ping")" = 204 ] && return 0
+        sleep 0.1
+    done
+    echo "no answer from $1" >&2
+    return 1
+}
+
+run_wrk() { # label url conns
+    local out="$work/wrk-$1-$3.txt"
+    wrk -t2 -c"$3" -d"${SECS}s" --timeout 10s --latency -s bench/wrk_write.lua "$2" >"$out" 2>&1
+    /usr/bin/python3 - "$1" "$3" "$out" <<'PY'
+import re, sys
+label, conns, path = sys.argv[1], sys.argv[2], sys.argv[3]
+t = open(path).read()
+def lat(p):
+    m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % p, t, re.M)
+    if not m: return float("nan")
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+reqs = int(re.search(r"(\d+) requests in", t).group(1))
+bad = int(non2xx.group(1)) if non2xx else 0
+ok_rps = rps * (reqs - bad) / reqs if reqs else 0
+print("%-8s -c%-3s %12.0f points/s acknowledged  p50 %7.2f ms  p99 %7.2f ms  (%d requests, %d not 2xx)"
+      % (label, conns, ok_rps * 1000, lat(50), lat(99), reqs, bad))
+PY
+}
+
+# A real influxd, for the direct figures.
+ip=$(free_port); rpcp=$(free_port)
+mkdir -p "$work/influxd"
+cat >"$work/influxd/influxd.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$rpcp"
+[meta]
+  dir = "$work/influxd/meta"
+[data]
+  dir = "$work/influxd/data"
+  wal-dir = "$work/influxd/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$ip"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[logging]
+  level = "warn"
+CONF
+influxd run -config "$work/influxd/influxd.conf" >"$work/influxd.log" 2>&1 &
+pids+=($!)
+wait_ping "http://127.0.0.1:$ip" || exit 1
+curl -s -XPOST "http://127.0.0.1:$ip/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
+
+# The relay: durable commits, its backend a closed port so the senders stay idle; a fresh log
+# for each run, large enough that the run never fills it.
+start_relay() { # port
+    rm -rf "$work/wal"
+    cat >"$work/relay.toml" <<CONF
+[http]
+listen = ["127.0.0.1:$1"]
+[wal]
+dir = "$work/wal"
+max-size = "16GiB"
+[log]
+level = "warn"
+[[backend]]
+name = "down"
+url = "http://127.0.0.1:$dead"
+CONF
+    "$BUILD/influx-wal-relay" --config "$work/relay.toml" >>"$work/relay.log" 2>&1 &
+    relay=$!
+    pids+=($relay)
+    wait_ping "http://127.0.0.1:$1" || exit 1
+}
+
+dead=$(free_port)
+echo "relay: durable log (fsync on every commit), backend down; $(influxd version | head -1)"
+for c in 8 64; do
+    rp=$(free_port)
+    start_relay "$rp"
+    run_wrk relay "http://127.0.0.1:$rp" $c
+    echo "         relay peak RSS $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$relay/status), log $(du -sh "$work/wal" | cut -f1)"
+    kill "$relay"; wait "$relay" 2>/dev/null
+done
+for c in 8 64; do run_wrk influxd "http://127.0.0.1:$ip" $c; done

@@ -1,0 +1,61 @@
+/* The CLI's shared pieces: the command table, option parsing, messages and opening the log. */
+#ifndef IWR_CLI_H
+#define IWR_CLI_H
+
+#include "wal/wal.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct cli;
+
+struct cli_command {
+    const char *name;
+    int (*run)(struct cli *cli);
+    const char *usage;
+    const char *help;
+};
+
+struct cli {
+    const struct cli_command *cmd;
+    const char *data_dir;
+    int argc;
+    char **argv; /* the command's own arguments, --data-dir removed */
+};
+
+/* One option of a command: "--name" with a value (val) or a flag (flag). */
+struct cli_opt {
+    const char *name;
+    const char **val;
+    int *flag;
+};
+
+/* Fill the options from cli->argv; positional arguments go to pos (at most max_pos).
+ * 0, or 2 after a usage message. */
+int cli_parse(struct cli *cli, const struct cli_opt *opts, const char **pos, size_t max_pos,
+              size_t *n_pos);
+/* A sequence number; 0 or 2 after a usage message. */
+int cli_seq(struct cli *cli, const char *what, const char *s, uint64_t *out);
+/* A time: RFC 3339 UTC ("2026-11-25T10:00:00Z"), a duration ago ("90m", "2h"), or Unix ns.
+ * 0 or 2 after a usage message. */
+int cli_time(struct cli *cli, const char *what, const char *s, uint64_t *out_ns);
+
+int cli_usage(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Open the log: read-only, or as a writer next to the daemon. 0 or 1 after a message. */
+int cli_open(const struct cli *cli, int write, struct wal **w);
+
+int cmd_status(struct cli *cli);
+int cmd_cat(struct cli *cli);
+int cmd_export(struct cli *cli);
+int cmd_replay(struct cli *cli);
+int cmd_rewind(struct cli *cli);
+int cmd_skip(struct cli *cli);
+int cmd_dead(struct cli *cli);
+int cmd_verify(struct cli *cli);
+int cmd_audit(struct cli *cli);
+int cmd_compact(struct cli *cli);
+
+#endif

@@ -1,0 +1,120 @@
+/* Credentials on the write endpoints, as InfluxDB 1.x takes them: u/p in the query string,
+ * "Authorization: Basic ...", or "Authorization: Token user:password" (1.8's v2 compatibility
+ * form). Passwords are compared in constant time and never logged. Loop thread only. */
+#include "relay/relay_int.h"
+
+#include "common/log.h"
+
+#include <string.h>
+
+/* 1 when equal; the time taken depends only on the lengths. */
+static int equal_const_time(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char diff = alen != blen;
+    size_t n = alen > blen ? alen : blen;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = i < alen ? (unsigned char)a[i] : 0;
+        unsigned char y = i < blen ? (unsigned char)b[i] : 0;
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Standard base64 (padding optional); 0 or -1. */
+static int b64_decode(const char *s, size_t n, struct buf *out)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '=')
+            break;
+        int v = b64val(s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char ch = (char)((acc >> bits) & 0xff);
+            buf_append(out, &ch, 1);
+        }
+    }
+    return 0;
+}
+
+static int user_ok(const struct config *cfg, const char *user, size_t ulen, const char *pass,
+                   size_t plen)
+{
+    int ok = 0;
+    /* Every user is compared, so the time does not tell which name exists. */
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct cfg_user *u = &cfg->users[i];
+        int name_eq = equal_const_time(user, ulen, u->name, strlen(u->name));
+        int pass_eq = equal_const_time(pass, plen, u->password ? u->password : "",
+                                       u->password ? strlen(u->password) : 0);
+        ok |= name_eq & pass_eq;
+    }
+    return ok;
+}
+
+int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen)
+{
+    const struct config *cfg = &c->relay->cfg_limits;
+    if (!cfg->auth_enabled)
+        return 0;
+    struct buf user, pass, creds;
+    buf_init(&user);
+    buf_init(&pass);
+    buf_init(&creds);
+    int have = 0;
+    const char *a = req->auth.data;
+    size_t alen = req->auth.len;
+    if (query_get(q, qlen, "u", &user)) {
+        query_get(q, qlen, "p", &pass);
+        have = 1;
+    } else if (alen > 6 && strncasecmp(a, "Basic ", 6) == 0) {
+        have = b64_decode(a + 6, alen - 6, &creds) == 0;
+    } else if (alen > 6 && strncasecmp(a, "Token ", 6) == 0) {
+        buf_append(&creds, a + 6, alen - 6);
+        have = 1;
+    }
+    if (have && creds.len > 0) {
+        const char *colon = memchr(creds.data, ':', creds.len);
+        have = colon != NULL;
+        if (have) {
+            buf_append(&user, creds.data, (size_t)(colon - creds.data));
+            buf_append(&pass, colon + 1, creds.len - (size_t)(colon - creds.data) - 1);
+        }
+    }
+    int ok = have && user_ok(cfg, user.data ? user.data : "", user.len,
+                             pass.data ? pass.data : "", pass.len);
+    buf_deinit(&user);
+    buf_deinit(&pass);
+    buf_deinit(&creds);
+    if (ok)
+        return 0;
+    static const char nocreds[] = "unable to parse authentication credentials";
+    static const char failed[] = "authorization failed";
+    if (!have)
+        http_respond_error(c, 401, nocreds, sizeof(nocreds) - 1);
+    else
+        http_respond_error(c, 401, failed, sizeof(failed) - 1);
+    log_info("event=auth_failed endpoint=%s reason=%s", endpoint_names[req->ep],
+             have ? "bad_credentials" : "no_credentials");
+    return -1;
+}

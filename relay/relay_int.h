@@ -1,0 +1,164 @@
+/* Internals shared by the files of relay/: the relay, its connections and requests, its
+ * counters. Not for use outside relay/. Loop thread only. */
+#ifndef IWR_RELAY_INT_H
+#define IWR_RELAY_INT_H
+
+#include "common/buf.h"
+#include "relay/lineproto.h"
+#include "relay/relay.h"
+
+#include <llhttp.h>
+#include <stdint.h>
+#include <uv.h>
+
+enum endpoint {
+    EP_WRITE,
+    EP_WRITE_V2,
+    EP_PING,
+    EP_HEALTH,
+    EP_METRICS,
+    EP_QUERY,
+    EP_OTHER,
+    EP_COUNT
+};
+extern const char *const endpoint_names[EP_COUNT];
+
+/* Status codes counted per endpoint in /metrics. */
+#define CODE_SLOTS 12
+extern const int counted_codes[CODE_SLOTS];
+
+#define DURATION_BUCKETS 12
+extern const double request_duration_bounds[DURATION_BUCKETS];
+
+struct relay_counters {
+    uint64_t requests[EP_COUNT][CODE_SLOTS + 1]; /* last slot: any other code */
+    uint64_t points_total;
+    uint64_t bytes_total;          /* request bodies as received (before inflating) */
+    uint64_t rejected_lines_total;
+    uint64_t stamped_points_total; /* points that got the receive time */
+    uint64_t udp_datagrams_total;
+    uint64_t udp_rejected_lines_total;
+    uint64_t udp_dropped_points_total; /* lost to a full log: UDP has no way to say 503 */
+    uint64_t connections_total;
+    uint64_t connections_refused_total;
+    uint64_t duration_buckets[DURATION_BUCKETS + 1];
+    double duration_sum;
+    uint64_t duration_count;
+};
+
+struct http_req {
+    llhttp_method_t method;
+    struct buf url;
+    size_t path_len;               /* url[0, path_len) is the path; a '?' and the query follow */
+    struct buf auth;               /* Authorization header value */
+    struct buf fwd;                /* headers a proxied /query passes on, "Name: value\r\n" */
+    struct buf field;              /* the header name being read */
+    struct buf value;              /* the header value being read */
+    int gzip;                      /* Content-Encoding: gzip */
+    int bad_encoding;              /* another Content-Encoding we cannot read */
+    int expect_continue;
+    size_t header_bytes;
+    struct buf body;
+    uint64_t start_ns;             /* monotonic, first byte of the request */
+    uint64_t recv_ns;              /* realtime, when the request was complete */
+    enum endpoint ep;
+    const char *content_type;      /* of the answer; NULL: application/json */
+    struct buf norm;               /* the normalised body handed to the log */
+    struct buf inflated;           /* a gzip body, inflated */
+    struct lp_result lp;           /* what line-protocol validation found */
+};
+
+struct conn {
+    uv_tcp_t tcp;                  /* first: the handle's address is the conn's */
+    uv_timer_t timer;
+    struct relay *relay;
+    struct conn *prev, *next;
+    llhttp_t parser;
+    struct http_req req;
+    char *rbuf;                    /* read buffer handed to libuv */
+    struct buf pending;            /* bytes read but not parsed yet (a request was in progress) */
+    int in_request;                /* between message begin and complete */
+    int busy;                      /* a complete request is being handled; reading paused */
+    int keep_alive;                /* of the request being handled */
+    int closing;
+    int reading;
+    int handles_open;              /* tcp + timer, closed one by one */
+    int waiting_wal;               /* an append or a proxied query is in flight: free only after it ends */
+    int refused;                   /* over the connection limit: answered 503 and closing */
+    int fail_status;               /* a limit hit inside a parser callback: 413 or 431 */
+    int pumping;                   /* a parse loop is running further up the stack */
+};
+
+struct udp_listener;
+
+struct relay {
+    uv_loop_t *loop;
+    struct wal *wal;
+    struct relay_hooks hooks;
+    struct config cfg_limits;      /* the limits and users in force (no listeners/backends) */
+    uv_tcp_t *servers;
+    size_t n_servers;
+    size_t servers_open;
+    struct udp_listener **udp;
+    size_t n_udp;
+    struct conn *conns;
+    size_t n_conns;
+    int shutting_down;
+    void (*shutdown_done)(void *arg);
+    void *shutdown_arg;
+    uint64_t started_ns;
+    struct relay_counters ctr;
+    llhttp_settings_t settings;
+};
+
+/* http.c */
+/* Answer the request being handled on 'c' (exactly once per request). 'headers' are extra
+ * header lines, each ending in "\r\n" (may be NULL). Resumes reading and parsing. */
+void http_respond(struct conn *c, int status, const char *headers, const char *body,
+                  size_t body_len);
+/* A proxied answer: raw bytes as the backend sent them, then the end of the request with the
+ * status it had (the connection closes once everything is flushed). */
+void http_send_raw(struct conn *c, const char *data, size_t len);
+void http_end_raw(struct conn *c, int status);
+/* A JSON error body {"error":"..."} built from 'msg' (escaped). */
+void http_respond_error(struct conn *c, int status, const char *msg, size_t msg_len);
+int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server);
+void relay_close_idle(struct relay *r);
+void relay_http_settings(llhttp_settings_t *s);
+/* The append for 'c' completed after the connection closed: free it now if nothing else holds
+ * it. */
+void conn_release_after_wal(struct conn *c);
+uint64_t mono_ns(void);
+
+/* routes.c: dispatch a complete request. */
+void relay_route(struct conn *c, struct http_req *req);
+/* Query-string lookup: the decoded value of 'key' in 'q' into 'out' (cleared first). 1 when
+ * present (even empty), 0 when absent. */
+int query_get(const char *q, size_t qlen, const char *key, struct buf *out);
+
+/* write.c */
+void write_handle(struct conn *c, struct http_req *req, int v2);
+/* Inflate a gzip body (one or more members) into 'out', at most 'max' bytes. 0, IWR_EPARSE
+ * (not gzip or corrupt; 'err' says why), IWR_EFULL (over 'max'). */
+int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const char **err);
+
+/* auth.c */
+/* With auth enabled: 0 when the request carries a configured user's credentials, else 401
+ * with the body InfluxDB gives has been sent and -1 returned. */
+int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen);
+
+/* udp.c */
+int udp_start(struct relay *r, const struct cfg_udp *u, struct udp_listener **out);
+void udp_close_all(struct relay *r);
+
+/* query.c: GET|POST /query proxied to the most current backend that is up. */
+void query_handle(struct conn *c, struct http_req *req);
+/* Which backend a read goes to: up and caught up, else up and least behind; -1 if none. */
+int query_pick_backend(const struct backend_status *st, size_t n);
+
+/* health.c, metrics.c */
+int relay_wal_writable(struct relay *r, const struct wal_counters *wc);
+void health_handle(struct conn *c, struct http_req *req);
+void metrics_handle(struct conn *c, struct http_req *req);
+
+#endif

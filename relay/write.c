@@ -1,0 +1,235 @@
+/* The write endpoints: POST /write (InfluxDB 1.x) and POST /api/v2/write (1.8's compatibility
+ * endpoint). Checks parameters and credentials, inflates gzip within its bound, validates and
+ * normalises the line protocol, hands the record to the log and answers once the commit holding
+ * it is durable. Answers and their bodies follow InfluxDB's. Loop thread only. */
+#include "relay/relay_int.h"
+
+#include "common/err.h"
+#include "common/log.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <zlib.h>
+
+int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const char **err)
+{
+    *err = NULL;
+    if (len < 2 || (unsigned char)in[0] != 0x1f || (unsigned char)in[1] != 0x8b) {
+        *err = "gzip: invalid header";
+        return IWR_EPARSE;
+    }
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+        *err = "gzip: cannot initialise";
+        return IWR_EPARSE;
+    }
+    zs.next_in = (Bytef *)in;
+    int rc = 0;
+    size_t left = len;
+    for (;;) {
+        uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+        zs.avail_in = chunk;
+        if (out->len == max) {
+            /* Exactly at the bound: only more output would be too much. */
+            char probe;
+            zs.next_out = (Bytef *)&probe;
+            zs.avail_out = 1;
+        } else {
+            size_t room = max - out->len < 256 * 1024 ? max - out->len : 256 * 1024;
+            zs.next_out = (Bytef *)buf_reserve(out, room);
+            zs.avail_out = (uInt)room;
+        }
+        uInt avail_out_before = zs.avail_out;
+        int z = inflate(&zs, Z_NO_FLUSH);
+        size_t produced = avail_out_before - zs.avail_out;
+        left -= chunk - zs.avail_in;
+        if (out->len == max && produced > 0) {
+            rc = IWR_EFULL;
+            break;
+        }
+        out->len += produced;
+        if (z == Z_STREAM_END) {
+            if (left == 0)
+                break;
+            /* Another gzip member follows (concatenated streams are valid gzip). */
+            if (inflateReset(&zs) != Z_OK) {
+                *err = "gzip: invalid header";
+                rc = IWR_EPARSE;
+                break;
+            }
+            continue;
+        }
+        if (z == Z_NEED_DICT || z == Z_DATA_ERROR || z == Z_MEM_ERROR) {
+            *err = zs.msg && strstr(zs.msg, "check") ? "gzip: invalid checksum"
+                                                     : "flate: corrupt input";
+            rc = IWR_EPARSE;
+            break;
+        }
+        if (z == Z_BUF_ERROR && left == 0 && produced == 0) {
+            *err = "unexpected EOF";
+            rc = IWR_EPARSE;
+            break;
+        }
+        if (out->len > max) {
+            rc = IWR_EFULL;
+            break;
+        }
+    }
+    inflateEnd(&zs);
+    return rc;
+}
+
+static int parse_consistency(const char *s, uint8_t *out)
+{
+    static const char *const names[] = {"", "any", "one", "quorum", "all"};
+    for (uint8_t i = 0; i < 5; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return IWR_EPARSE;
+}
+
+static void write_done(void *arg, int rc, uint64_t seq)
+{
+    struct conn *c = arg;
+    struct relay *r = c->relay;
+    (void)seq;
+    if (c->closing) {
+        /* The client went away; the record is durable (or not) all the same. */
+        if (rc == 0)
+            r->ctr.points_total += c->req.lp.points;
+        conn_release_after_wal(c);
+        return;
+    }
+    c->waiting_wal = 0;
+    struct http_req *req = &c->req;
+    if (rc == 0) {
+        r->ctr.points_total += req->lp.points;
+        if (r->hooks.appended)
+            r->hooks.appended(r->hooks.arg);
+        if (req->lp.rejected == 0) {
+            http_respond(c, 204, NULL, NULL, 0);
+            return;
+        }
+        /* Some lines were refused: the rest is committed, and the answer says what was not,
+         * as InfluxDB's partial write does. */
+        struct buf msg;
+        buf_init(&msg);
+        buf_append_str(&msg, "partial write: ");
+        buf_append(&msg, req->lp.errors.data, req->lp.errors.len);
+        buf_append_str(&msg, " dropped=0");
+        http_respond_error(c, 400, msg.data, msg.len);
+        buf_deinit(&msg);
+    } else if (rc == IWR_EFULL) {
+        static const char body[] = "{\"error\":\"write-ahead log is full, retry later\"}\n";
+        http_respond(c, 503, "Retry-After: 5\r\n", body, sizeof(body) - 1);
+    } else {
+        log_error("event=append_failed err=\"%s\" points=%zu", iwr_strerror(rc), req->lp.points);
+        static const char body[] = "{\"error\":\"internal error: write not committed\"}\n";
+        http_respond(c, 500, NULL, body, sizeof(body) - 1);
+    }
+}
+
+#define BAD_REQUEST(c, msg) http_respond_error((c), 400, (msg), strlen(msg))
+
+void write_handle(struct conn *c, struct http_req *req, int v2)
+{
+    struct relay *r = c->relay;
+    const struct config *lim = &r->cfg_limits;
+    const char *q = req->url.data + req->path_len;
+    size_t qlen = req->url.len - req->path_len;
+    if (qlen > 0) {
+        q++;
+        qlen--;
+    }
+    if (auth_check(c, req, q, qlen) != 0)
+        return;
+    struct buf db, rp, prec, cons;
+    buf_init(&db);
+    buf_init(&rp);
+    buf_init(&prec);
+    buf_init(&cons);
+    enum lp_precision p = LP_NS;
+    uint8_t consistency = 0;
+    const char *err = NULL;
+    if (v2) {
+        /* The bucket is "db/rp" or "db"; the org is not used by InfluxDB 1.x. */
+        query_get(q, qlen, "bucket", &db);
+        char *slash = db.len ? memchr(db.data, '/', db.len) : NULL;
+        if (slash != NULL) {
+            buf_append_str(&rp, slash + 1);
+            db.len = (size_t)(slash - db.data);
+            db.data[db.len] = '\0';
+        }
+        if (db.len == 0)
+            err = "bucket is required";
+    } else {
+        query_get(q, qlen, "db", &db);
+        query_get(q, qlen, "rp", &rp);
+        if (db.len == 0)
+            err = "database is required";
+    }
+    query_get(q, qlen, "precision", &prec);
+    if (err == NULL && lp_parse_precision(prec.data, prec.len, v2, &p) != 0)
+        err = "invalid precision (use n, ns, u, us, ms, s, m or h)";
+    if (err == NULL && !v2 && query_get(q, qlen, "consistency", &cons) &&
+        parse_consistency(cons.data, &consistency) != 0)
+        err = "invalid consistency level";
+    if (err == NULL && req->bad_encoding)
+        err = "unsupported Content-Encoding (use gzip or none)";
+    if (err == NULL && (db.len > UINT16_MAX || rp.len > UINT16_MAX))
+        err = "database or retention policy name too long";
+    if (err != NULL) {
+        BAD_REQUEST(c, err);
+        goto out;
+    }
+
+    const char *body = req->body.data;
+    size_t body_len = req->body.len;
+    r->ctr.bytes_total += body_len;
+    if (req->gzip) {
+        int zrc = gzip_inflate(body, body_len, lim->max_inflated_bytes, &req->inflated, &err);
+        if (zrc == IWR_EFULL) {
+            http_respond_error(c, 413, "Request Entity Too Large", 24);
+            goto out;
+        }
+        if (zrc != 0) {
+            BAD_REQUEST(c, err);
+            goto out;
+        }
+        body = req->inflated.data;
+        body_len = req->inflated.len;
+    }
+    struct lp_options lo = {.allow_unsigned = lim->allow_unsigned, .max_errors = 8};
+    lp_normalize(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
+    r->ctr.rejected_lines_total += req->lp.rejected;
+    r->ctr.stamped_points_total += req->lp.stamped;
+    if (req->lp.points == 0) {
+        if (req->lp.rejected > 0)
+            http_respond_error(c, 400, req->lp.errors.data, req->lp.errors.len);
+        else
+            http_respond(c, 204, NULL, NULL, 0); /* nothing to write, as InfluxDB answers */
+        goto out;
+    }
+    struct wal_record rec = {0};
+    rec.recv_ns = req->recv_ns;
+    rec.points = (uint32_t)req->lp.points;
+    rec.precision = LP_NS;
+    rec.consistency = consistency;
+    rec.db = db.data;
+    rec.db_len = db.len;
+    rec.rp = rp.data ? rp.data : "";
+    rec.rp_len = rp.len;
+    rec.body = req->norm.data;
+    rec.body_len = req->norm.len;
+    c->waiting_wal = 1;
+    wal_append(r->wal, &rec, write_done, c);
+out:
+    buf_deinit(&db);
+    buf_deinit(&rp);
+    buf_deinit(&prec);
+    buf_deinit(&cons);
+}

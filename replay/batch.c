@@ -1,0 +1,270 @@
+/* Batches: runs of line-protocol lines with one db, rp and precision, built from records and
+ * split in halves to isolate the lines a backend refuses; plus the bytes of a request (URL,
+ * gzip, the CREATE DATABASE form). Pure: no I/O and no globals, any thread. A batch owns its
+ * strings, body and segments; the sender that queues it owns the batch.
+ *
+ * A segment remembers which record its lines came from, so that the cursor never passes a
+ * record with lines still unsent (end_seq) and so that refused lines go to the dead letters
+ * under their own record's sequence. */
+#include "replay/replay_int.h"
+
+#include "common/err.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zlib.h>
+
+struct batch *batch_new(const struct wal_record *rec)
+{
+    struct batch *b = xcalloc(1, sizeof(*b));
+    b->db = xstrndup(rec->db != NULL ? rec->db : "", rec->db_len);
+    b->rp = xstrndup(rec->rp != NULL ? rec->rp : "", rec->rp_len);
+    b->precision = rec->precision;
+    buf_init(&b->body);
+    return b;
+}
+
+void batch_free(struct batch *b)
+{
+    if (b == NULL)
+        return;
+    free(b->db);
+    free(b->rp);
+    buf_deinit(&b->body);
+    free(b->segs);
+    free(b->gz);
+    free(b->answer);
+    free(b);
+}
+
+static int str_eq(const char *s, const char *p, size_t n)
+{
+    return strlen(s) == n && (n == 0 || memcmp(s, p, n) == 0);
+}
+
+int batch_same_key(const struct batch *b, const struct wal_record *rec)
+{
+    return b->precision == rec->precision && str_eq(b->db, rec->db, rec->db_len) &&
+           str_eq(b->rp, rec->rp, rec->rp_len);
+}
+
+static struct batch_seg *seg_push(struct batch *b)
+{
+    if (b->n_segs == b->cap_segs) {
+        b->cap_segs = b->cap_segs ? b->cap_segs * 2 : 4;
+        b->segs = xrealloc(b->segs, b->cap_segs * sizeof(*b->segs));
+    }
+    struct batch_seg *g = &b->segs[b->n_segs++];
+    memset(g, 0, sizeof(*g));
+    return g;
+}
+
+size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
+                 const struct batch_limits *lim)
+{
+    const char *body = rec->body;
+    size_t len = rec->body_len, at = from;
+    size_t start = b->body.len, lines = 0;
+    while (at < len) {
+        const char *nl = memchr(body + at, '\n', len - at);
+        size_t end = nl != NULL ? (size_t)(nl - body) + 1 : len; /* one past the line */
+        size_t line_len = end - at;
+        size_t text_len = nl != NULL ? line_len - 1 : line_len;
+        if (text_len == 0) { /* an empty line: nothing to send */
+            at = end;
+            continue;
+        }
+        /* The first line of an empty batch always fits: one long line travels alone. */
+        if (b->lines > 0 &&
+            (b->body.len + text_len + 1 > lim->max_bytes || b->lines + 1 > lim->max_points))
+            break;
+        buf_append(&b->body, body + at, text_len);
+        buf_append(&b->body, "\n", 1);
+        b->lines++;
+        lines++;
+        at = end;
+    }
+    if (lines > 0) {
+        struct batch_seg *g = seg_push(b);
+        g->seq = rec->seq;
+        g->recv_ns = rec->recv_ns;
+        g->offset = rec->offset;
+        g->flags = rec->flags;
+        g->consistency = rec->consistency;
+        g->off = start;
+        g->len = b->body.len - start;
+        g->lines = lines;
+        /* Trailing empty lines belong to nobody: skip them so the record counts as done. */
+        size_t rest = at;
+        while (rest < len && body[rest] == '\n')
+            rest++;
+        if (rest == len)
+            at = len;
+        g->rec_end = at == len;
+    } else if (b->lines == 0) {
+        at = len; /* nothing but empty lines left */
+    }
+    return at - from;
+}
+
+uint64_t batch_seal(struct batch *b, uint64_t prev_end)
+{
+    uint64_t end = prev_end;
+    if (b->n_segs > 0) {
+        const struct batch_seg *g = &b->segs[b->n_segs - 1];
+        uint64_t mine = g->rec_end ? g->seq : g->seq - 1;
+        end = mine > end ? mine : end;
+    }
+    b->end_seq = end;
+    return end;
+}
+
+/* A batch with b's key holding body bytes [from, to) of b, cut on line boundaries. */
+static struct batch *batch_slice(const struct batch *b, size_t from, size_t to)
+{
+    struct batch *n = xcalloc(1, sizeof(*n));
+    n->db = xstrdup(b->db);
+    n->rp = xstrdup(b->rp);
+    n->precision = b->precision;
+    buf_init(&n->body);
+    buf_append(&n->body, b->body.data + from, to - from);
+    for (size_t i = 0; i < b->n_segs; i++) {
+        const struct batch_seg *g = &b->segs[i];
+        size_t lo = g->off > from ? g->off : from;
+        size_t hi = g->off + g->len < to ? g->off + g->len : to;
+        if (lo >= hi)
+            continue;
+        struct batch_seg *s = seg_push(n);
+        *s = *g;
+        s->off = lo - from;
+        s->len = hi - lo;
+        s->lines = 0;
+        for (size_t k = lo; k < hi; k++)
+            s->lines += b->body.data[k] == '\n';
+        /* A piece cut off before the segment's end leaves lines of the record for later. */
+        s->rec_end = g->rec_end && hi == g->off + g->len;
+        n->lines += s->lines;
+    }
+    return n;
+}
+
+void batch_split(const struct batch *b, struct batch **first, struct batch **second)
+{
+    IWR_ASSERT(b->lines >= 2);
+    size_t want = b->lines / 2, seen = 0, cut = 0;
+    for (size_t i = 0; i < b->body.len; i++) {
+        if (b->body.data[i] == '\n' && ++seen == want) {
+            cut = i + 1;
+            break;
+        }
+    }
+    IWR_ASSERT(cut > 0 && cut < b->body.len);
+    *first = batch_slice(b, 0, cut);
+    *second = batch_slice(b, cut, b->body.len);
+    /* Whatever came before b is done when b's first half is: the cursor may already sit at
+     * the record before b's first line, never lower. */
+    uint64_t before = b->n_segs > 0 ? b->segs[0].seq - 1 : b->end_seq;
+    batch_seal(*first, before);
+    (*second)->end_seq = b->end_seq;
+}
+
+void batch_seg_record(const struct batch *b, size_t i, struct wal_record *rec)
+{
+    const struct batch_seg *g = &b->segs[i];
+    memset(rec, 0, sizeof(*rec));
+    rec->seq = g->seq;
+    rec->recv_ns = g->recv_ns;
+    rec->offset = g->offset;
+    rec->points = (uint32_t)g->lines;
+    rec->precision = b->precision;
+    rec->consistency = g->consistency;
+    rec->flags = g->flags;
+    rec->db = b->db;
+    rec->db_len = strlen(b->db);
+    rec->rp = b->rp;
+    rec->rp_len = strlen(b->rp);
+    rec->target = "";
+    rec->body = b->body.data + g->off;
+    rec->body_len = g->len;
+}
+
+int batch_gzip(const char *in, size_t len, char **out, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    /* 15 + 16: a gzip header and trailer, which is what Content-Encoding: gzip means. Level 1:
+     * line protocol compresses well even so, and the loop thread pays for it. */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -ENOMEM;
+    size_t cap = deflateBound(&z, (uLong)len) + 32;
+    char *o = xmalloc(cap);
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)o;
+    z.avail_out = (uInt)cap;
+    int zrc = len > UINT32_MAX ? Z_BUF_ERROR : deflate(&z, Z_FINISH);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    if (zrc != Z_STREAM_END) {
+        free(o);
+        return -EINVAL;
+    }
+    *out = o;
+    *out_len = n;
+    return 0;
+}
+
+/* RFC 3986 unreserved characters stay, everything else is %XX. */
+static void append_escaped(struct buf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            buf_append(out, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            buf_append(out, e, 3);
+        }
+    }
+}
+
+const char *batch_precision_name(uint8_t precision)
+{
+    /* The values of enum lp_precision in relay/lineproto.h, in order. */
+    static const char *const names[] = {"ns", "u", "ms", "s", "m", "h"};
+    return precision < sizeof(names) / sizeof(names[0]) ? names[precision] : "ns";
+}
+
+void batch_write_url(struct buf *out, const char *base, const char *db, const char *rp,
+                     uint8_t precision)
+{
+    buf_append_str(out, base);
+    buf_append_str(out, "/write?db=");
+    append_escaped(out, db);
+    if (rp[0] != '\0') {
+        buf_append_str(out, "&rp=");
+        append_escaped(out, rp);
+    }
+    buf_append_str(out, "&precision=");
+    buf_append_str(out, batch_precision_name(precision));
+}
+
+void batch_create_db_form(struct buf *out, const char *db)
+{
+    /* An InfluxQL identifier in double quotes: backslash and quote are escaped inside. */
+    struct buf q;
+    buf_init(&q);
+    buf_append_str(&q, "CREATE DATABASE \"");
+    for (const char *p = db; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_append(&q, "\\", 1);
+        buf_append(&q, p, 1);
+    }
+    buf_append(&q, "\"", 2); /* with the NUL, for append_escaped */
+    buf_append_str(out, "q=");
+    append_escaped(out, q.data);
+    buf_deinit(&q);
+}
