@@ -139,11 +139,19 @@ static int wal_open_tables(struct wal *w)
         rc = wal_err(meta_put64(txn, w, "format", WAL_FORMAT_VERSION), "meta_put");
     /* The daemon records its limit so that the CLI, which does not read the config, can show
      * it. */
-    uint64_t limit = 0;
-    if (rc == 0 && !w->opt.readonly && !w->opt.adopt)
+    /* Likewise the retention window: every process that commits also trims, and a CLI opened
+     * next to the daemon must not trim what the daemon is configured to keep. */
+    uint64_t limit = 0, retain = 0;
+    if (rc == 0 && !w->opt.readonly && !w->opt.adopt) {
         rc = wal_err(meta_put64(txn, w, "max_bytes", w->opt.max_bytes), "meta_put");
-    else if (rc == 0 && wal_meta_get64(txn, w, "max_bytes", &limit) == 0 && limit > 0)
-        w->opt.max_bytes = limit;
+        if (rc == 0)
+            rc = wal_err(meta_put64(txn, w, "retain_ns", w->opt.retain_ns), "meta_put");
+    } else if (rc == 0) {
+        if (wal_meta_get64(txn, w, "max_bytes", &limit) == 0 && limit > 0)
+            w->opt.max_bytes = limit;
+        if (wal_meta_get64(txn, w, "retain_ns", &retain) == 0)
+            w->opt.retain_ns = retain;
+    }
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;

@@ -224,6 +224,16 @@ static void test_trim_chunks_and_retention(void)
     wal_cursor_move_sync(w, "a", 5, 6);
     wal_stats(w, &st, NULL, NULL);
     CHECK_EQ_INT(st.records, 6, "retention stops at the first young record (log order)");
+    /* A second writer (the CLI) adopts the daemon's window instead of trimming with its own. */
+    struct wal_options ao = {0};
+    ao.dir = o.dir;
+    ao.adopt = 1;
+    struct wal *cli;
+    CHECK_EQ_INT(wal_open(&cli, &ao), 0, "a CLI opens next to the daemon");
+    CHECK_EQ_INT(wal_cursor_move_sync(cli, "a", 6, 6), 0, "the CLI commits a cursor move");
+    wal_stats(cli, &st, NULL, NULL);
+    CHECK_EQ_INT(st.records, 6, "and its commit keeps the daemon's retention window");
+    wal_close(cli);
     wal_close(w);
 }
 
