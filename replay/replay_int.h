@@ -20,13 +20,13 @@
 
 /* Lines in a batch that came from one record. */
 struct batch_seg {
-    uint64_t seq;        /* the record they came from */
+    uint64_t seq; /* the record they came from */
     uint64_t recv_ns;
-    uint64_t offset;     /* the record's 'offset' as stored */
+    uint64_t offset; /* the record's 'offset' as stored */
     uint16_t flags;
     uint8_t consistency;
-    uint8_t rec_end;     /* these lines end their record (nothing of it comes later) */
-    size_t off, len;     /* bytes in the batch body */
+    uint8_t rec_end; /* these lines end their record (nothing of it comes later) */
+    size_t off, len; /* bytes in the batch body */
     size_t lines;
 };
 
@@ -44,26 +44,26 @@ struct batch {
     char *db;
     char *rp;
     uint8_t precision;
-    struct buf body;     /* line protocol, every line ending in '\n' */
+    struct buf body; /* line protocol, every line ending in '\n' */
     size_t lines;
     struct batch_seg *segs;
     size_t n_segs, cap_segs;
-    uint64_t end_seq;    /* the cursor once this batch and every one before it are done */
+    uint64_t end_seq; /* the cursor once this batch and every one before it are done */
     /* The sender's bookkeeping. */
     enum batch_state state;
-    char *gz;            /* the body gzip'd, made on first send and kept for resends */
+    char *gz; /* the body gzip'd, made on first send and kept for resends */
     size_t gz_len;
     size_t dead_pending; /* dead-letter writes in flight */
     int dead_failed;
-    int orphan;          /* dropped by its sender while dead letters were in flight */
+    int orphan;           /* dropped by its sender while dead letters were in flight */
     struct sender *owner; /* for the dead-letter callbacks */
-    char *answer;        /* DEAD: the backend's answer, stored with the lines */
+    char *answer;         /* DEAD: the backend's answer, stored with the lines */
     size_t answer_len;
 };
 
 struct batch_limits {
-    size_t max_bytes;    /* body bytes; a single longer line still travels alone */
-    size_t max_points;   /* lines */
+    size_t max_bytes;  /* body bytes; a single longer line still travels alone */
+    size_t max_points; /* lines */
 };
 
 /* A new empty batch with rec's db, rp and precision. Caller frees (batch_free). */
@@ -102,8 +102,8 @@ const char *batch_precision_name(uint8_t precision);
 struct sender_conf {
     int refs;
     char *name;
-    char *url;           /* base, no trailing '/' */
-    char *display_url;   /* without any user:password@ */
+    char *url;         /* base, no trailing '/' */
+    char *display_url; /* without any user:password@ */
     char *username, *password, *token, *ca_file;
     int insecure_skip_verify, gzip, create_database;
     uint64_t timeout_ms, connect_timeout_ms, retry_max_delay_ms, give_up_after_ms;
@@ -116,9 +116,9 @@ struct sender_conf {
 enum sender_mode {
     MODE_STARTING = 0, /* finding or creating its cursor */
     MODE_UP,
-    MODE_DOWN,         /* unreachable or 5xx: nothing is sent until /ping answers */
-    MODE_HOLD,         /* refused for configuration reasons: resend after backoff */
-    MODE_GIVEN_UP,     /* cursor forgotten; probing /ping to resume at the end */
+    MODE_DOWN,     /* unreachable or 5xx: nothing is sent until /ping answers */
+    MODE_HOLD,     /* refused for configuration reasons: resend after backoff */
+    MODE_GIVEN_UP, /* cursor forgotten; probing /ping to resume at the end */
     MODE_STOPPED,
 };
 
@@ -128,16 +128,16 @@ enum req_kind { REQ_WRITE = 0, REQ_PING, REQ_CREATE_DB };
 
 /* One transfer on the engine's multi handle. */
 struct request {
-    struct request *next;  /* in its sender's list */
+    struct request *next; /* in its sender's list */
     struct sender *s;
     struct sender_conf *conf; /* a reference */
     enum req_kind kind;
-    struct batch *batch;   /* REQ_WRITE: borrowed from the sender's queue */
+    struct batch *batch; /* REQ_WRITE: borrowed from the sender's queue */
     CURL *easy;
-    struct buf resp;       /* the first REPLAY_RESP_MAX bytes of the answer */
+    struct buf resp; /* the first REPLAY_RESP_MAX bytes of the answer */
     char errbuf[CURL_ERROR_SIZE];
-    int added;             /* on the multi handle */
-    int failed;            /* on the engine's failed list */
+    int added;  /* on the multi handle */
+    int failed; /* on the engine's failed list */
     struct request *fail_next;
 };
 
@@ -147,33 +147,34 @@ struct sender {
     struct sender_conf *conf;
     struct wal_reader *reader;
     enum sender_mode mode;
-    int wal_ops;             /* log operations in flight whose callbacks point here */
-    int retired;             /* removed or engine stopping: freed once wal_ops is 0 */
+    int wal_ops; /* log operations in flight whose callbacks point here */
+    int retired; /* removed or engine stopping: freed once wal_ops is 0 */
     /* The cursor. */
-    uint64_t acked;          /* as stored, as far as we know */
-    uint64_t target;         /* where it may move: everything up to here is done */
+    uint64_t acked;  /* as stored, as far as we know */
+    uint64_t target; /* where it may move: everything up to here is done */
     int move_pending;
-    int move_blocked;        /* a move failed: wait for the backoff before the next */
+    int move_blocked; /* a move failed: wait for the backoff before the next */
     /* Reading. */
-    uint64_t read_seq;       /* records up to here are in batches, sent or skipped */
-    uint64_t part_seq;       /* a record read only in part (0: none) ... */
-    size_t part_off;         /* ... and how many bytes of its body are in batches */
-    uint64_t high_seen;      /* highest sequence seen in the log */
-    int fill_wanted;         /* kicked since the last read */
-    int read_all;            /* the last read reached the end of the log */
+    uint64_t read_seq;  /* records up to here are in batches, sent or skipped */
+    uint64_t part_seq;  /* a record read only in part (0: none) ... */
+    size_t part_off;    /* ... and how many bytes of its body are in batches */
+    uint64_t high_seen; /* highest sequence seen in the log */
+    int fill_wanted;    /* kicked since the last read */
+    int read_all;       /* the last read reached the end of the log */
     /* The window: batches in log order. */
     struct batch *head, *tail;
     size_t n_batches;
     size_t sending;
     struct request *reqs;
     /* Retrying. */
-    unsigned fails;          /* failures since the last acknowledged write */
-    uint64_t due_ms;         /* loop time of the next timed step; 0: none */
-    int waiting;             /* a backoff runs: nothing is sent before due_ms */
+    unsigned fails;  /* failures since the last acknowledged write */
+    uint64_t due_ms; /* loop time of the next timed step; 0: none */
+    int waiting;     /* a backoff runs: nothing is sent before due_ms */
     int ping_inflight, create_inflight;
-    char *created_db;        /* CREATE DATABASE was sent for this db (once per episode) */
-    long hold_code;          /* the answer that put it on hold, to warn once per change */
-    uint64_t given_up_from;  /* the cursor when it gave up */
+    int forget_pending;     /* a wal_cursor_forget is in flight: do not read the cursor yet */
+    char *created_db;       /* CREATE DATABASE was sent for this db (once per episode) */
+    long hold_code;         /* the answer that put it on hold, to warn once per change */
+    uint64_t given_up_from; /* the cursor when it gave up */
     /* Status and its bookkeeping. */
     struct backend_status st;
     uint64_t oldest_unacked_ns; /* receive time of the first record after the cursor; 0 none */
@@ -216,16 +217,16 @@ struct replay {
     uv_loop_t *loop;
     struct wal *w;
     CURLM *multi;
-    uv_timer_t timer;        /* the engine's only timer: curl's timeouts and every due below */
-    struct watch *watches;   /* uv_poll handles, one per socket curl watches */
-    struct sender *senders;  /* configured backends */
-    struct sender *retired;  /* removed or stopped, waiting for their log callbacks */
-    struct request *failed;  /* could not be added to the multi: finished from the timer */
-    uint64_t curl_due_ms;    /* 0: curl wants no timeout */
+    uv_timer_t timer;       /* the engine's only timer: curl's timeouts and every due below */
+    struct watch *watches;  /* uv_poll handles, one per socket curl watches */
+    struct sender *senders; /* configured backends */
+    struct sender *retired; /* removed or stopped, waiting for their log callbacks */
+    struct request *failed; /* could not be added to the multi: finished from the timer */
+    uint64_t curl_due_ms;   /* 0: curl wants no timeout */
     uint64_t kick_due_ms;
     uint64_t tick_due_ms;
     uint64_t rng;
-    int handles_open;        /* timer + polls not yet closed */
+    int handles_open; /* timer + polls not yet closed */
     int stopping;
     int done_called;
     void (*done)(void *arg);

@@ -42,7 +42,8 @@ static void fill(struct sender *s);
 static void send_ping(struct sender *s);
 static void start_at(struct sender *s, int latest);
 
-/* ---- options ---------------------------------------------------------------------------------- */
+/* ---- options ----------------------------------------------------------------------------------
+ */
 
 static char *dup_or_null(const char *s)
 {
@@ -85,8 +86,8 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     c->gzip = o->gzip;
     c->create_database = o->create_database;
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-    c->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
-                                                  : DEFAULT_CONNECT_TIMEOUT_MS;
+    c->connect_timeout_ms =
+        o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     c->retry_max_delay_ms = o->retry_max_delay_ms ? o->retry_max_delay_ms : DEFAULT_RETRY_MAX_MS;
     if (c->retry_max_delay_ms < BACKOFF_START_MS)
         c->retry_max_delay_ms = BACKOFF_START_MS;
@@ -140,7 +141,8 @@ void sender_conf_unref(struct sender_conf *c)
     free(c);
 }
 
-/* ---- status helpers --------------------------------------------------------------------------- */
+/* ---- status helpers ---------------------------------------------------------------------------
+ */
 
 /* Replace every occurrence of 'secret' in 'text' by "***": an answer or a curl message must
  * never carry a credential into the status or the logs. */
@@ -156,8 +158,7 @@ static void scrub(char *text, const char *secret)
     }
 }
 
-__attribute__((format(printf, 2, 3))) static void set_error(struct sender *s, const char *fmt,
-                                                            ...)
+__attribute__((format(printf, 2, 3))) static void set_error(struct sender *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -217,7 +218,8 @@ static void quote(char *out, size_t cap, const char *s)
     log_quote(out, cap, s, strlen(s));
 }
 
-/* ---- the window ------------------------------------------------------------------------------- */
+/* ---- the window -------------------------------------------------------------------------------
+ */
 
 static void queue_push(struct sender *s, struct batch *b)
 {
@@ -313,7 +315,8 @@ static void resync(struct sender *s, uint64_t cursor)
     s->read_all = 0;
 }
 
-/* ---- retrying --------------------------------------------------------------------------------- */
+/* ---- retrying ---------------------------------------------------------------------------------
+ */
 
 static void schedule_backoff(struct sender *s)
 {
@@ -402,7 +405,8 @@ static void backend_hold(struct sender *s, long http, const char *db_missing)
     schedule_backoff(s);
 }
 
-/* ---- requests --------------------------------------------------------------------------------- */
+/* ---- requests ---------------------------------------------------------------------------------
+ */
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -470,8 +474,9 @@ static void send_batch(struct sender *s, struct batch *b)
     const char *body = b->body.data;
     size_t len = b->body.len;
     if (c->gzip) {
-        if (b->gz == NULL)
-            IWR_ASSERT(batch_gzip(b->body.data, b->body.len, &b->gz, &b->gz_len) == 0);
+        /* Only fails out of memory or beyond 4 GiB, and batches are far below that. */
+        int zrc = b->gz != NULL ? 0 : batch_gzip(b->body.data, b->body.len, &b->gz, &b->gz_len);
+        IWR_ASSERT(zrc == 0);
         body = b->gz;
         len = b->gz_len;
     }
@@ -529,7 +534,8 @@ static void send_ready(struct sender *s)
             send_batch(s, b);
 }
 
-/* ---- dead letters ----------------------------------------------------------------------------- */
+/* ---- dead letters -----------------------------------------------------------------------------
+ */
 
 static void dead_done(void *arg, int rc, uint64_t id)
 {
@@ -602,7 +608,8 @@ static void split_batch(struct sender *s, struct batch *b)
     batch_free(b);
 }
 
-/* ---- the cursor ------------------------------------------------------------------------------- */
+/* ---- the cursor -------------------------------------------------------------------------------
+ */
 
 static void move_done(void *arg, int rc, uint64_t seq)
 {
@@ -672,7 +679,8 @@ static void advance(struct sender *s)
     wal_cursor_move(s->r->w, s->conf->name, s->acked, s->target, move_done, s);
 }
 
-/* ---- reading ---------------------------------------------------------------------------------- */
+/* ---- reading ----------------------------------------------------------------------------------
+ */
 
 static int str_eq(const char *s, const char *p, size_t n)
 {
@@ -709,7 +717,7 @@ static void fill(struct sender *s)
                  c->name, s->acked, stored);
         resync(s, stored);
     }
-    uint64_t first, last, high;
+    uint64_t first = 0, last = 0, high = 0;
     if (wal_reader_bounds(s->reader, &first, &last, &high) == 0 && high > s->high_seen)
         s->high_seen = high;
     struct batch_limits lim = {c->batch_max_bytes, c->batch_max_points};
@@ -721,6 +729,11 @@ static void fill(struct sender *s)
         struct wal_record rec;
         rc = wal_reader_next(s->reader, s->read_seq, &rec);
         if (rc == IWR_ENOTFOUND) {
+            /* Nothing after read_seq in this snapshot: whatever sequences up to 'high' are
+             * missing were trimmed or dropped, so the cursor may pass them (a rewind by the CLI
+             * to before the first record kept lands here). */
+            if (high > s->read_seq && s->part_seq == 0)
+                s->read_seq = high;
             s->read_all = 1;
             break;
         }
@@ -774,7 +787,8 @@ static void fill(struct sender *s)
     wal_reader_end(s->reader);
 }
 
-/* ---- the state machine ------------------------------------------------------------------------ */
+/* ---- the state machine ------------------------------------------------------------------------
+ */
 
 static void retry_dead(struct sender *s)
 {
@@ -807,8 +821,8 @@ static void begin_from(struct sender *s, uint64_t cursor)
     char url[300];
     quote(url, sizeof(url), s->conf->display_url);
     if (s->st.given_up) {
-        log_warn("event=backend_resumed backend=%s url=%s cursor=%" PRIu64
-                 " missed_after=%" PRIu64 " missed_through=%" PRIu64,
+        log_warn("event=backend_resumed backend=%s url=%s cursor=%" PRIu64 " missed_after=%" PRIu64
+                 " missed_through=%" PRIu64,
                  s->conf->name, url, cursor, s->given_up_from, cursor);
         s->st.given_up = 0;
     } else {
@@ -845,6 +859,15 @@ static void start_at(struct sender *s, int latest)
 {
     s->mode = MODE_STARTING;
     s->waiting = 0;
+    /* A forget of this name still on its way to the log (ours after a give-up, or a removed
+     * sender's of the same name) would land after our read: wait for it. */
+    int forgetting = s->forget_pending;
+    for (struct sender *o = s->r->retired; o != NULL; o = o->next)
+        forgetting |= o->forget_pending && strcmp(o->conf->name, s->conf->name) == 0;
+    if (forgetting) {
+        schedule_backoff(s);
+        return;
+    }
     int rc = wal_reader_begin(s->reader);
     uint64_t cur = 0, first = 0, last = 0, high = 0;
     if (rc == 0) {
@@ -858,8 +881,7 @@ static void start_at(struct sender *s, int latest)
         return;
     }
     if (rc != IWR_ENOTFOUND) {
-        log_warn("event=cursor_read_failed backend=%s err=\"%s\"", s->conf->name,
-                 iwr_strerror(rc));
+        log_warn("event=cursor_read_failed backend=%s err=\"%s\"", s->conf->name, iwr_strerror(rc));
         schedule_backoff(s);
         return;
     }
@@ -881,6 +903,7 @@ static void forget_done(void *arg, int rc, uint64_t seq)
     struct sender *s = arg;
     (void)seq;
     s->wal_ops--;
+    s->forget_pending = 0;
     if (rc != 0 && rc != IWR_ENOTFOUND)
         log_warn("event=cursor_forget_failed backend=%s err=\"%s\"", s->conf->name,
                  iwr_strerror(rc));
@@ -890,8 +913,8 @@ static void forget_done(void *arg, int rc, uint64_t seq)
 
 static void give_up(struct sender *s, const char *reason)
 {
-    log_error("event=backend_given_up backend=%s reason=%s cursor=%" PRIu64
-              " lag_records=%" PRIu64 " lag_bytes=%" PRIu64 " lag_seconds=%.0f"
+    log_error("event=backend_given_up backend=%s reason=%s cursor=%" PRIu64 " lag_records=%" PRIu64
+              " lag_bytes=%" PRIu64 " lag_seconds=%.0f"
               " action=cursor_forgotten hint=\"replay the range with influx-wal replay\"",
               s->conf->name, reason, s->acked, s->st.lag_records, s->st.lag_bytes,
               s->st.lag_seconds);
@@ -905,15 +928,16 @@ static void give_up(struct sender *s, const char *reason)
     s->st.lag_seconds = 0;
     s->oldest_unacked_ns = 0;
     s->wal_ops++;
+    s->forget_pending = 1;
     wal_cursor_forget(s->r->w, s->conf->name, forget_done, s);
     s->waiting = 0;
     schedule_backoff(s);
 }
 
-/* ---- answers ---------------------------------------------------------------------------------- */
+/* ---- answers ----------------------------------------------------------------------------------
+ */
 
-static void write_done(struct sender *s, struct request *q, CURLcode result, long http,
-                       uint64_t us)
+static void write_done(struct sender *s, struct request *q, CURLcode result, long http, uint64_t us)
 {
     struct batch *b = q->batch;
     s->sending--;
@@ -1019,8 +1043,7 @@ static void create_done(struct sender *s, struct request *q, CURLcode result, lo
     request_free(q);
 }
 
-void sender_request_done(struct request *q, CURLcode result, long http_status,
-                         uint64_t duration_us)
+void sender_request_done(struct request *q, CURLcode result, long http_status, uint64_t duration_us)
 {
     struct sender *s = q->s;
     switch (q->kind) {
@@ -1036,7 +1059,8 @@ void sender_request_done(struct request *q, CURLcode result, long http_status,
     }
 }
 
-/* ---- the engine's calls ----------------------------------------------------------------------- */
+/* ---- the engine's calls -----------------------------------------------------------------------
+ */
 
 struct sender *sender_new(struct replay *r, struct sender_conf *conf)
 {
@@ -1072,6 +1096,7 @@ void sender_stop(struct sender *s, int forget)
     if (forget) {
         log_info("event=backend_removed backend=%s action=cursor_forgotten", s->conf->name);
         s->wal_ops++;
+        s->forget_pending = 1;
         wal_cursor_forget(s->r->w, s->conf->name, forget_done, s);
     }
 }
@@ -1154,9 +1179,9 @@ void sender_tick(struct sender *s)
     refresh_lag(s);
     uint64_t now = replay_now_ms(s->r);
     if (now > s->rate_ms) {
-        double inst = s->acked > s->rate_cursor
-                          ? (double)(s->acked - s->rate_cursor) * 1000.0 / (double)(now - s->rate_ms)
-                          : 0;
+        double inst = s->acked > s->rate_cursor ? (double)(s->acked - s->rate_cursor) * 1000.0 /
+                                                      (double)(now - s->rate_ms)
+                                                : 0;
         s->st.drain_records_per_second =
             RATE_ALPHA * inst + (1 - RATE_ALPHA) * s->st.drain_records_per_second;
         s->rate_cursor = s->acked;
@@ -1185,8 +1210,8 @@ void sender_status(const struct sender *s, struct backend_status *out)
     snprintf(out->url, sizeof(out->url), "%s", s->conf->display_url);
     out->cursor = s->acked;
     out->caught_up = (s->mode == MODE_UP || s->mode == MODE_DOWN || s->mode == MODE_HOLD) &&
-                     s->head == NULL && !s->move_pending && s->acked == s->target &&
-                     s->read_all && !s->fill_wanted && s->acked >= s->high_seen;
+                     s->head == NULL && !s->move_pending && s->acked == s->target && s->read_all &&
+                     !s->fill_wanted && s->acked >= s->high_seen;
     if (out->caught_up) {
         out->lag_records = out->lag_bytes = 0;
         out->lag_seconds = 0;

@@ -1,0 +1,219 @@
+/* Tests of the pure half of replay/: building batches from records under the byte and point
+ * caps, the cursor value each batch allows (end_seq), halving to isolate refused lines, the
+ * dead-letter view of a segment, gzip, and the request URLs and forms. */
+#include "tests/unit/tap.h"
+
+#include "replay/replay_int.h"
+
+#include <zlib.h>
+
+static struct wal_record rec(uint64_t seq, const char *db, const char *rp, const char *body)
+{
+    struct wal_record r = {0};
+    r.seq = seq;
+    r.recv_ns = 1000 + seq;
+    r.offset = 100 * seq;
+    r.db = db;
+    r.db_len = strlen(db);
+    r.rp = rp;
+    r.rp_len = strlen(rp);
+    r.target = "";
+    r.body = body;
+    r.body_len = strlen(body);
+    r.consistency = 2;
+    return r;
+}
+
+static int body_is(const struct batch *b, const char *want)
+{
+    return b->body.len == strlen(want) && memcmp(b->body.data, want, b->body.len) == 0;
+}
+
+static void test_add_and_caps(void)
+{
+    struct batch_limits lim = {1 << 20, 3};
+    struct wal_record r1 = rec(5, "db", "", "a v=1 1\nb v=2 2\n");
+    struct wal_record r2 = rec(6, "db", "", "c v=3 3\nd v=4 4\n");
+    struct batch *b = batch_new(&r1);
+    CHECK_EQ_INT(batch_add(b, &r1, 0, &lim), r1.body_len, "a record that fits is consumed whole");
+    CHECK(batch_same_key(b, &r2), "same db/rp/precision joins");
+    size_t n = batch_add(b, &r2, 0, &lim);
+    CHECK_EQ_INT(n, 8, "the point cap stops after one more line");
+    CHECK_EQ_INT(b->lines, 3, "three lines");
+    CHECK_EQ_INT(b->n_segs, 2, "two segments");
+    CHECK(b->segs[0].rec_end && !b->segs[1].rec_end, "the cut record is not ended");
+    CHECK_EQ_INT(batch_seal(b, 4), 5, "end_seq stops before the cut record");
+    struct batch *c = batch_new(&r2);
+    CHECK_EQ_INT(batch_add(c, &r2, n, &lim), 8, "the rest of the record continues");
+    CHECK(c->segs[0].rec_end, "and ends it");
+    CHECK_EQ_INT(batch_seal(c, b->end_seq), 6, "end_seq of the batch that ends it");
+    CHECK(body_is(c, "d v=4 4\n"), "continuation body");
+    batch_free(b);
+    batch_free(c);
+
+    struct wal_record other = rec(7, "db", "rp1", "x v=1 1\n");
+    struct wal_record other2 = rec(8, "db2", "", "x v=1 1\n");
+    struct wal_record other3 = rec(9, "db", "", "x v=1 1\n");
+    other3.precision = 3;
+    b = batch_new(&r1);
+    CHECK(!batch_same_key(b, &other), "another rp does not join");
+    CHECK(!batch_same_key(b, &other2), "another db does not join");
+    CHECK(!batch_same_key(b, &other3), "another precision does not join");
+    struct wal_record dbprefix = rec(9, "d", "", "x\n");
+    CHECK(!batch_same_key(b, &dbprefix), "a db that is a prefix does not join");
+    batch_free(b);
+
+    /* Byte cap: "a v=1 1\n" is 8 bytes. */
+    struct batch_limits small = {12, 100};
+    b = batch_new(&r1);
+    CHECK_EQ_INT(batch_add(b, &r1, 0, &small), 8, "the byte cap stops after one line");
+    batch_free(b);
+    struct wal_record big = rec(10, "db", "", "a very long line that is over the cap 1\nz 1\n");
+    b = batch_new(&big);
+    CHECK_EQ_INT(batch_add(b, &big, 0, &small), 40, "a line over the cap travels alone");
+    CHECK_EQ_INT(b->lines, 1, "one line");
+    batch_free(b);
+}
+
+static void test_odd_bodies(void)
+{
+    struct batch_limits lim = {1 << 20, 100};
+    struct wal_record r = rec(3, "db", "", "\n\na v=1 1\n\nb v=2 2");
+    struct batch *b = batch_new(&r);
+    CHECK_EQ_INT(batch_add(b, &r, 0, &lim), r.body_len, "empty lines skipped, all consumed");
+    CHECK(body_is(b, "a v=1 1\nb v=2 2\n"), "a last line without newline gets one");
+    CHECK_EQ_INT(b->lines, 2, "two lines counted");
+    CHECK(b->segs[0].rec_end, "record ended");
+    batch_free(b);
+
+    struct wal_record e = rec(4, "db", "", "\n\n");
+    b = batch_new(&e);
+    CHECK_EQ_INT(batch_add(b, &e, 0, &lim), 2, "a record of empty lines is consumed");
+    CHECK_EQ_INT(b->n_segs, 0, "and adds no segment");
+    CHECK_EQ_INT(batch_seal(b, 2), 2, "an empty batch keeps the previous end");
+    batch_free(b);
+
+    /* Trailing empty lines after a cut still count as the record's end. */
+    struct batch_limits two = {1 << 20, 2};
+    struct wal_record t = rec(5, "db", "", "a 1\nb 2\n\n\n");
+    b = batch_new(&t);
+    CHECK_EQ_INT(batch_add(b, &t, 0, &two), t.body_len, "trailing empty lines consumed");
+    CHECK(b->segs[0].rec_end, "so the record is ended");
+    batch_free(b);
+}
+
+static void test_split(void)
+{
+    struct batch_limits lim = {1 << 20, 100};
+    struct wal_record r1 = rec(10, "db", "rp", "l1 1\nl2 2\nl3 3\n");
+    struct wal_record r2 = rec(12, "db", "rp", "l4 4\nl5 5\n");
+    struct batch *b = batch_new(&r1);
+    batch_add(b, &r1, 0, &lim);
+    batch_add(b, &r2, 0, &lim);
+    batch_seal(b, 9);
+    CHECK_EQ_INT(b->end_seq, 12, "the whole batch passes both records");
+    struct batch *x, *y;
+    batch_split(b, &x, &y);
+    CHECK_EQ_INT(x->lines, 2, "first half: 5/2 = 2 lines");
+    CHECK_EQ_INT(y->lines, 3, "second half: 3 lines");
+    CHECK(body_is(x, "l1 1\nl2 2\n"), "first half body");
+    CHECK(body_is(y, "l3 3\nl4 4\nl5 5\n"), "second half body");
+    CHECK_EQ_INT(x->n_segs, 1, "first half has the start of record 10");
+    CHECK(!x->segs[0].rec_end, "which is not ended there");
+    CHECK_EQ_INT(x->end_seq, 9, "so the first half only allows the cursor before it");
+    CHECK_EQ_INT(y->n_segs, 2, "second half: end of record 10 and record 12");
+    CHECK(y->segs[0].seq == 10 && y->segs[0].off == 0 && y->segs[0].len == 5 &&
+              y->segs[0].lines == 1,
+          "segment offsets rebased");
+    CHECK(y->segs[0].rec_end && y->segs[1].rec_end, "both ended");
+    CHECK_EQ_INT(y->end_seq, 12, "second half passes both");
+    CHECK_EQ_STR(x->db, "db", "halves keep the db");
+    CHECK_EQ_STR(y->rp, "rp", "halves keep the rp");
+
+    /* Keep halving down to single lines: every line is found exactly once. */
+    struct batch *p, *q;
+    batch_split(y, &p, &q);
+    CHECK(body_is(p, "l3 3\n") && body_is(q, "l4 4\nl5 5\n"), "halving again");
+    CHECK_EQ_INT(p->end_seq, 10, "a whole record in the first half allows passing it");
+    struct batch *s1, *s2;
+    batch_split(q, &s1, &s2);
+    CHECK(body_is(s1, "l4 4\n") && body_is(s2, "l5 5\n"), "single lines");
+    CHECK_EQ_INT(s1->end_seq, 11, "mid-record: the seq before it");
+    CHECK_EQ_INT(s2->end_seq, 12, "the last line ends record 12");
+
+    struct wal_record dl;
+    batch_seg_record(s1, 0, &dl);
+    CHECK(dl.seq == 12 && dl.recv_ns == 1012 && dl.offset == 1200 && dl.points == 1 &&
+              dl.consistency == 2,
+          "a segment as a record keeps its record's fields");
+    CHECK(dl.body_len == 5 && memcmp(dl.body, "l4 4\n", 5) == 0, "and only its lines");
+    CHECK(dl.db_len == 2 && memcmp(dl.db, "db", 2) == 0 && dl.rp_len == 2 && dl.target_len == 0,
+          "db, rp, no target");
+    batch_free(b);
+    batch_free(x);
+    batch_free(y);
+    batch_free(p);
+    batch_free(q);
+    batch_free(s1);
+    batch_free(s2);
+}
+
+static void test_gzip(void)
+{
+    const char *text = "cpu,host=a usage=1 1000000000\ncpu,host=a usage=2 2000000000\n";
+    char *gz;
+    size_t gz_len;
+    CHECK_EQ_INT(batch_gzip(text, strlen(text), &gz, &gz_len), 0, "gzip succeeds");
+    CHECK(gz_len > 18 && (unsigned char)gz[0] == 0x1f && (unsigned char)gz[1] == 0x8b,
+          "gzip magic");
+    char out[256];
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    inflateInit2(&z, 15 + 16);
+    z.next_in = (Bytef *)gz;
+    z.avail_in = (uInt)gz_len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = sizeof(out);
+    int zrc = inflate(&z, Z_FINISH);
+    size_t n = sizeof(out) - z.avail_out;
+    inflateEnd(&z);
+    CHECK(zrc == Z_STREAM_END && n == strlen(text) && memcmp(out, text, n) == 0,
+          "gzip round-trips");
+    free(gz);
+    CHECK_EQ_INT(batch_gzip("", 0, &gz, &gz_len), 0, "gzip of nothing");
+    free(gz);
+}
+
+static void test_urls(void)
+{
+    struct buf u;
+    buf_init(&u);
+    batch_write_url(&u, "http://h:8086", "db", "", 0);
+    buf_append(&u, "", 1);
+    CHECK_EQ_STR(u.data, "http://h:8086/write?db=db&precision=ns", "no rp: left out");
+    buf_clear(&u);
+    batch_write_url(&u, "https://h", "my db&x=1", "r/p", 2);
+    buf_append(&u, "", 1);
+    CHECK_EQ_STR(u.data, "https://h/write?db=my%20db%26x%3D1&rp=r%2Fp&precision=ms",
+                 "values percent-encoded, precision named");
+    buf_clear(&u);
+    batch_create_db_form(&u, "we\"ird db");
+    buf_append(&u, "", 1);
+    CHECK_EQ_STR(u.data, "q=CREATE%20DATABASE%20%22we%5C%22ird%20db%22",
+                 "CREATE DATABASE form: identifier quoted and escaped");
+    buf_deinit(&u);
+    CHECK_EQ_STR(batch_precision_name(0), "ns", "precision 0 is ns");
+    CHECK_EQ_STR(batch_precision_name(1), "u", "precision 1 is u");
+    CHECK_EQ_STR(batch_precision_name(5), "h", "precision 5 is h");
+    CHECK_EQ_STR(batch_precision_name(77), "ns", "unknown precision falls back to ns");
+}
+
+int main(void)
+{
+    test_add_and_caps();
+    test_odd_bodies();
+    test_split();
+    test_gzip();
+    test_urls();
+    return tap_done();
+}
