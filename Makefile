@@ -15,7 +15,7 @@ PKGS := lmdb libuv libcurl zlib
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
 	node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
-	lmdb-utils curl wrk
+	lmdb-utils curl wrk prometheus
 # packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.
 DEB_PACKAGING :=
 -include packaging/packaging.mk

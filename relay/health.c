@@ -1,27 +1,30 @@
 /* GET /health (the relay as a whole) and GET /health/backend/NAME (one backend, for an HAProxy
- * http-check on a read pool). Reads only counters and a status snapshot: no LMDB access, no
- * write. Loop thread only.
+ * http-check on a read pool). Built from the same view as /metrics (relay_view_get,
+ * relay_backend_settle), so the two always agree: no LMDB access, no write. Loop thread only.
  *
  * status: "pass" when the log is writable and every backend is up and caught up; "warn" when
- * a backend is down or behind but nothing is lost (the log holds it); "fail" when the log is
- * not writable (writes get 503). 200 for pass and warn, 503 for fail. */
+ * the log is writable but a backend is down, behind or given up (the log holds what it lacks,
+ * except for a given-up one: "reasons" says which); "fail" when the log is not writable
+ * (writes get 503). 200 for pass and warn, 503 for fail: a relay whose backends are down still
+ * takes writes safely, so a load balancer keeps it in the write pool. */
 #include "relay/relay_int.h"
 
 #include "common/xalloc.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
-/* Room for a few large requests: below it, the next append may be refused. */
-#define WRITABLE_MARGIN (1024 * 1024)
-
-int relay_wal_writable(struct relay *r, const struct wal_counters *wc)
+/* A number or, for NaN and infinities (which JSON lacks), null. */
+static void json_num(struct buf *b, double v)
 {
-    size_t max = r->cfg_limits.max_bytes;
-    return wc->log_bytes + WRITABLE_MARGIN <= max || wc->log_bytes + max / 8 <= max;
+    if (isnan(v) || isinf(v))
+        buf_append_str(b, "null");
+    else
+        buf_printf(b, "%.3f", v);
 }
 
-static void backend_json(struct buf *b, const struct backend_status *s)
+static void backend_json(struct buf *b, const struct backend_status *s, double eta)
 {
     buf_append_str(b, "{\"name\":\"");
     buf_append_json_str(b, s->name, strlen(s->name));
@@ -30,70 +33,113 @@ static void backend_json(struct buf *b, const struct backend_status *s)
     buf_printf(b,
                "\",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64
                ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64
-               ",\"lag_seconds\":%.3f,\"dead_letters\":%" PRIu64 ",\"last_error\":\"",
+               ",\"lag_seconds\":%.3f,\"sent_points\":%" PRIu64 ",\"dead_letters\":%" PRIu64
+               ",\"retries\":%" PRIu64 ",\"drain_records_per_second\":%.3f"
+               ",\"catchup_eta_seconds\":",
                s->up ? "true" : "false", s->caught_up ? "true" : "false",
                s->given_up ? "true" : "false", s->cursor, s->lag_records, s->lag_bytes,
-               s->lag_seconds, s->dead_letters_total);
+               s->lag_seconds, s->sent_points_total, s->dead_letters_total, s->retries_total,
+               s->drain_records_per_second);
+    json_num(b, eta);
+    buf_append_str(b, ",\"last_error\":\"");
     buf_append_json_str(b, s->last_error, strlen(s->last_error));
     buf_append_str(b, "\"}");
 }
 
-static void backends_of(struct relay *r, struct backend_status **st, size_t *n)
+/* One reason in the "reasons" array: why the status is not pass. */
+static void reason(struct buf *b, int *first, const char *what, const char *name)
 {
-    *st = NULL;
-    *n = 0;
-    if (r->hooks.backends)
-        r->hooks.backends(r->hooks.arg, st, n);
+    buf_append_str(b, *first ? "\"" : ",\"");
+    *first = 0;
+    if (name != NULL) {
+        buf_append_str(b, "backend ");
+        buf_append_json_str(b, name, strlen(name));
+        buf_append_str(b, " ");
+    }
+    buf_append_str(b, what);
+    buf_append_str(b, "\"");
+}
+
+static void one_backend(struct conn *c, struct http_req *req, const struct relay_view *v,
+                        struct backend_status *st, size_t n)
+{
+    const char *name = req->url.data + 16;
+    size_t nlen = req->path_len - 16;
+    struct backend_status *s = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(st[i].name) == nlen && memcmp(st[i].name, name, nlen) == 0)
+            s = &st[i];
+    if (s == NULL) {
+        static const char msg[] = "no such backend";
+        http_respond_error(c, 404, msg, sizeof(msg) - 1);
+        return;
+    }
+    double eta = relay_backend_settle(v, s);
+    struct buf b;
+    buf_init(&b);
+    backend_json(&b, s, eta);
+    buf_append_str(&b, "\n");
+    http_respond(c, s->up && s->caught_up ? 200 : 503, NULL, b.data, b.len);
+    buf_deinit(&b);
 }
 
 void health_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
-    struct backend_status *st;
-    size_t n;
-    backends_of(r, &st, &n);
-    struct buf b;
-    buf_init(&b);
+    struct relay_view v;
+    relay_view_get(r, &v);
+    struct backend_status *st = NULL;
+    size_t n = 0;
+    if (r->hooks.backends)
+        r->hooks.backends(r->hooks.arg, &st, &n);
     if (req->path_len > 16 && memcmp(req->url.data, "/health/backend/", 16) == 0) {
-        const char *name = req->url.data + 16;
-        size_t nlen = req->path_len - 16;
-        const struct backend_status *s = NULL;
-        for (size_t i = 0; i < n; i++)
-            if (strlen(st[i].name) == nlen && memcmp(st[i].name, name, nlen) == 0)
-                s = &st[i];
-        if (s == NULL) {
-            static const char msg[] = "no such backend";
-            http_respond_error(c, 404, msg, sizeof(msg) - 1);
-        } else {
-            backend_json(&b, s);
-            buf_append_str(&b, "\n");
-            http_respond(c, s->up && s->caught_up ? 200 : 503, NULL, b.data, b.len);
-        }
+        one_backend(c, req, &v, st, n);
         free(st);
-        buf_deinit(&b);
         return;
     }
-    struct wal_counters wc;
-    wal_counters_get(r->wal, &wc);
-    int writable = relay_wal_writable(r, &wc);
+    double *eta = xcalloc(n ? n : 1, sizeof(*eta));
     int all_current = 1;
-    for (size_t i = 0; i < n; i++)
-        all_current &= st[i].up && st[i].caught_up;
-    const char *status = !writable ? "fail" : all_current ? "pass" : "warn";
+    for (size_t i = 0; i < n; i++) {
+        eta[i] = relay_backend_settle(&v, &st[i]);
+        all_current &= st[i].up && st[i].caught_up && !st[i].given_up;
+    }
+    const char *status = !v.writable ? "fail" : all_current ? "pass" : "warn";
+    const struct wal_counters *wc = &v.wc;
+    struct buf b;
+    buf_init(&b);
     buf_printf(&b,
-               "{\"name\":\"influx-wal-relay\",\"version\":\"%s\",\"status\":\"%s\","
-               "\"wal\":{\"writable\":%s,\"first_sequence\":%" PRIu64
+               "{\"name\":\"influx-wal-relay\",\"version\":\"%s\",\"status\":\"%s\",\"reasons\":[",
+               IWR_VERSION, status);
+    int first = 1;
+    if (!v.writable)
+        reason(&b, &first, "the log is not writable: writes get 503", NULL);
+    for (size_t i = 0; i < n; i++) {
+        const struct backend_status *s = &st[i];
+        if (s->given_up)
+            reason(&b, &first, "was given up: records logged meanwhile are not kept for it",
+                   s->name);
+        else if (!s->up)
+            reason(&b, &first, "is down: the log keeps its records", s->name);
+        else if (!s->caught_up)
+            reason(&b, &first, "is behind: the log keeps its records", s->name);
+    }
+    buf_printf(&b,
+               "],\"wal\":{\"writable\":%s,\"first_sequence\":%" PRIu64
                ",\"last_sequence\":%" PRIu64 ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
-               ",\"limit_bytes\":%zu,\"dropped_records\":%" PRIu64 "},\"backends\":[",
-               IWR_VERSION, status, writable ? "true" : "false", wc.first_seq, wc.last_seq,
-               wc.records, wc.log_bytes, r->cfg_limits.max_bytes, wc.dropped_records);
+               ",\"limit_bytes\":%zu,\"dropped_records\":%" PRIu64 ",\"rejected_appends\":%" PRIu64
+               ",\"full_eta_seconds\":",
+               v.writable ? "true" : "false", wc->first_seq, wc->last_seq, wc->records,
+               wc->log_bytes, r->cfg_limits.max_bytes, wc->dropped_records, wc->rejected_full);
+    json_num(&b, v.full_eta_seconds);
+    buf_append_str(&b, "},\"backends\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             buf_append_str(&b, ",");
-        backend_json(&b, &st[i]);
+        backend_json(&b, &st[i], eta[i]);
     }
     buf_append_str(&b, "]}\n");
-    http_respond(c, writable ? 200 : 503, NULL, b.data, b.len);
+    http_respond(c, v.writable ? 200 : 503, NULL, b.data, b.len);
+    free(eta);
     free(st);
     buf_deinit(&b);
 }

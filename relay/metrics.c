@@ -1,229 +1,480 @@
-/* GET /metrics: Prometheus text exposition (version 0.0.4). Everything comes from counters the
- * loop keeps, the log's counters (a mutex-guarded copy the writer refreshes after each commit)
- * and the senders' status snapshot: a scrape costs no LMDB transaction and takes no lock on
- * the write path. Loop thread only. */
+/* GET /metrics: Prometheus text exposition (version 0.0.4), and the figures /metrics and
+ * /health share (relay_view_get, relay_backend_settle). Everything comes from counters the loop
+ * keeps, the log's counters (a copy the writer refreshes after each commit and at least once a
+ * second, behind its own small mutex, never the append queue's) and the senders' status
+ * snapshot: a scrape costs no LMDB access, and the write path pays nothing for it beyond the
+ * counters it bumps anyway. Loop thread only.
+ *
+ * Rates (ingest, removal from the log) are exponentially weighted moving averages with a
+ * RATE_TAU_S time constant, updated from the counters and the monotonic clock whenever /metrics
+ * or /health is read, at most once per RATE_MIN_DT_NS: decay by elapsed time, so scrapes at
+ * any interval (or several scrapers) give the same averages. The first read only takes the
+ * baseline; forecasts that need a rate are left out until the second. */
 #include "relay/relay_int.h"
 
 #include "common/xalloc.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#define RATE_TAU_S 10.0
+#define RATE_MIN_DT_NS 1000000000ull
+/* Room for a few large requests: below it, the next append may be refused. */
+#define WRITABLE_MARGIN ((uint64_t)1024 * 1024)
+/* Refusals seen this recently make the log "not writable" even when it looks roomy (the disk
+ * reserve, a commit error). Bounded, so that a relay a load balancer took out of its pool for
+ * it gets tried again. */
+#define REFUSED_HOLD_NS (10ull * 1000000000ull)
+
+/* ---- the shared view ---------------------------------------------------------------------- */
+
+static void ewma(double *avg, double inst, double alpha, int known)
+{
+    *avg = known ? *avg + alpha * (inst - *avg) : inst;
+}
+
+/* The log is writable unless appends were refused lately (and none went through since), or,
+ * under the reject policy with no append accepted lately, it has less room than a large request
+ * needs. Appends going through prove it writable whatever the size says (drop-oldest). */
+static int writable_now(struct relay *r, const struct wal_counters *wc, uint64_t now)
+{
+    struct relay_rates *q = &r->rates;
+    /* Both counters start at 0 with the process, like the snapshot. When both grew since the
+     * last look, their order is unknown: stay refusing until appends alone go through. */
+    if (wc->rejected_full > q->rejected_full) {
+        q->refusing = 1;
+        q->refused_ns = now;
+    } else if (wc->appended > q->appended) {
+        q->refusing = 0;
+        q->accepted_ns = now;
+    } else if (q->refusing && now - q->refused_ns > REFUSED_HOLD_NS) {
+        q->refusing = 0;
+    }
+    q->appended = wc->appended;
+    q->rejected_full = wc->rejected_full;
+    if (q->refusing)
+        return 0;
+    uint64_t max = r->cfg_limits.max_bytes;
+    int roomy = wc->log_bytes + WRITABLE_MARGIN <= max || wc->log_bytes + max / 8 <= max;
+    return roomy || r->cfg_limits.full_policy == CFG_FULL_DROP_OLDEST ||
+           (q->accepted_ns != 0 && now - q->accepted_ns <= REFUSED_HOLD_NS);
+}
+
+void relay_view_get(struct relay *r, struct relay_view *v)
+{
+    struct relay_rates *q = &r->rates;
+    memset(v, 0, sizeof(*v));
+    wal_counters_get(r->wal, &v->wc);
+    const struct wal_counters *wc = &v->wc;
+    uint64_t now = mono_ns();
+    /* Records ever removed from the front of the log: sequences are contiguous. */
+    uint64_t removed = wc->last_seq > wc->records ? wc->last_seq - wc->records : 0;
+    int sample = q->at_ns == 0 || now - q->at_ns >= RATE_MIN_DT_NS;
+    v->writable = writable_now(r, wc, now);
+    if (sample && q->at_ns != 0) {
+        double dt = (double)(now - q->at_ns) / 1e9;
+        double alpha = 1.0 - exp(-dt / RATE_TAU_S);
+        /* Counters only grow; a smaller value (none today) is taken as a fresh start. */
+        double d_seq = wc->last_seq >= q->last_seq ? (double)(wc->last_seq - q->last_seq) : 0;
+        double d_rm = removed >= q->removed ? (double)(removed - q->removed) : 0;
+        uint64_t pts = r->ctr.points_total;
+        double d_pts = pts >= q->points ? (double)(pts - q->points) : 0;
+        ewma(&q->records_per_second, d_seq / dt, alpha, q->known);
+        ewma(&q->removed_per_second, d_rm / dt, alpha, q->known);
+        ewma(&q->points_per_second, d_pts / dt, alpha, q->known);
+        q->known = 1;
+    }
+    if (sample) {
+        q->at_ns = now;
+        q->last_seq = wc->last_seq;
+        q->removed = removed;
+        q->points = r->ctr.points_total;
+    }
+    v->rates_known = q->known;
+    v->records_per_second = q->records_per_second;
+    v->removed_per_second = q->removed_per_second;
+    v->points_per_second = q->points_per_second;
+
+    /* Full ETA: room left over the net growth (appends minus removals, in records) times the
+     * average size of a record in the log's pages. */
+    double max = (double)r->cfg_limits.max_bytes;
+    double net = v->records_per_second - v->removed_per_second;
+    if (!q->known)
+        v->full_eta_seconds = NAN;
+    else if ((double)wc->log_bytes >= max)
+        v->full_eta_seconds = 0;
+    else if (net <= 1e-9 || wc->records == 0)
+        v->full_eta_seconds = INFINITY;
+    else
+        v->full_eta_seconds =
+            (max - (double)wc->log_bytes) / (net * (double)wc->log_bytes / (double)wc->records);
+}
+
+double relay_backend_settle(const struct relay_view *v, struct backend_status *s)
+{
+    /* The sender refreshes its lag once a second; the cursor and the log's head are fresher
+     * (the head as of the last commit, which precedes any cursor move it reports). */
+    if (s->caught_up) {
+        s->lag_records = s->lag_bytes = 0;
+        s->lag_seconds = 0;
+    } else {
+        s->lag_records = v->wc.last_seq > s->cursor ? v->wc.last_seq - s->cursor : 0;
+        if (s->lag_records == 0) {
+            s->lag_bytes = 0;
+            s->lag_seconds = 0;
+        }
+    }
+    if (s->lag_records == 0)
+        return 0;
+    /* The lag shrinks by what it drains minus what keeps arriving. */
+    double gain = s->drain_records_per_second - (v->rates_known ? v->records_per_second : 0);
+    return gain > 1e-9 ? (double)s->lag_records / gain : INFINITY;
+}
+
+/* ---- text format -------------------------------------------------------------------------- */
 
 static void family(struct buf *b, const char *name, const char *type, const char *help)
 {
     buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample_u64(struct buf *b, const char *name, const char *labels, uint64_t v)
+/* A sample value as Prometheus parses it: integers exactly, NaN and infinities spelled out. */
+static void value(struct buf *b, double v)
 {
-    buf_printf(b, "%s%s %" PRIu64 "\n", name, labels ? labels : "", v);
+    if (isnan(v))
+        buf_append_str(b, "NaN");
+    else if (isinf(v))
+        buf_append_str(b, v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        buf_printf(b, "%.0f", v);
+    else
+        buf_printf(b, "%.15g", v);
 }
 
+/* name{labels} v; 'labels' is the inside of the braces or NULL. */
 static void sample_f(struct buf *b, const char *name, const char *labels, double v)
 {
-    if (isinf(v))
-        buf_printf(b, "%s%s %s\n", name, labels ? labels : "", v > 0 ? "+Inf" : "-Inf");
-    else
-        buf_printf(b, "%s%s %.9g\n", name, labels ? labels : "", v);
+    buf_append_str(b, name);
+    if (labels != NULL && labels[0] != '\0')
+        buf_printf(b, "{%s}", labels);
+    buf_append(b, " ", 1);
+    value(b, v);
+    buf_append(b, "\n", 1);
 }
 
-/* A histogram with cumulative buckets; 'extra' labels go before "le". */
-static void histogram(struct buf *b, const char *name, const char *extra, const double *bounds,
+static void sample_u64(struct buf *b, const char *name, const char *labels, uint64_t v)
+{
+    buf_append_str(b, name);
+    if (labels != NULL && labels[0] != '\0')
+        buf_printf(b, "{%s}", labels);
+    buf_printf(b, " %" PRIu64 "\n", v);
+}
+
+static void gauge_f(struct buf *b, const char *name, const char *help, double v)
+{
+    family(b, name, "gauge", help);
+    sample_f(b, name, NULL, v);
+}
+
+static void one_u64(struct buf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+    family(b, name, type, help);
+    sample_u64(b, name, NULL, v);
+}
+
+/* A histogram: 'counts' holds the observations of each of the 'nb' finite buckets (not
+ * cumulative; any overflow slot after them is not read), 'count' all of them, so the +Inf
+ * bucket is 'count'. 'labels' (inside of the braces, or NULL) go before le. */
+static void histogram(struct buf *b, const char *name, const char *labels, const double *bounds,
                       size_t nb, const uint64_t *counts, double sum, uint64_t count)
 {
+    const char *l = labels != NULL ? labels : "";
+    const char *sep = l[0] != '\0' ? "," : "";
     uint64_t cum = 0;
-    for (size_t i = 0; i <= nb; i++) {
+    for (size_t i = 0; i < nb; i++) {
         cum += counts[i];
-        if (i < nb)
-            buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, extra ? extra : "",
-                       extra ? "," : "", bounds[i], cum);
-        else
-            buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, extra ? extra : "",
-                       extra ? "," : "", cum);
+        buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, l, sep, bounds[i], cum);
     }
-    char lbl[160];
-    snprintf(lbl, sizeof(lbl), "%s%s%s", extra ? "{" : "", extra ? extra : "", extra ? "}" : "");
-    buf_printf(b, "%s_sum%s %.9g\n%s_count%s %" PRIu64 "\n", name, lbl, sum, name, lbl, count);
+    /* Copies of counters updated one by one can never make the buckets contradict. */
+    if (count < cum)
+        count = cum;
+    buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, l, sep, count);
+    char sname[128];
+    snprintf(sname, sizeof(sname), "%s_sum", name);
+    sample_f(b, sname, l, sum);
+    snprintf(sname, sizeof(sname), "%s_count", name);
+    sample_u64(b, sname, l, count);
 }
 
-static void label_escape(struct buf *b, const char *s)
+/* backend="NAME" (escaped) into 'out', with ',extra' after it when given. Names are at most
+ * 64 bytes, so 'out' of 256 always fits. */
+static void backend_labels(char *out, size_t cap, const char *name, const char *extra)
 {
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            buf_append(b, "\\", 1);
-        if (*s == '\n')
-            buf_append_str(b, "\\n");
-        else
-            buf_append(b, s, 1);
+    size_t n = (size_t)snprintf(out, cap, "backend=\"");
+    for (const char *p = name; *p != '\0' && n + 4 < cap; p++) {
+        if (*p == '\\' || *p == '"') {
+            out[n++] = '\\';
+            out[n++] = *p;
+        } else if (*p == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = *p;
+        }
+    }
+    snprintf(out + n, cap - n, "\"%s%s", extra != NULL ? "," : "", extra != NULL ? extra : "");
+}
+
+/* ---- the families ------------------------------------------------------------------------- */
+
+static void process_families(struct buf *b, struct relay *r)
+{
+    family(b, "influx_wal_build_info", "gauge", "Version of the relay; always 1.");
+    buf_printf(b, "influx_wal_build_info{version=\"%s\"} 1\n", IWR_VERSION);
+    gauge_f(b, "influx_wal_start_time_seconds", "When the process started (Unix time).",
+            (double)r->started_ns / 1e9);
+    one_u64(b, "influx_wal_open_connections", "gauge", "HTTP connections open now.", r->n_conns);
+    one_u64(b, "influx_wal_connections_total", "counter", "HTTP connections accepted.",
+            r->ctr.connections_total);
+    one_u64(b, "influx_wal_connections_refused_total", "counter",
+            "Connections refused over the connection limit.", r->ctr.connections_refused_total);
+}
+
+static void ingest_families(struct buf *b, struct relay *r, const struct relay_view *v)
+{
+    const struct relay_counters *k = &r->ctr;
+    family(b, "influx_wal_ingest_requests_total", "counter",
+           "HTTP requests answered, by endpoint and status code.");
+    for (int ep = 0; ep < EP_COUNT; ep++) {
+        for (int s = 0; s <= CODE_SLOTS; s++) {
+            uint64_t n = k->requests[ep][s];
+            /* Zeros are left out, except the one series an ingest-rate query needs. */
+            if (n == 0 && !(ep == EP_WRITE && s < CODE_SLOTS && counted_codes[s] == 204))
+                continue;
+            char lbl[96];
+            if (s < CODE_SLOTS)
+                snprintf(lbl, sizeof(lbl), "endpoint=\"%s\",code=\"%d\"", endpoint_names[ep],
+                         counted_codes[s]);
+            else
+                snprintf(lbl, sizeof(lbl), "endpoint=\"%s\",code=\"other\"", endpoint_names[ep]);
+            sample_u64(b, "influx_wal_ingest_requests_total", lbl, n);
+        }
+    }
+    family(b, "influx_wal_ingest_request_duration_seconds", "histogram",
+           "Time from a request's first byte to its answer (every endpoint; writes include "
+           "the fsync'd commit).");
+    histogram(b, "influx_wal_ingest_request_duration_seconds", NULL, request_duration_bounds,
+              DURATION_BUCKETS, k->duration_buckets, k->duration_sum, k->duration_count);
+    one_u64(b, "influx_wal_ingest_points_total", "counter",
+            "Points committed to the log (HTTP and UDP): acknowledged.", k->points_total);
+    one_u64(b, "influx_wal_ingest_bytes_total", "counter",
+            "Request body bytes received, as sent (before gzip decoding).", k->bytes_total);
+    one_u64(b, "influx_wal_ingest_rejected_lines_total", "counter",
+            "Lines of line protocol refused as malformed (HTTP and UDP).",
+            k->rejected_lines_total + k->udp_rejected_lines_total);
+    one_u64(b, "influx_wal_ingest_stamped_points_total", "counter",
+            "Points without a timestamp that got the receive time.", k->stamped_points_total);
+    one_u64(b, "influx_wal_udp_datagrams_total", "counter", "UDP datagrams received.",
+            k->udp_datagrams_total);
+    one_u64(b, "influx_wal_udp_dropped_points_total", "counter",
+            "UDP points lost because the log refused them (UDP cannot answer 503).",
+            k->udp_dropped_points_total);
+    if (v->rates_known)
+        gauge_f(b, "influx_wal_ingest_points_per_second",
+                "Points committed per second (moving average, 10 s time constant).",
+                v->points_per_second);
+}
+
+static void wal_families(struct buf *b, struct relay *r, const struct relay_view *v)
+{
+    const struct wal_counters *wc = &v->wc;
+    one_u64(b, "influx_wal_wal_bytes", "gauge", "Bytes of the pages holding records.",
+            wc->log_bytes);
+    one_u64(b, "influx_wal_wal_limit_bytes", "gauge", "The log's size limit (max-size).",
+            r->cfg_limits.max_bytes);
+    one_u64(b, "influx_wal_wal_writable", "gauge",
+            "1 while the log accepts writes; 0 when writes get 503 (full, disk reserve).",
+            (uint64_t)v->writable);
+    one_u64(b, "influx_wal_wal_records", "gauge", "Records in the log.", wc->records);
+    one_u64(b, "influx_wal_wal_dead_letters", "gauge",
+            "Dead letters in the log now, every backend (survives restarts, drops on purge).",
+            wc->dead_letters);
+    one_u64(b, "influx_wal_wal_first_sequence", "gauge", "Oldest sequence in the log (0: empty).",
+            wc->first_seq);
+    one_u64(b, "influx_wal_wal_last_sequence", "gauge", "Highest sequence ever assigned.",
+            wc->last_seq);
+    one_u64(b, "influx_wal_wal_appended_records_total", "counter",
+            "Records appended by this process.", wc->appended);
+    one_u64(b, "influx_wal_wal_dropped_records_total", "counter",
+            "Records deleted unsent by the drop-oldest policy (ever, kept in the log).",
+            wc->dropped_records);
+    one_u64(b, "influx_wal_wal_rejected_appends_total", "counter",
+            "Appends refused because the log was full or the disk reserve reached.",
+            wc->rejected_full);
+    one_u64(b, "influx_wal_commits_total", "counter", "Group commits (fsync'd transactions).",
+            wc->commits);
+    struct wal_hist hs, hr;
+    wal_commit_hist_get(r->wal, &hs, &hr);
+    family(b, "influx_wal_commit_duration_seconds", "histogram",
+           "Duration of a group commit, fsync included.");
+    histogram(b, "influx_wal_commit_duration_seconds", NULL, wal_commit_seconds_bounds,
+              WAL_HIST_BUCKETS, hs.count, hs.sum, hs.n);
+    family(b, "influx_wal_commit_batch_records", "histogram",
+           "Operations (appends, cursor moves, dead letters) per group commit.");
+    histogram(b, "influx_wal_commit_batch_records", NULL, wal_commit_records_bounds,
+              WAL_HIST_BUCKETS, hr.count, hr.sum, hr.n);
+    if (v->rates_known) {
+        gauge_f(b, "influx_wal_wal_append_records_per_second",
+                "Records appended per second (moving average, 10 s time constant).",
+                v->records_per_second);
+        gauge_f(b, "influx_wal_wal_remove_records_per_second",
+                "Records deleted from the log per second, once every backend has them "
+                "(moving average, 10 s time constant).",
+                v->removed_per_second);
+        gauge_f(b, "influx_wal_wal_full_eta_seconds",
+                "Seconds until the log reaches its size limit at the current append and "
+                "removal rates; +Inf when it is not growing.",
+                v->full_eta_seconds);
+    }
+}
+
+enum bfam {
+    BF_UP,
+    BF_CAUGHT_UP,
+    BF_GIVEN_UP,
+    BF_CURSOR,
+    BF_LAG_RECORDS,
+    BF_LAG_BYTES,
+    BF_LAG_SECONDS,
+    BF_SENT_POINTS,
+    BF_SENT_BATCHES,
+    BF_DEAD,
+    BF_RETRIES,
+    BF_DOWN_SINCE,
+    BF_DRAIN,
+    BF_ETA,
+    BF_COUNT
+};
+
+static const struct {
+    const char *name, *type, *help;
+} bfams[BF_COUNT] = {
+    {"influx_wal_backend_up", "gauge", "1 while the backend answers its writes and pings."},
+    {"influx_wal_backend_caught_up", "gauge", "1 when the backend holds every logged record."},
+    {"influx_wal_backend_given_up", "gauge",
+     "1 after the give-up bound was hit: the log no longer keeps records for it."},
+    {"influx_wal_backend_cursor", "gauge", "Last sequence the backend acknowledged."},
+    {"influx_wal_backend_lag_records", "gauge",
+     "Records logged after the backend's cursor; 0 exactly when it is caught up."},
+    {"influx_wal_backend_lag_bytes", "gauge", "Body bytes the backend has not acknowledged."},
+    {"influx_wal_backend_lag_seconds", "gauge", "Age of the oldest unacknowledged record."},
+    {"influx_wal_backend_sent_points_total", "counter",
+     "Points the backend acknowledged (this process)."},
+    {"influx_wal_backend_sent_batches_total", "counter",
+     "Batches the backend acknowledged (this process)."},
+    {"influx_wal_backend_dead_letters", "gauge",
+     "Lines the backend refused that this process stored as dead letters (since it started)."},
+    {"influx_wal_backend_retries_total", "counter", "Batches sent again after a failure."},
+    {"influx_wal_backend_down_since_seconds", "gauge",
+     "When the backend went down (Unix time); 0 while up."},
+    {"influx_wal_backend_drain_records_per_second", "gauge",
+     "Records per second the backend's cursor advances (moving average)."},
+    {"influx_wal_backend_catchup_eta_seconds", "gauge",
+     "Lag over (drain rate - append rate): seconds to catch up; 0 caught up, +Inf not gaining."},
+};
+
+static double bvalue(enum bfam f, const struct backend_status *s, double eta)
+{
+    switch (f) {
+    case BF_UP:
+        return s->up ? 1 : 0;
+    case BF_CAUGHT_UP:
+        return s->caught_up ? 1 : 0;
+    case BF_GIVEN_UP:
+        return s->given_up ? 1 : 0;
+    case BF_CURSOR:
+        return (double)s->cursor;
+    case BF_LAG_RECORDS:
+        return (double)s->lag_records;
+    case BF_LAG_BYTES:
+        return (double)s->lag_bytes;
+    case BF_LAG_SECONDS:
+        return s->lag_seconds;
+    case BF_SENT_POINTS:
+        return (double)s->sent_points_total;
+    case BF_SENT_BATCHES:
+        return (double)s->sent_batches_total;
+    case BF_DEAD:
+        return (double)s->dead_letters_total;
+    case BF_RETRIES:
+        return (double)s->retries_total;
+    case BF_DOWN_SINCE:
+        return (double)s->down_since_ns / 1e9;
+    case BF_DRAIN:
+        return s->drain_records_per_second;
+    case BF_ETA:
+        return eta;
+    case BF_COUNT:
+        break;
+    }
+    return NAN;
+}
+
+static void backend_families(struct buf *b, struct backend_status *st, const double *eta, size_t n)
+{
+    char lbl[256];
+    for (int f = 0; f < BF_COUNT; f++) {
+        family(b, bfams[f].name, bfams[f].type, bfams[f].help);
+        for (size_t i = 0; i < n; i++) {
+            backend_labels(lbl, sizeof(lbl), st[i].name, NULL);
+            sample_f(b, bfams[f].name, lbl, bvalue((enum bfam)f, &st[i], eta[i]));
+        }
+    }
+    family(b, "influx_wal_backend_requests_total", "counter",
+           "Requests to the backend (writes) by answer; code 0: no answer (refused, timeout).");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < STATUS_CODES; j++) {
+            if (st[i].code_counts[j] == 0)
+                continue;
+            char code[32];
+            snprintf(code, sizeof(code), "code=\"%ld\"", st[i].codes[j]);
+            backend_labels(lbl, sizeof(lbl), st[i].name, code);
+            sample_u64(b, "influx_wal_backend_requests_total", lbl, st[i].code_counts[j]);
+        }
+    }
+    family(b, "influx_wal_backend_request_duration_seconds", "histogram",
+           "Duration of write requests to the backend.");
+    for (size_t i = 0; i < n; i++) {
+        backend_labels(lbl, sizeof(lbl), st[i].name, NULL);
+        histogram(b, "influx_wal_backend_request_duration_seconds", lbl, status_duration_bounds,
+                  sizeof(status_duration_bounds) / sizeof(status_duration_bounds[0]),
+                  st[i].duration_buckets, st[i].duration_sum, st[i].duration_count);
     }
 }
 
 void metrics_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
-    struct relay_counters *k = &r->ctr;
-    struct buf b;
-    buf_init(&b);
     (void)req;
-
-    family(&b, "influx_wal_build_info", "gauge", "Version of the relay; always 1.");
-    buf_printf(&b, "influx_wal_build_info{version=\"%s\"} 1\n", IWR_VERSION);
-    family(&b, "influx_wal_start_time_seconds", "gauge", "When the process started (Unix time).");
-    sample_f(&b, "influx_wal_start_time_seconds", NULL, (double)r->started_ns / 1e9);
-    family(&b, "influx_wal_open_connections", "gauge", "HTTP connections open now.");
-    sample_u64(&b, "influx_wal_open_connections", NULL, r->n_conns);
-    family(&b, "influx_wal_connections_refused_total", "counter",
-           "Connections refused over the connection limit.");
-    sample_u64(&b, "influx_wal_connections_refused_total", NULL, k->connections_refused_total);
-
-    family(&b, "influx_wal_ingest_requests_total", "counter", "HTTP requests by endpoint and code.");
-    for (int ep = 0; ep < EP_COUNT; ep++) {
-        for (int s = 0; s <= CODE_SLOTS; s++) {
-            uint64_t v = k->requests[ep][s];
-            if (v == 0 && !(ep == EP_WRITE && s == 1))
-                continue;
-            char lbl[96];
-            if (s < CODE_SLOTS)
-                snprintf(lbl, sizeof(lbl), "{endpoint=\"%s\",code=\"%d\"}", endpoint_names[ep],
-                         counted_codes[s]);
-            else
-                snprintf(lbl, sizeof(lbl), "{endpoint=\"%s\",code=\"other\"}", endpoint_names[ep]);
-            sample_u64(&b, "influx_wal_ingest_requests_total", lbl, v);
-        }
-    }
-    family(&b, "influx_wal_ingest_request_duration_seconds", "histogram",
-           "Time from a request's first byte to its answer.");
-    histogram(&b, "influx_wal_ingest_request_duration_seconds", NULL, request_duration_bounds,
-              DURATION_BUCKETS, k->duration_buckets, k->duration_sum, k->duration_count);
-    family(&b, "influx_wal_ingest_points_total", "counter", "Points committed to the log.");
-    sample_u64(&b, "influx_wal_ingest_points_total", NULL, k->points_total);
-    family(&b, "influx_wal_ingest_bytes_total", "counter", "Request body bytes received.");
-    sample_u64(&b, "influx_wal_ingest_bytes_total", NULL, k->bytes_total);
-    family(&b, "influx_wal_ingest_rejected_lines_total", "counter",
-           "Lines of line protocol refused (HTTP and UDP).");
-    sample_u64(&b, "influx_wal_ingest_rejected_lines_total", NULL,
-               k->rejected_lines_total + k->udp_rejected_lines_total);
-    family(&b, "influx_wal_ingest_stamped_points_total", "counter",
-           "Points without a timestamp that got the receive time.");
-    sample_u64(&b, "influx_wal_ingest_stamped_points_total", NULL, k->stamped_points_total);
-    family(&b, "influx_wal_udp_datagrams_total", "counter", "UDP datagrams received.");
-    sample_u64(&b, "influx_wal_udp_datagrams_total", NULL, k->udp_datagrams_total);
-    family(&b, "influx_wal_udp_dropped_points_total", "counter",
-           "UDP points lost because the log was full.");
-    sample_u64(&b, "influx_wal_udp_dropped_points_total", NULL, k->udp_dropped_points_total);
-
-    struct wal_counters wc;
-    wal_counters_get(r->wal, &wc);
-    family(&b, "influx_wal_wal_bytes", "gauge", "Bytes of pages holding records.");
-    sample_u64(&b, "influx_wal_wal_bytes", NULL, wc.log_bytes);
-    family(&b, "influx_wal_wal_limit_bytes", "gauge", "The log's size limit.");
-    sample_u64(&b, "influx_wal_wal_limit_bytes", NULL, r->cfg_limits.max_bytes);
-    family(&b, "influx_wal_wal_writable", "gauge", "1 while the log accepts writes.");
-    sample_u64(&b, "influx_wal_wal_writable", NULL, (uint64_t)relay_wal_writable(r, &wc));
-    family(&b, "influx_wal_wal_records", "gauge", "Records in the log.");
-    sample_u64(&b, "influx_wal_wal_records", NULL, wc.records);
-    family(&b, "influx_wal_wal_first_sequence", "gauge", "Oldest sequence in the log (0: empty).");
-    sample_u64(&b, "influx_wal_wal_first_sequence", NULL, wc.first_seq);
-    family(&b, "influx_wal_wal_last_sequence", "gauge", "Highest sequence ever assigned.");
-    sample_u64(&b, "influx_wal_wal_last_sequence", NULL, wc.last_seq);
-    family(&b, "influx_wal_wal_dropped_records_total", "counter",
-           "Records deleted unsent by the drop-oldest policy.");
-    sample_u64(&b, "influx_wal_wal_dropped_records_total", NULL, wc.dropped_records);
-    family(&b, "influx_wal_wal_rejected_appends_total", "counter",
-           "Appends refused because the log was full.");
-    sample_u64(&b, "influx_wal_wal_rejected_appends_total", NULL, wc.rejected_full);
-    struct wal_hist hs, hr;
-    wal_commit_hist_get(r->wal, &hs, &hr);
-    family(&b, "influx_wal_commit_duration_seconds", "histogram",
-           "Duration of a group commit, fsync included.");
-    histogram(&b, "influx_wal_commit_duration_seconds", NULL, wal_commit_seconds_bounds,
-              WAL_HIST_BUCKETS, hs.count, hs.sum, hs.n);
-    family(&b, "influx_wal_commit_batch_records", "histogram", "Operations per group commit.");
-    histogram(&b, "influx_wal_commit_batch_records", NULL, wal_commit_records_bounds,
-              WAL_HIST_BUCKETS, hr.count, hr.sum, hr.n);
-
+    struct relay_view v;
+    relay_view_get(r, &v);
     struct backend_status *st = NULL;
     size_t n = 0;
     if (r->hooks.backends)
         r->hooks.backends(r->hooks.arg, &st, &n);
-    static const struct {
-        const char *name, *type, *help;
-    } fam[] = {
-        {"influx_wal_backend_up", "gauge", "1 while the backend answers."},
-        {"influx_wal_backend_caught_up", "gauge", "1 when the backend holds everything logged."},
-        {"influx_wal_backend_cursor", "gauge", "Last sequence the backend acknowledged."},
-        {"influx_wal_backend_lag_records", "gauge", "Records the backend has not acknowledged."},
-        {"influx_wal_backend_lag_bytes", "gauge", "Bytes the backend has not acknowledged."},
-        {"influx_wal_backend_lag_seconds", "gauge", "Age of the oldest unacknowledged record."},
-        {"influx_wal_backend_sent_points_total", "counter", "Points the backend acknowledged."},
-        {"influx_wal_backend_dead_letters", "gauge", "Lines the backend refused (dead letters)."},
-        {"influx_wal_backend_retries_total", "counter", "Batches sent again after a failure."},
-        {"influx_wal_backend_drain_records_per_second", "gauge",
-         "Records per second the backend's cursor advances (moving average)."},
-        {"influx_wal_backend_catchup_eta_seconds", "gauge",
-         "Lag divided by the drain rate; +Inf when not draining."},
-    };
-    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-        family(&b, fam[f].name, fam[f].type, fam[f].help);
-        for (size_t i = 0; i < n; i++) {
-            const struct backend_status *s = &st[i];
-            struct buf lbl;
-            buf_init(&lbl);
-            buf_append_str(&lbl, "{backend=\"");
-            label_escape(&lbl, s->name);
-            buf_append_str(&lbl, "\"}");
-            double v = 0;
-            switch (f) {
-            case 0: v = s->up; break;
-            case 1: v = s->caught_up; break;
-            case 2: v = (double)s->cursor; break;
-            case 3: v = (double)s->lag_records; break;
-            case 4: v = (double)s->lag_bytes; break;
-            case 5: v = s->lag_seconds; break;
-            case 6: v = (double)s->sent_points_total; break;
-            case 7: v = (double)s->dead_letters_total; break;
-            case 8: v = (double)s->retries_total; break;
-            case 9: v = s->drain_records_per_second; break;
-            default:
-                v = s->lag_records == 0 ? 0
-                    : s->drain_records_per_second > 0
-                        ? (double)s->lag_records / s->drain_records_per_second
-                        : INFINITY;
-            }
-            sample_f(&b, fam[f].name, lbl.data, v);
-            buf_deinit(&lbl);
-        }
-    }
-    family(&b, "influx_wal_backend_requests_total", "counter",
-           "Requests to the backend by answer (code 0: no answer).");
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < STATUS_CODES; j++) {
-            if (st[i].code_counts[j] == 0)
-                continue;
-            struct buf lbl;
-            buf_init(&lbl);
-            buf_append_str(&lbl, "{backend=\"");
-            label_escape(&lbl, st[i].name);
-            buf_printf(&lbl, "\",code=\"%ld\"}", st[i].codes[j]);
-            sample_u64(&b, "influx_wal_backend_requests_total", lbl.data, st[i].code_counts[j]);
-            buf_deinit(&lbl);
-        }
-    }
-    family(&b, "influx_wal_backend_request_duration_seconds", "histogram",
-           "Duration of requests to the backend.");
-    for (size_t i = 0; i < n; i++) {
-        struct buf lbl;
-        buf_init(&lbl);
-        buf_append_str(&lbl, "backend=\"");
-        label_escape(&lbl, st[i].name);
-        buf_append_str(&lbl, "\"");
-        histogram(&b, "influx_wal_backend_request_duration_seconds", lbl.data,
-                  status_duration_bounds, 12, st[i].duration_buckets, st[i].duration_sum,
-                  st[i].duration_count);
-        buf_deinit(&lbl);
-    }
+    double *eta = xcalloc(n ? n : 1, sizeof(*eta));
+    for (size_t i = 0; i < n; i++)
+        eta[i] = relay_backend_settle(&v, &st[i]);
+
+    struct buf b;
+    buf_init(&b);
+    process_families(&b, r);
+    ingest_families(&b, r, &v);
+    wal_families(&b, r, &v);
+    backend_families(&b, st, eta, n);
+    free(eta);
     free(st);
     c->req.content_type = "text/plain; version=0.0.4; charset=utf-8";
     http_respond(c, 200, NULL, b.data, b.len);

@@ -20,6 +20,8 @@ static void limits_copy(struct config *dst, const struct config *src)
     dst->allow_unsigned = src->allow_unsigned;
     dst->auth_enabled = src->auth_enabled;
     dst->max_bytes = src->max_bytes;
+    dst->full_policy = src->full_policy;
+    dst->min_free_bytes = src->min_free_bytes;
     dst->n_users = src->n_users;
     dst->users = xcalloc(src->n_users ? src->n_users : 1, sizeof(*dst->users));
     for (size_t i = 0; i < src->n_users; i++) {

@@ -91,6 +91,20 @@ struct conn {
 
 struct udp_listener;
 
+/* Moving averages and the log's writability as /metrics and /health last saw them; updated in
+ * metrics.c from counters and the monotonic clock whenever either is read (no timer, no lock). */
+struct relay_rates {
+    uint64_t at_ns;                /* monotonic time of the last sample; 0: none yet */
+    uint64_t last_seq, removed, points, appended, rejected_full; /* the counters then */
+    double records_per_second;     /* appended to the log */
+    double removed_per_second;     /* deleted from the log: trimmed or dropped */
+    double points_per_second;      /* committed */
+    int known;                     /* the rates have been measured at least once */
+    int refusing;                  /* the latest appends seen were refused (full, disk reserve) */
+    uint64_t refused_ns;           /* when refused appends were last seen */
+    uint64_t accepted_ns;          /* when appends were last seen going through, none refused */
+};
+
 struct relay {
     uv_loop_t *loop;
     struct wal *wal;
@@ -109,6 +123,7 @@ struct relay {
     uint64_t started_ns;
     struct relay_counters ctr;
     llhttp_settings_t settings;
+    struct relay_rates rates;      /* metrics.c: moving averages, the log's writability */
 };
 
 /* http.c */
@@ -157,7 +172,20 @@ void query_handle(struct conn *c, struct http_req *req);
 int query_pick_backend(const struct backend_status *st, size_t n);
 
 /* health.c, metrics.c */
-int relay_wal_writable(struct relay *r, const struct wal_counters *wc);
+/* What /metrics and /health both report about the log, from counters only (no LMDB access). */
+struct relay_view {
+    struct wal_counters wc;
+    int writable;                  /* appends are being accepted (or would be) */
+    int rates_known;
+    double records_per_second, removed_per_second, points_per_second;
+    double full_eta_seconds;       /* until the log reaches its limit; +Inf: not filling;
+                                    * NAN: not known yet */
+};
+/* Sample the counters, update the moving averages and the writability. metrics.c. */
+void relay_view_get(struct relay *r, struct relay_view *v);
+/* Make a backend's figures agree with the log's head (lag 0 exactly when it holds every
+ * record) and return its catch-up ETA in seconds (0: caught up; +Inf: not gaining). */
+double relay_backend_settle(const struct relay_view *v, struct backend_status *s);
 void health_handle(struct conn *c, struct http_req *req);
 void metrics_handle(struct conn *c, struct http_req *req);
 

@@ -866,7 +866,7 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
                              uint64_t rejected_full)
 {
     MDB_txn *txn;
-    uint64_t first = 0, last = 0;
+    uint64_t first = 0, last = 0, dead = 0;
     size_t bytes = 0;
     if (mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn) == 0) {
         MDB_cursor *c;
@@ -879,6 +879,9 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
             mdb_cursor_close(c);
         }
         bytes = log_bytes(w, txn);
+        MDB_stat ds;
+        if (mdb_stat(txn, w->dead, &ds) == 0)
+            dead = ds.ms_entries;
         mdb_txn_abort(txn);
     }
     pthread_mutex_lock(&w->stats_mu);
@@ -888,6 +891,7 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
     c->records = first ? last - first + 1 : 0;
     c->log_bytes = bytes;
     c->dropped_records = t->dropped;
+    c->dead_letters = dead;
     c->appended += t->appended;
     c->rejected_full += rejected_full;
     if (n_ops > 0) {

@@ -86,6 +86,7 @@ struct wal_stats {
 struct wal_counters {
     uint64_t first_seq, last_seq, records, log_bytes, dropped_records;
     uint64_t commits, appended, rejected_full, commit_ns_total;
+    uint64_t dead_letters; /* in the table now, every backend */
 };
 
 /* Histogram of commit durations and of records per commit; fixed buckets, for /metrics. */
