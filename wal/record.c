@@ -132,7 +132,7 @@ int wal_record_decode(const void *val, size_t len, uint64_t seq, struct wal_reco
     const unsigned char *v = val;
     memset(rec, 0, sizeof(*rec));
     rec->seq = seq;
-    if (len < WAL_REC_HDR || v[20] != WAL_FORMAT_VERSION)
+    if (len < WAL_REC_HDR || v[20] != WAL_FORMAT_VERSION || v[23] != 0) /* 23: reserved, 0 */
         return IWR_ECORRUPT;
     size_t db_len = get16(v + 26), rp_len = get16(v + 28), target_len = get16(v + 30);
     size_t body_len = get32(v + 36);
