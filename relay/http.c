@@ -652,12 +652,21 @@ int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server)
     return rc;
 }
 
+#define SHUTDOWN_GRACE_MS 2000
+
 void relay_close_idle(struct relay *r)
 {
     for (struct conn *c = r->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (!c->busy && !c->in_request)
+        if (c->busy)
+            continue; /* answered after its commit, then closed */
+        if (!c->in_request)
             conn_close(c);
+        else if (!uv_is_active((uv_handle_t *)&c->timer) ||
+                 uv_timer_get_due_in(&c->timer) > SHUTDOWN_GRACE_MS)
+            /* A request still arriving gets a short grace to finish, then 408: a slow client
+             * cannot hold the stop past its bound. */
+            uv_timer_start(&c->timer, on_timer, SHUTDOWN_GRACE_MS, 0);
     }
 }
 
