@@ -25,6 +25,7 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
         return IWR_EPARSE;
     }
     zs.next_in = (Bytef *)in;
+    char probe; /* one byte of room past the bound; zlib reads it back within inflate() */
     int rc = 0;
     size_t left = len;
     for (;;) {
@@ -32,7 +33,6 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
         zs.avail_in = chunk;
         if (out->len == max) {
             /* Exactly at the bound: only more output would be too much. */
-            char probe;
             zs.next_out = (Bytef *)&probe;
             zs.avail_out = 1;
         } else {
