@@ -1,18 +1,18 @@
 /* Line protocol validation and normalisation; see lineproto.h. Pure: no I/O, no globals, any
- * thread. Owns nothing beyond one lp_normalize call (a scratch array for lines with many unsorted
- * tags, freed before returning).
+ * thread. Owns nothing beyond one lp_normalize call (scratch arrays for lines with many tags or
+ * fields, freed before it returns).
  *
- * The verdicts follow InfluxDB 1.6.7 (models.ParsePointsWithPrecision and the checks its write
- * path makes before storing), quirks included, because the relay acknowledges a line before any
- * backend sees it: a line we accept and influxd refuses is lost later, and a line we refuse that
- * influxd would take is lost now. Each scanner below mirrors one influxd scanner, and each has its
- * own idea of what a backslash escapes, so they are kept separate on purpose:
+ * The verdicts follow InfluxDB 1.6.7 (models.ParsePointsWithPrecision, then what its shard and
+ * storage engine refuse whatever the stored state), quirks included, because the relay
+ * acknowledges a line before any backend sees it: a line we accept and influxd refuses is lost
+ * later (and may sink the whole batch it is replayed in), and a line we refuse that influxd
+ * would take is lost now. Each scanner below mirrors one influxd scanner, and each has its own
+ * idea of what a backslash escapes, so they are kept separate on purpose:
  * - line splitting and field scanning skip the byte after a backslash;
- * - the measurement, tag and field-key scanners treat a byte as escaped when the byte before it
- *   is a backslash, so "a\\\\," is an escaped comma there.
- * Deliberate differences from 1.6.7, all documented in lineproto.h: CRLF line ends, lines influxd
- * cannot store (a "time" tag key, only "time" fields, a multiple of 100 tags) and lines whose
- * normalised form would parse differently are refused here. */
+ * - the measurement, tag and walkFields key scanners treat a byte as escaped when the byte before
+ *   it is a backslash, so in a\\, (two backslashes) the comma is escaped there.
+ * The common case (no backslash, no quote) takes the fast path: memchr finds the line end and the
+ * stored line is not parsed back. */
 #include "relay/lineproto.h"
 
 #include "common/err.h"
@@ -33,8 +33,8 @@ enum lp_reason {
     R_MISSING_TAG_VALUE,
     R_INVALID_TAG_FORMAT,
     R_DUPLICATE_TAGS,
-    R_TAG_PANIC,       /* influxd 1.6.7 panics on 100 * 2^k tags; num = the count */
-    R_MAX_KEY,         /* num = the size */
+    R_TAG_PANIC, /* influxd 1.6.7 panics on 100 * 2^k tags; num = the count */
+    R_MAX_KEY,   /* num = the size */
     R_MISSING_FIELD_KEY,
     R_MISSING_FIELD_VALUE,
     R_UNBALANCED_QUOTES,
@@ -42,12 +42,12 @@ enum lp_reason {
     R_INVALID_NUMBER,
     R_INVALID_FLOAT,
     R_INVALID_BOOLEAN,
-    R_INT_RANGE,       /* span = the digits */
-    R_UINT_RANGE,      /* span = the digits */
-    R_INVALID_VALUE,   /* span = the field key */
+    R_INT_RANGE,     /* span = the digits */
+    R_UINT_RANGE,    /* span = the digits */
+    R_INVALID_VALUE, /* span = the field key */
     R_BAD_TIMESTAMP,
-    R_TS_SYNTAX,       /* span = the timestamp */
-    R_TS_RANGE,        /* span = the timestamp */
+    R_TS_SYNTAX, /* span = the timestamp */
+    R_TS_RANGE,  /* span = the timestamp */
     R_TIME_RANGE,
     R_POINT_INVALID,
     R_TIME_TAG,
@@ -75,15 +75,15 @@ struct lp_point {
     size_t key_len;      /* measurement and tags: b[0, key_len) */
     size_t fields_start; /* fields: b[fields_start, fields_end) */
     size_t fields_end;
-    size_t ts_start;     /* timestamp as sent: b[ts_start, ts_end); empty if none */
+    size_t ts_start; /* timestamp as sent: b[ts_start, ts_end); empty if none */
     size_t ts_end;
-    int64_t ts;          /* as sent, in units of the precision */
-    int time_tag;        /* some tag key is exactly "time" */
-    int fields_escaped;  /* the fields hold a backslash */
-    size_t nfields;      /* '=' seen by the field scanner */
+    int64_t ts;         /* as sent, in units of the precision */
+    int time_tag;       /* some tag key is exactly "time" */
+    int fields_escaped; /* the fields hold a backslash */
+    size_t nfields;     /* '=' seen by the field scanner */
     enum lp_reason reason;
-    size_t ea, eb;       /* the span of b the reason quotes */
-    size_t num;          /* the number the reason quotes */
+    size_t ea, eb;         /* the span of b the reason quotes */
+    size_t num;            /* the number the reason quotes */
     struct lp_field cf[2]; /* a type conflict: the first field, then the later one */
 };
 
@@ -95,6 +95,7 @@ struct lp_span {
 struct lp_ctx {
     int allow_unsigned;
     size_t max_errors;
+    int64_t now;           /* the default timestamp, truncated to the precision */
     struct lp_span *spans; /* scratch for the duplicate-tag check of unsorted tags */
     size_t spans_cap;
     struct lp_field *fields; /* scratch for the type check of lines with many fields */
@@ -118,8 +119,8 @@ int lp_parse_precision(const char *s, size_t len, int v2, enum lp_precision *out
         enum lp_precision p;
         int v2;
     } tab[] = {
-        {"", LP_NS, 1}, {"n", LP_NS, 0}, {"ns", LP_NS, 1}, {"u", LP_US, 0}, {"us", LP_US, 1},
-        {"ms", LP_MS, 1}, {"s", LP_S, 1}, {"m", LP_M, 0}, {"h", LP_H, 0},
+        {"", LP_NS, 1},   {"n", LP_NS, 0}, {"ns", LP_NS, 1}, {"u", LP_US, 0}, {"us", LP_US, 1},
+        {"ms", LP_MS, 1}, {"s", LP_S, 1},  {"m", LP_M, 0},   {"h", LP_H, 0},
     };
     if (s == NULL && len != 0)
         return IWR_EPARSE;
@@ -271,8 +272,9 @@ static int tags_have_duplicate(struct lp_ctx *c, const unsigned char *b, size_t 
     size_t k = 0;
     while (i < end && k < ntags) {
         size_t j = i + 1; /* a key is at least one byte and never starts with '=' */
-        while (!(b[j] == '=' && b[j - 1] != '\\'))
+        while (j < end && !(b[j] == '=' && b[j - 1] != '\\'))
             j++;
+        IWR_ASSERT(j < end); /* scan_key found this '=' */
         s[k].p = b + i;
         s[k].n = j - i;
         k++;
@@ -378,8 +380,8 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
     return 0;
 }
 
-/* Go's strconv.ParseInt/ParseUint range check on b[a, e): an optional '-' then digits (the
- * scanners let nothing else through). 'neg_ok' for signed. Returns 1 if out of range. */
+/* Go's strconv.ParseInt (is_signed) or ParseUint range check on b[a, e): an optional '-' then
+ * digits (callers let nothing else through). Returns 1 if out of range. */
 static int int_out_of_range(const unsigned char *b, size_t a, size_t e, int is_signed)
 {
     int neg = 0;
@@ -568,9 +570,9 @@ static int hex_float_invalid(const unsigned char *s, size_t n, size_t i)
     return ones == 54 ? 2 : 0;
 }
 
-/* Go's strconv.ParseFloat(s, 64) failing on b[a, e): 1 for bad syntax, 2 for a result of +-Inf. Go parses
- * exactly, except that its slow path keeps 800 digits and then puts the decimal point after them
- * for longer numbers, and saturates exponents; a value fails only if both the exact and that
+/* Go's strconv.ParseFloat(s, 64) failing on b[a, e): 1 for bad syntax, 2 for a result of +-Inf. Go
+ * parses exactly, except that its slow path keeps 800 digits and then puts the decimal point after
+ * them for longer numbers, and saturates exponents; a value fails only if both the exact and that
  * slow-path reading overflow (the fast path takes every finite exact result first). */
 static int float_invalid(const unsigned char *b, size_t a, size_t e)
 {
@@ -719,11 +721,11 @@ static int scan_boolean(struct lp_point *pt, size_t *pi)
     const char *s = (const char *)b + start;
     if (len == 1)
         return 0;
-    if (len == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "True", 4) == 0 ||
-                     memcmp(s, "TRUE", 4) == 0))
+    if (len == 4 &&
+        (memcmp(s, "true", 4) == 0 || memcmp(s, "True", 4) == 0 || memcmp(s, "TRUE", 4) == 0))
         return 0;
-    if (len == 5 && (memcmp(s, "false", 5) == 0 || memcmp(s, "False", 5) == 0 ||
-                     memcmp(s, "FALSE", 5) == 0))
+    if (len == 5 &&
+        (memcmp(s, "false", 5) == 0 || memcmp(s, "False", 5) == 0 || memcmp(s, "FALSE", 5) == 0))
         return 0;
     return fail(pt, R_INVALID_BOOLEAN);
 }
@@ -904,7 +906,7 @@ static int engine_check(const struct lp_field *f)
     case T_STRING:
         return f->vn >= 2 ? 0 : 3;
     case T_BOOLEAN: {
-        static const char *const ok[] = {"1", "t", "T", "TRUE", "true", "True",
+        static const char *const ok[] = {"1", "t", "T", "TRUE",  "true",  "True",
                                          "0", "f", "F", "FALSE", "false", "False"};
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
             if (strlen(ok[i]) == f->vn && memcmp(ok[i], f->v, f->vn) == 0)
@@ -960,19 +962,22 @@ static int walk_fields(struct lp_ctx *c, struct lp_point *pt)
             q++;
         }
         if (n == cap) {
-            /* Every field takes at least two bytes ("=" and one value byte), so scratch sized
-             * by the bytes of the fields always has room. */
-            size_t most = (pt->fields_end - pt->fields_start) / 2 + 1;
-            if (c->fields_cap < most) {
-                free(c->fields);
-                c->fields = xmalloc(most * sizeof(*c->fields));
-                c->fields_cap = most;
+            /* Spill to the call's scratch array, doubling: lines with many fields are rare. */
+            size_t want = cap * 2;
+            if (f == local) {
+                if (c->fields_cap < want) {
+                    free(c->fields);
+                    c->fields = xmalloc(want * sizeof(*c->fields));
+                    c->fields_cap = want;
+                }
+                memcpy(c->fields, local, n * sizeof(*f));
+            } else {
+                c->fields = xrealloc(c->fields, want * sizeof(*c->fields));
+                c->fields_cap = want;
             }
-            memcpy(c->fields, local, n * sizeof(*f));
             f = c->fields;
-            cap = most;
+            cap = c->fields_cap;
         }
-        IWR_ASSERT(n < cap);
         f[n].k = b + p;
         f[n].kn = j - p;
         f[n].v = b + j + 1;
@@ -1066,8 +1071,7 @@ static int parse_point(struct lp_ctx *c, struct lp_point *pt, const unsigned cha
     struct lp_point shard = {.reason = R_OK};
     if (walk && walk_fields(c, pt) != 0) {
         /* walkFields' own errors come before the timestamp's; the shard's come last. */
-        if (pt->reason != R_TIME_FIELD && pt->reason != R_TYPE_CONFLICT &&
-            pt->reason != R_ENGINE)
+        if (pt->reason != R_TIME_FIELD && pt->reason != R_TYPE_CONFLICT && pt->reason != R_ENGINE)
             return -1;
         shard = *pt;
         pt->reason = R_OK;
@@ -1145,23 +1149,41 @@ static void append_quoted(struct buf *e, const unsigned char *s, size_t n)
     buf_append(e, "\"", 1);
 }
 
-/* influxd's engine error for a value it cannot read (the write fails with a 500). */
-static void append_engine_error(struct buf *e, const struct lp_field *f, int bad)
+/* A field key as influxd's iterator names it (unescaped). */
+static void append_key(struct buf *e, const struct lp_field *f)
 {
+    for (size_t i = 0; i < f->kn;) {
+        unsigned char ch = unesc_next(f->k, f->kn, &i);
+        buf_append(e, &ch, 1);
+    }
+}
+
+/* influxd's engine error for a value it cannot read (the write fails with a 500). */
+static void append_engine_error(struct buf *e, const struct lp_point *pt, int64_t ns)
+{
+    const struct lp_field *f = &pt->cf[1];
+    int bad = (int)pt->num;
     static const struct {
         const char *kind, *func;
         size_t trim;
     } how[] = {
-        [T_FLOAT] = {"floating point", "ParseFloat", 0}, [T_INTEGER] = {"integer", "ParseInt", 1},
-        [T_UNSIGNED] = {"unsigned", "ParseUint", 1},     [T_BOOLEAN] = {"bool", "ParseBool", 0},
+        [T_FLOAT] = {"floating point", "ParseFloat", 0},
+        [T_INTEGER] = {"integer", "ParseInt", 1},
+        [T_UNSIGNED] = {"unsigned", "ParseUint", 1},
+        [T_BOOLEAN] = {"bool", "ParseBool", 0},
     };
     if (f->type == T_STRING) {
         buf_append_str(e, "runtime error: slice bounds out of range [1:0]");
         return;
     }
     if (f->type == T_EMPTY) {
+        /* Then the point as influxd prints it (it would sort unsorted tags; we do not). */
         buf_append_str(e, "engine: unknown field type for ");
-        buf_append(e, f->k, f->kn);
+        append_key(e, f);
+        buf_append_str(e, ": ");
+        buf_append(e, pt->b, pt->fields_end);
+        buf_append(e, " ", 1);
+        buf_append_i64(e, ns);
         return;
     }
     size_t vn = f->vn - how[f->type].trim;
@@ -1207,8 +1229,7 @@ static void add_error(struct lp_ctx *c, struct lp_result *res, const struct lp_p
     size_t span_len = pt->eb - pt->ea;
     switch (pt->reason) {
     case R_TAG_PANIC:
-        buf_printf(e, "runtime error: index out of range [%zu] with length %zu", pt->num,
-                   pt->num);
+        buf_printf(e, "runtime error: index out of range [%zu] with length %zu", pt->num, pt->num);
         break;
     case R_MAX_KEY:
         buf_printf(e, "max key length exceeded: %zu > %d", pt->num, LP_MAX_KEY);
@@ -1231,8 +1252,8 @@ static void add_error(struct lp_ctx *c, struct lp_result *res, const struct lp_p
     case R_TS_RANGE:
         buf_append_str(e, "strconv.ParseInt: parsing \"");
         buf_append(e, span, span_len);
-        buf_append_str(e, pt->reason == R_TS_SYNTAX ? "\": invalid syntax"
-                                                    : "\": value out of range");
+        buf_append_str(e,
+                       pt->reason == R_TS_SYNTAX ? "\": invalid syntax" : "\": value out of range");
         break;
     case R_TIME_TAG:
     case R_TIME_FIELD:
@@ -1245,10 +1266,7 @@ static void add_error(struct lp_ctx *c, struct lp_result *res, const struct lp_p
     case R_TYPE_CONFLICT: {
         static const char *const tname[] = {"float", "integer", "unsigned", "string", "boolean"};
         buf_append_str(e, "field type conflict: input field \"");
-        for (size_t i = 0; i < pt->cf[1].kn;) {
-            unsigned char ch = unesc_next(pt->cf[1].k, pt->cf[1].kn, &i);
-            buf_append(e, &ch, 1);
-        }
+        append_key(e, &pt->cf[1]);
         buf_append_str(e, "\" on measurement \"");
         append_name(e, pt->b, pt->key_len);
         buf_printf(e, "\" is type %s, already exists as type %s", tname[pt->cf[1].type],
@@ -1256,7 +1274,7 @@ static void add_error(struct lp_ctx *c, struct lp_result *res, const struct lp_p
         break;
     }
     case R_ENGINE:
-        append_engine_error(e, &pt->cf[1], (int)pt->num);
+        append_engine_error(e, pt, pt->ts_end > pt->ts_start ? pt->ts : c->now);
         break;
     default:
         IWR_ASSERT(pt->reason > R_OK && pt->reason <= R_AMBIGUOUS && text[pt->reason] != NULL);
@@ -1265,7 +1283,8 @@ static void add_error(struct lp_ctx *c, struct lp_result *res, const struct lp_p
     }
 }
 
-/* Append the accepted line b[0, n) to 'out' with timestamp 'ns'; returns the output length. */
+/* Append the accepted line to 'out': its key and fields, then either its timestamp as sent
+ * (keep_ts) or " <ns>", then "\n". Returns the bytes appended. */
 static size_t emit(struct buf *out, const struct lp_point *pt, int64_t ns, int keep_ts)
 {
     size_t keep = keep_ts ? pt->ts_end : pt->fields_end;
@@ -1317,14 +1336,15 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
     int64_t now;
     if (__builtin_sub_overflow(now_ns, ((now_ns % mult) + mult) % mult, &now))
         now = now_ns;
+    c.now = now;
     size_t pos = 0;
 
     while (pos < len) {
         const unsigned char *nl = memchr(b + pos, '\n', len - pos);
         size_t end = nl != NULL ? (size_t)(nl - b) : len;
         /* Only a backslash or a quote can make influxd's line end differ from the next '\n'. */
-        int special = memchr(b + pos, '\\', end - pos) != NULL ||
-                      memchr(b + pos, '"', end - pos) != NULL;
+        int special =
+            memchr(b + pos, '\\', end - pos) != NULL || memchr(b + pos, '"', end - pos) != NULL;
         if (special)
             end = scan_line(b, pos, len);
         size_t ls = pos;
@@ -1353,9 +1373,8 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
              * back and check that its line ends at our '\n'. */
             const unsigned char *o = (const unsigned char *)out->data + at;
             struct lp_point back;
-            if (scan_line(o, 0, olen) != olen - 1 ||
-                parse_point(&c, &back, o, olen - 1, 1) != 0 || back.ts_end == back.ts_start ||
-                back.ts != ns || back.fields_end != pt.fields_end) {
+            if (scan_line(o, 0, olen) != olen - 1 || parse_point(&c, &back, o, olen - 1, 1) != 0 ||
+                back.ts_end == back.ts_start || back.ts != ns || back.fields_end != pt.fields_end) {
                 out->len = at;
                 pt.reason = R_AMBIGUOUS;
                 add_error(&c, res, &pt);

@@ -11,7 +11,10 @@
 enum lp_precision { LP_NS = 0, LP_US, LP_MS, LP_S, LP_M, LP_H };
 
 /* The query-string spellings of InfluxDB 1.x /write: "" (= ns), "n", "ns", "u", "us", "ms", "s",
- * "m", "h". With v2 != 0 only the /api/v2/write set: "", "ns", "us", "ms", "s". 0 or IWR_EPARSE. */
+ * "m", "h". With v2 != 0 only the /api/v2/write set: "", "ns", "us", "ms", "s". 0 or IWR_EPARSE
+ * (*out unchanged). 's' need not be NUL-terminated. Note: influxd 1.6.7 itself reads any
+ * spelling it does not know, "us" included, as nanoseconds; here "us" is microseconds, as in
+ * InfluxDB 2.x and later 1.x, and unknown spellings are refused. */
 int lp_parse_precision(const char *s, size_t len, int v2, enum lp_precision *out);
 /* Nanoseconds in one unit of 'p'. */
 int64_t lp_precision_ns(enum lp_precision p);
@@ -33,14 +36,28 @@ void lp_result_init(struct lp_result *r);
 void lp_result_deinit(struct lp_result *r);
 
 /* Validate the body 'in' line by line and append every accepted line to 'out', normalised:
- * - the line's bytes are kept as sent, except that the timestamp is rewritten in nanoseconds;
+ * - the line's bytes are kept as sent from its first byte that is not a space, tab or NUL up to
+ *   the end of its fields, then one space and the timestamp in nanoseconds (whitespace around the
+ *   timestamp is not kept);
  * - a line without a timestamp gets 'now_ns' truncated to the precision 'p' (as InfluxDB does),
  *   written in nanoseconds;
- * - each line ends in "\n"; a "\r" before the "\n" is dropped; blank and '#' comment lines are
- *   dropped.
- * Rejected lines are counted and described in res->errors as InfluxDB 1.x would
- * ("unable to parse '<line>': <reason>"). Returns 0 (even if lines were rejected: see res).
- * Borrows 'in'; appends to 'out' (never truncates it). */
+ * - each line ends in "\n"; a "\r" before the "\n" (or ending the body) is dropped; blank and
+ *   '#' comment lines are dropped. A quoted string may hold a "\n", so may a stored line.
+ * Lines are split, and accepted or rejected, exactly as influxd 1.6.7 does it, quirks included;
+ * the rejection texts are influxd's: "unable to parse '<line>': <reason>", '<line>' being the
+ * line without leading whitespace (or "\r"). Also rejected, with influxd's reason in the same
+ * wrapping, are the lines influxd parses but can never store, since stored they would fail
+ * every batch they are replayed in: a tag key "time" or only fields named "time" (a 400), one
+ * field given two types in the same line ("field type conflict", a 400 for the whole write),
+ * 100, 200, 400, ... tags (influxd 1.6.7 crashes the request: a 500), and values its storage
+ * engine cannot read (a 500; only with odd backslashes in field keys). Deliberate differences:
+ * CRLF is accepted (1.6.7 refuses the "\r"), and a line whose normalised form would parse
+ * differently (influxd takes an unclosed quote or a trailing backslash only on a body's last
+ * line) is rejected as "ambiguous line: ...". Invalid UTF-8 and NUL bytes are taken as bytes.
+ * At most opt->max_errors lines (0 = 1) are described, "\n"-joined, but all are counted in
+ * res->rejected. 'opt' may be NULL (no unsigned, one description). Returns 0 (even if lines were
+ * rejected: see res). Borrows 'in'; appends to 'out' (never truncates it) and to res->errors;
+ * adds to the counts in 'res'. One pass, no allocation per line. */
 int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
                  const struct lp_options *opt, struct buf *out, struct lp_result *res);
 
