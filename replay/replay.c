@@ -355,12 +355,18 @@ int replay_new(struct replay **out, uv_loop_t *loop, struct wal *w)
     return 0;
 }
 
-static int opts_valid(const struct replay_backend_opts *b, size_t n)
+static int opts_valid(struct replay *r, const struct replay_backend_opts *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const char *u = b[i].url;
         if (b[i].name == NULL || !wal_name_valid(b[i].name) || u == NULL)
             return 0;
+        if (b[i].ephemeral && (b[i].source == NULL || !wal_name_valid(b[i].source)))
+            return 0;
+        /* A running sender cannot change its kind: its position is stored or it is not. */
+        for (struct sender *s = r->senders; s != NULL; s = s->next)
+            if (strcmp(s->conf->name, b[i].name) == 0 && !s->conf->ephemeral != !b[i].ephemeral)
+                return 0;
         if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
             return 0;
         if (strlen(u) > 200 || strcspn(u, " \t\r\n") != strlen(u))
@@ -376,7 +382,7 @@ int replay_set_backends(struct replay *r, const struct replay_backend_opts *b, s
 {
     if (r->stopping)
         return IWR_ESTOPPED;
-    if (!opts_valid(b, n)) {
+    if (!opts_valid(r, b, n)) {
         log_error("event=replay_config_invalid reason=\"bad or duplicate backend name or URL\"");
         return IWR_EINVAL;
     }
@@ -450,6 +456,21 @@ void replay_status(struct replay *r, struct backend_status **out, size_t *n)
     for (struct sender *s = r->senders; s != NULL; s = s->next)
         sender_status(s, &st[i++]);
     *out = st;
+}
+
+int replay_range_status(struct replay *r, const char *name, struct replay_range_status *out)
+{
+    for (struct sender *s = r->senders; s != NULL; s = s->next) {
+        if (!s->conf->ephemeral || strcmp(s->conf->name, name) != 0)
+            continue;
+        *out = s->range;
+        out->points = s->st.sent_points_total;
+        out->batches = s->st.sent_batches_total;
+        out->refused_lines = s->st.dead_letters_total;
+        out->corrupt_records = s->corrupt_total;
+        return 0;
+    }
+    return IWR_ENOTFOUND;
 }
 
 static void timer_closed(uv_handle_t *h)

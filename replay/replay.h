@@ -43,6 +43,26 @@ struct replay_backend_opts {
     int create_database;         /* on 404 "database not found": CREATE DATABASE once, retry */
     uint64_t give_up_after_ms;   /* 0: never */
     size_t give_up_bytes;        /* 0: never */
+    /* Ephemeral mode (influx-wal replay): send a range of the log to any URL, once. The sender
+     * keeps its position in memory only: it never creates, moves or forgets a cursor and never
+     * writes dead letters, so it also works on a log opened read-only. It sends the records
+     * for backend 'source' (those targeted at no backend or at 'source'), starting after
+     * from_seq - 1, or after the stored cursor of 'source' when from_seq is 0, through to_seq,
+     * or through the log's highest sequence when it started when to_seq is 0 (a to_seq beyond
+     * that is lowered to it). It never gives up (give_up_* are ignored); lines the URL refuses
+     * go to 'refused' and are counted in dead_letters_total. replay_range_status tells when
+     * it is done. 'name' only names it in status and logs. */
+    int ephemeral;
+    const char *source;          /* [A-Za-z0-9_.-]{1,64} */
+    uint64_t from_seq;           /* 0: after the cursor of 'source' */
+    uint64_t to_seq;             /* 0: the highest sequence at start */
+    /* Lines the URL refused (a 4xx that a retry cannot fix): 'rec' is a view of them as a
+     * record (rec->seq: the record they came from), 'answer' the HTTP status and body ("400
+     * {...}"); both borrowed for the call. Runs on the loop; must not call into the engine.
+     * NULL: logged as a warning. */
+    void (*refused)(void *arg, const struct wal_record *rec, const char *answer,
+                    size_t answer_len);
+    void *refused_arg;
 };
 
 /* Create the replay engine on 'loop' over log 'w' (borrowed; both outlive it). The log's
@@ -53,8 +73,10 @@ int replay_new(struct replay **out, uv_loop_t *loop, struct wal *w);
  * log's end, or before its first record with REPLAY_START_EARLIEST, unless the log already has
  * one); backends gone from the list stop and their cursor is forgotten, so they no longer hold
  * truncation back; the others take the new options (transfers in flight finish with the old
- * ones). Copies what it needs from 'b'. 0, IWR_EINVAL (bad or duplicate name, bad URL;
- * nothing changed) or IWR_ESTOPPED after replay_stop. */
+ * ones). Copies what it needs from 'b'. An ephemeral backend keeps the source and range it
+ * started with, and stopping it forgets nothing. 0, IWR_EINVAL (bad or duplicate name, bad URL,
+ * an ephemeral backend without a valid source, a backend turned ephemeral or back; nothing
+ * changed) or IWR_ESTOPPED after replay_stop. */
 int replay_set_backends(struct replay *r, const struct replay_backend_opts *b, size_t n);
 /* New records were committed: wake the idle senders. Cheap; call after each append: kicks
  * within the same millisecond become one read. Without kicks, idle senders still look at
@@ -67,6 +89,23 @@ void replay_kick(struct replay *r);
  * codes[]/code_counts[] count write answers (0: transport failure) in order of first sight;
  * once all slots are taken, a new code is counted with a code of its class (5xx, ...). */
 void replay_status(struct replay *r, struct backend_status **out, size_t *n);
+/* Where an ephemeral backend is. The range is (after_seq, to_seq]. */
+struct replay_range_status {
+    int started;             /* the range is known (after_seq, to_seq are set) */
+    int done;                /* every record in the range was acknowledged or refused */
+    int rc;                  /* 0, or why it cannot start: IWR_ENOTFOUND (no cursor for
+                              * 'source' in the log); done is set then */
+    uint64_t after_seq, to_seq;
+    uint64_t position;       /* everything up to here is acknowledged or refused */
+    uint64_t records;        /* records of the range read so far */
+    uint64_t points;         /* lines acknowledged */
+    uint64_t batches;        /* writes acknowledged */
+    uint64_t refused_lines;  /* lines the URL refused */
+    uint64_t corrupt_records; /* records that failed their checksum: skipped, never sent */
+};
+/* The progress of ephemeral backend 'name'. 0, or IWR_ENOTFOUND when there is no ephemeral
+ * backend of that name. Loop thread. */
+int replay_range_status(struct replay *r, const char *name, struct replay_range_status *out);
 /* Stop: abort what is in flight (the records stay in the log), close every handle. 'done'
  * runs on the loop once all handles are closed and every log operation the senders submitted
  * has completed, so the caller keeps running wal_complete (its async handle) until then.

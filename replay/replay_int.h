@@ -109,6 +109,12 @@ struct sender_conf {
     uint64_t timeout_ms, connect_timeout_ms, retry_max_delay_ms, give_up_after_ms;
     size_t batch_max_bytes, batch_max_points, max_in_flight, give_up_bytes;
     enum replay_start start;
+    int ephemeral; /* see struct replay_backend_opts */
+    char *source;
+    uint64_t from_seq, to_seq;
+    void (*refused)(void *arg, const struct wal_record *rec, const char *answer,
+                    size_t answer_len);
+    void *refused_arg;
     struct curl_slist *write_headers; /* Content-Type, Expect:, encoding, token */
     struct curl_slist *ctl_headers;   /* token */
 };
@@ -181,6 +187,10 @@ struct sender {
     uint64_t rate_cursor;
     uint64_t rate_ms;
     uint64_t corrupt_total;
+    /* Ephemeral mode: the backend whose records it sends (fixed at creation) and the range.
+     * The cursor fields above live in memory only then. */
+    char source[WAL_NAME_MAX + 1];
+    struct replay_range_status range;
 };
 
 struct sender *sender_new(struct replay *r, struct sender_conf *conf);

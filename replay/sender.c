@@ -8,6 +8,11 @@
  * resends the first batch after a backoff; GIVEN_UP has forgotten its cursor and probes /ping
  * to resume at the end; STOPPED waits for its last log callbacks before it is freed.
  *
+ * Ephemeral senders (influx-wal replay) run the same machine over a fixed range of the log:
+ * their cursor lives in memory only (no wal_cursor_move or wal_cursor_forget), refused lines
+ * go to a callback instead of the dead letters, and they never give up. Every difference is
+ * behind conf->ephemeral.
+ *
  * Invariants:
  * - The cursor only moves in log order: past the prefix of the window whose batches are done
  *   (acknowledged, or their refused lines stored as dead letters), with expect = the last value
@@ -91,12 +96,18 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     c->retry_max_delay_ms = o->retry_max_delay_ms ? o->retry_max_delay_ms : DEFAULT_RETRY_MAX_MS;
     if (c->retry_max_delay_ms < BACKOFF_START_MS)
         c->retry_max_delay_ms = BACKOFF_START_MS;
-    c->give_up_after_ms = o->give_up_after_ms;
-    c->give_up_bytes = o->give_up_bytes;
+    c->give_up_after_ms = o->ephemeral ? 0 : o->give_up_after_ms;
+    c->give_up_bytes = o->ephemeral ? 0 : o->give_up_bytes;
     c->batch_max_bytes = o->batch_max_bytes ? o->batch_max_bytes : DEFAULT_BATCH_BYTES;
     c->batch_max_points = o->batch_max_points ? o->batch_max_points : DEFAULT_BATCH_POINTS;
     c->max_in_flight = o->max_in_flight ? o->max_in_flight : DEFAULT_IN_FLIGHT;
     c->start = o->start;
+    c->ephemeral = o->ephemeral;
+    c->source = o->ephemeral && o->source != NULL ? xstrdup(o->source) : NULL;
+    c->from_seq = o->from_seq;
+    c->to_seq = o->to_seq;
+    c->refused = o->refused;
+    c->refused_arg = o->refused_arg;
 
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: text/plain; charset=utf-8");
@@ -136,6 +147,7 @@ void sender_conf_unref(struct sender_conf *c)
         free(c->token);
     }
     free(c->ca_file);
+    free(c->source);
     curl_slist_free_all(c->write_headers);
     curl_slist_free_all(c->ctl_headers);
     free(c);
@@ -586,6 +598,24 @@ static void submit_dead(struct sender *s, struct batch *b)
     }
 }
 
+/* Ephemeral: hand the refused lines to the caller instead of the log; the batch is done. */
+static void refuse(struct sender *s, struct batch *b)
+{
+    const struct sender_conf *c = s->conf;
+    for (size_t i = 0; c->refused != NULL && i < b->n_segs; i++) {
+        struct wal_record rec;
+        batch_seg_record(b, i, &rec);
+        c->refused(c->refused_arg, &rec, b->answer, b->answer_len);
+    }
+    char ans[300];
+    log_quote(ans, sizeof(ans), b->answer, b->answer_len);
+    log_warn("event=lines_refused backend=%s seq=%" PRIu64 " last_seq=%" PRIu64
+             " lines=%zu answer=%s action=reported",
+             c->name, b->segs[0].seq, b->segs[b->n_segs - 1].seq, b->lines, ans);
+    s->st.dead_letters_total += b->lines;
+    b->state = BATCH_DONE;
+}
+
 static void dead_letter(struct sender *s, struct batch *b, long http, const struct request *q)
 {
     struct buf a;
@@ -595,7 +625,10 @@ static void dead_letter(struct sender *s, struct batch *b, long http, const stru
     free(b->answer);
     b->answer_len = a.len;
     b->answer = buf_steal(&a);
-    submit_dead(s, b);
+    if (s->conf->ephemeral)
+        refuse(s, b);
+    else
+        submit_dead(s, b);
 }
 
 static void split_batch(struct sender *s, struct batch *b)
@@ -655,6 +688,21 @@ static void move_done(void *arg, int rc, uint64_t seq)
     pump(s);
 }
 
+/* Ephemeral: the position is ours alone, so it moves at once; done at the range's end. */
+static void range_advance(struct sender *s)
+{
+    if (s->target > s->acked)
+        s->acked = s->target;
+    s->range.position = s->acked;
+    if (s->range.done || !s->range.started || s->head != NULL || s->acked < s->range.to_seq)
+        return;
+    s->range.done = 1;
+    log_info("event=range_done backend=%s after=%" PRIu64 " through=%" PRIu64
+             " points=%" PRIu64 " refused_lines=%" PRIu64,
+             s->conf->name, s->range.after_seq, s->range.to_seq, s->st.sent_points_total,
+             s->st.dead_letters_total);
+}
+
 /* Pop the done prefix of the window and move the cursor past it. */
 static void advance(struct sender *s)
 {
@@ -672,6 +720,10 @@ static void advance(struct sender *s)
     if (s->head == NULL && s->read_seq > t)
         t = s->read_seq;
     s->target = t;
+    if (s->conf->ephemeral) {
+        range_advance(s);
+        return;
+    }
     if (s->move_pending || s->move_blocked || s->target <= s->acked)
         return;
     s->move_pending = 1;
@@ -687,24 +739,26 @@ static int str_eq(const char *s, const char *p, size_t n)
     return strlen(s) == n && memcmp(s, p, n) == 0;
 }
 
-/* Read records after the cursor into batches until the window is full or the log ends. */
+/* Read records after the cursor into batches until the window is full or the log ends. Also
+ * with a full window, and on hold, before anything queued is (re)sent: look at the cursor. */
 static void fill(struct sender *s)
 {
     struct sender_conf *c = s->conf;
-    if (s->mode != MODE_UP || s->n_batches >= c->max_in_flight)
+    if (s->mode != MODE_UP && s->mode != MODE_HOLD)
         return;
-    s->fill_wanted = 0;
     int rc = wal_reader_begin(s->reader);
     if (rc != 0) {
         log_warn("event=read_failed backend=%s err=\"%s\"", c->name, iwr_strerror(rc));
         schedule_backoff(s);
         return;
     }
-    /* Re-read the cursor in this transaction: the CLI may have moved it (rewind, skip). With
-     * a move of ours in flight the stored value is in between, so check later. */
+    /* Re-read the cursor in this transaction: the CLI may have moved it (rewind, skip), and
+     * batches read before that, queued while the backend was down, must not go out. With a
+     * move of ours in flight the stored value is in between, so check later. An ephemeral
+     * sender has no stored cursor. */
     uint64_t stored = 0;
-    rc = wal_reader_cursor(s->reader, c->name, &stored);
-    if (rc == IWR_ENOTFOUND && !s->move_pending) {
+    rc = c->ephemeral ? IWR_ENOTFOUND : wal_reader_cursor(s->reader, c->name, &stored);
+    if (!c->ephemeral && rc == IWR_ENOTFOUND && !s->move_pending) {
         wal_reader_end(s->reader);
         log_warn("event=cursor_missing backend=%s action=recreate", c->name);
         abort_requests(s, REQ_WRITE);
@@ -717,9 +771,17 @@ static void fill(struct sender *s)
                  c->name, s->acked, stored);
         resync(s, stored);
     }
+    if (s->mode != MODE_UP || s->n_batches >= c->max_in_flight) {
+        wal_reader_end(s->reader);
+        return;
+    }
+    s->fill_wanted = 0;
     uint64_t first = 0, last = 0, high = 0;
     if (wal_reader_bounds(s->reader, &first, &last, &high) == 0 && high > s->high_seen)
         s->high_seen = high;
+    /* An ephemeral sender reads nothing past its range. */
+    uint64_t end = c->ephemeral && s->range.to_seq < high ? s->range.to_seq : high;
+    const char *who = c->ephemeral ? s->source : c->name;
     struct batch_limits lim = {c->batch_max_bytes, c->batch_max_points};
     uint64_t prev_end = s->tail != NULL ? s->tail->end_seq : s->target;
     struct batch *open = NULL;
@@ -728,12 +790,14 @@ static void fill(struct sender *s)
     while (!full) {
         struct wal_record rec;
         rc = wal_reader_next(s->reader, s->read_seq, &rec);
+        if ((rc == 0 || rc == IWR_ECORRUPT) && c->ephemeral && rec.seq > end)
+            rc = IWR_ENOTFOUND;
         if (rc == IWR_ENOTFOUND) {
-            /* Nothing after read_seq in this snapshot: whatever sequences up to 'high' are
-             * missing were trimmed or dropped, so the cursor may pass them (a rewind by the CLI
-             * to before the first record kept lands here). */
-            if (high > s->read_seq && s->part_seq == 0)
-                s->read_seq = high;
+            /* Nothing after read_seq in this snapshot (or in the range): whatever sequences up
+             * to 'end' are missing were trimmed or dropped, so the cursor may pass them (a
+             * rewind by the CLI to before the first record kept lands here). */
+            if (end > s->read_seq && s->part_seq == 0)
+                s->read_seq = end;
             s->read_all = 1;
             break;
         }
@@ -754,7 +818,7 @@ static void fill(struct sender *s)
             from = s->part_off;
         s->part_seq = 0;
         /* A record requeued for another backend is not ours; an empty one has nothing. */
-        int skip = rec.target_len > 0 && !str_eq(c->name, rec.target, rec.target_len);
+        int skip = rec.target_len > 0 && !str_eq(who, rec.target, rec.target_len);
         while (!skip && from < rec.body_len) {
             if (open != NULL && !batch_same_key(open, &rec)) {
                 prev_end = batch_seal(open, prev_end);
@@ -777,8 +841,11 @@ static void fill(struct sender *s)
                 open = NULL;
             }
         }
-        if (!full)
+        if (!full) {
             s->read_seq = rec.seq;
+            if (c->ephemeral && !skip)
+                s->range.records++;
+        }
     }
     if (open != NULL) {
         batch_seal(open, prev_end);
@@ -802,6 +869,8 @@ static void retry_dead(struct sender *s)
 static void pump(struct sender *s)
 {
     if (s->mode != MODE_UP && s->mode != MODE_DOWN && s->mode != MODE_HOLD)
+        return;
+    if (s->range.done)
         return;
     retry_dead(s);
     advance(s);
@@ -853,12 +922,51 @@ static void start_done(void *arg, int rc, uint64_t seq)
     begin_from(s, seq);
 }
 
+/* Ephemeral: fix the range from the options and the log as it is now; nothing is stored. */
+static void start_range(struct sender *s)
+{
+    const struct sender_conf *c = s->conf;
+    uint64_t after = c->from_seq > 0 ? c->from_seq - 1 : 0, first = 0, last = 0, high = 0;
+    int rc = wal_reader_begin(s->reader);
+    if (rc == 0) {
+        if (c->from_seq == 0)
+            rc = wal_reader_cursor(s->reader, s->source, &after);
+        if (rc == 0)
+            rc = wal_reader_bounds(s->reader, &first, &last, &high);
+        wal_reader_end(s->reader);
+    }
+    if (rc == IWR_ENOTFOUND) {
+        log_error("event=range_failed backend=%s source=%s err=\"no cursor for the source\"",
+                  c->name, s->source);
+        s->range.rc = rc;
+        s->range.done = 1; /* and it stays STARTING, with nothing due */
+        return;
+    }
+    if (rc != 0) {
+        log_warn("event=read_failed backend=%s err=\"%s\"", c->name, iwr_strerror(rc));
+        schedule_backoff(s);
+        return;
+    }
+    s->range.started = 1;
+    s->range.after_seq = after;
+    s->range.to_seq = c->to_seq > 0 && c->to_seq < high ? c->to_seq : high;
+    s->range.position = after;
+    s->high_seen = high;
+    log_info("event=range_started backend=%s source=%s after=%" PRIu64 " through=%" PRIu64,
+             c->name, s->source, after, s->range.to_seq);
+    begin_from(s, after);
+}
+
 /* Find the cursor, or create it: at the highest sequence ever assigned, or before the first
  * record kept with start = earliest ('latest' forces the end: resuming after a give-up). */
 static void start_at(struct sender *s, int latest)
 {
     s->mode = MODE_STARTING;
     s->waiting = 0;
+    if (s->conf->ephemeral) {
+        start_range(s);
+        return;
+    }
     /* A forget of this name still on its way to the log (ours after a give-up, or a removed
      * sender's of the same name) would land after our read: wait for it. */
     int forgetting = s->forget_pending;
@@ -1068,6 +1176,8 @@ struct sender *sender_new(struct replay *r, struct sender_conf *conf)
     s->r = r;
     s->conf = conf;
     s->mode = MODE_STARTING;
+    if (conf->ephemeral)
+        snprintf(s->source, sizeof(s->source), "%s", conf->source);
     wal_reader_new(r->w, &s->reader);
     return s;
 }
@@ -1093,7 +1203,7 @@ void sender_stop(struct sender *s, int forget)
     s->retired = 1;
     s->due_ms = 0;
     s->waiting = 0;
-    if (forget) {
+    if (forget && !s->conf->ephemeral) {
         log_info("event=backend_removed backend=%s action=cursor_forgotten", s->conf->name);
         s->wal_ops++;
         s->forget_pending = 1;
@@ -1153,7 +1263,8 @@ static void refresh_lag(struct sender *s)
     if (wal_reader_bounds(s->reader, &first, &last, &high) == 0) {
         if (high > s->high_seen)
             s->high_seen = high;
-        s->st.lag_records = high > s->acked ? high - s->acked : 0;
+        uint64_t end = s->conf->ephemeral ? s->range.to_seq : high;
+        s->st.lag_records = end > s->acked ? end - s->acked : 0;
         struct wal_record a, z;
         if (last > s->acked && wal_reader_next(s->reader, s->acked, &a) == 0 &&
             wal_reader_next(s->reader, last - 1, &z) == 0) {
@@ -1212,6 +1323,8 @@ void sender_status(const struct sender *s, struct backend_status *out)
     out->caught_up = (s->mode == MODE_UP || s->mode == MODE_DOWN || s->mode == MODE_HOLD) &&
                      s->head == NULL && !s->move_pending && s->acked == s->target && s->read_all &&
                      !s->fill_wanted && s->acked >= s->high_seen;
+    if (s->conf->ephemeral)
+        out->caught_up = s->range.done && s->range.rc == 0;
     if (out->caught_up) {
         out->lag_records = out->lag_bytes = 0;
         out->lag_seconds = 0;

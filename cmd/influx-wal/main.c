@@ -19,12 +19,32 @@ static const struct cli_command commands[] = {
     {"status", cmd_status, "status [--json]", "the log's bounds and size; each backend's cursor, lag and dead letters"},
     {"cat", cmd_cat, "cat [--from SEQ] [--to SEQ] [--backend NAME] [--headers]", "records as line protocol"},
     {"export", cmd_export, "export --backend NAME --output FILE [--from SEQ] [--to SEQ]", "a backlog as a file `influx -import` loads"},
-    {"replay", cmd_replay, "replay --backend NAME --to URL [--from SEQ] [--to-seq SEQ] [--dry-run]", "send a backlog or range to any InfluxDB"},
+    {"replay", cmd_replay, "replay --backend NAME --to URL [--from SEQ] [--to-seq SEQ] [--timeout SEC] [--dry-run]",
+     "send a backlog or range to any InfluxDB\n"
+     "Sends the records of backend NAME (those for every backend or requeued for NAME) after its\n"
+     "cursor, or --from SEQ, through --to-seq SEQ or the log's last sequence, to URL, with the\n"
+     "daemon's batching, retries and splitting of refused batches. NAME's cursor does not move\n"
+     "and nothing is written to the log (it is opened read-only). A database URL lacks is\n"
+     "created. Credentials: http://user:password@host:8086. Lines URL refuses are shown on\n"
+     "stderr. --dry-run shows the records, points and bytes per database and retention policy\n"
+     "instead. Exit 0 once everything was acknowledged, 1 when lines were refused or --timeout\n"
+     "(default 300 s) ran out; run it again to resend: a resent point overwrites itself."},
     {"rewind", cmd_rewind, "rewind --backend NAME (--to SEQ | --since TIME)", "move a cursor back: the backend gets those records again"},
     {"skip", cmd_skip, "skip --backend NAME --to SEQ --yes", "move a cursor forward: the backend never gets the records skipped"},
     {"dead", cmd_dead, "dead list|requeue|purge [--backend NAME] [--lines] [--yes]", "lines backends refused"},
     {"verify", cmd_verify, "verify", "checksums, sequence continuity, cursors within bounds"},
-    {"audit", cmd_audit, "audit --backend NAME --url URL [--since TIME]", "compare what the log holds with what the backend has, per hour"},
+    {"audit", cmd_audit, "audit --backend NAME --url URL [--since TIME]",
+     "compare what the log holds with what the backend has, per hour\n"
+     "For the records backend NAME acknowledged that the log still holds (a retain window keeps\n"
+     "them), counts per database, retention policy, measurement and hour the points of each\n"
+     "field, and compares with SELECT count(*) ... GROUP BY time(1h) on URL. Lists the windows\n"
+     "where URL has fewer points with the sequences to resend (replay --from --to-seq). Points\n"
+     "overwritten by a later write of the same series and timestamp are one point on the\n"
+     "backend but several lines in the log: they are counted once (the output says how many);\n"
+     "an overwrite the log does not hold cannot be seen. More points on the backend (other\n"
+     "relays, records already trimmed, direct writes) are listed but are no loss. Lines in\n"
+     "NAME's dead letters are not expected. --since TIME: only points from that hour on.\n"
+     "Exit 0 when no window has fewer points on the backend, 1 otherwise."},
     {"compact", cmd_compact, "compact --output DIR", "a compacted copy of the log"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -33,7 +53,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: influx-wal COMMAND [--data-dir DIR] [options]\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-10s %.*s\n", commands[i].name, (int)strcspn(commands[i].help, "\n"),
+                commands[i].help);
     fprintf(f, "\n--data-dir defaults to the data dir of %s, else ./data.\n"
                "influx-wal COMMAND --help shows a command's options.\n",
             PACKAGED_CONFIG);
@@ -142,11 +163,17 @@ int cli_open(const struct cli *cli, int write, struct wal **w)
     o.dir = cli->data_dir;
     o.readonly = !write;
     o.adopt = write;
+    /* The log would add its own line for a failed open: the message below is the one. */
+    log_set_level(LOG_OFF);
     int rc = wal_open(w, &o);
+    log_set_level(LOG_ERROR);
     if (rc == -ENOENT)
         return cli_fail(cli, "no log in %s (is --data-dir right?)", cli->data_dir);
     if (rc == -EACCES)
         return cli_fail(cli, "%s: permission denied", cli->data_dir);
+    if (rc == IWR_ECORRUPT)
+        return cli_fail(cli, "%s/data.mdb is not a log or is damaged beyond opening",
+                        cli->data_dir);
     if (rc != 0)
         return cli_fail(cli, "cannot open the log in %s: %s", cli->data_dir, iwr_strerror(rc));
     return 0;
