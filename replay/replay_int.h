@@ -187,6 +187,7 @@ struct sender {
     uint64_t rate_cursor;
     uint64_t rate_ms;
     uint64_t corrupt_total;
+    uint64_t last_contact_ms; /* loop time the backend last answered a write or a /ping */
     /* Ephemeral mode: the backend whose records it sends (fixed at creation) and the range.
      * The cursor fields above live in memory only then. */
     char source[WAL_NAME_MAX + 1];

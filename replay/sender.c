@@ -33,7 +33,12 @@
 #include <string.h>
 
 #define BACKOFF_START_MS 100
-#define PING_TIMEOUT_MS 5000
+#define PING_TIMEOUT_MS 2000
+/* Liveness: a backend not heard from for this long gets a /ping, so that /health and
+ * influx_wal_backend_up follow a stop or a hang within a few seconds even when idle; and a
+ * backend that is down is probed this often, whatever the write backoff has grown to. */
+#define LIVENESS_MS 2000
+#define PROBE_MS 1000
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_BATCH_BYTES ((size_t)1 << 20)
@@ -362,6 +367,7 @@ static void backend_reachable(struct sender *s)
  * (the server is fine, the data is not). */
 static void backend_answered(struct sender *s)
 {
+    s->last_contact_ms = replay_now_ms(s->r);
     s->fails = 0;
     if (s->mode == MODE_DOWN || s->mode == MODE_HOLD) {
         log_info("event=backend_up backend=%s down_ms=%" PRIu64, s->conf->name,
@@ -1092,10 +1098,23 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
     pump(s);
 }
 
+/* While down: probe /ping every PROBE_MS (with a little jitter), not on the write backoff, so
+ * a returning backend is seen within a second or two. */
+static void schedule_probe(struct sender *s)
+{
+    if (s->waiting)
+        return;
+    s->waiting = 1;
+    s->due_ms = replay_now_ms(s->r) + PROBE_MS + replay_random(s->r) % (PROBE_MS / 4 + 1);
+    replay_rearm(s->r);
+}
+
 static void ping_done(struct sender *s, struct request *q, CURLcode result, long http)
 {
     s->ping_inflight = 0;
     int ok = result == CURLE_OK && http >= 200 && http < 300;
+    if (ok)
+        s->last_contact_ms = replay_now_ms(s->r);
     if (!ok)
         describe(s, q, result, http);
     request_free(q);
@@ -1113,7 +1132,7 @@ static void ping_done(struct sender *s, struct request *q, CURLcode result, long
         if (ok)
             backend_reachable(s);
         else
-            schedule_backoff(s);
+            schedule_probe(s);
         break;
     case MODE_UP:
     case MODE_HOLD: /* the first ping after start */
@@ -1308,6 +1327,10 @@ void sender_tick(struct sender *s)
         give_up(s, "give_up_bytes");
         return;
     }
+    /* Not heard from lately (idle, or a write hanging): ask /ping; a failure marks it down
+     * while any write in flight runs to its own timeout. */
+    if (s->mode == MODE_UP && !s->ping_inflight && now - s->last_contact_ms >= LIVENESS_MS)
+        send_ping(s);
     /* Idle: look again, for records appended by another process (influx-wal dead requeue) and
      * for a cursor the CLI moved. */
     if (s->mode == MODE_UP && s->head == NULL && !s->move_pending)

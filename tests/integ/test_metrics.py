@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -283,5 +284,37 @@ def test_packaged_rules_and_dashboard():
             "letters/codes", sorted(wanted - used))
 
 
+def test_liveness_default_backoff():
+    """With the default retry settings: an idle backend that stops, a long outage, and a hang
+    each show in influx_wal_backend_up within a few seconds (a /ping when not heard from for
+    2 s; probes every second while down, whatever the write backoff has grown to)."""
+    a = h.Influxd("a").start()
+    a.create_db("live")
+    r = h.Relay(backends={"a": a}).start()
+    h.write(r.url, "live", "m n=1i 1")
+    up = lambda: r.metric("influx_wal_backend_up", backend="a")
+    h.wait_until(lambda: up() == 1 and a.count("live") == 1, timeout=10)
+    a.stop()
+    t0 = time.time()
+    h.wait_until(lambda: up() == 0, timeout=15, interval=0.1)
+    h.check(up() == 0 and time.time() - t0 < 6, "an idle backend that stops is down within 6 s "
+            "(%.1f s)" % (time.time() - t0))
+    time.sleep(20)  # long enough for the write backoff to pass several seconds
+    a.restart()
+    t0 = time.time()
+    h.wait_until(lambda: up() == 1, timeout=15, interval=0.1)
+    h.check(up() == 1 and time.time() - t0 < 4, "after a 20 s outage it is up within 4 s of "
+            "answering (%.1f s)" % (time.time() - t0))
+    a.pause()
+    t0 = time.time()
+    h.write(r.url, "live", "m n=2i 2")
+    h.wait_until(lambda: up() == 0, timeout=15, interval=0.1)
+    h.check(up() == 0 and time.time() - t0 < 8, "a hung backend is down within 8 s, before its "
+            "write times out (%.1f s)" % (time.time() - t0))
+    a.resume()
+    h.wait_until(lambda: a.count("live") == 2, timeout=40)
+    h.check_eq(a.count("live"), 2, "after the hang the point written meanwhile arrives")
+
+
 if __name__ == "__main__":
-    h.run([test_outage, test_packaged_rules_and_dashboard])
+    h.run([test_outage, test_liveness_default_backoff, test_packaged_rules_and_dashboard])
