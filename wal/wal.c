@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <time.h>
 
@@ -29,6 +31,7 @@ const double wal_commit_records_bounds[WAL_HIST_BUCKETS] = {1,  2,   4,   8,   1
 #define WAL_DEFAULT_MAX_BYTES ((size_t)1 << 30)
 #define WAL_DEFAULT_TRIM_CHUNK 4096
 #define WAL_READER_CHECK_NS (60ull * 1000000000ull)
+#define WAL_RELEASE_NS (1000000000ull)
 
 int wal_err(int rc, const char *what)
 {
@@ -162,6 +165,34 @@ static int wal_open_tables(struct wal *w)
 
 static void *writer_main(void *arg);
 
+/* Where LMDB mapped data.mdb: LMDB does not say (mdb_env_info's address is the one recorded
+ * for MDB_FIXEDMAP), so find the mapping of the file's inode in /proc/self/maps. */
+static void find_map(struct wal *w)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", w->dir);
+    struct stat sb;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL || stat(path, &sb) != 0) {
+        if (f)
+            fclose(f);
+        return;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long lo, hi, ino;
+        unsigned maj, min;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %*x %x:%x %lu", &lo, &hi, perms, &maj, &min, &ino) == 6 &&
+            ino == (unsigned long)sb.st_ino && makedev(maj, min) == sb.st_dev &&
+            hi - lo > w->map_hi - w->map_lo) {
+            w->map_lo = lo;
+            w->map_hi = hi;
+        }
+    }
+    fclose(f);
+}
+
 int wal_open(struct wal **out, const struct wal_options *o)
 {
     struct wal *w = xcalloc(1, sizeof(*w));
@@ -227,6 +258,7 @@ int wal_open(struct wal **out, const struct wal_options *o)
     mdb_env_stat(w->env, &st);
     w->psize = st.ms_psize;
     w->opt.map_bytes = info.me_mapsize;
+    find_map(w);
     rc = wal_open_tables(w);
     if (rc != 0)
         goto out_close_env;
@@ -982,7 +1014,7 @@ static void *writer_main(void *arg)
 {
     struct wal *w = arg;
     int trim_more = 0;
-    uint64_t last_reader_check = mono_ns();
+    uint64_t last_reader_check = mono_ns(), last_release = mono_ns();
     /* Counters start out true, before the first commit. */
     struct wtx t;
     if (wtx_begin(w, &t) == 0) {
@@ -1015,6 +1047,14 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             if (w->opt.wake != NULL)
                 w->opt.wake(w->opt.wake_arg);
+        }
+        /* Pages read through the file mapping (by truncation, the B-tree walk, any reader)
+         * stay in our resident set until the kernel wants the memory; drop them from the
+         * mapping now and then so the daemon's RSS does not grow with the log it has read.
+         * They stay in the page cache and fault back in on the next read. */
+        if (w->map_hi > w->map_lo && mono_ns() - last_release > WAL_RELEASE_NS) {
+            madvise((void *)w->map_lo, w->map_hi - w->map_lo, MADV_DONTNEED);
+            last_release = mono_ns();
         }
         if (mono_ns() - last_reader_check > WAL_READER_CHECK_NS) {
             int dead = 0;

@@ -63,6 +63,7 @@ struct wal {
     struct wal_options opt;
     char *dir;
     size_t psize;
+    uintptr_t map_lo, map_hi; /* our mapping of data.mdb, from /proc/self/maps; 0 if unknown */
 
     pthread_t writer;
     int writer_started;
