@@ -458,6 +458,17 @@ static int scan_dead(struct audit *a, struct wal_reader *r)
     }
 }
 
+static int audit_visit(void *arg, const struct wal_record *rec)
+{
+    struct audit *a = arg;
+    if (a->first_seq == 0)
+        a->first_seq = rec->seq;
+    a->last_seq = rec->seq;
+    a->records++;
+    scan_record(a, rec, 0);
+    return a->too_many; /* 1 stops the scan */
+}
+
 /* Records up to the cursor of the backend (those it acknowledged). */
 static int scan_log(struct audit *a, struct wal *w)
 {
@@ -477,40 +488,14 @@ static int scan_log(struct audit *a, struct wal *w)
         return cli_fail(a->cli, "no backend '%s' in this log", a->backend);
     }
     a->pending = high > cursor ? high - cursor : 0;
-    uint64_t after = first > 0 ? first - 1 : 0;
-    size_t in_txn = 0;
-    while (rc == 0 && after < cursor && !a->too_many) {
-        struct wal_record rec;
-        int nrc = wal_reader_next(r, after, &rec);
-        if (nrc == IWR_ENOTFOUND || ((nrc == 0 || nrc == IWR_ECORRUPT) && rec.seq > cursor))
-            break;
-        if (nrc == IWR_ECORRUPT) {
-            a->corrupt++;
-            after = rec.seq;
-            continue;
-        }
-        if (nrc != 0) {
-            rc = nrc;
-            break;
-        }
-        after = rec.seq;
-        if (rec.target_len > 0 && (rec.target_len != strlen(a->backend) ||
-                                   memcmp(rec.target, a->backend, rec.target_len) != 0))
-            continue;
-        if (a->first_seq == 0)
-            a->first_seq = rec.seq;
-        a->last_seq = rec.seq;
-        a->records++;
-        scan_record(a, &rec, 0);
-        /* A fresh snapshot now and then: a long scan must not pin the daemon's pages. */
-        if (++in_txn == 256) {
-            in_txn = 0;
-            wal_reader_end(r);
-            rc = wal_reader_begin(r);
-        }
-    }
     wal_reader_end(r);
     wal_reader_free(r);
+    /* cli_scan's 'to' of 0 means "to the end": a cursor at 0 has acknowledged nothing. */
+    if (rc == 0 && cursor > 0)
+        rc = cli_scan(w, a->backend, first > 0 ? first - 1 : 0, cursor, audit_visit, a,
+                      &a->corrupt, NULL);
+    if (rc > 0)
+        rc = 0; /* stopped at MAX_POINTS: too_many says so below */
     if (rc != 0)
         return cli_fail(a->cli, "reading the log: %s", iwr_strerror(rc));
     if (a->too_many)

@@ -42,6 +42,15 @@ int cli_seq(struct cli *cli, const char *what, const char *s, uint64_t *out);
  * 0 or 2 after a usage message. */
 int cli_time(struct cli *cli, const char *what, const char *s, uint64_t *out_ns);
 
+/* Visit the records in (after, to] (to 0: to the end) that 'backend' gets (no target, or its
+ * own; backend NULL: every record), in bounded read transactions. 'fn' returns 0 to go on, or
+ * a value that stops the scan and is returned. Corrupt records are skipped, counted in
+ * *corrupt (may be NULL) and, with 'say' (a command name), named on stderr. 0, fn's value, or
+ * a negative error. */
+typedef int cli_visit_fn(void *arg, const struct wal_record *rec);
+int cli_scan(struct wal *w, const char *backend, uint64_t after, uint64_t to, cli_visit_fn *fn,
+             void *arg, uint64_t *corrupt, const char *say);
+
 int cli_usage(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the log: read-only, or as a writer next to the daemon. 0 or 1 after a message. */

@@ -91,42 +91,17 @@ static void dry_add(struct dry_run *d, const struct wal_record *rec)
     d->last_seq = rec->seq;
 }
 
-/* Sum up the records of (after, to] for 'backend', as the engine would select them. Fresh read
- * transactions now and then, so a long scan never pins the daemon's pages. */
+static int dry_visit(void *arg, const struct wal_record *rec)
+{
+    dry_add(arg, rec);
+    return 0;
+}
+
+/* Sum up the records of (after, to] for 'backend', as the engine would select them. */
 static int dry_scan(struct wal *w, const char *backend, uint64_t after, uint64_t to,
                     struct dry_run *d)
 {
-    struct wal_reader *r;
-    wal_reader_new(w, &r);
-    int rc = wal_reader_begin(r);
-    size_t in_txn = 0;
-    while (rc == 0) {
-        struct wal_record rec;
-        int nrc = wal_reader_next(r, after, &rec);
-        if (nrc == IWR_ENOTFOUND || ((nrc == 0 || nrc == IWR_ECORRUPT) && rec.seq > to))
-            break;
-        if (nrc == IWR_ECORRUPT) {
-            d->corrupt++;
-            after = rec.seq;
-            continue;
-        }
-        if (nrc != 0) {
-            rc = nrc;
-            break;
-        }
-        after = rec.seq;
-        if (rec.target_len == 0 ||
-            (rec.target_len == strlen(backend) && memcmp(rec.target, backend, rec.target_len) == 0))
-            dry_add(d, &rec);
-        if (++in_txn == 1024) {
-            in_txn = 0;
-            wal_reader_end(r);
-            rc = wal_reader_begin(r);
-        }
-    }
-    wal_reader_end(r);
-    wal_reader_free(r);
-    return rc;
+    return cli_scan(w, backend, after, to, dry_visit, d, &d->corrupt, NULL);
 }
 
 static int dry_run(struct cli *cli, struct wal *w, const char *backend, const char *url,

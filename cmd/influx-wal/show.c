@@ -103,56 +103,25 @@ int cmd_status(struct cli *cli)
 }
 
 /* Visit the records in [from, to] (to 0: the end) that 'backend' (NULL: any) should get,
- * starting after its cursor when 'backend' is set and 'from' is 0. Reads in bounded slices so
- * no read transaction stays open long. */
-typedef int visit_fn(void *arg, const struct wal_record *rec);
-
+ * starting after its cursor when 'backend' is set and 'from' is 0. */
 static int visit(struct cli *cli, struct wal *w, const char *backend, uint64_t from, uint64_t to,
-                 visit_fn *fn, void *arg)
+                 cli_visit_fn *fn, void *arg)
 {
-    struct wal_reader *r;
-    wal_reader_new(w, &r);
-    int rc = wal_reader_begin(r);
     uint64_t after = from > 0 ? from - 1 : 0;
-    if (rc == 0 && backend != NULL && from == 0) {
-        rc = wal_reader_cursor(r, backend, &after);
-        if (rc == IWR_ENOTFOUND) {
-            wal_reader_end(r);
-            wal_reader_free(r);
+    int rc = 0;
+    if (backend != NULL && from == 0) {
+        struct wal_reader *r;
+        wal_reader_new(w, &r);
+        rc = wal_reader_begin(r);
+        if (rc == 0)
+            rc = wal_reader_cursor(r, backend, &after);
+        wal_reader_end(r);
+        wal_reader_free(r);
+        if (rc == IWR_ENOTFOUND)
             return cli_fail(cli, "no backend '%s' in this log", backend);
-        }
     }
-    size_t in_txn = 0;
-    while (rc == 0) {
-        struct wal_record rec;
-        int nrc = wal_reader_next(r, after, &rec);
-        if (nrc == IWR_ENOTFOUND || (to > 0 && nrc == 0 && rec.seq > to))
-            break;
-        if (nrc == IWR_ECORRUPT) {
-            fprintf(stderr, "influx-wal %s: record %" PRIu64 " is corrupt: skipped\n",
-                    cli->cmd->name, rec.seq);
-            after = rec.seq;
-            continue;
-        }
-        if (nrc != 0) {
-            rc = nrc;
-            break;
-        }
-        after = rec.seq;
-        int mine = backend == NULL || rec.target_len == 0 ||
-                   (rec.target_len == strlen(backend) &&
-                    memcmp(rec.target, backend, rec.target_len) == 0);
-        if (mine && (rc = fn(arg, &rec)) != 0)
-            break;
-        /* A fresh snapshot now and then: a long export must not pin the daemon's pages. */
-        if (++in_txn == 1024) {
-            in_txn = 0;
-            wal_reader_end(r);
-            rc = wal_reader_begin(r);
-        }
-    }
-    wal_reader_end(r);
-    wal_reader_free(r);
+    if (rc == 0)
+        rc = cli_scan(w, backend, after, to, fn, arg, NULL, cli->cmd->name);
     if (rc > 0)
         return rc;
     if (rc != 0)
