@@ -19,41 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    $PY -c '
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
-
-ip=$(free_port); rpcp=$(free_port); rp=$(free_port)
-mkdir -p "$work/influxd"
-cat >"$work/influxd/influxd.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpcp"
-[meta]
-  dir = "$work/influxd/meta"
-[data]
-  dir = "$work/influxd/data"
-  wal-dir = "$work/influxd/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:$ip"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "warn"
-CONF
+. bench/lib.sh
+bench_influxd_config "$work/influxd"
+rp=$(bench_free_port)
 cat >"$work/relay.toml" <<CONF
 [http]
 listen = ["127.0.0.1:$rp"]
@@ -64,14 +32,14 @@ max-size = "8GiB"
 level = "warn"
 [[backend]]
 name = "b"
-url = "http://127.0.0.1:$ip"
+url = "$BENCH_INFLUXD_URL"
 create-database = true
 retry-max-delay = "1s"
 CONF
 "$BUILD/influx-wal-relay" --config "$work/relay.toml" >"$work/relay.log" 2>&1 &
 relay=$!
 pids+=($relay)
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$rp/ping" && break; sleep 0.1; done
+bench_wait_ping "http://127.0.0.1:$rp" || exit 1
 
 # The backlog: 5000-point bodies, every point unique, 1000 series.
 $PY - "$rp" "$POINTS" <<'PY'
@@ -101,7 +69,7 @@ echo "relay RSS with the backlog held: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024
 
 influxd run -config "$work/influxd/influxd.conf" >"$work/influxd.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$ip/ping" && break; sleep 0.1; done
+bench_wait_ping "$BENCH_INFLUXD_URL" || exit 1
 start=$(date +%s.%N)
 deadline=$(( $(date +%s) + 900 ))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rp/health/backend/b")" = 200 ]; do
@@ -109,7 +77,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rp/health/b
     sleep 0.2
 done
 end=$(date +%s.%N)
-count=$(curl -s "http://127.0.0.1:$ip/query" --data-urlencode "db=catchup" \
+count=$(curl -s "$BENCH_INFLUXD_URL/query" --data-urlencode "db=catchup" \
     --data-urlencode 'q=SELECT count("n") FROM cpu' | $PY -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"][0]["values"][0][1])')
 $PY - "$start" "$end" "$POINTS" "$count" <<'PY'
 import sys

@@ -15,28 +15,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { # a free TCP port below 32768
-    /usr/bin/python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); s.close(); print(p); break
-    except OSError:
-        s.close()
-PY
-}
-
-wait_ping() { # url
-    for _ in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ping")" = 204 ] && return 0
-        sleep 0.1
-    done
-    echo "no answer from $1" >&2
-    return 1
-}
+. bench/lib.sh
 
 run_wrk() { # label url conns
     local out="$work/wrk-$1-$3.txt"
@@ -61,31 +40,11 @@ PY
 }
 
 # A real influxd, for the direct figures.
-ip=$(free_port); rpcp=$(free_port)
-mkdir -p "$work/influxd"
-cat >"$work/influxd/influxd.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpcp"
-[meta]
-  dir = "$work/influxd/meta"
-[data]
-  dir = "$work/influxd/data"
-  wal-dir = "$work/influxd/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:$ip"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "warn"
-CONF
+bench_influxd_config "$work/influxd"
 influxd run -config "$work/influxd/influxd.conf" >"$work/influxd.log" 2>&1 &
 pids+=($!)
-wait_ping "http://127.0.0.1:$ip" || exit 1
-curl -s -XPOST "http://127.0.0.1:$ip/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
+bench_wait_ping "$BENCH_INFLUXD_URL" || exit 1
+curl -s -XPOST "$BENCH_INFLUXD_URL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
 
 # The relay: durable commits, its backend a closed port so the senders stay idle; a fresh log
 # for each run, large enough that the run never fills it.
@@ -106,16 +65,16 @@ CONF
     "$BUILD/influx-wal-relay" --config "$work/relay.toml" >>"$work/relay.log" 2>&1 &
     relay=$!
     pids+=($relay)
-    wait_ping "http://127.0.0.1:$1" || exit 1
+    bench_wait_ping "http://127.0.0.1:$1" || exit 1
 }
 
-dead=$(free_port)
+dead=$(bench_free_port)
 echo "relay: durable log (fsync on every commit), backend down; $(influxd version | head -1)"
 for c in 8 64; do
-    rp=$(free_port)
+    rp=$(bench_free_port)
     start_relay "$rp"
     run_wrk relay "http://127.0.0.1:$rp" $c
     echo "         relay peak RSS $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' /proc/$relay/status), log $(du -sh "$work/wal" | cut -f1)"
     kill "$relay"; wait "$relay" 2>/dev/null
 done
-for c in 8 64; do run_wrk influxd "http://127.0.0.1:$ip" $c; done
+for c in 8 64; do run_wrk influxd "$BENCH_INFLUXD_URL" $c; done

@@ -23,19 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    $PY -c '
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 30000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+. bench/lib.sh
 
 echo "building replay_drive"
 # shellcheck disable=SC2046
@@ -43,33 +31,11 @@ cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I/usr/share/include/
     tests/tools/replay_drive.c replay/*.c wal/*.c common/*.c \
     $(pkg-config --cflags --libs lmdb libuv libcurl zlib) -lpthread -o "$tmp/replay_drive"
 
-port=$(free_port)
-rpc=$(free_port)
-cat >"$tmp/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$tmp/influx/meta"
-[data]
-  dir = "$tmp/influx/data"
-  wal-dir = "$tmp/influx/wal"
-[http]
-  bind-address = "127.0.0.1:$port"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "warn"
-EOF
-/usr/bin/influxd -config "$tmp/influxd.conf" >"$tmp/influxd.log" 2>&1 &
+bench_influxd_config "$tmp/influx"
+/usr/bin/influxd -config "$tmp/influx/influxd.conf" >"$tmp/influxd.log" 2>&1 &
 influx_pid=$!
-url="http://127.0.0.1:$port"
-for _ in $(seq 1 150); do
-    curl -s -o /dev/null -w '%{http_code}' "$url/ping" 2>/dev/null | grep -q 204 && break
-    sleep 0.2
-done
+url=$BENCH_INFLUXD_URL
+bench_wait_ping "$url"
 curl -sf -o /dev/null -XPOST "$url/query" --data-urlencode 'q=CREATE DATABASE "direct"'
 curl -sf -o /dev/null -XPOST "$url/query" --data-urlencode 'q=CREATE DATABASE "replayed"'
 
