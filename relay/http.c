@@ -17,6 +17,8 @@
 #include <time.h>
 
 #define READ_CHUNK (64 * 1024)
+/* Answers queued to a client that does not read them: past this, its requests wait. */
+#define WRITE_QUEUE_MAX (256 * 1024)
 
 uint64_t mono_ns(void)
 {
@@ -66,8 +68,15 @@ static void on_written(uv_write_t *w, int status)
     struct conn *c = wr->conn;
     int close_after = wr->close_after;
     free(wr);
-    if (status < 0 || close_after)
+    if (status < 0 || close_after) {
         conn_close(c);
+        return;
+    }
+    if (c->draining &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= WRITE_QUEUE_MAX / 2) {
+        c->draining = 0;
+        conn_continue(c);
+    }
 }
 
 /* Queue raw bytes on the connection. */
@@ -166,8 +175,14 @@ void http_respond(struct conn *c, int status, const char *headers, const char *b
     }
     c->busy = 0;
     req_reset(&c->req);
-    if (!close_after)
-        conn_continue(c);
+    if (close_after)
+        return;
+    /* A client that pipelines requests and does not read the answers must not make them pile
+     * up in memory: past the bound its next requests wait (unread) until the kernel took most
+     * of the queue (on_written), and the idle timeout ends a client that never reads. */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX)
+        c->draining = 1;
+    conn_continue(c);
 }
 
 void http_send_raw(struct conn *c, const char *data, size_t len)
@@ -435,10 +450,12 @@ static void conn_settle(struct conn *c)
 {
     if (c->closing)
         return;
-    if (c->busy) {
+    if (c->busy || c->draining) {
         if (c->reading)
             uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
+        if (c->draining && !c->busy && !c->in_request)
+            arm_idle(c);
         return;
     }
     if (c->pending.cap > READ_CHUNK && c->pending.len == 0)
@@ -458,7 +475,7 @@ static void conn_settle(struct conn *c)
 static void conn_pump(struct conn *c)
 {
     c->pumping = 1;
-    while (!c->busy && !c->closing && c->pending.len > 0) {
+    while (!c->busy && !c->draining && !c->closing && c->pending.len > 0) {
         size_t used = conn_parse(c, c->pending.data, c->pending.len);
         memmove(c->pending.data, c->pending.data + used, c->pending.len - used);
         c->pending.len -= used;
@@ -482,7 +499,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         if (n != UV_EOF)
             log_debug("event=conn_read_error err=\"%s\"", uv_strerror((int)n));
         /* A client that half-closes after its request still gets its answer. */
-        if (c->busy) {
+        if (c->busy || c->draining) {
             uv_read_stop(s);
             c->reading = 0;
         } else {
@@ -499,7 +516,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         buf_append(&c->pending, c->rbuf, (size_t)n);
         off = (size_t)n;
     }
-    while (off < (size_t)n && !c->busy && !c->closing)
+    while (off < (size_t)n && !c->busy && !c->draining && !c->closing)
         off += conn_parse(c, c->rbuf + off, (size_t)n - off);
     if (off < (size_t)n && !c->closing)
         buf_append(&c->pending, c->rbuf + off, (size_t)n - off);

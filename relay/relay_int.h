@@ -79,6 +79,7 @@ struct conn {
     struct buf pending;            /* bytes read but not parsed yet (a request was in progress) */
     int in_request;                /* between message begin and complete */
     int busy;                      /* a complete request is being handled; reading paused */
+    int draining;                  /* answers over WRITE_QUEUE_MAX queued: reading paused */
     int keep_alive;                /* of the request being handled */
     int closing;
     int reading;

@@ -59,6 +59,19 @@ int wal_err(int rc, const char *what)
     }
 }
 
+/* LMDB reports a short page write as EIO ("short write, filesystem full?"). The pages are
+ * written before the meta page, so the environment is still sound after such a failure: when
+ * the file system is (nearly) out of space, it is ENOSPC in all but name, "full" and not fatal.
+ * Any other EIO (a failed fdatasync on a sick disk) stays fatal. */
+static int commit_err(struct wal *w, int rc)
+{
+    struct statvfs sv;
+    if (rc == EIO && statvfs(w->dir, &sv) == 0 &&
+        (uint64_t)sv.f_bavail * sv.f_frsize < ((uint64_t)1 << 20))
+        return ENOSPC;
+    return rc;
+}
+
 /* Panics and remaps leave the environment unusable: the process must restart (systemd does)
  * and a restart loses nothing committed. */
 static void wal_check_fatal(int rc, const char *what)
@@ -539,6 +552,7 @@ struct wtx {
     uint64_t dropped_now;
     int room_checked;   /* statvfs done for this transaction */
     int room_ok;
+    int room_warned;    /* the refusal was logged for this transaction */
     uint64_t appended;
 };
 
@@ -556,21 +570,47 @@ static size_t pages_for(struct wal *w, size_t len)
     return ((len + 16 + w->psize - 1) / w->psize) * w->psize;
 }
 
-static int disk_room_ok(struct wal *w, struct wtx *t)
+/* Bytes of pages the data file already has but no table uses (LMDB's free list, as of this
+ * transaction). LMDB reuses them before it grows the file, and the file never shrinks: once a
+ * log that hit the reserve has drained, appends that fit there take no disk space at all. */
+static size_t file_free_bytes(struct wal *w, MDB_txn *txn)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    MDB_dbi dbis[] = {0 /* free list */, 1 /* main */, w->log, w->cursors, w->dead, w->meta};
+    size_t used = 2; /* the meta pages */
+    if (mdb_env_info(w->env, &info) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+        if (mdb_stat(txn, dbis[i], &st) != 0)
+            return 0;
+        used += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    }
+    size_t pages = (size_t)info.me_last_pgno + 1;
+    return pages > used ? (pages - used) * w->psize : 0;
+}
+
+static int disk_room_ok(struct wal *w, struct wtx *t, size_t need)
 {
     if (w->opt.min_free_bytes == 0)
         return 1;
+    struct statvfs sv;
     if (!t->room_checked) {
-        struct statvfs sv;
         t->room_checked = 1;
         t->room_ok = statvfs(w->dir, &sv) != 0 ||
                      (uint64_t)sv.f_bavail * sv.f_frsize >= w->opt.min_free_bytes;
-        if (!t->room_ok)
-            log_warn("event=wal_disk_reserve_reached dir=%s free_bytes=%llu min_free_bytes=%zu",
-                     w->dir, (unsigned long long)sv.f_bavail * sv.f_frsize,
-                     w->opt.min_free_bytes);
     }
-    return t->room_ok;
+    if (t->room_ok)
+        return 1;
+    /* Below the reserve, what fits in the file's free pages (with a margin for the pages the
+     * commit copies) still goes in: it does not use the disk. */
+    if (need + 64 * w->psize <= file_free_bytes(w, t->txn))
+        return 1;
+    if (!t->room_warned && statvfs(w->dir, &sv) == 0)
+        log_warn("event=wal_disk_reserve_reached dir=%s free_bytes=%llu min_free_bytes=%zu",
+                 w->dir, (unsigned long long)sv.f_bavail * sv.f_frsize, w->opt.min_free_bytes);
+    t->room_warned = 1;
+    return 0;
 }
 
 /* Move every cursor below 'seq' up to it: the records they still wanted are gone. */
@@ -631,7 +671,7 @@ static int drop_oldest(struct wal *w, struct wtx *t, size_t need)
 static int apply_append(struct wal *w, struct wtx *t, struct wal_op *op)
 {
     size_t need = pages_for(w, op->enc.len);
-    if (!disk_room_ok(w, t)) {
+    if (!disk_room_ok(w, t, need)) {
         op->rc = IWR_EFULL;
         return 0;
     }
@@ -986,7 +1026,7 @@ static void commit_batch(struct wal *w, struct wal_op *batch, int *trim_more)
         t.txn = parent;
         rc = wtx_put_meta(w, &t);
         if (rc == 0)
-            rc = mdb_txn_commit(t.txn);
+            rc = commit_err(w, mdb_txn_commit(t.txn));
         else
             mdb_txn_abort(t.txn);
         wal_check_fatal(rc, "commit");

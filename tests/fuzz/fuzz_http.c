@@ -32,11 +32,21 @@ static void wake_cb(void *arg)
     uv_async_send(arg);
 }
 
+static char dir[] = "/tmp/iwr-fuzz-http-XXXXXX";
+
+static void remove_dir(void)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void setup(void)
 {
-    char dir[] = "/tmp/iwr-fuzz-http-XXXXXX";
     if (mkdtemp(dir) == NULL)
         abort();
+    atexit(remove_dir);
     log_set_level(LOG_OFF);
     loop = uv_default_loop();
     uv_async_init(loop, &wake, on_wake);
