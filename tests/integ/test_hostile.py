@@ -42,8 +42,17 @@ def proc_kib(pid, key):
     return 0
 
 
+def instrumented():
+    """True in the sanitizer build (make asan sets IWR_SANITIZED): ASan's shadow memory and
+    quarantine make RSS figures meaningless, so memory bounds are reported, not asserted."""
+    return bool(os.environ.get("IWR_SANITIZED"))
+
+
 def under_valgrind(r):
-    """True when the relay runs under valgrind (tests/valgrind.sh): its RSS is valgrind's."""
+    """True when the relay runs under valgrind (tests/valgrind.sh), or in the sanitizer build:
+    its RSS is then the tool's, not ours."""
+    if instrumented():
+        return True
     try:
         return "valgrind" in os.readlink("/proc/%d/exe" % r.pid) or "memcheck" in os.readlink(
             "/proc/%d/exe" % r.pid)
@@ -706,6 +715,9 @@ def test_summary():
     own bound)."""
     single = [x for x in RSS if "concurrent" not in x[0]]
     worst = max(single, key=lambda x: x[1]) if single else ("-", 0, 0)
+    if instrumented():
+        h.diag("sanitizer build: worst peak RSS %s, %d KiB (not asserted)" % (worst[0], worst[1]))
+        return
     h.check(worst[1] < 128 * 1024, "peak RSS under every single-client abuse stays under 128 MiB "
             "(worst: %s, %d KiB)" % (worst[0], worst[1]))
 
