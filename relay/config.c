@@ -491,6 +491,7 @@ void config_defaults(struct config *c)
     c->max_inflated_bytes = 4 * c->max_body_bytes;
     c->max_connections = 1024;
     c->max_header_bytes = 64 * 1024;
+    c->max_pending_bytes = (size_t)512 << 20;
     c->idle_timeout_ms = 60000;
     c->read_timeout_ms = 30000;
     c->data_dir = xstrdup("./data");
@@ -709,6 +710,7 @@ static const struct field http_fields[] = {
     FIELD("max-inflated-size", K_SIZE, struct config, max_inflated_bytes),
     FIELD("max-connections", K_COUNT, struct config, max_connections),
     FIELD("max-header-size", K_SIZE, struct config, max_header_bytes),
+    FIELD("max-pending-size", K_SIZE, struct config, max_pending_bytes),
     FIELD("idle-timeout", K_DURATION, struct config, idle_timeout_ms),
     FIELD("read-timeout", K_DURATION, struct config, read_timeout_ms),
     FIELD("allow-unsigned", K_BOOL, struct config, allow_unsigned),
@@ -1491,6 +1493,8 @@ static int validate_http(const struct config *c, char *err, size_t err_cap)
         return set_err(err, err_cap, "http.max-connections must be greater than 0");
     if (c->max_header_bytes < 1024)
         return set_err(err, err_cap, "http.max-header-size must be at least 1KiB");
+    if (c->max_pending_bytes < c->max_body_bytes)
+        return set_err(err, err_cap, "http.max-pending-size must be at least http.max-body-size");
     if (c->idle_timeout_ms == 0)
         return set_err(err, err_cap, "http.idle-timeout must be greater than 0");
     if (c->read_timeout_ms == 0)

@@ -78,6 +78,9 @@ struct config {
      * add to the list the first one started instead of replacing it again. */
     int backend_flags_seen;
     int listen_flags_seen;
+    /* [http] max-pending-size: request bodies held in memory at once, all clients together;
+     * a body that would go past it gets 503 (default 512 MiB). */
+    size_t max_pending_bytes;
 };
 
 /* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend

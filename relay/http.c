@@ -111,6 +111,13 @@ static void count_request(struct relay *r, enum endpoint ep, int status, uint64_
     r->ctr.duration_count++;
 }
 
+/* The body's bytes no longer count toward the relay's pending total. */
+static void req_release_body(struct conn *c)
+{
+    c->relay->pending_bytes -= c->req.body_counted;
+    c->req.body_counted = 0;
+}
+
 static void req_reset(struct http_req *q)
 {
     buf_clear(&q->url);
@@ -174,6 +181,7 @@ void http_respond(struct conn *c, int status, const char *headers, const char *b
             conn_send(c, body, body_len, close_after);
     }
     c->busy = 0;
+    req_release_body(c);
     req_reset(&c->req);
     if (close_after)
         return;
@@ -203,6 +211,7 @@ void http_end_raw(struct conn *c, int status)
     IWR_ASSERT(c->busy);
     count_request(c->relay, c->req.ep, status, c->req.start_ns);
     c->busy = 0;
+    req_release_body(c);
     req_reset(&c->req);
     if (c->closing)
         return;
@@ -294,6 +303,7 @@ static int header_room(struct conn *c, size_t len)
 static int on_message_begin(llhttp_t *p)
 {
     struct conn *c = conn_of(p);
+    req_release_body(c);
     req_reset(&c->req);
     c->in_request = 1;
     c->req.start_ns = mono_ns();
@@ -386,11 +396,20 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct conn *c = conn_of(p);
-    if (c->req.body.len + len > c->relay->cfg_limits.max_body_bytes) {
+    struct relay *r = c->relay;
+    if (c->req.body.len + len > r->cfg_limits.max_body_bytes) {
         c->fail_status = 413;
         return HPE_USER;
     }
+    /* Memory is bounded per request above and for all clients together here: many clients
+     * each holding a large body must not add up past the limit. */
+    if (r->pending_bytes + len > r->cfg_limits.max_pending_bytes) {
+        c->fail_status = 503;
+        return HPE_USER;
+    }
     buf_append(&c->req.body, at, len);
+    r->pending_bytes += len;
+    c->req.body_counted += len;
     return 0;
 }
 
@@ -437,6 +456,8 @@ static size_t conn_parse(struct conn *c, const char *data, size_t len)
         conn_fail(c, 431, "request header fields too large");
     else if (c->fail_status == 413)
         conn_fail(c, 413, "Request Entity Too Large");
+    else if (c->fail_status == 503)
+        conn_fail(c, 503, "too much request data pending on this relay; retry later");
     else
         conn_fail(c, 400, reason && *reason ? reason : llhttp_errno_name(e));
     return len;
@@ -546,6 +567,7 @@ static void conn_free(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     r->n_conns--;
+    req_release_body(c);
     buf_deinit(&c->req.url);
     buf_deinit(&c->req.auth);
     buf_deinit(&c->req.fwd);

@@ -15,6 +15,7 @@ static void limits_copy(struct config *dst, const struct config *src)
     dst->max_inflated_bytes = src->max_inflated_bytes;
     dst->max_connections = src->max_connections;
     dst->max_header_bytes = src->max_header_bytes;
+    dst->max_pending_bytes = src->max_pending_bytes;
     dst->idle_timeout_ms = src->idle_timeout_ms;
     dst->read_timeout_ms = src->read_timeout_ms;
     dst->allow_unsigned = src->allow_unsigned;

@@ -59,6 +59,7 @@ struct http_req {
     int expect_continue;
     size_t header_bytes;
     struct buf body;
+    size_t body_counted;           /* of body.len, what relay.pending_bytes holds for it */
     uint64_t start_ns;             /* monotonic, first byte of the request */
     uint64_t recv_ns;              /* realtime, when the request was complete */
     enum endpoint ep;
@@ -123,6 +124,7 @@ struct relay {
     void *shutdown_arg;
     uint64_t started_ns;
     struct relay_counters ctr;
+    size_t pending_bytes;          /* request bodies held now, all connections */
     llhttp_settings_t settings;
     struct relay_rates rates;      /* metrics.c: moving averages, the log's writability */
 };

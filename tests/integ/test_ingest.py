@@ -326,7 +326,41 @@ def test_idle_timeout():
     h.check(s2.recv(4096) == b"" and time.time() - t0 < 5, "an idle connection is closed")
 
 
+def test_pending_bodies_bound():
+    """Bodies held in memory are bounded for all clients together: with room for about two
+    600 KB bodies, a third client holding one gets 503 and a closed connection; the two
+    complete and are committed."""
+    a, r = setup_pair(config={"http": {"max-body-size": "700KiB", "max-pending-size": "1300KiB"}})
+    body = b"".join(b"pend,c=%d n=%di %d\n" % (c, i, i + 1) for c in range(1) for i in range(30000))
+    body = body[:600 * 1024]
+    body = body[:body.rindex(b"\n") + 1]
+    lines = body.count(b"\n")
+    socks = []
+    for k in range(3):
+        s = socket.create_connection(("127.0.0.1", r.port), timeout=10)
+        mine = body.replace(b"pend,c=0", b"pend,c=%d" % k)
+        s.sendall(b"POST /write?db=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % (DB.encode(), len(mine)) + mine[:-10])
+        socks.append((s, mine))
+        time.sleep(0.3)
+    third = socks[2][0].recv(4096)
+    h.check(third.startswith(b"HTTP/1.1 503"), "the client that would pass the bound: 503",
+            third[:60])
+    for s, mine in socks[:2]:
+        s.sendall(mine[-10:])
+    answers = [s.recv(4096) for s, _ in socks[:2]]
+    h.check(all(x.startswith(b"HTTP/1.1 204") for x in answers),
+            "the two within the bound complete: 204", [x[:20] for x in answers])
+    for s, _ in socks:
+        s.close()
+    h.check_eq(wait_count(a, 2 * lines, measurement="pend"), 2 * lines,
+               "their points arrive, the refused one's do not")
+    st, _, _ = curl("-XPOST", r.url + "/write?db=" + DB, "--data-binary", "after n=1i 1")
+    h.check_eq(st, 204, "once they are answered, the budget is free again")
+
+
 if __name__ == "__main__":
     h.run([test_ping_and_routes, test_write_statuses, test_pipelined_and_keepalive,
            test_real_clients, test_auth, test_udp, test_full_log, test_config_and_flags,
-           test_influxdb_relay_layout, test_reload_and_stop_under_load, test_idle_timeout])
+           test_influxdb_relay_layout, test_reload_and_stop_under_load, test_idle_timeout,
+           test_pending_bodies_bound])

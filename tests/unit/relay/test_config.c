@@ -733,6 +733,8 @@ static void test_validate(void)
           "(25000000 bytes)");
     VCASE(cfg.max_connections = 0, "http.max-connections must be greater than 0");
     VCASE(cfg.max_header_bytes = 1023, "http.max-header-size must be at least 1KiB");
+    VCASE(cfg.max_pending_bytes = cfg.max_body_bytes - 1,
+          "http.max-pending-size must be at least http.max-body-size");
     VCASE(cfg.idle_timeout_ms = 0, "http.idle-timeout must be greater than 0");
     VCASE(cfg.read_timeout_ms = 0, "http.read-timeout must be greater than 0");
     VCASE(cfg.auth_enabled = 1, "auth.enabled is true but there is no [[auth.user]]");
