@@ -25,6 +25,18 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 void buf_append_json_str(struct buf *b, const char *s, size_t n);
 /* Take the bytes: the caller frees the result; the buffer is left empty. */
 char *buf_steal(struct buf *b);
+/* The value of a hexadecimal digit, or -1 (percent-decoding, TOML escapes). */
+static inline int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static inline void buf_clear(struct buf *b)
 {
     b->len = 0;

@@ -14,17 +14,6 @@ const int counted_codes[CODE_SLOTS] = {200, 204, 400, 401, 404, 405,
 const double request_duration_bounds[DURATION_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decoding as Go's url.ParseQuery does it ('+' is a space); a bad escape is kept as
  * it is. */
 static void url_decode(const char *s, size_t n, struct buf *out)
@@ -33,8 +22,8 @@ static void url_decode(const char *s, size_t n, struct buf *out)
         char ch = s[i];
         if (ch == '+') {
             ch = ' ';
-        } else if (ch == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            ch = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        } else if (ch == '%' && i + 2 < n && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+            ch = (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
             i += 2;
         }
         buf_append(out, &ch, 1);

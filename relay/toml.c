@@ -349,17 +349,6 @@ static void put_utf8(struct buf *b, uint32_t cp)
     buf_append(b, u, n);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* At '\\' in a basic string: append what the escape means. */
 static int parse_escape(struct parser *ps, struct buf *out)
 {
@@ -394,7 +383,7 @@ static int parse_escape(struct parser *ps, struct buf *out)
         int digits = c == 'u' ? 4 : 8;
         uint32_t cp = 0;
         for (int i = 0; i < digits; i++) {
-            int v = ps->p < ps->end ? hex_value(*ps->p) : -1;
+            int v = ps->p < ps->end ? hex_digit(*ps->p) : -1;
             if (v < 0)
                 return fail(ps, ps->line, "\\%c needs %d hex digits", c, digits);
             cp = (cp << 4) | (uint32_t)v;
@@ -499,7 +488,7 @@ static int is_digit(char c)
 
 static int is_digit_base(char c, int base)
 {
-    int v = hex_value(c);
+    int v = hex_digit(c);
     return v >= 0 && v < base;
 }
 
@@ -528,7 +517,7 @@ static int digits_value(const char *s, size_t n, int base, uint64_t max, uint64_
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '_')
             continue;
-        uint64_t d = (uint64_t)hex_value(s[i]);
+        uint64_t d = (uint64_t)hex_digit(s[i]);
         if (v > (max - d) / (uint64_t)base)
             return -1;
         v = v * (uint64_t)base + d;
