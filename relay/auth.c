@@ -57,13 +57,13 @@ static int b64_decode(const char *s, size_t n, struct buf *out)
     return 0;
 }
 
-static int user_ok(const struct config *cfg, const char *user, size_t ulen, const char *pass,
+static int user_ok(const struct relay_options *cfg, const char *user, size_t ulen, const char *pass,
                    size_t plen)
 {
     int ok = 0;
     /* Every user is compared, so the time does not tell which name exists. */
     for (size_t i = 0; i < cfg->n_users; i++) {
-        const struct cfg_user *u = &cfg->users[i];
+        const struct relay_user *u = &cfg->users[i];
         int name_eq = equal_const_time(user, ulen, u->name, strlen(u->name));
         int pass_eq = equal_const_time(pass, plen, u->password ? u->password : "",
                                        u->password ? strlen(u->password) : 0);
@@ -74,7 +74,7 @@ static int user_ok(const struct config *cfg, const char *user, size_t ulen, cons
 
 int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen)
 {
-    const struct config *cfg = &c->relay->cfg_limits;
+    const struct relay_options *cfg = &c->relay->cfg_limits;
     if (!cfg->auth_enabled)
         return 0;
     struct buf user, pass, creds;

@@ -669,7 +669,7 @@ int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server)
 {
     char host[256];
     int port;
-    if (config_parse_hostport(hostport, host, sizeof(host), &port) != 0)
+    if (hostport_parse(hostport, host, sizeof(host), &port, NULL) != 0)
         return IWR_EINVAL;
     struct sockaddr_storage ss;
     int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)

@@ -58,7 +58,7 @@ static int writable_now(struct relay *r, const struct wal_counters *wc, uint64_t
         return 0;
     uint64_t max = r->cfg_limits.max_bytes;
     int roomy = wc->log_bytes + WRITABLE_MARGIN <= max || wc->log_bytes + max / 8 <= max;
-    return roomy || r->cfg_limits.full_policy == CFG_FULL_DROP_OLDEST ||
+    return roomy || r->cfg_limits.full_policy == WAL_FULL_DROP_OLDEST ||
            (q->accepted_ns != 0 && now - q->accepted_ns <= REFUSED_HOLD_NS);
 }
 

@@ -218,7 +218,7 @@ static int split_url(const char *url, char *host, size_t cap, int *port)
         *port = 80;
         return 0;
     }
-    return config_parse_hostport(hp, host, cap, port) == 0 ? 0 : -1;
+    return hostport_parse(hp, host, cap, port, NULL) == 0 ? 0 : -1;
 }
 
 void query_handle(struct conn *c, struct http_req *req)

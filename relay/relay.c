@@ -7,43 +7,36 @@
 
 #include <string.h>
 
-/* The relay keeps its own copy of the limits and users: a reload swaps them whole. */
-static void limits_copy(struct config *dst, const struct config *src)
+/* The relay keeps its own copy of the limits and users: a reload swaps them whole. The
+ * listeners are only read by relay_new. */
+static void limits_copy(struct relay_options *dst, const struct relay_options *src)
 {
-    memset(dst, 0, sizeof(*dst));
-    dst->max_body_bytes = src->max_body_bytes;
-    dst->max_inflated_bytes = src->max_inflated_bytes;
-    dst->max_connections = src->max_connections;
-    dst->max_header_bytes = src->max_header_bytes;
-    dst->max_pending_bytes = src->max_pending_bytes;
-    dst->idle_timeout_ms = src->idle_timeout_ms;
-    dst->read_timeout_ms = src->read_timeout_ms;
-    dst->allow_unsigned = src->allow_unsigned;
-    dst->auth_enabled = src->auth_enabled;
-    dst->max_bytes = src->max_bytes;
-    dst->full_policy = src->full_policy;
-    dst->min_free_bytes = src->min_free_bytes;
-    dst->n_users = src->n_users;
-    dst->users = xcalloc(src->n_users ? src->n_users : 1, sizeof(*dst->users));
+    *dst = *src;
+    dst->listen = NULL;
+    dst->n_listen = 0;
+    dst->udp = NULL;
+    dst->n_udp = 0;
+    struct relay_user *users = xcalloc(src->n_users ? src->n_users : 1, sizeof(*users));
     for (size_t i = 0; i < src->n_users; i++) {
-        dst->users[i].name = xstrdup(src->users[i].name ? src->users[i].name : "");
-        dst->users[i].password = xstrdup(src->users[i].password ? src->users[i].password : "");
+        users[i].name = xstrdup(src->users[i].name ? src->users[i].name : "");
+        users[i].password = xstrdup(src->users[i].password ? src->users[i].password : "");
     }
+    dst->users = users;
 }
 
-static void limits_free(struct config *c)
+static void limits_free(struct relay_options *o)
 {
-    for (size_t i = 0; i < c->n_users; i++) {
-        free(c->users[i].name);
-        free(c->users[i].password);
+    for (size_t i = 0; i < o->n_users; i++) { /* our copies (limits_copy) */
+        free((char *)o->users[i].name);
+        free((char *)o->users[i].password);
     }
-    free(c->users);
-    c->users = NULL;
-    c->n_users = 0;
+    free((struct relay_user *)o->users);
+    o->users = NULL;
+    o->n_users = 0;
 }
 
-int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w, const struct config *cfg,
-              const struct relay_hooks *hooks)
+int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
+              const struct relay_options *cfg, const struct relay_hooks *hooks)
 {
     struct relay *r = xcalloc(1, sizeof(*r));
     r->loop = loop;
@@ -68,7 +61,7 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w, const struct c
     return rc;
 }
 
-void relay_reload(struct relay *r, const struct config *cfg)
+void relay_reload(struct relay *r, const struct relay_options *cfg)
 {
     limits_free(&r->cfg_limits);
     limits_copy(&r->cfg_limits, cfg);

@@ -4,6 +4,7 @@
 #define IWR_RELAY_INT_H
 
 #include "common/buf.h"
+#include "common/hostport.h"
 #include "relay/lineproto.h"
 #include "relay/relay.h"
 
@@ -111,7 +112,8 @@ struct relay {
     uv_loop_t *loop;
     struct wal *wal;
     struct relay_hooks hooks;
-    struct config cfg_limits;      /* the limits and users in force (no listeners/backends) */
+    struct relay_options cfg_limits; /* the limits and users in force (owned copies; no
+                                      * listeners) */
     uv_tcp_t *servers;
     size_t n_servers;
     size_t servers_open;
@@ -166,7 +168,7 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
 int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen);
 
 /* udp.c */
-int udp_start(struct relay *r, const struct cfg_udp *u, struct udp_listener **out);
+int udp_start(struct relay *r, const struct relay_udp *u, struct udp_listener **out);
 void udp_close_all(struct relay *r);
 
 /* query.c: GET|POST /query proxied to the most current backend that is up. */

@@ -124,13 +124,13 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct 
         uv_timer_start(&u->timer, on_udp_timer, UDP_FLUSH_MS, 0);
 }
 
-int udp_start(struct relay *r, const struct cfg_udp *cu, struct udp_listener **out)
+int udp_start(struct relay *r, const struct relay_udp *cu, struct udp_listener **out)
 {
     char host[256];
     int port;
     enum lp_precision p = LP_NS;
     const char *prec = cu->precision ? cu->precision : "";
-    if (config_parse_hostport(cu->listen, host, sizeof(host), &port) != 0 ||
+    if (hostport_parse(cu->listen, host, sizeof(host), &port, NULL) != 0 ||
         lp_parse_precision(prec, strlen(prec), 0, &p) != 0)
         return IWR_EINVAL;
     struct sockaddr_storage ss;

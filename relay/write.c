@@ -138,7 +138,7 @@ static void write_done(void *arg, int rc, uint64_t seq)
 void write_handle(struct conn *c, struct http_req *req, int v2)
 {
     struct relay *r = c->relay;
-    const struct config *lim = &r->cfg_limits;
+    const struct relay_options *lim = &r->cfg_limits;
     const char *q = req->url.data + req->path_len;
     size_t qlen = req->url.len - req->path_len;
     if (qlen > 0) {

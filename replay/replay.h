@@ -17,7 +17,11 @@ struct replay;
 
 enum replay_start { REPLAY_START_LATEST = 0, REPLAY_START_EARLIEST = 1 };
 
-/* A zero number means the default shown.
+/* A backend's options: the only definition, used by the daemon's config (config/ keeps one per
+ * [[backend]]), the daemon and the CLI. replay_backend_opts_defaults gives the defaults shown;
+ * a zero number given to replay_set_backends also means that default. The strings are
+ * borrowed: replay_set_backends copies what it keeps, so whoever filled them frees them
+ * (config_deinit for a loaded config's backends).
  * url: http or https, at most 200 bytes, a trailing '/' dropped; user:password@ in it works
  * but is never shown in status or logs.
  * max_in_flight: batches in memory and on the wire; after a failure one at a time until a
@@ -33,13 +37,13 @@ struct replay_backend_opts {
     const char *ca_file;         /* NULL: system CAs */
     int insecure_skip_verify;    /* no TLS peer or host check (logged as a warning) */
     int gzip;                    /* Content-Encoding: gzip on writes */
-    uint64_t timeout_ms;         /* whole request; 30000 (/ping: at most 5000) */
-    uint64_t connect_timeout_ms; /* 5000 */
-    size_t batch_max_bytes;      /* 1 MiB; a single longer line is sent alone */
+    uint64_t timeout_ms;         /* whole request; 10000 (/ping: at most 5000) */
+    uint64_t connect_timeout_ms; /* 2000 */
+    size_t batch_max_bytes;      /* 4 MiB; a single longer line is sent alone */
     size_t batch_max_points;     /* 5000 lines */
     size_t max_in_flight;        /* 2 */
     uint64_t retry_max_delay_ms; /* backoff cap; 30000 (it starts at 100 ms, with jitter) */
-    enum replay_start start;     /* where a backend unknown to the log starts */
+    enum replay_start start;     /* where a backend unknown to the log starts; latest */
     int create_database;         /* on 404 "database not found": CREATE DATABASE once, retry */
     uint64_t give_up_after_ms;   /* 0: never */
     size_t give_up_bytes;        /* 0: never */
@@ -64,6 +68,11 @@ struct replay_backend_opts {
                     size_t answer_len);
     void *refused_arg;
 };
+
+/* Fill 'o' with the defaults of every option: zero and NULL, except timeout 10 s, connect
+ * timeout 2 s, batches of at most 4 MiB and 5000 points, 2 in flight, retry backoff capped at
+ * 30 s, start latest. Any thread. */
+void replay_backend_opts_defaults(struct replay_backend_opts *o);
 
 /* Create the replay engine on 'loop' over log 'w' (borrowed; both outlive it). The log's
  * completions must run on this loop's thread (wal_options.wake -> uv_async_send -> an async

@@ -39,12 +39,6 @@
  * backend that is down is probed this often, whatever the write backoff has grown to. */
 #define LIVENESS_MS 2000
 #define PROBE_MS 1000
-#define DEFAULT_TIMEOUT_MS 30000
-#define DEFAULT_CONNECT_TIMEOUT_MS 5000
-#define DEFAULT_BATCH_BYTES ((size_t)1 << 20)
-#define DEFAULT_BATCH_POINTS 5000
-#define DEFAULT_IN_FLIGHT 2
-#define DEFAULT_RETRY_MAX_MS 30000
 #define RATE_ALPHA 0.2 /* weight of the newest 1 s sample in the drain rate */
 
 static void pump(struct sender *s);
@@ -80,6 +74,8 @@ static char *strip_userinfo(const char *url)
 
 struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
 {
+    struct replay_backend_opts d; /* zero numbers take the defaults */
+    replay_backend_opts_defaults(&d);
     struct sender_conf *c = xcalloc(1, sizeof(*c));
     c->refs = 1;
     c->name = xstrdup(o->name);
@@ -95,17 +91,17 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     c->insecure_skip_verify = o->insecure_skip_verify;
     c->gzip = o->gzip;
     c->create_database = o->create_database;
-    c->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->timeout_ms = o->timeout_ms ? o->timeout_ms : d.timeout_ms;
     c->connect_timeout_ms =
-        o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
-    c->retry_max_delay_ms = o->retry_max_delay_ms ? o->retry_max_delay_ms : DEFAULT_RETRY_MAX_MS;
+        o->connect_timeout_ms ? o->connect_timeout_ms : d.connect_timeout_ms;
+    c->retry_max_delay_ms = o->retry_max_delay_ms ? o->retry_max_delay_ms : d.retry_max_delay_ms;
     if (c->retry_max_delay_ms < BACKOFF_START_MS)
         c->retry_max_delay_ms = BACKOFF_START_MS;
     c->give_up_after_ms = o->ephemeral ? 0 : o->give_up_after_ms;
     c->give_up_bytes = o->ephemeral ? 0 : o->give_up_bytes;
-    c->batch_max_bytes = o->batch_max_bytes ? o->batch_max_bytes : DEFAULT_BATCH_BYTES;
-    c->batch_max_points = o->batch_max_points ? o->batch_max_points : DEFAULT_BATCH_POINTS;
-    c->max_in_flight = o->max_in_flight ? o->max_in_flight : DEFAULT_IN_FLIGHT;
+    c->batch_max_bytes = o->batch_max_bytes ? o->batch_max_bytes : d.batch_max_bytes;
+    c->batch_max_points = o->batch_max_points ? o->batch_max_points : d.batch_max_points;
+    c->max_in_flight = o->max_in_flight ? o->max_in_flight : d.max_in_flight;
     c->start = o->start;
     c->ephemeral = o->ephemeral;
     c->source = o->ephemeral && o->source != NULL ? xstrdup(o->source) : NULL;

@@ -3,7 +3,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "relay/config.h"
+#include "config/config.h"
 #include "relay/relay.h"
 #include "replay/replay.h"
 #include "wal/wal.h"
@@ -145,40 +145,48 @@ static void apply_log_level(const struct config *c)
     log_set_level(lvl);
 }
 
-/* Backends as the senders take them: borrowed strings from 'c'. */
-static struct replay_backend_opts *backend_opts(const struct config *c)
-{
-    struct replay_backend_opts *o = xcalloc(c->n_backends ? c->n_backends : 1, sizeof(*o));
-    for (size_t i = 0; i < c->n_backends; i++) {
-        const struct cfg_backend *b = &c->backends[i];
-        o[i].name = b->name;
-        o[i].url = b->url;
-        o[i].username = b->username;
-        o[i].password = b->password;
-        o[i].token = b->token;
-        o[i].ca_file = b->ca_file;
-        o[i].insecure_skip_verify = b->insecure_skip_verify;
-        o[i].gzip = b->gzip;
-        o[i].timeout_ms = b->timeout_ms;
-        o[i].connect_timeout_ms = b->connect_timeout_ms;
-        o[i].batch_max_bytes = b->batch_max_bytes;
-        o[i].batch_max_points = b->batch_max_points;
-        o[i].max_in_flight = b->max_in_flight;
-        o[i].retry_max_delay_ms = b->retry_max_delay_ms;
-        o[i].start = b->start == CFG_START_EARLIEST ? REPLAY_START_EARLIEST : REPLAY_START_LATEST;
-        o[i].create_database = b->create_database;
-        o[i].give_up_after_ms = b->give_up_after_ms;
-        o[i].give_up_bytes = b->give_up_bytes;
-    }
-    return o;
-}
-
 static int set_backends(struct daemon *d, const struct config *c)
 {
-    struct replay_backend_opts *o = backend_opts(c);
-    int rc = replay_set_backends(d->replay, o, c->n_backends);
-    free(o);
-    return rc;
+    return replay_set_backends(d->replay, c->backends, c->n_backends);
+}
+
+/* The relay's options from 'c': strings borrowed from it, the two arrays allocated here and
+ * freed by relay_options_free. */
+static void relay_options_fill(struct relay_options *o, const struct config *c)
+{
+    struct relay_user *users = xcalloc(c->n_users ? c->n_users : 1, sizeof(*users));
+    struct relay_udp *udp = xcalloc(c->n_udp ? c->n_udp : 1, sizeof(*udp));
+    for (size_t i = 0; i < c->n_users; i++)
+        users[i] = (struct relay_user){c->users[i].name, c->users[i].password};
+    for (size_t i = 0; i < c->n_udp; i++)
+        udp[i] = (struct relay_udp){c->udp[i].listen, c->udp[i].database,
+                                    c->udp[i].retention_policy, c->udp[i].precision,
+                                    c->udp[i].read_buffer_bytes};
+    *o = (struct relay_options){
+        .listen = (const char *const *)c->listen,
+        .n_listen = c->n_listen,
+        .udp = udp,
+        .n_udp = c->n_udp,
+        .max_body_bytes = c->max_body_bytes,
+        .max_inflated_bytes = c->max_inflated_bytes,
+        .max_connections = c->max_connections,
+        .max_header_bytes = c->max_header_bytes,
+        .max_pending_bytes = c->max_pending_bytes,
+        .idle_timeout_ms = c->idle_timeout_ms,
+        .read_timeout_ms = c->read_timeout_ms,
+        .allow_unsigned = c->allow_unsigned,
+        .auth_enabled = c->auth_enabled,
+        .users = users,
+        .n_users = c->n_users,
+        .max_bytes = c->max_bytes,
+        .full_policy = c->full_policy,
+    };
+}
+
+static void relay_options_free(struct relay_options *o)
+{
+    free((struct relay_user *)o->users);
+    free((struct relay_udp *)o->udp);
 }
 
 /* ---- hooks between the parts --------------------------------------------------------------- */
@@ -274,7 +282,10 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     apply_log_level(&next);
-    relay_reload(d->relay, &next);
+    struct relay_options ro;
+    relay_options_fill(&ro, &next);
+    relay_reload(d->relay, &ro);
+    relay_options_free(&ro);
     if (set_backends(d, &next) != 0) {
         log_error("event=reload_failed reason=\"backends refused\"");
         config_deinit(&next);
@@ -312,8 +323,7 @@ int main(int argc, char **argv)
     wo.dir = d.cfg.data_dir;
     wo.max_bytes = d.cfg.max_bytes;
     wo.min_free_bytes = d.cfg.min_free_bytes;
-    wo.full_policy = d.cfg.full_policy == CFG_FULL_DROP_OLDEST ? WAL_FULL_DROP_OLDEST
-                                                               : WAL_FULL_REJECT;
+    wo.full_policy = d.cfg.full_policy;
     wo.nosync = !d.cfg.sync;
     wo.retain_ns = d.cfg.retain_ms * 1000000ull;
     wo.wake = wal_wake;
@@ -336,7 +346,10 @@ int main(int argc, char **argv)
         return 1;
     }
     struct relay_hooks hooks = {.arg = &d, .appended = hook_appended, .backends = hook_backends};
-    rc = relay_new(&d.relay, d.loop, d.wal, &d.cfg, &hooks);
+    struct relay_options ro;
+    relay_options_fill(&ro, &d.cfg);
+    rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);
+    relay_options_free(&ro);
     if (rc != 0) {
         fprintf(stderr, "influx-wal-relay: cannot listen: %s\n",
                 rc < 0 && rc > -4096 ? uv_strerror(rc) : iwr_strerror(rc));

@@ -6,7 +6,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "relay/config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>

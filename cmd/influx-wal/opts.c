@@ -1,7 +1,7 @@
 /* Option parsing for the CLI's commands: values, flags, sequences and times. */
 #include "cmd/influx-wal/cli.h"
 
-#include "relay/config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <inttypes.h>

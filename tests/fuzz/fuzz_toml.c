@@ -2,7 +2,7 @@
  * mapping of both layouts; a loaded config also goes through config_validate and the flags, so
  * every path that frees a partly built config is exercised. Seeds: corpus/fuzz_toml. */
 #include "common/log.h"
-#include "relay/config.h"
+#include "config/config.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
-/* relay/toml.c: every value type, the table rules, line numbers, every error message, and the
+/* config/toml.c: every value type, the table rules, line numbers, every error message, and the
  * bounds that keep hostile input from blowing the stack or the clock. */
-#include "relay/toml.h"
+#include "config/toml.h"
 
 #include "common/err.h"
 #include "tests/unit/tap.h"

@@ -1,8 +1,8 @@
-/* relay/config.c: defaults, our full layout, the influxdb-relay layout (the example file and
+/* config/: defaults, our full layout, the influxdb-relay layout (the example file and
  * its mapping rules), every load error with its line, sizes and durations with their overflows,
  * addresses and URLs, the flags, config_validate, and the packaged relay.toml. Run from the
  * repository root (tests/run.sh does), where packaging/ is. */
-#include "relay/config.h"
+#include "config/config.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -27,7 +27,7 @@ static int load(const char *text)
     return config_load_string(&cfg, "t", text, strlen(text), err, sizeof(err));
 }
 
-static const struct cfg_backend *backend(const char *name)
+static const struct replay_backend_opts *backend(const char *name)
 {
     for (size_t i = 0; i < cfg.n_backends; i++)
         if (strcmp(cfg.backends[i].name, name) == 0)
@@ -58,13 +58,13 @@ static void test_defaults(void)
     CHECK_EQ_INT(cfg.n_users, 0, "defaults: no users");
     CHECK_EQ_STR(cfg.data_dir, "./data", "defaults: data dir");
     CHECK_EQ_INT(cfg.max_bytes, 1073741824, "defaults: log limit 1 GiB");
-    CHECK_EQ_INT(cfg.full_policy, CFG_FULL_REJECT, "defaults: reject when full");
+    CHECK_EQ_INT(cfg.full_policy, WAL_FULL_REJECT, "defaults: reject when full");
     CHECK_EQ_INT(cfg.sync, 1, "defaults: sync on");
     CHECK_EQ_INT(cfg.retain_ms, 0, "defaults: retain 0");
     CHECK_EQ_INT(cfg.min_free_bytes, 64 << 20, "defaults: min free 64 MiB");
     CHECK_EQ_STR(cfg.log_level, "info", "defaults: log level");
     CHECK_EQ_INT(cfg.n_backends, 1, "defaults: one backend");
-    const struct cfg_backend *b = cfg.n_backends ? &cfg.backends[0] : NULL;
+    const struct replay_backend_opts *b = cfg.n_backends ? &cfg.backends[0] : NULL;
     CHECK_EQ_STR(b ? b->name : NULL, "local", "defaults: backend name");
     CHECK_EQ_STR(b ? b->url : NULL, "http://127.0.0.1:8086", "defaults: backend url");
     CHECK(b && !b->username && !b->password && !b->token && !b->ca_file,
@@ -77,7 +77,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(b ? b->batch_max_points : 0, 5000, "defaults: batch points");
     CHECK_EQ_INT(b ? b->max_in_flight : 0, 2, "defaults: in flight");
     CHECK_EQ_INT(b ? b->retry_max_delay_ms : 0, 30000, "defaults: retry cap");
-    CHECK_EQ_INT(b ? (int)b->start : -1, CFG_START_LATEST, "defaults: start latest");
+    CHECK_EQ_INT(b ? (int)b->start : -1, REPLAY_START_LATEST, "defaults: start latest");
     CHECK(b && b->give_up_after_ms == 0 && b->give_up_bytes == 0, "defaults: never give up");
     CHECK_EQ_INT(cfg.n_udp, 0, "defaults: no UDP");
     CHECK_EQ_INT(validate(), 0, "defaults validate");
@@ -172,13 +172,13 @@ static void test_full_layout(void)
     CHECK_EQ_STR(cfg.n_users > 1 ? cfg.users[1].name : NULL, "other", "second user");
     CHECK_EQ_STR(cfg.data_dir, "/var/lib/x", "wal.dir");
     CHECK_EQ_INT(cfg.max_bytes, 2147483648LL, "wal.max-size");
-    CHECK_EQ_INT(cfg.full_policy, CFG_FULL_DROP_OLDEST, "wal.full-policy");
+    CHECK_EQ_INT(cfg.full_policy, WAL_FULL_DROP_OLDEST, "wal.full-policy");
     CHECK_EQ_INT(cfg.sync, 0, "wal.sync");
     CHECK_EQ_INT(cfg.retain_ms, 7LL * 86400000, "wal.retain");
     CHECK_EQ_INT(cfg.min_free_bytes, 1000000000, "wal.min-free");
     CHECK_EQ_STR(cfg.log_level, "debug", "log.level");
     CHECK_EQ_INT(cfg.n_backends, 2, "the file's backends replace the built-in one");
-    const struct cfg_backend *a = backend("a");
+    const struct replay_backend_opts *a = backend("a");
     CHECK(a != NULL, "backend a");
     CHECK(backend("local") == NULL, "no built-in backend");
     if (a != NULL) {
@@ -195,12 +195,12 @@ static void test_full_layout(void)
         CHECK_EQ_INT(a->batch_max_points, 100, "batch-max-points");
         CHECK_EQ_INT(a->max_in_flight, 4, "max-in-flight");
         CHECK_EQ_INT(a->retry_max_delay_ms, 60000, "retry-max-delay");
-        CHECK_EQ_INT(a->start, CFG_START_EARLIEST, "start");
+        CHECK_EQ_INT(a->start, REPLAY_START_EARLIEST, "start");
         CHECK_EQ_INT(a->create_database, 1, "create-database");
         CHECK_EQ_INT(a->give_up_after_ms, 7200000, "give-up-after");
         CHECK_EQ_INT(a->give_up_bytes, 10LL << 30, "give-up-size");
     }
-    const struct cfg_backend *b = backend("b.2_x-y");
+    const struct replay_backend_opts *b = backend("b.2_x-y");
     CHECK_EQ_STR(b ? b->url : NULL, "https://influx.example.com", "a trailing / is stripped");
     CHECK(b && b->username == NULL && b->ca_file == NULL, "empty optional strings are NULL");
     CHECK_EQ_INT(b ? b->timeout_ms : 0, 10000, "unset backend keys keep their defaults");
@@ -501,56 +501,6 @@ static void test_durations(void)
     }
 }
 
-static void test_hostport(void)
-{
-    static const struct {
-        const char *s;
-        const char *host;
-        int port;
-    } good[] = {
-        {"127.0.0.1:9096", "127.0.0.1", 9096}, {"0.0.0.0:0", "0.0.0.0", 0},
-        {"[::1]:8089", "::1", 8089},           {"[::]:65535", "::", 65535},
-        {"[2001:db8::1]:1", "2001:db8::1", 1},
-    };
-    static const char *const bad[] = {
-        "localhost:9096",
-        ":9096",
-        "127.0.0.1",
-        "127.0.0.1:",
-        "127.0.0.1:65536",
-        "127.0.0.1:x",
-        "127.0.0.1:-1",
-        "127.0.0.1:000001",
-        "[::1]9096",
-        "[::1]",
-        "::1:9096",
-        "[::1:9096",
-        "[]:1",
-        "1.2.3:4",
-        "",
-        "[1.2.3.4]:5",
-        "256.0.0.1:1",
-        " 1.2.3.4:5",
-    };
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        char host[64] = "";
-        int port = -1;
-        int rc = config_parse_hostport(good[i].s, host, sizeof(host), &port);
-        CHECK(rc == 0 && strcmp(host, good[i].host) == 0 && port == good[i].port,
-              "hostport \"%s\" = %s port %d (got rc %d, %s, %d)", good[i].s, good[i].host,
-              good[i].port, rc, host, port);
-    }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int port = -1;
-        CHECK(config_parse_hostport(bad[i], NULL, 0, &port) == IWR_EPARSE && port == -1,
-              "hostport \"%s\" is refused", bad[i]);
-    }
-    char tiny[4];
-    CHECK_EQ_INT(config_parse_hostport("127.0.0.1:1", tiny, sizeof(tiny), NULL), IWR_EPARSE,
-                 "a host that does not fit the buffer is refused");
-    CHECK_EQ_INT(config_parse_hostport("127.0.0.1:1", NULL, 0, NULL), 0, "check only");
-}
-
 static void test_urls(void)
 {
     static const struct {
@@ -711,11 +661,18 @@ static void set(char **field, const char *value)
     *field = value ? strdup(value) : NULL;
 }
 
+/* The same for a backend's strings: const in struct replay_backend_opts, the config's own. */
+static void set_b(const char **field, const char *value)
+{
+    free((char *)*field);
+    *field = value ? strdup(value) : NULL;
+}
+
 static void drop_backends(void)
 {
     for (size_t i = 0; i < cfg.n_backends; i++) {
-        set(&cfg.backends[i].name, NULL);
-        set(&cfg.backends[i].url, NULL);
+        set_b(&cfg.backends[i].name, NULL);
+        set_b(&cfg.backends[i].url, NULL);
     }
     free(cfg.backends);
     cfg.backends = NULL;
@@ -724,7 +681,7 @@ static void drop_backends(void)
 
 static void test_validate(void)
 {
-    struct cfg_backend *b0 = NULL;
+    struct replay_backend_opts *b0 = NULL;
     VCASE(set(&cfg.listen[0], "nope"),
           "http.listen \"nope\" is not HOST:PORT, e.g. 127.0.0.1:9096 or [::1]:9096");
     VCASE(cfg.max_body_bytes = 0, "http.max-body-size must be greater than 0");
@@ -741,17 +698,17 @@ static void test_validate(void)
     VCASE(set(&cfg.data_dir, ""), "wal.dir must not be empty");
     VCASE(set(&cfg.data_dir, NULL), "wal.dir must not be empty");
     VCASE(cfg.max_bytes = 0, "wal.max-size must be greater than 0");
-    VCASE(cfg.full_policy = (enum cfg_full_policy)7,
+    VCASE(cfg.full_policy = (enum wal_full_policy)7,
           "wal.full-policy is neither reject nor drop-oldest");
     VCASE(set(&cfg.log_level, "loud"),
           "log.level \"loud\" is not one of debug, info, warn, error, off");
     VCASE(drop_backends(), "no backends: add a [[backend]] or --backend NAME=URL");
-    VCASE((b0 = &cfg.backends[0], set(&b0->name, "a/b")),
+    VCASE((b0 = &cfg.backends[0], set_b(&b0->name, "a/b")),
           "backend name 'a/b' must be 1 to 64 characters from A-Z a-z 0-9 _ . -");
-    VCASE((b0 = &cfg.backends[0], set(&b0->url, "http://h?x")),
+    VCASE((b0 = &cfg.backends[0], set_b(&b0->url, "http://h?x")),
           "backend 'local': url \"http://h?x\" must not have a query or fragment (the database "
           "comes with each write)");
-    VCASE((b0 = &cfg.backends[0], set(&b0->url, NULL)), "backend 'local': url \"\" is missing");
+    VCASE((b0 = &cfg.backends[0], set_b(&b0->url, NULL)), "backend 'local': url \"\" is missing");
     VCASE(cfg.backends[0].timeout_ms = 0, "backend 'local': timeout must be greater than 0");
     VCASE(cfg.backends[0].connect_timeout_ms = 0,
           "backend 'local': connect-timeout must be greater than 0");
@@ -763,11 +720,11 @@ static void test_validate(void)
           "backend 'local': max-in-flight must be greater than 0");
     VCASE(cfg.backends[0].retry_max_delay_ms = 0,
           "backend 'local': retry-max-delay must be greater than 0");
-    VCASE(cfg.backends[0].start = (enum cfg_start)9,
+    VCASE(cfg.backends[0].start = (enum replay_start)9,
           "backend 'local': start is neither latest nor earliest");
     VCASE(config_add_backend_flag(&cfg, "a=http://a", err, sizeof(err));
           config_add_backend_flag(&cfg, "b=http://b", err, sizeof(err));
-          set(&cfg.backends[1].name, "a"), "backend name 'a' is used twice");
+          set_b(&cfg.backends[1].name, "a"), "backend name 'a' is used twice");
     VCASE(config_add_udp_flag(&cfg, "127.0.0.1:1=d", err, sizeof(err));
           set(&cfg.udp[0].precision, "us2"),
           "udp \"127.0.0.1:1\": precision \"us2\" is not one of ns, n, u, us, ms, s, m, h");
@@ -857,7 +814,7 @@ static void test_relay_example(void)
     CHECK_EQ_STR(cfg.n_listen > 1 ? cfg.listen[1] : NULL, "0.0.0.0:9097",
                  "bind-addr \":PORT\" is every interface");
     CHECK_EQ_INT(cfg.n_backends, 3, "outputs merged by name across [[http]]");
-    const struct cfg_backend *l1 = backend("local1"), *l2 = backend("local2"),
+    const struct replay_backend_opts *l1 = backend("local1"), *l2 = backend("local2"),
                              *rem = backend("remote");
     CHECK_EQ_STR(l1 ? l1->url : NULL, "http://127.0.0.1:8086", "location without /write");
     CHECK_EQ_INT(l1 ? l1->timeout_ms : 0, 10000, "timeout");
@@ -1051,7 +1008,7 @@ static void test_files(void)
             cfg.max_bytes == d.max_bytes && cfg.min_free_bytes == d.min_free_bytes &&
             cfg.sync == d.sync && cfg.full_policy == d.full_policy && cfg.retain_ms == d.retain_ms,
         "packaged [http] and [wal] values are the defaults");
-    const struct cfg_backend *p = &cfg.backends[0], *q = &d.backends[0];
+    const struct replay_backend_opts *p = &cfg.backends[0], *q = &d.backends[0];
     CHECK(p->timeout_ms == q->timeout_ms && p->connect_timeout_ms == q->connect_timeout_ms &&
               p->batch_max_bytes == q->batch_max_bytes &&
               p->batch_max_points == q->batch_max_points && p->max_in_flight == q->max_in_flight &&
@@ -1092,7 +1049,6 @@ int main(void)
     test_load_keeps_config_on_error();
     test_sizes();
     test_durations();
-    test_hostport();
     test_urls();
     test_flags();
     test_validate();

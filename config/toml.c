@@ -7,7 +7,7 @@
  *     reopen a [header] table nor add to an inline table;
  *   - [[header]] appends only to arrays that [[header]] created.
  * The owner of the input calls it once per load, on any thread. */
-#include "relay/toml.h"
+#include "config/toml.h"
 
 #include "common/buf.h"
 #include "common/err.h"

@@ -1,0 +1,128 @@
+/* The daemon's configuration: defaults, the TOML file (ours, or influxdb-relay's relay.toml
+ * layout), and the quick-use flags layered on top; read by the daemon and the CLI. Pure data
+ * and parsing; one thread at a time (loading logs ignored keys with log_warn).
+ *
+ * Files: values.c (sizes, durations, URLs, names; the defaults and freeing), loader.c (the
+ * tree walk, our layout, the flags), influxdb_relay.c (influxdb-relay's layout), validate.c
+ * (cross-field checks). The option types are their owners': struct replay_backend_opts and
+ * enum replay_start (replay/replay.h), enum wal_full_policy (wal/wal.h).
+ *
+ * Ownership: a struct config owns every string and array in it, including the strings of its
+ * backends (declared const char * in struct replay_backend_opts, allocated here, freed by
+ * config_deinit or config_backend_deinit). Whoever reads them borrows them for as long as the
+ * config lives; replay_set_backends copies what it keeps. */
+#ifndef IWR_CONFIG_H
+#define IWR_CONFIG_H
+
+#include "replay/replay.h"
+#include "wal/wal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg_user {
+    char *name;
+    char *password;
+};
+
+struct cfg_udp {
+    char *listen; /* "ADDR:PORT" */
+    char *database;
+    char *retention_policy;   /* NULL: default */
+    char *precision;          /* "ns" default; any /write spelling */
+    size_t read_buffer_bytes; /* SO_RCVBUF; 0: kernel default */
+};
+
+struct config {
+    char *path; /* file it came from; NULL for built-in defaults */
+    /* [http] */
+    char **listen; /* "ADDR:PORT" each; default {"127.0.0.1:9096"} */
+    size_t n_listen;
+    size_t max_body_bytes;     /* default 25 MB (25000000), InfluxDB's own */
+    size_t max_inflated_bytes; /* gzip output bound; default 4 x max_body_bytes */
+    size_t max_connections;    /* default 1024 */
+    size_t max_header_bytes;   /* default 64 KiB; over it: 431 */
+    uint64_t idle_timeout_ms;  /* keep-alive idle; default 60000 */
+    uint64_t read_timeout_ms;  /* headers and body must arrive within; default 30000 */
+    int allow_unsigned;        /* accept "u" integer fields; default 0 */
+    /* [auth] */
+    int auth_enabled; /* default 0 */
+    struct cfg_user *users;
+    size_t n_users;
+    /* [wal] */
+    char *data_dir;                   /* default "./data" */
+    size_t max_bytes;                 /* log size limit; default 1 GiB */
+    enum wal_full_policy full_policy; /* default reject */
+    int sync;                         /* default 1; 0 is for benchmarks only */
+    uint64_t retain_ms;               /* keep acknowledged records this long; default 0 */
+    size_t min_free_bytes; /* free disk space reserve checked with statvfs; default 64 MiB */
+    /* [log] */
+    char *log_level; /* "info" default */
+    /* [[backend]]: replay_backend_opts_defaults, then the file's keys; names unique,
+     * [A-Za-z0-9_.-]{1,64}; url a base URL without "/write". Only the fields the file can set
+     * are filled (no ephemeral mode, no callbacks). */
+    struct replay_backend_opts *backends;
+    size_t n_backends;
+    /* [[udp]] */
+    struct cfg_udp *udp;
+    size_t n_udp;
+    /* Set by the first config_add_backend_flag / config_set_listen_flag, so that later ones
+     * add to the list the first one started instead of replacing it again. */
+    int backend_flags_seen;
+    int listen_flags_seen;
+    /* [http] max-pending-size: request bodies held in memory at once, all clients together;
+     * a body that would go past it gets 503 (default 512 MiB). */
+    size_t max_pending_bytes;
+};
+
+/* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend
+ * local=http://127.0.0.1:8086 with replay_backend_opts_defaults). Caller frees with
+ * config_deinit. */
+void config_defaults(struct config *c);
+void config_deinit(struct config *c);
+/* Free the strings of one backend the config allocated (name, url, username, password, token,
+ * ca_file) and zero it. */
+void config_backend_deinit(struct replay_backend_opts *b);
+/* The backend called 'name', borrowed from 'c'; NULL when there is none. */
+const struct replay_backend_opts *config_find_backend(const struct config *c, const char *name);
+
+/* Replace 'c' with what the TOML file at 'path' says, on top of the defaults (the built-in
+ * backend is dropped when the file names any, the built-in listen address when it names one).
+ * Accepts our layout and influxdb-relay's (see config/influxdb_relay.c for how its keys map);
+ * its keys we cannot honour are logged once each with log_warn when the load succeeds. 'c' must
+ * hold a config (config_defaults or an earlier load); it is freed and replaced, so flags go on
+ * after. Per-value checks are done here with the line; cross-field ones are config_validate's.
+ * Returns 0, or IWR_EPARSE with "path:line: reason" in err (one line, no newline), or -errno
+ * when the file cannot be read (err says so too). On failure 'c' is left as it was. */
+int config_load_file(struct config *c, const char *path, char *err, size_t err_cap);
+/* Same, from a buffer ('name' is used in messages). */
+int config_load_string(struct config *c, const char *name, const char *text, size_t len, char *err,
+                       size_t err_cap);
+
+/* Flags: "NAME=URL" adds a backend (the first use drops the file's and built-in backends),
+ * "ADDR:PORT=DB" adds a UDP listener. 0 or IWR_EPARSE with a reason in err. */
+int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+/* "--listen ADDR:PORT" (the first use replaces the listen list). */
+int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+
+/* Cross-field checks, run after the file and the flags: at least one listen address and one
+ * backend, unique backend names, parsable URLs and addresses, limits that make sense together
+ * (max_inflated_bytes >= max_body_bytes, batch caps and timeouts > 0), users when auth is on,
+ * UDP precisions. 0 or IWR_EPARSE with a reason in err (no file position). */
+int config_validate(const struct config *c, char *err, size_t err_cap);
+
+/* Helpers also used by flags and tests. 0 or IWR_EPARSE. */
+/* "500ms" "10s" "5m" "2h" "7d" "1h30m" "1.5s" "0"; a non-zero number needs a unit, and the
+ * result must be whole milliseconds. */
+int config_parse_duration_ms(const char *s, uint64_t *out);
+/* "25MB" "64KiB" "10GiB" "1024" "1.5GiB": B, KB (also kB), MB, GB, TB = 1000^n; KiB, MiB, GiB,
+ * TiB = 1024^n; no unit means bytes; the result must be whole bytes and fit in size_t. */
+int config_parse_size(const char *s, size_t *out);
+/* Why 'url' is not a usable backend base URL (http or https, a host, a port 1..65535 if any,
+ * no query, fragment, spaces or control characters; parsed with libcurl's URL API), or NULL
+ * when it is one. The reason completes "URL ...", e.g. "has a bad port". */
+const char *config_url_why(const char *url);
+/* Listen addresses are checked with common/hostport.h (hostport_parse). */
+
+#endif

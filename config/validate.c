@@ -1,0 +1,141 @@
+/* Cross-field checks of a whole config, after the file and the flags. Pure; any thread. */
+#include "config/config_int.h"
+
+#include "common/err.h"
+#include "common/log.h"
+
+#include <string.h>
+
+/* ---- validation -------------------------------------------------------------------------- */
+
+static int validate_http(const struct config *c, char *err, size_t err_cap)
+{
+    if (c->n_listen == 0)
+        return cfg_fail(err, err_cap, "no HTTP listen address: set http.listen or --listen");
+    for (size_t i = 0; i < c->n_listen; i++) {
+        const char *why = c->listen[i] == NULL ? "is missing" : cfg_hostport_why(c->listen[i]);
+        if (why != NULL)
+            return cfg_fail(err, err_cap, "http.listen \"%.64s\" %s",
+                            c->listen[i] ? c->listen[i] : "", why);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->listen[i], c->listen[j]) == 0)
+                return cfg_fail(err, err_cap, "http.listen \"%.64s\" is given twice", c->listen[i]);
+    }
+    if (c->max_body_bytes == 0)
+        return cfg_fail(err, err_cap, "http.max-body-size must be greater than 0");
+    if (c->max_inflated_bytes < c->max_body_bytes)
+        return cfg_fail(err, err_cap,
+                        "http.max-inflated-size (%zu bytes) must be at least http.max-body-size "
+                        "(%zu bytes)",
+                        c->max_inflated_bytes, c->max_body_bytes);
+    if (c->max_connections == 0)
+        return cfg_fail(err, err_cap, "http.max-connections must be greater than 0");
+    if (c->max_header_bytes < 1024)
+        return cfg_fail(err, err_cap, "http.max-header-size must be at least 1KiB");
+    if (c->max_pending_bytes < c->max_body_bytes)
+        return cfg_fail(err, err_cap, "http.max-pending-size must be at least http.max-body-size");
+    if (c->idle_timeout_ms == 0)
+        return cfg_fail(err, err_cap, "http.idle-timeout must be greater than 0");
+    if (c->read_timeout_ms == 0)
+        return cfg_fail(err, err_cap, "http.read-timeout must be greater than 0");
+    return 0;
+}
+
+static int validate_auth(const struct config *c, char *err, size_t err_cap)
+{
+    if (c->auth_enabled && c->n_users == 0)
+        return cfg_fail(err, err_cap, "auth.enabled is true but there is no [[auth.user]]");
+    for (size_t i = 0; i < c->n_users; i++) {
+        const struct cfg_user *u = &c->users[i];
+        if (u->name == NULL || u->name[0] == '\0' || u->password == NULL || u->password[0] == '\0')
+            return cfg_fail(err, err_cap, "auth.user %zu needs a name and a password", i + 1);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(u->name, c->users[j].name) == 0)
+                return cfg_fail(err, err_cap, "auth.user '%.64s' is given twice", u->name);
+    }
+    return 0;
+}
+
+static int validate_backend(const struct config *c, size_t i, char *err, size_t err_cap)
+{
+    const struct replay_backend_opts *b = &c->backends[i];
+    const char *why;
+    if (!cfg_name_ok(b->name))
+        return cfg_fail(err, err_cap, "backend name '%.80s' %s", b->name ? b->name : "",
+                        cfg_name_rule);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(b->name, c->backends[j].name) == 0)
+            return cfg_fail(err, err_cap, "backend name '%s' is used twice", b->name);
+    why = b->url == NULL ? "is missing" : config_url_why(b->url);
+    if (why != NULL)
+        return cfg_fail(err, err_cap, "backend '%s': url \"%.80s\" %s", b->name,
+                        b->url ? b->url : "", why);
+    if (b->timeout_ms == 0)
+        return cfg_fail(err, err_cap, "backend '%s': timeout must be greater than 0", b->name);
+    if (b->connect_timeout_ms == 0)
+        return cfg_fail(err, err_cap, "backend '%s': connect-timeout must be greater than 0",
+                        b->name);
+    if (b->batch_max_bytes == 0)
+        return cfg_fail(err, err_cap, "backend '%s': batch-max-bytes must be greater than 0",
+                        b->name);
+    if (b->batch_max_points == 0)
+        return cfg_fail(err, err_cap, "backend '%s': batch-max-points must be greater than 0",
+                        b->name);
+    if (b->max_in_flight == 0)
+        return cfg_fail(err, err_cap, "backend '%s': max-in-flight must be greater than 0",
+                        b->name);
+    if (b->retry_max_delay_ms == 0)
+        return cfg_fail(err, err_cap, "backend '%s': retry-max-delay must be greater than 0",
+                        b->name);
+    if (b->start != REPLAY_START_LATEST && b->start != REPLAY_START_EARLIEST)
+        return cfg_fail(err, err_cap, "backend '%s': start is neither latest nor earliest",
+                        b->name);
+    return 0;
+}
+
+static int validate_udp(const struct config *c, size_t i, char *err, size_t err_cap)
+{
+    const struct cfg_udp *u = &c->udp[i];
+    const char *why = u->listen == NULL ? "is missing" : cfg_hostport_why(u->listen);
+    if (why != NULL)
+        return cfg_fail(err, err_cap, "udp.listen \"%.64s\" %s", u->listen ? u->listen : "", why);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(u->listen, c->udp[j].listen) == 0)
+            return cfg_fail(err, err_cap, "udp.listen \"%.64s\" is given twice", u->listen);
+    if (u->database == NULL || u->database[0] == '\0')
+        return cfg_fail(err, err_cap, "udp \"%.64s\": database must not be empty", u->listen);
+    if (!cfg_precision_ok(u->precision))
+        return cfg_fail(err, err_cap,
+                        "udp \"%.64s\": precision \"%.16s\" is not one of ns, n, u, us, ms, s, m, "
+                        "h",
+                        u->listen, u->precision);
+    return 0;
+}
+
+int config_validate(const struct config *c, char *err, size_t err_cap)
+{
+    enum log_level level;
+    int rc = validate_http(c, err, err_cap);
+    if (rc == 0)
+        rc = validate_auth(c, err, err_cap);
+    if (rc != 0)
+        return rc;
+    if (c->data_dir == NULL || c->data_dir[0] == '\0')
+        return cfg_fail(err, err_cap, "wal.dir must not be empty");
+    if (c->max_bytes == 0)
+        return cfg_fail(err, err_cap, "wal.max-size must be greater than 0");
+    if (c->full_policy != WAL_FULL_REJECT && c->full_policy != WAL_FULL_DROP_OLDEST)
+        return cfg_fail(err, err_cap, "wal.full-policy is neither reject nor drop-oldest");
+    if (c->log_level == NULL || log_parse_level(c->log_level, &level) != 0)
+        return cfg_fail(err, err_cap,
+                        "log.level \"%.16s\" is not one of debug, info, warn, "
+                        "error, off",
+                        c->log_level ? c->log_level : "");
+    if (c->n_backends == 0)
+        return cfg_fail(err, err_cap, "no backends: add a [[backend]] or --backend NAME=URL");
+    for (size_t i = 0; rc == 0 && i < c->n_backends; i++)
+        rc = validate_backend(c, i, err, err_cap);
+    for (size_t i = 0; rc == 0 && i < c->n_udp; i++)
+        rc = validate_udp(c, i, err, err_cap);
+    return rc;
+}
