@@ -19,7 +19,7 @@ static const struct cli_command commands[] = {
     {"status", cmd_status, "status [--json]", "the log's bounds and size; each backend's cursor, lag and dead letters"},
     {"cat", cmd_cat, "cat [--from SEQ] [--to SEQ] [--backend NAME] [--headers]", "records as line protocol"},
     {"export", cmd_export, "export --backend NAME --output FILE [--from SEQ] [--to SEQ]", "a backlog as a file `influx -import` loads"},
-    {"replay", cmd_replay, "replay --backend NAME --to URL [--from SEQ] [--to-seq SEQ] [--timeout SEC] [--dry-run]",
+    {"replay", cmd_replay, "replay --backend NAME --to URL [--config FILE] [--from SEQ] [--to-seq SEQ] [--timeout SEC] [--dry-run]",
      "send a backlog or range to any InfluxDB\n"
      "Sends the records of backend NAME (those for every backend or requeued for NAME) after its\n"
      "cursor, or --from SEQ, through --to-seq SEQ or the log's last sequence, to URL, with the\n"
@@ -28,7 +28,10 @@ static const struct cli_command commands[] = {
      "created. Credentials: http://user:password@host:8086. Lines URL refuses are shown on\n"
      "stderr. --dry-run shows the records, points and bytes per database and retention policy\n"
      "instead. Exit 0 once everything was acknowledged, 1 when lines were refused or --timeout\n"
-     "(default 300 s) ran out; run it again to resend: a resent point overwrites itself."},
+     "(default 300 s) ran out; run it again to resend: a resent point overwrites itself.\n"
+     "Timeouts, batch sizes, batches in flight, the retry cap, gzip and TLS settings are NAME's\n"
+     "in the daemon's --config FILE when given (its credentials are not sent to URL), else the\n"
+     "daemon's built-in defaults."},
     {"rewind", cmd_rewind, "rewind --backend NAME (--to SEQ | --since TIME)", "move a cursor back: the backend gets those records again"},
     {"skip", cmd_skip, "skip --backend NAME --to SEQ --yes", "move a cursor forward: the backend never gets the records skipped"},
     {"dead", cmd_dead, "dead list|requeue|purge [--backend NAME] [--lines] [--yes]", "lines backends refused"},

@@ -1,19 +1,24 @@
 /* influx-wal replay: send a backend's backlog, or a range of the log, to any InfluxDB URL. The
  * sending is the daemon's own code (replay/ in ephemeral mode: same batching, retries and
  * splitting of refused batches) on a libuv loop of this process; the log is opened read-only,
- * so no cursor moves and no dead letter is written. --dry-run only reads and sums up. */
+ * so no cursor moves and no dead letter is written. The backend options (timeouts, batch
+ * sizes, in flight, retry cap, gzip, TLS) are the daemon's for that backend: from --config
+ * FILE, else the built-in defaults (replay_backend_opts_defaults). --dry-run only reads and
+ * sums up. */
 #include "cmd/influx-wal/cli.h"
 
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/status.h"
 #include "common/xalloc.h"
+#include "config/config.h"
 #include "replay/replay.h"
 
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #define POLL_MS 50
@@ -195,8 +200,11 @@ static void on_poll(uv_timer_t *t)
     }
 }
 
-static int send_range(struct cli *cli, struct wal *w, const char *backend, const char *url,
-                      uint64_t from, uint64_t to_seq, uint64_t timeout_s)
+/* 'base': the backend's options as the daemon has them (borrowed); name, URL and credentials
+ * are replaced by the target's. */
+static int send_range(struct cli *cli, struct wal *w, const struct replay_backend_opts *base,
+                      const char *backend, const char *url, uint64_t from, uint64_t to_seq,
+                      uint64_t timeout_s)
 {
     struct run run;
     memset(&run, 0, sizeof(run));
@@ -208,10 +216,14 @@ static int send_range(struct cli *cli, struct wal *w, const char *backend, const
         rc = replay_new(&run.r, &loop, w);
     if (rc != 0)
         return cli_fail(cli, "cannot start: %s", iwr_strerror(rc));
-    struct replay_backend_opts o;
-    memset(&o, 0, sizeof(o));
+    struct replay_backend_opts o = *base;
     o.name = backend;
     o.url = url;
+    /* The configured credentials are for the backend's own URL, not for the one given here:
+     * the target's go in its URL. */
+    o.username = NULL;
+    o.password = NULL;
+    o.token = NULL;
     /* The target is a server the operator chose: a database it lacks is created. */
     o.create_database = 1;
     o.ephemeral = 1;
@@ -260,9 +272,11 @@ static int send_range(struct cli *cli, struct wal *w, const char *backend, const
 int cmd_replay(struct cli *cli)
 {
     const char *backend = NULL, *url = NULL, *from_s = NULL, *to_s = NULL, *timeout_s = NULL;
+    const char *config_path = NULL;
     int dry = 0;
     const struct cli_opt opts[] = {{"--backend", &backend, NULL},
                                    {"--to", &url, NULL},
+                                   {"--config", &config_path, NULL},
                                    {"--from", &from_s, NULL},
                                    {"--to-seq", &to_s, NULL},
                                    {"--timeout", &timeout_s, NULL},
@@ -275,9 +289,11 @@ int cmd_replay(struct cli *cli)
         return cli_usage(cli, "--backend and --to are required");
     if (!wal_name_valid(backend))
         return cli_usage(cli, "'%s' is not a backend name", backend);
-    if (url != NULL && ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-                        strlen(url) > 200 || strcspn(url, " \t\r\n") != strlen(url)))
-        return cli_usage(cli, "--to: '%s' is not an http:// or https:// URL", url);
+    const char *why = url != NULL ? config_url_why(url) : NULL;
+    if (url != NULL && (why != NULL || strlen(url) > 200))
+        return cli_usage(cli, "--to: '%s' is not an http:// or https:// URL%s%s", url,
+                         why != NULL && strncasecmp(url, "http", 4) == 0 ? ": it " : "",
+                         why != NULL && strncasecmp(url, "http", 4) == 0 ? why : "");
     uint64_t from = 0, to_seq = 0, timeout = DEFAULT_TIMEOUT_S;
     if (from_s != NULL && cli_seq(cli, "--from", from_s, &from) != 0)
         return 2;
@@ -293,9 +309,28 @@ int cmd_replay(struct cli *cli)
         return 2;
     if (timeout == 0 || timeout > MAX_TIMEOUT_S)
         return cli_usage(cli, "--timeout: 1 to %d seconds", MAX_TIMEOUT_S);
+    struct config cfg;
+    struct replay_backend_opts defaults;
+    const struct replay_backend_opts *base = &defaults;
+    replay_backend_opts_defaults(&defaults);
+    config_defaults(&cfg);
+    if (config_path != NULL) {
+        char err[512];
+        if (config_load_file(&cfg, config_path, err, sizeof(err)) != 0 ||
+            config_validate(&cfg, err, sizeof(err)) != 0)
+            rc = cli_fail(cli, "%s", err);
+        else if ((base = config_find_backend(&cfg, backend)) == NULL)
+            rc = cli_fail(cli, "no backend '%s' in %s", backend, config_path);
+        if (rc != 0) {
+            config_deinit(&cfg);
+            return rc;
+        }
+    }
     struct wal *w;
-    if ((rc = cli_open(cli, 0, &w)) != 0)
+    if ((rc = cli_open(cli, 0, &w)) != 0) {
+        config_deinit(&cfg);
         return rc;
+    }
     uint64_t after = 0, to = 0;
     rc = find_range(cli, w, backend, from, to_seq, &after, &to);
     if (rc == 0 && dry) {
@@ -307,8 +342,9 @@ int cmd_replay(struct cli *cli)
     } else if (rc == 0) {
         /* A server that closes the connection must not kill us with SIGPIPE. */
         signal(SIGPIPE, SIG_IGN);
-        rc = send_range(cli, w, backend, url, from, to, timeout);
+        rc = send_range(cli, w, base, backend, url, from, to, timeout);
     }
     wal_close(w);
+    config_deinit(&cfg);
     return rc;
 }

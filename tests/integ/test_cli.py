@@ -16,7 +16,10 @@ counted exactly:
     after running the replay it suggests;
   - compact --output: the copy opens and verifies;
   - bad arguments (2 and a usage line), an unknown command (2, the valid ones listed), a
-    missing data dir (1, one line), a data.mdb of garbage (1, one line, no crash).
+    missing data dir (1, one line), a data.mdb of garbage (1, one line, no crash);
+  - replay takes the daemon's backend options: the built-in defaults (a 1.6 MB record is one
+    batch: batches go up to 4 MiB, as in the daemon, not 1 MiB), or with --config FILE the
+    backend's own (batch-max-points = 40: at least 2500 / 40 batches).
 """
 
 import json
@@ -449,6 +452,54 @@ def test_bad_args():
                    "%s on a data.mdb of garbage: exit 1, one line, no crash" % cmd[0])
 
 
+def test_replay_options():
+    dead = "http://127.0.0.1:%d" % h.free_port()
+    config = {"backend": [{"name": "x", "url": dead, "retry-max-delay": "1s",
+                           "batch-max-points": 40}]}
+    r = h.Relay(config=config).start()
+    t_ns = int(time.time()) * 10**9
+    pad = "p" * 780
+    big = "".join('opt,k=big n=%di,pad="%s" %d\n' % (i, pad, t_ns + i) for i in range(2000))
+    h.check(1024 * 1024 < len(big) < 2 * 1024 * 1024, "the big write is between 1 and 2 MiB", len(big))
+    bodies = [big] + ["".join("opt,k=s%d n=%di %d\n" % (j, 10000 + 100 * j + i, t_ns + i)
+                              for i in range(100)) for j in range(5)]
+    for body in bodies:
+        status, _, answer = r.write(DB, body)
+        h.check_eq(status, 204, "a write to the relay whose backend is down is acknowledged", answer)
+    t = h.Influxd("opt").start()
+
+    def sent(out):
+        m = re.match(r"^sent (\d+) records, (\d+) points in (\d+) batches to ", out)
+        return tuple(int(x) for x in m.groups()) if m else None
+
+    rc, out, err = r.run_cli("replay", "--backend", "x", "--to", t.url, "--from", 1, "--to-seq", 1)
+    h.check_eq((rc, sent(out)), (0, (1, 2000, 1)),
+               "replay without --config: the 1.6 MB record goes in one batch (the daemon's 4 MiB "
+               "default, not 1 MiB)", out, err)
+    h.check_eq(t.points_total(DB), 2000, "replay without --config: every point of it")
+
+    t.drop_db(DB)
+    rc, out, err = r.run_cli("replay", "--backend", "x", "--to", t.url)
+    got = sent(out)
+    h.check(rc == 0 and got is not None and got[:2] == (6, 2500) and got[2] <= 6,
+            "replay without --config: 6 records in at most 6 batches", out, err)
+    h.check_eq(t.points_total(DB), 2500, "replay without --config: every point")
+
+    t.drop_db(DB)
+    rc, out, err = r.run_cli("replay", "--backend", "x", "--to", t.url, "--config", r.config_path)
+    got = sent(out)
+    h.check(rc == 0 and got is not None and got[:2] == (6, 2500) and got[2] >= 2500 // 40 + 1,
+            "replay --config: backend x's batch-max-points = 40 makes at least %d batches"
+            % (2500 // 40 + 1), out, err)
+    h.check_eq(t.points_total(DB), 2500, "replay --config: every point")
+
+    rc, out, err = r.run_cli("replay", "--backend", "y", "--to", t.url, "--config", r.config_path)
+    h.check_eq((rc, err), (1, "influx-wal replay: no backend 'y' in %s\n" % r.config_path),
+               "replay --config with a backend the file lacks: exit 1, one line")
+    r.stop()
+    t.stop()
+
+
 if __name__ == "__main__":
     h.run([setup, test_status, test_cat, test_export, test_replay, test_rewind_skip, test_dead,
-           test_audit, test_verify_compact, test_bad_args])
+           test_audit, test_verify_compact, test_bad_args, test_replay_options])
