@@ -59,20 +59,21 @@ static void setup(void)
     o.wake_arg = &wake;
     if (wal_open(&wal, &o) != 0)
         abort();
-    struct config cfg;
-    config_defaults(&cfg);
-    size_t n_listen = cfg.n_listen;
-    cfg.n_listen = 0; /* no sockets: connections are adopted */
-    cfg.max_body_bytes = 1 << 20;
-    cfg.max_inflated_bytes = 4 << 20;
-    cfg.max_header_bytes = 8192;
-    cfg.read_timeout_ms = 200;
-    cfg.idle_timeout_ms = 200;
-    cfg.auth_enabled = 0;
-    if (relay_new(&relay, loop, wal, &cfg, NULL) != 0)
+    /* The daemon's defaults (config_defaults), with smaller limits and no listeners: the
+     * connections are adopted. */
+    struct relay_options ro = {
+        .max_body_bytes = 1 << 20,
+        .max_inflated_bytes = 4 << 20,
+        .max_connections = 1024,
+        .max_header_bytes = 8192,
+        .max_pending_bytes = (size_t)512 << 20,
+        .read_timeout_ms = 200,
+        .idle_timeout_ms = 200,
+        .max_bytes = (size_t)1 << 30,
+        .full_policy = WAL_FULL_REJECT,
+    };
+    if (relay_new(&relay, loop, wal, &ro, NULL) != 0)
         abort();
-    cfg.n_listen = n_listen;
-    config_deinit(&cfg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
