@@ -274,7 +274,11 @@ const char *config_url_why(const char *u)
         strcmp(port, "0") == 0)
         why = "has a bad port";
     curl_free(port);
-    if (why == NULL && a[strcspn(a, "/") - 1] == ':')
+    /* curl also reads "http:///h" as host h; the authority is what is written before '/'. */
+    size_t alen = strcspn(a, "/");
+    if (why == NULL && alen == 0)
+        why = "has no host";
+    else if (why == NULL && a[alen - 1] == ':')
         why = "has a bad port";
     curl_url_cleanup(h);
     return why;

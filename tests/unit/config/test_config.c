@@ -519,9 +519,10 @@ static void test_urls(void)
         {"http://a@b@h:1", "http://a@b@h:1"},
     };
     static const char *const bad[] = {
-        "ftp://h",        "h:8086",       "http://",     "http://:8086",        "http://h:0",
-        "http://h:99999", "http://h:80a", "http://h:",   "http://h/write?db=x", "http://h#x",
-        "http://h b",     "http://[::1",  "http://[]:1", "http://u@",           "http://h:1234567",
+        "ftp://h",        "h:8086",        "http://",     "http://:8086",        "http://h:0",
+        "http://h:99999", "http://h:80a",  "http://h:",   "http://h/write?db=x", "http://h#x",
+        "http://h b",     "http://[::1",   "http://[]:1", "http://u@",           "http://h:1234567",
+        "http:///h",      "http://a@b@:1",
     };
     char name[200];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -815,7 +816,7 @@ static void test_relay_example(void)
                  "bind-addr \":PORT\" is every interface");
     CHECK_EQ_INT(cfg.n_backends, 3, "outputs merged by name across [[http]]");
     const struct replay_backend_opts *l1 = backend("local1"), *l2 = backend("local2"),
-                             *rem = backend("remote");
+                                     *rem = backend("remote");
     CHECK_EQ_STR(l1 ? l1->url : NULL, "http://127.0.0.1:8086", "location without /write");
     CHECK_EQ_INT(l1 ? l1->timeout_ms : 0, 10000, "timeout");
     CHECK_EQ_INT(l1 ? l1->batch_max_bytes : 0, 4 << 20, "no max-batch-kb: our default");
