@@ -974,8 +974,11 @@ static int select_shape(struct parser *p, size_t end, int into)
             depth++;
         else if (t->tk == TK_RPAREN && --depth < 0)
             return 0;
-        else if (depth == 0 && t->tk == TK_KEYWORD && t->kw == K_INTO)
+        else if (depth == 0 && t->tk == TK_KEYWORD && t->kw == K_INTO) {
+            if (p->i + 1 >= end || p->v[p->i + 1].tk != TK_IDENT)
+                return 0; /* INTO takes a measurement name */
             seen_into = 1;
+        }
         else if (depth == 0 && t->tk == TK_KEYWORD && t->kw == K_FROM && seen_into)
             seen_from = 1;
         else if (t->tk == TK_KEYWORD && (t->kw == K_END || t->kw == K_BEGIN))
