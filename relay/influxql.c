@@ -655,7 +655,7 @@ static int glued(const struct parser *p)
 /* A call's arguments, after "name(": regex or expression, comma-separated, then ')'. */
 static int call_args(struct parser *p)
 {
-    if (glued(p) && accept(p, TK_RPAREN))
+    if (accept(p, TK_RPAREN))
         return 1;
     for (;;) {
         if (!accept(p, TK_REGEX) && !expr(p))
@@ -1076,15 +1076,15 @@ static int is_kw(const struct tok *t, int kw)
     return t->tk == TK_KEYWORD && t->kw == kw;
 }
 
-/* now() as influxd parses a call without arguments: the identifier "now" (any case, bare or
- * the quoted part) glued to '(' glued to ')'. i indexes a piece's tokens. */
+/* now() as influxd 1.6.7 parses a call without arguments: the identifier "now" (any case, bare
+ * or the quoted part) glued to '(', then ')' (whitespace allowed before it: "now( )" is a call,
+ * "now ()" is not). i indexes a piece's tokens. */
 static int is_now_call(const char *s, const struct tok *v, size_t n, size_t i)
 {
     const struct tok *t = &v[i];
     if (t->tk != TK_IDENT || i + 2 >= n)
         return 0;
-    if (v[i + 1].tk != TK_LPAREN || v[i + 1].sep != 0 || v[i + 2].tk != TK_RPAREN ||
-        v[i + 2].sep != 0)
+    if (v[i + 1].tk != TK_LPAREN || v[i + 1].sep != 0 || v[i + 2].tk != TK_RPAREN)
         return 0;
     const char *name = s + t->off;
     size_t nlen = t->len;
@@ -1235,7 +1235,7 @@ size_t iql_rewrite_now(const char *s, size_t len, int64_t now_ns, struct buf *ou
         for (size_t i = 0; i < pc.n; i++) {
             if (!is_now_call(s, pc.v, pc.n, i))
                 continue;
-            size_t start = pc.v[i].off, end = pc.v[i + 2].off + 1;
+            size_t start = pc.v[i].off, end = pc.v[i + 2].off + 1; /* "now( )" goes whole */
             buf_append(out, s + copied, start - copied);
             if (start > 0 && merges((unsigned char)s[start - 1]))
                 buf_append(out, " ", 1);

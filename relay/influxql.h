@@ -122,7 +122,7 @@ const char *iql_kind_name(enum iql_kind k); /* "empty", "read", "write", ... */
 /* ---- rewrites ---- */
 
 /* Append s[0, len) to 'out' with every call now() (an identifier, bare or quoted, whose value is
- * "now" in any case, glued to "()" exactly as influxd requires for a call without arguments)
+ * "now" in any case, glued to '(' as influxd requires for a call; "now( )" is one too)
  * replaced by the integer 'now_ns' (influxd reads an integer as nanoseconds wherever it compares
  * with time, and "integer - duration" as a time, so WHERE time < now() - 1h keeps its meaning).
  * A space is added where the number would otherwise merge with a neighbouring token. Pieces
