@@ -9,11 +9,11 @@ OPT ?= -O2
 
 LLHTTP_SRC_DIR := /usr/share/llhttp
 LLHTTP_INC_DIR := /usr/share/include/llhttp
-PKGS := lmdb libuv libcurl zlib
+PKGS := lmdb libuv libcurl zlib jansson
 
 # Debian packages: what the build needs, then what the tests and benchmarks need.
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
-	node-llhttp
+	libjansson-dev node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
 	lmdb-utils curl wrk prometheus
 # packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.
@@ -84,7 +84,7 @@ $(BUILD)/influx-wal-relay: $(wildcard cmd/influx-wal-relay/*.c) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
-$(BUILD)/influx-wal: $(wildcard cmd/influx-wal/*.c) $(LIB)
+$(BUILD)/influx-wal: $(wildcard cmd/influx-wal/*.c cmd/influx-wal/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 

@@ -61,4 +61,35 @@ void lp_result_deinit(struct lp_result *r);
 int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
                  const struct lp_options *opt, struct buf *out, struct lp_result *res);
 
+/* ---- Reading stored lines back (influx-wal audit) ------------------------------------------ */
+
+/* One line of a stored body, split by the scanner lp_normalize validates with. Offsets are into
+ * 'line'; names are as sent (escaped): see lp_unescape. */
+struct lp_line {
+    const char *line; /* the line, without its "\n" */
+    size_t len;
+    size_t measurement_len; /* line[0, measurement_len): the measurement */
+    size_t key_len;         /* line[0, key_len): the measurement and its tags */
+    size_t fields_start;    /* line[fields_start, fields_end): the field set */
+    size_t fields_end;
+    int has_ts;
+    int64_t ts_ns; /* has_ts: the timestamp, in nanoseconds */
+};
+
+/* The next line of 'body' from *pos: lines end where lp_normalize ends them (a quoted "\n" does
+ * not end one), blank and '#' lines are skipped. Returns 1 with 'out' filled, 0 at the end of the
+ * body, or IWR_EPARSE for a line influxd would refuse (unsigned fields allowed); *pos moves past
+ * the line in every case. Timestamps are in units of 'p'. Borrows 'body': 'out' points into it. */
+int lp_line_next(const char *body, size_t len, size_t *pos, enum lp_precision p,
+                 struct lp_line *out);
+/* The next tag of 'ln' from *pos (0 for the first): "key=value" as sent. 1, or 0 after the last. */
+int lp_line_next_tag(const struct lp_line *ln, size_t *pos, const char **tag, size_t *tag_len);
+/* The next field of 'ln' from *pos (0 for the first), split as influxd's walkFields splits it:
+ * its key, unescaped (lp_unescape) into 'key' (cleared first). Fields named "time", which influxd
+ * drops, are skipped. 1, or 0 after the last. */
+int lp_line_next_field(const struct lp_line *ln, size_t *pos, struct buf *key);
+/* Append s[0, n) as influxd names a measurement or field key (escape.Unescape: a backslash
+ * before , " space or = is dropped). */
+void lp_unescape(struct buf *out, const char *s, size_t n);
+
 #endif

@@ -41,6 +41,9 @@ int cli_seq(struct cli *cli, const char *what, const char *s, uint64_t *out);
 /* A time: RFC 3339 UTC ("2026-11-25T10:00:00Z"), a duration ago ("90m", "2h"), or Unix ns.
  * 0 or 2 after a usage message. */
 int cli_time(struct cli *cli, const char *what, const char *s, uint64_t *out_ns);
+/* An http:// or https:// URL libcurl can use (curl_url), at most 200 bytes, for option 'opt'.
+ * 0 or 2 after a usage message. url.c. */
+int cli_url(struct cli *cli, const char *opt, const char *url);
 
 /* Visit the records in (after, to] (to 0: to the end) that 'backend' gets (no target, or its
  * own; backend NULL: every record), in bounded read transactions. 'fn' returns 0 to go on, or
