@@ -232,6 +232,21 @@ static size_t scan_line(const unsigned char *b, size_t i, size_t n)
     return i;
 }
 
+/* The line b[*ls, *end) as lp_normalize takes it: a "\r" before its end dropped, leading
+ * whitespace skipped, then a final "\n" (quoted or escaped, ending the body) dropped as influxd
+ * strips it. 0 for a blank or '#' comment line. */
+static int line_trim(const unsigned char *b, size_t *ls, size_t *end)
+{
+    if (*end > *ls && b[*end - 1] == '\r')
+        (*end)--;
+    *ls = skip_ws(b, *ls, *end);
+    if (*ls >= *end || b[*ls] == '#')
+        return 0;
+    if (b[*end - 1] == '\n')
+        (*end)--;
+    return 1;
+}
+
 static int fail(struct lp_point *pt, enum lp_reason r)
 {
     pt->reason = r;
@@ -926,6 +941,31 @@ static int engine_check(const struct lp_field *f)
     return 3;
 }
 
+/* One field of b[p, end) as influxd's walkFields splits it: the key ends at the first '=' not
+ * preceded by a backslash (*eq; end if none), the value skips \" and \\ and ends at a ','
+ * outside quotes (the return value; end if none). */
+static size_t walk_field(const unsigned char *b, size_t p, size_t end, size_t *eq)
+{
+    size_t j = p;
+    while (j < end && !(b[j] == '=' && (j == p || b[j - 1] != '\\')))
+        j++;
+    *eq = j;
+    int quoted = 0;
+    size_t q = j + 1;
+    while (q < end) {
+        if (b[q] == '\\' && q + 1 < end && (b[q + 1] == '"' || b[q + 1] == '\\')) {
+            q += 2;
+            continue;
+        }
+        if (b[q] == '"')
+            quoted = !quoted;
+        else if (b[q] == ',' && !quoted)
+            break;
+        q++;
+    }
+    return q < end ? q : end;
+}
+
 /* influxd's walkFields, which splits the fields its own way (keys end at an '=' not preceded by
  * a backslash; values skip only \" and \\), checking each key's series key size. Then the
  * refusals of influxd's shard that need the fields: only "time" fields, or a type conflict. */
@@ -938,28 +978,13 @@ static int walk_fields(struct lp_ctx *c, struct lp_point *pt)
     size_t cap = sizeof(local) / sizeof(local[0]);
     int all_time = 1;
     while (p < end) {
-        size_t j = p;
-        while (j < end && !(b[j] == '=' && (j == p || b[j - 1] != '\\')))
-            j++;
+        size_t j, q = walk_field(b, p, end, &j);
         if ((long long)(j - p) > (long long)(end - p) - 2)
             return fail_span(pt, R_INVALID_VALUE, p, j);
         size_t sz = pt->key_len + 4 + (j - p);
         if (sz > LP_MAX_KEY) {
             pt->num = sz;
             return fail(pt, R_MAX_KEY);
-        }
-        int quoted = 0;
-        size_t q = j + 1;
-        while (q < end) {
-            if (b[q] == '\\' && q + 1 < end && (b[q + 1] == '"' || b[q + 1] == '\\')) {
-                q += 2;
-                continue;
-            }
-            if (b[q] == '"')
-                quoted = !quoted;
-            else if (b[q] == ',' && !quoted)
-                break;
-            q++;
         }
         if (n == cap) {
             /* Spill to the call's scratch array, doubling: lines with many fields are rare. */
@@ -1349,15 +1374,9 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
             end = scan_line(b, pos, len);
         size_t ls = pos;
         pos = end + 1;
-
-        /* CRLF: drop the '\r' (influxd 1.6.7 would refuse the line). */
-        if (end > ls && b[end - 1] == '\r')
-            end--;
-        ls = skip_ws(b, ls, end);
-        if (ls >= end || b[ls] == '#')
+        /* CRLF: the '\r' is dropped (influxd 1.6.7 would refuse the line). */
+        if (!line_trim(b, &ls, &end))
             continue;
-        if (b[end - 1] == '\n')
-            end--; /* a quoted or escaped newline ending the body, as influxd strips it */
 
         struct lp_point pt;
         if (parse_point(&c, &pt, b + ls, end - ls, mult) != 0) {
@@ -1402,13 +1421,8 @@ int lp_line_next(const char *body, size_t len, size_t *pos, enum lp_precision p,
         /* The line walk of lp_normalize. */
         size_t ls = *pos, end = scan_line(b, ls, len);
         *pos = end + 1;
-        if (end > ls && b[end - 1] == '\r')
-            end--;
-        ls = skip_ws(b, ls, end);
-        if (ls >= end || b[ls] == '#')
+        if (!line_trim(b, &ls, &end))
             continue;
-        if (b[end - 1] == '\n')
-            end--;
         struct lp_point pt;
         int rc = parse_point(&c, &pt, b + ls, end - ls, lp_precision_ns(p));
         free(c.spans);
@@ -1450,33 +1464,16 @@ int lp_line_next_tag(const struct lp_line *ln, size_t *pos, const char **tag, si
 
 int lp_line_next_field(const struct lp_line *ln, size_t *pos, struct buf *key)
 {
-    const char *b = ln->line;
+    const unsigned char *b = (const unsigned char *)ln->line;
     size_t p = *pos < ln->fields_start ? ln->fields_start : *pos, end = ln->fields_end;
     while (p < end) {
-        /* walk_fields' split: a key ends at an '=' without a backslash before it; a value
-         * skips \" and \\ and ends at a ',' outside quotes. */
-        size_t j = p;
-        while (j < end && !(b[j] == '=' && (j == p || b[j - 1] != '\\')))
-            j++;
-        size_t q = j + 1;
-        int quoted = 0;
-        while (q < end) {
-            if (b[q] == '\\' && q + 1 < end && (b[q + 1] == '"' || b[q + 1] == '\\')) {
-                q += 2;
-                continue;
-            }
-            if (b[q] == '"')
-                quoted = !quoted;
-            else if (b[q] == ',' && !quoted)
-                break;
-            q++;
-        }
+        size_t j, q = walk_field(b, p, end, &j);
         size_t k = p, kn = j - p;
         p = q < end ? q + 1 : end;
         if (kn == 4 && memcmp(b + k, "time", 4) == 0)
             continue;
         buf_clear(key);
-        lp_unescape(key, b + k, kn);
+        lp_unescape(key, ln->line + k, kn);
         *pos = p;
         return 1;
     }

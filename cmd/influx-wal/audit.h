@@ -57,8 +57,7 @@ struct audit {
     struct strtab field_names;
     struct window *win;
     size_t n_win, cap_win;
-    uint32_t *win_slots; /* index + 1 */
-    size_t n_win_slots;
+    struct strtab win_ids; /* group id and hour (two uint64_t) -> index in 'win' */
     struct hset points, refused;
     uint64_t records, lines, unparsed, dups, refused_lines, pending, corrupt;
     uint64_t first_seq, last_seq;

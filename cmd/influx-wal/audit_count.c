@@ -135,28 +135,15 @@ static size_t strtab_id(struct strtab *t, const char *s, size_t len)
 
 /* ---- the windows --------------------------------------------------------------------------- */
 
-static uint64_t win_hash(size_t group, int64_t hour)
-{
-    return mix64(((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ (uint64_t)hour);
-}
-
-static void win_place(struct audit *a, size_t idx)
-{
-    size_t i = win_hash(a->win[idx].group, a->win[idx].hour) & (a->n_win_slots - 1);
-    while (a->win_slots[i] != 0)
-        i = (i + 1) & (a->n_win_slots - 1);
-    a->win_slots[i] = (uint32_t)idx + 1;
-}
-
+/* The window of 'group' and 'hour', added if new. Window ids are their strtab ids in a->win_ids
+ * and their index in a->win until audit_sort_windows reorders a->win (counting is over then). */
 static struct window *window_get(struct audit *a, size_t group, int64_t hour)
 {
-    uint64_t h = win_hash(group, hour);
-    for (size_t i = h & (a->n_win_slots - 1); a->n_win_slots > 0 && a->win_slots[i] != 0;
-         i = (i + 1) & (a->n_win_slots - 1)) {
-        struct window *w = &a->win[a->win_slots[i] - 1];
-        if (w->group == group && w->hour == hour)
-            return w;
-    }
+    uint64_t key[2] = {(uint64_t)group, (uint64_t)hour};
+    size_t id = strtab_id(&a->win_ids, (const char *)key, sizeof(key));
+    if (id < a->n_win)
+        return &a->win[id];
+    IWR_ASSERT(id == a->n_win);
     if (a->n_win == a->cap_win) {
         a->cap_win = a->cap_win ? a->cap_win * 2 : 256;
         a->win = xrealloc(a->win, a->cap_win * sizeof(*a->win));
@@ -165,15 +152,6 @@ static struct window *window_get(struct audit *a, size_t group, int64_t hour)
     memset(w, 0, sizeof(*w));
     w->group = group;
     w->hour = hour;
-    if (a->n_win * 2 > a->n_win_slots) {
-        free(a->win_slots);
-        a->n_win_slots = a->n_win_slots ? a->n_win_slots * 2 : 1024;
-        a->win_slots = xcalloc(a->n_win_slots, sizeof(*a->win_slots));
-        for (size_t j = 0; j < a->n_win; j++)
-            win_place(a, j);
-    } else {
-        win_place(a, a->n_win - 1);
-    }
     return w;
 }
 
@@ -259,7 +237,8 @@ static void scan_record(struct audit *a, const struct wal_record *rec, int refus
         if (a->have_since && hour < a->since_hour)
             continue;
         size_t group = group_of(a, rec, &ln);
-        uint64_t key = mix64(win_hash(group, ln.ts_ns) ^ tags_hash(&ln));
+        uint64_t key = mix64(((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ln.ts_ns);
+        key = mix64(key ^ tags_hash(&ln));
         if (refused_pass) {
             hset_add(&a->refused, key);
             continue;
@@ -374,7 +353,7 @@ void audit_deinit(struct audit *a)
     for (size_t i = 0; i < a->n_win; i++)
         free(a->win[i].fields);
     free(a->win);
-    free(a->win_slots);
+    strtab_deinit(&a->win_ids);
     strtab_deinit(&a->groups);
     strtab_deinit(&a->field_names);
     hset_deinit(&a->points);
