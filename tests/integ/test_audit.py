@@ -53,7 +53,7 @@ def test_audit_escapes():
     q = 'SELECT count(*) FROM "q,r s" WHERE time >= 0 GROUP BY time(1h)'
     status, headers, raw = h.request(
         "POST", a.url + "/query", body=urllib.parse.urlencode({"q": q, "db": DB, "epoch": "ns"}),
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
+        headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30.0)
     headers = {k.lower(): v for k, v in headers.items()}
     h.check(status == 200 and headers.get("transfer-encoding") == "chunked",
             "influxd answers /query chunked", status, headers)
@@ -61,7 +61,7 @@ def test_audit_escapes():
             "influxd's answer escapes quotes and backslashes in names", raw[:400])
     doc = a.query('SELECT count(*) FROM "html"', db=DB)
     status, _, raw = h.request("GET", a.url + "/query?" + urllib.parse.urlencode(
-        {"q": 'SELECT count(*) FROM "html"', "db": DB}))
+        {"q": 'SELECT count(*) FROM "html"', "db": DB}), timeout=30.0)
     h.check(b"count_lt\\u003cgt\\u003e\\u0026amp" in raw, "and writes < > & as \\u escapes", raw)
     h.check_eq(doc["results"][0]["series"][0]["columns"][1], "count_lt<gt>&amp",
                "which stand for the field's name")
