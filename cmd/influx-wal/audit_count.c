@@ -319,8 +319,8 @@ int audit_count_log(struct audit *a, struct wal *w)
     wal_reader_free(r);
     /* cli_scan's 'to' of 0 means "to the end": a cursor at 0 has acknowledged nothing. */
     if (rc == 0 && cursor > 0)
-        rc = cli_scan(w, a->backend, first > 0 ? first - 1 : 0, cursor, audit_visit, a,
-                      &a->corrupt, NULL);
+        rc = cli_scan(w, a->backend, first > 0 ? first - 1 : 0, cursor, audit_visit, a, &a->corrupt,
+                      NULL);
     if (rc > 0)
         rc = 0; /* stopped at MAX_POINTS: too_many says so below */
     if (rc != 0)

@@ -186,7 +186,8 @@ static int fetch_counts(struct audit *a, CURL *e, const char *url, struct window
         return rc;
     }
     const json_t *series = json_array_get(json_object_get(res, "series"), 0);
-    const json_t *cols = json_object_get(series, "columns"), *vals = json_object_get(series, "values");
+    const json_t *cols = json_object_get(series, "columns"),
+                 *vals = json_object_get(series, "values");
     for (size_t r = 0; r < json_array_size(vals); r++)
         take_row(a, lo, hi, cols, json_array_get(vals, r));
     json_decref(doc);

@@ -25,8 +25,8 @@ static void require(int cond)
 }
 
 /* Read every line of body[0, len); counts of lines read and refused. */
-static void read_all(const char *body, size_t len, enum lp_precision p, int stored,
-                     size_t *read, size_t *refused)
+static void read_all(const char *body, size_t len, enum lp_precision p, int stored, size_t *read,
+                     size_t *refused)
 {
     struct buf key;
     buf_init(&key);

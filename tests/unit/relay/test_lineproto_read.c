@@ -25,14 +25,22 @@ static const struct rcase cases[] = {
     {"plain", "cpu,host=a v=1 5\n", LP_NS, {"cpu|host=a|v|5"}},
     {"two lines, no final newline", "a v=1 1\nb,t=x w=2i,z=3 2", LP_NS, {"a||v|1", "b|t=x|w;z|2"}},
     {"seconds", "a v=1 3\n", LP_S, {"a||v|3000000000"}},
-    {"escaped comma and space in the measurement", "c\\,p\\ u,t=1 v=1 1\n", LP_NS,
+    {"escaped comma and space in the measurement",
+     "c\\,p\\ u,t=1 v=1 1\n",
+     LP_NS,
      {"c,p u|t=1|v|1"}},
     {"measurement: \\= and \\\" unescaped too", "m\\=x\\\"y v=1 1\n", LP_NS, {"m=x\"y||v|1"}},
-    {"tags as sent, escaped comma and space kept", "m,a=x\\,y,b\\ c=z v=1 1\n", LP_NS,
+    {"tags as sent, escaped comma and space kept",
+     "m,a=x\\,y,b\\ c=z v=1 1\n",
+     LP_NS,
      {"m|a=x\\,y;b\\ c=z|v|1"}},
-    {"field keys unescaped", "m a\\\"b=1,c\\=d=2,e\\,f=3,g\\ h=4,i\\\\j=5 1\n", LP_NS,
+    {"field keys unescaped",
+     "m a\\\"b=1,c\\=d=2,e\\,f=3,g\\ h=4,i\\\\j=5 1\n",
+     LP_NS,
      {"m||a\"b;c=d;e,f;g h;i\\\\j|1"}},
-    {"a quoted newline does not end the line", "m s=\"x\ny\",v=1 7\nn v=2 8\n", LP_NS,
+    {"a quoted newline does not end the line",
+     "m s=\"x\ny\",v=1 7\nn v=2 8\n",
+     LP_NS,
      {"m||s;v|7", "n||v|8"}},
     {"commas and equals inside a quoted value", "m s=\"a,b=c\",v=1 7\n", LP_NS, {"m||s;v|7"}},
     {"escaped quote inside a quoted value", "m s=\"a\\\",b=c\",v=1 7\n", LP_NS, {"m||s;v|7"}},
@@ -130,7 +138,8 @@ int main(void)
         buf_printf(&big, "%sf%02d=%d", f ? "," : "", f, f);
     buf_append_str(&big, " 1\n");
     pos = 0;
-    CHECK_EQ_INT(lp_line_next(big.data, big.len, &pos, LP_NS, &ln), 1, "80 unsorted tags, 40 fields");
+    CHECK_EQ_INT(lp_line_next(big.data, big.len, &pos, LP_NS, &ln), 1,
+                 "80 unsorted tags, 40 fields");
     size_t tags = 0, fields = 0, tp = 0, fp = 0, tl;
     const char *tag;
     struct buf key;
