@@ -23,8 +23,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* The URL of /query under a->url (its path, if any, kept; its query string too). Caller frees
- * with curl_free. 0, or 1 after a message. */
+/* The URL of /query under a->url (a path prefix, if any, kept). Caller frees with curl_free.
+ * 0, or 1 after a message. */
 static int query_url(struct audit *a, char **out)
 {
     CURLU *u = curl_url();
@@ -48,7 +48,7 @@ static int query_url(struct audit *a, char **out)
     curl_free(path);
     buf_deinit(&p);
     curl_url_cleanup(u);
-    if (uc != CURLUE_OK) /* cli_url accepted it: not expected */
+    if (uc != CURLUE_OK) /* cli_url accepted it; curl may still refuse an '@' in a password */
         return cli_fail(a->cli, "querying %s: %s", a->url, curl_url_strerror(uc));
     return 0;
 }

@@ -41,8 +41,9 @@ int cli_seq(struct cli *cli, const char *what, const char *s, uint64_t *out);
 /* A time: RFC 3339 UTC ("2026-11-25T10:00:00Z"), a duration ago ("90m", "2h"), or Unix ns.
  * 0 or 2 after a usage message. */
 int cli_time(struct cli *cli, const char *what, const char *s, uint64_t *out_ns);
-/* An http:// or https:// URL libcurl can use (curl_url), at most 200 bytes, for option 'opt'.
- * 0 or 2 after a usage message. url.c. */
+/* 'url' for option 'opt' is a backend URL the daemon would take (config_url_why: http or
+ * https, a host, a valid port, no query or fragment) of at most 200 bytes. 0, or 2 after a
+ * usage message with the reason. url.c. */
 int cli_url(struct cli *cli, const char *opt, const char *url);
 
 /* Visit the records in (after, to] (to 0: to the end) that 'backend' gets (no target, or its

@@ -1,25 +1,20 @@
-/* The CLI's check of a backend URL given on the command line (audit --url). */
+/* The CLI's check of a backend URL given on the command line: the daemon's own (config/'s
+ * config_url_why, libcurl's URL API), so that what one command accepts the others do too (audit
+ * prints `replay --to` lines with its --url). */
 #include "cmd/influx-wal/cli.h"
 
-#include "common/err.h"
+#include "config/config.h"
 
-#include <curl/curl.h>
 #include <string.h>
+#include <strings.h>
 
 int cli_url(struct cli *cli, const char *opt, const char *url)
 {
-    /* libcurl's parser refuses what it could not send to (no host, a bad port, spaces or
-     * control bytes); the scheme must be written in lower case, as replay/ and the daemon's
-     * config take it. */
-    CURLU *u = curl_url();
-    IWR_ASSERT(u != NULL); /* only fails out of memory */
-    char *scheme = NULL;
-    int ok = strlen(url) <= 200 && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-             (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
-             strncmp(url, scheme, strlen(scheme)) == 0 &&
-             strncmp(url + strlen(scheme), "://", 3) == 0;
-    curl_free(scheme);
-    curl_url_cleanup(u);
-    return ok ? 0 : cli_usage(cli, "%s: '%s' is not an http:// or https:// URL", opt, url);
+    const char *why = config_url_why(url);
+    if (why == NULL && strlen(url) <= 200)
+        return 0;
+    /* The reason only when it is about an http(s) URL; else the first words say it all. */
+    int say = why != NULL && strncasecmp(url, "http", 4) == 0;
+    return cli_usage(cli, "%s: '%s' is not an http:// or https:// URL%s%s", opt, url,
+                     say ? ": it " : "", say ? why : "");
 }

@@ -7,6 +7,7 @@
     twice in one line, a field named "time" (influxd drops it), names with < > & (influxd's
     JSON escapes them as \\u003c...) and non-ASCII names: the audit matches, every line read;
   - influxd's /query answers it reads are chunked and hold JSON escapes (so both are exercised);
+  - --url accepted and refused as replay's --to (the same check, with the same reason);
   - DROP SERIES of the escaped series on the backend: exactly that window differs, by the two
     points deleted, naming its fields as influxd does; after the suggested replay it matches.
 """
@@ -93,6 +94,18 @@ def test_audit_escapes():
     h.check(rc == 0 and " 7 match, 0 differ" in out, "audit after the replay (URL with a trailing "
             "slash): matches again", out, err)
     h.check_eq(a.count(DB, "q,r s", 'a"b'), 2, "the escaped series is back on A")
+
+    # --url is checked as replay checks --to (audit prints replay lines with it).
+    for url in ("HTTP://127.0.0.1:1", "http://127.0.0.1:1/", "ftp://x", "http://", "http://h:99999", "http://h?db=x",
+                "http://a b"):
+        rc, _, err = r.run_cli("audit", "--backend", "a", "--url", url)
+        rc2, _, err2 = r.run_cli("replay", "--backend", "a", "--to", url, "--dry-run")
+        # Taken: replay's dry run succeeds, audit gets as far as the query (port 1: exit 1).
+        taken = (rc2 == 0 and rc == 1 and "querying" in err)
+        refused = (rc == rc2 == 2 and err.splitlines()[0].replace("audit: --url", "X") ==
+                   err2.splitlines()[0].replace("replay: --to", "X"))
+        h.check(taken or refused, "audit --url %r: as replay --to takes it" % url, rc, err, rc2,
+                err2)
 
 
 if __name__ == "__main__":
