@@ -26,6 +26,8 @@ const char *iwr_strerror(int err)
         return "moved by someone else";
     case IWR_EINVAL:
         return "invalid argument";
+    case IWR_EFATAL:
+        return "the log is unusable until the process restarts";
     default:
         if (err < 0 && err > -4096)
             return strerror(-err);

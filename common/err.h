@@ -17,6 +17,8 @@ enum {
     IWR_ELMDB = -20007,    /* an LMDB failure with no errno equivalent (logged where it happens) */
     IWR_ECONFLICT = -20008, /* a compare-and-set lost: someone else moved the value first */
     IWR_EINVAL = -20009,   /* a caller passed something out of range (bad name, bad sequence) */
+    IWR_EFATAL = -20010,   /* the log's environment is unusable (panic, remap, I/O error):
+                            * the process must restart; nothing committed is lost */
 };
 
 /* A static, human-readable text for any code this project returns (-errno included). */

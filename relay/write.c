@@ -108,8 +108,6 @@ static void write_done(void *arg, int rc, uint64_t seq)
     struct http_req *req = &c->req;
     if (rc == 0) {
         r->ctr.points_total += req->lp.points;
-        if (r->hooks.appended)
-            r->hooks.appended(r->hooks.arg);
         if (req->lp.rejected == 0) {
             http_respond(c, 204, NULL, NULL, 0);
             return;

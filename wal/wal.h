@@ -19,6 +19,13 @@ struct wal;
 struct wal_reader;
 
 enum wal_full_policy { WAL_FULL_REJECT = 0, WAL_FULL_DROP_OLDEST = 1 };
+/* Which limit made the log refuse appends. */
+enum wal_full_reason {
+    WAL_FULL_NONE = 0,
+    WAL_FULL_MAX_SIZE = 1, /* the log's size limit (max-size) */
+    WAL_FULL_RESERVE = 2,  /* the filesystem's free-space reserve (min-free) */
+    WAL_FULL_DISK = 3,     /* the filesystem itself (ENOSPC) */
+};
 
 struct wal_options {
     const char *dir;         /* created if missing (0750) */
@@ -82,11 +89,21 @@ struct wal_stats {
     uint64_t dead_letters;
 };
 
-/* Cheap counters the writer keeps up to date after each commit, for /metrics: no LMDB access. */
+/* Cheap counters the writer keeps up to date after each commit, for /metrics: no LMDB access.
+ * The last group is the log's own judgement of whether it takes writes, for /metrics and
+ * /health to render as they are. */
 struct wal_counters {
     uint64_t first_seq, last_seq, records, log_bytes, dropped_records;
     uint64_t commits, appended, rejected_full, commit_ns_total;
     uint64_t dead_letters; /* in the table now, every backend */
+    /* Writable: no append was refused in the last few seconds (none went in since), and under
+     * the reject policy there is room for a large request or appends went in lately.
+     * Appends going through prove it writable whatever the size says (drop-oldest). */
+    int writable;
+    size_t limit_bytes;              /* the size limit in force */
+    enum wal_full_policy full_policy;
+    enum wal_full_reason full_reason; /* why it is not writable; WAL_FULL_NONE when it is */
+    int fatal;                       /* IWR_EFATAL once the environment is unusable, else 0 */
 };
 
 /* Histogram of commit durations and of records per commit; fixed buckets, for /metrics. */
@@ -101,6 +118,11 @@ struct wal_hist {
 
 typedef void wal_done_cb(void *arg, int rc, uint64_t seq);
 
+/* Every submit's 'done' may also get IWR_EFATAL: a panic, a remap or an I/O error left the
+ * environment unusable. The log never exits the process: it logs the cause once, fails what
+ * is queued and what comes, and fires the wake hook; the owner (the daemon) decides to exit,
+ * and a restart loses nothing committed. Readers get IWR_EFATAL from wal_reader_begin. */
+
 /* Open (creating if needed) the log in o->dir. Checks the format version (IWR_EVERSION if the
  * directory is newer), clears stale reader slots, starts the writer unless readonly. 0, -errno,
  * IWR_EVERSION, IWR_ELMDB. */
@@ -110,7 +132,8 @@ int wal_open(struct wal **out, const struct wal_options *o);
 void wal_close(struct wal *w);
 
 /* Queue 'rec' for the next group commit. 'done' runs from wal_complete() with the record's
- * sequence once it is durable (rc 0), or rc IWR_EFULL (log at its limit), IWR_ESTOPPED, -errno.
+ * sequence once it is durable (rc 0), or rc IWR_EFULL (log at its limit), IWR_ESTOPPED,
+ * IWR_EFATAL (the environment is unusable: see wal_counters.fatal), -errno.
  * Copies what it needs from 'rec' before returning. Any thread. */
 void wal_append(struct wal *w, const struct wal_record *rec, wal_done_cb *done, void *arg);
 
@@ -133,8 +156,14 @@ void wal_dead_add(struct wal *w, const char *name, const struct wal_record *rec,
 void wal_dead_requeue(struct wal *w, const char *name, wal_done_cb *done, void *arg);
 void wal_dead_purge(struct wal *w, const char *name, wal_done_cb *done, void *arg);
 
-/* Run the callbacks of everything that completed. Returns how many ran. */
+/* Run the callbacks of everything that completed, then, when any commit among them appended
+ * records, the wal_on_commit subscriber (once). Returns how many callbacks ran. */
 size_t wal_complete(struct wal *w);
+/* Subscribe to "new records were committed" (by this process: records another process appends
+ * are found by polling): 'cb' runs from wal_complete on its thread, after the callbacks of the
+ * commit(s) concerned. One subscriber: a second call replaces it, a NULL 'cb' unsubscribes.
+ * Call on the thread that runs wal_complete. */
+void wal_on_commit(struct wal *w, void (*cb)(void *arg), void *arg);
 /* Without a wake hook: block until something completed (or 'timeout_ms'), then wal_complete. */
 size_t wal_complete_wait(struct wal *w, int timeout_ms);
 /* Convenience for the CLI and tests (no wake hook): submit through 'submit' and wait. */

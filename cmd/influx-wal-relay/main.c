@@ -195,18 +195,19 @@ static void on_wal_wake(uv_async_t *a)
 {
     struct daemon *d = a->data;
     wal_complete(d->wal);
+    /* The log is unusable (it logged why): restart, as systemd does, and lose nothing
+     * committed. What was not answered was never acknowledged. */
+    struct wal_counters wc;
+    wal_counters_get(d->wal, &wc);
+    if (wc.fatal != 0) {
+        log_error("event=exiting reason=\"%s\" code=70", iwr_strerror(wc.fatal));
+        exit(70);
+    }
 }
 
 static void wal_wake(void *arg)
 {
     uv_async_send(arg);
-}
-
-static void hook_appended(void *arg)
-{
-    struct daemon *d = arg;
-    if (d->replay)
-        replay_kick(d->replay);
 }
 
 static void hook_backends(void *arg, struct backend_status **out, size_t *n)
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "influx-wal-relay: cannot start the senders: %s\n", iwr_strerror(rc));
         return 1;
     }
-    struct relay_hooks hooks = {.arg = &d, .appended = hook_appended, .backends = hook_backends};
+    struct relay_hooks hooks = {.arg = &d, .backends = hook_backends};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);

@@ -257,8 +257,15 @@ static void test_full(void)
     struct wal_counters c;
     wal_counters_get(w, &c);
     CHECK_EQ_INT(c.rejected_full, 1, "reject: counted");
+    CHECK(!c.writable && c.full_reason == WAL_FULL_MAX_SIZE,
+          "reject: the log says it is not writable, because of max-size (%d, %d)", c.writable,
+          (int)c.full_reason);
+    CHECK(c.limit_bytes == 64 * 1024 && c.full_policy == WAL_FULL_REJECT,
+          "reject: the counters carry the limit and the policy in force");
     wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, (uint64_t)n);
     CHECK_EQ_INT(append_body(w, body, &s), 0, "reject: room again once the backend caught up");
+    wal_counters_get(w, &c);
+    CHECK(c.writable && c.full_reason == WAL_FULL_NONE, "reject: writable again after an append");
     wal_close(w);
 
     dir = fresh_dir();
@@ -277,6 +284,56 @@ static void test_full(void)
     CHECK(st.dropped_records == st.first_seq - 1, "drop-oldest: dropped records are counted");
     CHECK(nc == 1 && ci[0].seq == st.first_seq - 1, "drop-oldest: the cursor moved past them");
     free(ci);
+    wal_close(w);
+}
+
+static int commits_seen;
+
+static void count_commit(void *arg)
+{
+    (void)arg;
+    commits_seen++;
+}
+
+/* "New records were committed" is raised by wal_complete, once per completion run that had
+ * appends, after their callbacks; cursor moves alone raise nothing. */
+static void test_on_commit(void)
+{
+    struct wal *w = open_wal(fresh_dir(), 0, WAL_FULL_REJECT);
+    wal_on_commit(w, count_commit, NULL);
+    uint64_t s;
+    CHECK_EQ_INT(append_body(w, "cpu v=1 1\n", &s), 0, "on_commit: an append");
+    CHECK_EQ_INT(commits_seen, 1, "on_commit: raised once for the commit of an append");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 1), 0, "on_commit: a cursor move");
+    CHECK_EQ_INT(commits_seen, 1, "on_commit: not raised for a cursor move");
+    wal_on_commit(w, NULL, NULL);
+    append_body(w, "cpu v=2 2\n", &s);
+    CHECK_EQ_INT(commits_seen, 1, "on_commit: not raised once unsubscribed");
+    wal_close(w);
+}
+
+/* A fatal LMDB state never exits: submits and readers get IWR_EFATAL, the counters say so. */
+static void test_fatal(void)
+{
+    struct wal *w = open_wal(fresh_dir(), 0, WAL_FULL_REJECT);
+    uint64_t s;
+    CHECK_EQ_INT(append_body(w, "cpu v=1 1\n", &s), 0, "fatal: an append before");
+    CHECK_EQ_INT(wal_fatal_check(w, 0, "test"), 0, "fatal: success is not fatal");
+    CHECK_EQ_INT(wal_fatal_check(w, ENOSPC, "test"), 0, "fatal: ENOSPC is not fatal");
+    log_set_level(LOG_OFF);
+    CHECK_EQ_INT(wal_fatal_check(w, MDB_PANIC, "test"), IWR_EFATAL, "fatal: MDB_PANIC is");
+    log_set_level(LOG_ERROR);
+    CHECK_EQ_INT(append_body(w, "cpu v=2 2\n", &s), IWR_EFATAL, "fatal: appends get IWR_EFATAL");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 1), IWR_EFATAL,
+                 "fatal: cursor moves get IWR_EFATAL");
+    struct wal_counters c;
+    wal_counters_get(w, &c);
+    CHECK(c.fatal == IWR_EFATAL && !c.writable, "fatal: the counters say so, not writable");
+    struct wal_reader *r;
+    CHECK_EQ_INT(wal_reader_new(w, &r), 0, "fatal: a reader object");
+    CHECK_EQ_INT(wal_reader_begin(r), IWR_EFATAL, "fatal: readers get IWR_EFATAL");
+    wal_reader_free(r);
+    CHECK(strcmp(iwr_strerror(IWR_EFATAL), "unknown error") != 0, "fatal: the code has a text");
     wal_close(w);
 }
 
@@ -485,6 +542,8 @@ int main(void)
     test_cursors_and_trim();
     test_trim_chunks_and_retention();
     test_full();
+    test_on_commit();
+    test_fatal();
     test_corrupt();
     test_format_version();
     test_dead_letters();
