@@ -258,8 +258,13 @@ static void wal_families(struct buf *b, struct relay *r, const struct relay_view
     const struct wal_counters *wc = &v->wc;
     one_u64(b, "influx_wal_wal_bytes", "gauge", "Bytes of the pages holding records.",
             wc->log_bytes);
-    one_u64(b, "influx_wal_wal_limit_bytes", "gauge", "The log's size limit (max-size).",
+    one_u64(b, "influx_wal_wal_limit_bytes", "gauge",
+            "The log's size limit in force: max-size, or the filesystem less the reserve when "
+            "that is smaller.",
             wc->limit_bytes);
+    one_u64(b, "influx_wal_wal_min_free_bytes", "gauge",
+            "The free-space reserve kept on the log's filesystem (min-free); 0: none.",
+            wc->min_free_bytes);
     one_u64(b, "influx_wal_wal_writable", "gauge",
             "1 while the log accepts writes; 0 when writes get 503 (full, disk reserve).",
             (uint64_t)v->writable);
@@ -279,6 +284,16 @@ static void wal_families(struct buf *b, struct relay *r, const struct relay_view
     one_u64(b, "influx_wal_wal_rejected_appends_total", "counter",
             "Appends refused because the log was full or the disk reserve reached.",
             wc->rejected_full);
+    family(b, "influx_wal_wal_rejected_appends_by_limit_total", "counter",
+           "Appends refused, by the limit that was hit: max-size, min-free (the filesystem "
+           "reserve) or filesystem (ENOSPC).");
+    const uint64_t by_limit[] = {wc->rejected_max_size, wc->rejected_reserve, wc->rejected_disk};
+    for (int i = 0; i < 3; i++) {
+        char label[40];
+        snprintf(label, sizeof(label), "limit=\"%s\"",
+                 wal_full_reason_name((enum wal_full_reason)(WAL_FULL_MAX_SIZE + i)));
+        sample_u64(b, "influx_wal_wal_rejected_appends_by_limit_total", label, by_limit[i]);
+    }
     one_u64(b, "influx_wal_commits_total", "counter", "Group commits (fsync'd transactions).",
             wc->commits);
     struct wal_hist hs, hr;

@@ -73,14 +73,11 @@ static int drop_oldest(struct wal *w, struct wtx *t, size_t need)
 static int apply_append(struct wal *w, struct wtx *t, struct wal_op *op)
 {
     size_t need = wal_pages_for(w, op->enc.len);
-    op->full = wal_room_check(w, t, need);
-    if (op->full != WAL_FULL_NONE) {
-        op->rc = IWR_EFULL;
+    op->rc = wal_room_check(w, t, need);
+    if (op->rc != 0)
         return 0;
-    }
     if (wal_log_bytes(w, t->txn) + need > w->opt.max_bytes) {
         if (w->opt.full_policy != WAL_FULL_DROP_OLDEST || need > w->opt.max_bytes) {
-            op->full = WAL_FULL_MAX_SIZE;
             op->rc = IWR_EFULL;
             return 0;
         }
@@ -171,7 +168,6 @@ static int apply_dead_sweep(struct wal *w, struct wtx *t, struct wal_op *op, int
                 break;
             if (app.rc != 0) {
                 op->rc = app.rc;
-                op->full = app.full;
                 break;
             }
         }

@@ -12,13 +12,16 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WAL_DEFAULT_MAX_BYTES ((size_t)1 << 30)
 #define WAL_DEFAULT_TRIM_CHUNK 4096
@@ -134,6 +137,49 @@ uint64_t wal_mono_ns(void)
 
 /* ---- opening and closing ---------------------------------------------------------------- */
 
+/* The daemon's exclusive hold on the directory. flock, not fcntl: LMDB's own fcntl locks on
+ * lock.mdb and ours must not meet, and a flock belongs to this open file, not to every
+ * descriptor the process has on it. O_CLOEXEC: a child must not keep the log held. */
+static int lock_take(struct wal *w)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", w->dir, WAL_LOCK_FILE);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = errno == EWOULDBLOCK ? IWR_ELOCKED : -errno;
+        close(fd);
+        return rc;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    w->lock_fd = fd;
+    return 0;
+}
+
+long wal_lock_holder(const char *dir)
+{
+    char path[4096], buf[32];
+    snprintf(path, sizeof(path), "%s/%s", dir, WAL_LOCK_FILE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *end;
+    long pid = strtol(buf, &end, 10);
+    return pid > 0 && (*end == '\n' || *end == '\0') ? pid : 0;
+}
+
 static int wal_open_tables(struct wal *w)
 {
     MDB_txn *txn;
@@ -221,6 +267,7 @@ static void find_map(struct wal *w)
 int wal_open(struct wal **out, const struct wal_options *o)
 {
     struct wal *w = xcalloc(1, sizeof(*w));
+    w->lock_fd = -1;
     w->opt = *o;
     w->dir = xstrdup(o->dir);
     w->opt.dir = w->dir;
@@ -242,6 +289,13 @@ int wal_open(struct wal **out, const struct wal_options *o)
     int rc = 0;
     if (!w->opt.readonly && !w->opt.adopt && mkdir(w->dir, 0750) != 0 && errno != EEXIST)
         rc = -errno;
+    if ((w->opt.readonly || w->opt.adopt) && w->opt.min_free_bytes == WAL_MIN_FREE_DEFAULT)
+        w->opt.min_free_bytes = 0; /* the daemon's default rule needs the daemon's open */
+    /* The lock before anything else touches the directory's contents. */
+    if (rc == 0 && !w->opt.readonly && !w->opt.adopt)
+        rc = lock_take(w);
+    if (rc == 0 && !w->opt.readonly && !w->opt.adopt)
+        wal_space_init(w);
     if (w->opt.adopt || w->opt.readonly) {
         /* Never create a log where the operator pointed by mistake. */
         char path[4096];
@@ -296,6 +350,8 @@ int wal_open(struct wal **out, const struct wal_options *o)
 out_close_env:
     mdb_env_close(w->env);
 out_free:
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
     free(w->dir);
     free(w);
     return rc;
@@ -313,6 +369,8 @@ void wal_close(struct wal *w)
         pthread_join(w->writer, NULL);
     wal_complete(w);
     mdb_env_close(w->env);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd); /* after the environment: the next daemon finds it closed */
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done_cv);
     pthread_mutex_destroy(&w->mu);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <sys/statvfs.h>
 
@@ -55,10 +56,10 @@ static size_t file_free_bytes(struct wal *w, MDB_txn *txn)
     return pages > used ? (pages - used) * w->psize : 0;
 }
 
-enum wal_full_reason wal_room_check(struct wal *w, struct wtx *t, size_t need)
+int wal_room_check(struct wal *w, struct wtx *t, size_t need)
 {
     if (w->opt.min_free_bytes == 0)
-        return WAL_FULL_NONE;
+        return 0;
     struct statvfs sv;
     if (!t->room_checked) {
         t->room_checked = 1;
@@ -66,16 +67,16 @@ enum wal_full_reason wal_room_check(struct wal *w, struct wtx *t, size_t need)
                      (uint64_t)sv.f_bavail * sv.f_frsize >= w->opt.min_free_bytes;
     }
     if (t->room_ok)
-        return WAL_FULL_NONE;
+        return 0;
     /* Below the reserve, what fits in the file's free pages (with a margin for the pages the
      * commit copies) still goes in: it does not use the disk. */
     if (need + 64 * w->psize <= file_free_bytes(w, t->txn))
-        return WAL_FULL_NONE;
+        return 0;
     if (!t->room_warned && statvfs(w->dir, &sv) == 0)
         log_warn("event=wal_disk_reserve_reached dir=%s free_bytes=%llu min_free_bytes=%zu",
                  w->dir, (unsigned long long)sv.f_bavail * sv.f_frsize, w->opt.min_free_bytes);
     t->room_warned = 1;
-    return WAL_FULL_RESERVE;
+    return IWR_ERESERVE;
 }
 
 /* LMDB reports a short page write as EIO ("short write, filesystem full?"). The pages are
@@ -91,28 +92,114 @@ int wal_commit_err(struct wal *w, int rc)
     return rc;
 }
 
-void wal_space_note(struct wal *w, uint64_t appended, uint64_t refused,
-                    enum wal_full_reason reason)
+void wal_space_init(struct wal *w)
+{
+    struct wal_space_state *s = &w->space;
+    size_t reserve = w->opt.min_free_bytes;
+    struct statvfs sv;
+    if (statvfs(w->dir, &sv) != 0) {
+        /* Unknown size: the default is its cap; the room check will not see it either. */
+        if (reserve == WAL_MIN_FREE_DEFAULT)
+            w->opt.min_free_bytes = WAL_MIN_FREE_DEFAULT_CAP;
+        return;
+    }
+    uint64_t fs = (uint64_t)sv.f_blocks * sv.f_frsize;
+    s->fs_bytes = fs;
+    uint64_t dflt = fs / 20 < WAL_MIN_FREE_DEFAULT_CAP ? fs / 20 : WAL_MIN_FREE_DEFAULT_CAP;
+    if (reserve == WAL_MIN_FREE_DEFAULT) {
+        reserve = (size_t)dflt;
+    } else if (reserve > 0 && reserve >= fs) {
+        log_warn("event=wal_min_free_too_large dir=%s min_free_bytes=%zu filesystem_bytes=%" PRIu64
+                 " using_bytes=%" PRIu64 " note=\"the reserve is larger than the filesystem\"",
+                 w->dir, reserve, fs, dflt);
+        reserve = (size_t)dflt;
+    }
+    w->opt.min_free_bytes = reserve;
+    if (w->opt.max_bytes + (uint64_t)reserve > fs) {
+        uint64_t limit = fs - reserve;
+        log_warn("event=wal_limit_reduced dir=%s max_size_bytes=%zu min_free_bytes=%zu "
+                 "filesystem_bytes=%" PRIu64 " limit_bytes=%" PRIu64
+                 " note=\"max-size and the reserve do not fit the filesystem\"",
+                 w->dir, w->opt.max_bytes, reserve, fs, limit);
+        w->opt.max_bytes = (size_t)limit;
+    }
+}
+
+enum wal_full_reason wal_full_reason_of(int rc)
+{
+    switch (rc) {
+    case IWR_EFULL:
+        return WAL_FULL_MAX_SIZE;
+    case IWR_ERESERVE:
+        return WAL_FULL_RESERVE;
+    case IWR_ENOSPACE:
+        return WAL_FULL_DISK;
+    default:
+        return WAL_FULL_NONE;
+    }
+}
+
+const char *wal_full_reason_name(enum wal_full_reason reason)
+{
+    switch (reason) {
+    case WAL_FULL_MAX_SIZE:
+        return "max-size";
+    case WAL_FULL_RESERVE:
+        return "min-free";
+    case WAL_FULL_DISK:
+        return "filesystem";
+    case WAL_FULL_NONE:
+        break;
+    }
+    return "";
+}
+
+const char *wal_full_reason_text(enum wal_full_reason reason)
+{
+    switch (reason) {
+    case WAL_FULL_MAX_SIZE:
+        return "the log's max-size is reached";
+    case WAL_FULL_RESERVE:
+        return "the filesystem is down to its free-space reserve (min-free)";
+    case WAL_FULL_DISK:
+        return "the filesystem is full (ENOSPC)";
+    case WAL_FULL_NONE:
+        break;
+    }
+    return "";
+}
+
+void wal_space_note(struct wal *w, uint64_t appended, const uint64_t *refused)
 {
     struct wal_space_state *s = &w->space;
     uint64_t now = wal_mono_ns();
     /* A commit that both took and refused appends leaves the log refusing: the refusal may
      * well be the later of the two (the reserve is checked once per transaction). */
-    if (refused > 0) {
+    if (refused[0] > 0) {
+        enum wal_full_reason reason = refused[WAL_FULL_DISK]      ? WAL_FULL_DISK
+                                      : refused[WAL_FULL_RESERVE] ? WAL_FULL_RESERVE
+                                                                  : WAL_FULL_MAX_SIZE;
+        if (!s->refusing || s->reason != reason)
+            log_warn("event=wal_refusing_writes limit=%s limit_bytes=%zu min_free_bytes=%zu "
+                     "reason=\"%s\"",
+                     wal_full_reason_name(reason), w->opt.max_bytes, w->opt.min_free_bytes,
+                     wal_full_reason_text(reason));
         s->refusing = 1;
         s->reason = reason;
         s->refused_ns = now;
     } else if (appended > 0) {
+        if (s->refusing)
+            log_info("event=wal_writable_again");
         s->refusing = 0;
         s->accepted_ns = now;
     }
 }
-
 void wal_space_judge(struct wal *w, struct wal_counters *c)
 {
     struct wal_space_state *s = &w->space;
     uint64_t now = wal_mono_ns();
     c->limit_bytes = w->opt.max_bytes;
+    c->min_free_bytes = w->opt.min_free_bytes;
     c->full_policy = w->opt.full_policy;
     c->full_reason = WAL_FULL_NONE;
     if (c->fatal != 0) {

@@ -10,7 +10,7 @@
 #define IWR_WAL_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <stdint.h> /* and SIZE_MAX */
 
 #define WAL_FORMAT_VERSION 1
 #define WAL_NAME_MAX 64 /* backend names: [A-Za-z0-9_.-]{1,64} */
@@ -27,11 +27,21 @@ enum wal_full_reason {
     WAL_FULL_DISK = 3,     /* the filesystem itself (ENOSPC) */
 };
 
+/* min_free_bytes: the default reserve, for a daemon whose configuration does not set one. At
+ * open (daemon only, not readonly or adopt) the log sizes its filesystem (statvfs): the
+ * default is the smaller of 64 MiB and 5% of it; a reserve set explicitly is used as written,
+ * except one as large as the filesystem itself (nothing could ever be written), which gets the
+ * default with a warning. When max_bytes plus the reserve does not fit the filesystem, the
+ * limit in force is the filesystem's size less the reserve (warned once, never an error). */
+#define WAL_MIN_FREE_DEFAULT SIZE_MAX
+#define WAL_MIN_FREE_DEFAULT_CAP ((size_t)64 << 20)
+
 struct wal_options {
     const char *dir;         /* created if missing (0750) */
     size_t max_bytes;        /* size limit of the records; 0 = 1 GiB */
     size_t map_bytes;        /* LMDB map size; 0 = derived from max_bytes (never below it) */
-    size_t min_free_bytes;   /* keep this much free on the filesystem (statvfs); 0 = none */
+    size_t min_free_bytes;   /* keep this much free on the filesystem (statvfs); 0 = none;
+                              * WAL_MIN_FREE_DEFAULT = the smaller of 64 MiB and 5% of it */
     enum wal_full_policy full_policy;
     int nosync;              /* benchmarks only: commits are not fsync'd, 204 means nothing */
     uint64_t retain_ns;      /* keep acknowledged records this long */
@@ -100,7 +110,10 @@ struct wal_counters {
      * the reject policy there is room for a large request or appends went in lately.
      * Appends going through prove it writable whatever the size says (drop-oldest). */
     int writable;
-    size_t limit_bytes;              /* the size limit in force */
+    size_t limit_bytes;              /* the size limit in force (max_bytes, or less: see
+                                      * WAL_MIN_FREE_DEFAULT) */
+    size_t min_free_bytes;           /* the filesystem reserve in force; 0 = none */
+    uint64_t rejected_max_size, rejected_reserve, rejected_disk; /* rejected_full by limit */
     enum wal_full_policy full_policy;
     enum wal_full_reason full_reason; /* why it is not writable; WAL_FULL_NONE when it is */
     int fatal;                       /* IWR_EFATAL once the environment is unusable, else 0 */
@@ -116,6 +129,14 @@ struct wal_hist {
     uint64_t n;
 };
 
+/* Which limit a refusal names: IWR_EFULL max-size, IWR_ERESERVE min-free, IWR_ENOSPACE the
+ * filesystem; WAL_FULL_NONE for any other code. */
+enum wal_full_reason wal_full_reason_of(int rc);
+/* For /metrics labels and JSON: "max-size", "min-free", "filesystem"; "" for WAL_FULL_NONE. */
+const char *wal_full_reason_name(enum wal_full_reason reason);
+/* One sentence naming the limit: "the log's max-size is reached", ... */
+const char *wal_full_reason_text(enum wal_full_reason reason);
+
 typedef void wal_done_cb(void *arg, int rc, uint64_t seq);
 
 /* Every submit's 'done' may also get IWR_EFATAL: a panic, a remap or an I/O error left the
@@ -123,9 +144,18 @@ typedef void wal_done_cb(void *arg, int rc, uint64_t seq);
  * is queued and what comes, and fires the wake hook; the owner (the daemon) decides to exit,
  * and a restart loses nothing committed. Readers get IWR_EFATAL from wal_reader_begin. */
 
+/* One daemon per log: a daemon's open (neither readonly nor adopt) takes an exclusive flock on
+ * WAL_LOCK_FILE in the directory and writes its PID there; the kernel drops the lock when the
+ * process ends, however it ends, so a SIGKILL leaves nothing stale. A second daemon's open
+ * fails with IWR_ELOCKED; the CLI (adopt, readonly) does not take it and works next to one. */
+#define WAL_LOCK_FILE "daemon.lock"
+/* The PID written in o->dir's lock file by the daemon holding it (after IWR_ELOCKED), or 0
+ * when unknown. */
+long wal_lock_holder(const char *dir);
+
 /* Open (creating if needed) the log in o->dir. Checks the format version (IWR_EVERSION if the
  * directory is newer), clears stale reader slots, starts the writer unless readonly. 0, -errno,
- * IWR_EVERSION, IWR_ELMDB. */
+ * IWR_EVERSION, IWR_ELMDB, IWR_ELOCKED (another daemon has it). */
 int wal_open(struct wal **out, const struct wal_options *o);
 /* Stop the writer after it committed everything queued, run the last completions (their
  * callbacks fire from here), close the environment. NULL is fine. */

@@ -64,12 +64,12 @@ struct wal_op {
     size_t answer_len;
     char name[WAL_NAME_MAX + 1];     /* cursor and dead ops; "" = all for dead ops */
     uint64_t expect, to;             /* CURSOR_MOVE */
-    enum wal_full_reason full;       /* APPEND refused as full: which limit */
 };
 
 /* Writability as the writer last saw it (space.c): updated after each commit with appends,
  * judged against the clock when the counters are read. Guarded by stats_mu. */
 struct wal_space_state {
+    uint64_t fs_bytes;        /* size of the log's filesystem at open; 0 if unknown */
     int refusing;             /* the latest commit with appends refused some */
     enum wal_full_reason reason; /* why, for the latest refusal */
     uint64_t refused_ns;      /* monotonic time of that commit */
@@ -81,6 +81,7 @@ struct wal {
     MDB_dbi log, cursors, dead, meta;
     struct wal_options opt;
     char *dir;
+    int lock_fd;              /* the daemon's hold on WAL_LOCK_FILE; -1 for the CLI */
     size_t psize;
     uintptr_t map_lo, map_hi; /* our mapping of data.mdb, from /proc/self/maps; 0 if unknown */
 
@@ -151,15 +152,19 @@ int wal_trim_chunk(struct wal *w, struct wtx *t, int *more);
 size_t wal_log_bytes(struct wal *w, MDB_txn *txn);
 /* Pages a value of 'len' bytes takes, in bytes. */
 size_t wal_pages_for(struct wal *w, size_t len);
-/* Whether the filesystem has room for an append of 'need' page bytes now: WAL_FULL_NONE, or
- * the reason it has not (the reserve). The size limit is the caller's (apply.c). */
-enum wal_full_reason wal_room_check(struct wal *w, struct wtx *t, size_t need);
+/* At open, a daemon's: size the filesystem, settle the reserve and the limit in force. */
+void wal_space_init(struct wal *w);
+/* Whether the filesystem has room for an append of 'need' page bytes now: 0, or IWR_ERESERVE.
+ * The size limit is the caller's (apply.c). */
+int wal_room_check(struct wal *w, struct wtx *t, size_t need);
+
 /* A commit's error, with LMDB's "short write" EIO on a (nearly) full filesystem read as the
  * ENOSPC it is. */
 int wal_commit_err(struct wal *w, int mdb_rc);
-/* After a commit: note what its appends met (stats_mu held). */
-void wal_space_note(struct wal *w, uint64_t appended, uint64_t refused,
-                    enum wal_full_reason reason);
+/* After a commit: note what its appends met, 'refused' counted by enum wal_full_reason with
+ * [0] the total (stats_mu held). Logs when the log starts refusing, naming the limit, and when
+ * it takes writes again. */
+void wal_space_note(struct wal *w, uint64_t appended, const uint64_t *refused);
 /* Fill the writability fields of 'c' from the state and the clock (stats_mu held). */
 void wal_space_judge(struct wal *w, struct wal_counters *c);
 

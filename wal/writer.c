@@ -66,7 +66,7 @@ static void hist_add(struct wal_hist *h, const double *bounds, double v)
 
 /* After a commit: refresh the counters /metrics reads, from the committed state. */
 static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, uint64_t ns,
-                             uint64_t rejected_full, enum wal_full_reason reason)
+                             const uint64_t *rejected)
 {
     MDB_txn *txn;
     uint64_t first = 0, last = 0, dead = 0;
@@ -96,8 +96,11 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
     c->dropped_records = t->dropped;
     c->dead_letters = dead;
     c->appended += t->appended;
-    c->rejected_full += rejected_full;
-    wal_space_note(w, t->appended, rejected_full, reason);
+    c->rejected_full += rejected[0];
+    c->rejected_max_size += rejected[WAL_FULL_MAX_SIZE];
+    c->rejected_reserve += rejected[WAL_FULL_RESERVE];
+    c->rejected_disk += rejected[WAL_FULL_DISK];
+    wal_space_note(w, t->appended, rejected);
     if (n_ops > 0) {
         c->commits++;
         c->commit_ns_total += ns;
@@ -139,9 +142,7 @@ static int commit_batch(struct wal *w, struct wal_op *batch, int *trim_more)
             err = wal_fatal_check(w, rc, "apply");
             if (err != 0)
                 break;
-            bad->rc = wal_err(rc, "apply");
-            if (bad->rc == IWR_EFULL) /* a stray MDB_MAP_FULL: the map holds the limit */
-                bad->full = WAL_FULL_MAX_SIZE;
+            bad->rc = wal_err(rc, "apply"); /* a stray MDB_MAP_FULL is IWR_EFULL: max-size */
             bad->settled = 1;
             continue;
         }
@@ -165,33 +166,28 @@ static int commit_batch(struct wal *w, struct wal_op *batch, int *trim_more)
     if (err == 0 && rc != 0)
         err = wal_fatal_check(w, rc, "commit");
     if (err == 0 && rc != 0) {
-        err = wal_err(rc, "commit");
+        err = rc == ENOSPC ? IWR_ENOSPACE : wal_err(rc, "commit");
         log_error("event=wal_commit_failed ops=%zu err=\"%s\"", n_ops, iwr_strerror(err));
     }
-    uint64_t rejected = 0;
-    enum wal_full_reason reason = WAL_FULL_NONE;
+    uint64_t rejected[4] = {0}; /* by enum wal_full_reason; [0]: all */
     if (err != 0) {
-        for (struct wal_op *op = batch; op != NULL; op = op->next) {
-            if (op->settled)
-                continue;
-            op->rc = err;
-            if (err == IWR_EFULL)
-                op->full = rc == ENOSPC ? WAL_FULL_DISK : WAL_FULL_MAX_SIZE;
-        }
+        for (struct wal_op *op = batch; op != NULL; op = op->next)
+            if (!op->settled)
+                op->rc = err;
         t.appended = 0;
         t.dropped_now = 0;
         *trim_more = 0;
     }
     for (struct wal_op *op = batch; op != NULL; op = op->next) {
-        if (op->kind == OP_APPEND && op->rc == IWR_EFULL) {
-            rejected++;
-            reason = op->full;
+        if (op->kind == OP_APPEND && iwr_is_full(op->rc)) {
+            rejected[0]++;
+            rejected[wal_full_reason_of(op->rc)]++;
         }
     }
     if (t.dropped_now > 0)
         log_warn("event=wal_dropped_oldest records=%" PRIu64, t.dropped_now);
     if (!wal_is_fatal(w))
-        counters_refresh(w, &t, n_ops, wal_mono_ns() - start, rejected, reason);
+        counters_refresh(w, &t, n_ops, wal_mono_ns() - start, rejected);
     return t.appended > 0;
 }
 
@@ -204,7 +200,8 @@ void *wal_writer_main(void *arg)
     struct wtx t;
     if (wtx_begin(w, &t) == 0) {
         mdb_txn_abort(t.txn);
-        counters_refresh(w, &t, 0, 0, 0, WAL_FULL_NONE);
+        uint64_t none[4] = {0};
+        counters_refresh(w, &t, 0, 0, none);
     }
     for (;;) {
         pthread_mutex_lock(&w->mu);

@@ -323,13 +323,22 @@ int main(int argc, char **argv)
     struct wal_options wo = {0};
     wo.dir = d.cfg.data_dir;
     wo.max_bytes = d.cfg.max_bytes;
-    wo.min_free_bytes = d.cfg.min_free_bytes;
+    wo.min_free_bytes = d.cfg.min_free_set ? d.cfg.min_free_bytes : WAL_MIN_FREE_DEFAULT;
     wo.full_policy = d.cfg.full_policy;
     wo.nosync = !d.cfg.sync;
     wo.retain_ns = d.cfg.retain_ms * 1000000ull;
     wo.wake = wal_wake;
     wo.wake_arg = &d.wal_wake;
     rc = wal_open(&d.wal, &wo);
+    if (rc == IWR_ELOCKED) {
+        long pid = wal_lock_holder(d.cfg.data_dir);
+        char who[40] = "another process";
+        if (pid > 0)
+            snprintf(who, sizeof(who), "PID %ld", pid);
+        fprintf(stderr, "influx-wal-relay: the log in %s is in use by another daemon (%s)\n",
+                d.cfg.data_dir, who);
+        return 1;
+    }
     if (rc != 0) {
         fprintf(stderr, "influx-wal-relay: cannot open the log in %s: %s\n", d.cfg.data_dir,
                 iwr_strerror(rc));
