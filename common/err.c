@@ -9,7 +9,7 @@ const char *iwr_strerror(int err)
     case 0:
         return "success";
     case IWR_EFULL:
-        return "log is full";
+        return "log is full (max-size reached)";
     case IWR_EPARSE:
         return "input rejected";
     case IWR_ECORRUPT:
@@ -26,6 +26,14 @@ const char *iwr_strerror(int err)
         return "moved by someone else";
     case IWR_EINVAL:
         return "invalid argument";
+    case IWR_EFATAL:
+        return "the log is unusable until the process restarts";
+    case IWR_ERESERVE:
+        return "log is full (filesystem reserve min-free reached)";
+    case IWR_ENOSPACE:
+        return "log is full (filesystem full)";
+    case IWR_ELOCKED:
+        return "the log is in use by another daemon";
     default:
         if (err < 0 && err > -4096)
             return strerror(-err);

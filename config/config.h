@@ -56,6 +56,7 @@ struct config {
     int sync;                         /* default 1; 0 is for benchmarks only */
     uint64_t retain_ms;               /* keep acknowledged records this long; default 0 */
     size_t min_free_bytes; /* free disk space reserve checked with statvfs; default 64 MiB */
+    int min_free_set;      /* min-free is in the file; else the log's default rule applies */
     /* [log] */
     char *log_level; /* "info" default */
     /* [[backend]]: replay_backend_opts_defaults, then the file's keys; names unique,

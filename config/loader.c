@@ -529,6 +529,8 @@ static int load_root(struct loader *ld, const struct toml_node *root)
             rc = need_table(ld, v, "[wal]");
             if (rc == 0)
                 rc = ld_apply_fields(ld, v, "[wal]", "wal", wal_fields, NFIELDS(wal_fields), ld->c);
+            if (rc == 0 && toml_get(v, "min-free") != NULL)
+                ld->c->min_free_set = 1;
         } else if (strcmp(k, "log") == 0) {
             rc = need_table(ld, v, "[log]");
             if (rc == 0)

@@ -9,10 +9,12 @@
  * takes writes safely, so a load balancer keeps it in the write pool. */
 #include "relay/relay_int.h"
 
+#include "common/err.h"
 #include "common/xalloc.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A number or, for NaN and infinities (which JSON lacks), null. */
@@ -111,8 +113,14 @@ void health_handle(struct conn *c, struct http_req *req)
                "{\"name\":\"influx-wal-relay\",\"version\":\"%s\",\"status\":\"%s\",\"reasons\":[",
                IWR_VERSION, status);
     int first = 1;
-    if (!v.writable)
-        reason(&b, &first, "the log is not writable: writes get 503", NULL);
+    if (!v.writable) {
+        /* The log names the limit that was hit; rendered as it says. */
+        char why[200];
+        snprintf(why, sizeof(why), "the log is not writable: writes get 503 (%s)",
+                 wc->fatal != 0 ? iwr_strerror(wc->fatal)
+                                : wal_full_reason_text(wc->full_reason));
+        reason(&b, &first, why, NULL);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct backend_status *s = &st[i];
         if (s->given_up)
@@ -126,10 +134,12 @@ void health_handle(struct conn *c, struct http_req *req)
     buf_printf(&b,
                "],\"wal\":{\"writable\":%s,\"first_sequence\":%" PRIu64
                ",\"last_sequence\":%" PRIu64 ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
-               ",\"limit_bytes\":%zu,\"dropped_records\":%" PRIu64 ",\"rejected_appends\":%" PRIu64
+               ",\"limit_bytes\":%zu,\"min_free_bytes\":%zu,\"full_limit\":\"%s\""
+               ",\"dropped_records\":%" PRIu64 ",\"rejected_appends\":%" PRIu64
                ",\"full_eta_seconds\":",
                v.writable ? "true" : "false", wc->first_seq, wc->last_seq, wc->records,
-               wc->log_bytes, r->cfg_limits.max_bytes, wc->dropped_records, wc->rejected_full);
+               wc->log_bytes, wc->limit_bytes, wc->min_free_bytes,
+               wal_full_reason_name(wc->full_reason), wc->dropped_records, wc->rejected_full);
     json_num(&b, v.full_eta_seconds);
     buf_append_str(&b, "},\"backends\":[");
     for (size_t i = 0; i < n; i++) {

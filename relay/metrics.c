@@ -21,45 +21,11 @@
 
 #define RATE_TAU_S 10.0
 #define RATE_MIN_DT_NS 1000000000ull
-/* Room for a few large requests: below it, the next append may be refused. */
-#define WRITABLE_MARGIN ((uint64_t)1024 * 1024)
-/* Refusals seen this recently make the log "not writable" even when it looks roomy (the disk
- * reserve, a commit error). Bounded, so that a relay a load balancer took out of its pool for
- * it gets tried again. */
-#define REFUSED_HOLD_NS (10ull * 1000000000ull)
-
 /* ---- the shared view ---------------------------------------------------------------------- */
 
 static void ewma(double *avg, double inst, double alpha, int known)
 {
     *avg = known ? *avg + alpha * (inst - *avg) : inst;
-}
-
-/* The log is writable unless appends were refused lately (and none went through since), or,
- * under the reject policy with no append accepted lately, it has less room than a large request
- * needs. Appends going through prove it writable whatever the size says (drop-oldest). */
-static int writable_now(struct relay *r, const struct wal_counters *wc, uint64_t now)
-{
-    struct relay_rates *q = &r->rates;
-    /* Both counters start at 0 with the process, like the snapshot. When both grew since the
-     * last look, their order is unknown: stay refusing until appends alone go through. */
-    if (wc->rejected_full > q->rejected_full) {
-        q->refusing = 1;
-        q->refused_ns = now;
-    } else if (wc->appended > q->appended) {
-        q->refusing = 0;
-        q->accepted_ns = now;
-    } else if (q->refusing && now - q->refused_ns > REFUSED_HOLD_NS) {
-        q->refusing = 0;
-    }
-    q->appended = wc->appended;
-    q->rejected_full = wc->rejected_full;
-    if (q->refusing)
-        return 0;
-    uint64_t max = r->cfg_limits.max_bytes;
-    int roomy = wc->log_bytes + WRITABLE_MARGIN <= max || wc->log_bytes + max / 8 <= max;
-    return roomy || r->cfg_limits.full_policy == WAL_FULL_DROP_OLDEST ||
-           (q->accepted_ns != 0 && now - q->accepted_ns <= REFUSED_HOLD_NS);
 }
 
 void relay_view_get(struct relay *r, struct relay_view *v)
@@ -72,7 +38,7 @@ void relay_view_get(struct relay *r, struct relay_view *v)
     /* Records ever removed from the front of the log: sequences are contiguous. */
     uint64_t removed = wc->last_seq > wc->records ? wc->last_seq - wc->records : 0;
     int sample = q->at_ns == 0 || now - q->at_ns >= RATE_MIN_DT_NS;
-    v->writable = writable_now(r, wc, now);
+    v->writable = wc->writable; /* the log's own judgement */
     if (sample && q->at_ns != 0) {
         double dt = (double)(now - q->at_ns) / 1e9;
         double alpha = 1.0 - exp(-dt / RATE_TAU_S);
@@ -99,7 +65,7 @@ void relay_view_get(struct relay *r, struct relay_view *v)
 
     /* Full ETA: room left over the net growth (appends minus removals, in records) times the
      * average size of a record in the log's pages. */
-    double max = (double)r->cfg_limits.max_bytes;
+    double max = (double)wc->limit_bytes;
     double net = v->records_per_second - v->removed_per_second;
     if (!q->known)
         v->full_eta_seconds = NAN;
@@ -292,8 +258,13 @@ static void wal_families(struct buf *b, struct relay *r, const struct relay_view
     const struct wal_counters *wc = &v->wc;
     one_u64(b, "influx_wal_wal_bytes", "gauge", "Bytes of the pages holding records.",
             wc->log_bytes);
-    one_u64(b, "influx_wal_wal_limit_bytes", "gauge", "The log's size limit (max-size).",
-            r->cfg_limits.max_bytes);
+    one_u64(b, "influx_wal_wal_limit_bytes", "gauge",
+            "The log's size limit in force: max-size, or the filesystem less the reserve when "
+            "that is smaller.",
+            wc->limit_bytes);
+    one_u64(b, "influx_wal_wal_min_free_bytes", "gauge",
+            "The free-space reserve kept on the log's filesystem (min-free); 0: none.",
+            wc->min_free_bytes);
     one_u64(b, "influx_wal_wal_writable", "gauge",
             "1 while the log accepts writes; 0 when writes get 503 (full, disk reserve).",
             (uint64_t)v->writable);
@@ -313,6 +284,16 @@ static void wal_families(struct buf *b, struct relay *r, const struct relay_view
     one_u64(b, "influx_wal_wal_rejected_appends_total", "counter",
             "Appends refused because the log was full or the disk reserve reached.",
             wc->rejected_full);
+    family(b, "influx_wal_wal_rejected_appends_by_limit_total", "counter",
+           "Appends refused, by the limit that was hit: max-size, min-free (the filesystem "
+           "reserve) or filesystem (ENOSPC).");
+    const uint64_t by_limit[] = {wc->rejected_max_size, wc->rejected_reserve, wc->rejected_disk};
+    for (int i = 0; i < 3; i++) {
+        char label[40];
+        snprintf(label, sizeof(label), "limit=\"%s\"",
+                 wal_full_reason_name((enum wal_full_reason)(WAL_FULL_MAX_SIZE + i)));
+        sample_u64(b, "influx_wal_wal_rejected_appends_by_limit_total", label, by_limit[i]);
+    }
     one_u64(b, "influx_wal_commits_total", "counter", "Group commits (fsync'd transactions).",
             wc->commits);
     struct wal_hist hs, hr;

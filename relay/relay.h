@@ -53,8 +53,6 @@ struct relay_options {
 /* What the daemon wires in from the other parts (relay/ never includes replay/). */
 struct relay_hooks {
     void *arg;
-    /* A record was committed (kick the senders). */
-    void (*appended)(void *arg);
     /* A snapshot of the backends for /health, /metrics and /query routing; caller frees. */
     void (*backends)(void *arg, struct backend_status **out, size_t *n);
 };

@@ -94,18 +94,15 @@ struct conn {
 
 struct udp_listener;
 
-/* Moving averages and the log's writability as /metrics and /health last saw them; updated in
+/* Moving averages as /metrics and /health last saw them; updated in
  * metrics.c from counters and the monotonic clock whenever either is read (no timer, no lock). */
 struct relay_rates {
     uint64_t at_ns;                /* monotonic time of the last sample; 0: none yet */
-    uint64_t last_seq, removed, points, appended, rejected_full; /* the counters then */
+    uint64_t last_seq, removed, points; /* the counters then */
     double records_per_second;     /* appended to the log */
     double removed_per_second;     /* deleted from the log: trimmed or dropped */
     double points_per_second;      /* committed */
     int known;                     /* the rates have been measured at least once */
-    int refusing;                  /* the latest appends seen were refused (full, disk reserve) */
-    uint64_t refused_ns;           /* when refused appends were last seen */
-    uint64_t accepted_ns;          /* when appends were last seen going through, none refused */
 };
 
 struct relay {
@@ -128,7 +125,7 @@ struct relay {
     struct relay_counters ctr;
     size_t pending_bytes;          /* request bodies held now, all connections */
     llhttp_settings_t settings;
-    struct relay_rates rates;      /* metrics.c: moving averages, the log's writability */
+    struct relay_rates rates;      /* metrics.c: moving averages */
 };
 
 /* http.c */
@@ -180,13 +177,13 @@ int query_pick_backend(const struct backend_status *st, size_t n);
 /* What /metrics and /health both report about the log, from counters only (no LMDB access). */
 struct relay_view {
     struct wal_counters wc;
-    int writable;                  /* appends are being accepted (or would be) */
+    int writable;                  /* wc.writable: the log's judgement, rendered as is */
     int rates_known;
     double records_per_second, removed_per_second, points_per_second;
     double full_eta_seconds;       /* until the log reaches its limit; +Inf: not filling;
                                     * NAN: not known yet */
 };
-/* Sample the counters, update the moving averages and the writability. metrics.c. */
+/* Sample the counters (the log's writability among them), update the moving averages. */
 void relay_view_get(struct relay *r, struct relay_view *v);
 /* Make a backend's figures agree with the log's head (lag 0 exactly when it holds every
  * record) and return its catch-up ETA in seconds (0: caught up; +Inf: not gaining). */

@@ -43,8 +43,6 @@ static void udp_commit_done(void *arg, int rc, uint64_t seq)
     (void)seq;
     if (rc == 0) {
         r->ctr.points_total += uc->points;
-        if (r->hooks.appended)
-            r->hooks.appended(r->hooks.arg);
     } else {
         r->ctr.udp_dropped_points_total += uc->points;
         log_warn("event=udp_batch_dropped points=%zu err=\"%s\"", uc->points, iwr_strerror(rc));

@@ -108,8 +108,6 @@ static void write_done(void *arg, int rc, uint64_t seq)
     struct http_req *req = &c->req;
     if (rc == 0) {
         r->ctr.points_total += req->lp.points;
-        if (r->hooks.appended)
-            r->hooks.appended(r->hooks.arg);
         if (req->lp.rejected == 0) {
             http_respond(c, 204, NULL, NULL, 0);
             return;
@@ -123,9 +121,13 @@ static void write_done(void *arg, int rc, uint64_t seq)
         buf_append_str(&msg, " dropped=0");
         http_respond_error(c, 400, msg.data, msg.len);
         buf_deinit(&msg);
-    } else if (rc == IWR_EFULL) {
-        static const char body[] = "{\"error\":\"write-ahead log is full, retry later\"}\n";
-        http_respond(c, 503, "Retry-After: 5\r\n", body, sizeof(body) - 1);
+    } else if (iwr_is_full(rc)) {
+        /* The limit that was hit is named by the code: max-size, min-free or ENOSPC. */
+        char body[200];
+        int n = snprintf(body, sizeof(body),
+                         "{\"error\":\"write-ahead log is full (%s), retry later\"}\n",
+                         wal_full_reason_text(wal_full_reason_of(rc)));
+        http_respond(c, 503, "Retry-After: 5\r\n", body, (size_t)n);
     } else {
         log_error("event=append_failed err=\"%s\" points=%zu", iwr_strerror(rc), req->lp.points);
         static const char body[] = "{\"error\":\"internal error: write not committed\"}\n";

@@ -329,6 +329,11 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- the API ------------------------------------------------------------------------------ */
 
+static void on_wal_commit(void *arg)
+{
+    replay_kick(arg);
+}
+
 int replay_new(struct replay **out, uv_loop_t *loop, struct wal *w)
 {
     static int curl_ready;
@@ -351,6 +356,7 @@ int replay_new(struct replay **out, uv_loop_t *loop, struct wal *w)
     r->timer.data = r;
     r->handles_open = 1;
     r->multi = multi_new(r);
+    wal_on_commit(w, on_wal_commit, r); /* new records: kick the senders */
     *out = r;
     return 0;
 }
@@ -494,6 +500,7 @@ void replay_stop(struct replay *r, void (*done)(void *arg), void *arg)
         r->retired = s;
     }
     r->stopping = 1;
+    wal_on_commit(r->w, NULL, NULL);
     IWR_ASSERT(r->failed == NULL); /* every failed transfer belonged to a sender */
     /* Cleanup may still call on_curl_socket (CURL_POLL_REMOVE): the watches close there. */
     curl_multi_cleanup(r->multi);

@@ -56,8 +56,11 @@ int wal_reader_begin(struct wal_reader *r)
         rc = wal_err(mdb_cursor_open(r->txn, r->w->log, &r->log), "cursor_open");
         if (rc == 0)
             rc = wal_err(mdb_cursor_open(r->txn, r->w->dead, &r->dead), "cursor_open");
+    } else if (wal_is_fatal(r->w)) {
+        return IWR_EFATAL;
     } else {
-        rc = wal_err(mdb_txn_renew(r->txn), "txn_renew");
+        rc = mdb_txn_renew(r->txn);
+        rc = wal_fatal_check(r->w, rc, "txn_renew") ? IWR_EFATAL : wal_err(rc, "txn_renew");
         if (rc == 0)
             rc = wal_err(mdb_cursor_renew(r->txn, r->log), "cursor_renew");
         if (rc == 0)

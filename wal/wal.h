@@ -10,7 +10,7 @@
 #define IWR_WAL_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <stdint.h> /* and SIZE_MAX */
 
 #define WAL_FORMAT_VERSION 1
 #define WAL_NAME_MAX 64 /* backend names: [A-Za-z0-9_.-]{1,64} */
@@ -19,12 +19,29 @@ struct wal;
 struct wal_reader;
 
 enum wal_full_policy { WAL_FULL_REJECT = 0, WAL_FULL_DROP_OLDEST = 1 };
+/* Which limit made the log refuse appends. */
+enum wal_full_reason {
+    WAL_FULL_NONE = 0,
+    WAL_FULL_MAX_SIZE = 1, /* the log's size limit (max-size) */
+    WAL_FULL_RESERVE = 2,  /* the filesystem's free-space reserve (min-free) */
+    WAL_FULL_DISK = 3,     /* the filesystem itself (ENOSPC) */
+};
+
+/* min_free_bytes: the default reserve, for a daemon whose configuration does not set one. At
+ * open (daemon only, not readonly or adopt) the log sizes its filesystem (statvfs): the
+ * default is the smaller of 64 MiB and 5% of it; a reserve set explicitly is used as written,
+ * except one as large as the filesystem itself (nothing could ever be written), which gets the
+ * default with a warning. When max_bytes plus the reserve does not fit the filesystem, the
+ * limit in force is the filesystem's size less the reserve (warned once, never an error). */
+#define WAL_MIN_FREE_DEFAULT SIZE_MAX
+#define WAL_MIN_FREE_DEFAULT_CAP ((size_t)64 << 20)
 
 struct wal_options {
     const char *dir;         /* created if missing (0750) */
     size_t max_bytes;        /* size limit of the records; 0 = 1 GiB */
     size_t map_bytes;        /* LMDB map size; 0 = derived from max_bytes (never below it) */
-    size_t min_free_bytes;   /* keep this much free on the filesystem (statvfs); 0 = none */
+    size_t min_free_bytes;   /* keep this much free on the filesystem (statvfs); 0 = none;
+                              * WAL_MIN_FREE_DEFAULT = the smaller of 64 MiB and 5% of it */
     enum wal_full_policy full_policy;
     int nosync;              /* benchmarks only: commits are not fsync'd, 204 means nothing */
     uint64_t retain_ns;      /* keep acknowledged records this long */
@@ -82,11 +99,24 @@ struct wal_stats {
     uint64_t dead_letters;
 };
 
-/* Cheap counters the writer keeps up to date after each commit, for /metrics: no LMDB access. */
+/* Cheap counters the writer keeps up to date after each commit, for /metrics: no LMDB access.
+ * The last group is the log's own judgement of whether it takes writes, for /metrics and
+ * /health to render as they are. */
 struct wal_counters {
     uint64_t first_seq, last_seq, records, log_bytes, dropped_records;
     uint64_t commits, appended, rejected_full, commit_ns_total;
     uint64_t dead_letters; /* in the table now, every backend */
+    /* Writable: no append was refused in the last few seconds (none went in since), and under
+     * the reject policy there is room for a large request or appends went in lately.
+     * Appends going through prove it writable whatever the size says (drop-oldest). */
+    int writable;
+    size_t limit_bytes;              /* the size limit in force (max_bytes, or less: see
+                                      * WAL_MIN_FREE_DEFAULT) */
+    size_t min_free_bytes;           /* the filesystem reserve in force; 0 = none */
+    uint64_t rejected_max_size, rejected_reserve, rejected_disk; /* rejected_full by limit */
+    enum wal_full_policy full_policy;
+    enum wal_full_reason full_reason; /* why it is not writable; WAL_FULL_NONE when it is */
+    int fatal;                       /* IWR_EFATAL once the environment is unusable, else 0 */
 };
 
 /* Histogram of commit durations and of records per commit; fixed buckets, for /metrics. */
@@ -99,18 +129,41 @@ struct wal_hist {
     uint64_t n;
 };
 
+/* Which limit a refusal names: IWR_EFULL max-size, IWR_ERESERVE min-free, IWR_ENOSPACE the
+ * filesystem; WAL_FULL_NONE for any other code. */
+enum wal_full_reason wal_full_reason_of(int rc);
+/* For /metrics labels and JSON: "max-size", "min-free", "filesystem"; "" for WAL_FULL_NONE. */
+const char *wal_full_reason_name(enum wal_full_reason reason);
+/* One sentence naming the limit: "the log's max-size is reached", ... */
+const char *wal_full_reason_text(enum wal_full_reason reason);
+
 typedef void wal_done_cb(void *arg, int rc, uint64_t seq);
+
+/* Every submit's 'done' may also get IWR_EFATAL: a panic, a remap or an I/O error left the
+ * environment unusable. The log never exits the process: it logs the cause once, fails what
+ * is queued and what comes, and fires the wake hook; the owner (the daemon) decides to exit,
+ * and a restart loses nothing committed. Readers get IWR_EFATAL from wal_reader_begin. */
+
+/* One daemon per log: a daemon's open (neither readonly nor adopt) takes an exclusive flock on
+ * WAL_LOCK_FILE in the directory and writes its PID there; the kernel drops the lock when the
+ * process ends, however it ends, so a SIGKILL leaves nothing stale. A second daemon's open
+ * fails with IWR_ELOCKED; the CLI (adopt, readonly) does not take it and works next to one. */
+#define WAL_LOCK_FILE "daemon.lock"
+/* The PID written in o->dir's lock file by the daemon holding it (after IWR_ELOCKED), or 0
+ * when unknown. */
+long wal_lock_holder(const char *dir);
 
 /* Open (creating if needed) the log in o->dir. Checks the format version (IWR_EVERSION if the
  * directory is newer), clears stale reader slots, starts the writer unless readonly. 0, -errno,
- * IWR_EVERSION, IWR_ELMDB. */
+ * IWR_EVERSION, IWR_ELMDB, IWR_ELOCKED (another daemon has it). */
 int wal_open(struct wal **out, const struct wal_options *o);
 /* Stop the writer after it committed everything queued, run the last completions (their
  * callbacks fire from here), close the environment. NULL is fine. */
 void wal_close(struct wal *w);
 
 /* Queue 'rec' for the next group commit. 'done' runs from wal_complete() with the record's
- * sequence once it is durable (rc 0), or rc IWR_EFULL (log at its limit), IWR_ESTOPPED, -errno.
+ * sequence once it is durable (rc 0), or rc IWR_EFULL (log at its limit), IWR_ESTOPPED,
+ * IWR_EFATAL (the environment is unusable: see wal_counters.fatal), -errno.
  * Copies what it needs from 'rec' before returning. Any thread. */
 void wal_append(struct wal *w, const struct wal_record *rec, wal_done_cb *done, void *arg);
 
@@ -133,8 +186,14 @@ void wal_dead_add(struct wal *w, const char *name, const struct wal_record *rec,
 void wal_dead_requeue(struct wal *w, const char *name, wal_done_cb *done, void *arg);
 void wal_dead_purge(struct wal *w, const char *name, wal_done_cb *done, void *arg);
 
-/* Run the callbacks of everything that completed. Returns how many ran. */
+/* Run the callbacks of everything that completed, then, when any commit among them appended
+ * records, the wal_on_commit subscriber (once). Returns how many callbacks ran. */
 size_t wal_complete(struct wal *w);
+/* Subscribe to "new records were committed" (by this process: records another process appends
+ * are found by polling): 'cb' runs from wal_complete on its thread, after the callbacks of the
+ * commit(s) concerned. One subscriber: a second call replaces it, a NULL 'cb' unsubscribes.
+ * Call on the thread that runs wal_complete. */
+void wal_on_commit(struct wal *w, void (*cb)(void *arg), void *arg);
 /* Without a wake hook: block until something completed (or 'timeout_ms'), then wal_complete. */
 size_t wal_complete_wait(struct wal *w, int timeout_ms);
 /* Convenience for the CLI and tests (no wake hook): submit through 'submit' and wait. */

@@ -1,5 +1,14 @@
-/* Internals shared by the files of wal/: the environment struct, the op queue, the codec's
- * halves. Not for use outside wal/. */
+/* Internals shared by the files of wal/: the environment struct, the op queue, the state of
+ * one write transaction, the codec's halves, and what each file offers the others. Not for use
+ * outside wal/.
+ *
+ *   env.c     open/close, LMDB setup, tables, meta values, reader check, the fatal state
+ *   submit.c  the submit queue, completions (wal_complete), the sync helpers, counters out
+ *   writer.c  the writer thread: take the queue, one transaction, commit, hand back
+ *   apply.c   the operations applied inside a write transaction (append, cursors, dead letters,
+ *             drop-oldest, truncation)
+ *   space.c   space accounting: the size limit, the filesystem reserve, writability
+ *   read.c, inspect.c, record.c  readers, verify/compact, the record codec */
 #ifndef IWR_WAL_INT_H
 #define IWR_WAL_INT_H
 
@@ -57,11 +66,22 @@ struct wal_op {
     uint64_t expect, to;             /* CURSOR_MOVE */
 };
 
+/* Writability as the writer last saw it (space.c): updated after each commit with appends,
+ * judged against the clock when the counters are read. Guarded by stats_mu. */
+struct wal_space_state {
+    uint64_t fs_bytes;        /* size of the log's filesystem at open; 0 if unknown */
+    int refusing;             /* the latest commit with appends refused some */
+    enum wal_full_reason reason; /* why, for the latest refusal */
+    uint64_t refused_ns;      /* monotonic time of that commit */
+    uint64_t accepted_ns;     /* monotonic time of the latest commit whose appends all went in */
+};
+
 struct wal {
     MDB_env *env;
     MDB_dbi log, cursors, dead, meta;
     struct wal_options opt;
     char *dir;
+    int lock_fd;              /* the daemon's hold on WAL_LOCK_FILE; -1 for the CLI */
     size_t psize;
     uintptr_t map_lo, map_hi; /* our mapping of data.mdb, from /proc/self/maps; 0 if unknown */
 
@@ -73,15 +93,79 @@ struct wal {
     struct wal_op *queue, **queue_tail;
     struct wal_op *done, **done_tail;
     int stopping;
+    int fatal;                /* IWR_EFATAL once the environment is unusable; guarded by mu */
+    void (*on_commit)(void *arg); /* wal_on_commit: the owner thread reads and writes it */
+    void *on_commit_arg;
+    int committed;            /* records were committed since the last wal_complete; mu */
 
     pthread_mutex_t stats_mu; /* guards what follows; the writer updates, anyone reads */
     struct wal_counters counters;
     struct wal_hist hist_seconds, hist_records;
+    struct wal_space_state space;
 };
 
+/* State of one write transaction: the meta values it read and will write back. */
+struct wtx {
+    MDB_txn *txn;
+    uint64_t high;      /* highest sequence ever assigned */
+    uint64_t offset;    /* body bytes ever appended */
+    uint64_t dropped;   /* records dropped by drop-oldest, ever */
+    uint64_t dead_next; /* next dead-letter id */
+    uint64_t dropped_now;
+    int room_checked;   /* statvfs done for this transaction */
+    int room_ok;
+    int room_warned;    /* the refusal was logged for this transaction */
+    uint64_t appended;
+};
+
+/* env.c */
 /* Translate an LMDB or errno code into ours (logging unexpected LMDB failures once). */
 int wal_err(int mdb_rc, const char *what);
+/* A panic, a remap or EIO leaves the environment unusable: the first one seen is logged, the
+ * log enters the fatal state (every later submit fails with IWR_EFATAL, the wake hook fires so
+ * the owner learns of it) and IWR_EFATAL is returned. Otherwise returns 0. Any thread. */
+int wal_fatal_check(struct wal *w, int mdb_rc, const char *what);
+int wal_is_fatal(struct wal *w);
 int wal_txn_begin_read(struct wal *w, MDB_txn **txn);
 int wal_meta_get64(MDB_txn *txn, struct wal *w, const char *key, uint64_t *v);
+int wal_meta_put64(MDB_txn *txn, struct wal *w, const char *key, uint64_t v);
+/* Clear reader slots of dead processes (a killed CLI must not pin pages). */
+void wal_reader_check(struct wal *w);
+uint64_t wal_mono_ns(void);
+
+/* submit.c */
+/* Writer: move a committed batch to the done list ('committed': it appended records) and wake
+ * the owner. */
+void wal_hand_back(struct wal *w, struct wal_op *batch, int committed);
+
+/* writer.c */
+void *wal_writer_main(void *arg);
+
+/* apply.c: each returns an LMDB code (fatal to the transaction) and sets op->rc. */
+int wal_apply_op(struct wal *w, struct wtx *t, struct wal_op *op);
+/* Truncation: delete up to trim_chunk records that every known cursor is past and that are
+ * older than the retention window. Sets *more when it stopped at the chunk bound. */
+int wal_trim_chunk(struct wal *w, struct wtx *t, int *more);
+
+/* space.c */
+/* Bytes of the pages the log's records use, in 'txn'. */
+size_t wal_log_bytes(struct wal *w, MDB_txn *txn);
+/* Pages a value of 'len' bytes takes, in bytes. */
+size_t wal_pages_for(struct wal *w, size_t len);
+/* At open, a daemon's: size the filesystem, settle the reserve and the limit in force. */
+void wal_space_init(struct wal *w);
+/* Whether the filesystem has room for an append of 'need' page bytes now: 0, or IWR_ERESERVE.
+ * The size limit is the caller's (apply.c). */
+int wal_room_check(struct wal *w, struct wtx *t, size_t need);
+
+/* A commit's error, with LMDB's "short write" EIO on a (nearly) full filesystem read as the
+ * ENOSPC it is. */
+int wal_commit_err(struct wal *w, int mdb_rc);
+/* After a commit: note what its appends met, 'refused' counted by enum wal_full_reason with
+ * [0] the total (stats_mu held). Logs when the log starts refusing, naming the limit, and when
+ * it takes writes again. */
+void wal_space_note(struct wal *w, uint64_t appended, const uint64_t *refused);
+/* Fill the writability fields of 'c' from the state and the clock (stats_mu held). */
+void wal_space_judge(struct wal *w, struct wal_counters *c);
 
 #endif

@@ -195,18 +195,19 @@ static void on_wal_wake(uv_async_t *a)
 {
     struct daemon *d = a->data;
     wal_complete(d->wal);
+    /* The log is unusable (it logged why): restart, as systemd does, and lose nothing
+     * committed. What was not answered was never acknowledged. */
+    struct wal_counters wc;
+    wal_counters_get(d->wal, &wc);
+    if (wc.fatal != 0) {
+        log_error("event=exiting reason=\"%s\" code=70", iwr_strerror(wc.fatal));
+        exit(70);
+    }
 }
 
 static void wal_wake(void *arg)
 {
     uv_async_send(arg);
-}
-
-static void hook_appended(void *arg)
-{
-    struct daemon *d = arg;
-    if (d->replay)
-        replay_kick(d->replay);
 }
 
 static void hook_backends(void *arg, struct backend_status **out, size_t *n)
@@ -322,13 +323,22 @@ int main(int argc, char **argv)
     struct wal_options wo = {0};
     wo.dir = d.cfg.data_dir;
     wo.max_bytes = d.cfg.max_bytes;
-    wo.min_free_bytes = d.cfg.min_free_bytes;
+    wo.min_free_bytes = d.cfg.min_free_set ? d.cfg.min_free_bytes : WAL_MIN_FREE_DEFAULT;
     wo.full_policy = d.cfg.full_policy;
     wo.nosync = !d.cfg.sync;
     wo.retain_ns = d.cfg.retain_ms * 1000000ull;
     wo.wake = wal_wake;
     wo.wake_arg = &d.wal_wake;
     rc = wal_open(&d.wal, &wo);
+    if (rc == IWR_ELOCKED) {
+        long pid = wal_lock_holder(d.cfg.data_dir);
+        char who[40] = "another process";
+        if (pid > 0)
+            snprintf(who, sizeof(who), "PID %ld", pid);
+        fprintf(stderr, "influx-wal-relay: the log in %s is in use by another daemon (%s)\n",
+                d.cfg.data_dir, who);
+        return 1;
+    }
     if (rc != 0) {
         fprintf(stderr, "influx-wal-relay: cannot open the log in %s: %s\n", d.cfg.data_dir,
                 iwr_strerror(rc));
@@ -345,7 +355,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "influx-wal-relay: cannot start the senders: %s\n", iwr_strerror(rc));
         return 1;
     }
-    struct relay_hooks hooks = {.arg = &d, .appended = hook_appended, .backends = hook_backends};
+    struct relay_hooks hooks = {.arg = &d, .backends = hook_backends};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);

@@ -443,6 +443,117 @@ def test_min_free_reserve():
             r.stop()
         fs.close()
 
+def small_disk(size, wal_cfg, label):
+    """The log alone on a 'size' tmpfs, the only backend frozen: writes are accepted until at
+    least 90% of the filesystem is used, then 503 + Retry-After naming the limit; the backend
+    returns and drains the log; writes are accepted again; no acknowledged point is lost."""
+    fs = Tmpfs(size)
+    if not fs.mounted:
+        h.check(os.geteuid() != 0, "mount a tmpfs (root)", getattr(fs, "err", ""))
+        h.diag("SKIP %s: needs root to mount a tmpfs" % label)
+        return
+    r = None
+    try:
+        a = h.Influxd("a").start()
+        a.create_db("disk")
+        a.pause()
+        cfg = {"backend": [backend("a", a.url)]}
+        if wal_cfg:
+            cfg["wal"] = wal_cfg
+        r = h.Relay(data_dir=os.path.join(fs.dir, "wal"), config=cfg).start()
+        st = os.statvfs(fs.dir)
+        total = st.f_blocks * st.f_frsize
+        warned = [x for x in r.log_records() if x.get("event") == "wal_limit_reduced"]
+        h.check(len(warned) == 1, "%s: one warning at start: max-size and the reserve do not "
+                "fit the filesystem" % label, r.log_tail(5))
+        limit = r.metric("influx_wal_wal_limit_bytes")
+        reserve = r.metric("influx_wal_wal_min_free_bytes")
+        h.check(limit is not None and reserve is not None and 0 < reserve < total and
+                limit == total - reserve,
+                "%s: /metrics shows the limit in force, the filesystem less the reserve" % label,
+                limit, reserve, total)
+        ts0 = int(time.time()) - 86400
+        res, n = fill_until_503(r, "small", 1, ts0, per_req=2000, max_reqs=2000)
+        used = 1.0 - fs.free_bytes() / float(total)
+        h.check(res[-1][0] == 503 and res[-1][1] and used >= 0.9,
+                "%s: writes accepted until %.1f%% of the filesystem is used (>= 90%%), then 503 "
+                "with Retry-After" % (label, 100 * used),
+                res[-2:], r.log_tail(5))
+        # The same size again (a small write may still fit under the limit, and is taken).
+        st3, _, body = r.write("disk", body_of("more", n, 2000, ts0 + n), precision="s")
+        res.append((st3, None, n, 2000))
+        n += 2000
+        names = {"max-size": b"max-size", "min-free": b"min-free", "filesystem": b"ENOSPC"}
+        h.check(st3 == 503 and any(v in body for v in names.values()),
+                "%s: the 503 body names the limit that was hit" % label, st3, body)
+        status, health = r.health()
+        limit_hit = health["wal"].get("full_limit") if isinstance(health, dict) else None
+        h.check(status == 503 and limit_hit in names and
+                any(names[limit_hit].decode() in x for x in health["reasons"]),
+                "%s: /health says the log is not writable and which limit it hit" % label,
+                health)
+        by_limit = r.metric("influx_wal_wal_rejected_appends_by_limit_total", limit=limit_hit)
+        h.check(by_limit is not None and by_limit >= 1,
+                "%s: the refusals are counted under limit=%s in /metrics" % (label, limit_hit))
+        h.check(r.grep_log("wal_refusing_writes"), "%s: the log line names the limit" % label,
+                r.log_tail(5))
+        a.resume()
+        ok = h.wait_until(lambda: r.write("disk", body_of("after", 10**7, 10, ts0),
+                                          precision="s")[0] == 204,
+                          timeout=120, interval=0.5, errors_ok=True)
+        h.check(ok and r.alive(), "%s: writes are accepted again once the backlog drained" % label,
+                r.log_tail(10))
+        res.append((204 if ok else None, None, 10**7, 10))
+        check_disk_points(a, res, label)
+    finally:
+        if r is not None:
+            r.stop()
+        fs.close()
+
+
+def test_small_disk_defaults():
+    """Issue 14: a 48 MB filesystem with the default min-free and max-size."""
+    small_disk("48m", None, "48 MB tmpfs, defaults")
+
+
+def test_small_disk_reserve_too_large():
+    """Issue 14: a filesystem smaller than the reserve set (64 MiB on 16 MiB)."""
+    small_disk("16m", {"min-free": "64MiB"}, "16 MiB tmpfs, min-free 64MiB")
+
+
+def test_one_daemon_per_log():
+    """Issue 14: a second daemon on the same data dir refuses to start (exit 1, one line naming
+    the directory and the PID holding it); the CLI works next to the daemon; after a SIGKILL
+    of the first, a new daemon starts on the same log."""
+    r = h.Relay().start()
+    r2 = None
+    try:
+        st, _, _ = r.write("one", b"m v=1 1\n")
+        h.check_eq(st, 204, "the first daemon takes a write")
+        p = subprocess.run([h.relay_bin(), "--data-dir", r.data_dir, "--listen",
+                            "%s:%d" % (h.LOOPBACK, h.free_port())],
+                           capture_output=True, timeout=30)
+        err = p.stderr.decode(errors="replace").strip()
+        h.check(p.returncode == 1 and len(err.splitlines()) == 1 and r.data_dir in err and
+                ("PID %d" % r.pid) in err,
+                "a second daemon exits 1 with one line naming the directory and the PID",
+                p.returncode, err)
+        h.check(r.alive() and r.ping(), "the first daemon is unaffected")
+        rc, out, cerr = h.run_cli("status", "--json", data_dir=r.data_dir)
+        h.check_eq(rc, 0, "the CLI works next to the daemon", out, cerr)
+        vrc, vout = verify(r)
+        h.check_eq(vrc, 0, "influx-wal verify works next to the daemon", vout)
+        data_dir = r.data_dir
+        h.check_eq(r.kill(), -9, "SIGKILL the first daemon")
+        r2 = h.Relay(data_dir=data_dir).start()
+        h.check(r2.alive() and r2.ping(), "after the SIGKILL a new daemon starts on the log")
+        h.check_eq(r2.metric("influx_wal_wal_last_sequence"), 1,
+                   "and it has the record the first one committed")
+    finally:
+        r.stop()
+        if r2 is not None:
+            r2.stop()
+
 
 # ------------------------------------------------------------------------------------------
 # backends that fail
@@ -667,6 +778,7 @@ def test_sigterm_under_load():
 
 
 TESTS = [test_sigkill_loop, test_crash_image_mid_commit, test_disk_full, test_min_free_reserve,
+         test_small_disk_defaults, test_small_disk_reserve_too_large, test_one_daemon_per_log,
          test_backend_faults, test_one_bad_line, test_reload_under_load, test_sigterm_under_load]
 
 if __name__ == "__main__":

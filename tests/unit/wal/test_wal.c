@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -257,8 +258,15 @@ static void test_full(void)
     struct wal_counters c;
     wal_counters_get(w, &c);
     CHECK_EQ_INT(c.rejected_full, 1, "reject: counted");
+    CHECK(!c.writable && c.full_reason == WAL_FULL_MAX_SIZE,
+          "reject: the log says it is not writable, because of max-size (%d, %d)", c.writable,
+          (int)c.full_reason);
+    CHECK(c.limit_bytes == 64 * 1024 && c.full_policy == WAL_FULL_REJECT,
+          "reject: the counters carry the limit and the policy in force");
     wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, (uint64_t)n);
     CHECK_EQ_INT(append_body(w, body, &s), 0, "reject: room again once the backend caught up");
+    wal_counters_get(w, &c);
+    CHECK(c.writable && c.full_reason == WAL_FULL_NONE, "reject: writable again after an append");
     wal_close(w);
 
     dir = fresh_dir();
@@ -277,6 +285,149 @@ static void test_full(void)
     CHECK(st.dropped_records == st.first_seq - 1, "drop-oldest: dropped records are counted");
     CHECK(nc == 1 && ci[0].seq == st.first_seq - 1, "drop-oldest: the cursor moved past them");
     free(ci);
+    wal_close(w);
+}
+
+static int commits_seen;
+
+static void count_commit(void *arg)
+{
+    (void)arg;
+    commits_seen++;
+}
+
+/* "New records were committed" is raised by wal_complete, once per completion run that had
+ * appends, after their callbacks; cursor moves alone raise nothing. */
+static void test_on_commit(void)
+{
+    struct wal *w = open_wal(fresh_dir(), 0, WAL_FULL_REJECT);
+    wal_on_commit(w, count_commit, NULL);
+    uint64_t s;
+    CHECK_EQ_INT(append_body(w, "cpu v=1 1\n", &s), 0, "on_commit: an append");
+    CHECK_EQ_INT(commits_seen, 1, "on_commit: raised once for the commit of an append");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 1), 0, "on_commit: a cursor move");
+    CHECK_EQ_INT(commits_seen, 1, "on_commit: not raised for a cursor move");
+    wal_on_commit(w, NULL, NULL);
+    append_body(w, "cpu v=2 2\n", &s);
+    CHECK_EQ_INT(commits_seen, 1, "on_commit: not raised once unsubscribed");
+    wal_close(w);
+}
+
+/* A fatal LMDB state never exits: submits and readers get IWR_EFATAL, the counters say so. */
+static void test_fatal(void)
+{
+    struct wal *w = open_wal(fresh_dir(), 0, WAL_FULL_REJECT);
+    uint64_t s;
+    CHECK_EQ_INT(append_body(w, "cpu v=1 1\n", &s), 0, "fatal: an append before");
+    CHECK_EQ_INT(wal_fatal_check(w, 0, "test"), 0, "fatal: success is not fatal");
+    CHECK_EQ_INT(wal_fatal_check(w, ENOSPC, "test"), 0, "fatal: ENOSPC is not fatal");
+    log_set_level(LOG_OFF);
+    CHECK_EQ_INT(wal_fatal_check(w, MDB_PANIC, "test"), IWR_EFATAL, "fatal: MDB_PANIC is");
+    log_set_level(LOG_ERROR);
+    CHECK_EQ_INT(append_body(w, "cpu v=2 2\n", &s), IWR_EFATAL, "fatal: appends get IWR_EFATAL");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "a", WAL_SEQ_ANY, 1), IWR_EFATAL,
+                 "fatal: cursor moves get IWR_EFATAL");
+    struct wal_counters c;
+    wal_counters_get(w, &c);
+    CHECK(c.fatal == IWR_EFATAL && !c.writable, "fatal: the counters say so, not writable");
+    struct wal_reader *r;
+    CHECK_EQ_INT(wal_reader_new(w, &r), 0, "fatal: a reader object");
+    CHECK_EQ_INT(wal_reader_begin(r), IWR_EFATAL, "fatal: readers get IWR_EFATAL");
+    wal_reader_free(r);
+    CHECK(strcmp(iwr_strerror(IWR_EFATAL), "unknown error") != 0, "fatal: the code has a text");
+    wal_close(w);
+}
+
+/* One daemon per log: a second daemon's open is refused with the holder's PID in the lock
+ * file; the CLI's open is not; the kernel drops the lock of a killed process. */
+static void test_lock(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    struct wal_options o = {0};
+    o.dir = dir;
+    struct wal *w2 = NULL;
+    CHECK_EQ_INT(wal_open(&w2, &o), IWR_ELOCKED, "lock: a second daemon's open is refused");
+    CHECK(wal_lock_holder(dir) == (long)getpid(), "lock: the file names the holder's PID");
+    o.adopt = 1;
+    CHECK_EQ_INT(wal_open(&w2, &o), 0, "lock: the CLI opens next to the daemon");
+    wal_close(w2);
+    wal_close(w);
+    o.adopt = 0;
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "lock: free again once the daemon closed the log");
+    wal_close(w);
+
+    int ready[2];
+    if (pipe(ready) != 0)
+        return;
+    pid_t child = fork();
+    if (child == 0) {
+        struct wal *cw;
+        char c = wal_open(&cw, &o) == 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c = 0;
+    CHECK(read(ready[0], &c, 1) == 1 && c == 'y', "lock: a child process opens the log");
+    CHECK_EQ_INT(wal_open(&w, &o), IWR_ELOCKED, "lock: refused while the child holds it");
+    CHECK(wal_lock_holder(dir) == (long)child, "lock: the file names the child's PID");
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "lock: after SIGKILL of the holder, nothing is stale");
+    CHECK(wal_lock_holder(dir) == (long)getpid(), "lock: and the file names the new holder");
+    wal_close(w);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+/* The default reserve is the smaller of 64 MiB and 5% of the filesystem; a max-size that
+ * does not fit with it is lowered to the filesystem less the reserve. */
+static void test_space_defaults(void)
+{
+    const char *dir = fresh_dir();
+    struct statvfs sv;
+    CHECK_EQ_INT(statvfs(tmproot, &sv), 0, "space: statvfs of the test directory");
+    uint64_t fs = (uint64_t)sv.f_blocks * sv.f_frsize;
+    uint64_t dflt = fs / 20 < ((uint64_t)64 << 20) ? fs / 20 : (uint64_t)64 << 20;
+    struct wal_options o = {0};
+    o.dir = dir;
+    o.min_free_bytes = WAL_MIN_FREE_DEFAULT;
+    o.max_bytes = (size_t)(fs * 2); /* cannot fit: the limit in force is lowered */
+    o.map_bytes = (size_t)1 << 30;  /* keep the map small: the limit is only compared */
+    struct wal *w;
+    log_set_level(LOG_OFF);
+    int rc = wal_open(&w, &o);
+    log_set_level(LOG_ERROR);
+    CHECK_EQ_INT(rc, 0, "space: an oversized max-size is not an error");
+    if (rc != 0)
+        return;
+    struct wal_counters c;
+    wal_counters_get(w, &c);
+    CHECK(c.min_free_bytes == dflt, "space: the default reserve is min(64 MiB, 5%%) (%zu)",
+          c.min_free_bytes);
+    CHECK(c.limit_bytes == fs - dflt, "space: the limit is the filesystem less the reserve");
+    wal_close(w);
+
+    o.min_free_bytes = (size_t)(fs + 1); /* explicit, larger than the filesystem */
+    o.max_bytes = 1 << 20;
+    log_set_level(LOG_OFF);
+    rc = wal_open(&w, &o);
+    log_set_level(LOG_ERROR);
+    CHECK_EQ_INT(rc, 0, "space: a reserve larger than the filesystem is not an error");
+    if (rc != 0)
+        return;
+    wal_counters_get(w, &c);
+    CHECK(c.min_free_bytes == dflt && c.limit_bytes == 1 << 20,
+          "space: it gets the default reserve, max-size stays (%zu, %zu)", c.min_free_bytes,
+          c.limit_bytes);
+    wal_close(w);
+
+    o.min_free_bytes = 4096; /* explicit: used as written */
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "space: an explicit reserve");
+    wal_counters_get(w, &c);
+    CHECK(c.min_free_bytes == 4096, "space: an explicit reserve is used as written");
     wal_close(w);
 }
 
@@ -485,6 +636,10 @@ int main(void)
     test_cursors_and_trim();
     test_trim_chunks_and_retention();
     test_full();
+    test_on_commit();
+    test_fatal();
+    test_lock();
+    test_space_defaults();
     test_corrupt();
     test_format_version();
     test_dead_letters();
