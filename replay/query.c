@@ -11,6 +11,13 @@
 #include <strings.h>
 #include <string.h>
 
+/* Builds outside the Makefile (test tools) have no version. */
+#ifdef IWR_VERSION
+#define QUERY_USER_AGENT "influx-wal-relay/" IWR_VERSION
+#else
+#define QUERY_USER_AGENT "influx-wal-relay"
+#endif
+
 struct replay_query {
     struct request *req;
     struct replay_query_cbs cb;
@@ -170,7 +177,7 @@ int replay_query(struct replay *r, const struct replay_query_req *in,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "influx-wal-relay/" IWR_VERSION);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, QUERY_USER_AGENT);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     if (c->ca_file != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
