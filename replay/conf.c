@@ -1,6 +1,7 @@
 /* A backend's options as a sender uses them: copied, defaulted, with the header lists curl
  * sends, immutable once made and shared by reference with the transfers that use them, so a
- * reconfiguration never pulls a string from under a request. Also the display form of a URL.
+ * reconfiguration never pulls a string from under a request. Also what a base URL may be, and
+ * its display form (both through libcurl's URL parser).
  * Loop thread only (the refcount is not atomic). */
 #include "replay/replay_int.h"
 
@@ -37,6 +38,23 @@ char *replay_display_url(const char *url)
     curl_free(shown);
     curl_url_cleanup(u);
     return out;
+}
+
+/* An http(s) base URL libcurl reads, written out with "://" (curl would also take "http:/h"),
+ * at most 200 bytes, no white space (curl refuses it). */
+int replay_url_valid(const char *url)
+{
+    if (strlen(url) > 200 || strstr(url, "://") == NULL)
+        return 0;
+    CURLU *u = curl_url();
+    IWR_ASSERT(u != NULL); /* only fails out of memory, like xmalloc */
+    char *scheme = NULL;
+    int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+             (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 static char *dup_or_null(const char *s)

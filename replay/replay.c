@@ -360,23 +360,6 @@ int replay_new(struct replay **out, uv_loop_t *loop, struct wal *w)
     return 0;
 }
 
-/* An http(s) base URL libcurl reads, written out with "://" (curl would also take "http:/h"),
- * at most 200 bytes, no white space (curl refuses it). */
-static int url_valid(const char *url)
-{
-    if (strlen(url) > 200 || strstr(url, "://") == NULL)
-        return 0;
-    CURLU *u = curl_url();
-    IWR_ASSERT(u != NULL); /* only fails out of memory, like xmalloc */
-    char *scheme = NULL;
-    int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-             (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
-    curl_free(scheme);
-    curl_url_cleanup(u);
-    return ok;
-}
-
 static int opts_valid(struct replay *r, const struct replay_backend_opts *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -389,7 +372,7 @@ static int opts_valid(struct replay *r, const struct replay_backend_opts *b, siz
         for (struct sender *s = r->senders; s != NULL; s = s->next)
             if (strcmp(s->conf->name, b[i].name) == 0 && !s->conf->ephemeral != !b[i].ephemeral)
                 return 0;
-        if (!url_valid(u))
+        if (!replay_url_valid(u))
             return 0;
         for (size_t j = 0; j < i; j++)
             if (strcmp(b[i].name, b[j].name) == 0)

@@ -124,6 +124,9 @@ struct sender_conf {
 /* Copy and default 'o'; refcount 1. Caller releases with sender_conf_unref. */
 struct sender_conf *sender_conf_new(const struct replay_backend_opts *o);
 void sender_conf_unref(struct sender_conf *c);
+/* An http(s) base URL that libcurl reads, written with "://" (curl alone would also take
+ * "http:/h"), at most 200 bytes, without white space. */
+int replay_url_valid(const char *url);
 /* 'url' without any user:password@ (libcurl's URL parser; the text as given otherwise).
  * Caller frees. */
 char *replay_display_url(const char *url);
