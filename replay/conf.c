@@ -6,6 +6,7 @@
 #include "replay/replay_int.h"
 
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 
 #include <stdio.h>
@@ -15,11 +16,10 @@
 
 char *replay_display_url(const char *url)
 {
-    CURLU *u = curl_url();
-    IWR_ASSERT(u != NULL); /* only fails out of memory, like xmalloc */
+    CURLU *u = NULL;
     char *user = NULL, *shown = NULL, *out = NULL;
     /* Without user:password@ (or when curl cannot read it) the text stays as configured. */
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+    if (url_parse(url, &u) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK &&
         curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
         curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
@@ -46,10 +46,9 @@ int replay_url_valid(const char *url)
 {
     if (strlen(url) > 200 || strstr(url, "://") == NULL)
         return 0;
-    CURLU *u = curl_url();
-    IWR_ASSERT(u != NULL); /* only fails out of memory, like xmalloc */
+    CURLU *u = NULL;
     char *scheme = NULL;
-    int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+    int ok = url_parse(url, &u) == CURLUE_OK &&
              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
              (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
     curl_free(scheme);
@@ -72,7 +71,9 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     size_t n = strlen(o->url);
     while (n > 0 && o->url[n - 1] == '/')
         n--;
-    c->url = xstrndup(o->url, n);
+    char *trimmed = xstrndup(o->url, n);
+    c->url = url_for_curl(trimmed); /* a password's '@' as curl must be given it */
+    free(trimmed);
     c->display_url = replay_display_url(c->url);
     c->username = dup_or_null(o->username);
     c->password = o->password != NULL ? xstrdup(o->password) : NULL;

@@ -2,6 +2,7 @@
  * display form (no user:password@) that status and logs show. */
 #include "tests/unit/tap.h"
 
+#include "common/url.h"
 #include "replay/replay_int.h"
 
 #include <stdlib.h>
@@ -15,6 +16,7 @@ static const struct {
     {"https://influx.example:8086", 1},
     {"http://[::1]:8086/base", 1},
     {"http://u:p@127.0.0.1:8086", 1},
+    {"http://u:p@ss@w@127.0.0.1:8086", 1}, /* the last '@' ends the userinfo */
     {"http://h", 1},
     {"ftp://h", 0},
     {"h:8086", 0},
@@ -33,11 +35,15 @@ static const struct {
     {"http://relayuser:s3cret@127.0.0.1:8086", "http://127.0.0.1:8086"},
     {"https://u:p%40x@h:1/base", "https://h:1/base"},
     {"http://onlyuser@h", "http://h"},
+    {"http://u:p@ss@w@h:1", "http://h:1"},
     {"http://[::1]:8086/x?y=1", "http://[::1]:8086/x?y=1"},
 };
 
 int main(void)
 {
+    char *enc = url_for_curl("http://u:a@b@h:1/p@q");
+    CHECK_EQ_STR(enc, "http://u:a%40b@h:1/p@q", "url_for_curl: only the authority's earlier '@'");
+    free(enc);
     char long_url[256] = "http://h/";
     memset(long_url + 9, 'a', 200);
     long_url[209] = '\0';
