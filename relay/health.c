@@ -1,6 +1,6 @@
 /* GET /health (the relay as a whole) and GET /health/backend/NAME (one backend, for an HAProxy
  * http-check on a read pool). Built from the same view as /metrics (relay_view_get,
- * relay_backend_settle), so the two always agree: no LMDB access, no write. Loop thread only.
+ * relay_backend_eta), so the two always agree: no LMDB access, no write. Loop thread only.
  *
  * status: "pass" when the log is writable and every backend is up and caught up; "warn" when
  * the log is writable but a backend is down, behind or given up (the log holds what it lacks,
@@ -26,7 +26,7 @@ static void json_num(struct buf *b, double v)
         buf_printf(b, "%.3f", v);
 }
 
-static void backend_json(struct buf *b, const struct backend_status *s, double eta)
+static void backend_json(struct buf *b, const struct relay_backend_view *s, double eta)
 {
     buf_append_str(b, "{\"name\":\"");
     buf_append_json_str(b, s->name, strlen(s->name));
@@ -63,11 +63,11 @@ static void reason(struct buf *b, int *first, const char *what, const char *name
 }
 
 static void one_backend(struct conn *c, struct http_req *req, const struct relay_view *v,
-                        struct backend_status *st, size_t n)
+                        struct relay_backend_view *st, size_t n)
 {
     const char *name = req->url.data + 16;
     size_t nlen = req->path_len - 16;
-    struct backend_status *s = NULL;
+    struct relay_backend_view *s = NULL;
     for (size_t i = 0; i < n; i++)
         if (strlen(st[i].name) == nlen && memcmp(st[i].name, name, nlen) == 0)
             s = &st[i];
@@ -76,7 +76,7 @@ static void one_backend(struct conn *c, struct http_req *req, const struct relay
         http_respond_error(c, 404, msg, sizeof(msg) - 1);
         return;
     }
-    double eta = relay_backend_settle(v, s);
+    double eta = relay_backend_eta(v, s);
     struct buf b;
     buf_init(&b);
     backend_json(&b, s, eta);
@@ -90,7 +90,7 @@ void health_handle(struct conn *c, struct http_req *req)
     struct relay *r = c->relay;
     struct relay_view v;
     relay_view_get(r, &v);
-    struct backend_status *st = NULL;
+    struct relay_backend_view *st = NULL;
     size_t n = 0;
     if (r->hooks.backends)
         r->hooks.backends(r->hooks.arg, &st, &n);
@@ -102,7 +102,7 @@ void health_handle(struct conn *c, struct http_req *req)
     double *eta = xcalloc(n ? n : 1, sizeof(*eta));
     int all_current = 1;
     for (size_t i = 0; i < n; i++) {
-        eta[i] = relay_backend_settle(&v, &st[i]);
+        eta[i] = relay_backend_eta(&v, &st[i]);
         all_current &= st[i].up && st[i].caught_up && !st[i].given_up;
     }
     const char *status = !v.writable ? "fail" : all_current ? "pass" : "warn";
@@ -122,7 +122,7 @@ void health_handle(struct conn *c, struct http_req *req)
         reason(&b, &first, why, NULL);
     }
     for (size_t i = 0; i < n; i++) {
-        const struct backend_status *s = &st[i];
+        const struct relay_backend_view *s = &st[i];
         if (s->given_up)
             reason(&b, &first, "was given up: records logged meanwhile are not kept for it",
                    s->name);

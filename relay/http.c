@@ -62,6 +62,11 @@ static const char *reason_of(int status)
     }
 }
 
+const char *http_reason(int status)
+{
+    return reason_of(status);
+}
+
 static void on_written(uv_write_t *w, int status)
 {
     struct write_req *wr = (struct write_req *)w;

@@ -1,5 +1,5 @@
 /* GET /metrics: Prometheus text exposition (version 0.0.4), and the figures /metrics and
- * /health share (relay_view_get, relay_backend_settle). Everything comes from counters the loop
+ * /health share (relay_view_get, relay_backend_eta). Everything comes from counters the loop
  * keeps, the log's counters (a copy the writer refreshes after each commit and at least once a
  * second, behind its own small mutex, never the append queue's) and the senders' status
  * snapshot: a scrape costs no LMDB access, and the write path pays nothing for it beyond the
@@ -78,20 +78,8 @@ void relay_view_get(struct relay *r, struct relay_view *v)
             (max - (double)wc->log_bytes) / (net * (double)wc->log_bytes / (double)wc->records);
 }
 
-double relay_backend_settle(const struct relay_view *v, struct backend_status *s)
+double relay_backend_eta(const struct relay_view *v, const struct relay_backend_view *s)
 {
-    /* The sender refreshes its lag once a second; the cursor and the log's head are fresher
-     * (the head as of the last commit, which precedes any cursor move it reports). */
-    if (s->caught_up) {
-        s->lag_records = s->lag_bytes = 0;
-        s->lag_seconds = 0;
-    } else {
-        s->lag_records = v->wc.last_seq > s->cursor ? v->wc.last_seq - s->cursor : 0;
-        if (s->lag_records == 0) {
-            s->lag_bytes = 0;
-            s->lag_seconds = 0;
-        }
-    }
     if (s->lag_records == 0)
         return 0;
     /* The lag shrinks by what it drains minus what keeps arriving. */
@@ -333,6 +321,7 @@ enum bfam {
     BF_SENT_BATCHES,
     BF_DEAD,
     BF_RETRIES,
+    BF_CORRUPT,
     BF_DOWN_SINCE,
     BF_DRAIN,
     BF_ETA,
@@ -358,6 +347,9 @@ static const struct {
     {"influx_wal_backend_dead_letters", "gauge",
      "Lines the backend refused that this process stored as dead letters (since it started)."},
     {"influx_wal_backend_retries_total", "counter", "Batches sent again after a failure."},
+    {"influx_wal_backend_corrupt_records_total", "counter",
+     "Records that failed their checksum when this backend's sender read them: skipped, never "
+     "sent (this process)."},
     {"influx_wal_backend_down_since_seconds", "gauge",
      "When the backend went down (Unix time); 0 while up."},
     {"influx_wal_backend_drain_records_per_second", "gauge",
@@ -366,7 +358,7 @@ static const struct {
      "Lag over (drain rate - append rate): seconds to catch up; 0 caught up, +Inf not gaining."},
 };
 
-static double bvalue(enum bfam f, const struct backend_status *s, double eta)
+static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta)
 {
     switch (f) {
     case BF_UP:
@@ -391,6 +383,8 @@ static double bvalue(enum bfam f, const struct backend_status *s, double eta)
         return (double)s->dead_letters_total;
     case BF_RETRIES:
         return (double)s->retries_total;
+    case BF_CORRUPT:
+        return (double)s->corrupt_records_total;
     case BF_DOWN_SINCE:
         return (double)s->down_since_ns / 1e9;
     case BF_DRAIN:
@@ -403,7 +397,8 @@ static double bvalue(enum bfam f, const struct backend_status *s, double eta)
     return NAN;
 }
 
-static void backend_families(struct buf *b, struct backend_status *st, const double *eta, size_t n)
+static void backend_families(struct buf *b, const struct relay_backend_view *st, const double *eta,
+                             size_t n)
 {
     char lbl[256];
     for (int f = 0; f < BF_COUNT; f++) {
@@ -416,7 +411,7 @@ static void backend_families(struct buf *b, struct backend_status *st, const dou
     family(b, "influx_wal_backend_requests_total", "counter",
            "Requests to the backend (writes) by answer; code 0: no answer (refused, timeout).");
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < STATUS_CODES; j++) {
+        for (size_t j = 0; j < RELAY_BACKEND_CODES; j++) {
             if (st[i].code_counts[j] == 0)
                 continue;
             char code[32];
@@ -429,9 +424,9 @@ static void backend_families(struct buf *b, struct backend_status *st, const dou
            "Duration of write requests to the backend.");
     for (size_t i = 0; i < n; i++) {
         backend_labels(lbl, sizeof(lbl), st[i].name, NULL);
-        histogram(b, "influx_wal_backend_request_duration_seconds", lbl, status_duration_bounds,
-                  sizeof(status_duration_bounds) / sizeof(status_duration_bounds[0]),
-                  st[i].duration_buckets, st[i].duration_sum, st[i].duration_count);
+        histogram(b, "influx_wal_backend_request_duration_seconds", lbl, st[i].duration_bounds,
+                  st[i].n_duration, st[i].duration_buckets, st[i].duration_sum,
+                  st[i].duration_count);
     }
 }
 
@@ -441,13 +436,13 @@ void metrics_handle(struct conn *c, struct http_req *req)
     (void)req;
     struct relay_view v;
     relay_view_get(r, &v);
-    struct backend_status *st = NULL;
+    struct relay_backend_view *st = NULL;
     size_t n = 0;
     if (r->hooks.backends)
         r->hooks.backends(r->hooks.arg, &st, &n);
     double *eta = xcalloc(n ? n : 1, sizeof(*eta));
     for (size_t i = 0; i < n; i++)
-        eta[i] = relay_backend_settle(&v, &st[i]);
+        eta[i] = relay_backend_eta(&v, &st[i]);
 
     struct buf b;
     buf_init(&b);

@@ -3,7 +3,6 @@
 #ifndef IWR_RELAY_H
 #define IWR_RELAY_H
 
-#include "common/status.h"
 #include "wal/wal.h"
 
 #include <stddef.h>
@@ -50,11 +49,69 @@ struct relay_options {
     enum wal_full_policy full_policy;
 };
 
+/* A backend as /health, /metrics and /query routing show it: the daemon fills it from the
+ * backends' own status (relay/ computes no lag of its own). Names and sizes are relay/'s. */
+#define RELAY_BACKEND_CODES 8
+#define RELAY_BACKEND_BUCKETS 16
+struct relay_backend_view {
+    char name[65];
+    char url[256];                 /* display form: never holds credentials */
+    int up, caught_up, given_up;
+    uint64_t cursor;
+    uint64_t lag_records, lag_bytes;
+    double lag_seconds;
+    uint64_t sent_points_total, sent_batches_total, dead_letters_total, retries_total;
+    uint64_t corrupt_records_total;
+    uint64_t down_since_ns;        /* realtime; 0 while up */
+    double drain_records_per_second;
+    char last_error[256];
+    /* Write answers: code_counts[i] of status codes[i] (0: transport failure). */
+    long codes[RELAY_BACKEND_CODES];
+    uint64_t code_counts[RELAY_BACKEND_CODES];
+    /* Write durations: duration_buckets[i] counts those above the previous bound and at most
+     * duration_bounds[i] (borrowed, static); n_duration of them. */
+    const double *duration_bounds;
+    size_t n_duration;
+    uint64_t duration_buckets[RELAY_BACKEND_BUCKETS];
+    double duration_sum;
+    uint64_t duration_count;
+};
+
+/* A read relay/ hands to one backend (GET|POST /query). Every pointer is borrowed for the call. */
+struct relay_query {
+    const char *backend;           /* name, from a relay_backend_view */
+    int post;                      /* else GET */
+    const char *target;            /* path and query string as the client sent them */
+    size_t target_len;
+    const char *headers;           /* the client's headers to pass on, "Name: value\r\n" each */
+    size_t headers_len;
+    const char *body;
+    size_t body_len;
+};
+/* The answer, as it comes; all on the loop thread, 'arg' is relay_hooks.query's cb_arg.
+ * head: the status and the header block to pass on ("Name: value\r\n" each), once, before
+ *   any data. data: a piece of the body (transfer framing removed); return 0 for more, 1 to
+ *   pause until relay_hooks.query_resume, -1 to abort. done: the end, always called once, also
+ *   after an abort: rc 0 (the whole answer came), or an HTTP status to answer with when no head
+ *   came yet (502 unreachable, 504 timed out, 503 no such backend) and 'err' says why. */
+struct relay_query_cbs {
+    void (*head)(void *arg, long status, const char *headers, size_t len);
+    int (*data)(void *arg, const char *p, size_t len);
+    void (*done)(void *arg, int rc, const char *err);
+};
+
 /* What the daemon wires in from the other parts (relay/ never includes replay/). */
 struct relay_hooks {
     void *arg;
     /* A snapshot of the backends for /health, /metrics and /query routing; caller frees. */
-    void (*backends)(void *arg, struct backend_status **out, size_t *n);
+    void (*backends)(void *arg, struct relay_backend_view **out, size_t *n);
+    /* Start 'q' on the backends' side; the callbacks then run as described above and *handle
+     * names the transfer for query_resume. 0, or an error (no callback then). NULL: /query
+     * answers 503. */
+    int (*query)(void *arg, const struct relay_query *q, const struct relay_query_cbs *cb,
+                 void *cb_arg, void **handle);
+    /* Resume a transfer whose data callback asked for a pause. */
+    void (*query_resume)(void *arg, void *handle);
 };
 
 /* Create the relay on 'loop' writing to 'w' (both borrowed, outliving it), with the limits,

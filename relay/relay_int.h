@@ -137,6 +137,8 @@ void http_respond(struct conn *c, int status, const char *headers, const char *b
  * status it had (the connection closes once everything is flushed). */
 void http_send_raw(struct conn *c, const char *data, size_t len);
 void http_end_raw(struct conn *c, int status);
+/* The reason phrase for a status line ("Unknown" for codes we do not answer with). */
+const char *http_reason(int status);
 /* A JSON error body {"error":"..."} built from 'msg' (escaped). */
 void http_respond_error(struct conn *c, int status, const char *msg, size_t msg_len);
 int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server);
@@ -171,7 +173,7 @@ void udp_close_all(struct relay *r);
 /* query.c: GET|POST /query proxied to the most current backend that is up. */
 void query_handle(struct conn *c, struct http_req *req);
 /* Which backend a read goes to: up and caught up, else up and least behind; -1 if none. */
-int query_pick_backend(const struct backend_status *st, size_t n);
+int query_pick_backend(const struct relay_backend_view *st, size_t n);
 
 /* health.c, metrics.c */
 /* What /metrics and /health both report about the log, from counters only (no LMDB access). */
@@ -185,9 +187,9 @@ struct relay_view {
 };
 /* Sample the counters (the log's writability among them), update the moving averages. */
 void relay_view_get(struct relay *r, struct relay_view *v);
-/* Make a backend's figures agree with the log's head (lag 0 exactly when it holds every
- * record) and return its catch-up ETA in seconds (0: caught up; +Inf: not gaining). */
-double relay_backend_settle(const struct relay_view *v, struct backend_status *s);
+/* A backend's catch-up ETA in seconds from its lag (as the backends' side reports it) and the
+ * append rate: 0 caught up, +Inf not gaining. */
+double relay_backend_eta(const struct relay_view *v, const struct relay_backend_view *s);
 void health_handle(struct conn *c, struct http_req *req);
 void metrics_handle(struct conn *c, struct http_req *req);
 

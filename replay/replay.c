@@ -247,17 +247,22 @@ void replay_abort_request(struct replay *r, struct request *q)
 
 /* A CURLMcode other than OK leaves the multi handle unusable: take every transfer off it, make
  * a new one, and fail those transfers (their batches are still in the log and resent). */
+static void fail_list(struct replay *r, struct request *list)
+{
+    for (struct request *q = list; q != NULL; q = q->next) {
+        if (!q->added)
+            continue;
+        curl_multi_remove_handle(r->multi, q->easy);
+        q->added = 0;
+        fail_later(r, q);
+    }
+}
+
 static void multi_rebuild(struct replay *r)
 {
-    for (struct sender *s = r->senders; s != NULL; s = s->next) {
-        for (struct request *q = s->reqs; q != NULL; q = q->next) {
-            if (!q->added)
-                continue;
-            curl_multi_remove_handle(r->multi, q->easy);
-            q->added = 0;
-            fail_later(r, q);
-        }
-    }
+    for (struct sender *s = r->senders; s != NULL; s = s->next)
+        fail_list(r, s->reqs);
+    fail_list(r, r->queries);
     curl_multi_cleanup(r->multi);
     for (struct watch *w = r->watches; w != NULL; w = w->next)
         watch_close(w);
@@ -290,7 +295,7 @@ static void reap(struct replay *r, CURLMcode mc)
         curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
         curl_multi_remove_handle(r->multi, e);
         q->added = 0;
-        sender_request_done(q, result, http, us > 0 ? (uint64_t)us : 0);
+        request_done(q, result, http, us > 0 ? (uint64_t)us : 0);
     }
 }
 
@@ -311,7 +316,7 @@ static void on_timer(uv_timer_t *t)
             r->failed = q->fail_next;
             q->failed = 0;
             snprintf(q->errbuf, sizeof(q->errbuf), "the transfer could not be started");
-            sender_request_done(q, CURLE_FAILED_INIT, 0, 0);
+            request_done(q, CURLE_FAILED_INIT, 0, 0);
         }
         for (struct sender *s = r->senders; s != NULL; s = s->next)
             sender_kick(s);
@@ -373,9 +378,7 @@ static int opts_valid(struct replay *r, const struct replay_backend_opts *b, siz
         for (struct sender *s = r->senders; s != NULL; s = s->next)
             if (strcmp(s->conf->name, b[i].name) == 0 && !s->conf->ephemeral != !b[i].ephemeral)
                 return 0;
-        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
-            return 0;
-        if (strlen(u) > 200 || strcspn(u, " \t\r\n") != strlen(u))
+        if (!replay_url_valid(u))
             return 0;
         for (size_t j = 0; j < i; j++)
             if (strcmp(b[i].name, b[j].name) == 0)
@@ -448,7 +451,7 @@ void replay_kick(struct replay *r)
     }
 }
 
-void replay_status(struct replay *r, struct backend_status **out, size_t *n)
+void replay_status(struct replay *r, struct replay_backend_status **out, size_t *n)
 {
     size_t count = 0;
     for (struct sender *s = r->senders; s != NULL; s = s->next)
@@ -457,10 +460,12 @@ void replay_status(struct replay *r, struct backend_status **out, size_t *n)
     *out = NULL;
     if (count == 0)
         return;
-    struct backend_status *st = xcalloc(count, sizeof(*st));
+    struct replay_backend_status *st = xcalloc(count, sizeof(*st));
+    struct wal_counters wc;
+    wal_counters_get(r->w, &wc);
     size_t i = 0;
     for (struct sender *s = r->senders; s != NULL; s = s->next)
-        sender_status(s, &st[i++]);
+        sender_status(s, wc.last_seq, &st[i++]);
     *out = st;
 }
 
@@ -473,7 +478,7 @@ int replay_range_status(struct replay *r, const char *name, struct replay_range_
         out->points = s->st.sent_points_total;
         out->batches = s->st.sent_batches_total;
         out->refused_lines = s->st.dead_letters_total;
-        out->corrupt_records = s->corrupt_total;
+        out->corrupt_records = s->st.corrupt_records_total;
         return 0;
     }
     return IWR_ENOTFOUND;
@@ -499,9 +504,10 @@ void replay_stop(struct replay *r, void (*done)(void *arg), void *arg)
         s->next = r->retired;
         r->retired = s;
     }
+    query_abort_all(r);
     r->stopping = 1;
     wal_on_commit(r->w, NULL, NULL);
-    IWR_ASSERT(r->failed == NULL); /* every failed transfer belonged to a sender */
+    IWR_ASSERT(r->failed == NULL); /* every failed transfer belonged to a sender or a query */
     /* Cleanup may still call on_curl_socket (CURL_POLL_REMOVE): the watches close there. */
     curl_multi_cleanup(r->multi);
     r->multi = NULL;

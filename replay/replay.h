@@ -6,7 +6,6 @@
 #ifndef IWR_REPLAY_H
 #define IWR_REPLAY_H
 
-#include "common/status.h"
 #include "wal/wal.h"
 
 #include <stddef.h>
@@ -91,13 +90,56 @@ int replay_set_backends(struct replay *r, const struct replay_backend_opts *b, s
  * within the same millisecond become one read. Without kicks, idle senders still look at
  * the log once a second (records appended by another process, a cursor moved by the CLI). */
 void replay_kick(struct replay *r);
+/* Sizes of the arrays in struct replay_backend_status. */
+#define REPLAY_NAME_MAX 64          /* a backend name's bytes ([A-Za-z0-9_.-]) */
+#define REPLAY_URL_MAX 255          /* the display URL's bytes (options allow 200) */
+#define REPLAY_ERROR_MAX 255
+#define REPLAY_CODES 8              /* distinct answer codes counted per backend */
+#define REPLAY_DURATION_BUCKETS 12  /* write-duration histogram buckets */
+
+/* Upper bounds (seconds) of the write-duration buckets, ascending. */
+extern const double replay_duration_bounds[REPLAY_DURATION_BUCKETS];
+
+/* One backend as its sender sees it: a copy, owned by whoever asked for it (replay_status),
+ * made on the loop thread and safe to read anywhere afterwards. The lag figures are the only
+ * lag there is: they agree with the log's head as of the last commit, are 0 exactly when the
+ * backend is caught up, and nobody downstream should recompute them. */
+struct replay_backend_status {
+    char name[REPLAY_NAME_MAX + 1];
+    char url[REPLAY_URL_MAX + 1]; /* without any user:password@ */
+    int up;                       /* last request or /ping reached it and got an answer it accepts */
+    int caught_up;                /* cursor at the head of the log (for it), nothing in flight */
+    int given_up;                 /* the give-up bound was hit; it no longer holds the log */
+    uint64_t cursor;              /* last acknowledged sequence */
+    uint64_t lag_records;         /* records logged after the cursor (ephemeral: of its range) */
+    uint64_t lag_bytes;           /* body bytes after the cursor */
+    double lag_seconds;           /* age of the oldest record after the cursor */
+    uint64_t sent_points_total;   /* lines acknowledged by this backend (this process) */
+    uint64_t sent_batches_total;
+    uint64_t dead_letters_total;  /* lines sent to the dead letters (or refused) by this process */
+    uint64_t retries_total;
+    uint64_t corrupt_records_total; /* records that failed their checksum: skipped, never sent */
+    uint64_t down_since_ns;       /* realtime; 0 while up */
+    uint64_t last_ok_ns;
+    char last_error[REPLAY_ERROR_MAX + 1]; /* "" after a success; never holds credentials */
+    /* Write requests by answer: code_counts[i] counts answers codes[i] (0: transport failure),
+     * in order of first sight; once all slots are taken, a new code is counted with a code of
+     * its class (5xx, ...). */
+    long codes[REPLAY_CODES];
+    uint64_t code_counts[REPLAY_CODES];
+    /* duration_buckets[i] counts write requests that took at most replay_duration_bounds[i]
+     * and more than the bound before it (not cumulative, like struct wal_hist); slower ones
+     * only count in duration_count. */
+    uint64_t duration_buckets[REPLAY_DURATION_BUCKETS];
+    double duration_sum;          /* seconds */
+    uint64_t duration_count;
+    double drain_records_per_second; /* moving average of the cursor's speed */
+};
+
 /* A snapshot of every backend's status, in configuration order; caller frees *out (NULL when
- * n is 0). Lag figures are refreshed once a second (0 when caught up). duration_buckets[i]
- * counts write requests that took at most status_duration_bounds[i] and more than the bound
- * before it (not cumulative, like struct wal_hist); slower ones only count in duration_count.
- * codes[]/code_counts[] count write answers (0: transport failure) in order of first sight;
- * once all slots are taken, a new code is counted with a code of its class (5xx, ...). */
-void replay_status(struct replay *r, struct backend_status **out, size_t *n);
+ * n is 0). The senders refresh their lag once a second; the snapshot brings the record count
+ * up to the log's head as of its last commit. Loop thread. */
+void replay_status(struct replay *r, struct replay_backend_status **out, size_t *n);
 /* Where an ephemeral backend is. The range is (after_seq, to_seq]. */
 struct replay_range_status {
     int started;             /* the range is known (after_seq, to_seq are set) */
@@ -115,7 +157,47 @@ struct replay_range_status {
 /* The progress of ephemeral backend 'name'. 0, or IWR_ENOTFOUND when there is no ephemeral
  * backend of that name. Loop thread. */
 int replay_range_status(struct replay *r, const char *name, struct replay_range_status *out);
-/* Stop: abort what is in flight (the records stay in the log), close every handle. 'done'
+/* ---- reads passed on to one backend (the daemon's GET|POST /query) ---- */
+
+/* Every pointer is borrowed for the call. */
+struct replay_query_req {
+    const char *backend;  /* a configured backend's name */
+    int post;             /* else GET */
+    const char *target;   /* path and query string, "/query?db=..": appended to the base URL */
+    size_t target_len;
+    const char *headers;  /* request headers to send, "Name: value\r\n" each (the client's) */
+    size_t headers_len;
+    const char *body;
+    size_t body_len;
+};
+/* How the answer comes back, on the loop thread ('arg' is replay_query's):
+ * head: once, before any data: the status and the answer's headers worth passing on
+ *   (Content-Type, Content-Encoding, Content-Length, Date, Request-Id, X-Request-Id,
+ *   X-Influxdb-Version, X-Influxdb-Build, X-Influxdb-Error, WWW-Authenticate; "Name: value\r\n"
+ *   each). data: a piece of the body, chunked framing removed, content encoding kept; return 0
+ *   for more, 1 to pause until replay_query_resume, -1 to abort. done: once, last: rc 0 when the
+ *   whole answer came, else the HTTP status fit for the failure (502 unreachable or broken, 504
+ *   timed out, 503 stopping) with 'err' saying why. */
+struct replay_query_cbs {
+    void (*head)(void *arg, long status, const char *headers, size_t len);
+    int (*data)(void *arg, const char *p, size_t len);
+    void (*done)(void *arg, int rc, const char *err);
+};
+struct replay_query;
+/* Send 'q' to backend q->backend on the engine's multi handle, with that backend's URL, TLS
+ * options (ca_file, insecure_skip_verify) and timeouts (timeout_ms for the whole answer,
+ * connect_timeout_ms), but never its credentials: the backend's username, password, token and
+ * any user:password@ in its URL stay out; only what the caller put in headers and target go.
+ * 0 with *out set (the transfer lives until 'done' ran), or IWR_ENOTFOUND (no such backend) or
+ * IWR_ESTOPPED; no callback then. Loop thread. */
+int replay_query(struct replay *r, const struct replay_query_req *q,
+                 const struct replay_query_cbs *cb, void *arg, struct replay_query **out);
+/* Resume a transfer whose data callback returned 1. Buffered data may be delivered from inside
+ * this call. Loop thread. */
+void replay_query_resume(struct replay_query *q);
+
+/* Stop: abort what is in flight (the records stay in the log; queries get done(503)), close
+ * every handle. 'done'
  * runs on the loop once all handles are closed and every log operation the senders submitted
  * has completed, so the caller keeps running wal_complete (its async handle) until then.
  * Call once; then replay_free. */

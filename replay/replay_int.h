@@ -1,12 +1,14 @@
-/* Internals shared by the files of replay/: batches (batch.c), one sender per backend
- * (sender.c) and the engine that owns the CURLM, the timer and the socket watches (replay.c).
+/* Internals shared by the files of replay/: batches (batch.c), one sender per backend (its
+ * options in conf.c, its transfers in request.c, its state machine in sender.c, its status in
+ * status.c, its position and refused lines behind a store: cursor.c + dead.c for the daemon,
+ * range.c for the CLI), reads passed on to a backend (query.c), and the engine that owns the
+ * CURLM, the timer and the socket watches (replay.c).
  * Not for use outside replay/. Everything here runs on the loop thread, except the pure batch
  * functions, which any thread may call. */
 #ifndef IWR_REPLAY_INT_H
 #define IWR_REPLAY_INT_H
 
 #include "common/buf.h"
-#include "common/status.h"
 #include "replay/classify.h"
 #include "replay/replay.h"
 #include "wal/wal.h"
@@ -95,7 +97,7 @@ void batch_create_db_form(struct buf *out, const char *db);
 /* The query-string name of an enum lp_precision value (replay/ does not include relay/). */
 const char *batch_precision_name(uint8_t precision);
 
-/* ---- sender.c: one backend ----------------------------------------------------------------- */
+/* ---- conf.c: a backend's options ----------------------------------------------------------- */
 
 /* A backend's options, copied and defaulted; immutable once made, shared by the requests that
  * use them (refcounted), so a reconfiguration never pulls strings from under a transfer. */
@@ -119,6 +121,18 @@ struct sender_conf {
     struct curl_slist *ctl_headers;   /* token */
 };
 
+/* Copy and default 'o'; refcount 1. Caller releases with sender_conf_unref. */
+struct sender_conf *sender_conf_new(const struct replay_backend_opts *o);
+void sender_conf_unref(struct sender_conf *c);
+/* An http(s) base URL that libcurl reads, written with "://" (curl alone would also take
+ * "http:/h"), at most 200 bytes, without white space. */
+int replay_url_valid(const char *url);
+/* 'url' without any user:password@ (libcurl's URL parser; the text as given otherwise).
+ * Caller frees. */
+char *replay_display_url(const char *url);
+
+/* ---- the sender (sender.c) -------------------------------------------------------------------- */
+
 enum sender_mode {
     MODE_STARTING = 0, /* finding or creating its cursor */
     MODE_UP,
@@ -128,19 +142,21 @@ enum sender_mode {
     MODE_STOPPED,
 };
 
-enum req_kind { REQ_WRITE = 0, REQ_PING, REQ_CREATE_DB };
+enum req_kind { REQ_WRITE = 0, REQ_PING, REQ_CREATE_DB, REQ_QUERY };
 
 #define REPLAY_RESP_MAX 4096
 
 /* One transfer on the engine's multi handle. */
 struct request {
-    struct request *next; /* in its sender's list */
-    struct sender *s;
+    struct request *next; /* in its sender's list, or the engine's queries */
+    struct replay *r;
+    struct sender *s;         /* NULL for REQ_QUERY */
+    struct replay_query *query; /* REQ_QUERY: its callbacks and state (query.c) */
     struct sender_conf *conf; /* a reference */
     enum req_kind kind;
     struct batch *batch; /* REQ_WRITE: borrowed from the sender's queue */
     CURL *easy;
-    struct buf resp; /* the first REPLAY_RESP_MAX bytes of the answer */
+    struct buf resp; /* the first REPLAY_RESP_MAX bytes of the answer (not for REQ_QUERY) */
     char errbuf[CURL_ERROR_SIZE];
     int added;  /* on the multi handle */
     int failed; /* on the engine's failed list */
@@ -151,6 +167,7 @@ struct sender {
     struct sender *next;
     struct replay *r;
     struct sender_conf *conf;
+    const struct sender_store *store; /* fixed at creation: the log, or memory (ephemeral) */
     struct wal_reader *reader;
     enum sender_mode mode;
     int wal_ops; /* log operations in flight whose callbacks point here */
@@ -182,15 +199,15 @@ struct sender {
     long hold_code;         /* the answer that put it on hold, to warn once per change */
     uint64_t given_up_from; /* the cursor when it gave up */
     /* Status and its bookkeeping. */
-    struct backend_status st;
+    struct replay_backend_status st;
     uint64_t oldest_unacked_ns; /* receive time of the first record after the cursor; 0 none */
     uint64_t rate_cursor;
     uint64_t rate_ms;
-    uint64_t corrupt_total;
     uint64_t last_contact_ms; /* loop time the backend last answered a write or a /ping */
-    /* Ephemeral mode: the backend whose records it sends (fixed at creation) and the range.
-     * The cursor fields above live in memory only then. */
+    /* Whose records it sends: its own name, or an ephemeral sender's source (fixed at
+     * creation). */
     char source[WAL_NAME_MAX + 1];
+    /* The memory store's range and progress (range.c). */
     struct replay_range_status range;
 };
 
@@ -199,8 +216,8 @@ struct sender *sender_new(struct replay *r, struct sender_conf *conf);
 void sender_start(struct sender *s);
 /* Take new options (takes a reference on 'conf'). */
 void sender_reconfigure(struct sender *s, struct sender_conf *conf);
-/* Stop for good: abort transfers, drop the batches; with 'forget', also forget the cursor.
- * The caller moves it to the retired list; it is freed by sender_release. */
+/* Stop for good: abort transfers, drop the batches; with 'forget', also let the position go.
+ * The caller moves it to the retired list; it is freed by sender_free once idle. */
 void sender_stop(struct sender *s, int forget);
 /* Retired and no log callback left to run: it may be freed (sender_free). */
 int sender_idle(const struct sender *s);
@@ -211,16 +228,99 @@ void sender_kick(struct sender *s);
 void sender_tick(struct sender *s);
 /* Its due_ms came. */
 void sender_due(struct sender *s);
-/* A transfer finished (or was failed by a rebuild of the multi handle): classify and act.
- * Frees 'q'. */
+/* A transfer of this sender finished (or was failed by a rebuild of the multi handle):
+ * classify and act. Frees 'q'. */
 void sender_request_done(struct request *q, CURLcode result, long http_status,
                          uint64_t duration_us);
-void sender_status(const struct sender *s, struct backend_status *out);
 
-/* Unlink 'q' from its sender, clean up its easy handle, free it (not on the multi). */
+/* For the stores and the other files of the sender. */
+/* Settle what can be settled, read, send: the step after every event. */
+void sender_pump(struct sender *s);
+/* The position is known ('cursor'): start sending after it. */
+void sender_begin_from(struct sender *s, uint64_t cursor);
+/* Find the position again (STARTING); 'latest': at the log's end. */
+void sender_start_at(struct sender *s, int latest);
+/* Start over from 'cursor': what is queued or in flight is dropped (resent if still after). */
+void sender_resync(struct sender *s, uint64_t cursor);
+/* Drop the window and start again from the position's store (the cursor vanished). */
+void sender_restart(struct sender *s);
+/* Wait before the next timed step (doubling, capped, jittered). */
+void sender_schedule_backoff(struct sender *s);
+
+/* ---- the store: where the position lives and where refused lines go ------------------------- */
+
+struct sender_store {
+    /* Find or create the position, then sender_begin_from(); on a failure back off and let
+     * sender_due call it again. 'latest': at the log's end (resuming after a give-up). */
+    void (*start)(struct sender *s, int latest);
+    /* Inside fill()'s read transaction: the position as stored now (0, *at set), IWR_ENOTFOUND
+     * when it vanished, or 1 when nobody else can move it. */
+    int (*stored)(struct sender *s, uint64_t *at);
+    /* Move the position up to s->target; s->acked follows once it holds. */
+    void (*advance)(struct sender *s);
+    /* Take the refused lines of 'b' (b->answer holds the backend's answer): b becomes
+     * BATCH_DONE, or BATCH_DEAD until a callback settles it. */
+    void (*refuse)(struct sender *s, struct batch *b);
+    /* The backend was removed or given up: let its position go. 1 when there was one to
+     * let go (it is being forgotten), 0 when nothing was stored. */
+    int (*forget)(struct sender *s);
+    /* The last sequence it reads, the log's highest being 'high'. */
+    uint64_t (*end)(const struct sender *s, uint64_t high);
+    /* Nothing more to do, ever (the range is done). */
+    int (*finished)(const struct sender *s);
+    /* Whether status says caught up, 'live' being what the window says. */
+    int (*caught_up)(const struct sender *s, int live);
+};
+/* The daemon's: the log's cursor (cursor.c) and its dead-letter table (dead.c). */
+extern const struct sender_store sender_store_log;
+/* The CLI's ephemeral mode: a range, the position in memory, refused lines to a callback
+ * (range.c). */
+extern const struct sender_store sender_store_memory;
+
+/* dead.c: the log's dead-letter table. */
+/* Store b's refused lines as dead letters (BATCH_DEAD until they are written). */
+void dead_submit(struct sender *s, struct batch *b);
+/* Submit again the batches whose dead letters failed, once the backoff is over. */
+void dead_retry(struct sender *s);
+
+/* ---- request.c: building transfers ------------------------------------------------------------ */
+
+/* A transfer for 's' with its options (a reference taken), on its list, not yet added. */
+struct request *request_new(struct sender *s, enum req_kind kind, const char *url,
+                            uint64_t timeout_ms);
+/* POST batch 'b' (borrowed: it outlives the request) to /write. */
+struct request *request_write(struct sender *s, struct batch *b);
+struct request *request_ping(struct sender *s, uint64_t timeout_ms);
+/* POST /query CREATE DATABASE "db". */
+struct request *request_create_db(struct sender *s, const char *db);
+/* Unlink 'q' from its list, clean up its easy handle, free it (not on the multi). */
 void request_free(struct request *q);
-struct sender_conf *sender_conf_new(const struct replay_backend_opts *o);
-void sender_conf_unref(struct sender_conf *c);
+/* Abort the sender's transfers of 'kind' (-1: all). */
+void request_abort_all(struct sender *s, int kind);
+/* A transfer finished: to its sender or its query. Frees 'q'. */
+void request_done(struct request *q, CURLcode result, long http_status, uint64_t duration_us);
+
+/* query.c */
+/* A query transfer finished. Frees 'q'. */
+void query_request_done(struct request *q, CURLcode result, long http_status);
+/* Finish every query in flight with done(503) (the engine stops). */
+void query_abort_all(struct replay *r);
+
+/* ---- status.c ----------------------------------------------------------------------------- */
+
+/* last_error from a printf format, control characters blanked, credentials scrubbed. */
+__attribute__((format(printf, 2, 3))) void sender_set_error(struct sender *s, const char *fmt,
+                                                            ...);
+/* Describe a failed request in last_error. */
+void sender_describe(struct sender *s, const struct request *q, CURLcode result, long http);
+/* Count a write answer (0: transport failure) and its duration. */
+void sender_observe(struct sender *s, long code, uint64_t duration_us);
+/* Lag from the log: the first record after the position and the last one (tick). */
+void sender_refresh_lag(struct sender *s);
+/* A copy of the status; 'head': the log's highest sequence as of its last commit. */
+void sender_status(const struct sender *s, uint64_t head, struct replay_backend_status *out);
+/* A quoted copy of 's' for a logfmt line. */
+void sender_quote(char *out, size_t cap, const char *s);
 
 /* ---- replay.c: the engine ------------------------------------------------------------------ */
 
@@ -233,6 +333,7 @@ struct replay {
     struct sender *senders; /* configured backends */
     struct sender *retired; /* removed or stopped, waiting for their log callbacks */
     struct request *failed; /* could not be added to the multi: finished from the timer */
+    struct request *queries; /* reads passed on to a backend (query.c) */
     uint64_t curl_due_ms;   /* 0: curl wants no timeout */
     uint64_t kick_due_ms;
     uint64_t tick_due_ms;

@@ -210,13 +210,77 @@ static void wal_wake(void *arg)
     uv_async_send(arg);
 }
 
-static void hook_backends(void *arg, struct backend_status **out, size_t *n)
+/* replay/'s status as relay/ renders it: the two never include each other. */
+static void view_of(const struct replay_backend_status *s, struct relay_backend_view *v)
+{
+    _Static_assert(REPLAY_CODES <= RELAY_BACKEND_CODES, "room for every answer code");
+    _Static_assert(REPLAY_DURATION_BUCKETS <= RELAY_BACKEND_BUCKETS, "room for the histogram");
+    _Static_assert(sizeof(v->name) >= sizeof(s->name) && sizeof(v->url) >= sizeof(s->url) &&
+                       sizeof(v->last_error) >= sizeof(s->last_error),
+                   "room for the strings");
+    memset(v, 0, sizeof(*v));
+    memcpy(v->name, s->name, sizeof(s->name));
+    memcpy(v->url, s->url, sizeof(s->url));
+    memcpy(v->last_error, s->last_error, sizeof(s->last_error));
+    v->up = s->up;
+    v->caught_up = s->caught_up;
+    v->given_up = s->given_up;
+    v->cursor = s->cursor;
+    v->lag_records = s->lag_records;
+    v->lag_bytes = s->lag_bytes;
+    v->lag_seconds = s->lag_seconds;
+    v->sent_points_total = s->sent_points_total;
+    v->sent_batches_total = s->sent_batches_total;
+    v->dead_letters_total = s->dead_letters_total;
+    v->retries_total = s->retries_total;
+    v->corrupt_records_total = s->corrupt_records_total;
+    v->down_since_ns = s->down_since_ns;
+    v->drain_records_per_second = s->drain_records_per_second;
+    memcpy(v->codes, s->codes, sizeof(s->codes));
+    memcpy(v->code_counts, s->code_counts, sizeof(s->code_counts));
+    v->duration_bounds = replay_duration_bounds;
+    v->n_duration = REPLAY_DURATION_BUCKETS;
+    memcpy(v->duration_buckets, s->duration_buckets, sizeof(s->duration_buckets));
+    v->duration_sum = s->duration_sum;
+    v->duration_count = s->duration_count;
+}
+
+static void hook_backends(void *arg, struct relay_backend_view **out, size_t *n)
 {
     struct daemon *d = arg;
+    struct replay_backend_status *st = NULL;
     *out = NULL;
     *n = 0;
     if (d->replay)
-        replay_status(d->replay, out, n);
+        replay_status(d->replay, &st, n);
+    if (*n == 0)
+        return;
+    *out = xcalloc(*n, sizeof(**out));
+    for (size_t i = 0; i < *n; i++)
+        view_of(&st[i], &(*out)[i]);
+    free(st);
+}
+
+static int hook_query(void *arg, const struct relay_query *q, const struct relay_query_cbs *cb,
+                      void *cb_arg, void **handle)
+{
+    struct daemon *d = arg;
+    if (d->replay == NULL)
+        return IWR_ESTOPPED;
+    /* Same shapes on both sides: the callbacks' signatures match member for member. */
+    struct replay_query_req rq = {q->backend, q->post,        q->target,   q->target_len,
+                                  q->headers, q->headers_len, q->body,     q->body_len};
+    struct replay_query_cbs rcb = {cb->head, cb->data, cb->done};
+    struct replay_query *h = NULL;
+    int rc = replay_query(d->replay, &rq, &rcb, cb_arg, &h);
+    *handle = h;
+    return rc;
+}
+
+static void hook_query_resume(void *arg, void *handle)
+{
+    (void)arg;
+    replay_query_resume(handle);
 }
 
 /* ---- stopping ------------------------------------------------------------------------------- */
@@ -355,7 +419,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "influx-wal-relay: cannot start the senders: %s\n", iwr_strerror(rc));
         return 1;
     }
-    struct relay_hooks hooks = {.arg = &d, .backends = hook_backends};
+    struct relay_hooks hooks = {.arg = &d,
+                                .backends = hook_backends,
+                                .query = hook_query,
+                                .query_resume = hook_query_resume};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);

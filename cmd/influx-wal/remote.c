@@ -9,7 +9,6 @@
 
 #include "common/buf.h"
 #include "common/err.h"
-#include "common/status.h"
 #include "common/xalloc.h"
 #include "config/config.h"
 #include "replay/replay.h"
@@ -177,7 +176,7 @@ static void run_stop(struct run *run)
     if (run->stopping)
         return;
     run->stopping = 1;
-    struct backend_status *st;
+    struct replay_backend_status *st;
     size_t n;
     replay_status(run->r, &st, &n);
     if (n > 0)

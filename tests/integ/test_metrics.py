@@ -9,6 +9,8 @@ processes; the packaged alert rules and dashboard are valid and use metrics that
   - B comes back: up 1 within seconds, then lag 0, caught up, sent points equal to the points
     counted in B (and in A, and acknowledged), /health "pass", full ETA +Inf once the log
     drained;
+  - a record damaged in the log is skipped by the sender and counted in
+    influx_wal_backend_corrupt_records_total, the records around it arrive;
   - `promtool check metrics` passes on the live /metrics output, during and after the outage;
   - `promtool check rules` and `promtool test rules` pass on packaging/prometheus-alerts*.yml;
     the dashboard is valid JSON whose every query parses (promtool) and names only metrics the
@@ -316,5 +318,38 @@ def test_liveness_default_backoff():
     h.check_eq(a.count("live"), 2, "after the hang the point written meanwhile arrives")
 
 
+def test_corrupt_record_counted():
+    a = h.Influxd("a").start()
+    a.create_db(DB)
+    # Nothing listens at first, so the records wait in the log for the damage.
+    down = {"backend": [{"name": "a", "url": "http://127.0.0.1:%d" % h.free_port(),
+                         "retry-max-delay": "500ms"}]}
+    r = h.Relay(config=down).start()
+    for body in ("before n=1i 1\n", "marker,tag=CORRUPTME n=2i 2\n", "after n=3i 3\n"):
+        st, _, _ = r.write(DB, body)
+        h.check_eq(st, 204, "write %r: 204" % body.split()[0])
+    r.stop()
+    path = os.path.join(r.data_dir, "data.mdb")
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    at = [m.start() for m in re.finditer(b"CORRUPTME", data)]
+    h.check(at, "the marker is in data.mdb")
+    for i in at:
+        data[i:i + 9] = b"CORRUPTED"
+    with open(path, "wb") as f:
+        f.write(data)
+    r.write_config({"backend": [{"name": "a", "url": a.url, "retry-max-delay": "500ms"}]})
+    r.start()
+    h.check(h.wait_until(lambda: a.count(DB, "after") == 1, timeout=20),
+            "the record after the damaged one arrives")
+    h.check_eq((a.count(DB, "before"), a.count(DB, "marker")), (1, 0),
+               "the one before arrives, the damaged one is never sent")
+    h.check_eq(r.metric("influx_wal_backend_corrupt_records_total", backend="a"), 1,
+               "influx_wal_backend_corrupt_records_total counts the skipped record")
+    h.check(r.grep_log(r"event=record_corrupt backend=a .*action=skipped"),
+            "and the relay logged it")
+
+
 if __name__ == "__main__":
-    h.run([test_outage, test_liveness_default_backoff, test_packaged_rules_and_dashboard])
+    h.run([test_outage, test_liveness_default_backoff, test_corrupt_record_counted,
+           test_packaged_rules_and_dashboard])

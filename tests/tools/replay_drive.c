@@ -22,7 +22,6 @@
  *       move a cursor as the CLI would (expect: anything), also while the engine runs */
 #include "common/err.h"
 #include "common/log.h"
-#include "common/status.h"
 #include "replay/replay.h"
 #include "wal/wal.h"
 
@@ -63,7 +62,7 @@ static void usage(void)
 
 static void print_status(struct drive *d, const char *prefix)
 {
-    struct backend_status *st;
+    struct replay_backend_status *st;
     size_t n;
     uint64_t first = 0, last = 0, high = 0;
     if (wal_reader_begin(d->reader) == 0) {
@@ -72,7 +71,7 @@ static void print_status(struct drive *d, const char *prefix)
     }
     replay_status(d->r, &st, &n);
     for (size_t i = 0; i < n; i++) {
-        const struct backend_status *b = &st[i];
+        const struct replay_backend_status *b = &st[i];
         char err[300];
         log_quote(err, sizeof(err), b->last_error, strlen(b->last_error));
         printf("%sbackend=%s up=%d caught_up=%d given_up=%d cursor=%" PRIu64 " head=%" PRIu64
@@ -85,7 +84,7 @@ static void print_status(struct drive *d, const char *prefix)
                b->dead_letters_total, b->retries_total, b->down_since_ns,
                b->drain_records_per_second, b->duration_count);
         int any = 0;
-        for (int k = 0; k < STATUS_CODES; k++) {
+        for (int k = 0; k < REPLAY_CODES; k++) {
             if (b->code_counts[k] == 0)
                 continue;
             printf("%s%ld:%" PRIu64, any ? "," : "", b->codes[k], b->code_counts[k]);
@@ -124,7 +123,7 @@ static int all_caught_up(struct drive *d)
         return 0;
     wal_reader_bounds(d->reader, &first, &last, &high);
     wal_reader_end(d->reader);
-    struct backend_status *st;
+    struct replay_backend_status *st;
     size_t n;
     replay_status(d->r, &st, &n);
     int ok = n > 0;
