@@ -21,6 +21,9 @@ struct cli_command {
 struct cli {
     const struct cli_command *cmd;
     const char *data_dir;
+    const char **data_dirs; /* every --data-dir given, in order (data_dir is the last); n 0:
+                             * none given, data_dir is the default */
+    size_t n_data_dirs;
     int argc;
     char **argv; /* the command's own arguments, --data-dir removed */
 };
@@ -70,5 +73,6 @@ int cmd_dead(struct cli *cli);
 int cmd_verify(struct cli *cli);
 int cmd_audit(struct cli *cli);
 int cmd_compact(struct cli *cli);
+int cmd_scrub(struct cli *cli);
 
 #endif

@@ -49,6 +49,22 @@ static const struct cli_command commands[] = {
      "NAME's dead letters are not expected. --since TIME: only points from that hour on.\n"
      "Exit 0 when no window has fewer points on the backend, 1 otherwise."},
     {"compact", cmd_compact, "compact --output DIR", "a compacted copy of the log"},
+    {"scrub", cmd_scrub,
+     "scrub --backend A --backend B [--config FILE] [--url NAME=URL]... [--database DB] "
+     "[--since TIME] [--until TIME] [--json] [--repair]",
+     "prove two mirrored backends hold the same data, per hour\n"
+     "Compares A and B per database, retention policy, measurement, field and hour: the count\n"
+     "of points, and for float and integer fields their sum (string and boolean fields: the\n"
+     "count). The schema (SHOW DATABASES, RETENTION POLICIES, MEASUREMENTS, FIELD KEYS) is read\n"
+     "on both sides; a database, retention policy, measurement or field on one side only is a\n"
+     "difference. Default range: all time; --since/--until TIME narrow it. Windows whose points\n"
+     "the log (--data-dir, repeatable: every relay's log) still holds for A or B, not yet\n"
+     "acknowledged, are in flight: listed, not differences. Backends are found by name: --url\n"
+     "NAME=URL, else the [[backend]] of that name in --config FILE (default the packaged\n"
+     "config), with its credentials. --repair copies each differing window from the side that\n"
+     "holds every point of the other (same series, time and value) to the other, and refuses\n"
+     "a window where neither does. Exit 0 when they agree (or every difference was repaired),\n"
+     "1 when not."},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -112,19 +128,23 @@ int main(int argc, char **argv)
     char dirbuf[4096];
     /* Pull --data-dir and --help out; the rest is the command's. */
     cli.argv = calloc((size_t)argc, sizeof(char *));
+    cli.data_dirs = calloc((size_t)argc, sizeof(char *));
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: influx-wal %s [--data-dir DIR]\n%s\n", cmd->usage, cmd->help);
             free(cli.argv);
+            free(cli.data_dirs);
             return 0;
         }
         if (strcmp(argv[i], "--data-dir") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "influx-wal: --data-dir needs a directory\n");
                 free(cli.argv);
+                free(cli.data_dirs);
                 return 2;
             }
             cli.data_dir = argv[++i];
+            cli.data_dirs[cli.n_data_dirs++] = cli.data_dir;
             continue;
         }
         cli.argv[cli.argc++] = argv[i];
@@ -133,6 +153,7 @@ int main(int argc, char **argv)
         cli.data_dir = default_data_dir(dirbuf, sizeof(dirbuf));
     int rc = cmd->run(&cli);
     free(cli.argv);
+    free(cli.data_dirs);
     return rc;
 }
 
