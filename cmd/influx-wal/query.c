@@ -124,6 +124,7 @@ int influx_open(struct cli *cli, const struct cli_backend *b, struct influx **ou
         struct buf h;
         buf_init(&h);
         buf_printf(&h, "Authorization: Token %s", b->token);
+        buf_append(&h, "", 1); /* buf_printf does not terminate */
         c->headers = curl_slist_append(c->headers, h.data);
         buf_deinit(&h);
     } else if (b->username != NULL) {
@@ -252,8 +253,8 @@ int influx_query(struct influx *c, const char *db, const char *q, influx_result_
     if (c->fn_rc != 0)
         rc = c->fn_rc;
     else if (c->bad)
-        rc = cli_fail(c->cli, "querying %s (%s): http %ld: %s", c->b->name, c->b->url, c->http,
-                      c->bad_text.data);
+        rc = cli_fail(c->cli, "querying %s (%s): http %ld: %.*s", c->b->name, c->b->url, c->http,
+                      (int)c->bad_text.len, c->bad_text.data);
     else if (cc != CURLE_OK)
         rc = cli_fail(c->cli, "querying %s (%s): %s", c->b->name, c->b->url,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
@@ -288,6 +289,7 @@ int influx_write(struct influx *c, const char *db, const char *rp, const char *b
         buf_printf(&url, "&rp=%s", erp);
         curl_free(erp);
     }
+    buf_append(&url, "", 1);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(e, CURLOPT_URL, url.data);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
