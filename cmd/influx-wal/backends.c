@@ -67,8 +67,10 @@ int cli_backend_resolve(struct cli *cli, const char *config_path, const char *co
     if (path == NULL && access(PACKAGED_CONFIG, R_OK) == 0)
         path = PACKAGED_CONFIG;
     if (path == NULL)
-        return cli_fail(cli, "no backend '%s': no --url %s=URL and no --config FILE (%s is not "
-                             "readable)", name, name, PACKAGED_CONFIG);
+        return cli_fail(cli,
+                        "no backend '%s': no --url %s=URL and no --config FILE (%s is not "
+                        "readable)",
+                        name, name, PACKAGED_CONFIG);
     struct config c;
     char err[512];
     config_defaults(&c);

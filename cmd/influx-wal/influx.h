@@ -17,13 +17,13 @@
  * --url NAME=URL. Owns its strings (cli_backend_deinit). */
 struct cli_backend {
     char name[WAL_NAME_MAX + 1];
-    char *url;               /* base URL, trailing slashes removed; may hold user:password@ */
+    char *url;                 /* base URL, trailing slashes removed; may hold user:password@ */
     char *username, *password; /* NULL: none (Basic auth) */
-    char *token;             /* NULL: none ("Authorization: Token ..."; wins over u/p) */
-    char *ca_file;           /* NULL: system CAs */
+    char *token;               /* NULL: none ("Authorization: Token ..."; wins over u/p) */
+    char *ca_file;             /* NULL: system CAs */
     int insecure_skip_verify;
-    uint64_t timeout_ms;     /* one request; 0: 60 s */
-    const char *from;        /* what it came from, for messages: "--url" or the config path */
+    uint64_t timeout_ms; /* one request; 0: 60 s */
+    const char *from;    /* what it came from, for messages: "--url" or the config path */
 };
 
 /* Remove every "OPT VALUE" from cli->argv and put the values in vals (at most 'max'), so that

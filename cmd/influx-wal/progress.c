@@ -91,6 +91,6 @@ void progress_end(struct progress *p)
         p->drawn = 0;
         return;
     }
-    fprintf(stderr, "event=%s_done done=%" PRIu64 " total=%" PRIu64 " elapsed_s=%.3f\n",
-            p->event, p->done, p->total, secs);
+    fprintf(stderr, "event=%s_done done=%" PRIu64 " total=%" PRIu64 " elapsed_s=%.3f\n", p->event,
+            p->done, p->total, secs);
 }

@@ -12,9 +12,9 @@ struct progress {
     uint64_t total;    /* 0: unknown (no percent or ETA) */
     uint64_t done;
     uint64_t start_ns, drawn_ns;
-    int tty;           /* stderr is a terminal (and quiet is off) */
-    int quiet;         /* nothing at all */
-    int drawn;         /* a line is on the terminal and needs clearing */
+    int tty;   /* stderr is a terminal (and quiet is off) */
+    int quiet; /* nothing at all */
+    int drawn; /* a line is on the terminal and needs clearing */
 };
 
 /* Start counting; 'event' and 'unit' are borrowed for the struct's life. */

@@ -19,15 +19,15 @@ struct influx {
     struct cli *cli;
     const struct cli_backend *b;
     CURL *e;
-    char *query_url;   /* curl_free */
-    char *write_url;   /* base of /write, curl_free */
+    char *query_url; /* curl_free */
+    char *write_url; /* base of /write, curl_free */
     struct curl_slist *headers;
     /* The answer being read. */
     struct buf body;
     influx_result_fn *fn;
     void *arg;
-    int fn_rc;         /* what fn returned, when it stopped the transfer */
-    int bad;           /* a chunk was not JSON or had a top-level error: keep its text */
+    int fn_rc; /* what fn returned, when it stopped the transfer */
+    int bad;   /* a chunk was not JSON or had a top-level error: keep its text */
     struct buf bad_text;
     long http;
 };
@@ -91,8 +91,7 @@ static int endpoint_url(struct influx *c, const char *endpoint, char **out)
     buf_deinit(&p);
     curl_url_cleanup(u);
     if (uc != CURLUE_OK) /* cli_url accepted it; curl may still refuse an '@' in a password */
-        return cli_fail(c->cli, "backend %s: %s: %s", c->b->name, c->b->url,
-                        curl_url_strerror(uc));
+        return cli_fail(c->cli, "backend %s: %s: %s", c->b->name, c->b->url, curl_url_strerror(uc));
     return 0;
 }
 
@@ -116,8 +115,8 @@ int influx_open(struct cli *cli, const struct cli_backend *b, struct influx **ou
     IWR_ASSERT(c->e != NULL); /* only fails out of memory, like xmalloc */
     CURL *e = c->e;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, b->timeout_ms > 0 ? (long)b->timeout_ms
-                                                              : DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     b->timeout_ms > 0 ? (long)b->timeout_ms : DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (b->token != NULL) {
@@ -174,8 +173,7 @@ static int take_doc(struct influx *c, const char *p, size_t n)
         if (err != NULL)
             buf_append_str(&c->bad_text, err);
         else
-            buf_printf(&c->bad_text, "not an answer of influxd: %.*s", (int)(n < 200 ? n : 200),
-                       p);
+            buf_printf(&c->bad_text, "not an answer of influxd: %.*s", (int)(n < 200 ? n : 200), p);
         json_decref(doc);
         return 1;
     }
@@ -253,13 +251,13 @@ int influx_query(struct influx *c, const char *db, const char *q, influx_result_
     if (c->fn_rc != 0)
         rc = c->fn_rc;
     else if (c->bad)
-        rc = cli_fail(c->cli, "querying %s (%s): http %ld: %.*s", c->b->name, c->b->url, c->http,
-                      (int)c->bad_text.len, c->bad_text.data);
+        rc = cli_fail(c->cli, "querying %s (backend %s): http %ld: %.*s", c->b->url, c->b->name,
+                      c->http, (int)c->bad_text.len, c->bad_text.data);
     else if (cc != CURLE_OK)
-        rc = cli_fail(c->cli, "querying %s (%s): %s", c->b->name, c->b->url,
+        rc = cli_fail(c->cli, "querying %s (backend %s): %s", c->b->url, c->b->name,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
     else if (c->http != 200)
-        rc = cli_fail(c->cli, "querying %s (%s): http %ld", c->b->name, c->b->url, c->http);
+        rc = cli_fail(c->cli, "querying %s (backend %s): http %ld", c->b->url, c->b->name, c->http);
     buf_clear(&c->body);
     buf_deinit(&form);
     return rc;
@@ -303,11 +301,11 @@ int influx_write(struct influx *c, const char *db, const char *rp, const char *b
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
     int rc = 0;
     if (cc != CURLE_OK)
-        rc = cli_fail(c->cli, "writing to %s (%s): %s", c->b->name, c->b->url,
+        rc = cli_fail(c->cli, "writing to %s (backend %s): %s", c->b->url, c->b->name,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
     else if (http != 204)
-        rc = cli_fail(c->cli, "writing to %s (%s): http %ld: %.*s", c->b->name, c->b->url, http,
-                      (int)resp.len, resp.data ? resp.data : "");
+        rc = cli_fail(c->cli, "writing to %s (backend %s): http %ld: %.*s", c->b->url, c->b->name,
+                      http, (int)resp.len, resp.data ? resp.data : "");
     buf_deinit(&url);
     buf_deinit(&resp);
     return rc;

@@ -144,8 +144,8 @@ static void schema_deinit(struct schema *sc)
     memset(sc, 0, sizeof(*sc));
 }
 
-static struct ent *schema_add(struct schema *sc, int side, char kind, const char *a,
-                              const char *b, const char *c)
+static struct ent *schema_add(struct schema *sc, int side, char kind, const char *a, const char *b,
+                              const char *c)
 {
     struct buf k;
     buf_init(&k);
@@ -210,7 +210,8 @@ static enum ftype ftype_of(const char *s)
 
 static const char *ftype_name(enum ftype t)
 {
-    static const char *const names[] = {"none", "float", "integer", "unsigned", "string", "boolean"};
+    static const char *const names[] = {"none",     "float",  "integer",
+                                        "unsigned", "string", "boolean"};
     return names[t];
 }
 
@@ -287,7 +288,7 @@ static int show(struct scrub *s, int side, struct schema *sc, char kind, const c
     if (kind == 'D') {
         buf_append_str(&q, "SHOW DATABASES");
     } else {
-        buf_append_str(&q, kind == 'R' ? "SHOW RETENTION POLICIES ON "
+        buf_append_str(&q, kind == 'R'   ? "SHOW RETENTION POLICIES ON "
                            : kind == 'M' ? "SHOW MEASUREMENTS ON "
                                          : "SHOW FIELD KEYS ON ");
         influx_quote_ident(&q, db);
@@ -360,7 +361,10 @@ static void schema_diff(struct scrub *s, const struct ent *e, int print)
     const char *db, *x, *y;
     ent_parts(e, &db, &x, &y);
     static const char *const kinds[] = {"database", "retention_policy", "measurement", "field"};
-    const char *kind = kinds[e->key[0] == 'D' ? 0 : e->key[0] == 'R' ? 1 : e->key[0] == 'M' ? 2 : 3];
+    const char *kind = kinds[e->key[0] == 'D'   ? 0
+                             : e->key[0] == 'R' ? 1
+                             : e->key[0] == 'M' ? 2
+                                                : 3];
     int types = e->on == 3; /* a field on both sides, of other types */
     s->schema++;
     if (!print)
@@ -650,8 +654,8 @@ static int in_flight(const struct scrub *s, const struct unit *u, int64_t hour)
 }
 
 /* One window that differs on some field: report it, repair it when asked. */
-static int window_differs(struct scrub *s, const struct unit *u, int64_t hour,
-                          const struct fig *fa, const struct fig *fb)
+static int window_differs(struct scrub *s, const struct unit *u, int64_t hour, const struct fig *fa,
+                          const struct fig *fb)
 {
     char when[40];
     scrub_time_str(hour, when, sizeof(when));
@@ -756,7 +760,8 @@ static int scrub_unit(struct scrub *s, const struct unit *u)
     uint64_t windows = 0, differ_before = s->differ;
     size_t i = 0, j = 0;
     while (rc == 0 && (i < r[0].n || j < r[1].n)) {
-        int64_t ha = i < r[0].n ? r[0].hour[i] : MAX_TIME, hb = j < r[1].n ? r[1].hour[j] : MAX_TIME;
+        int64_t ha = i < r[0].n ? r[0].hour[i] : MAX_TIME,
+                hb = j < r[1].n ? r[1].hour[j] : MAX_TIME;
         int64_t hour = ha < hb ? ha : hb;
         const struct fig *fa = ha == hour ? &r[0].fig[i * u->n_fields] : zero;
         const struct fig *fb = hb == hour ? &r[1].fig[j * u->n_fields] : zero;
@@ -795,10 +800,11 @@ static void print_report(struct scrub *s, int agree)
             buf_append_json_str(&j, s->be[side].name, strlen(s->be[side].name));
             buf_append_str(&j, "\"},");
         }
-        buf_printf(&j, "\"since\":%" PRId64 ",\"until\":%" PRId64 ",\"measurements\":%" PRIu64
-                       ",\"windows\":%" PRIu64 ",\"differ\":%" PRIu64 ",\"in_flight_windows\":%"
-                       PRIu64 ",\"schema_differences\":%" PRIu64 ",\"repaired\":%" PRIu64
-                       ",\"refused\":%" PRIu64 ",\"logs_read\":%d,\"agree\":%s",
+        buf_printf(&j,
+                   "\"since\":%" PRId64 ",\"until\":%" PRId64 ",\"measurements\":%" PRIu64
+                   ",\"windows\":%" PRIu64 ",\"differ\":%" PRIu64 ",\"in_flight_windows\":%" PRIu64
+                   ",\"schema_differences\":%" PRIu64 ",\"repaired\":%" PRIu64
+                   ",\"refused\":%" PRIu64 ",\"logs_read\":%d,\"agree\":%s",
                    s->since, s->until, s->units, s->windows, s->differ, s->flight, s->schema,
                    s->repaired, s->refused, s->logs_read, agree ? "true" : "false");
         buf_printf(&j, ",\"differences\":[%.*s]", (int)s->j_diff.len,
@@ -811,9 +817,8 @@ static void print_report(struct scrub *s, int agree)
         buf_deinit(&j);
         return;
     }
-    printf("scrub a=%s b=%s from %s to %s: %" PRIu64 " measurements, %" PRIu64
-           " windows, %" PRIu64 " differ, %" PRIu64 " in flight, %" PRIu64
-           " schema differences",
+    printf("scrub a=%s b=%s from %s to %s: %" PRIu64 " measurements, %" PRIu64 " windows, %" PRIu64
+           " differ, %" PRIu64 " in flight, %" PRIu64 " schema differences",
            s->be[0].name, s->be[1].name,
            s->since == MIN_TIME ? "the start" : scrub_time_str(s->since, since, sizeof(since)),
            s->until == MAX_TIME ? "the end" : scrub_time_str(s->until, until, sizeof(until)),

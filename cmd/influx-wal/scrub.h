@@ -57,7 +57,7 @@ struct scrub {
     struct cli_backend be[2];
     struct influx *c[2];
     const char *database; /* --database, or NULL */
-    int64_t since, until;  /* [since, until) in ns */
+    int64_t since, until; /* [since, until) in ns */
     int json, repair;
     struct srp *rps;
     size_t n_rps;
@@ -67,7 +67,7 @@ struct scrub {
     struct progress prog;
     /* Results. */
     uint64_t units, windows, differ, flight, schema, repaired, refused;
-    struct buf out;    /* --json: the arrays being built */
+    struct buf out; /* --json: the arrays being built */
     struct buf j_diff, j_flight, j_schema;
 };
 

@@ -21,7 +21,7 @@ struct pass {
     struct scrub *s;
     const struct unit *u;
     int side;
-    struct hmap *map;        /* pass 1: fill it */
+    struct hmap *map;         /* pass 1: fill it */
     const struct hmap *other; /* pass 2: write what it lacks */
     struct buf batch, line, tagk;
     uint64_t written, n_values;
@@ -93,7 +93,8 @@ static int pass_result(void *arg, const json_t *res)
         json_t *v;
         buf_clear(&p->tagk);
         lp_escape(&p->tagk, p->u->m, ", ");
-        json_object_foreach((json_t *)tags, k, v) {
+        json_object_foreach((json_t *)tags, k, v)
+        {
             const char *tv = json_string_value(v);
             if (tv == NULL || tv[0] == '\0')
                 continue;
@@ -254,8 +255,9 @@ int scrub_repair_window(struct scrub *s, const struct unit *u, int64_t hour, int
         buf_deinit(&p.line);
         buf_deinit(&p.tagk);
         if (p.too_many)
-            rc = cli_fail(s->cli, "db=%s rp=%s measurement=%s hour=%s: more than %zu values in "
-                                  "one window on %s: too large to compare point by point",
+            rc = cli_fail(s->cli,
+                          "db=%s rp=%s measurement=%s hour=%s: more than %zu values in "
+                          "one window on %s: too large to compare point by point",
                           u->db, u->rp, u->m, when, MAX_WINDOW_VALUES, s->be[side].name);
     }
     if (rc == 0) {
@@ -279,8 +281,9 @@ int scrub_repair_window(struct scrub *s, const struct unit *u, int64_t hour, int
         buf_deinit(&p.batch);
         buf_deinit(&p.line);
         buf_deinit(&p.tagk);
-        progress_step(&s->prog, 0, "event_detail=scrub_repair db=%s rp=%s measurement=%s hour=%s "
-                                   "from=%s to=%s points=%" PRIu64,
+        progress_step(&s->prog, 0,
+                      "event_detail=scrub_repair db=%s rp=%s measurement=%s hour=%s "
+                      "from=%s to=%s points=%" PRIu64,
                       u->db, u->rp, u->m, when, s->be[src].name, s->be[1 - src].name, p.written);
     } else if (rc == 0) {
         *written = 1; /* equal point by point: nothing to copy, compared again by the caller */
