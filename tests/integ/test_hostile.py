@@ -24,6 +24,8 @@ import harness as h  # noqa: E402
 
 DB = "hostile"
 RSS = []  # (abuse, peak KiB, now KiB) for the summary
+RSS_TOOL = []  # abuses whose RSS was the sanitizer's or valgrind's, not asserted
+REF_TRIES = 4  # influxd's own answer to compare with, asked again while it is a timeout or 5xx
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,6 +75,7 @@ def rss_reset(r):
 def rss_report(r, abuse):
     peak, now = proc_kib(r.pid, "VmHWM"), proc_kib(r.pid, "VmRSS")
     if under_valgrind(r):
+        RSS_TOOL.append(abuse)
         abuse += " (valgrind)"
     else:
         RSS.append((abuse, peak, now))
@@ -126,6 +129,24 @@ def json_error(resp):
         return json.loads(body_of(resp).decode("utf-8", "replace")).get("error", "")
     except ValueError:
         return ""
+
+
+def reference_answer(ref, body):
+    """influxd's status (an int, or the exception's repr) and body for 'body' written straight to
+    it. A timeout or a 5xx says the reference was slow (the machine is shared), not what it
+    thinks of the body: ask again, a bounded number of times. Writing the same points twice
+    stores them once."""
+    for attempt in range(REF_TRIES):
+        try:
+            want, _, resp = h.write(ref.url, DB, body, timeout=60)
+        except OSError as e:
+            want, resp = repr(e), b""
+        if isinstance(want, int) and want < 500:
+            break
+        h.diag("reference influxd answered %s %r (try %d of %d)" % (want, resp[:100], attempt + 1,
+                                                                     REF_TRIES))
+        time.sleep(2.0)
+    return want, resp
 
 
 def alive_and_serving(r):
@@ -403,10 +424,7 @@ def test_hostile_line_protocol():
         except OSError as e:
             st, resp = repr(e), b""
         rss_report(r, name)
-        try:
-            want, _, ref_resp = h.write(ref.url, DB, body, timeout=60)
-        except OSError as e:
-            want, ref_resp = repr(e), b""
+        want, ref_resp = reference_answer(ref, body)
         err = ""
         if st != 204:
             try:
@@ -712,14 +730,18 @@ def test_auth():
 
 def test_summary():
     """Peak RSS per abuse: one client's abuse stays under 128 MiB (the many-bodies test has its
-    own bound)."""
+    own bound). It needs the readings of the abuse tests run before it: alone (no reading, and
+    none skipped because a tool's RSS was measured) it fails instead of passing on nothing."""
     single = [x for x in RSS if "concurrent" not in x[0]]
     worst = max(single, key=lambda x: x[1]) if single else ("-", 0, 0)
-    if instrumented():
-        h.diag("sanitizer build: worst peak RSS %s, %d KiB (not asserted)" % (worst[0], worst[1]))
+    if instrumented() or (not single and RSS_TOOL):
+        h.diag("sanitizer or valgrind: worst peak RSS %s, %d KiB (not asserted)" % (worst[0],
+                                                                                   worst[1]))
         return
-    h.check(worst[1] < 128 * 1024, "peak RSS under every single-client abuse stays under 128 MiB "
-            "(worst: %s, %d KiB)" % (worst[0], worst[1]))
+    h.check(single and all(peak > 0 for _, peak, _ in single) and worst[1] < 128 * 1024,
+            "peak RSS under each of %d single-client abuses stays under 128 MiB (worst: %s, %d KiB)"
+            % (len(single), worst[0], worst[1]),
+            "no RSS reading: run test_summary after the abuse tests" if not single else "")
 
 
 TESTS = [test_slowloris, test_broken_requests, test_hostile_line_protocol,
