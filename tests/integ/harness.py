@@ -683,9 +683,12 @@ class Influxd(_Service):
 
     kind = "influxd"
 
-    def __init__(self, name="influxd"):
+    def __init__(self, name="influxd", write_timeout=None):
+        """write_timeout: influxd's [coordinator] write-timeout (e.g. "120s"; its default is
+        10 s, after which a slow write is answered 500 "timeout")."""
         super().__init__(name)
         self.rpc_port = None
+        self.write_timeout = write_timeout
 
     def _config_text(self):
         d = self.dir
@@ -720,7 +723,8 @@ class Influxd(_Service):
             "[subscriber]",
             "  enabled = false",
             "",
-        ])
+        ] + (["[coordinator]", '  write-timeout = "%s"' % self.write_timeout, ""]
+             if self.write_timeout else []))
 
     def start(self, port=None, rpc_port=None, timeout=30.0):
         """Start with a fresh temp dir (or the same one again after stop()). Ports: random free
