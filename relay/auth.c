@@ -36,7 +36,7 @@ static int b64val(char c)
 }
 
 /* Standard base64 (padding optional); 0 or -1. */
-static int b64_decode(const char *s, size_t n, struct buf *out)
+int b64_decode(const char *s, size_t n, struct buf *out)
 {
     unsigned acc = 0;
     int bits = 0;

@@ -165,6 +165,8 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
 /* With auth enabled: 0 when the request carries a configured user's credentials, else 401
  * with the body InfluxDB gives has been sent and -1 returned. */
 int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen);
+/* Base64 (standard or URL-safe alphabet, padding optional) of 's' appended to 'out'; 0 or -1. */
+int b64_decode(const char *s, size_t n, struct buf *out);
 
 /* udp.c */
 int udp_start(struct relay *r, const struct relay_udp *u, struct udp_listener **out);

@@ -4,6 +4,7 @@
 # non-zero without saying "not ok" counts as one failure. Ends with "N passed, N failed".
 #   BUILD   build dir (default build)     TESTS   unit|integ|fuzz|all (default all)
 #   ONLY    a substring: run only tests whose path contains it
+#   UNIT_TIMEOUT  seconds each unit binary may run (default 300; integration tests get 900)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -43,7 +44,7 @@ run_one() { # name, command...
 
 if [ "$TESTS" = all ] || [ "$TESTS" = unit ]; then
     for t in $(find "$BUILD/tests/unit" -type f -perm -u+x 2>/dev/null | sort); do
-        run_one "unit/${t#$BUILD/tests/unit/}" "$t"
+        run_one "unit/${t#$BUILD/tests/unit/}" timeout "${UNIT_TIMEOUT:-300}" "$t"
     done
 fi
 if [ "$TESTS" = all ] || [ "$TESTS" = integ ]; then

@@ -386,9 +386,10 @@ class Proc:
     """One child process: started in its own session, output to a log file (appended across
     restarts), stopped by PID. Also PDEATHSIG=SIGKILL when started from the main thread."""
 
-    def __init__(self, name, log_path):
+    def __init__(self, name, log_path, stderr_path=None):
         self.name = name
         self.log_path = log_path
+        self.stderr_path = stderr_path  # None: stderr goes to the log with stdout
         self.popen = None
         self.log_offset = 0  # where the current run's output starts in log_path
         self.paused = False
@@ -406,9 +407,15 @@ class Proc:
             self.log_offset = log.tell()
             full_env = dict(os.environ)
             full_env.update(env or {})
-            self.popen = subprocess.Popen(wrap + list(argv), stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, cwd=cwd, env=full_env,
-                                          start_new_session=True, close_fds=True)
+            err = open(self.stderr_path, "ab") if self.stderr_path else None
+            try:
+                self.popen = subprocess.Popen(wrap + list(argv), stdin=subprocess.DEVNULL,
+                                              stdout=log, stderr=err or subprocess.STDOUT,
+                                              cwd=cwd, env=full_env, start_new_session=True,
+                                              close_fds=True)
+            finally:
+                if err:
+                    err.close()
         self.paused = False
         return self.popen.pid
 
@@ -676,9 +683,12 @@ class Influxd(_Service):
 
     kind = "influxd"
 
-    def __init__(self, name="influxd"):
+    def __init__(self, name="influxd", write_timeout=None):
+        """write_timeout: influxd's [coordinator] write-timeout (e.g. "120s"; its default is
+        10 s, after which a slow write is answered 500 "timeout")."""
         super().__init__(name)
         self.rpc_port = None
+        self.write_timeout = write_timeout
 
     def _config_text(self):
         d = self.dir
@@ -713,7 +723,8 @@ class Influxd(_Service):
             "[subscriber]",
             "  enabled = false",
             "",
-        ])
+        ] + (["[coordinator]", '  write-timeout = "%s"' % self.write_timeout, ""]
+             if self.write_timeout else []))
 
     def start(self, port=None, rpc_port=None, timeout=30.0):
         """Start with a fresh temp dir (or the same one again after stop()). Ports: random free
@@ -1083,24 +1094,36 @@ class Process(_Service):
 
     With 'port', start() waits until GET /ping answers 204 ... unless ready= is given: a
     function called until truthy (e.g. lambda: owns_port(hp.pid, p)). ready=None and no port:
-    start() only checks the process is still alive after 'settle' seconds."""
+    start() only checks the process is still alive after 'settle' seconds. stderr=True keeps
+    stderr apart from stdout, in <dir>/<name>.err (err_text() reads it)."""
 
     kind = "process"
 
-    def __init__(self, argv, name="proc", port=None, env=None, cwd=None, ready=None):
+    def __init__(self, argv, name="proc", port=None, env=None, cwd=None, ready=None,
+                 stderr=False):
         super().__init__(name)
         self.argv = list(argv)
         self.port = port
         self.env = dict(env or {})
         self.cwd = cwd
         self.ready = ready
+        self.stderr_apart = stderr
+
+    def err_text(self):
+        """stderr of every run when started with stderr=True ("" otherwise)."""
+        path = self.proc.stderr_path if self.proc else None
+        if not path or not os.path.exists(path):
+            return ""
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     def start(self, timeout=15.0, settle=0.2):
         if self.alive():
             raise HarnessError("%s already running" % self.name)
         if self.dir is None:
             self.dir = tmpdir(self.name)
-            self.proc = Proc(self.name, os.path.join(self.dir, self.name + ".log"))
+            err = os.path.join(self.dir, self.name + ".err") if self.stderr_apart else None
+            self.proc = Proc(self.name, os.path.join(self.dir, self.name + ".log"), err)
         self._register()
         self.proc.spawn(self.argv, env=self.env, cwd=self.cwd or self.dir)
         if self.ready is None and self.port is None:

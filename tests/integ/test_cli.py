@@ -329,16 +329,20 @@ def test_audit():
     h.check("compared: per database, retention policy, measurement and hour" in out and
             "same series and timestamp" in out, "audit says what it compares and about overwrites", out)
 
-    # Delete two requests' points on A, one with DROP SERIES, one with DELETE.
+    # Delete two requests' points on A, one with DROP SERIES, one with DELETE. Every Load numbers
+    # its requests from 0 and the first load's concurrent requests can commit out of order, so
+    # records 7 and 8 may hold a req that a later load also has: name the first load's run too.
     rc, out, err = cli("cat", "--from", 7, "--to", 8)
     q1, q2 = reqs_of(out)
-    a.query("DROP SERIES FROM \"load\" WHERE \"req\" = '%s'" % q1, db=DB)
-    a.query("DELETE FROM \"load\" WHERE \"req\" = '%s'" % q2, db=DB)
+    run1 = "\"run\" = '%s'" % S["l1"].run_id
+    a.query("DROP SERIES FROM \"load\" WHERE \"req\" = '%s' AND %s" % (q1, run1), db=DB)
+    a.query("DELETE FROM \"load\" WHERE \"req\" = '%s' AND %s" % (q2, run1), db=DB)
     rc, out, err = cli("audit", "--backend", "a", "--url", a.url)
     diffs = re.findall(r"^differs db=db rp= measurement=load hour=\S+ log=\d+ backend=\d+ missing=(\d+) "
                        r"fields=n,v sequences=(\d+)\.\.(\d+)$", out, re.M)
     h.check(rc == 1 and diffs, "audit after deleting points on A: exit 1, windows listed", out, err)
-    h.check_eq(sum(int(m) for m, _, _ in diffs), 2 * PPR, "audit: the missing points add up to the 200 deleted")
+    h.check_eq(sum(int(m) for m, _, _ in diffs), 2 * PPR, "audit: the missing points add up to the 200 deleted",
+               out)
     h.check(all(int(lo) <= 7 and int(hi) >= 8 for _, lo, hi in diffs),
             "audit: each window's sequences include the records deleted", diffs)
     resend = re.findall(r"^resend: influx-wal replay (.*)$", out, re.M)

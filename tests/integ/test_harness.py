@@ -239,19 +239,21 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, %(dir)r)
     import harness as h
     mode = sys.argv[1]
+    started = []
     def test_a():
         a = h.Influxd("child").start()
+        started.append(a)
         with open(%(pidfile)r + ".tmp", "w") as f:
             f.write("%%d %%s" %% (a.pid, h.tmp_root()))
         os.rename(%(pidfile)r + ".tmp", %(pidfile)r)
-        h.check(True, "started")
+        h.check(a.ping(), "started")
         if mode == "fail":
             h.check(False, "a failing check", "diagnostic line")
             raise RuntimeError("boom")
         if mode == "hang":
             time.sleep(60)
     def test_b():
-        h.check(True, "next test runs")
+        h.check(started and not started[0].alive(), "next test runs, test_a's influxd stopped")
     h.run([test_a, test_b])
 """)
 

@@ -24,6 +24,11 @@ import harness as h  # noqa: E402
 
 DB = "hostile"
 RSS = []  # (abuse, peak KiB, now KiB) for the summary
+RSS_TOOL = []  # abuses whose RSS was the sanitizer's or valgrind's, not asserted
+REF_TRIES = 3  # influxd's own answer to compare with, asked again while it is a timeout or 5xx
+# influxd answers 500 "timeout" to a write that takes longer than its write-timeout (10 s): a
+# 10 MiB line of 750000 fields can, on a loaded machine. Where such bodies go, influxd gets 120 s.
+SLOW_WRITE_TIMEOUT = "120s"
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,6 +78,7 @@ def rss_reset(r):
 def rss_report(r, abuse):
     peak, now = proc_kib(r.pid, "VmHWM"), proc_kib(r.pid, "VmRSS")
     if under_valgrind(r):
+        RSS_TOOL.append(abuse)
         abuse += " (valgrind)"
     else:
         RSS.append((abuse, peak, now))
@@ -128,6 +134,24 @@ def json_error(resp):
         return ""
 
 
+def reference_answer(ref, body):
+    """influxd's status (an int, or the exception's repr) and body for 'body' written straight to
+    it. A timeout or a 5xx says the reference was slow (the machine is shared), not what it
+    thinks of the body: ask again, a bounded number of times. Writing the same points twice
+    stores them once."""
+    for attempt in range(REF_TRIES):
+        try:
+            want, _, resp = h.write(ref.url, DB, body, timeout=150)
+        except OSError as e:
+            want, resp = repr(e), b""
+        if isinstance(want, int) and want < 500:
+            break
+        h.diag("reference influxd answered %s %r (try %d of %d)" % (want, resp[:100], attempt + 1,
+                                                                     REF_TRIES))
+        time.sleep(2.0)
+    return want, resp
+
+
 def alive_and_serving(r):
     """The daemon runs, answers /ping, and stores a write."""
     if not r.alive() or not r.ping():
@@ -136,14 +160,20 @@ def alive_and_serving(r):
     return st == 204
 
 
-def setup(config=None, **kw):
-    a = h.Influxd("a").start()
+def setup(config=None, write_timeout=None, **kw):
+    """influxd "a" and a relay in front of it. write_timeout: influxd's write-timeout and the
+    relay's request timeout to it, for bodies influxd is slow to store."""
+    a = h.Influxd("a", write_timeout=write_timeout).start()
     a.create_db(DB)
     cfg = {"http": {"max-body-size": "12MiB", "max-inflated-size": "16MiB",
                     "read-timeout": "3s", "idle-timeout": "3s"}}
     for k, v in (config or {}).items():
         cfg.setdefault(k, {}).update(v) if isinstance(v, dict) else cfg.__setitem__(k, v)
-    r = h.Relay(config=cfg, backends={"a": a}, **kw).start()
+    if write_timeout:
+        cfg["backend"] = [{"name": "a", "url": a.url, "timeout": write_timeout}]
+        r = h.Relay(config=cfg, **kw).start()
+    else:
+        r = h.Relay(config=cfg, backends={"a": a}, **kw).start()
     return a, r
 
 
@@ -372,8 +402,9 @@ def test_hostile_line_protocol():
     """Invalid UTF-8, NUL bytes, control characters, megabyte lines and other hostile line
     protocol: the relay answers what influxd itself answers for the same body (same status),
     so nothing it acknowledges is refused later: no dead letter, every accepted point arrives."""
-    a, r = setup()
-    ref = h.Influxd("ref").start()  # the same bodies written straight to influxd, to compare
+    a, r = setup(write_timeout=SLOW_WRITE_TIMEOUT)
+    # The same bodies written straight to influxd, to compare.
+    ref = h.Influxd("ref", write_timeout=SLOW_WRITE_TIMEOUT).start()
     ref.create_db(DB)
     cases = [
         ("invalid UTF-8 in a tag", b"u8,t=\xff\xfe\xfd n=1i 1\n"),
@@ -403,10 +434,7 @@ def test_hostile_line_protocol():
         except OSError as e:
             st, resp = repr(e), b""
         rss_report(r, name)
-        try:
-            want, _, ref_resp = h.write(ref.url, DB, body, timeout=60)
-        except OSError as e:
-            want, ref_resp = repr(e), b""
+        want, ref_resp = reference_answer(ref, body)
         err = ""
         if st != 204:
             try:
@@ -423,7 +451,7 @@ def test_hostile_line_protocol():
     h.check(alive_and_serving(r), "the relay still serves")
     time.sleep(1.0)
     dead = h.wait_until(lambda: r.metric("influx_wal_backend_caught_up", backend="a") == 1,
-                        timeout=60)
+                        timeout=240)
     h.check(dead, "the backend caught up with everything accepted")
     h.check_eq(r.metric("influx_wal_backend_dead_letters", backend="a"), 0,
                "no dead letter: the backend took every line the relay accepted")
@@ -712,14 +740,18 @@ def test_auth():
 
 def test_summary():
     """Peak RSS per abuse: one client's abuse stays under 128 MiB (the many-bodies test has its
-    own bound)."""
+    own bound). It needs the readings of the abuse tests run before it: alone (no reading, and
+    none skipped because a tool's RSS was measured) it fails instead of passing on nothing."""
     single = [x for x in RSS if "concurrent" not in x[0]]
     worst = max(single, key=lambda x: x[1]) if single else ("-", 0, 0)
-    if instrumented():
-        h.diag("sanitizer build: worst peak RSS %s, %d KiB (not asserted)" % (worst[0], worst[1]))
+    if instrumented() or (not single and RSS_TOOL):
+        h.diag("sanitizer or valgrind: worst peak RSS %s, %d KiB (not asserted)" % (worst[0],
+                                                                                   worst[1]))
         return
-    h.check(worst[1] < 128 * 1024, "peak RSS under every single-client abuse stays under 128 MiB "
-            "(worst: %s, %d KiB)" % (worst[0], worst[1]))
+    h.check(single and all(peak > 0 for _, peak, _ in single) and worst[1] < 128 * 1024,
+            "peak RSS under each of %d single-client abuses stays under 128 MiB (worst: %s, %d KiB)"
+            % (len(single), worst[0], worst[1]),
+            "no RSS reading: run test_summary after the abuse tests" if not single else "")
 
 
 TESTS = [test_slowloris, test_broken_requests, test_hostile_line_protocol,

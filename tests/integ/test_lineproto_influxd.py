@@ -8,51 +8,24 @@ take (documented in relay/lineproto.h), the case says so and the check asserts t
 Then a seeded random differential run (LP_RANDOM_BATCHES batches, default 60) compares whole
 bodies: influxd's list of "unable to parse" errors must equal ours byte for byte.
 
-Stdlib only; prints "ok N - ..." / "not ok N - ..." and "N passed, N failed"; exits 1 on failure.
+Uses tests/integ/harness.py (stdlib only): "ok N - ..." / "not ok N - ..." and "N passed, N failed";
+exits 1 on failure.
 """
 
 import json
 import os
 import random
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INFLUXD = "/usr/bin/influxd"
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
 NOW = 1700000123456789012  # fixed "now" for lpcheck, so outputs are reproducible
 MIN_NS = -9223372036854775806
 MAX_NS = 9223372036854775806
 TIME_RANGE = "time outside range -9223372036854775806 - 9223372036854775806"
-
-
-class Tap:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, cond, desc, detail=None):
-        n = self.passed + self.failed + 1
-        print("%s %d - %s" % ("ok" if cond else "not ok", n, desc), flush=True)
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            if detail:
-                for line in str(detail).splitlines():
-                    print("#   " + line)
-        return cond
-
-    def done(self):
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 0 if self.failed == 0 and self.passed > 0 else 1
 
 
 def esc(b):
@@ -116,80 +89,15 @@ def go_json_text(b):
     return "".join(out)
 
 
-def free_port(taken):
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        if port in taken:
-            continue
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        return port
-    raise RuntimeError("no free port in 20000-30000")
+class Reference:
+    """The harness's influxd, written to one body at a time, each in a fresh database."""
 
-
-class Influxd:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.proc = None
-        self.http_port = free_port(set())
-        self.rpc_port = free_port({self.http_port})
-        self.base = "http://127.0.0.1:%d" % self.http_port
+    def __init__(self):
+        self.influxd = h.Influxd("lp").start()
+        self.url = self.influxd.url
+        self.port = self.influxd.port
         self.db_seq = 0
-
-    def start(self):
-        conf = os.path.join(self.tmp, "influxd.conf")
-        with open(conf, "w") as f:
-            f.write(
-                'reporting-disabled = true\nbind-address = "127.0.0.1:%d"\n'
-                '[meta]\n  dir = "%s/meta"\n'
-                '[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n'
-                '[http]\n  bind-address = "127.0.0.1:%d"\n'
-                "[monitor]\n  store-enabled = false\n"
-                "[continuous_queries]\n  enabled = false\n"
-                '[logging]\n  level = "warn"\n'
-                % (self.rpc_port, self.tmp, self.tmp, self.tmp, self.http_port)
-            )
-        self.log = open(os.path.join(self.tmp, "influxd.log"), "wb")
-        self.proc = subprocess.Popen(
-            [INFLUXD, "-config", conf], stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("influxd exited with %s" % self.proc.returncode)
-            try:
-                with urllib.request.urlopen(self.base + "/ping", timeout=2) as r:
-                    if r.status == 204:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("influxd did not answer /ping within 30 s")
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-
-    def query(self, q, db=None):
-        params = {"q": q, "epoch": "ns"}
-        if db:
-            params["db"] = db
-        req = urllib.request.Request(
-            self.base + "/query", data=urllib.parse.urlencode(params).encode(), method="POST")
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
+        self.retried = False
 
     def write(self, body, precision=None, keep=False):
         """POST body to a fresh database; returns (status, error text, stored times or None).
@@ -197,17 +105,12 @@ class Influxd:
         self.retried = False
         self.db_seq += 1
         db = "lp%d" % self.db_seq
-        self.query("CREATE DATABASE " + db)
-        url = self.base + "/write?db=" + db
+        self.influxd.create_db(db)
+        url = self.url + "/write?db=" + db
         if precision is not None:
             url += "&precision=" + precision
         for attempt in range(2):
-            req = urllib.request.Request(url, data=body, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=30) as r:
-                    status, text = r.status, r.read()
-            except urllib.error.HTTPError as e:
-                status, text = e.code, e.read()
+            status, _, text = h.request("POST", url, body=body, timeout=30)
             err = ""
             if text:
                 try:
@@ -222,11 +125,12 @@ class Influxd:
         times = None
         if keep:
             try:
-                res = self.query('SELECT * FROM /.*/', db)["results"][0]
+                res = self.influxd.query('SELECT * FROM /.*/', db, raise_errors=False)
+                res = res["results"][0]
                 times = sorted(v[0] for s in res.get("series", []) for v in s["values"])
-            except ValueError:
+            except h.QueryError:
                 times = None  # a stored +-Inf makes influxd's JSON unreadable
-        self.query("DROP DATABASE " + db)
+        self.influxd.drop_db(db)
         return status, err, times
 
 
@@ -236,7 +140,7 @@ class Lpcheck:
         cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-I.", "tests/tools/lpcheck.c",
                "relay/lineproto.c", "common/buf.c", "common/xalloc.c", "common/log.c",
                "common/err.c", "-o", self.bin]
-        subprocess.run(cmd, cwd=ROOT, check=True, timeout=120)
+        subprocess.run(cmd, cwd=h.ROOT, check=True, timeout=120)
 
     def run(self, bodies, precision=None, unsigned=False):
         """One (kind, out bytes, errors bytes) per body."""
@@ -695,41 +599,33 @@ def random_run(t, db, batches, seed):
 LP = None
 
 
-def main():
+def test_lineproto():
     global LP
-    t = Tap()
-    tmp = tempfile.mkdtemp(prefix="iwr-lp-")
-    db = Influxd(tmp)
-    try:
-        LP = Lpcheck(tmp)
-        t.check(os.path.exists(LP.bin), "lpcheck builds")
-        db.start()
-        t.check(True, "influxd answers /ping on 127.0.0.1:%d" % db.http_port)
-        by_prec = {}
-        for case in CASES:
-            by_prec.setdefault(case[1], []).append(case)
-        for precision, cases in by_prec.items():
-            results = LP.run([c[0] for c in cases], precision)
-            for (body, _, expect), ours in zip(cases, results):
-                check_case(t, db, ours, body, precision, expect)
-        # Unsigned fields: 1.6.7 OSS refuses them; with allow_unsigned we check the range.
-        res = LP.run([b"cpu v=18446744073709551615u", b"cpu v=18446744073709551616u",
-                      b"cpu v=-1u", b"cpu v=1.5u"], None, unsigned=True)
-        t.check([k for k, _, _ in res] == ["ACCEPT", "REJECT", "REJECT", "REJECT"] and
-                res[1][2].endswith(b"unable to parse unsigned 18446744073709551616: "
-                                   b"strconv.ParseUint: parsing \"18446744073709551616\": "
-                                   b"value out of range"),
-                "allow_unsigned: range and sign checked", res)
-        seed = int(os.environ.get("LP_SEED", "20240601"))
-        random_run(t, db, int(os.environ.get("LP_RANDOM_BATCHES", "60")), seed)
-    except Exception as e:  # noqa: BLE001 - report any setup failure as a failed check
-        t.check(False, "test ran to the end", repr(e))
-    finally:
-        db.stop()
-        t.check(db.proc is None or db.proc.poll() is not None, "influxd stopped")
-        shutil.rmtree(tmp, ignore_errors=True)
-    return t.done()
+    LP = Lpcheck(h.tmpdir("lp"))
+    h.check(os.path.exists(LP.bin), "lpcheck builds")
+    db = Reference()
+    h.check(h.ping(db.url), "influxd answers /ping on 127.0.0.1:%d" % db.port)
+    t = h.T
+    by_prec = {}
+    for case in CASES:
+        by_prec.setdefault(case[1], []).append(case)
+    for precision, cases in by_prec.items():
+        results = LP.run([c[0] for c in cases], precision)
+        for (body, _, expect), ours in zip(cases, results):
+            check_case(t, db, ours, body, precision, expect)
+    # Unsigned fields: 1.6.7 OSS refuses them; with allow_unsigned we check the range.
+    res = LP.run([b"cpu v=18446744073709551615u", b"cpu v=18446744073709551616u",
+                  b"cpu v=-1u", b"cpu v=1.5u"], None, unsigned=True)
+    t.check([k for k, _, _ in res] == ["ACCEPT", "REJECT", "REJECT", "REJECT"] and
+            res[1][2].endswith(b"unable to parse unsigned 18446744073709551616: "
+                               b"strconv.ParseUint: parsing \"18446744073709551616\": "
+                               b"value out of range"),
+            "allow_unsigned: range and sign checked", res)
+    seed = int(os.environ.get("LP_SEED", "20240601"))
+    random_run(t, db, int(os.environ.get("LP_RANDOM_BATCHES", "60")), seed)
+    db.influxd.stop()
+    h.check(not db.influxd.alive(), "influxd stopped")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run([test_lineproto])

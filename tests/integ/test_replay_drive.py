@@ -12,162 +12,51 @@ gzip and credentials on the wire, 401 hold, 404 + CREATE DATABASE, 5xx retry, a 
 "retention policy not found", several refused lines isolated by splitting, and no password
 in last_error.
 
-stdlib only. Every wait has a deadline; the processes started here are stopped by PID in
-finally blocks. Prints "ok N - ..." / "not ok N - ..." and "N passed, N failed".
+Uses tests/integ/harness.py (stdlib only): every wait has a deadline, every process started
+here is stopped by PID when its test function ends; "ok N - ..." / "not ok N - ..." and
+"N passed, N failed".
 Environment: REPLAY_DRIVE=path uses a prebuilt driver; IWR_SANITIZE=1 builds it with ASan and
 UBSan; CC overrides the compiler."""
 
 import base64
 import gzip
 import http.server
-import json
 import os
 import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INFLUXD = "/usr/bin/influxd"
-passed = 0
-failed = 0
-procs = []  # every process started here, stopped by PID in the finally blocks
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
 
 
-def check(cond, name, detail=None):
-    global passed, failed
-    n = passed + failed + 1
-    if cond:
-        passed += 1
-        print("ok %d - %s" % (n, name), flush=True)
-    else:
-        failed += 1
-        print("not ok %d - %s" % (n, name), flush=True)
-        if detail is not None:
-            for line in str(detail).splitlines()[-25:]:
-                print("#   " + line, flush=True)
-    return cond
-
-
-def wait_until(pred, seconds, step=0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
-def free_port(taken=set()):
-    for _ in range(200):
-        p = random.randint(20000, 30000)
-        if p in taken:
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        taken.add(p)
-        return p
-    raise RuntimeError("no free port")
-
-
-def http_req(method, url, body=None, headers=None, timeout=10):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+def start_ok(influxd):
+    """start() on the port chosen beforehand (the driver knows the URL of a backend not yet
+    started) that answers whether it worked, for a check."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        influxd.start(port=influxd.port)
+    except h.HarnessError as e:
+        h.diag(str(e))
+        return False
+    return influxd.ping()
 
 
-def stop_proc(p):
-    if p is None or p.poll() is not None:
-        return
-    try:
-        os.kill(p.pid, signal.SIGCONT)
-        os.kill(p.pid, signal.SIGTERM)
-        p.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=15)
-    except ProcessLookupError:
-        pass
+def create_db_ok(influxd, db):
+    influxd.create_db(db)
+    return db in influxd.databases()
 
 
-class Influx:
-    def __init__(self, tmp, name):
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.rpc_port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = None
-        self.conf = os.path.join(self.dir, "influxd.conf")
-        with open(self.conf, "w") as f:
-            f.write(
-                'reporting-disabled = true\n'
-                'bind-address = "127.0.0.1:%d"\n'
-                '[meta]\n  dir = "%s/meta"\n'
-                '[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n'
-                '[http]\n  bind-address = "127.0.0.1:%d"\n  log-enabled = false\n'
-                '[monitor]\n  store-enabled = false\n'
-                '[continuous_queries]\n  enabled = false\n'
-                '[logging]\n  level = "warn"\n'
-                % (self.rpc_port, self.dir, self.dir, self.dir, self.port))
-
-    def start(self):
-        log = open(os.path.join(self.dir, "influxd.log"), "ab")
-        self.proc = subprocess.Popen([INFLUXD, "-config", self.conf], stdout=log, stderr=log)
-        procs.append(self.proc)
-        log.close()
-
-        def up():
-            try:
-                return http_req("GET", self.url + "/ping", timeout=2)[0] == 204
-            except OSError:
-                return False
-        return wait_until(up, 30)
-
-    def stop(self):
-        stop_proc(self.proc)
-
-    def query(self, q, db=None):
-        params = {"q": q}
-        if db:
-            params["db"] = db
-        st, body = http_req("POST", self.url + "/query",
-                        urllib.parse.urlencode(params).encode(),
-                        {"Content-Type": "application/x-www-form-urlencoded"})
-        return st, json.loads(body or b"{}")
-
-    def create_db(self, db):
-        st, js = self.query('CREATE DATABASE "%s"' % db)
-        return st == 200 and "error" not in json.dumps(js)
-
-    def count(self, db, measurement, field):
-        st, js = self.query('SELECT count("%s") FROM "%s"' % (field, measurement), db)
-        try:
-            return js["results"][0]["series"][0]["values"][0][1]
-        except (KeyError, IndexError, TypeError):
-            return 0
-
-    def write(self, db, body):
-        return http_req("POST", self.url + "/write?db=%s&precision=ns" % db, body.encode())[0]
+def write_status(influxd, db, body):
+    return influxd.write(db, body, precision="ns", expect=None)[0]
 
 
 class Driver:
-    n = 0  # background runs, for their output files
+    n = 0  # background runs, for their names
 
     def __init__(self, path, data_dir, tmp):
         self.path = path
@@ -175,34 +64,20 @@ class Driver:
         self.tmp = tmp
 
     def run(self, *args, timeout=120):
-        p = subprocess.Popen([self.path, "--data-dir", self.data_dir] + list(args),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        procs.append(p)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop_proc(p)
-            out, err = p.communicate()
-            return -1, out.decode(), err.decode()
-        return p.returncode, out.decode(), err.decode()
+        rc, out, err = h.run_cmd([self.path, "--data-dir", self.data_dir] + list(args),
+                                 timeout=timeout)
+        return (-1 if rc is None else rc), out, err
 
     def start(self, *args):
-        """In the background; stdout and stderr go to files (read with output())."""
+        """In the background, stopped by PID when the test function ends; stdout and stderr
+        are kept apart (read with output())."""
         Driver.n += 1
-        out = open(os.path.join(self.tmp, "drive%d.out" % Driver.n), "wb")
-        err = open(os.path.join(self.tmp, "drive%d.err" % Driver.n), "wb")
-        p = subprocess.Popen([self.path, "--data-dir", self.data_dir] + list(args),
-                             stdout=out, stderr=err)
-        p.out_path, p.err_path = out.name, err.name
-        out.close()
-        err.close()
-        procs.append(p)
-        return p
+        return h.Process([self.path, "--data-dir", self.data_dir] + list(args),
+                         name="drive%d" % Driver.n, ready=lambda: True, stderr=True).start()
 
     @staticmethod
     def output(p):
-        with open(p.out_path) as f, open(p.err_path) as g:
-            return f.read(), g.read()
+        return p.log_text(current=True), p.err_text()
 
     def append(self, lines, db, per_record=500, target=None):
         path = os.path.join(self.tmp, "append%d.lp" % random.randint(0, 1 << 30))
@@ -253,7 +128,7 @@ def build_driver(tmp):
                          capture_output=True, text=True)
     srcs = ["tests/tools/replay_drive.c"]
     for d in ("replay", "wal", "common"):
-        srcs += sorted(os.path.join(d, f) for f in os.listdir(os.path.join(ROOT, d))
+        srcs += sorted(os.path.join(d, f) for f in os.listdir(os.path.join(h.ROOT, d))
                        if f.endswith(".c"))
     flags = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-Wshadow",
              "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wformat=2", "-I.",
@@ -262,7 +137,7 @@ def build_driver(tmp):
         flags += ["-O1", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                   "-fno-sanitize-recover=all"]
     cmd = [cc] + flags + srcs + pkg.stdout.split() + ["-lpthread", "-o", out]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=h.ROOT, capture_output=True, text=True)
     return (out if r.returncode == 0 else None), r.stderr
 
 
@@ -274,8 +149,9 @@ def points(measurement, n, t0, field="v"):
 # ---- the influxd scenarios -------------------------------------------------------------------
 
 def influx_scenarios(tmp, drv_path):
-    a = Influx(tmp, "A")
-    b = Influx(tmp, "B")
+    a = h.Influxd("A")
+    b = h.Influxd("B")
+    a.port, b.port = h.free_port(), h.free_port()
     data = os.path.join(tmp, "log-influx")
     d = Driver(drv_path, data, tmp)
     fast = ["--retry-max-ms", "500", "--request-timeout-ms", "3000", "--connect-timeout-ms",
@@ -283,76 +159,73 @@ def influx_scenarios(tmp, drv_path):
     backends = ["--backend", "A=" + a.url, "--backend", "B=" + b.url]
     bg = None
     try:
-        check(a.start(), "influxd A starts")
-        check(a.create_db("db1"), "database db1 created on A")
+        h.check(start_ok(a), "influxd A starts")
+        h.check(create_db_ok(a, "db1"), "database db1 created on A")
 
         # Both cursors are created at the end of the (empty) log before anything is appended.
         rc, out, err = d.run(*(backends + ["--run-until-caught-up", "--timeout", "30"] + fast))
         st = statuses(out)
-        check(rc == 0 and "A" in st and "B" in st, "driver registers A and B", out + err)
-        check(st.get("B", {}).get("up") == "0", "B (not running) is reported down", out)
+        h.check(rc == 0 and "A" in st and "B" in st, "driver registers A and B", out + err)
+        h.check(st.get("B", {}).get("up") == "0", "B (not running) is reported down", out)
 
         total = 20000
         ok, info = d.append(points("m", total, 1600000000000000000), "db1")
-        check(ok, "20,000 points appended to the log", info)
+        h.check(ok, "20,000 points appended to the log", info)
 
         bg = d.start(*(backends + ["--run-until-caught-up", "--timeout", "240"] + fast))
-        check(wait_until(lambda: a.count("db1", "m", "v") >= total, 60),
+        h.check(h.wait_until(lambda: a.count("db1", "m", field="v") >= total, 60),
               "A receives the backlog while B is down")
-        check(a.count("db1", "m", "v") == total, "A has exactly 20,000 points")
-        check(bg.poll() is None, "the driver keeps waiting for B")
+        h.check(a.count("db1", "m", field="v") == total, "A has exactly 20,000 points")
+        h.check(bg.alive(), "the driver keeps waiting for B")
 
-        check(b.start(), "influxd B starts")
-        check(b.create_db("db1"), "database db1 created on B")
-        try:
-            bg.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            pass
+        h.check(start_ok(b), "influxd B starts")
+        h.check(create_db_ok(b, "db1"), "database db1 created on B")
+        bg.wait_exit(90)
         out, err = Driver.output(bg)
-        check(bg.returncode == 0, "the driver sees both backends caught up", out + err[-3000:])
+        h.check(bg.proc.returncode() == 0, "the driver sees both backends caught up", out + err[-3000:])
         st = statuses(out)
-        check(b.count("db1", "m", "v") == total, "B caught up to exactly 20,000 points",
-              b.count("db1", "m", "v"))
-        check(a.count("db1", "m", "v") == total, "A still has exactly 20,000 (nothing resent)")
+        h.check(b.count("db1", "m", field="v") == total, "B caught up to exactly 20,000 points",
+              b.count("db1", "m", field="v"))
+        h.check(a.count("db1", "m", field="v") == total, "A still has exactly 20,000 (nothing resent)")
         sb = st.get("B", {})
-        check(sb.get("caught_up") == "1" and sb.get("cursor") == sb.get("head") and
+        h.check(sb.get("caught_up") == "1" and sb.get("cursor") == sb.get("head") and
               sb.get("sent_points") == str(total) and sb.get("up") == "1",
               "B's status: caught up, cursor at the head, 20,000 points sent", out)
-        check(int(sb.get("retries", "0")) > 0 and sb.get("last_error") == '""',
+        h.check(int(sb.get("retries", "0")) > 0 and sb.get("last_error") == '""',
               "B's status counted the retries and cleared last_error", out)
 
         # A field type conflict on B only: "conflict value" is a string on B.
         t0 = 1600000001000000000
-        check(b.write("db1", 'conflict,host=x value="text" %d' % t0) == 204,
+        h.check(write_status(b, "db1", 'conflict,host=x value="text" %d' % t0) == 204,
               "field 'value' written as a string directly to B")
         lines = points("m2", 300, t0 + 10)
         lines.append("conflict,host=x value=1.5 %d" % (t0 + 5))
         lines += points("m2", 700, t0 + 10 + 300 * 1000)
         ok, info = d.append(lines, "db1", per_record=100)
-        check(ok, "1,001 points with one conflicting line appended", info)
+        h.check(ok, "1,001 points with one conflicting line appended", info)
         rc, out, err = d.run(*(backends + ["--run-until-caught-up", "--timeout", "60"] + fast))
-        check(rc == 0, "both catch up past the conflicting line", out + err[-3000:])
+        h.check(rc == 0, "both catch up past the conflicting line", out + err[-3000:])
         st = statuses(out)
-        check(a.count("db1", "m2", "value") == 0 and a.count("db1", "m2", "v") == 1000 and
-              a.count("db1", "conflict", "value") == 1,
+        h.check(a.count("db1", "m2", field="value") == 0 and a.count("db1", "m2", field="v") == 1000 and
+              a.count("db1", "conflict", field="value") == 1,
               "A took all 1,001 points (no conflict there)")
-        check(b.count("db1", "m2", "v") == 1000, "B has all 1,000 points around the conflict",
-              b.count("db1", "m2", "v"))
-        check(b.count("db1", "conflict", "value") == 1, "B kept only its own string point")
-        check(st.get("B", {}).get("dead_letters") == "1" and
+        h.check(b.count("db1", "m2", field="v") == 1000, "B has all 1,000 points around the conflict",
+              b.count("db1", "m2", field="v"))
+        h.check(b.count("db1", "conflict", field="value") == 1, "B kept only its own string point")
+        h.check(st.get("B", {}).get("dead_letters") == "1" and
               st.get("A", {}).get("dead_letters") == "0",
               "status: one dead letter on B, none on A", out)
         count, nlines, listing = d.dead("B")
-        check(count >= 1 and nlines == 1 and "conflict,host=x value=1.5" in listing and
+        h.check(count >= 1 and nlines == 1 and "conflict,host=x value=1.5" in listing and
               "field type conflict" in listing,
               "the dead letter holds exactly the conflicting line and B's answer", listing)
         count, nlines, listing = d.dead("A")
-        check(count == 0, "A has no dead letters", listing)
+        h.check(count == 0, "A has no dead letters", listing)
 
         # B SIGSTOPped during a run: A keeps receiving.
         bg = d.start(*(backends + ["--timeout", "300", "--status-every-ms", "300"] + fast))
         time.sleep(1.5)
-        os.kill(b.proc.pid, signal.SIGSTOP)
+        b.pause()
         t0 = 1600000002000000000
         total3 = 20000
         all3 = points("m3", total3, t0)
@@ -361,54 +234,45 @@ def influx_scenarios(tmp, drv_path):
             r, _ = d.append(all3[i * 5000:(i + 1) * 5000], "db1")
             ok = ok and r
             time.sleep(0.3)
-        check(ok, "20,000 more points appended while B is stopped")
-        check(wait_until(lambda: a.count("db1", "m3", "v") >= total3, 60),
+        h.check(ok, "20,000 more points appended while B is stopped")
+        h.check(h.wait_until(lambda: a.count("db1", "m3", field="v") >= total3, 60),
               "A keeps receiving while B is stopped")
-        check(a.count("db1", "m3", "v") == total3, "A has exactly the 20,000 new points")
+        h.check(a.count("db1", "m3", field="v") == total3, "A has exactly the 20,000 new points")
 
         def b_down():
             out, _ = Driver.output(bg)
             return statuses(out, "status ").get("B", {}).get("up") == "0"
-        check(wait_until(b_down, 30), "the driver reports B down while it is stopped")
-        check(bg.poll() is None, "the driver is still running")
-        os.kill(b.proc.pid, signal.SIGCONT)
-        check(wait_until(lambda: b.count("db1", "m3", "v") >= total3, 90, 0.5),
+        h.check(h.wait_until(b_down, 30), "the driver reports B down while it is stopped")
+        h.check(bg.alive(), "the driver is still running")
+        b.resume()
+        h.check(h.wait_until(lambda: b.count("db1", "m3", field="v") >= total3, 90, 0.5),
               "B catches up after SIGCONT")
         time.sleep(1.0)
-        check(b.count("db1", "m3", "v") == total3, "B has exactly the 20,000 new points",
-              b.count("db1", "m3", "v"))
+        h.check(b.count("db1", "m3", field="v") == total3, "B has exactly the 20,000 new points",
+              b.count("db1", "m3", field="v"))
 
         def caught():
             out, _ = Driver.output(bg)
             s = statuses(out, "status ")
             return all(s.get(n, {}).get("caught_up") == "1" for n in ("A", "B"))
-        check(wait_until(caught, 30), "both report caught up")
-        os.kill(bg.pid, signal.SIGTERM)
-        try:
-            bg.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
+        h.check(h.wait_until(caught, 30), "both report caught up")
+        bg.signal(signal.SIGTERM)
+        bg.wait_exit(30)
         out, err = Driver.output(bg)
-        check(bg.returncode == 0, "the driver stops cleanly on SIGTERM", err[-3000:])
+        h.check(bg.proc.returncode() == 0, "the driver stops cleanly on SIGTERM", err[-3000:])
         st = statuses(out)
-        check(all(st.get(n, {}).get("cursor") == st.get(n, {}).get("head") for n in ("A", "B")),
+        h.check(all(n in st and st[n].get("cursor") is not None and
+                    st[n].get("cursor") == st[n].get("head") for n in ("A", "B")),
               "final cursors at the head", out)
-        check(a.count("db1", "m", "v") == total and b.count("db1", "m", "v") == total and
-              a.count("db1", "m3", "v") == total3,
+        h.check(a.count("db1", "m", field="v") == total and b.count("db1", "m", field="v") == total and
+              a.count("db1", "m3", field="v") == total3,
               "no point duplicated or lost anywhere (exact counts)")
         rc, out, _ = d.run("--cursors")
-        check(rc == 0 and "cursor backend=A" in out and "cursor backend=B" in out and
+        h.check(rc == 0 and "cursor backend=A" in out and "cursor backend=B" in out and
               "lag_records=0" in out, "both cursors stored at the head", out)
     finally:
-        if bg is not None:
-            stop_proc(bg)
-        if b.proc is not None and b.proc.poll() is None:
-            try:
-                os.kill(b.proc.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        a.stop()
-        b.stop()
+        if b.alive():
+            b.resume()  # a paused influxd would not stop on SIGTERM before its deadline
 
 
 # ---- the fake backend scenarios --------------------------------------------------------------
@@ -469,7 +333,7 @@ class Fake:
                     fake.requests.append(r)
                 self.reply(code, body)
 
-        port = port or free_port()
+        port = port or h.free_port()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
         self.url = "http://127.0.0.1:%d" % port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -525,16 +389,16 @@ def fake_scenarios(tmp, drv_path):
         d, rc, out, err = case(lines, "--gzip", "--user", "u1", "--password", "s3cretpw",
                                "--batch-points", "30")
         w = fake.writes()
-        check(rc == 0 and sorted(fake.accepted_lines()) == sorted(lines),
+        h.check(rc == 0 and sorted(fake.accepted_lines()) == sorted(lines),
               "gzip: every line arrives exactly once", out + err[-2000:])
-        check(w and all(r["headers"].get("Content-Encoding") == "gzip" for r in w),
+        h.check(w and all(r["headers"].get("Content-Encoding") == "gzip" for r in w),
               "gzip: Content-Encoding: gzip on every write")
         basic = "Basic " + base64.b64encode(b"u1:s3cretpw").decode()
-        check(w and all(r["headers"].get("Authorization") == basic for r in w),
+        h.check(w and all(r["headers"].get("Authorization") == basic for r in w),
               "user/password sent as Basic auth")
-        check(w and all(len(r["lines"]) <= 30 for r in w) and len(w) >= 4,
+        h.check(w and all(len(r["lines"]) <= 30 for r in w) and len(w) >= 4,
               "batches respect batch_max_points (30)", [len(r["lines"]) for r in w])
-        check(w and all(urllib.parse.parse_qs(r["query"]) == {"db": ["fdb"],
+        h.check(w and all(urllib.parse.parse_qs(r["query"]) == {"db": ["fdb"],
                                                                "precision": ["ns"]}
                         for r in w), "write URL: /write?db=fdb&precision=ns",
               [r["query"] for r in w])
@@ -542,7 +406,7 @@ def fake_scenarios(tmp, drv_path):
         fake.reset()
         d, rc, out, err = case(lines[:10], "--token", "tok123")
         w = fake.writes()
-        check(rc == 0 and w and all(r["headers"].get("Authorization") == "Token tok123"
+        h.check(rc == 0 and w and all(r["headers"].get("Authorization") == "Token tok123"
                                     for r in w),
               "token sent as Authorization: Token", out + err[-2000:])
 
@@ -551,37 +415,37 @@ def fake_scenarios(tmp, drv_path):
         d, rc, out, err = case(lines[:20], "--user", "u1", "--password", "s3cretpw",
                                "--status-every-ms", "50")
         st = statuses(out)
-        check(rc == 0 and sorted(fake.accepted_lines()) == sorted(lines[:20]),
+        h.check(rc == 0 and sorted(fake.accepted_lines()) == sorted(lines[:20]),
               "401: data kept and delivered once authorized", out + err[-2000:])
-        check(int(st.get("F", {}).get("retries", 0)) == 2 and "backend_hold" in err,
+        h.check(int(st.get("F", {}).get("retries", 0)) == 2 and "backend_hold" in err,
               "401: two retries, logged as hold", out + err[-2000:])
-        check("s3cretpw" not in out and "s3cretpw" not in err,
+        h.check("s3cretpw" not in out and "s3cretpw" not in err,
               "the password never appears in status or logs")
-        check("***" in out, "the password in an answer is masked in last_error", out)
+        h.check("***" in out, "the password in an answer is masked in last_error", out)
 
         # 404 database not found + create_database: CREATE DATABASE once, then delivered.
         fake.reset(answers=[(404, b'{"error":"database not found: \\"fdb\\""}')])
         d, rc, out, err = case(lines[:20], "--create-database")
         q = [urllib.parse.parse_qs(r["text"]).get("q", [""])[0]
              for r in fake.requests if r["path"] == "/query"]
-        check(rc == 0 and q == ['CREATE DATABASE "fdb"'] and
+        h.check(rc == 0 and q == ['CREATE DATABASE "fdb"'] and
               sorted(fake.accepted_lines()) == sorted(lines[:20]),
               "404 database not found: one CREATE DATABASE, then delivered", (q, out, err))
 
         # 5xx: retried with backoff, delivered once it answers.
         fake.reset(answers=[(503, b""), (500, b'{"error":"timeout"}')])
         d, rc, out, err = case(lines[:20])
-        check(rc == 0 and sorted(fake.accepted_lines()) == sorted(lines[:20]) and
+        h.check(rc == 0 and sorted(fake.accepted_lines()) == sorted(lines[:20]) and
               len(fake.writes()) == 3, "5xx twice: retried, delivered on the third try",
               out + err[-2000:])
         pings = [r for r in fake.requests if r["path"] == "/ping"]
-        check(len(pings) >= 2, "while down it probes /ping", len(pings))
+        h.check(len(pings) >= 2, "while down it probes /ping", len(pings))
 
         # 500 retention policy not found: not retried forever; the whole batch is dead.
         fake.reset(default=lambda l: (500, b'{"error":"retention policy not found: nope"}'))
         d, rc, out, err = case(lines[:20])
         count, nlines, listing = d.dead()
-        check(rc == 0 and nlines == 20 and len(fake.writes()) == 1,
+        h.check(rc == 0 and nlines == 20 and len(fake.writes()) == 1,
               "500 retention policy not found: one request, all 20 lines dead-lettered",
               (len(fake.writes()), listing[-1500:], err[-1500:]))
 
@@ -599,12 +463,12 @@ def fake_scenarios(tmp, drv_path):
         count, nlines, listing = d.dead()
         dead_lines = sorted(l for l in listing.splitlines() if l.startswith("bad"))
         good = sorted(l for l in mixed if not l.startswith("bad"))
-        check(rc == 0 and nlines == 3 and dead_lines == sorted(mixed[i] for i in bad),
+        h.check(rc == 0 and nlines == 3 and dead_lines == sorted(mixed[i] for i in bad),
               "split: exactly the 3 refused lines are dead letters", (listing, err[-1500:]))
-        check(sorted(set(fake.accepted_lines())) == good,
+        h.check(sorted(set(fake.accepted_lines())) == good,
               "split: every other line was accepted", err[-1500:])
         st = statuses(out)
-        check(st.get("F", {}).get("dead_letters") == "3" and
+        h.check(st.get("F", {}).get("dead_letters") == "3" and
               st.get("F", {}).get("cursor") == st.get("F", {}).get("head"),
               "split: status counts 3 dead letters and the cursor moved on", out)
 
@@ -615,7 +479,7 @@ def fake_scenarios(tmp, drv_path):
         ok2, _ = d.append(lines[10:20], "fdb", target="H")
         rc, out, err = d.run(*(["--backend", "F=" + fake.url, "--backend",
                                 "H=" + fake.url + "/h"] + fast))
-        check(ok1 and ok2 and rc == 0 and
+        h.check(ok1 and ok2 and rc == 0 and
               sorted(fake.accepted_lines("")) == sorted(lines[:10]) and
               sorted(fake.accepted_lines("h")) == sorted(lines[:20]),
               "a record with a target goes to that backend only", out + err[-1500:])
@@ -626,18 +490,18 @@ def fake_scenarios(tmp, drv_path):
         d.append(lines[:30], "fdb", per_record=10)
         bg = d.start("--backend", "F=" + fake.url, "--start", "earliest", "--timeout", "60",
                      "--status-every-ms", "100", "--log-level", "info", "--retain-ms", "600000")
-        check(wait_until(lambda: len(fake.accepted_lines()) == 30 and
+        h.check(h.wait_until(lambda: len(fake.accepted_lines()) == 30 and
                          last_status(bg, "F").get("caught_up") == "1", 20),
               "rewind: caught up first")
         rc, out, err = d.run("--set-cursor", "F=0")
-        check(rc == 0, "rewind: cursor moved to 0 from another process", out + err)
-        check(wait_until(lambda: len(fake.accepted_lines()) == 60 and
+        h.check(rc == 0, "rewind: cursor moved to 0 from another process", out + err)
+        h.check(h.wait_until(lambda: len(fake.accepted_lines()) == 60 and
                          last_status(bg, "F").get("caught_up") == "1", 20),
               "rewind: the engine notices and resends all 30 lines once more",
               len(fake.accepted_lines()))
-        stop_proc(bg)
+        bg.stop()
         out, err = Driver.output(bg)
-        check(bg.returncode == 0 and "cursor_moved_elsewhere" in err,
+        h.check(bg.proc.returncode() == 0 and "cursor_moved_elsewhere" in err,
               "rewind: logged as cursor_moved_elsewhere", err[-1500:])
         bg = None
 
@@ -648,18 +512,18 @@ def fake_scenarios(tmp, drv_path):
         d.append(lines[:30], "fdb", per_record=10)
         bg = d.start("--backend", "F=" + fake.url, "--start", "earliest", "--timeout", "60",
                      "--status-every-ms", "100")
-        check(wait_until(lambda: len(fake.accepted_lines()) == 30 and
+        h.check(h.wait_until(lambda: len(fake.accepted_lines()) == 30 and
                          last_status(bg, "F").get("caught_up") == "1", 20),
               "rewind past trimmed records: caught up first")
         d.run("--set-cursor", "F=0")
-        check(wait_until(lambda: "cursor_moved_elsewhere" in Driver.output(bg)[1], 10),
+        h.check(h.wait_until(lambda: "cursor_moved_elsewhere" in Driver.output(bg)[1], 10),
               "rewind past trimmed records: the engine sees the cursor moved")
-        check(wait_until(lambda: last_status(bg, "F").get("caught_up") == "1" and
+        h.check(h.wait_until(lambda: last_status(bg, "F").get("caught_up") == "1" and
                          last_status(bg, "F").get("cursor") == "3", 10) and
               len(fake.accepted_lines()) == 30,
               "rewind past trimmed records: back at the head, nothing resent",
               last_status(bg, "F"))
-        stop_proc(bg)
+        bg.stop()
         bg = None
 
         # A backend removed from the configuration while it runs: stopped, cursor forgotten.
@@ -667,12 +531,12 @@ def fake_scenarios(tmp, drv_path):
         d = new_driver()
         d.append(lines[:20], "fdb")
         rc, out, err = d.run("--backend", "F=" + fake.url, "--backend",
-                             "R=http://127.0.0.1:%d" % free_port(), "--start", "earliest",
+                             "R=http://127.0.0.1:%d" % h.free_port(), "--start", "earliest",
                              "--remove-after-ms", "R=500", "--timeout", "2",
                              "--retry-max-ms", "200")
         rc2, cur, _ = d.run("--cursors")
         st = statuses(out)
-        check(rc == 0 and "removed backend=R rc=0" in out and "R" not in st and
+        h.check(rc == 0 and "removed backend=R rc=0" in out and "R" not in st and
               "cursor backend=R" not in cur and "cursor backend=F" in cur and
               "backend_removed" in err,
               "a removed backend stops and its cursor is forgotten", out + err[-1500:] + cur)
@@ -682,66 +546,59 @@ def fake_scenarios(tmp, drv_path):
         fake.reset()
         d = new_driver()
         d.append(lines, "fdb")
-        g_port = free_port()
+        g_port = h.free_port()
         bg = d.start("--backend", "G=http://127.0.0.1:%d" % g_port, "--backend",
                      "F=" + fake.url, "--start", "earliest", "--give-up-bytes", "1000",
                      "--retry-max-ms", "300", "--timeout", "60", "--log-level", "info",
                      "--status-every-ms", "100")
-        check(wait_until(lambda: last_status(bg, "G").get("given_up") == "1", 20),
+        h.check(h.wait_until(lambda: last_status(bg, "G").get("given_up") == "1", 20),
               "give_up_bytes: the unreachable backend is given up")
         rc, cur, _ = d.run("--cursors")
-        check("cursor backend=G" not in cur and "cursor backend=F" in cur,
+        h.check("cursor backend=G" not in cur and "cursor backend=F" in cur,
               "give up: its cursor is forgotten, the other one kept", cur)
         g = Fake(g_port)
         extra.append(g)
-        check(wait_until(lambda: last_status(bg, "G").get("given_up") == "0" and
+        h.check(h.wait_until(lambda: last_status(bg, "G").get("given_up") == "0" and
                          last_status(bg, "G").get("caught_up") == "1", 20),
               "give up: it resumes when the backend is back")
         later = points("late", 5, 1700000002000000000)
         d.append(later, "fdb")
-        check(wait_until(lambda: sorted(g.accepted_lines()) == sorted(later), 20),
+        h.check(h.wait_until(lambda: sorted(g.accepted_lines()) == sorted(later), 20),
               "give up: after resuming it gets only what came after",
               g.accepted_lines()[:10])
-        stop_proc(bg)
+        bg.stop()
         out, err = Driver.output(bg)
-        check("backend_given_up" in err and "backend_resumed" in err,
+        h.check("backend_given_up" in err and "backend_resumed" in err,
               "give up and resume are logged", err[-2000:])
         bg = None
     finally:
-        if bg is not None:
-            stop_proc(bg)
         fake.close()
         for f in extra:
             f.close()
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="iwr-replay-")
-    try:
-        drv, log = build_driver(tmp)
-        if not check(drv is not None, "replay_drive builds", log):
-            return
-        if os.path.exists(INFLUXD):
-            influx_scenarios(tmp, drv)
-        else:
-            check(False, "influxd is installed at " + INFLUXD)
-        fake_scenarios(tmp, drv)
-    finally:
-        for p in procs:
-            stop_proc(p)
-        if failed == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print("# kept " + tmp, flush=True)
-        print("%d passed, %d failed" % (passed, failed), flush=True)
+DRV = {}  # the driver built by test_build
+
+
+def test_build():
+    drv, log = build_driver(h.tmpdir("drive"))
+    h.check(drv is not None, "replay_drive builds", log)
+    DRV["path"] = drv
+
+
+def test_influxd():
+    if DRV.get("path") is None:
+        return  # the build failed: already a "not ok"
+    if not os.path.exists(h.INFLUXD):
+        h.check(False, "influxd is installed at " + h.INFLUXD)
+        return
+    influx_scenarios(h.tmpdir("influx"), DRV["path"])
+
+
+def test_fake():
+    if DRV.get("path") is not None:
+        fake_scenarios(h.tmpdir("fake"), DRV["path"])
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # a crash of the test itself is a failure, not a silent pass
-        import traceback
-        traceback.print_exc()
-        check(False, "the test ran to the end: %r" % e)
-        print("%d passed, %d failed" % (passed, failed), flush=True)
-    sys.exit(0 if failed == 0 and passed > 0 else 1)
+    h.run([test_build, test_influxd, test_fake])

@@ -1,0 +1,168 @@
+/* The record codec (wal/record.c): what wal_record_encode stores, wal_record_decode gives back
+ * field for field; every single corrupt byte of a stored value is caught (checksum, sequence,
+ * lengths, format, reserved byte), and so are a value under the wrong key, a short or long
+ * value, and fields too long to store. */
+#include "tests/unit/tap.h"
+
+#include "common/err.h"
+#include "wal/wal.h"
+#include "wal/wal_int.h"
+
+#include <zlib.h>
+
+static struct wal_record sample(const char *body)
+{
+    struct wal_record r;
+    memset(&r, 0, sizeof(r));
+    r.recv_ns = 1700000000123456789ull;
+    r.offset = 987654321ull;
+    r.points = 3;
+    r.precision = 2;
+    r.consistency = 4;
+    r.flags = 0x1234;
+    r.db = "telegraf";
+    r.db_len = 8;
+    r.rp = "autogen";
+    r.rp_len = 7;
+    r.target = "b";
+    r.target_len = 1;
+    r.body = body;
+    r.body_len = strlen(body);
+    return r;
+}
+
+static int same(const struct wal_record *a, const struct wal_record *b)
+{
+    return a->recv_ns == b->recv_ns && a->offset == b->offset && a->points == b->points &&
+           a->precision == b->precision && a->consistency == b->consistency &&
+           a->flags == b->flags && a->db_len == b->db_len && a->rp_len == b->rp_len &&
+           a->target_len == b->target_len && a->body_len == b->body_len &&
+           memcmp(a->db, b->db, a->db_len) == 0 && memcmp(a->rp, b->rp, a->rp_len) == 0 &&
+           memcmp(a->target, b->target, a->target_len) == 0 &&
+           memcmp(a->body, b->body, a->body_len) == 0;
+}
+
+/* Rewrite the checksum so that only the byte changed on purpose is wrong. */
+static void reseal(unsigned char *v, size_t len)
+{
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), v + 4, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        v[i] = (unsigned char)(crc >> (8 * i));
+}
+
+static void test_round_trip(void)
+{
+    const char *body = "cpu,host=a v=1 1\ncpu,host=b v=2 2\ncpu,host=c v=3 3\n";
+    struct wal_record in = sample(body), out;
+    size_t len;
+    char *v = wal_record_encode(&in, 42, &len);
+    CHECK(v != NULL && len == WAL_REC_HDR + 8 + 7 + 1 + strlen(body) &&
+              len == wal_record_encoded_size(&in),
+          "encode: header plus db, rp, target and body");
+    CHECK_EQ_INT(wal_record_decode(v, len, 42, &out), 0, "decode of what was encoded: 0");
+    CHECK(same(&in, &out) && out.seq == 42, "round trip: every field and the sequence");
+    CHECK(out.body == v + len - in.body_len, "decode is a view into the stored value");
+    CHECK(wal_record_peek_recv_ns(v, len) == in.recv_ns &&
+              wal_record_peek_offset(v, len) == in.offset,
+          "peek: receive time and offset without decoding");
+    CHECK_EQ_INT(wal_record_decode(v, len, 43, &out), IWR_ECORRUPT,
+                 "a value under another sequence's key: IWR_ECORRUPT");
+    free(v);
+
+    struct wal_record bare;
+    memset(&bare, 0, sizeof(bare));
+    bare.db = "d";
+    bare.db_len = 1;
+    v = wal_record_encode(&bare, 1, &len);
+    CHECK(v != NULL && len == WAL_REC_HDR + 1 && wal_record_decode(v, len, 1, &out) == 0 &&
+              same(&bare, &out),
+          "round trip of a record with no rp, target or body");
+    free(v);
+}
+
+static void test_corruption(void)
+{
+    struct wal_record in = sample("m v=1i 1\n"), out;
+    size_t len;
+    unsigned char *v = (unsigned char *)wal_record_encode(&in, 7, &len);
+    unsigned char *copy = malloc(len);
+    size_t missed = 0, first_missed = 0;
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, v, len);
+            copy[i] ^= (unsigned char)(1u << bit);
+            if (wal_record_decode(copy, len, 7, &out) != IWR_ECORRUPT) {
+                if (missed++ == 0)
+                    first_missed = i;
+            }
+        }
+    }
+    if (!CHECK(missed == 0, "each of the %zu single-bit flips in a %zu-byte value is caught",
+               len * 8, len))
+        printf("#   %zu missed, the first at byte %zu\n", missed, first_missed);
+
+    memcpy(copy, v, len);
+    copy[23] = 1;
+    reseal(copy, len);
+    CHECK_EQ_INT(wal_record_decode(copy, len, 7, &out), IWR_ECORRUPT,
+                 "reserved byte 23 not 0, checksum valid: IWR_ECORRUPT");
+    memcpy(copy, v, len);
+    copy[20] = WAL_FORMAT_VERSION + 1;
+    reseal(copy, len);
+    CHECK_EQ_INT(wal_record_decode(copy, len, 7, &out), IWR_ECORRUPT,
+                 "another format version, checksum valid: IWR_ECORRUPT");
+    memcpy(copy, v, len);
+    copy[36]++; /* body_len one more than stored */
+    reseal(copy, len);
+    CHECK_EQ_INT(wal_record_decode(copy, len, 7, &out), IWR_ECORRUPT,
+                 "lengths that do not add up, checksum valid: IWR_ECORRUPT");
+    memcpy(copy, v, len);
+    reseal(copy, len);
+    CHECK_EQ_INT(wal_record_decode(copy, len, 7, &out), 0, "resealing alone changes nothing");
+
+    CHECK_EQ_INT(wal_record_decode(v, len - 1, 7, &out), IWR_ECORRUPT,
+                 "one byte short: IWR_ECORRUPT");
+    CHECK_EQ_INT(wal_record_decode(v, WAL_REC_HDR - 1, 7, &out), IWR_ECORRUPT,
+                 "shorter than the header: IWR_ECORRUPT");
+    CHECK_EQ_INT(wal_record_decode(v, 0, 7, &out), IWR_ECORRUPT, "empty: IWR_ECORRUPT");
+    unsigned char *longer = calloc(1, len + 1);
+    memcpy(longer, v, len);
+    CHECK_EQ_INT(wal_record_decode(longer, len + 1, 7, &out), IWR_ECORRUPT,
+                 "one byte more: IWR_ECORRUPT");
+    free(longer);
+    free(copy);
+    free(v);
+}
+
+static void test_limits(void)
+{
+    static char big[UINT16_MAX + 1];
+    memset(big, 'x', sizeof(big));
+    struct wal_record in = sample("m v=1i 1\n");
+    size_t len = 0;
+    in.db = big;
+    in.db_len = UINT16_MAX;
+    char *v = wal_record_encode(&in, 1, &len);
+    struct wal_record out;
+    CHECK(v != NULL && wal_record_decode(v, len, 1, &out) == 0 && out.db_len == UINT16_MAX,
+          "a database name of 65535 bytes is stored");
+    free(v);
+    in.db_len = UINT16_MAX + 1;
+    CHECK(wal_record_encode(&in, 1, &len) == NULL, "a database name of 65536 bytes is refused");
+    in.db_len = 8;
+    in.rp = big;
+    in.rp_len = UINT16_MAX + 1;
+    CHECK(wal_record_encode(&in, 1, &len) == NULL, "an rp of 65536 bytes is refused");
+    in.rp_len = 0;
+    in.target = big;
+    in.target_len = UINT16_MAX + 1;
+    CHECK(wal_record_encode(&in, 1, &len) == NULL, "a target of 65536 bytes is refused");
+}
+
+int main(void)
+{
+    test_round_trip();
+    test_corruption();
+    test_limits();
+    return tap_done();
+}
