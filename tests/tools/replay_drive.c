@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define MAX_BACKENDS 16
@@ -177,11 +178,21 @@ static void wake(void *arg)
     uv_async_send(arg);
 }
 
+/* The side commands (append, set-cursor) run next to a driver that holds the log as its
+ * daemon: like the CLI they adopt an existing log rather than take its lock. */
+static void side_options(struct wal_options *o, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    o->dir = dir;
+    o->adopt = access(path, F_OK) == 0;
+}
+
 static int do_append(const char *dir, const char *file, const char *db, const char *rp,
                      const char *target, size_t per_record)
 {
     struct wal_options o = {0};
-    o.dir = dir;
+    side_options(&o, dir);
     struct wal *w;
     int rc = wal_open(&w, &o);
     if (rc != 0) {
@@ -332,7 +343,7 @@ static int do_set_cursor(const char *dir, const char *spec)
         return 2;
     snprintf(name, sizeof(name), "%.*s", (int)(eq - spec), spec);
     struct wal_options o = {0};
-    o.dir = dir;
+    side_options(&o, dir);
     struct wal *w;
     int rc = wal_open(&w, &o);
     if (rc != 0) {
