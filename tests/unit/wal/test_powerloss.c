@@ -30,6 +30,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,6 +153,63 @@ static int child_main(char **argv)
     return 0;
 }
 
+/* The shim's own check, a known sequence on one file (created and synced by the parent as
+ * 8 KiB of '0'): events 1 pwrite 'A' page 0, 2 fdatasync, 3 pwrite 'B' at 10..110 (unsynced),
+ * 4 'C' at 50..100 through an O_DSYNC descriptor (durable), 5 writev of two 'D' pages at 8 KiB
+ * after lseek (unsynced, extends), 6 fdatasync: the cut comes before it. */
+static int selftest_main(const char *path)
+{
+    char a[4096], b[100], c[50], d[8192];
+    memset(a, 'A', sizeof(a));
+    memset(b, 'B', sizeof(b));
+    memset(c, 'C', sizeof(c));
+    memset(d, 'D', sizeof(d));
+    int fd = open(path, O_RDWR);
+    int dfd = open(path, O_WRONLY | O_DSYNC);
+    if (fd < 0 || dfd < 0)
+        return 2;
+    if (pwrite(fd, a, sizeof(a), 0) != (ssize_t)sizeof(a) || fdatasync(fd) != 0 ||
+        pwrite(fd, b, sizeof(b), 10) != (ssize_t)sizeof(b) ||
+        pwrite(dfd, c, sizeof(c), 50) != (ssize_t)sizeof(c) || lseek(fd, 8192, SEEK_SET) != 8192)
+        return 3;
+    struct iovec v[2] = {{d, 4096}, {d + 4096, 4096}};
+    if (writev(fd, v, 2) != 8192)
+        return 3;
+    fdatasync(fd);
+    return 0;
+}
+
+/* After the cut: what the file may hold. With 'keep' 0 exactly the durable writes; else each
+ * unsynced page piece may have survived, but never over a later durable write. */
+static int selftest_image_ok(const char *path, int keep, char *why, size_t cap)
+{
+    static unsigned char img[20000];
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, img, sizeof(img));
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        snprintf(why, cap, "cannot read");
+        return 0;
+    }
+    unsigned char mid = img[10];
+    int ok = n == 8192 || (keep && (n == 12288 || n == 16384));
+    for (ssize_t i = 0; ok && i < 4096; i++) {
+        unsigned char want = 'A';
+        if (i >= 50 && i < 100)
+            want = 'C';
+        else if ((i >= 10 && i < 50) || (i >= 100 && i < 110))
+            want = keep ? mid : 'A';
+        ok = img[i] == want && (mid == 'A' || mid == 'B');
+    }
+    for (ssize_t i = 4096; ok && i < 8192; i++)
+        ok = img[i] == '0';
+    for (ssize_t i = 8192; ok && i < n; i++)
+        ok = img[i] == 'D' || (img[i] == 0 && i < 12288 && n == 16384 && img[8192] == 0);
+    snprintf(why, cap, "%zd bytes, page 0 byte 10 '%c', byte 50 '%c'", n, img[10], img[50]);
+    return ok;
+}
+
 /* ---- the parent ---- */
 
 struct acked {
@@ -242,7 +300,7 @@ static void report_parse(const char *path, struct report *r)
 /* Run one child under the shim. Returns its wait status, or -1 if it could not be started or
  * missed its deadline; fills the acknowledgements into d and the shim's report into r. */
 static int run_child(struct logdir *d, uint64_t crash_at, uint64_t keep_seed, struct report *r,
-                     uint64_t *round_acks)
+                     uint64_t *round_acks, const char *selftest_file)
 {
     char report[400];
     snprintf(report, sizeof(report), "%s.report", d->path);
@@ -259,6 +317,11 @@ static int run_child(struct logdir *d, uint64_t crash_at, uint64_t keep_seed, st
     snprintf(a_retain, sizeof(a_retain), "%" PRIu64, d->retain_ns);
     snprintf(a_fd, sizeof(a_fd), "%d", p[1]);
     char *args[] = {exe, "--child", d->path, a_base, a_nosync, a_retain, a_fd, NULL};
+    if (selftest_file != NULL) {
+        args[1] = "--selftest";
+        args[2] = (char *)selftest_file;
+        args[3] = NULL;
+    }
     /* The environment: ours, minus any preload, plus the shim's settings. */
     char e_pre[PATH_MAX + 64], e_dir[400], e_at[64], e_keep[64], e_rep[480], e_asan[600];
     snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", shim);
@@ -527,7 +590,7 @@ static long round_run(struct logdir *d, int round, uint64_t seed, uint64_t lo, u
     uint64_t keep_seed = keep ? (mix64(seed ^ 0x5bd1e995u) | 1) : 0;
     struct report r;
     uint64_t round_acks = 0;
-    int status = run_child(d, crash_at, keep_seed, &r, &round_acks);
+    int status = run_child(d, crash_at, keep_seed, &r, &round_acks, NULL);
     int exited = status >= 0 && WIFEXITED(status);
     int code = exited ? WEXITSTATUS(status) : -1;
     uint64_t first = 0, last = 0, cursor = 0;
@@ -582,6 +645,8 @@ int main(int argc, char **argv)
 {
     if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return child_main(argv);
+    if (argc == 3 && strcmp(argv[1], "--selftest") == 0)
+        return selftest_main(argv[2]);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
@@ -615,10 +680,37 @@ int main(int argc, char **argv)
         return tap_done();
     }
 
-    /* Calibration: a child without a cut, to learn how many events a run makes. */
+    /* The shim first, on a known sequence of writes: dropped, then with seeded keeps. */
     struct report r;
+    struct logdir sd;
+    memset(&sd, 0, sizeof(sd));
+    snprintf(sd.path, sizeof(sd.path), "%s/selftest", base);
+    sd.name = "selftest";
+    mkdir(sd.path, 0750);
+    char sfile[400];
+    snprintf(sfile, sizeof(sfile), "%s/f", sd.path);
+    for (int i = 0; i < 9; i++) {
+        static char zeros[8192];
+        memset(zeros, '0', sizeof(zeros));
+        int fd = open(sfile, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        if (fd < 0 || write(fd, zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros) || fsync(fd) != 0)
+            return 2;
+        close(fd);
+        uint64_t keep = i == 0 ? 0 : mix64(seed ^ (uint64_t)i) | 1, none = 0;
+        int sst = run_child(&sd, 6, keep, &r, &none, sfile);
+        char why[128];
+        int img = selftest_image_ok(sfile, keep != 0, why, sizeof(why));
+        CHECK(sst >= 0 && WIFEXITED(sst) && WEXITSTATUS(sst) == PL_EXIT && r.cut &&
+                  strcmp(r.during, "fdatasync") == 0 && img,
+              "shim self-test %d (%s): cut before event 6 (%s), %" PRIu64 " pieces dropped, %" PRIu64
+              " kept; file: %s",
+              i, keep ? "keep seeded" : "drop all", r.cut ? r.during : "no cut", r.dropped, r.kept,
+              why);
+    }
+
+    /* Calibration: a child without a cut, to learn how many events a run makes. */
     uint64_t cal_acks = 0;
-    int st = run_child(&dirs[0], 0, 0, &r, &cal_acks);
+    int st = run_child(&dirs[0], 0, 0, &r, &cal_acks, NULL);
     CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && r.events > 0 && r.unmodelled == 0,
           "calibration: a run of %" PRIu64 " acknowledgements makes %" PRIu64
           " write/sync calls on the data file, none unmodelled",
@@ -655,7 +747,7 @@ int main(int argc, char **argv)
     struct logdir cal;
     uint64_t neg_events = 0;
     if (logdir_init(&cal, base, "nosync-calibration", 1, 0) == 0 &&
-        run_child(&cal, 0, 0, &r, &cal_acks) >= 0)
+        run_child(&cal, 0, 0, &r, &cal_acks, NULL) >= 0)
         neg_events = r.events;
     free(cal.acks);
     CHECK(neg_events > 0, "nosync calibration: %" PRIu64 " write calls in a run", neg_events);
