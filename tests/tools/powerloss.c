@@ -23,6 +23,7 @@
  *
  * Environment: IWR_PL_DIR (absolute; files directly in it are tracked, except lock.mdb, which
  * LMDB rebuilds whenever it opens an environment no process holds), IWR_PL_CRASH_AT (0: never),
+ * IWR_PL_CUT_AT_EXIT (1: a process that exits before that event loses the power at exit),
  * IWR_PL_KEEP_SEED (0: drop every unsynced write), IWR_PL_REPORT (a file the report is appended
  * to). Without IWR_PL_DIR the shim only passes calls through.
  *
@@ -91,6 +92,7 @@ static char pl_dir[512];
 static size_t pl_dir_len;
 static uint64_t pl_crash_at;
 static uint64_t pl_keep_seed;
+static int pl_cut_at_exit;
 static char pl_report[512];
 static struct pl_file pl_files[PL_FILES];
 static int pl_nfiles;
@@ -146,6 +148,7 @@ __attribute__((constructor)) static void pl_init(void)
         pl_dir[--pl_dir_len] = '\0';
     pl_crash_at = pl_env_u64("IWR_PL_CRASH_AT");
     pl_keep_seed = pl_env_u64("IWR_PL_KEEP_SEED");
+    pl_cut_at_exit = pl_env_u64("IWR_PL_CUT_AT_EXIT") != 0;
     const char *r = getenv("IWR_PL_REPORT");
     if (r != NULL && strlen(r) < sizeof(pl_report))
         strcpy(pl_report, r);
@@ -692,11 +695,16 @@ int sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
     return (int)pl_ret(pl_sys(SYS_sync_file_range, fd, off, n, flags, 0, 0));
 }
 
-/* The counters, for a process that ends without a cut (the test's calibration run). */
+/* A process that ends without reaching its cut: with IWR_PL_CUT_AT_EXIT the power goes at
+ * exit, else the counters are reported (the test's calibration run). */
 __attribute__((destructor)) static void pl_fini(void)
 {
     if (!pl_on)
         return;
+    if (pl_cut_at_exit) {
+        pthread_mutex_lock(&pl_mu);
+        pl_cut("exit");
+    }
     pl_report_line("exit events=%llu writes=%llu dsync_writes=%llu syncs=%llu other_syncs=%llu "
                    "unmodelled=%llu\n",
                    (unsigned long long)pl_events, (unsigned long long)pl_writes,
