@@ -53,17 +53,17 @@
 #define PL_PAGE 4096
 #define PL_FILES 8
 #define PL_FDS 4096
-#define PL_SLOTS (1u << 16) /* page pre-images per epoch, a power of two */
+#define PL_SLOTS (1u << 16)   /* page pre-images per epoch, a power of two */
 #define PL_ARENA (1ull << 30) /* reserved, not committed: MAP_NORESERVE */
 #define PL_EXIT 77
 
 struct pl_file {
     char path[512];
-    int rfd;              /* our own read-only descriptor, for pre-images */
-    uint64_t epoch;       /* bumped by each sync: older log entries and pre-images are void */
-    uint64_t size;        /* as the page cache has it */
+    int rfd;        /* our own read-only descriptor, for pre-images */
+    uint64_t epoch; /* bumped by each sync: older log entries and pre-images are void */
+    uint64_t size;  /* as the page cache has it */
     uint64_t durable_size;
-    uint64_t live;        /* log entries in the current epoch */
+    uint64_t live; /* log entries in the current epoch */
 };
 
 /* One write to one page (a write spanning pages is logged as one entry per page). */
@@ -78,11 +78,11 @@ struct pl_entry {
 };
 
 struct pl_slot {
-    uint64_t gen;         /* occupied in this generation of the table */
+    uint64_t gen; /* occupied in this generation of the table */
     uint64_t epoch;
     uint64_t page;
     uint32_t file;
-    uint32_t valid;       /* bytes of the page inside the file when it was saved */
+    uint32_t valid; /* bytes of the page inside the file when it was saved */
     unsigned char *data;
 };
 
@@ -185,8 +185,8 @@ static void pl_report_line(const char *fmt, ...)
         return;
     if ((size_t)n >= sizeof(line))
         n = sizeof(line) - 1;
-    long fd = pl_sys(SYS_openat, AT_FDCWD, (long)pl_report, O_WRONLY | O_CREAT | O_APPEND, 0644, 0,
-                     0);
+    long fd =
+        pl_sys(SYS_openat, AT_FDCWD, (long)pl_report, O_WRONLY | O_CREAT | O_APPEND, 0644, 0, 0);
     if (fd < 0)
         return;
     pl_sys(SYS_write, fd, (long)line, n, 0, 0, 0);
@@ -255,8 +255,8 @@ __attribute__((noreturn)) static void pl_cut(const char *during)
                    (unsigned long long)pl_events, during, (unsigned long long)pl_writes,
                    (unsigned long long)pl_dsync_writes, (unsigned long long)pl_syncs,
                    (unsigned long long)unsynced_bytes, (unsigned long long)restored,
-                   (unsigned long long)dropped, (unsigned long long)kept,
-                   (unsigned long long)cut, (unsigned long long)pl_unmodelled);
+                   (unsigned long long)dropped, (unsigned long long)kept, (unsigned long long)cut,
+                   (unsigned long long)pl_unmodelled);
     pl_sys(SYS_exit_group, PL_EXIT, 0, 0, 0, 0, 0);
     for (;;)
         ;
@@ -355,8 +355,8 @@ static void pl_save_pages(uint32_t file, uint64_t off, size_t len)
 }
 
 /* After 'n' bytes of 'iov' went to file f at 'off': log them page by page. Under pl_mu. */
-static void pl_log_write(uint32_t file, uint64_t off, const struct iovec *iov, int iovcnt,
-                         size_t n, int durable)
+static void pl_log_write(uint32_t file, uint64_t off, const struct iovec *iov, int iovcnt, size_t n,
+                         int durable)
 {
     struct pl_file *pf = &pl_files[file];
     int v = 0;
@@ -426,8 +426,8 @@ static ssize_t pl_write(int fd, const struct iovec *iov, int iovcnt, off_t offse
         if (nr == SYS_write)
             return pl_ret(pl_sys(nr, fd, (long)iov[0].iov_base, (long)iov[0].iov_len, 0, 0, 0));
         if (nr == SYS_pwrite64)
-            return pl_ret(pl_sys(nr, fd, (long)iov[0].iov_base, (long)iov[0].iov_len, offset,
-                                 0, 0));
+            return pl_ret(
+                pl_sys(nr, fd, (long)iov[0].iov_base, (long)iov[0].iov_len, offset, 0, 0));
         if (nr == SYS_writev)
             return pl_ret(pl_sys(nr, fd, (long)iov, iovcnt, 0, 0, 0));
         return pl_ret(pl_sys(nr, fd, (long)iov, iovcnt, offset, 0, flags));

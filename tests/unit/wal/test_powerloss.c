@@ -36,10 +36,10 @@
 #include <unistd.h>
 
 #define IN_FLIGHT 16
-#define CHILD_ACKS 600      /* a child stops after this many acknowledgements */
-#define CURSOR_LAG 100      /* the cursor trails the last acknowledged record by this much */
+#define CHILD_ACKS 600 /* a child stops after this many acknowledgements */
+#define CURSOR_LAG 100 /* the cursor trails the last acknowledged record by this much */
 #define CHILD_DEADLINE_MS 20000
-#define PL_EXIT 77          /* the shim's exit status after a cut */
+#define PL_EXIT 77 /* the shim's exit status after a cut */
 #define NEG_ROUNDS 8
 
 extern char **environ;
@@ -229,7 +229,7 @@ struct logdir {
 };
 
 struct report {
-    int cut;               /* the shim cut the power (else the child ended on its own) */
+    int cut; /* the shim cut the power (else the child ended on its own) */
     char during[32];
     uint64_t event, events, unsynced_bytes, pages_restored, dropped, kept, unmodelled;
 };
@@ -287,8 +287,9 @@ static void report_parse(const char *path, struct report *r)
             r->dropped = dr;
             r->kept = kp;
             r->unmodelled = un;
-        } else if (sscanf(line, "exit events=%llu writes=%*u dsync_writes=%*u syncs=%*u "
-                                "other_syncs=%*u unmodelled=%llu",
+        } else if (sscanf(line,
+                          "exit events=%llu writes=%*u dsync_writes=%*u syncs=%*u "
+                          "other_syncs=%*u unmodelled=%llu",
                           &ev, &un) == 2) {
             r->events = ev;
             r->unmodelled = un;
@@ -332,8 +333,8 @@ static int run_child(struct logdir *d, uint64_t crash_at, uint64_t keep_seed, st
     snprintf(e_keep, sizeof(e_keep), "IWR_PL_KEEP_SEED=%" PRIu64, keep_seed);
     snprintf(e_rep, sizeof(e_rep), "IWR_PL_REPORT=%s", report);
     const char *asan = getenv("ASAN_OPTIONS");
-    snprintf(e_asan, sizeof(e_asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
-             asan ? asan : "", asan && *asan ? ":" : "");
+    snprintf(e_asan, sizeof(e_asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan ? asan : "",
+             asan && *asan ? ":" : "");
     size_t n_env = 0;
     while (environ[n_env] != NULL)
         n_env++;
@@ -341,8 +342,7 @@ static int run_child(struct logdir *d, uint64_t crash_at, uint64_t keep_seed, st
     size_t k = 0;
     for (size_t i = 0; i < n_env; i++)
         if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 &&
-            strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0 &&
-            strncmp(environ[i], "IWR_PL_", 7) != 0)
+            strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0 && strncmp(environ[i], "IWR_PL_", 7) != 0)
             env[k++] = environ[i];
     env[k++] = e_pre;
     env[k++] = e_dir;
@@ -446,8 +446,7 @@ static long check_log(const struct logdir *d, uint64_t *first_out, uint64_t *las
         out[1] = last;
         out[2] = cursor;
         if (cursor < d->cursor_acked) {
-            printf("#   %s: cursor at %" PRIu64 ", its last acknowledged move was to %" PRIu64
-                   "\n",
+            printf("#   %s: cursor at %" PRIu64 ", its last acknowledged move was to %" PRIu64 "\n",
                    d->name, cursor, d->cursor_acked);
             problems++;
         }
@@ -532,8 +531,8 @@ static long check_log(const struct logdir *d, uint64_t *first_out, uint64_t *las
 static int cli_verify(const struct logdir *d, char *line, size_t cap)
 {
     char cmd[PATH_MAX + 400];
-    snprintf(cmd, sizeof(cmd), "timeout 60 '%s/../../../influx-wal' verify --data-dir '%s' 2>&1", self_dir,
-             d->path);
+    snprintf(cmd, sizeof(cmd), "timeout 60 '%s/../../../influx-wal' verify --data-dir '%s' 2>&1",
+             self_dir, d->path);
     fflush(stdout);
     FILE *f = popen(cmd, "r");
     if (f == NULL)
@@ -625,17 +624,17 @@ static long round_run(struct logdir *d, int round, uint64_t seed, uint64_t lo, u
               " acknowledged this round, %zu in all; log %" PRIu64 "..%" PRIu64 ", cursor %" PRIu64
               ": every acknowledged record present and intact",
               d->name, round, seed, keep ? "keep a random half" : "drop all unsynced", crash_at,
-              r.cut ? " during " : ", no cut", r.cut ? r.during : "", round_acks, d->n_acks,
-              first, last, cursor);
+              r.cut ? " during " : ", no cut", r.cut ? r.during : "", round_acks, d->n_acks, first,
+              last, cursor);
         if (!good)
             printf("#   child status %d (exit %d), %ld problems, unmodelled calls %" PRIu64
-                   "; unsynced bytes %" PRIu64 ", pieces dropped %" PRIu64 " kept %" PRIu64
-                   "\n",
+                   "; unsynced bytes %" PRIu64 ", pieces dropped %" PRIu64 " kept %" PRIu64 "\n",
                    status, code, problems, r.unmodelled, r.unsynced_bytes, r.dropped, r.kept);
         t->verify_ok += vrc == 0;
         CHECK(vrc == 0, "%s round %d: influx-wal verify: %s", d->name, round, vline);
     } else {
-        printf("# %s round %d (seed %" PRIu64 ", %s, crash at event %" PRIu64 " during %s): %" PRIu64
+        printf("# %s round %d (seed %" PRIu64 ", %s, crash at event %" PRIu64
+               " during %s): %" PRIu64
                " acknowledged; %ld problems found; influx-wal verify %s (%s)\n",
                d->name, round, seed, keep ? "keep" : "drop", crash_at, r.cut ? r.during : "-",
                round_acks, problems, vrc == 0 ? "passed" : "failed", vline);
@@ -706,8 +705,8 @@ int main(int argc, char **argv)
         int img = selftest_image_ok(sfile, keep != 0, why, sizeof(why));
         CHECK(sst >= 0 && WIFEXITED(sst) && WEXITSTATUS(sst) == PL_EXIT && r.cut &&
                   strcmp(r.during, "fdatasync") == 0 && img,
-              "shim self-test %d (%s): cut before event 6 (%s), %" PRIu64 " pieces dropped, %" PRIu64
-              " kept; file: %s",
+              "shim self-test %d (%s): cut before event 6 (%s), %" PRIu64
+              " pieces dropped, %" PRIu64 " kept; file: %s",
               i, keep ? "keep seeded" : "drop all", r.cut ? r.during : "no cut", r.dropped, r.kept,
               why);
     }
