@@ -2,18 +2,19 @@
  * Used by tests/unit/wal/test_powerloss.c; not installed.
  *
  * It interposes the calls LMDB makes on its data file (open/open64/openat/creat, close,
- * write/pwrite/pwrite64/writev/pwritev/pwritev2, fsync/fdatasync/syncfs/sync, and
- * ftruncate/msync/sync_file_range to count them) and keeps a model of what the disk holds:
+ * write/pwrite/pwrite64/writev/pwritev/pwritev2, ftruncate, fsync/fdatasync/syncfs/sync, and
+ * msync/sync_file_range to count them) and keeps a model of what the disk holds:
  *
  *   - the first write to a 4 KiB page since the file's last fsync/fdatasync saves the page as
  *     it was (its pre-image) and every write is logged with the bytes it wrote;
+ *   - an ftruncate saves the pages a shrink cuts off, and a cut undoes it like a write;
  *   - fsync or fdatasync on any descriptor of the file makes everything written to it so far
  *     durable (the page cache is per file), including its size: the log of that file is dropped;
  *   - a write through a descriptor opened with O_DSYNC or O_SYNC (LMDB's meta page) is durable
  *     when it returns, and so is the file size it needs.
  *
- * Every write or sync call on a tracked file is an event, counted from 1. Before running event
- * IWR_PL_CRASH_AT the shim cuts the power: it writes every saved pre-image back, replays the
+ * Every write, ftruncate or sync call on a tracked file is an event, counted from 1. Before running
+ * event IWR_PL_CRASH_AT the shim cuts the power: it writes every saved pre-image back, replays the
  * writes that survive (the durable ones; with IWR_PL_KEEP_SEED also a seeded random half of
  * the unsynced ones, page by page, as a disk reordering its cache would keep them), truncates
  * the file to the size that survives, appends a one-line report to IWR_PL_REPORT and leaves with
@@ -28,10 +29,11 @@
  * to). Without IWR_PL_DIR the shim only passes calls through.
  *
  * Not modelled, and counted in the report as "unmodelled" so a test can insist on zero:
- * ftruncate of a tracked file, msync (LMDB only calls it with MDB_WRITEMAP), sync_file_range
- * on a tracked file. Writes through a writable shared mapping are invisible to a shim; LMDB
- * without MDB_WRITEMAP maps its data file read-only. Torn writes inside a 4 KiB page are not
- * simulated: a page piece survives whole or not at all. */
+ * msync (LMDB only calls it with MDB_WRITEMAP), sync_file_range on a tracked file (it starts
+ * write-back and promises nothing). An unsynced ftruncate never survives a cut, also in the
+ * reordering mode: the size goes back to the durable one. Writes through a writable shared mapping
+ * are invisible to a shim; LMDB without MDB_WRITEMAP maps its data file read-only. Torn writes
+ * inside a 4 KiB page are not simulated: a page piece survives whole or not at all. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -665,12 +667,26 @@ static void pl_unmodelled_call(void)
     pthread_mutex_unlock(&pl_mu);
 }
 
+/* A size change is durable at the file's next sync, like its writes: until then a cut brings
+ * the durable size back, and with it the pages a shrink cut off (saved first). */
 int ftruncate(int fd, off_t len);
 int ftruncate(int fd, off_t len)
 {
-    if (pl_fd(fd) >= 0)
-        pl_unmodelled_call();
-    return (int)pl_ret(pl_sys(SYS_ftruncate, fd, len, 0, 0, 0, 0));
+    int file = pl_fd(fd);
+    if (file < 0 || len < 0)
+        return (int)pl_ret(pl_sys(SYS_ftruncate, fd, len, 0, 0, 0, 0));
+    pthread_mutex_lock(&pl_mu);
+    pl_event("ftruncate");
+    struct pl_file *pf = &pl_files[file];
+    if ((uint64_t)len < pf->size)
+        pl_save_pages((uint32_t)file, (uint64_t)len, (size_t)(pf->size - (uint64_t)len));
+    long r = pl_sys(SYS_ftruncate, fd, len, 0, 0, 0, 0);
+    if (r == 0) {
+        pf->size = (uint64_t)len;
+        pf->live++; /* the file has something unsynced now, even without a write */
+    }
+    pthread_mutex_unlock(&pl_mu);
+    return (int)pl_ret(r);
 }
 
 int ftruncate64(int fd, off_t len);
