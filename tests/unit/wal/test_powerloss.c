@@ -157,8 +157,17 @@ static int child_main(char **argv)
  * 8 KiB of '0'): events 1 pwrite 'A' page 0, 2 fdatasync, 3 pwrite 'B' at 10..110 (unsynced),
  * 4 'C' at 50..100 through an O_DSYNC descriptor (durable), 5 writev of two 'D' pages at 8 KiB
  * after lseek (unsynced, extends), 6 fdatasync: the cut comes before it. */
-static int selftest_main(const char *path)
+static int selftest_main(const char *path, int truncate)
 {
+    if (truncate) {
+        /* The daemon's lock file at each open: events 1 ftruncate to 0, 2 pwrite of a PID,
+         * 3 fdatasync (the cut comes before it): the file must be as before. */
+        int tfd = open(path, O_RDWR);
+        if (tfd < 0 || ftruncate(tfd, 0) != 0 || pwrite(tfd, "4242\n", 5, 0) != 5)
+            return 3;
+        fdatasync(tfd);
+        return 0;
+    }
     char a[4096], b[100], c[50], d[8192];
     memset(a, 'A', sizeof(a));
     memset(b, 'B', sizeof(b));
@@ -250,6 +259,7 @@ static uint64_t now_ms(void)
 }
 
 static char self_dir[PATH_MAX]; /* build/tests/unit/wal */
+static int selftest_truncate;   /* run_child: the self-test's ftruncate sequence */
 
 static void ack_push(struct logdir *d, uint64_t seq, uint64_t n)
 {
@@ -321,7 +331,8 @@ static int run_child(struct logdir *d, uint64_t crash_at, uint64_t keep_seed, st
     if (selftest_file != NULL) {
         args[1] = "--selftest";
         args[2] = (char *)selftest_file;
-        args[3] = NULL;
+        args[3] = selftest_truncate ? "truncate" : NULL;
+        args[4] = NULL;
     }
     /* The environment: ours, minus any preload, plus the shim's settings. */
     char e_pre[PATH_MAX + 64], e_dir[400], e_at[64], e_keep[64], e_rep[480], e_asan[600];
@@ -648,8 +659,8 @@ int main(int argc, char **argv)
 {
     if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return child_main(argv);
-    if (argc == 3 && strcmp(argv[1], "--selftest") == 0)
-        return selftest_main(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "--selftest") == 0)
+        return selftest_main(argv[2], argc == 4);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
@@ -709,6 +720,28 @@ int main(int argc, char **argv)
               " pieces dropped, %" PRIu64 " kept; file: %s",
               i, keep ? "keep seeded" : "drop all", r.cut ? r.during : "no cut", r.dropped, r.kept,
               why);
+    }
+
+    {
+        static char zeros[8192], img[8200];
+        memset(zeros, '0', sizeof(zeros));
+        int fd = open(sfile, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        if (fd < 0 || write(fd, zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros) || fsync(fd) != 0)
+            return 2;
+        close(fd);
+        uint64_t none = 0;
+        selftest_truncate = 1;
+        int sst = run_child(&sd, 3, 0, &r, &none, sfile);
+        selftest_truncate = 0;
+        fd = open(sfile, O_RDONLY);
+        ssize_t got = fd < 0 ? -1 : read(fd, img, sizeof(img));
+        if (fd >= 0)
+            close(fd);
+        CHECK(sst >= 0 && WIFEXITED(sst) && WEXITSTATUS(sst) == PL_EXIT && r.cut &&
+                  got == (ssize_t)sizeof(zeros) && memcmp(img, zeros, sizeof(zeros)) == 0,
+              "shim self-test of ftruncate: cut before the fdatasync (%s), the file back to its "
+              "%zd durable bytes",
+              r.cut ? r.during : "no cut", got);
     }
 
     /* Calibration: a child without a cut, to learn how many events a run makes. */
