@@ -42,6 +42,8 @@ UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# LD_PRELOAD shims for the tests; never sanitized (preloaded ahead of the sanitizer runtime).
+SHIMS := $(BUILD)/tests/tools/powerloss.so
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
 
@@ -51,7 +53,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
 all: deps
 	@$(MAKE) --no-print-directory binaries
 
-binaries: $(BINS) $(UNIT_BINS) $(BENCH_BINS)
+binaries: $(BINS) $(UNIT_BINS) $(BENCH_BINS) $(SHIMS)
 
 # Installs whatever Debian package is missing; silent and quick when all are present.
 deps:
@@ -91,6 +93,10 @@ $(BUILD)/influx-wal: $(wildcard cmd/influx-wal/*.c cmd/influx-wal/*.h) $(LIB)
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(BUILD)/tests/tools/%.so: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fPIC -shared $(CFLAGS) -o $@ $< -lpthread
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
