@@ -9,11 +9,11 @@ OPT ?= -O2
 
 LLHTTP_SRC_DIR := /usr/share/llhttp
 LLHTTP_INC_DIR := /usr/share/include/llhttp
-PKGS := lmdb libuv libcurl zlib jansson
+PKGS := lmdb libuv libcurl zlib jansson openssl
 
 # Debian packages: what the build needs, then what the tests and benchmarks need.
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
-	libjansson-dev node-llhttp
+	libjansson-dev libssl-dev node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
 	lmdb-utils curl wrk prometheus
 # packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.

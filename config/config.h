@@ -33,11 +33,25 @@ struct cfg_udp {
     size_t read_buffer_bytes; /* SO_RCVBUF; 0: kernel default */
 };
 
+/* TLS on an HTTP listener. No certificate (cert and combined_pem NULL): plain HTTP. */
+struct cfg_tls {
+    char *cert;         /* tls-cert: PEM certificate chain */
+    char *key;          /* tls-key: PEM private key */
+    char *combined_pem; /* tls-combined-pem (influxdb-relay's ssl-combined-pem): both in one */
+    char *client_ca;    /* tls-client-ca: require client certificates signed by it */
+    char *min_version;  /* tls-min-version: "1.2" (default, also when NULL) or "1.3" */
+};
+
 struct config {
     char *path; /* file it came from; NULL for built-in defaults */
     /* [http] */
     char **listen; /* "ADDR:PORT" each; default {"127.0.0.1:9096"} */
     size_t n_listen;
+    /* n_listen entries: each listener's TLS. Our layout's [http] keys (in 'tls') apply to
+     * every listener it names, and to --listen ones; influxdb-relay's ssl-combined-pem is per
+     * [[http]] table. */
+    struct cfg_tls *listen_tls;
+    struct cfg_tls tls;
     size_t max_body_bytes;     /* default 25 MB (25000000), InfluxDB's own */
     size_t max_inflated_bytes; /* gzip output bound; default 4 x max_body_bytes */
     size_t max_connections;    /* default 1024 */
@@ -107,10 +121,20 @@ int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err
 /* "--listen ADDR:PORT" (the first use replaces the listen list). */
 int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 
+/* Whether 'c' asks for TLS on the listener it describes. */
+int config_tls_on(const struct cfg_tls *t);
+/* The certificate file and the key file of a TLS listener (the same file for a combined PEM),
+ * borrowed from 't'; the TLS minor version (2 or 3) of its minimum. */
+const char *config_tls_cert(const struct cfg_tls *t);
+const char *config_tls_key(const struct cfg_tls *t);
+int config_tls_min_minor(const struct cfg_tls *t);
+
 /* Cross-field checks, run after the file and the flags: at least one listen address and one
  * backend, unique backend names, parsable URLs and addresses, limits that make sense together
  * (max_inflated_bytes >= max_body_bytes, batch caps and timeouts > 0), users when auth is on,
- * UDP precisions. 0 or IWR_EPARSE with a reason in err (no file position). */
+ * UDP precisions, TLS keys that go together (a certificate with its key, or a combined PEM;
+ * tls-client-ca and tls-min-version only with a certificate; minimum "1.2" or "1.3"; the files
+ * themselves are the daemon's to load). 0 or IWR_EPARSE with a reason in err (no file position). */
 int config_validate(const struct config *c, char *err, size_t err_cap);
 
 /* Helpers also used by flags and tests. 0 or IWR_EPARSE. */

@@ -41,7 +41,10 @@ int cfg_precision_ok(const char *s);
 void cfg_udp_defaults(struct cfg_udp *u);
 void cfg_udp_deinit(struct cfg_udp *u);
 void cfg_listen_clear(struct config *c);
-void cfg_listen_push(struct config *c, char *addr);
+/* A listener at 'addr' (taken) with a copy of 'tls' (NULL: plain). */
+void cfg_listen_push(struct config *c, char *addr, const struct cfg_tls *tls);
+void cfg_tls_copy(struct cfg_tls *dst, const struct cfg_tls *src);
+void cfg_tls_deinit(struct cfg_tls *t);
 void cfg_backends_clear(struct config *c);
 void cfg_backend_push(struct config *c, struct replay_backend_opts *b);
 void cfg_udp_push(struct config *c, struct cfg_udp *u);

@@ -17,6 +17,8 @@
  * influxdb-relay keys, honoured:
  *   [[http]] bind-addr             -> http.listen (":PORT" means "0.0.0.0:PORT")
  *   [[http]] output                -> one [[backend]] per output, merged by name
+ *   [[http]] ssl-combined-pem      -> that listener's http.tls-combined-pem: it serves HTTPS,
+ *                                     the other [[http]] listeners plain HTTP
  *   output name                    -> backend.name (missing: made from the location's host:port)
  *   output location               -> backend.url ("/write" and trailing "/" stripped)
  *   output timeout                 -> backend.timeout
@@ -29,7 +31,6 @@
  *   [[udp]] database, retention-policy (ours, added to the table) -> udp.database, ...
  *   [[http]] name, [[udp]] name    -> accepted; display names only, also in influxdb-relay
  * influxdb-relay keys, accepted and ignored with a warning:
- *   [[http]] ssl-combined-pem         this relay serves plain HTTP (terminate TLS in front)
  *   [[http]] default-retention-policy writes without rp= go to the database's default policy
  *   [[http]] default-ping-response    /ping always answers 204
  *   output buffer-size-mb             everything is buffered on disk (wal.max-size bounds it)
@@ -45,7 +46,7 @@ static const struct field relay_http_fields[] = {
     ACCEPTED("name"),
     LATER("bind-addr"),
     LATER("output"),
-    IGNORED("ssl-combined-pem", "this relay serves plain HTTP; terminate TLS in front of it"),
+    LATER("ssl-combined-pem"),
     IGNORED("default-retention-policy",
             "writes without rp= go to the database's default retention policy"),
     IGNORED("default-ping-response", "/ping always answers 204"),
@@ -137,6 +138,10 @@ int compat_load_http(struct loader *ld, const struct toml_node *t)
         rc = bind_addr(ld, "http", t, &addr);
     if (rc == 0)
         rc = ld_add_listen(ld, addr, t->line);
+    /* TLS per [[http]] table: this listener only. */
+    const struct toml_node *pem = toml_get(t, "ssl-combined-pem");
+    if (rc == 0 && pem != NULL)
+        rc = ld_get_str(ld, "http", pem, 0, &ld->c->listen_tls[ld->c->n_listen - 1].combined_pem);
     const struct toml_node *out = toml_get(t, "output");
     if (rc == 0 && out != NULL)
         rc = ld_need_tables(ld, out, "(output = [{ name = ..., location = ... }])");

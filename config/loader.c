@@ -141,6 +141,11 @@ static const struct field http_fields[] = {
     FIELD("idle-timeout", K_DURATION, struct config, idle_timeout_ms),
     FIELD("read-timeout", K_DURATION, struct config, read_timeout_ms),
     FIELD("allow-unsigned", K_BOOL, struct config, allow_unsigned),
+    FIELD("tls-cert", K_STR_OPT, struct config, tls.cert),
+    FIELD("tls-key", K_STR_OPT, struct config, tls.key),
+    FIELD("tls-combined-pem", K_STR_OPT, struct config, tls.combined_pem),
+    FIELD("tls-client-ca", K_STR_OPT, struct config, tls.client_ca),
+    FIELD("tls-min-version", K_STR_OPT, struct config, tls.min_version),
 };
 
 static const struct field auth_fields[] = {
@@ -344,7 +349,7 @@ int ld_add_listen(struct loader *ld, char *addr, int line)
         free(addr);
         return ld_fail(ld, line, "more than %d listen addresses", CFG_MAX_LIST);
     }
-    cfg_listen_push(ld->c, addr);
+    cfg_listen_push(ld->c, addr, NULL);
     return 0;
 }
 
@@ -386,6 +391,11 @@ static int load_http(struct loader *ld, const struct toml_node *t)
     const struct toml_node *v = toml_get(t, "listen");
     if (rc == 0 && v != NULL)
         rc = load_listen(ld, v);
+    /* [http]'s TLS keys are every listener's, the built-in one included. */
+    for (size_t i = 0; rc == 0 && i < c->n_listen; i++) {
+        cfg_tls_deinit(&c->listen_tls[i]);
+        cfg_tls_copy(&c->listen_tls[i], &c->tls);
+    }
     /* The gzip bound follows the body limit unless it is set too. */
     if (rc == 0 && toml_get(t, "max-inflated-size") == NULL)
         c->max_inflated_bytes = c->max_body_bytes > SIZE_MAX / 4 ? SIZE_MAX : 4 * c->max_body_bytes;
@@ -695,12 +705,21 @@ int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t 
     if (why != NULL)
         return cfg_fail(err, err_cap, "listen \"%.200s\" %s", arg, why);
     if (!c->listen_flags_seen) {
+        /* A flag's listener takes [http]'s TLS keys. Listeners whose TLS came from elsewhere
+         * (influxdb-relay's per-[[http]] ssl-combined-pem) must not turn plain by a flag. */
+        for (size_t i = 0; !config_tls_on(&c->tls) && i < c->n_listen; i++)
+            if (config_tls_on(&c->listen_tls[i]))
+                return cfg_fail(err, err_cap,
+                                "listen \"%.200s\": the file's listener %.64s serves TLS (its "
+                                "[[http]] ssl-combined-pem); --listen would replace it with plain "
+                                "HTTP: set the addresses in the file instead",
+                                arg, c->listen[i]);
         cfg_listen_clear(c);
         c->listen_flags_seen = 1;
     }
     if (c->n_listen >= CFG_MAX_LIST)
         return cfg_fail(err, err_cap, "listen \"%.200s\": more than %d addresses", arg,
                         CFG_MAX_LIST);
-    cfg_listen_push(c, xstrdup(arg));
+    cfg_listen_push(c, xstrdup(arg), &c->tls);
     return 0;
 }

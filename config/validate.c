@@ -8,6 +8,29 @@
 
 /* ---- validation -------------------------------------------------------------------------- */
 
+static int validate_tls(const struct cfg_tls *t, const char *addr, char *err, size_t err_cap)
+{
+    if (t->combined_pem != NULL && (t->cert != NULL || t->key != NULL))
+        return cfg_fail(err, err_cap,
+                        "http listener %.64s: tls-combined-pem and tls-cert/tls-key: set one or "
+                        "the other",
+                        addr);
+    if ((t->cert == NULL) != (t->key == NULL) && t->combined_pem == NULL)
+        return cfg_fail(err, err_cap, "http listener %.64s: %s needs %s (or use tls-combined-pem)",
+                        addr, t->cert != NULL ? "tls-cert" : "tls-key",
+                        t->cert != NULL ? "tls-key" : "tls-cert");
+    if (!config_tls_on(t) && (t->client_ca != NULL || t->min_version != NULL))
+        return cfg_fail(err, err_cap,
+                        "http listener %.64s: %s needs a certificate (tls-cert and tls-key, or "
+                        "tls-combined-pem)",
+                        addr, t->client_ca != NULL ? "tls-client-ca" : "tls-min-version");
+    if (t->min_version != NULL && strcmp(t->min_version, "1.2") != 0 &&
+        strcmp(t->min_version, "1.3") != 0)
+        return cfg_fail(err, err_cap, "http.tls-min-version \"%.16s\": use \"1.2\" or \"1.3\"",
+                        t->min_version);
+    return 0;
+}
+
 static int validate_http(const struct config *c, char *err, size_t err_cap)
 {
     if (c->n_listen == 0)
@@ -20,6 +43,9 @@ static int validate_http(const struct config *c, char *err, size_t err_cap)
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->listen[i], c->listen[j]) == 0)
                 return cfg_fail(err, err_cap, "http.listen \"%.64s\" is given twice", c->listen[i]);
+        int rc = validate_tls(&c->listen_tls[i], c->listen[i], err, err_cap);
+        if (rc != 0)
+            return rc;
     }
     if (c->max_body_bytes == 0)
         return cfg_fail(err, err_cap, "http.max-body-size must be greater than 0");

@@ -395,19 +395,71 @@ void cfg_udp_deinit(struct cfg_udp *u)
     memset(u, 0, sizeof(*u));
 }
 
+static char *dup_opt(const char *s)
+{
+    return s != NULL ? xstrdup(s) : NULL;
+}
+
+void cfg_tls_copy(struct cfg_tls *dst, const struct cfg_tls *src)
+{
+    dst->cert = dup_opt(src->cert);
+    dst->key = dup_opt(src->key);
+    dst->combined_pem = dup_opt(src->combined_pem);
+    dst->client_ca = dup_opt(src->client_ca);
+    dst->min_version = dup_opt(src->min_version);
+}
+
+void cfg_tls_deinit(struct cfg_tls *t)
+{
+    free(t->cert);
+    free(t->key);
+    free(t->combined_pem);
+    free(t->client_ca);
+    free(t->min_version);
+    memset(t, 0, sizeof(*t));
+}
+
 void cfg_listen_clear(struct config *c)
 {
-    for (size_t i = 0; i < c->n_listen; i++)
+    for (size_t i = 0; i < c->n_listen; i++) {
         free(c->listen[i]);
+        cfg_tls_deinit(&c->listen_tls[i]);
+    }
     free(c->listen);
+    free(c->listen_tls);
     c->listen = NULL;
+    c->listen_tls = NULL;
     c->n_listen = 0;
 }
 
-void cfg_listen_push(struct config *c, char *addr)
+void cfg_listen_push(struct config *c, char *addr, const struct cfg_tls *tls)
 {
     c->listen = xrealloc(c->listen, (c->n_listen + 1) * sizeof(*c->listen));
+    c->listen_tls = xrealloc(c->listen_tls, (c->n_listen + 1) * sizeof(*c->listen_tls));
+    memset(&c->listen_tls[c->n_listen], 0, sizeof(*c->listen_tls));
+    if (tls != NULL)
+        cfg_tls_copy(&c->listen_tls[c->n_listen], tls);
     c->listen[c->n_listen++] = addr;
+}
+
+int config_tls_on(const struct cfg_tls *t)
+{
+    return t->cert != NULL || t->key != NULL || t->combined_pem != NULL;
+}
+
+const char *config_tls_cert(const struct cfg_tls *t)
+{
+    return t->combined_pem != NULL ? t->combined_pem : t->cert;
+}
+
+const char *config_tls_key(const struct cfg_tls *t)
+{
+    return t->combined_pem != NULL ? t->combined_pem : t->key;
+}
+
+int config_tls_min_minor(const struct cfg_tls *t)
+{
+    return t->min_version != NULL && strcmp(t->min_version, "1.3") == 0 ? 3 : 2;
 }
 
 void cfg_backends_clear(struct config *c)
@@ -436,7 +488,7 @@ void cfg_udp_push(struct config *c, struct cfg_udp *u)
 void config_defaults(struct config *c)
 {
     memset(c, 0, sizeof(*c));
-    cfg_listen_push(c, xstrdup(default_listen));
+    cfg_listen_push(c, xstrdup(default_listen), NULL);
     c->max_body_bytes = 25000000;
     c->max_inflated_bytes = 4 * c->max_body_bytes;
     c->max_connections = 1024;
@@ -461,6 +513,7 @@ void config_deinit(struct config *c)
 {
     free(c->path);
     cfg_listen_clear(c);
+    cfg_tls_deinit(&c->tls);
     for (size_t i = 0; i < c->n_users; i++) {
         free(c->users[i].name);
         free(c->users[i].password);

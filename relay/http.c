@@ -5,8 +5,14 @@
  * written (a write waits for its log commit), so pipelined requests are answered in order and a
  * slow commit pushes back on the client instead of piling up memory. Bytes read past the
  * request wait in 'pending'. One timer per connection bounds how long a request may take to
- * arrive (read timeout) and how long a kept-alive connection may sit idle. */
+ * arrive (read timeout) and how long a kept-alive connection may sit idle.
+ *
+ * The transport is the only difference between plain and TLS connections: conn_send encrypts
+ * (tls_conn_write) before the bytes go to uv_write, and on_read decrypts (tls_input) before the
+ * plaintext goes to the same parsing (conn_input). A TLS connection's handshake must finish
+ * within the read timeout; one that fails is counted and closed, never answered in HTTP. */
 #include "relay/relay_int.h"
+#include "relay/tls.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -84,20 +90,56 @@ static void on_written(uv_write_t *w, int status)
     }
 }
 
-/* Queue raw bytes on the connection. */
-static void conn_send(struct conn *c, const char *data, size_t len, int close_after)
+static void wire_write(struct conn *c, struct write_req *wr, size_t len)
 {
-    if (c->closing)
-        return;
-    struct write_req *wr = xmalloc(sizeof(*wr) + len);
-    memcpy(wr->data, data, len);
-    wr->conn = c;
-    wr->close_after = close_after;
     uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
         free(wr);
         conn_close(c);
     }
+}
+
+static struct write_req *write_req_new(struct conn *c, size_t len, int close_after)
+{
+    struct write_req *wr = xmalloc(sizeof(*wr) + len);
+    wr->conn = c;
+    wr->close_after = close_after;
+    return wr;
+}
+
+/* Send the ciphertext the TLS session has ready (handshake records, alerts, data). */
+static void tls_flush(struct conn *c, int close_after)
+{
+    size_t len = tls_conn_pending(c->tls);
+    if (len == 0) {
+        if (close_after)
+            conn_close(c);
+        return;
+    }
+    struct write_req *wr = write_req_new(c, len, close_after);
+    tls_conn_take(c->tls, wr->data, len);
+    wire_write(c, wr, len);
+}
+
+/* Queue bytes on the connection: as they are, or encrypted on a TLS connection. */
+static void conn_send(struct conn *c, const char *data, size_t len, int close_after)
+{
+    if (c->closing)
+        return;
+    if (c->tls != NULL) {
+        if (tls_conn_write(c->tls, data, len) != 0) {
+            log_info("event=tls_write_failed reason=\"%s\"", tls_conn_why(c->tls));
+            conn_close(c);
+            return;
+        }
+        if (close_after)
+            tls_conn_shutdown(c->tls); /* close_notify goes out with the last answer */
+        tls_flush(c, close_after);
+        return;
+    }
+    struct write_req *wr = write_req_new(c, len, close_after);
+    memcpy(wr->data, data, len);
+    wire_write(c, wr, len);
 }
 
 static void count_request(struct relay *r, enum endpoint ep, int status, uint64_t start_ns)
@@ -221,6 +263,12 @@ void http_end_raw(struct conn *c, int status)
     if (c->closing)
         return;
     /* The answer's framing was the backend's: end the connection once it is flushed. */
+    if (c->tls != NULL) {
+        tls_conn_shutdown(c->tls);
+        tls_flush(c, 0);
+        if (c->closing)
+            return;
+    }
     uv_shutdown_t *sr = xmalloc(sizeof(*sr));
     sr->data = c;
     if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -268,7 +316,12 @@ static void on_timer(uv_timer_t *t)
         log_info("event=request_timeout peer_fd=%d", (int)c->tcp.io_watcher.fd);
         conn_fail(c, 408, "request timeout");
     } else {
-        conn_close(c); /* idle keep-alive connection */
+        if (c->tls != NULL && !tls_conn_established(c->tls)) {
+            c->relay->ctr.tls_handshake_failures_total++;
+            log_info("event=tls_failed peer_fd=%d handshake_done=0 reason=\"handshake timeout\"",
+                     (int)c->tcp.io_watcher.fd);
+        }
+        conn_close(c); /* idle keep-alive connection, or a handshake past its deadline */
     }
 }
 
@@ -517,6 +570,86 @@ static void conn_continue(struct conn *c)
     conn_settle(c);
 }
 
+/* The client sent its last byte (EOF, a read error, or TLS close_notify). */
+static void conn_input_end(struct conn *c)
+{
+    /* A client that half-closes after its request still gets its answer. */
+    if (c->busy || c->draining) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    } else {
+        conn_close(c);
+    }
+}
+
+/* Plaintext from the client, in 'data' (the read buffer). */
+static void conn_input(struct conn *c, const char *data, size_t n)
+{
+    /* Parse straight from the read buffer; only what a waiting request leaves is copied. */
+    c->pumping = 1;
+    size_t off = 0;
+    if (c->pending.len > 0) {
+        buf_append(&c->pending, data, n);
+        off = n;
+    }
+    while (off < n && !c->busy && !c->draining && !c->closing)
+        off += conn_parse(c, data + off, n - off);
+    if (off < n && !c->closing)
+        buf_append(&c->pending, data + off, n - off);
+    c->pumping = 0;
+    conn_continue(c);
+}
+
+/* 'n' bytes of ciphertext in the read buffer: hand them to the session, then decrypt into the
+ * same buffer (the session copied them) until it needs more. All the plaintext one read gives
+ * is taken at once, into 'pending' while a request waits, so nothing is left inside OpenSSL
+ * for a later read that might never come; one read is at most READ_CHUNK, so this stays
+ * bounded like the plain path. */
+static void tls_input(struct conn *c, size_t n)
+{
+    struct relay *r = c->relay;
+    int was_established = tls_conn_established(c->tls);
+    tls_conn_feed(c->tls, c->rbuf, n);
+    for (;;) {
+        int m = tls_conn_read(c->tls, c->rbuf, READ_CHUNK);
+        if (!was_established && tls_conn_established(c->tls)) {
+            was_established = 1;
+            r->ctr.tls_handshakes_total++;
+            arm_idle(c); /* the handshake deadline is over; requests have their own */
+        }
+        if (m > 0) {
+            conn_input(c, c->rbuf, (size_t)m);
+            if (c->closing)
+                return;
+            continue;
+        }
+        if (m == TLS_WANT) {
+            tls_flush(c, 0);
+            return;
+        }
+        if (m == TLS_CLOSED) {
+            tls_flush(c, 0);
+            if (!c->closing)
+                conn_input_end(c);
+            return;
+        }
+        if (!was_established)
+            r->ctr.tls_handshake_failures_total++;
+        log_info("event=tls_failed peer_fd=%d handshake_done=%d reason=\"%s\"",
+                 (int)c->tcp.io_watcher.fd, was_established, tls_conn_why(c->tls));
+        /* The alert OpenSSL prepared goes out if the socket takes it now; no HTTP answer. */
+        size_t alen = tls_conn_pending(c->tls);
+        if (alen > 0 && alen <= 1024) {
+            char alert[1024];
+            tls_conn_take(c->tls, alert, alen);
+            uv_buf_t ab = uv_buf_init(alert, (unsigned)alen);
+            uv_try_write((uv_stream_t *)&c->tcp, &ab, 1);
+        }
+        conn_close(c);
+        return;
+    }
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     struct conn *c = s->data;
@@ -524,30 +657,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n < 0) {
         if (n != UV_EOF)
             log_debug("event=conn_read_error err=\"%s\"", uv_strerror((int)n));
-        /* A client that half-closes after its request still gets its answer. */
-        if (c->busy || c->draining) {
-            uv_read_stop(s);
-            c->reading = 0;
-        } else {
-            conn_close(c);
-        }
+        conn_input_end(c);
         return;
     }
     if (n == 0)
         return;
-    /* Parse straight from the read buffer; only what a waiting request leaves is copied. */
-    c->pumping = 1;
-    size_t off = 0;
-    if (c->pending.len > 0) {
-        buf_append(&c->pending, c->rbuf, (size_t)n);
-        off = (size_t)n;
-    }
-    while (off < (size_t)n && !c->busy && !c->draining && !c->closing)
-        off += conn_parse(c, c->rbuf + off, (size_t)n - off);
-    if (off < (size_t)n && !c->closing)
-        buf_append(&c->pending, c->rbuf + off, (size_t)n - off);
-    c->pumping = 0;
-    conn_continue(c);
+    if (c->tls != NULL)
+        tls_input(c, (size_t)n);
+    else
+        conn_input(c, c->rbuf, (size_t)n);
 }
 
 static void start_reading(struct conn *c)
@@ -583,6 +701,7 @@ static void conn_free(struct conn *c)
     buf_deinit(&c->req.inflated);
     lp_result_deinit(&c->req.lp);
     buf_deinit(&c->pending);
+    tls_conn_free(c->tls);
     free(c->rbuf);
     free(c);
     if (r->shutting_down && r->n_conns == 0 && r->servers_open == 0 && r->shutdown_done) {
@@ -605,6 +724,18 @@ static void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = 1;
+    if (c->tls != NULL && tls_conn_established(c->tls)) {
+        /* close_notify, if it was not sent with the last answer and the socket takes it now:
+         * closing the handle cancels queued writes, so this one cannot wait. */
+        tls_conn_shutdown(c->tls);
+        size_t len = tls_conn_pending(c->tls);
+        if (len > 0 && len <= 1024) {
+            char note[1024];
+            tls_conn_take(c->tls, note, len);
+            uv_buf_t nb = uv_buf_init(note, (unsigned)len);
+            uv_try_write((uv_stream_t *)&c->tcp, &nb, 1);
+        }
+    }
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
@@ -617,8 +748,9 @@ void conn_release_after_wal(struct conn *c)
         conn_free(c);
 }
 
-/* A new connection: accepted from 'server', or adopted from 'fd' when server is NULL. */
-static void conn_start(struct relay *r, uv_stream_t *server, int fd)
+/* A new connection: accepted from 'server', or adopted from 'fd' when server is NULL; TLS on
+ * context 't' unless it is NULL. */
+static void conn_start(struct relay *r, uv_stream_t *server, int fd, struct tls_ctx *t)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->relay = r;
@@ -641,6 +773,12 @@ static void conn_start(struct relay *r, uv_stream_t *server, int fd)
     c->req.ep = EP_OTHER;
     uv_tcp_nodelay(&c->tcp, 1);
     r->ctr.connections_total++;
+    if (t != NULL && (r->n_conns > r->cfg_limits.max_connections || r->shutting_down)) {
+        /* An answer would need a handshake first, which is the cost being refused: close. */
+        r->ctr.connections_refused_total++;
+        conn_close(c);
+        return;
+    }
     if (r->n_conns > r->cfg_limits.max_connections || r->shutting_down) {
         /* Refused cleanly: one answer, then close, so the client knows to back off. */
         r->ctr.connections_refused_total++;
@@ -652,7 +790,12 @@ static void conn_start(struct relay *r, uv_stream_t *server, int fd)
         http_respond_error(c, 503, msg, sizeof(msg) - 1);
         return;
     }
-    arm_idle(c);
+    if (t != NULL) {
+        c->tls = tls_conn_new(t);
+        arm_read_deadline(c); /* the handshake's deadline: half-open ones do not linger */
+    } else {
+        arm_idle(c);
+    }
     start_reading(c);
 }
 
@@ -662,12 +805,15 @@ static void on_connection(uv_stream_t *server, int status)
         log_warn("event=accept_failed err=\"%s\"", uv_strerror(status));
         return;
     }
-    conn_start(server->data, server, -1);
+    struct relay *r = server->data;
+    size_t i = (size_t)((uv_tcp_t *)server - r->servers);
+    IWR_ASSERT(i < r->n_servers);
+    conn_start(r, server, -1, r->server_tls[i]);
 }
 
 void relay_adopt_fd(struct relay *r, int fd)
 {
-    conn_start(r, NULL, fd);
+    conn_start(r, NULL, fd, NULL);
 }
 
 int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server)
@@ -692,7 +838,9 @@ int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server)
     if (rc != 0)
         log_error("event=listen_failed addr=%s err=\"%s\"", hostport, uv_strerror(rc));
     else
-        log_info("event=listening proto=http addr=%s", hostport);
+        log_info("event=listening proto=%s addr=%s",
+                 r->server_tls != NULL && r->server_tls[server - r->servers] ? "https" : "http",
+                 hostport);
     return rc;
 }
 

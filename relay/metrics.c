@@ -194,6 +194,15 @@ static void process_families(struct buf *b, struct relay *r)
             r->ctr.connections_total);
     one_u64(b, "influx_wal_connections_refused_total", "counter",
             "Connections refused over the connection limit.", r->ctr.connections_refused_total);
+    one_u64(b, "influx_wal_tls_handshakes_total", "counter",
+            "TLS sessions established on the HTTP listeners.", r->ctr.tls_handshakes_total);
+    one_u64(b, "influx_wal_tls_handshake_failures_total", "counter",
+            "TLS handshakes that failed or timed out (plain HTTP to a TLS port, refused client "
+            "certificates, half-open handshakes).",
+            r->ctr.tls_handshake_failures_total);
+    one_u64(b, "influx_wal_tls_reload_failures_total", "counter",
+            "SIGHUP certificate reloads that failed; the old certificate stays in use.",
+            r->ctr.tls_reload_failures_total);
 }
 
 static void ingest_families(struct buf *b, struct relay *r, const struct relay_view *v)

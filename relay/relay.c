@@ -1,5 +1,6 @@
 /* The relay's lifetime: listeners up, limits reloaded, graceful shutdown. Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/tls.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -14,6 +15,7 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
     *dst = *src;
     dst->listen = NULL;
     dst->n_listen = 0;
+    dst->listen_tls = NULL;
     dst->udp = NULL;
     dst->n_udp = 0;
     struct relay_user *users = xcalloc(src->n_users ? src->n_users : 1, sizeof(*users));
@@ -35,6 +37,14 @@ static void limits_free(struct relay_options *o)
     o->n_users = 0;
 }
 
+int relay_tls_check(const struct relay_tls *tls, char *err, size_t err_cap)
+{
+    struct tls_ctx *t = NULL;
+    int rc = tls_ctx_new(&t, tls, err, err_cap);
+    tls_ctx_free(t);
+    return rc;
+}
+
 int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
               const struct relay_options *cfg, const struct relay_hooks *hooks)
 {
@@ -48,7 +58,24 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
     relay_http_settings(&r->settings);
     *out = r;
     r->servers = xcalloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*r->servers));
+    r->server_tls = xcalloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*r->server_tls));
     int rc = 0;
+    /* Every TLS context first: a listener that asked for TLS is never bound without it. */
+    for (size_t i = 0; cfg->listen_tls != NULL && i < cfg->n_listen && rc == 0; i++) {
+        if (cfg->listen_tls[i].cert_file == NULL)
+            continue;
+        char err[512];
+        rc = tls_ctx_new(&r->server_tls[i], &cfg->listen_tls[i], err, sizeof(err));
+        if (rc != 0)
+            log_error("event=tls_setup_failed addr=%s reason=\"%s\"", cfg->listen[i], err);
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < cfg->n_listen; i++) {
+            tls_ctx_free(r->server_tls[i]);
+            r->server_tls[i] = NULL;
+        }
+        return rc;
+    }
     for (size_t i = 0; i < cfg->n_listen && rc == 0; i++) {
         rc = relay_listen_tcp(r, cfg->listen[i], &r->servers[i]);
         r->n_servers = i + 1;
@@ -65,6 +92,28 @@ void relay_reload(struct relay *r, const struct relay_options *cfg)
 {
     limits_free(&r->cfg_limits);
     limits_copy(&r->cfg_limits, cfg);
+    /* New certificates for the TLS listeners; a failure keeps the old context serving. The old
+     * one is dropped here, and lives on in the sessions that still use it. */
+    for (size_t i = 0; i < r->n_servers; i++) {
+        if (r->server_tls[i] == NULL)
+            continue;
+        const struct relay_tls *t = cfg->listen_tls != NULL && i < cfg->n_listen
+                                        ? &cfg->listen_tls[i]
+                                        : NULL;
+        struct tls_ctx *next = NULL;
+        char err[512] = "this listener's TLS settings are gone; it stays a TLS listener";
+        int rc = t != NULL && t->cert_file != NULL ? tls_ctx_new(&next, t, err, sizeof(err))
+                                                   : IWR_EINVAL;
+        if (rc != 0) {
+            r->ctr.tls_reload_failures_total++;
+            /* The old certificate stays in use. */
+            log_error("event=tls_reload_failed listener=%zu kept=old reason=\"%s\"", i, err);
+            continue;
+        }
+        tls_ctx_free(r->server_tls[i]);
+        r->server_tls[i] = next;
+        log_info("event=tls_reloaded listener=%zu cert=%s", i, t->cert_file);
+    }
     log_info("event=relay_reloaded max_body_bytes=%zu max_connections=%zu auth=%d users=%zu",
              cfg->max_body_bytes, cfg->max_connections, cfg->auth_enabled, cfg->n_users);
 }
@@ -102,6 +151,9 @@ void relay_free(struct relay *r)
     if (r == NULL)
         return;
     limits_free(&r->cfg_limits);
+    for (size_t i = 0; r->server_tls != NULL && i < r->n_servers; i++)
+        tls_ctx_free(r->server_tls[i]);
+    free(r->server_tls);
     free(r->servers);
     free(r->udp);
     free(r);

@@ -26,11 +26,23 @@ struct relay_udp {
     size_t read_buffer_bytes;     /* SO_RCVBUF; 0: the kernel's default */
 };
 
+/* TLS on one HTTP listener (relay/tls.h). The stream listeners (UDP) are always plaintext. */
+struct relay_tls {
+    const char *cert_file;      /* PEM certificate chain; NULL: this listener is plain HTTP */
+    const char *key_file;       /* PEM private key; NULL: it is in cert_file (combined PEM) */
+    const char *client_ca_file; /* NULL: no client certificate is asked for */
+    int min_version;            /* 12: TLS 1.2 (0 means the same), 13: TLS 1.3 */
+};
+
 /* What the relay is configured with (the daemon fills it from its config). Every pointer is
  * borrowed for the call that takes it; the relay copies what it keeps. */
 struct relay_options {
     const char *const *listen;   /* HTTP "ADDR:PORT" each (relay_new only) */
     size_t n_listen;
+    /* n_listen entries, one per listen address, or NULL: all plain. relay_new refuses to start
+     * a listener whose TLS cannot be set up; relay_reload loads new certificates for the
+     * listeners it has (by index) and keeps the old ones when that fails. */
+    const struct relay_tls *listen_tls;
     const struct relay_udp *udp; /* relay_new only */
     size_t n_udp;
     size_t max_body_bytes;       /* over it: 413 */
@@ -115,12 +127,19 @@ struct relay_hooks {
 };
 
 /* Create the relay on 'loop' writing to 'w' (both borrowed, outliving it), with the limits,
- * users and listeners of 'opts' (copied). Binds every listener: 0, or a -errno with the failing
- * address logged. */
+ * users and listeners of 'opts' (copied). Sets up TLS and binds every listener: 0, IWR_EINVAL
+ * when a listener's TLS cannot be set up (it is never served in plaintext instead; the file
+ * and reason are logged; relay_tls_check gives them to the caller first), or a -errno with the
+ * failing address logged. */
 int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
               const struct relay_options *opts, const struct relay_hooks *hooks);
-/* SIGHUP: take the new limits and users (listeners stay as they are; 'opts' listen and udp
- * are not read). */
+/* Load 'tls' as a listener would (certificate, key, their match, the client CA) and drop it:
+ * 0, or IWR_EINVAL with "FILE: reason" in 'err'. For --check-config and start-up. */
+int relay_tls_check(const struct relay_tls *tls, char *err, size_t err_cap);
+/* SIGHUP: take the new limits and users, and reload each TLS listener's certificate, key and
+ * CA from opts->listen_tls (by index); a listener whose new TLS files fail keeps the old ones
+ * (logged, counted in /metrics). Listeners stay as they are: 'opts' listen and udp are not
+ * read, and a listener cannot change between plain and TLS. */
 void relay_reload(struct relay *r, const struct relay_options *opts);
 /* Graceful stop: close the listeners, answer every request already received after its commit,
  * close idle connections; 'done' runs on the loop when the last connection closed. */

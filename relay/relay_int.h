@@ -42,6 +42,9 @@ struct relay_counters {
     uint64_t udp_dropped_points_total; /* lost to a full log: UDP has no way to say 503 */
     uint64_t connections_total;
     uint64_t connections_refused_total;
+    uint64_t tls_handshakes_total;         /* TLS sessions established */
+    uint64_t tls_handshake_failures_total; /* TLS sessions that failed before a request */
+    uint64_t tls_reload_failures_total;    /* SIGHUP reloads that kept an old certificate */
     uint64_t duration_buckets[DURATION_BUCKETS + 1];
     double duration_sum;
     uint64_t duration_count;
@@ -70,10 +73,14 @@ struct http_req {
     struct lp_result lp;           /* what line-protocol validation found */
 };
 
+struct tls_conn;
+struct tls_ctx;
+
 struct conn {
     uv_tcp_t tcp;                  /* first: the handle's address is the conn's */
     uv_timer_t timer;
     struct relay *relay;
+    struct tls_conn *tls;          /* the transport: NULL is plain TCP (relay/tls.h) */
     struct conn *prev, *next;
     llhttp_t parser;
     struct http_req req;
@@ -112,6 +119,7 @@ struct relay {
     struct relay_options cfg_limits; /* the limits and users in force (owned copies; no
                                       * listeners) */
     uv_tcp_t *servers;
+    struct tls_ctx **server_tls;   /* per server: its TLS context, NULL for plain HTTP */
     size_t n_servers;
     size_t servers_open;
     struct udp_listener **udp;

@@ -28,11 +28,13 @@ static const char usage[] =
     "  --backend NAME=URL     an InfluxDB backend (repeatable; default local=http://127.0.0.1:8086)\n"
     "  --udp ADDR:PORT=DB     a UDP line-protocol listener writing to DB (repeatable)\n"
     "  --log-level LEVEL      debug, info, warn, error\n"
-    "  --check-config         validate the configuration and exit (0 valid, 2 not)\n"
+    "  --check-config         validate the configuration, load the TLS certificates, keys and\n"
+    "                         CAs, and exit (0 valid, 2 not)\n"
     "  --version              print the version\n"
     "  --help                 this text\n"
     "\n"
-    "Flags override the file. Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads.\n";
+    "Flags override the file. Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads (the\n"
+    "certificates too; a bad one is logged and the old one kept).\n";
 
 /* The flags that layer over the file; kept to be applied again on SIGHUP. */
 struct flags {
@@ -150,10 +152,38 @@ static int set_backends(struct daemon *d, const struct config *c)
     return replay_set_backends(d->replay, c->backends, c->n_backends);
 }
 
-/* The relay's options from 'c': strings borrowed from it, the two arrays allocated here and
- * freed by relay_options_free. */
+/* Listener i's TLS as the relay takes it (strings borrowed from 'c'). */
+static struct relay_tls tls_of(const struct config *c, size_t i)
+{
+    const struct cfg_tls *t = &c->listen_tls[i];
+    if (!config_tls_on(t))
+        return (struct relay_tls){0};
+    return (struct relay_tls){config_tls_cert(t), config_tls_key(t), t->client_ca,
+                              10 + config_tls_min_minor(t)};
+}
+
+/* Load every TLS listener's certificate, key and CA as the relay will: 0, or IWR_EINVAL with
+ * "file: reason" in 'err'. */
+static int check_tls(const struct config *c, char *err, size_t cap)
+{
+    for (size_t i = 0; i < c->n_listen; i++) {
+        struct relay_tls t = tls_of(c, i);
+        if (t.cert_file == NULL)
+            continue;
+        int rc = relay_tls_check(&t, err, cap);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The relay's options from 'c': strings borrowed from it, the arrays allocated here and freed
+ * by relay_options_free. */
 static void relay_options_fill(struct relay_options *o, const struct config *c)
 {
+    struct relay_tls *tls = xcalloc(c->n_listen ? c->n_listen : 1, sizeof(*tls));
+    for (size_t i = 0; i < c->n_listen; i++)
+        tls[i] = tls_of(c, i);
     struct relay_user *users = xcalloc(c->n_users ? c->n_users : 1, sizeof(*users));
     struct relay_udp *udp = xcalloc(c->n_udp ? c->n_udp : 1, sizeof(*udp));
     for (size_t i = 0; i < c->n_users; i++)
@@ -165,6 +195,7 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
     *o = (struct relay_options){
         .listen = (const char *const *)c->listen,
         .n_listen = c->n_listen,
+        .listen_tls = tls,
         .udp = udp,
         .n_udp = c->n_udp,
         .max_body_bytes = c->max_body_bytes,
@@ -187,6 +218,7 @@ static void relay_options_free(struct relay_options *o)
 {
     free((struct relay_user *)o->users);
     free((struct relay_udp *)o->udp);
+    free((struct relay_tls *)o->listen_tls);
 }
 
 /* ---- hooks between the parts --------------------------------------------------------------- */
@@ -372,9 +404,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "influx-wal-relay: %s\n", err);
         return 2;
     }
+    /* A listener that asks for TLS is served with it or not at all: no start in plaintext. */
+    if (check_tls(&d.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "influx-wal-relay: %s\n", err);
+        config_deinit(&d.cfg);
+        return 2;
+    }
     if (d.flags.check_config) {
-        printf("configuration ok: %zu listener(s), %zu backend(s), %zu UDP listener(s), log in %s\n",
-               d.cfg.n_listen, d.cfg.n_backends, d.cfg.n_udp, d.cfg.data_dir);
+        size_t n_tls = 0;
+        for (size_t i = 0; i < d.cfg.n_listen; i++)
+            n_tls += config_tls_on(&d.cfg.listen_tls[i]) != 0;
+        printf("configuration ok: %zu listener(s) (%zu TLS), %zu backend(s), %zu UDP listener(s), "
+               "log in %s\n",
+               d.cfg.n_listen, n_tls, d.cfg.n_backends, d.cfg.n_udp, d.cfg.data_dir);
         config_deinit(&d.cfg);
         return 0;
     }
@@ -427,6 +469,11 @@ int main(int argc, char **argv)
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);
     relay_options_free(&ro);
+    if (rc == IWR_EINVAL) {
+        /* TLS that passed check_tls failed now (a file changed in between): logged. */
+        fprintf(stderr, "influx-wal-relay: cannot set up TLS (see the log)\n");
+        return 2;
+    }
     if (rc != 0) {
         fprintf(stderr, "influx-wal-relay: cannot listen: %s\n",
                 rc < 0 && rc > -4096 ? uv_strerror(rc) : iwr_strerror(rc));

@@ -838,16 +838,21 @@ static void test_relay_example(void)
     static const char *const warned[] = {
         "line=12 key=http.default-ping-response ",
         "line=16 key=http.output.buffer-size-mb ",
-        "line=23 key=http.ssl-combined-pem ",
         "line=24 key=http.default-retention-policy ",
         "line=58 key=udp.output ",
     };
     for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++)
         CHECK_EQ_INT(count(log, warned[i]), 1, warned[i]);
-    CHECK_EQ_INT(count(log, "event=config_key_ignored"), 5, "each ignored key logged once");
+    CHECK_EQ_INT(count(log, "key=http.ssl-combined-pem"), 0,
+                 "ssl-combined-pem is honoured, not ignored");
+    CHECK(cfg.n_listen == 2 && cfg.listen_tls[0].combined_pem == NULL,
+          "the first [[http]] has no ssl-combined-pem: plain HTTP");
+    CHECK_EQ_STR(cfg.n_listen == 2 ? cfg.listen_tls[1].combined_pem : NULL,
+                 "/etc/ssl/influxdb-relay.pem", "the second [[http]] serves TLS with its PEM");
+    CHECK_EQ_INT(count(log, "event=config_key_ignored"), 4, "each ignored key logged once");
     CHECK_EQ_INT(count(log, "level=warn event=config_outputs_merged"), 1,
                  "different outputs per [[http]] are warned about");
-    CHECK_EQ_INT(count(log, "file=packaging/influxdb-relay-example.toml"), 6,
+    CHECK_EQ_INT(count(log, "file=packaging/influxdb-relay-example.toml"), 5,
                  "warnings name the file");
     free(log);
 }
@@ -1042,6 +1047,68 @@ static void test_files(void)
     free(big);
 }
 
+static void test_tls(void)
+{
+    CHECK_EQ_INT(load("[http]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n"
+                      "tls-cert = \"/c.pem\"\ntls-key = \"/k.pem\"\ntls-client-ca = \"/ca.pem\"\n"
+                      "tls-min-version = \"1.3\"\n"),
+                 0, "tls: [http] keys load");
+    CHECK_EQ_INT(validate(), 0, "tls: and validate");
+    for (size_t i = 0; i < 2 && cfg.n_listen == 2; i++) {
+        const struct cfg_tls *t = &cfg.listen_tls[i];
+        CHECK(config_tls_on(t), "tls: every [http] listener gets TLS");
+        CHECK_EQ_STR(config_tls_cert(t), "/c.pem", "tls: cert");
+        CHECK_EQ_STR(config_tls_key(t), "/k.pem", "tls: key");
+        CHECK_EQ_STR(t->client_ca, "/ca.pem", "tls: client ca");
+        CHECK_EQ_INT(config_tls_min_minor(t), 3, "tls: min version 1.3");
+    }
+    CHECK_EQ_INT(config_set_listen_flag(&cfg, "127.0.0.1:3", err, sizeof(err)), 0,
+                 "tls: --listen on a TLS [http]");
+    CHECK(cfg.n_listen == 1 && config_tls_on(&cfg.listen_tls[0]), "tls: --listen takes [http]'s TLS");
+
+    CHECK_EQ_INT(load("[http]\ntls-combined-pem = \"/both.pem\"\n"), 0, "tls: combined pem");
+    CHECK(cfg.n_listen == 1 && config_tls_on(&cfg.listen_tls[0]),
+          "tls: the built-in listener takes [http]'s TLS");
+    CHECK_EQ_STR(cfg.n_listen ? config_tls_key(&cfg.listen_tls[0]) : NULL, "/both.pem",
+                 "tls: combined pem is the key too");
+    CHECK_EQ_INT(cfg.n_listen ? config_tls_min_minor(&cfg.listen_tls[0]) : 0, 2,
+                 "tls: min version defaults to 1.2");
+    CHECK_EQ_INT(load("[http]\nlisten = \"127.0.0.1:1\"\n"), 0, "tls: none");
+    CHECK(!config_tls_on(&cfg.listen_tls[0]), "tls: no keys, plain");
+
+    static const struct {
+        const char *text, *err;
+    } bad[] = {
+        {"[http]\ntls-cert = \"/c\"\n", "tls-cert needs tls-key"},
+        {"[http]\ntls-key = \"/k\"\n", "tls-key needs tls-cert"},
+        {"[http]\ntls-cert = \"/c\"\ntls-key = \"/k\"\ntls-combined-pem = \"/p\"\n",
+         "set one or the other"},
+        {"[http]\ntls-client-ca = \"/ca\"\n", "tls-client-ca needs a certificate"},
+        {"[http]\ntls-min-version = \"1.2\"\n", "tls-min-version needs a certificate"},
+        {"[http]\ntls-combined-pem = \"/p\"\ntls-min-version = \"1.1\"\n",
+         "use \"1.2\" or \"1.3\""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ_INT(load(bad[i].text), 0, "tls: bad combination loads");
+        CHECK_EQ_INT(validate(), IWR_EPARSE, bad[i].err);
+        CHECK(strstr(err, bad[i].err) != NULL, "%s", err);
+    }
+
+    /* influxdb-relay: TLS per [[http]], and --listen may not turn a TLS listener plain. */
+    CHECK_EQ_INT(load("[[http]]\nbind-addr = \"127.0.0.1:1\"\nssl-combined-pem = \"/p.pem\"\n"
+                      "[[http]]\nbind-addr = \"127.0.0.1:2\"\n"),
+                 0, "tls: relay layout with one TLS table");
+    CHECK_EQ_INT(validate(), 0, "tls: relay layout validates");
+    CHECK(cfg.n_listen == 2 && config_tls_on(&cfg.listen_tls[0]) &&
+              !config_tls_on(&cfg.listen_tls[1]),
+          "tls: mixed TLS and plain listeners");
+    CHECK_EQ_INT(config_set_listen_flag(&cfg, "127.0.0.1:3", err, sizeof(err)), IWR_EPARSE,
+                 "tls: --listen over a per-table TLS listener is refused");
+    CHECK(strstr(err, "plain") != NULL, "%s", err);
+    CHECK_EQ_INT(load("[[http]]\nbind-addr = \"127.0.0.1:1\"\nssl-combined-pem = 1\n"),
+                 IWR_EPARSE, "tls: ssl-combined-pem must be a string");
+}
+
 int main(void)
 {
     test_defaults();
@@ -1054,6 +1121,7 @@ int main(void)
     test_flags();
     test_validate();
     test_relay_example();
+    test_tls();
     test_relay_layout();
     test_files();
     config_deinit(&cfg);
