@@ -350,7 +350,17 @@ dpkg_cycle() {
     dpkg-deb -R "$DEB" "$TMP/up"
     sed -i "s/^Version: .*/Version: ${VERSION}+upgradetest1/" "$TMP/up/DEBIAN/control"
     dpkg-deb --root-owner-group -b "$TMP/up" "$TMP/upgrade.deb" >/dev/null
-    check "dpkg -i of a newer version upgrades it" dpkg --force-confold -i "$TMP/upgrade.deb" </dev/null
+    local up_out
+    if up_out=$(dpkg --force-confold -i "$TMP/upgrade.deb" </dev/null 2>&1); then
+        ok "dpkg -i of a newer version upgrades it"
+    else
+        not_ok "dpkg -i of a newer version upgrades it" "$(printf '%s\n' "$up_out" | tail -20)"
+    fi
+    if printf '%s\n' "$up_out" | grep -q "influx-wal-relay: configuration ok"; then
+        ok "upgrade: the postinst ran --check-config on the kept config"
+    else
+        not_ok "upgrade: the postinst ran --check-config on the kept config" "$(printf '%s\n' "$up_out" | tail -20)"
+    fi
     check "upgrade: version ${VERSION}+upgradetest1 installed" \
         test "$(dpkg-query -W -f='${Version}' "$PKG")" = "${VERSION}+upgradetest1"
     check "upgrade: the local config change is kept" grep -q "local change by the package test" "$CONF"
