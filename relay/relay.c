@@ -95,11 +95,18 @@ void relay_reload(struct relay *r, const struct relay_options *cfg)
     /* New certificates for the TLS listeners; a failure keeps the old context serving. The old
      * one is dropped here, and lives on in the sessions that still use it. */
     for (size_t i = 0; i < r->n_servers; i++) {
-        if (r->server_tls[i] == NULL)
-            continue;
         const struct relay_tls *t = cfg->listen_tls != NULL && i < cfg->n_listen
                                         ? &cfg->listen_tls[i]
                                         : NULL;
+        if (r->server_tls[i] == NULL) {
+            /* Listeners stay as they are: a plain one takes TLS only by a restart (logged as
+             * such: it keeps serving plain HTTP until then). */
+            if (t != NULL && t->cert_file != NULL) {
+                r->ctr.tls_reload_failures_total++;
+                log_error("event=tls_reload_failed listener=%zu kept=plain needs=restart", i);
+            }
+            continue;
+        }
         struct tls_ctx *next = NULL;
         char err[512] = "this listener's TLS settings are gone; it stays a TLS listener";
         int rc = t != NULL && t->cert_file != NULL ? tls_ctx_new(&next, t, err, sizeof(err))

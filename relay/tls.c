@@ -166,8 +166,7 @@ static int session_error(struct tls_conn *tc, int ret)
         ssl_reason(tc->why, sizeof(tc->why));
         if (v != X509_V_OK) {
             size_t l = strlen(tc->why);
-            snprintf(tc->why + l, sizeof(tc->why) - l, ": %s",
-                     X509_verify_cert_error_string(v));
+            snprintf(tc->why + l, sizeof(tc->why) - l, ": %s", X509_verify_cert_error_string(v));
         }
     } else {
         snprintf(tc->why, sizeof(tc->why), "TLS session error %d", e);

@@ -1064,7 +1064,8 @@ static void test_tls(void)
     }
     CHECK_EQ_INT(config_set_listen_flag(&cfg, "127.0.0.1:3", err, sizeof(err)), 0,
                  "tls: --listen on a TLS [http]");
-    CHECK(cfg.n_listen == 1 && config_tls_on(&cfg.listen_tls[0]), "tls: --listen takes [http]'s TLS");
+    CHECK(cfg.n_listen == 1 && config_tls_on(&cfg.listen_tls[0]),
+          "tls: --listen takes [http]'s TLS");
 
     CHECK_EQ_INT(load("[http]\ntls-combined-pem = \"/both.pem\"\n"), 0, "tls: combined pem");
     CHECK(cfg.n_listen == 1 && config_tls_on(&cfg.listen_tls[0]),
