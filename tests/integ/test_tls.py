@@ -198,7 +198,7 @@ def test_https_writes():
                               "%s/ping" % r.url], timeout=30)
     h.check(rc != 0 and out.strip() in ("", "000"), "curl without the CA refuses the server",
             (rc, out, err))
-    before = r.metric("influx_wal_points_total", 0)
+    before = r.metric("influx_wal_ingest_points_total", 0)
     try:
         import influxdb
     except ImportError:
@@ -209,7 +209,7 @@ def test_https_writes():
     pts = [{"measurement": "pyclient", "fields": {"n": i}, "time": 10**9 + i}
            for i in range(100)]
     h.check(cl.write_points(pts, time_precision="n"), "python3-influxdb writes over TLS")
-    h.check_eq(r.metric("influx_wal_points_total", 0) - before, 100.0,
+    h.check_eq(r.metric("influx_wal_ingest_points_total", 0) - before, 100.0,
                "the relay counted the 100 points")
     got = h.wait_until(lambda: a.count(DB, "pyclient") >= 100, timeout=20) and a.count(DB, "pyclient")
     h.check_eq(got, 100, "the 100 points arrived in influxd")
