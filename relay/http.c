@@ -127,7 +127,12 @@ static void conn_send(struct conn *c, const char *data, size_t len, int close_af
     if (c->closing)
         return;
     if (c->tls != NULL) {
-        if (tls_conn_write(c->tls, data, len) != 0) {
+        int rc = tls_conn_write(c->tls, data, len);
+        /* An answer after the closing one (a parse error seen again in bytes read with it):
+         * the connection ends with the first, already queued. */
+        if (rc == TLS_CLOSED)
+            return;
+        if (rc != 0) {
             log_info("event=tls_write_failed reason=\"%s\"", tls_conn_why(c->tls));
             conn_close(c);
             return;

@@ -185,6 +185,8 @@ int tls_conn_read(struct tls_conn *tc, char *out, size_t cap)
 
 int tls_conn_write(struct tls_conn *tc, const char *data, size_t len)
 {
+    if (tc->shut)
+        return TLS_CLOSED;
     ERR_clear_error();
     while (len > 0) {
         int chunk = len > (1u << 30) ? 1 << 30 : (int)len;

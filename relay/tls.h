@@ -36,7 +36,8 @@ void tls_conn_feed(struct tls_conn *tc, const char *data, size_t len);
  * certificate error (the reason via tls_conn_why; an alert may wait in the output). Any call
  * may leave ciphertext to send: drain it with tls_conn_take after each. */
 int tls_conn_read(struct tls_conn *tc, char *out, size_t cap);
-/* Encrypt 'len' bytes of plaintext into the output. 0, or TLS_FAILED (the session is
+/* Encrypt 'len' bytes of plaintext into the output. 0; TLS_CLOSED after tls_conn_shutdown
+ * (nothing can follow a close_notify: the bytes are dropped); or TLS_FAILED (the session is
  * unusable: close the connection). Only after the handshake. */
 int tls_conn_write(struct tls_conn *tc, const char *data, size_t len);
 /* Queue a close_notify (once; a no-op before the handshake completed). */
