@@ -32,7 +32,7 @@ LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LLHTTP_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-I$(LLHTTP_INC_DIR) $(SAN_FLAGS) $(CFLAGS)
 
-LIB_SRC := $(wildcard common/*.c wal/*.c config/*.c relay/*.c replay/*.c)
+LIB_SRC := $(wildcard common/*.c wal/*.c config/*.c relay/*.c replay/*.c scrub/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o $(BUILD)/obj/llhttp/llhttp.o
 LIB := $(BUILD)/libiwr.a

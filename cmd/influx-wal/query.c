@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "scrub/window.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -39,24 +40,12 @@ const char *influx_str_at(const json_t *o, const char *key)
 
 void influx_quote_ident(struct buf *b, const char *s)
 {
-    buf_append(b, "\"", 1);
-    for (; *s != '\0'; s++) {
-        if (*s == '"' || *s == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, s, 1);
-    }
-    buf_append(b, "\"", 1);
+    scrub_quote_ident(b, s);
 }
 
 void influx_quote_string(struct buf *b, const char *s)
 {
-    buf_append(b, "'", 1);
-    for (; *s != '\0'; s++) {
-        if (*s == '\'' || *s == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, s, 1);
-    }
-    buf_append(b, "'", 1);
+    scrub_quote_string(b, s);
 }
 
 const char *influx_name(const struct influx *c)

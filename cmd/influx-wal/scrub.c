@@ -25,88 +25,6 @@ static const char *const SIDE[2] = {"a", "b"};
 
 /* ---- hashing ------------------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-uint64_t scrub_hash(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    h ^= 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return mix64(h ^ n);
-}
-
-uint64_t scrub_window_key(const char *db, const char *rp, const char *m, int64_t hour)
-{
-    uint64_t h = scrub_hash(0, db, strlen(db) + 1);
-    h = scrub_hash(h, rp, strlen(rp) + 1);
-    h = scrub_hash(h, m, strlen(m) + 1);
-    return mix64(h ^ (uint64_t)hour);
-}
-
-void hmap_deinit(struct hmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof(*m));
-}
-
-static void hmap_grow(struct hmap *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 1024;
-    uint64_t *keys = xcalloc(cap, sizeof(*keys)), *vals = xcalloc(cap, sizeof(*vals));
-    for (size_t j = 0; j < m->cap; j++) {
-        if (m->keys[j] == 0)
-            continue;
-        size_t i = m->keys[j] & (cap - 1);
-        while (keys[i] != 0)
-            i = (i + 1) & (cap - 1);
-        keys[i] = m->keys[j];
-        vals[i] = m->vals[j];
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
-    m->cap = cap;
-}
-
-void hmap_put(struct hmap *m, uint64_t key, uint64_t val)
-{
-    key = key ? key : 1;
-    if ((m->n + 1) * 2 > m->cap)
-        hmap_grow(m);
-    size_t i = key & (m->cap - 1);
-    while (m->keys[i] != 0 && m->keys[i] != key)
-        i = (i + 1) & (m->cap - 1);
-    if (m->keys[i] == 0)
-        m->n++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-int hmap_get(const struct hmap *m, uint64_t key, uint64_t *val)
-{
-    key = key ? key : 1;
-    for (size_t i = key & (m->cap - 1); m->cap > 0 && m->keys[i] != 0; i = (i + 1) & (m->cap - 1))
-        if (m->keys[i] == key) {
-            if (val)
-                *val = m->vals[i];
-            return 1;
-        }
-    return 0;
-}
-
 const char *scrub_time_str(int64_t ns, char *buf, size_t cap)
 {
     time_t secs = (time_t)(ns / 1000000000);
@@ -126,13 +44,13 @@ struct ent {
     char *key;
     size_t len;
     int on;             /* bit per side */
-    enum ftype type[2]; /* fields */
+    enum scrub_ftype type[2]; /* fields */
 };
 
 struct schema {
     struct ent *e;
     size_t n, cap;
-    struct hmap ids; /* hash of key -> index + 1 */
+    struct scrub_hmap ids; /* hash of key -> index + 1 */
 };
 
 static void schema_deinit(struct schema *sc)
@@ -140,7 +58,7 @@ static void schema_deinit(struct schema *sc)
     for (size_t i = 0; i < sc->n; i++)
         free(sc->e[i].key);
     free(sc->e);
-    hmap_deinit(&sc->ids);
+    scrub_hmap_deinit(&sc->ids);
     memset(sc, 0, sizeof(*sc));
 }
 
@@ -157,7 +75,7 @@ static struct ent *schema_add(struct schema *sc, int side, char kind, const char
         buf_append(&k, c, strlen(c) + 1);
     uint64_t h = scrub_hash(0, k.data, k.len), id;
     struct ent *e = NULL;
-    if (hmap_get(&sc->ids, h, &id)) {
+    if (scrub_hmap_get(&sc->ids, h, &id)) {
         e = &sc->e[id - 1];
         buf_deinit(&k);
     } else {
@@ -169,7 +87,7 @@ static struct ent *schema_add(struct schema *sc, int side, char kind, const char
         memset(e, 0, sizeof(*e));
         e->len = k.len;
         e->key = buf_steal(&k);
-        hmap_put(&sc->ids, h, sc->n);
+        scrub_hmap_put(&sc->ids, h, sc->n);
     }
     e->on |= 1 << side;
     return e;
@@ -191,28 +109,6 @@ static int ent_cmp(const void *x, const void *y)
     const struct ent *a = x, *b = y;
     int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
     return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-static enum ftype ftype_of(const char *s)
-{
-    if (s == NULL)
-        return FT_NONE;
-    if (strcmp(s, "float") == 0)
-        return FT_FLOAT;
-    if (strcmp(s, "integer") == 0)
-        return FT_INTEGER;
-    if (strcmp(s, "unsigned") == 0)
-        return FT_UNSIGNED;
-    if (strcmp(s, "string") == 0)
-        return FT_STRING;
-    return strcmp(s, "boolean") == 0 ? FT_BOOLEAN : FT_NONE;
-}
-
-static const char *ftype_name(enum ftype t)
-{
-    static const char *const names[] = {"none",     "float",  "integer",
-                                        "unsigned", "string", "boolean"};
-    return names[t];
 }
 
 /* Collecting the rows of a SHOW statement: each row to 'row'. */
@@ -272,8 +168,8 @@ static int show_result(void *arg, const json_t *res)
                 schema_add(sh->sc, sh->side, 'M', sh->db, v0, NULL);
             } else {
                 struct ent *e = schema_add(sh->sc, sh->side, 'F', sh->db, sh->m, v0);
-                if (e->type[sh->side] == FT_NONE)
-                    e->type[sh->side] = ftype_of(json_string_value(json_array_get(row, 1)));
+                if (e->type[sh->side] == SCRUB_FT_NONE)
+                    e->type[sh->side] = scrub_ftype_of(json_string_value(json_array_get(row, 1)));
             }
         }
     }
@@ -335,7 +231,7 @@ static int discover(struct scrub *s, struct schema *sc)
     }
     if (rc == 0)
         qsort(sc->e, sc->n, sizeof(*sc->e), ent_cmp);
-    hmap_deinit(&sc->ids); /* indexes are stale after the sort */
+    scrub_hmap_deinit(&sc->ids); /* indexes are stale after the sort */
     return rc;
 }
 
@@ -376,7 +272,7 @@ static void schema_diff(struct scrub *s, const struct ent *e, int print)
         if (y != NULL)
             printf(" field=%s", y);
         if (types)
-            printf(" a_type=%s b_type=%s\n", ftype_name(e->type[0]), ftype_name(e->type[1]));
+            printf(" a_type=%s b_type=%s\n", scrub_ftype_name(e->type[0]), scrub_ftype_name(e->type[1]));
         else
             printf(" only_on=%s\n", SIDE[e->on == 1 ? 0 : 1]);
         return;
@@ -397,8 +293,8 @@ static void schema_diff(struct scrub *s, const struct ent *e, int print)
         buf_append_str(j, "\"");
     }
     if (types)
-        buf_printf(j, ",\"a_type\":\"%s\",\"b_type\":\"%s\"}", ftype_name(e->type[0]),
-                   ftype_name(e->type[1]));
+        buf_printf(j, ",\"a_type\":\"%s\",\"b_type\":\"%s\"}", scrub_ftype_name(e->type[0]),
+                   scrub_ftype_name(e->type[1]));
     else
         buf_printf(j, ",\"only_on\":\"%s\"}", SIDE[e->on == 1 ? 0 : 1]);
 }
@@ -415,9 +311,9 @@ static void schema_diffs(struct scrub *s, const struct schema *sc, int print)
 
 /* The units: each retention policy of a database times each of its measurements, with the
  * fields of that measurement. Caller frees with units_free. */
-static struct unit *make_units(const struct schema *sc, size_t *n_out)
+static struct scrub_unit *make_units(const struct schema *sc, size_t *n_out)
 {
-    struct unit *u = NULL;
+    struct scrub_unit *u = NULL;
     size_t n = 0, cap = 0;
     for (size_t r = 0; r < sc->n; r++) {
         if (sc->e[r].key[0] != 'R')
@@ -435,7 +331,7 @@ static struct unit *make_units(const struct schema *sc, size_t *n_out)
                 cap = cap ? cap * 2 : 64;
                 u = xrealloc(u, cap * sizeof(*u));
             }
-            struct unit *x = &u[n++];
+            struct scrub_unit *x = &u[n++];
             memset(x, 0, sizeof(*x));
             x->db = xstrdup(db);
             x->rp = xstrdup(rp);
@@ -448,7 +344,7 @@ static struct unit *make_units(const struct schema *sc, size_t *n_out)
                 if (strcmp(fdb, db) != 0 || strcmp(fm, mname) != 0)
                     continue;
                 x->fields = xrealloc(x->fields, (x->n_fields + 1) * sizeof(*x->fields));
-                struct sfield *sf = &x->fields[x->n_fields++];
+                struct scrub_field *sf = &x->fields[x->n_fields++];
                 sf->name = xstrdup(fname);
                 sf->type[0] = sc->e[f].type[0];
                 sf->type[1] = sc->e[f].type[1];
@@ -459,52 +355,19 @@ static struct unit *make_units(const struct schema *sc, size_t *n_out)
     return u;
 }
 
-static void units_free(struct unit *u, size_t n)
+static void units_free(struct scrub_unit *u, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        for (size_t f = 0; f < u[i].n_fields; f++)
-            free(u[i].fields[f].name);
-        free(u[i].fields);
-        free(u[i].db);
-        free(u[i].rp);
-        free(u[i].m);
-    }
+    for (size_t i = 0; i < n; i++)
+        scrub_unit_deinit(&u[i]);
     free(u);
 }
 
 /* ---- the figures of one unit --------------------------------------------------------------- */
 
-struct fig {
-    int64_t count;
-    int has_sum, sum_is_int;
-    int64_t sum_i;
-    double sum_f;
-};
-
-struct rows {
-    int64_t *hour;
-    struct fig *fig; /* n_fields per row */
-    size_t n, cap, n_fields;
-};
-
-static void rows_deinit(struct rows *r)
-{
-    free(r->hour);
-    free(r->fig);
-    memset(r, 0, sizeof(*r));
-}
-
-/* A sum is taken when both sides say the field is a float, or both an integer. */
-static int summable(const struct sfield *f)
-{
-    return f->type[0] == f->type[1] &&
-           (f->type[0] == FT_FLOAT || f->type[0] == FT_INTEGER || f->type[0] == FT_UNSIGNED);
-}
-
 struct figq {
     struct scrub *s;
-    const struct unit *u;
-    struct rows *r;
+    const struct scrub_unit *u;
+    struct scrub_rows *r;
     int side;
 };
 
@@ -517,48 +380,13 @@ static int fig_result(void *arg, const json_t *res)
             return 0; /* no such database or retention policy on this side: no points */
         return cli_fail(q->s->cli, "%s: %s", q->s->be[q->side].name, err);
     }
-    const json_t *all = json_object_get(res, "series");
-    struct rows *r = q->r;
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        const json_t *vals = json_object_get(json_array_get(all, i), "values");
-        for (size_t k = 0; k < json_array_size(vals); k++) {
-            const json_t *row = json_array_get(vals, k);
-            const json_t *t = json_array_get(row, 0);
-            if (!json_is_integer(t))
-                continue;
-            if (r->n == r->cap) {
-                r->cap = r->cap ? r->cap * 2 : 64;
-                r->hour = xrealloc(r->hour, r->cap * sizeof(*r->hour));
-                r->fig = xrealloc(r->fig, r->cap * r->n_fields * sizeof(*r->fig));
-            }
-            r->hour[r->n] = json_integer_value(t);
-            struct fig *f = &r->fig[r->n * r->n_fields];
-            memset(f, 0, r->n_fields * sizeof(*f));
-            /* Columns: time, then c<i> (and s<i> when summable) per field, in order. */
-            size_t col = 1;
-            for (size_t fi = 0; fi < r->n_fields; fi++) {
-                const json_t *c = json_array_get(row, col++);
-                f[fi].count = json_is_integer(c) ? json_integer_value(c) : 0;
-                if (summable(&q->u->fields[fi])) {
-                    const json_t *sv = json_array_get(row, col++);
-                    f[fi].has_sum = 1;
-                    if (json_is_integer(sv) && q->u->fields[fi].type[0] != FT_FLOAT) {
-                        f[fi].sum_is_int = 1;
-                        f[fi].sum_i = json_integer_value(sv);
-                    } else {
-                        f[fi].sum_f = json_is_number(sv) ? json_number_value(sv) : 0;
-                    }
-                }
-            }
-            r->n++;
-        }
-    }
+    scrub_figures_add(q->r, q->u, res);
     return 0;
 }
 
 /* The figures of unit 'u' on 'side' in [since, until), per hour with a point. */
-static int figures(struct scrub *s, const struct unit *u, int side, int64_t since, int64_t until,
-                   struct rows *r)
+static int figures(struct scrub *s, const struct scrub_unit *u, int side, int64_t since, int64_t until,
+                   struct scrub_rows *r)
 {
     memset(r, 0, sizeof(*r));
     r->n_fields = u->n_fields;
@@ -566,67 +394,14 @@ static int figures(struct scrub *s, const struct unit *u, int side, int64_t sinc
         return 0;
     struct buf q;
     buf_init(&q);
-    buf_append_str(&q, "SELECT ");
-    for (size_t i = 0; i < u->n_fields; i++) {
-        buf_printf(&q, "%scount(", i ? ", " : "");
-        influx_quote_ident(&q, u->fields[i].name);
-        buf_printf(&q, ") AS \"c%zu\"", i);
-        if (summable(&u->fields[i])) {
-            buf_append_str(&q, ", sum(");
-            influx_quote_ident(&q, u->fields[i].name);
-            buf_printf(&q, ") AS \"s%zu\"", i);
-        }
-    }
-    buf_append_str(&q, " FROM ");
-    influx_quote_ident(&q, u->db);
-    buf_append(&q, ".", 1);
-    influx_quote_ident(&q, u->rp);
-    buf_append(&q, ".", 1);
-    influx_quote_ident(&q, u->m);
-    buf_printf(&q, " WHERE time >= %" PRId64 " AND time < %" PRId64 " GROUP BY time(1h) fill(none)",
-               since, until);
-    buf_append(&q, "", 1);
+    scrub_figures_query(&q, u, since, until);
     struct figq fq = {s, u, r, side};
     int rc = influx_query(s->c[side], u->db, q.data, fig_result, &fq);
     buf_deinit(&q);
     return rc;
 }
 
-static int fig_differs(const struct fig *a, const struct fig *b)
-{
-    if (a->count != b->count)
-        return 1;
-    if (!a->has_sum || !b->has_sum)
-        return 0;
-    if (a->sum_is_int && b->sum_is_int)
-        return a->sum_i != b->sum_i;
-    double x = a->sum_is_int ? (double)a->sum_i : a->sum_f;
-    double y = b->sum_is_int ? (double)b->sum_i : b->sum_f;
-    /* The same points summed in the same order give the same bits; a tiny relative slack
-     * covers influxd summing shards in another order. */
-    return fabs(x - y) > 1e-9 * fmax(fabs(x), fabs(y));
-}
-
-static void fig_text(const struct fig *f, const char *side, struct buf *b)
-{
-    buf_printf(b, " %s_count=%" PRId64, side, f->count);
-    if (f->has_sum && f->sum_is_int)
-        buf_printf(b, " %s_sum=%" PRId64, side, f->sum_i);
-    else if (f->has_sum)
-        buf_printf(b, " %s_sum=%.17g", side, f->sum_f);
-}
-
-static void fig_json(const struct fig *f, struct buf *b)
-{
-    buf_printf(b, "{\"count\":%" PRId64, f->count);
-    if (f->has_sum && f->sum_is_int)
-        buf_printf(b, ",\"sum\":%" PRId64, f->sum_i);
-    else if (f->has_sum && isfinite(f->sum_f))
-        buf_printf(b, ",\"sum\":%.17g", f->sum_f);
-    buf_append_str(b, "}");
-}
-
-static void json_names(struct buf *j, const struct unit *u, int64_t hour)
+static void json_names(struct buf *j, const struct scrub_unit *u, int64_t hour)
 {
     char when[40];
     buf_append_str(j, "{\"database\":\"");
@@ -640,22 +415,22 @@ static void json_names(struct buf *j, const struct unit *u, int64_t hour)
 }
 
 /* Which sides have not acknowledged points of this window: bit per side, 0 when none. */
-static int in_flight(const struct scrub *s, const struct unit *u, int64_t hour)
+static int in_flight(const struct scrub *s, const struct scrub_unit *u, int64_t hour)
 {
     uint64_t v = 0;
     int sides = 0;
-    if (hmap_get(&s->in_flight, scrub_window_key(u->db, u->rp, u->m, hour), &v))
+    if (scrub_hmap_get(&s->in_flight, scrub_window_key(u->db, u->rp, u->m, hour), &v))
         sides |= (int)v;
     const struct srp *p = scrub_find_rp(s, u->db, u->rp);
     if (p != NULL && p->is_default &&
-        hmap_get(&s->in_flight, scrub_window_key(u->db, "", u->m, hour), &v))
+        scrub_hmap_get(&s->in_flight, scrub_window_key(u->db, "", u->m, hour), &v))
         sides |= (int)v;
     return sides;
 }
 
 /* One window that differs on some field: report it, repair it when asked. */
-static int window_differs(struct scrub *s, const struct unit *u, int64_t hour, const struct fig *fa,
-                          const struct fig *fb)
+static int window_differs(struct scrub *s, const struct scrub_unit *u, int64_t hour, const struct scrub_fig *fa,
+                          const struct scrub_fig *fb)
 {
     char when[40];
     scrub_time_str(hour, when, sizeof(when));
@@ -682,23 +457,23 @@ static int window_differs(struct scrub *s, const struct unit *u, int64_t hour, c
     buf_init(&line);
     buf_init(&jf);
     for (size_t i = 0; i < u->n_fields; i++) {
-        if (!fig_differs(&fa[i], &fb[i]))
+        if (!scrub_fig_differs(&fa[i], &fb[i]))
             continue;
-        const struct sfield *f = &u->fields[i];
-        enum ftype t = f->type[0] != FT_NONE ? f->type[0] : f->type[1];
+        const struct scrub_field *f = &u->fields[i];
+        enum scrub_ftype t = f->type[0] != SCRUB_FT_NONE ? f->type[0] : f->type[1];
         if (!s->json) {
             buf_clear(&line);
-            fig_text(&fa[i], "a", &line);
-            fig_text(&fb[i], "b", &line);
+            scrub_fig_text(&fa[i], "a", &line);
+            scrub_fig_text(&fb[i], "b", &line);
             printf("differs db=%s rp=%s measurement=%s hour=%s field=%s type=%s%.*s\n", u->db,
-                   u->rp, u->m, when, f->name, ftype_name(t), (int)line.len, line.data);
+                   u->rp, u->m, when, f->name, scrub_ftype_name(t), (int)line.len, line.data);
         } else {
             buf_append_str(&jf, jf.len ? ",{\"field\":\"" : "{\"field\":\"");
             buf_append_json_str(&jf, f->name, strlen(f->name));
-            buf_printf(&jf, "\",\"type\":\"%s\",\"a\":", ftype_name(t));
-            fig_json(&fa[i], &jf);
+            buf_printf(&jf, "\",\"type\":\"%s\",\"a\":", scrub_ftype_name(t));
+            scrub_fig_json(&fa[i], &jf);
             buf_append_str(&jf, ",\"b\":");
-            fig_json(&fb[i], &jf);
+            scrub_fig_json(&fb[i], &jf);
             buf_append_str(&jf, "}");
         }
     }
@@ -712,15 +487,15 @@ static int window_differs(struct scrub *s, const struct unit *u, int64_t hour, c
             result = "refused";
             s->refused++;
         } else if (rc == 0) {
-            struct rows ra, rb;
+            struct scrub_rows ra, rb;
             rc = figures(s, u, 0, hour, hour + SCRUB_HOUR_NS, &ra);
             if (rc == 0)
                 rc = figures(s, u, 1, hour, hour + SCRUB_HOUR_NS, &rb);
             int same = rc == 0 && ra.n == rb.n;
             for (size_t k = 0; same && k < ra.n * u->n_fields; k++)
-                same = !fig_differs(&ra.fig[k], &rb.fig[k]);
-            rows_deinit(&ra);
-            rows_deinit(&rb);
+                same = !scrub_fig_differs(&ra.fig[k], &rb.fig[k]);
+            scrub_rows_deinit(&ra);
+            scrub_rows_deinit(&rb);
             result = same ? "fixed" : "still differs";
             s->repaired += same;
             if (!s->json && rc == 0)
@@ -744,45 +519,38 @@ static int window_differs(struct scrub *s, const struct unit *u, int64_t hour, c
     return rc;
 }
 
-/* Compare one unit over the whole range. */
-static int scrub_unit(struct scrub *s, const struct unit *u)
+struct unit_walk {
+    struct scrub *s;
+    const struct scrub_unit *u;
+};
+
+static int unit_window(void *arg, int64_t hour, const struct scrub_fig *fa,
+                       const struct scrub_fig *fb, int differs)
 {
-    struct rows r[2];
+    struct unit_walk *w = arg;
+    return differs ? window_differs(w->s, w->u, hour, fa, fb) : 0;
+}
+
+/* Compare one unit over the whole range. */
+static int scrub_unit(struct scrub *s, const struct scrub_unit *u)
+{
+    struct scrub_rows r[2];
     int rc = figures(s, u, 0, s->since, s->until, &r[0]);
     if (rc != 0)
         return rc;
     rc = figures(s, u, 1, s->since, s->until, &r[1]);
     if (rc != 0) {
-        rows_deinit(&r[0]);
+        scrub_rows_deinit(&r[0]);
         return rc;
     }
-    struct fig *zero = xcalloc(u->n_fields ? u->n_fields : 1, sizeof(*zero));
-    uint64_t windows = 0, differ_before = s->differ;
-    size_t i = 0, j = 0;
-    while (rc == 0 && (i < r[0].n || j < r[1].n)) {
-        int64_t ha = i < r[0].n ? r[0].hour[i] : MAX_TIME,
-                hb = j < r[1].n ? r[1].hour[j] : MAX_TIME;
-        int64_t hour = ha < hb ? ha : hb;
-        const struct fig *fa = ha == hour ? &r[0].fig[i * u->n_fields] : zero;
-        const struct fig *fb = hb == hour ? &r[1].fig[j * u->n_fields] : zero;
-        if (fa == zero || fb == zero) /* zero has no sums: compare counts only */
-            for (size_t k = 0; k < u->n_fields; k++)
-                zero[k].has_sum = 0;
-        int differs = 0;
-        for (size_t k = 0; k < u->n_fields && !differs; k++)
-            differs = fig_differs(&fa[k], &fb[k]);
-        if (differs)
-            rc = window_differs(s, u, hour, fa, fb);
-        windows++;
-        i += ha == hour;
-        j += hb == hour;
-    }
+    struct unit_walk w = {s, u};
+    uint64_t differ_before = s->differ;
+    uint64_t windows = scrub_rows_walk(&r[0], &r[1], u->n_fields, unit_window, &w, &rc);
     s->windows += windows;
     progress_step(&s->prog, 1, "db=%s rp=%s measurement=%s windows=%" PRIu64 " differ=%" PRIu64,
                   u->db, u->rp, u->m, windows, s->differ - differ_before);
-    free(zero);
-    rows_deinit(&r[0]);
-    rows_deinit(&r[1]);
+    scrub_rows_deinit(&r[0]);
+    scrub_rows_deinit(&r[1]);
     return rc;
 }
 
@@ -881,7 +649,7 @@ int cmd_scrub(struct cli *cli)
         rc = influx_open(cli, &s.be[side], &s.c[side]);
     struct schema sc;
     memset(&sc, 0, sizeof(sc));
-    struct unit *units = NULL;
+    struct scrub_unit *units = NULL;
     size_t n_units = 0;
     /* The logs are read before and after the comparison: a window is in flight when either
      * read finds it, so a write that reached one backend while the scrub ran is not taken for
@@ -928,7 +696,7 @@ int cmd_scrub(struct cli *cli)
         free(s.rps[k].shard_duration);
     }
     free(s.rps);
-    hmap_deinit(&s.in_flight);
+    scrub_hmap_deinit(&s.in_flight);
     buf_deinit(&s.j_diff);
     buf_deinit(&s.j_flight);
     buf_deinit(&s.j_schema);

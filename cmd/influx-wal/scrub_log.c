@@ -9,7 +9,6 @@
 #include "cmd/influx-wal/scrub.h"
 
 #include "common/err.h"
-#include "relay/lineproto.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +19,7 @@
 struct flight_scan {
     struct scrub *s;
     int side;
-    struct buf db, rp, m;
+    struct buf db;
 };
 
 static int flight_visit(void *arg, const struct wal_record *rec)
@@ -31,28 +30,9 @@ static int flight_visit(void *arg, const struct wal_record *rec)
     buf_clear(&f->db);
     buf_append(&f->db, rec->db, rec->db_len);
     buf_append(&f->db, "", 1);
-    buf_clear(&f->rp);
-    buf_append(&f->rp, rec->rp, rec->rp_len);
-    buf_append(&f->rp, "", 1);
     if (s->database != NULL && strcmp(f->db.data, s->database) != 0)
         return 0;
-    enum lp_precision prec = rec->precision <= LP_H ? (enum lp_precision)rec->precision : LP_NS;
-    size_t pos = 0;
-    struct lp_line ln;
-    int rc;
-    while ((rc = lp_line_next(rec->body, rec->body_len, &pos, prec, &ln)) != 0) {
-        if (rc < 0 || !ln.has_ts)
-            continue; /* stored lines carry a timestamp; one influxd refuses is no point */
-        int64_t hour = ln.ts_ns / SCRUB_HOUR_NS * SCRUB_HOUR_NS;
-        if (ln.ts_ns < 0 && ln.ts_ns % SCRUB_HOUR_NS != 0)
-            hour -= SCRUB_HOUR_NS;
-        buf_clear(&f->m);
-        lp_unescape(&f->m, ln.line, ln.measurement_len);
-        buf_append(&f->m, "", 1);
-        uint64_t key = scrub_window_key(f->db.data, f->rp.data, f->m.data, hour), v = 0;
-        hmap_get(&s->in_flight, key, &v);
-        hmap_put(&s->in_flight, key, v | (1u << f->side));
-    }
+    scrub_record_windows(rec, 1, &s->in_flight, 1u << f->side);
     return 0;
 }
 
@@ -82,11 +62,9 @@ static int read_log(struct scrub *s, const char *dir)
         }
         if (rc != 0)
             break;
-        struct flight_scan f = {s, side, {0}, {0}, {0}};
+        struct flight_scan f = {s, side, {0}};
         rc = cli_scan(w, name, cursor, 0, flight_visit, &f, NULL, NULL);
         buf_deinit(&f.db);
-        buf_deinit(&f.rp);
-        buf_deinit(&f.m);
     }
     wal_close(w);
     if (rc != 0)

@@ -19,36 +19,36 @@
 
 struct pass {
     struct scrub *s;
-    const struct unit *u;
+    const struct scrub_unit *u;
     int side;
-    struct hmap *map;         /* pass 1: fill it */
-    const struct hmap *other; /* pass 2: write what it lacks */
+    struct scrub_hmap *map;         /* pass 1: fill it */
+    const struct scrub_hmap *other; /* pass 2: write what it lacks */
     struct buf batch, line, tagk;
     uint64_t written, n_values;
     int too_many;
 };
 
-static enum ftype field_type(const struct unit *u, const char *name, int side)
+static enum scrub_ftype field_type(const struct scrub_unit *u, const char *name, int side)
 {
     for (size_t i = 0; i < u->n_fields; i++)
         if (strcmp(u->fields[i].name, name) == 0)
-            return u->fields[i].type[side] != FT_NONE ? u->fields[i].type[side]
+            return u->fields[i].type[side] != SCRUB_FT_NONE ? u->fields[i].type[side]
                                                       : u->fields[i].type[1 - side];
-    return FT_NONE;
+    return SCRUB_FT_NONE;
 }
 
-static uint64_t value_hash(enum ftype t, const json_t *v)
+static uint64_t value_hash(enum scrub_ftype t, const json_t *v)
 {
     uint64_t h = (uint64_t)t * 0x9e3779b97f4a7c15ull;
-    if (t == FT_FLOAT) {
+    if (t == SCRUB_FT_FLOAT) {
         double d = json_number_value(v);
         return scrub_hash(h, &d, sizeof(d));
     }
-    if (t == FT_INTEGER || t == FT_UNSIGNED) {
+    if (t == SCRUB_FT_INTEGER || t == SCRUB_FT_UNSIGNED) {
         int64_t i = json_integer_value(v);
         return scrub_hash(h, &i, sizeof(i));
     }
-    if (t == FT_BOOLEAN)
+    if (t == SCRUB_FT_BOOLEAN)
         return scrub_hash(h, json_is_true(v) ? "t" : "f", 1);
     const char *s = json_string_value(v);
     return scrub_hash(h, s ? s : "", s ? json_string_length(v) : 0);
@@ -115,7 +115,7 @@ static int pass_result(void *arg, const json_t *res)
                 const char *fname = json_string_value(json_array_get(cols, c));
                 if (json_is_null(cv) || fname == NULL)
                     continue;
-                enum ftype ft = field_type(p->u, fname, p->side);
+                enum scrub_ftype ft = field_type(p->u, fname, p->side);
                 uint64_t key = scrub_hash(sh ^ (uint64_t)t, fname, strlen(fname));
                 uint64_t val = value_hash(ft, cv), other;
                 if (p->map != NULL) {
@@ -123,19 +123,19 @@ static int pass_result(void *arg, const json_t *res)
                         p->too_many = 1;
                         return 1;
                     }
-                    hmap_put(p->map, key, val);
+                    scrub_hmap_put(p->map, key, val);
                     continue;
                 }
-                missing |= !hmap_get(p->other, key, &other) || other != val;
+                missing |= !scrub_hmap_get(p->other, key, &other) || other != val;
                 buf_append(&p->line, p->line.len ? "," : " ", 1);
                 lp_escape(&p->line, fname, ",= ");
                 buf_append(&p->line, "=", 1);
-                if (ft == FT_FLOAT) {
+                if (ft == SCRUB_FT_FLOAT) {
                     buf_printf(&p->line, "%.17g", json_number_value(cv));
-                } else if (ft == FT_INTEGER || ft == FT_UNSIGNED) {
+                } else if (ft == SCRUB_FT_INTEGER || ft == SCRUB_FT_UNSIGNED) {
                     buf_printf(&p->line, "%" PRId64 "%s", (int64_t)json_integer_value(cv),
-                               ft == FT_INTEGER ? "i" : "u");
-                } else if (ft == FT_BOOLEAN) {
+                               ft == SCRUB_FT_INTEGER ? "i" : "u");
+                } else if (ft == SCRUB_FT_BOOLEAN) {
                     buf_append_str(&p->line, json_is_true(cv) ? "true" : "false");
                 } else {
                     const char *sv = json_string_value(cv);
@@ -157,7 +157,7 @@ static int pass_result(void *arg, const json_t *res)
     return 0;
 }
 
-static int window_pass(struct scrub *s, const struct unit *u, int64_t hour, struct pass *p)
+static int window_pass(struct scrub *s, const struct scrub_unit *u, int64_t hour, struct pass *p)
 {
     struct buf q;
     buf_init(&q);
@@ -178,17 +178,17 @@ static int window_pass(struct scrub *s, const struct unit *u, int64_t hour, stru
 }
 
 /* How many entries of 'x' 'y' lacks or holds with another value. */
-static uint64_t lacking(const struct hmap *x, const struct hmap *y)
+static uint64_t lacking(const struct scrub_hmap *x, const struct scrub_hmap *y)
 {
     uint64_t n = 0, v;
     for (size_t i = 0; i < x->cap; i++)
-        if (x->keys[i] != 0 && (!hmap_get(y, x->keys[i], &v) || v != x->vals[i]))
+        if (x->keys[i] != 0 && (!scrub_hmap_get(y, x->keys[i], &v) || v != x->vals[i]))
             n++;
     return n;
 }
 
 /* The target lacks the database or retention policy: create them as the source has them. */
-static int ensure_target(struct scrub *s, const struct unit *u, int target)
+static int ensure_target(struct scrub *s, const struct scrub_unit *u, int target)
 {
     const struct srp *p = scrub_find_rp(s, u->db, u->rp);
     if (p == NULL || (p->on & (1 << target)))
@@ -237,10 +237,10 @@ static int ensure_target(struct scrub *s, const struct unit *u, int target)
     return rc;
 }
 
-int scrub_repair_window(struct scrub *s, const struct unit *u, int64_t hour, int *from,
+int scrub_repair_window(struct scrub *s, const struct scrub_unit *u, int64_t hour, int *from,
                         uint64_t *written)
 {
-    struct hmap maps[2];
+    struct scrub_hmap maps[2];
     memset(maps, 0, sizeof(maps));
     *from = -1;
     *written = 0;
@@ -289,7 +289,7 @@ int scrub_repair_window(struct scrub *s, const struct unit *u, int64_t hour, int
         *written = 1; /* equal point by point: nothing to copy, compared again by the caller */
         *from = 0;
     }
-    hmap_deinit(&maps[0]);
-    hmap_deinit(&maps[1]);
+    scrub_hmap_deinit(&maps[0]);
+    scrub_hmap_deinit(&maps[1]);
     return rc;
 }
