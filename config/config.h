@@ -42,6 +42,16 @@ struct cfg_tls {
     char *min_version;  /* tls-min-version: "1.2" (default, also when NULL) or "1.3" */
 };
 
+/* [scrub]: the daemon's background scrub of recent windows (scrub/bgscrub.h). */
+struct cfg_scrub {
+    int enabled;          /* default 0 */
+    uint64_t interval_ms; /* from the start of one run to the next; default 1h */
+    uint64_t window_ms;   /* how far back each run looks; default 24h, at least 1h */
+    size_t rate;          /* queries per second at most, all backends together; default 2 */
+    char **backends;      /* names; each is compared with the first; NULL: every backend */
+    size_t n_backends;
+};
+
 struct config {
     char *path; /* file it came from; NULL for built-in defaults */
     /* [http] */
@@ -88,6 +98,8 @@ struct config {
     /* [http] max-pending-size: request bodies held in memory at once, all clients together;
      * a body that would go past it gets 503 (default 512 MiB). */
     size_t max_pending_bytes;
+    /* [scrub] */
+    struct cfg_scrub scrub;
 };
 
 /* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend

@@ -545,6 +545,10 @@ static int load_root(struct loader *ld, const struct toml_node *root)
             rc = need_table(ld, v, "[log]");
             if (rc == 0)
                 rc = ld_apply_fields(ld, v, "[log]", "log", log_fields, NFIELDS(log_fields), ld->c);
+        } else if (strcmp(k, "scrub") == 0 && !relay) {
+            rc = need_table(ld, v, "[scrub]");
+            if (rc == 0)
+                rc = cfg_load_scrub(ld, v);
         } else if (strcmp(k, "backend") == 0) {
             rc = ld_need_tables(ld, v, "[[backend]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)

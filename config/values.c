@@ -489,6 +489,7 @@ void config_defaults(struct config *c)
 {
     memset(c, 0, sizeof(*c));
     cfg_listen_push(c, xstrdup(default_listen), NULL);
+    cfg_scrub_defaults(&c->scrub);
     c->max_body_bytes = 25000000;
     c->max_inflated_bytes = 4 * c->max_body_bytes;
     c->max_connections = 1024;
@@ -525,5 +526,6 @@ void config_deinit(struct config *c)
     for (size_t i = 0; i < c->n_udp; i++)
         cfg_udp_deinit(&c->udp[i]);
     free(c->udp);
+    cfg_scrub_deinit(&c->scrub);
     memset(c, 0, sizeof(*c));
 }

@@ -1,6 +1,7 @@
 /* Reads passed on to one backend (the daemon's GET|POST /query): a one-off transfer on the
  * engine's multi handle to that backend's URL, with its TLS options and timeouts but never its
- * credentials, whose answer streams back through the caller's callbacks (pausable, so a slow
+ * credentials (replay_query_own, for the daemon's own queries such as the background scrub,
+ * sends them instead), whose answer streams back through the caller's callbacks (pausable, so a slow
  * client never makes us hold the whole answer). Loop thread only. */
 #include "replay/replay_int.h"
 
@@ -129,8 +130,10 @@ static struct curl_slist *header_list(const char *h, size_t len)
     return list;
 }
 
-int replay_query(struct replay *r, const struct replay_query_req *in,
-                 const struct replay_query_cbs *cb, void *arg, struct replay_query **out)
+/* replay_query and replay_query_own: 'own' says whose credentials go, the caller's (in its
+ * headers and target) or the backend's configured ones. */
+static int query_start(struct replay *r, const struct replay_query_req *in, int own,
+                       const struct replay_query_cbs *cb, void *arg, struct replay_query **out)
 {
     if (r->stopping)
         return IWR_ESTOPPED;
@@ -145,12 +148,24 @@ int replay_query(struct replay *r, const struct replay_query_req *in,
     x->arg = arg;
     buf_init(&x->head);
     x->headers = header_list(in->headers, in->headers_len);
+    if (own && c->token != NULL) {
+        struct buf h;
+        buf_init(&h);
+        buf_printf(&h, "Authorization: Token %s", c->token);
+        buf_append(&h, "", 1);
+        struct curl_slist *l = curl_slist_append(x->headers, h.data);
+        IWR_ASSERT(l != NULL);
+        x->headers = l;
+        buf_deinit(&h);
+    }
 
-    /* The display URL: the base without any user:password@, so curl has no credentials of the
-     * backend's to send; only the caller's own (its Authorization header, u/p in target). */
+    /* The caller's own credentials: the display URL, the base without any user:password@, so
+     * curl has none of the backend's to send; only the caller's (its Authorization header, u/p
+     * in target). The backend's own: its URL as configured (curl sends a user:password@ in it),
+     * then its username and password, or its token (above). */
     struct buf url;
     buf_init(&url);
-    buf_append_str(&url, c->display_url);
+    buf_append_str(&url, own ? c->url : c->display_url);
     buf_append(&url, in->target, in->target_len);
     buf_append(&url, "", 1);
 
@@ -179,6 +194,11 @@ int replay_query(struct replay *r, const struct replay_query_req *in,
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, QUERY_USER_AGENT);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    if (own && c->token == NULL && c->username != NULL) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, c->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
+    }
     if (c->ca_file != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     if (c->insecure_skip_verify) {
@@ -196,6 +216,18 @@ int replay_query(struct replay *r, const struct replay_query_req *in,
     *out = x;
     replay_add_request(r, q);
     return 0;
+}
+
+int replay_query(struct replay *r, const struct replay_query_req *q,
+                 const struct replay_query_cbs *cb, void *arg, struct replay_query **out)
+{
+    return query_start(r, q, 0, cb, arg, out);
+}
+
+int replay_query_own(struct replay *r, const struct replay_query_req *q,
+                     const struct replay_query_cbs *cb, void *arg, struct replay_query **out)
+{
+    return query_start(r, q, 1, cb, arg, out);
 }
 
 void replay_query_resume(struct replay_query *x)

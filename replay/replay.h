@@ -192,6 +192,13 @@ struct replay_query;
  * IWR_ESTOPPED; no callback then. Loop thread. */
 int replay_query(struct replay *r, const struct replay_query_req *q,
                  const struct replay_query_cbs *cb, void *arg, struct replay_query **out);
+/* The daemon's own query, for its own purposes (the background scrub): as replay_query, but
+ * with the backend's configured credentials (its URL's user:password@, username and password,
+ * or token; never a client's), so the caller must not put any in q->headers or q->target.
+ * Never use it for a client's request: the client would gain the backend's privileges. Same
+ * returns. Loop thread. */
+int replay_query_own(struct replay *r, const struct replay_query_req *q,
+                     const struct replay_query_cbs *cb, void *arg, struct replay_query **out);
 /* Resume a transfer whose data callback returned 1. Buffered data may be delivered from inside
  * this call. Loop thread. */
 void replay_query_resume(struct replay_query *q);
