@@ -5,7 +5,8 @@
  * status: "pass" when the log is writable and every backend is up and caught up; "warn" when
  * the log is writable but a backend is down, behind or given up (the log holds what it lacks,
  * except for a given-up one: "reasons" says which); "fail" when the log is not writable
- * (writes get 503). 200 for pass and warn, 503 for fail: a relay whose backends are down still
+ * (writes get 503), or "warn" as well when the background scrub's last run found windows
+ * that differ ("scrub" holds the result). 200 for pass and warn, 503 for fail: a relay whose backends are down still
  * takes writes safely, so a load balancer keeps it in the write pool. */
 #include "relay/relay_int.h"
 
@@ -85,6 +86,69 @@ static void one_backend(struct conn *c, struct http_req *req, const struct relay
     buf_deinit(&b);
 }
 
+static void scrub_fig_json(struct buf *b, const struct relay_scrub_fig *f)
+{
+    buf_printf(b, "{\"count\":%" PRId64, f->count);
+    if (f->has_sum && f->sum_is_int)
+        buf_printf(b, ",\"sum\":%" PRId64, f->sum_i);
+    else if (f->has_sum && isfinite(f->sum_f))
+        buf_printf(b, ",\"sum\":%.17g", f->sum_f);
+    buf_append_str(b, "}");
+}
+
+static void json_kv(struct buf *b, const char *key, const char *s)
+{
+    buf_printf(b, "\"%s\":\"", key);
+    buf_append_json_str(b, s, strlen(s));
+    buf_append_str(b, "\"");
+}
+
+/* The background scrub's last result: "scrub":{...}, the first few differing windows with
+ * both sides' figures. */
+static void scrub_json(struct buf *b, const struct relay_scrub_view *v)
+{
+    buf_printf(b,
+               ",\"scrub\":{\"running\":%s,\"runs\":%" PRIu64 ",\"last_run_timestamp\":%.3f"
+               ",\"last_run_seconds\":%.3f,\"windows_compared\":%" PRIu64
+               ",\"differing_windows\":%" PRIu64 ",\"in_flight_windows\":%" PRIu64 ",\"pairs\":[",
+               v->running ? "true" : "false", v->runs_total, (double)v->last_run_ns / 1e9,
+               v->last_run_seconds, v->windows_compared_total, v->differing_windows,
+               v->in_flight_windows);
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        const struct relay_scrub_pair *p = &v->pairs[i];
+        buf_append_str(b, i ? ",{" : "{");
+        json_kv(b, "a", p->a);
+        buf_append_str(b, ",");
+        json_kv(b, "b", p->b);
+        buf_printf(b, ",\"windows\":%" PRIu64 ",\"differing\":%" PRIu64 ",\"in_flight\":%" PRIu64 ",",
+                   p->windows, p->differing, p->in_flight);
+        json_kv(b, "error", p->error);
+        buf_append_str(b, "}");
+    }
+    buf_append_str(b, "],\"differences\":[");
+    for (size_t i = 0; i < v->n_diffs; i++) {
+        const struct relay_scrub_diff *d = &v->diffs[i];
+        buf_append_str(b, i ? ",{" : "{");
+        json_kv(b, "a", d->a);
+        buf_append_str(b, ",");
+        json_kv(b, "b", d->b);
+        buf_append_str(b, ",");
+        json_kv(b, "database", d->db);
+        buf_append_str(b, ",");
+        json_kv(b, "retention_policy", d->rp);
+        buf_append_str(b, ",");
+        json_kv(b, "measurement", d->measurement);
+        buf_append_str(b, ",");
+        json_kv(b, "field", d->field);
+        buf_printf(b, ",\"hour\":%" PRId64 ",\"a_figures\":", d->hour_ns);
+        scrub_fig_json(b, &d->fa);
+        buf_append_str(b, ",\"b_figures\":");
+        scrub_fig_json(b, &d->fb);
+        buf_append_str(b, "}");
+    }
+    buf_append_str(b, "]}");
+}
+
 void health_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
@@ -105,6 +169,10 @@ void health_handle(struct conn *c, struct http_req *req)
         eta[i] = relay_backend_eta(&v, &st[i]);
         all_current &= st[i].up && st[i].caught_up && !st[i].given_up;
     }
+    struct relay_scrub_view *sv = xcalloc(1, sizeof(*sv));
+    if (r->hooks.scrub)
+        r->hooks.scrub(r->hooks.arg, sv);
+    all_current &= !(sv->enabled && sv->differing_windows > 0);
     const char *status = !v.writable ? "fail" : all_current ? "pass" : "warn";
     const struct wal_counters *wc = &v.wc;
     struct buf b;
@@ -131,6 +199,9 @@ void health_handle(struct conn *c, struct http_req *req)
         else if (!s->caught_up)
             reason(&b, &first, "is behind: the log keeps its records", s->name);
     }
+    if (sv->enabled && sv->differing_windows > 0)
+        reason(&b, &first, "the background scrub found windows that differ between backends",
+               NULL);
     buf_printf(&b,
                "],\"wal\":{\"writable\":%s,\"first_sequence\":%" PRIu64
                ",\"last_sequence\":%" PRIu64 ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -147,7 +218,11 @@ void health_handle(struct conn *c, struct http_req *req)
             buf_append_str(&b, ",");
         backend_json(&b, &st[i], eta[i]);
     }
-    buf_append_str(&b, "]}\n");
+    buf_append_str(&b, "]");
+    if (sv->enabled)
+        scrub_json(&b, sv);
+    free(sv);
+    buf_append_str(&b, "}\n");
     http_respond(c, v.writable ? 200 : 503, NULL, b.data, b.len);
     free(eta);
     free(st);

@@ -439,6 +439,45 @@ static void backend_families(struct buf *b, const struct relay_backend_view *st,
     }
 }
 
+/* The background scrub (relay_scrub_view), when the daemon runs one. */
+static void scrub_families(struct buf *b, struct relay *r)
+{
+    if (r->hooks.scrub == NULL)
+        return;
+    struct relay_scrub_view *v = xcalloc(1, sizeof(*v));
+    r->hooks.scrub(r->hooks.arg, v);
+    if (v->enabled) {
+        one_u64(b, "influx_wal_scrub_runs_total", "counter",
+                "Background scrub runs finished (this process).", v->runs_total);
+        one_u64(b, "influx_wal_scrub_windows_compared_total", "counter",
+                "Windows (database, RP, measurement, hour) the background scrub compared.",
+                v->windows_compared_total);
+        one_u64(b, "influx_wal_scrub_queries_total", "counter",
+                "Queries the background scrub sent to the backends.", v->queries_total);
+        one_u64(b, "influx_wal_scrub_errors_total", "counter",
+                "Background scrub comparisons of a pair that failed (a backend down, an error).",
+                v->errors_total);
+        gauge_f(b, "influx_wal_scrub_last_run_timestamp_seconds",
+                "When the last background scrub run finished (Unix time); 0: none yet.",
+                (double)v->last_run_ns / 1e9);
+        gauge_f(b, "influx_wal_scrub_last_run_duration_seconds",
+                "How long the last background scrub run took.", v->last_run_seconds);
+        one_u64(b, "influx_wal_scrub_in_flight_windows", "gauge",
+                "Windows that differed in the last run while a backend had not acknowledged "
+                "points of them: not reported as differences.",
+                v->in_flight_windows);
+        family(b, "influx_wal_scrub_windows_differing", "gauge",
+               "Windows that differ between the two backends in the last run that compared them.");
+        char lbl[200];
+        for (size_t i = 0; i < v->n_pairs; i++) {
+            snprintf(lbl, sizeof(lbl), "backend_a=\"%s\",backend_b=\"%s\"", v->pairs[i].a,
+                     v->pairs[i].b); /* names are [A-Za-z0-9_.-]: nothing to escape */
+            sample_u64(b, "influx_wal_scrub_windows_differing", lbl, v->pairs[i].differing);
+        }
+    }
+    free(v);
+}
+
 void metrics_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
@@ -459,6 +498,7 @@ void metrics_handle(struct conn *c, struct http_req *req)
     ingest_families(&b, r, &v);
     wal_families(&b, r, &v);
     backend_families(&b, st, eta, n);
+    scrub_families(&b, r);
     free(eta);
     free(st);
     c->req.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -112,6 +112,43 @@ struct relay_query_cbs {
     void (*done)(void *arg, int rc, const char *err);
 };
 
+/* The background scrub's last result, for /metrics and /health (the daemon fills it from
+ * scrub/bgscrub.h). Names are cut to fit; figures are per field. */
+#define RELAY_SCRUB_PAIRS 16
+#define RELAY_SCRUB_DIFFS 5
+struct relay_scrub_fig {
+    int64_t count;
+    int has_sum, sum_is_int;
+    int64_t sum_i;
+    double sum_f;
+};
+struct relay_scrub_diff {
+    char a[65], b[65]; /* the backends */
+    char db[128], rp[128], measurement[128], field[128];
+    int64_t hour_ns;   /* the window's first nanosecond */
+    struct relay_scrub_fig fa, fb;
+};
+struct relay_scrub_pair {
+    char a[65], b[65];
+    uint64_t windows, differing, in_flight; /* of the last run that compared this pair */
+    char error[256]; /* "" when the last run compared it in full; never holds credentials */
+};
+struct relay_scrub_view {
+    int enabled;
+    int running;                     /* a run is under way */
+    uint64_t runs_total;             /* runs finished (this process) */
+    uint64_t windows_compared_total; /* windows compared, every run */
+    uint64_t queries_total, errors_total;
+    uint64_t last_run_ns;            /* realtime end of the last finished run; 0: none yet */
+    double last_run_seconds;         /* how long it took */
+    uint64_t differing_windows;      /* last run, every pair */
+    uint64_t in_flight_windows;      /* last run: differing but in flight, not reported */
+    struct relay_scrub_pair pairs[RELAY_SCRUB_PAIRS];
+    size_t n_pairs;
+    struct relay_scrub_diff diffs[RELAY_SCRUB_DIFFS]; /* the first few differing windows */
+    size_t n_diffs;
+};
+
 /* What the daemon wires in from the other parts (relay/ never includes replay/). */
 struct relay_hooks {
     void *arg;
@@ -124,6 +161,9 @@ struct relay_hooks {
                  void *cb_arg, void **handle);
     /* Resume a transfer whose data callback asked for a pause. */
     void (*query_resume)(void *arg, void *handle);
+    /* The background scrub's result into *out (zeroed first by the caller). NULL: no scrub
+     * (neither /metrics nor /health shows one). */
+    void (*scrub)(void *arg, struct relay_scrub_view *out);
 };
 
 /* Create the relay on 'loop' writing to 'w' (both borrowed, outliving it), with the limits,

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "relay/relay.h"
 #include "replay/replay.h"
+#include "scrub/bgscrub.h"
 #include "wal/wal.h"
 
 #include <inttypes.h>
@@ -53,6 +54,7 @@ struct daemon {
     struct wal *wal;
     struct relay *relay;
     struct replay *replay;
+    struct bgscrub *scrub; /* NULL unless [scrub] enabled at start */
     uv_async_t wal_wake;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stop_timer;
@@ -315,6 +317,22 @@ static void hook_query_resume(void *arg, void *handle)
     replay_query_resume(handle);
 }
 
+static void hook_scrub(void *arg, struct relay_scrub_view *out)
+{
+    struct daemon *d = arg;
+    if (d->scrub != NULL)
+        bgscrub_view(d->scrub, out);
+}
+
+static void scrub_opts_fill(struct bgscrub_opts *o, const struct config *c)
+{
+    o->interval_ms = c->scrub.interval_ms;
+    o->window_ms = c->scrub.window_ms;
+    o->rate = c->scrub.rate;
+    o->backends = (const char *const *)c->scrub.backends;
+    o->n_backends = c->scrub.n_backends;
+}
+
 /* ---- stopping ------------------------------------------------------------------------------- */
 
 static void close_cb_noop(uv_handle_t *h)
@@ -337,6 +355,8 @@ static void relay_stopped(void *arg)
 {
     struct daemon *d = arg;
     log_info("event=ingest_stopped");
+    if (d->scrub)
+        bgscrub_stop(d->scrub);
     if (d->replay)
         replay_stop(d->replay, replay_stopped, d);
     else
@@ -387,6 +407,11 @@ static void on_signal(uv_signal_t *s, int signum)
         log_error("event=reload_failed reason=\"backends refused\"");
         config_deinit(&next);
         return;
+    }
+    if (d->scrub != NULL) {
+        struct bgscrub_opts so;
+        scrub_opts_fill(&so, &next);
+        bgscrub_set_options(d->scrub, &so); /* enabling or disabling needs a restart */
     }
     config_deinit(&d->cfg);
     d->cfg = next;
@@ -464,7 +489,8 @@ int main(int argc, char **argv)
     struct relay_hooks hooks = {.arg = &d,
                                 .backends = hook_backends,
                                 .query = hook_query,
-                                .query_resume = hook_query_resume};
+                                .query_resume = hook_query_resume,
+                                .scrub = hook_scrub};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);
@@ -478,6 +504,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "influx-wal-relay: cannot listen: %s\n",
                 rc < 0 && rc > -4096 ? uv_strerror(rc) : iwr_strerror(rc));
         return 1;
+    }
+    if (d.cfg.scrub.enabled) {
+        struct bgscrub_opts so;
+        scrub_opts_fill(&so, &d.cfg);
+        rc = bgscrub_new(&d.scrub, d.loop, d.replay, d.wal, &so);
+        if (rc != 0) {
+            fprintf(stderr, "influx-wal-relay: cannot start the scrub: %s\n", iwr_strerror(rc));
+            return 1;
+        }
     }
     uv_signal_init(d.loop, &d.sig_term);
     uv_signal_init(d.loop, &d.sig_int);
@@ -494,6 +529,7 @@ int main(int argc, char **argv)
 
     /* The loop ran dry: every request was answered. Commit what is still queued (cursor
      * moves), run the last callbacks while the senders still exist, then free. */
+    bgscrub_free(d.scrub);
     wal_close(d.wal);
     replay_free(d.replay);
     relay_free(d.relay);
