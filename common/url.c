@@ -41,3 +41,29 @@ CURLUcode url_parse(const char *url, CURLU **out)
     free(text);
     return rc;
 }
+
+char *url_display(const char *url)
+{
+    CURLU *u = NULL;
+    char *user = NULL, *shown = NULL, *out = NULL;
+    /* Without user:password@ (or when curl cannot read it) the text stays as configured. */
+    if (url_parse(url, &u) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK) {
+        size_t n = strlen(shown);
+        /* curl shows an empty path as "/"; a configured base URL has its trailing '/' cut. */
+        if (n > 0 && shown[n - 1] == '/' && url[0] != '\0' && url[strlen(url) - 1] != '/')
+            n--;
+        out = xstrndup(shown, n);
+    } else if (user == NULL) {
+        out = xstrdup(url);
+    } else {
+        out = xstrdup("(unreadable URL)"); /* never show what might hold a password */
+    }
+    curl_free(user);
+    curl_free(shown);
+    curl_url_cleanup(u);
+    return out;
+}

@@ -13,4 +13,9 @@ char *url_for_curl(const char *url);
  * curl_url_cleanup, also on failure. CURLUE_OK or curl's code. */
 CURLUcode url_parse(const char *url, CURLU **out);
 
+/* 'url' for messages: without any user:password@ (curl's display of it, a trailing '/' as
+ * 'url' has it), or as given when it has none; "(unreadable URL)" when it has userinfo that
+ * curl cannot read. Never holds a credential of the URL's. Caller frees. */
+char *url_display(const char *url);
+
 #endif

@@ -13,6 +13,7 @@
 #include "cmd/influx-wal/audit.h"
 
 #include "common/buf.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 
 #include <inttypes.h>
@@ -130,7 +131,9 @@ int cmd_audit(struct cli *cli)
         rc = audit_query_all(&a, &notes);
     }
     if (rc == 0) {
-        printf("audit of backend %s at %s: ", backend, a.url);
+        char *shown = url_display(a.url); /* never the URL's user:password@ */
+        printf("audit of backend %s at %s: ", backend, shown);
+        free(shown);
         if (a.records > 0)
             printf("%" PRIu64 " records (sequences %" PRIu64 "..%" PRIu64 ") it acknowledged, ",
                    a.records, a.first_seq, a.last_seq);

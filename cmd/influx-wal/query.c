@@ -5,6 +5,7 @@
 #include "cmd/influx-wal/influx.h"
 
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "scrub/window.h"
 
@@ -19,6 +20,7 @@
 struct influx {
     struct cli *cli;
     const struct cli_backend *b;
+    char *shown; /* b->url for messages: never its user:password@ */
     CURL *e;
     char *query_url; /* curl_free */
     char *write_url; /* base of /write, curl_free */
@@ -80,7 +82,7 @@ static int endpoint_url(struct influx *c, const char *endpoint, char **out)
     buf_deinit(&p);
     curl_url_cleanup(u);
     if (uc != CURLUE_OK) /* cli_url accepted it; curl may still refuse an '@' in a password */
-        return cli_fail(c->cli, "backend %s: %s: %s", c->b->name, c->b->url, curl_url_strerror(uc));
+        return cli_fail(c->cli, "backend %s: %s: %s", c->b->name, c->shown, curl_url_strerror(uc));
     return 0;
 }
 
@@ -93,6 +95,7 @@ int influx_open(struct cli *cli, const struct cli_backend *b, struct influx **ou
     struct influx *c = xcalloc(1, sizeof(*c));
     c->cli = cli;
     c->b = b;
+    c->shown = url_display(b->url);
     buf_init(&c->body);
     buf_init(&c->bad_text);
     if (endpoint_url(c, "/query", &c->query_url) != 0 ||
@@ -137,6 +140,7 @@ void influx_close(struct influx *c)
     if (c->e != NULL)
         curl_easy_cleanup(c->e);
     curl_slist_free_all(c->headers);
+    free(c->shown);
     curl_free(c->query_url);
     curl_free(c->write_url);
     buf_deinit(&c->body);
@@ -240,13 +244,13 @@ int influx_query(struct influx *c, const char *db, const char *q, influx_result_
     if (c->fn_rc != 0)
         rc = c->fn_rc;
     else if (c->bad)
-        rc = cli_fail(c->cli, "querying %s (backend %s): http %ld: %.*s", c->b->url, c->b->name,
+        rc = cli_fail(c->cli, "querying %s (backend %s): http %ld: %.*s", c->shown, c->b->name,
                       c->http, (int)c->bad_text.len, c->bad_text.data);
     else if (cc != CURLE_OK)
-        rc = cli_fail(c->cli, "querying %s (backend %s): %s", c->b->url, c->b->name,
+        rc = cli_fail(c->cli, "querying %s (backend %s): %s", c->shown, c->b->name,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
     else if (c->http != 200)
-        rc = cli_fail(c->cli, "querying %s (backend %s): http %ld", c->b->url, c->b->name, c->http);
+        rc = cli_fail(c->cli, "querying %s (backend %s): http %ld", c->shown, c->b->name, c->http);
     buf_clear(&c->body);
     buf_deinit(&form);
     return rc;
@@ -290,10 +294,10 @@ int influx_write(struct influx *c, const char *db, const char *rp, const char *b
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
     int rc = 0;
     if (cc != CURLE_OK)
-        rc = cli_fail(c->cli, "writing to %s (backend %s): %s", c->b->url, c->b->name,
+        rc = cli_fail(c->cli, "writing to %s (backend %s): %s", c->shown, c->b->name,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
     else if (http != 204)
-        rc = cli_fail(c->cli, "writing to %s (backend %s): http %ld: %.*s", c->b->url, c->b->name,
+        rc = cli_fail(c->cli, "writing to %s (backend %s): http %ld: %.*s", c->shown, c->b->name,
                       http, (int)resp.len, resp.data ? resp.data : "");
     buf_deinit(&url);
     buf_deinit(&resp);

@@ -7,7 +7,8 @@
     points (404, database not found) in the log, so the window that differs is in flight, not
     differing; once B has the database and the points, nothing is in flight;
   - a point written straight to B: the window differs in /metrics and in /health (warn, both
-    sides' figures) within a bounded wait.
+    sides' figures) within a bounded wait;
+  - influx-wal scrub with a --url holding user:password@ never prints the password.
 """
 
 import os
@@ -101,6 +102,13 @@ def test_scrub_daemon():
             "/health: warn, the window with both sides' figures", st, doc)
     h.check("event=scrub_window_differs a=a b=b db=db rp=autogen measurement=m" in r.log_text(),
             "logged once per run", r.log_tail())
+
+
+    # The CLI never prints a --url's credentials, also when the backend cannot be reached.
+    rc, out, err = r.run_cli("scrub", "--backend", "a", "--backend", "b",
+                             "--url", "a=http://u:sekret@127.0.0.1:1", "--url", "b=" + b.url)
+    h.check(rc == 1 and "sekret" not in err + out and "http://127.0.0.1:1" in err,
+            "an unreachable --url with user:password@: named without them", rc, out, err)
 
 
 if __name__ == "__main__":
