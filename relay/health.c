@@ -6,8 +6,8 @@
  * the log is writable but a backend is down, behind or given up (the log holds what it lacks,
  * except for a given-up one: "reasons" says which); "fail" when the log is not writable
  * (writes get 503), or "warn" as well when the background scrub's last run found windows
- * that differ ("scrub" holds the result). 200 for pass and warn, 503 for fail: a relay whose backends are down still
- * takes writes safely, so a load balancer keeps it in the write pool. */
+ * that differ ("scrub" holds the result). 200 for pass and warn, 503 for fail: a relay whose
+ * backends are down still takes writes safely, so a load balancer keeps it in the write pool. */
 #include "relay/relay_int.h"
 
 #include "common/err.h"
@@ -86,16 +86,6 @@ static void one_backend(struct conn *c, struct http_req *req, const struct relay
     buf_deinit(&b);
 }
 
-static void scrub_fig_json(struct buf *b, const struct relay_scrub_fig *f)
-{
-    buf_printf(b, "{\"count\":%" PRId64, f->count);
-    if (f->has_sum && f->sum_is_int)
-        buf_printf(b, ",\"sum\":%" PRId64, f->sum_i);
-    else if (f->has_sum && isfinite(f->sum_f))
-        buf_printf(b, ",\"sum\":%.17g", f->sum_f);
-    buf_append_str(b, "}");
-}
-
 static void json_kv(struct buf *b, const char *key, const char *s)
 {
     buf_printf(b, "\"%s\":\"", key);
@@ -120,7 +110,8 @@ static void scrub_json(struct buf *b, const struct relay_scrub_view *v)
         json_kv(b, "a", p->a);
         buf_append_str(b, ",");
         json_kv(b, "b", p->b);
-        buf_printf(b, ",\"windows\":%" PRIu64 ",\"differing\":%" PRIu64 ",\"in_flight\":%" PRIu64 ",",
+        buf_printf(b,
+                   ",\"windows\":%" PRIu64 ",\"differing\":%" PRIu64 ",\"in_flight\":%" PRIu64 ",",
                    p->windows, p->differing, p->in_flight);
         json_kv(b, "error", p->error);
         buf_append_str(b, "}");
@@ -141,9 +132,9 @@ static void scrub_json(struct buf *b, const struct relay_scrub_view *v)
         buf_append_str(b, ",");
         json_kv(b, "field", d->field);
         buf_printf(b, ",\"hour\":%" PRId64 ",\"a_figures\":", d->hour_ns);
-        scrub_fig_json(b, &d->fa);
+        buf_append_str(b, d->fa);
         buf_append_str(b, ",\"b_figures\":");
-        scrub_fig_json(b, &d->fb);
+        buf_append_str(b, d->fb);
         buf_append_str(b, "}");
     }
     buf_append_str(b, "]}");
@@ -169,9 +160,7 @@ void health_handle(struct conn *c, struct http_req *req)
         eta[i] = relay_backend_eta(&v, &st[i]);
         all_current &= st[i].up && st[i].caught_up && !st[i].given_up;
     }
-    struct relay_scrub_view *sv = xcalloc(1, sizeof(*sv));
-    if (r->hooks.scrub)
-        r->hooks.scrub(r->hooks.arg, sv);
+    struct relay_scrub_view *sv = relay_scrub_view_get(r);
     all_current &= !(sv->enabled && sv->differing_windows > 0);
     const char *status = !v.writable ? "fail" : all_current ? "pass" : "warn";
     const struct wal_counters *wc = &v.wc;
@@ -200,8 +189,7 @@ void health_handle(struct conn *c, struct http_req *req)
             reason(&b, &first, "is behind: the log keeps its records", s->name);
     }
     if (sv->enabled && sv->differing_windows > 0)
-        reason(&b, &first, "the background scrub found windows that differ between backends",
-               NULL);
+        reason(&b, &first, "the background scrub found windows that differ between backends", NULL);
     buf_printf(&b,
                "],\"wal\":{\"writable\":%s,\"first_sequence\":%" PRIu64
                ",\"last_sequence\":%" PRIu64 ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64

@@ -439,13 +439,20 @@ static void backend_families(struct buf *b, const struct relay_backend_view *st,
     }
 }
 
+struct relay_scrub_view *relay_scrub_view_get(struct relay *r)
+{
+    struct relay_scrub_view *v = xcalloc(1, sizeof(*v));
+    if (r->hooks.scrub != NULL)
+        r->hooks.scrub(r->hooks.arg, v);
+    return v;
+}
+
 /* The background scrub (relay_scrub_view), when the daemon runs one. */
 static void scrub_families(struct buf *b, struct relay *r)
 {
     if (r->hooks.scrub == NULL)
         return;
-    struct relay_scrub_view *v = xcalloc(1, sizeof(*v));
-    r->hooks.scrub(r->hooks.arg, v);
+    struct relay_scrub_view *v = relay_scrub_view_get(r);
     if (v->enabled) {
         one_u64(b, "influx_wal_scrub_runs_total", "counter",
                 "Background scrub runs finished (this process).", v->runs_total);

@@ -116,17 +116,11 @@ struct relay_query_cbs {
  * scrub/bgscrub.h). Names are cut to fit; figures are per field. */
 #define RELAY_SCRUB_PAIRS 16
 #define RELAY_SCRUB_DIFFS 5
-struct relay_scrub_fig {
-    int64_t count;
-    int has_sum, sum_is_int;
-    int64_t sum_i;
-    double sum_f;
-};
 struct relay_scrub_diff {
     char a[65], b[65]; /* the backends */
     char db[128], rp[128], measurement[128], field[128];
     int64_t hour_ns;   /* the window's first nanosecond */
-    struct relay_scrub_fig fa, fb;
+    char fa[96], fb[96]; /* each side's figures as JSON: {"count":N,"sum":S} */
 };
 struct relay_scrub_pair {
     char a[65], b[65];

@@ -197,6 +197,8 @@ struct relay_view {
 };
 /* Sample the counters (the log's writability among them), update the moving averages. */
 void relay_view_get(struct relay *r, struct relay_view *v);
+/* The background scrub's view (enabled 0 without one); caller frees. metrics.c. */
+struct relay_scrub_view *relay_scrub_view_get(struct relay *r);
 /* A backend's catch-up ETA in seconds from its lag (as the backends' side reports it) and the
  * append rate: 0 caught up, +Inf not gaining. */
 double relay_backend_eta(const struct relay_view *v, const struct relay_backend_view *s);

@@ -194,17 +194,7 @@ static int query_start(struct replay *r, const struct replay_query_req *in, int 
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, QUERY_USER_AGENT);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-    if (own && c->token == NULL && c->username != NULL) {
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERNAME, c->username);
-        curl_easy_setopt(e, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
-    }
-    if (c->ca_file != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    if (c->insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    request_set_auth_tls(e, c, own);
     if (in->post || in->body_len > 0) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)in->body_len);
         curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, in->body_len > 0 ? in->body : "");

@@ -293,6 +293,9 @@ struct request *request_write(struct sender *s, struct batch *b);
 struct request *request_ping(struct sender *s, uint64_t timeout_ms);
 /* POST /query CREATE DATABASE "db". */
 struct request *request_create_db(struct sender *s, const char *db);
+/* The backend's TLS options (ca_file, insecure_skip_verify) on 'e', and with 'credentials' its
+ * username and password as Basic auth (a token travels in a header list of the caller's). */
+void request_set_auth_tls(CURL *e, const struct sender_conf *c, int credentials);
 /* Unlink 'q' from its list, clean up its easy handle, free it (not on the multi). */
 void request_free(struct request *q);
 /* Abort the sender's transfers of 'kind' (-1: all). */

@@ -44,17 +44,7 @@ struct request *request_new(struct sender *s, enum req_kind kind, const char *ur
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->username != NULL) {
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERNAME, c->username);
-        curl_easy_setopt(e, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
-    }
-    if (c->ca_file != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    if (c->insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    request_set_auth_tls(e, c, 1);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, kind == REQ_WRITE ? c->write_headers : c->ctl_headers);
     q->next = s->reqs;
     s->reqs = q;
@@ -121,6 +111,21 @@ static void request_unlink(struct request *q)
         pp = &(*pp)->next;
     if (*pp == q)
         *pp = q->next;
+}
+
+void request_set_auth_tls(CURL *e, const struct sender_conf *c, int credentials)
+{
+    if (credentials && c->username != NULL) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, c->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
+    }
+    if (c->ca_file != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
 }
 
 void request_free(struct request *q)

@@ -57,7 +57,7 @@ struct bgscrub {
     size_t n_rps;
     struct scrub_unit *ms; /* the measurements of the database (rp unset) */
     size_t n_ms;
-    size_t i_unit;         /* rp index * n_ms + measurement index */
+    size_t i_unit;          /* rp index * n_ms + measurement index */
     struct scrub_unit unit; /* the one being compared */
     struct scrub_rows rows[2];
     uint64_t c0, scanned_to, scanned;
@@ -204,8 +204,7 @@ static void pair_end(struct bgscrub *s, const char *err)
     if (err != NULL) {
         copy_name(s->cur.error, sizeof(s->cur.error), err);
         s->next.errors_total++;
-        log_warn("event=scrub_pair_failed a=%s b=%s err=\"%s\"", s->cur.a, s->cur.b,
-                 s->cur.error);
+        log_warn("event=scrub_pair_failed a=%s b=%s err=\"%s\"", s->cur.a, s->cur.b, s->cur.error);
     }
     if (s->next.n_pairs < RELAY_SCRUB_PAIRS)
         s->next.pairs[s->next.n_pairs++] = s->cur;
@@ -293,7 +292,9 @@ static void on_done(void *arg, int rc, const char *err)
         if (s->http != 200 || root == NULL || top != NULL)
             snprintf(why, sizeof(why), "backend %s: HTTP %ld: %.160s",
                      s->run[s->side ? s->pair : 0], s->http,
-                     top ? top : root == NULL ? "an answer that is not JSON" : "refused");
+                     top            ? top
+                     : root == NULL ? "an answer that is not JSON"
+                                    : "refused");
     }
     buf_clear(&s->answer);
     if (why[0] != '\0')
@@ -559,18 +560,17 @@ static int verdict(void *arg, int64_t hour, const struct scrub_fig *fa, const st
     copy_name(d->measurement, sizeof(d->measurement), u->m);
     copy_name(d->field, sizeof(d->field), u->fields[f].name);
     d->hour_ns = hour;
-    struct relay_scrub_fig *out[2] = {&d->fa, &d->fb};
-    const struct scrub_fig *in[2] = {&fa[f], &fb[f]};
-    for (int k = 0; k < 2; k++) {
-        out[k]->count = in[k]->count;
-        out[k]->has_sum = in[k]->has_sum;
-        out[k]->sum_is_int = in[k]->sum_is_int;
-        out[k]->sum_i = in[k]->sum_i;
-        out[k]->sum_f = in[k]->sum_f;
-    }
+    struct buf j;
+    buf_init(&j);
+    scrub_fig_json(&fa[f], &j);
+    snprintf(d->fa, sizeof(d->fa), "%.*s", (int)j.len, j.data);
+    buf_clear(&j);
+    scrub_fig_json(&fb[f], &j);
+    snprintf(d->fb, sizeof(d->fb), "%.*s", (int)j.len, j.data);
+    buf_deinit(&j);
     log_warn("event=scrub_window_differs a=%s b=%s db=%s rp=%s measurement=%s hour=%" PRId64
              " field=%s a_count=%" PRId64 " b_count=%" PRId64,
-             d->a, d->b, u->db, u->rp, u->m, hour, d->field, d->fa.count, d->fb.count);
+             d->a, d->b, u->db, u->rp, u->m, hour, d->field, fa[f].count, fb[f].count);
     return 0;
 }
 

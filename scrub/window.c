@@ -258,8 +258,8 @@ void scrub_figures_add(struct scrub_rows *r, const struct scrub_unit *u, const j
             if (r->n == r->cap) {
                 r->cap = r->cap ? r->cap * 2 : 64;
                 r->hour = xrealloc(r->hour, r->cap * sizeof(*r->hour));
-                r->fig = xrealloc(r->fig, r->cap * (r->n_fields ? r->n_fields : 1) *
-                                              sizeof(*r->fig));
+                r->fig =
+                    xrealloc(r->fig, r->cap * (r->n_fields ? r->n_fields : 1) * sizeof(*r->fig));
             }
             r->hour[r->n] = json_integer_value(t);
             struct scrub_fig *f = &r->fig[r->n * r->n_fields];
