@@ -25,7 +25,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. -I$(LLHTTP_INC_DIR) $(PKG_CFLAGS) \
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. -I$(BUILD)/gen -I$(LLHTTP_INC_DIR) $(PKG_CFLAGS) \
 	-DIWR_VERSION='"$(VERSION)"' $(SAN_FLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 # llhttp's generated C gets the required warnings, not our house extras (prototypes, shadowing).
@@ -72,6 +72,15 @@ lib: $(LIB)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# The status page is served from the binary: relay/status_page.html becomes one C string.
+$(BUILD)/gen/relay/status_page_html.h: relay/status_page.html
+	@mkdir -p $(dir $@)
+	@{ echo '/* Generated from relay/status_page.html by the Makefile: edit that file. */'; \
+	  echo 'static const char status_page_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/??/?\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/relay/status_page.o: $(BUILD)/gen/relay/status_page_html.h
 
 # llhttp is compiled from Debian's node-llhttp sources, never copied into this tree.
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c

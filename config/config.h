@@ -71,6 +71,8 @@ struct config {
     int allow_unsigned;        /* accept "u" integer fields; default 0 */
     /* [auth] */
     int auth_enabled; /* default 0 */
+    int status_public; /* the status page (/, /status, /status.json) without credentials even
+                        * when auth is on; default 0 */
     struct cfg_user *users;
     size_t n_users;
     /* [wal] */

@@ -150,6 +150,7 @@ static const struct field http_fields[] = {
 
 static const struct field auth_fields[] = {
     FIELD("enabled", K_BOOL, struct config, auth_enabled),
+    FIELD("status-public", K_BOOL, struct config, status_public),
     LATER("user"),
 };
 

@@ -72,11 +72,9 @@ static int user_ok(const struct relay_options *cfg, const char *user, size_t ule
     return ok;
 }
 
-int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen)
+int auth_verify(const struct relay_options *cfg, const struct http_req *req, const char *q,
+                size_t qlen, int *have_out)
 {
-    const struct relay_options *cfg = &c->relay->cfg_limits;
-    if (!cfg->auth_enabled)
-        return 0;
     struct buf user, pass, creds;
     buf_init(&user);
     buf_init(&pass);
@@ -106,7 +104,17 @@ int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen)
     buf_deinit(&user);
     buf_deinit(&pass);
     buf_deinit(&creds);
-    if (ok)
+    *have_out = have;
+    return ok;
+}
+
+int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen)
+{
+    const struct relay_options *cfg = &c->relay->cfg_limits;
+    if (!cfg->auth_enabled)
+        return 0;
+    int have = 0;
+    if (auth_verify(cfg, req, q, qlen, &have))
         return 0;
     static const char nocreds[] = "unable to parse authentication credentials";
     static const char failed[] = "authorization failed";

@@ -24,6 +24,7 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
         users[i].password = xstrdup(src->users[i].password ? src->users[i].password : "");
     }
     dst->users = users;
+    dst->data_dir = src->data_dir ? xstrdup(src->data_dir) : NULL;
 }
 
 static void limits_free(struct relay_options *o)
@@ -35,6 +36,8 @@ static void limits_free(struct relay_options *o)
     free((struct relay_user *)o->users);
     o->users = NULL;
     o->n_users = 0;
+    free((char *)o->data_dir);
+    o->data_dir = NULL;
 }
 
 int relay_tls_check(const struct relay_tls *tls, char *err, size_t err_cap)
@@ -56,6 +59,7 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
     r->started_ns = wal_now_ns();
     limits_copy(&r->cfg_limits, cfg);
     relay_http_settings(&r->settings);
+    status_ring_start(r, cfg);
     *out = r;
     r->servers = xcalloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*r->servers));
     r->server_tls = xcalloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*r->server_tls));
@@ -142,6 +146,7 @@ void relay_shutdown(struct relay *r, void (*done)(void *arg), void *arg)
     r->shutdown_done = done;
     r->shutdown_arg = arg;
     udp_close_all(r);
+    status_ring_close(r);
     size_t open = r->servers_open;
     for (size_t i = 0; i < r->n_servers; i++)
         if (!uv_is_closing((uv_handle_t *)&r->servers[i]) && r->servers[i].data != NULL)
@@ -161,6 +166,7 @@ void relay_free(struct relay *r)
     for (size_t i = 0; r->server_tls != NULL && i < r->n_servers; i++)
         tls_ctx_free(r->server_tls[i]);
     free(r->server_tls);
+    status_ring_close(r);
     free(r->servers);
     free(r->udp);
     free(r);

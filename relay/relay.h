@@ -54,11 +54,13 @@ struct relay_options {
     uint64_t read_timeout_ms;    /* headers and body must arrive within */
     int allow_unsigned;          /* accept "u" integer fields */
     int auth_enabled;
+    int status_public;           /* the status page needs no credentials even with auth on */
     const struct relay_user *users;
     size_t n_users;
     /* The log's size limit and full policy, for /health and /metrics. */
     size_t max_bytes;
     enum wal_full_policy full_policy;
+    const char *data_dir;        /* shown on the status page, its free space measured; NULL: none */
 };
 
 /* A backend as /health, /metrics and /query routing show it: the daemon fills it from the

@@ -19,6 +19,7 @@ enum endpoint {
     EP_HEALTH,
     EP_METRICS,
     EP_QUERY,
+    EP_STATUS,
     EP_OTHER,
     EP_COUNT
 };
@@ -100,6 +101,7 @@ struct conn {
 };
 
 struct udp_listener;
+struct status_ring;
 
 /* Moving averages as /metrics and /health last saw them; updated in
  * metrics.c from counters and the monotonic clock whenever either is read (no timer, no lock). */
@@ -134,6 +136,7 @@ struct relay {
     size_t pending_bytes;          /* request bodies held now, all connections */
     llhttp_settings_t settings;
     struct relay_rates rates;      /* metrics.c: moving averages */
+    struct status_ring *ring;      /* status.c: the charts' samples; NULL once closed */
 };
 
 /* http.c */
@@ -173,6 +176,10 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
 /* With auth enabled: 0 when the request carries a configured user's credentials, else 401
  * with the body InfluxDB gives has been sent and -1 returned. */
 int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen);
+/* 1 when the request carries a configured user's credentials (whether auth is on or not), else
+ * 0; *have says whether it carried any. Answers nothing, logs nothing. */
+int auth_verify(const struct relay_options *cfg, const struct http_req *req, const char *q,
+                size_t qlen, int *have);
 /* Base64 (standard or URL-safe alphabet, padding optional) of 's' appended to 'out'; 0 or -1. */
 int b64_decode(const char *s, size_t n, struct buf *out);
 
@@ -204,5 +211,28 @@ struct relay_scrub_view *relay_scrub_view_get(struct relay *r);
 double relay_backend_eta(const struct relay_view *v, const struct relay_backend_view *s);
 void health_handle(struct conn *c, struct http_req *req);
 void metrics_handle(struct conn *c, struct http_req *req);
+
+/* status.c: the status page's figures, the ring behind its charts, its endpoints. */
+/* Everything the status page shows at one instant, gathered once: the shared view, the
+ * backends (relay_hooks.backends) and their ETAs. */
+struct relay_snapshot {
+    struct relay_view v;
+    struct relay_backend_view *st; /* n of them; owned */
+    double *eta;                   /* n of them; owned */
+    size_t n;
+    uint64_t now_ns;               /* realtime */
+};
+void relay_snapshot_get(struct relay *r, struct relay_snapshot *s);
+void relay_snapshot_deinit(struct relay_snapshot *s);
+/* Start the ring's 5 s sampling timer (unreferenced: it never keeps the loop alive) and keep
+ * copies of the listener addresses the page lists. */
+void status_ring_start(struct relay *r, const struct relay_options *opts);
+/* Stop sampling; the ring is freed from the timer's close callback. Idempotent. */
+void status_ring_close(struct relay *r);
+/* GET / and /status (HTML), GET /status.json. */
+void status_handle(struct conn *c, struct http_req *req, int json);
+/* status_page.c: the page around 's' rendered by the server; 'json' is the same figures as
+ * /status.json (the page embeds nothing else). Appends to 'out'. */
+void status_page_render(struct buf *out, const char *json, size_t json_len);
 
 #endif

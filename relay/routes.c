@@ -8,7 +8,8 @@
 #include <string.h>
 
 const char *const endpoint_names[EP_COUNT] = {"write",   "api_v2_write", "ping", "health",
-                                              "metrics", "query",        "other"};
+                                              "metrics", "query",        "status",
+                                              "other"};
 const int counted_codes[CODE_SLOTS] = {200, 204, 400, 401, 404, 405,
                                        408, 413, 431, 500, 502, 503};
 const double request_duration_bounds[DURATION_BUCKETS] = {
@@ -137,6 +138,12 @@ void relay_route(struct conn *c, struct http_req *req)
         req->ep = EP_METRICS;
         if (get || head)
             metrics_handle(c, req);
+        else
+            method_not_allowed(c, "GET, HEAD");
+    } else if (path_is(req, "/") || path_is(req, "/status") || path_is(req, "/status.json")) {
+        req->ep = EP_STATUS;
+        if (get || head)
+            status_handle(c, req, path_is(req, "/status.json"));
         else
             method_not_allowed(c, "GET, HEAD");
     } else {

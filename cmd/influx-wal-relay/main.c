@@ -209,10 +209,12 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         .read_timeout_ms = c->read_timeout_ms,
         .allow_unsigned = c->allow_unsigned,
         .auth_enabled = c->auth_enabled,
+        .status_public = c->status_public,
         .users = users,
         .n_users = c->n_users,
         .max_bytes = c->max_bytes,
         .full_policy = c->full_policy,
+        .data_dir = c->data_dir,
     };
 }
 
