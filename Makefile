@@ -15,7 +15,7 @@ PKGS := lmdb libuv libcurl zlib jansson openssl
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
 	libjansson-dev libssl-dev node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
-	lmdb-utils curl wrk prometheus
+	lmdb-utils curl wrk prometheus chromium $(if $(shell command -v npm 2>/dev/null),,npm)
 # packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.
 DEB_PACKAGING :=
 -include packaging/packaging.mk
@@ -47,7 +47,8 @@ SHIMS := $(BUILD)/tests/tools/powerloss.so
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
 
-.PHONY: all deps lib test unit asan bench fuzz fuzz-build run clean fmt check-deps
+.PHONY: all deps lib test unit asan bench fuzz fuzz-build run clean fmt check-deps node-deps \
+	screenshot
 .DEFAULT_GOAL := all
 
 all: deps
@@ -128,7 +129,21 @@ fuzz: fuzz-build
 test: deps
 	@$(MAKE) --no-print-directory binaries
 	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory node-deps
 	@BUILD=$(BUILD) tests/run.sh
+
+# npm packages of the browser test, as tests/package-lock.json pins them, into tests/node_modules
+# (git-ignored). playwright-core drives Debian's /usr/bin/chromium: it never downloads one.
+NODE_STAMP := tests/node_modules/.package-lock.json
+node-deps: $(NODE_STAMP)
+$(NODE_STAMP): tests/package.json tests/package-lock.json
+	cd tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Refresh docs/status-page.png (the README shows it) from the browser test's outage shot.
+screenshot: deps
+	@$(MAKE) --no-print-directory binaries node-deps
+	@IWR_SCREENSHOT=docs/status-page.png BUILD=$(BUILD) ONLY=test_status_page tests/run.sh
 
 unit: deps
 	@$(MAKE) --no-print-directory binaries

@@ -55,9 +55,20 @@ async function handle(m) {
     page = await context.newPage();
     const external = [];
     page.on("request", (r) => { if (!r.url().startsWith(new URL(m.url).origin)) external.push(r.url()); });
-    const resp = await page.goto(m.url, { waitUntil: "load", timeout: 20000 });
     page.externalRequests = external;
-    return { status: resp ? resp.status() : 0, title: await page.title() };
+    // Without credentials a headless browser gives up on the 401 challenge (goto then fails
+    // with ERR_INVALID_AUTH_CREDENTIALS): the status is the document's last answer seen.
+    let last = 0, challenge = "";
+    page.on("response", (r) => {
+      if (r.url() === m.url) { last = r.status(); challenge = r.headers()["www-authenticate"] || ""; }
+    });
+    try {
+      const resp = await page.goto(m.url, { waitUntil: "load", timeout: 20000 });
+      return { status: resp ? resp.status() : 0, title: await page.title() };
+    } catch (e) {
+      if (last === 0) throw e;
+      return { status: last, challenge, error: String(e.message).split("\n")[0] };
+    }
   }
   case "state":
     return { ...(await state()), external: page.externalRequests };
@@ -65,7 +76,7 @@ async function handle(m) {
     await page.waitForFunction(
       (n) => Number(document.body.getAttribute("data-refreshes") || "0") > n, m.after,
       { timeout: m.timeout_ms || 15000, polling: 100 });
-    return state();
+    return { ...(await state()), external: page.externalRequests };
   case "screenshot":
     await page.screenshot({ path: m.path, fullPage: true });
     return { path: m.path };

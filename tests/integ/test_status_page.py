@@ -262,7 +262,8 @@ def test_auth():
         br = Browser()
         try:
             o = br.cmd(cmd="open", url=r.url + "/")
-            h.check(o["status"] == 401, "the browser without credentials gets 401", o)
+            h.check(o["status"] == 401 and o.get("challenge", "").startswith("Basic"),
+                    "the browser without credentials gets 401 and a Basic challenge", o)
             o = br.cmd(cmd="open", url=r.url + "/", user="writer", password=secret)
             s = br.cmd(cmd="wait_refresh", after=0)
             h.check(o["status"] == 200 and s["stale"] is None and row(s, "a") is not None,
