@@ -55,6 +55,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(cfg.read_timeout_ms, 30000, "defaults: read timeout");
     CHECK_EQ_INT(cfg.allow_unsigned, 0, "defaults: allow_unsigned off");
     CHECK_EQ_INT(cfg.auth_enabled, 0, "defaults: auth off");
+    CHECK_EQ_INT(cfg.status_public, 0, "defaults: status page not public");
     CHECK_EQ_INT(cfg.n_users, 0, "defaults: no users");
     CHECK_EQ_STR(cfg.data_dir, "./data", "defaults: data dir");
     CHECK_EQ_INT(cfg.max_bytes, 1073741824, "defaults: log limit 1 GiB");
@@ -98,6 +99,7 @@ static const char full_layout[] = "[http]\n"
                                   "allow-unsigned = true\n"
                                   "[auth]\n"
                                   "enabled = true\n"
+                                  "status-public = true\n"
                                   "[[auth.user]]\n"
                                   "name = \"writer\"\n"
                                   "password = \"secret\"\n"
@@ -166,6 +168,7 @@ static void test_full_layout(void)
     CHECK_EQ_INT(cfg.read_timeout_ms, 1500, "read-timeout");
     CHECK_EQ_INT(cfg.allow_unsigned, 1, "allow-unsigned");
     CHECK_EQ_INT(cfg.auth_enabled, 1, "auth enabled");
+    CHECK_EQ_INT(cfg.status_public, 1, "auth status-public");
     CHECK_EQ_INT(cfg.n_users, 2, "two users");
     CHECK_EQ_STR(cfg.n_users ? cfg.users[0].name : NULL, "writer", "user name");
     CHECK_EQ_STR(cfg.n_users ? cfg.users[0].password : NULL, "secret", "user password");
