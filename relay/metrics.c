@@ -12,6 +12,7 @@
  * baseline; forecasts that need a rate are left out until the second. */
 #include "relay/relay_int.h"
 
+#include "common/clock.h"
 #include "common/xalloc.h"
 
 #include <inttypes.h>
@@ -34,7 +35,7 @@ void relay_view_get(struct relay *r, struct relay_view *v)
     memset(v, 0, sizeof(*v));
     wal_counters_get(r->wal, &v->wc);
     const struct wal_counters *wc = &v->wc;
-    uint64_t now = mono_ns();
+    uint64_t now = clock_monotonic_ns();
     /* Records ever removed from the front of the log: sequences are contiguous. */
     uint64_t removed = wc->last_seq > wc->records ? wc->last_seq - wc->records : 0;
     int sample = q->at_ns == 0 || now - q->at_ns >= RATE_MIN_DT_NS;

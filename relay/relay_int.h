@@ -155,7 +155,6 @@ void relay_http_settings(llhttp_settings_t *s);
 /* The append for 'c' completed after the connection closed: free it now if nothing else holds
  * it. */
 void conn_release_after_wal(struct conn *c);
-uint64_t mono_ns(void);
 
 /* routes.c: dispatch a complete request. */
 void relay_route(struct conn *c, struct http_req *req);

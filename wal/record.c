@@ -11,11 +11,11 @@
  * writer thread only folds in seq and offset with crc32_combine, so it never rereads the body. */
 #include "wal/wal_int.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
 static void put16(unsigned char *p, uint16_t v)
@@ -210,7 +210,5 @@ int wal_name_valid(const char *name)
 
 uint64_t wal_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_realtime_ns();
 }
