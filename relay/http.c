@@ -147,13 +147,8 @@ static void count_request(struct relay *r, enum endpoint ep, int status, uint64_
         if (counted_codes[i] == status)
             slot = i;
     r->ctr.requests[ep][slot]++;
-    double secs = start_ns ? (double)(clock_monotonic_ns() - start_ns) / 1e9 : 0;
-    size_t b = 0;
-    while (b < DURATION_BUCKETS && secs > request_duration_bounds[b])
-        b++;
-    r->ctr.duration_buckets[b]++;
-    r->ctr.duration_sum += secs;
-    r->ctr.duration_count++;
+    hist_observe(&r->ctr.duration,
+                 start_ns ? (double)(clock_monotonic_ns() - start_ns) / 1e9 : 0);
 }
 
 /* The body's bytes no longer count toward the relay's pending total. */

@@ -4,6 +4,7 @@
 #define IWR_RELAY_INT_H
 
 #include "common/buf.h"
+#include "common/hist.h"
 #include "common/hostport.h"
 #include "relay/lineproto.h"
 #include "relay/relay.h"
@@ -45,9 +46,7 @@ struct relay_counters {
     uint64_t tls_handshakes_total;         /* TLS sessions established */
     uint64_t tls_handshake_failures_total; /* TLS sessions that failed before a request */
     uint64_t tls_reload_failures_total;    /* SIGHUP reloads that kept an old certificate */
-    uint64_t duration_buckets[DURATION_BUCKETS + 1];
-    double duration_sum;
-    uint64_t duration_count;
+    struct hist duration; /* seconds, over request_duration_bounds */
 };
 
 struct http_req {
