@@ -184,6 +184,20 @@ static int tags_have_duplicate(struct lp_ctx *c, const unsigned char *b, size_t 
     return 0;
 }
 
+/* From b[i] (i >= 1), the first byte of class 'mask' not preceded by a backslash, or n: how
+ * the measurement and tag scanners find their separators. Always inlined: it is their hot loop,
+ * and inlined with a constant 'mask' it is as fast as the three loops it replaces. */
+__attribute__((always_inline)) static inline size_t next_unescaped(const unsigned char *b, size_t i,
+                                                                   size_t n, unsigned mask)
+{
+    for (;; i++) {
+        while (i < n && !(cls[b[i]] & mask))
+            i++;
+        if (i >= n || b[i - 1] != '\\')
+            return i;
+    }
+}
+
 /* influxd's scanKey: the measurement and the tags, up to the space before the fields. */
 static int scan_key(struct lp_ctx *c, struct lp_point *pt)
 {
@@ -191,14 +205,9 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
     size_t n = pt->n, i = 0;
     if (n == 0 || b[0] == ',')
         return fail(pt, R_MISSING_MEASUREMENT);
-    for (i = 1;; i++) {
-        while (i < n && !(cls[b[i]] & C_MEAS))
-            i++;
-        if (i >= n)
-            return fail(pt, R_MISSING_FIELDS);
-        if (b[i - 1] != '\\')
-            break;
-    }
+    i = next_unescaped(b, 1, n, C_MEAS);
+    if (i >= n)
+        return fail(pt, R_MISSING_FIELDS);
     if (b[i] == ' ') {
         pt->key_len = i;
         return 0;
@@ -206,54 +215,37 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
 
     /* Tags. The duplicate check runs only once every tag scanned, as in influxd, but the first
      * (sorted) pass compares neighbours on the way. */
-    size_t tags_start = ++i, ntags = 0, prev_key = 0, prev_len = 0;
+    size_t tags_start = ++i, ntags = 0;
+    struct lp_span prev = {NULL, 0};
     int unsorted = 0, dup = 0;
     for (;;) {
         if (i >= n || b[i] == ' ' || b[i] == ',' || b[i] == '=')
             return fail(pt, R_MISSING_TAG_KEY);
-        size_t k = i;
-        for (i++;; i++) {
-            while (i < n && !(cls[b[i]] & C_TAG))
-                i++;
-            if (i >= n)
-                return fail(pt, R_MISSING_TAG_VALUE);
-            if (b[i - 1] == '\\')
-                continue;
-            if (b[i] == '=')
-                break;
+        struct lp_span key = {b + i, 0};
+        i = next_unescaped(b, i + 1, n, C_TAG);
+        if (i >= n || b[i] != '=')
             return fail(pt, R_MISSING_TAG_VALUE);
-        }
-        size_t klen = i - k;
-        if (klen == 4 && memcmp(b + k, "time", 4) == 0)
+        key.n = (size_t)(b + i - key.p);
+        if (key.n == 4 && memcmp(key.p, "time", 4) == 0)
             pt->time_tag = 1;
         if (ntags > 0 && !unsorted && !dup) {
-            size_t m = prev_len < klen ? prev_len : klen;
-            int r = memcmp(b + prev_key, b + k, m);
-            if (r == 0)
-                r = prev_len < klen ? -1 : prev_len > klen;
+            int r = span_cmp(&prev, &key);
             if (r > 0)
                 unsorted = 1;
             else if (r == 0)
                 dup = 1;
         }
-        prev_key = k;
-        prev_len = klen;
+        prev = key;
         ntags++;
 
         i++; /* the value; its first byte may be '=' but not a separator */
         if (i >= n || b[i] == ',' || b[i] == ' ')
             return fail(pt, R_MISSING_TAG_VALUE);
-        for (i++;; i++) {
-            while (i < n && !(cls[b[i]] & C_TAG))
-                i++;
-            if (i >= n)
-                return fail(pt, R_MISSING_FIELDS);
-            if (b[i - 1] == '\\')
-                continue;
-            if (b[i] == '=')
-                return fail(pt, R_INVALID_TAG_FORMAT);
-            break;
-        }
+        i = next_unescaped(b, i + 1, n, C_TAG);
+        if (i >= n)
+            return fail(pt, R_MISSING_FIELDS);
+        if (b[i] == '=')
+            return fail(pt, R_INVALID_TAG_FORMAT);
         if (b[i] == ' ')
             break;
         i++; /* ',': the next tag */

@@ -68,6 +68,14 @@ static void append_quoted(struct buf *e, const unsigned char *s, size_t n)
     buf_append(e, "\"", 1);
 }
 
+/* Go's strconv error for the text s[0, n): strconv.<func>: parsing "<s>": <why>. */
+static void append_strconv(struct buf *e, const char *func, const void *s, size_t n, int range)
+{
+    buf_printf(e, "strconv.%s: parsing ", func);
+    append_quoted(e, s, n);
+    buf_append_str(e, range ? ": value out of range" : ": invalid syntax");
+}
+
 /* A field key as influxd's iterator names it (unescaped). */
 static void append_key(struct buf *e, const struct lp_field *f)
 {
@@ -108,9 +116,8 @@ static void append_engine_error(struct buf *e, const struct lp_point *pt, int64_
     size_t vn = f->vn - how[f->type].trim;
     buf_printf(e, "engine: unable to parse %s value ", how[f->type].kind);
     append_quoted(e, f->v, vn);
-    buf_printf(e, ": strconv.%s: parsing ", how[f->type].func);
-    append_quoted(e, f->v, vn);
-    buf_append_str(e, bad == 2 ? ": value out of range" : ": invalid syntax");
+    buf_append_str(e, ": ");
+    append_strconv(e, how[f->type].func, f->v, vn, bad == 2);
 }
 
 void lp_error_add(struct lp_result *res, size_t max_errors, const struct lp_point *pt,
@@ -159,10 +166,8 @@ void lp_error_add(struct lp_result *res, size_t max_errors, const struct lp_poin
         buf_append_str(e, pt->reason == R_INT_RANGE ? "unable to parse integer "
                                                     : "unable to parse unsigned ");
         buf_append(e, span, span_len);
-        buf_append_str(e, pt->reason == R_INT_RANGE ? ": strconv.ParseInt: parsing \""
-                                                    : ": strconv.ParseUint: parsing \"");
-        buf_append(e, span, span_len);
-        buf_append_str(e, "\": value out of range");
+        buf_append_str(e, ": ");
+        append_strconv(e, pt->reason == R_INT_RANGE ? "ParseInt" : "ParseUint", span, span_len, 1);
         break;
     case R_INVALID_VALUE:
         buf_append_str(e, "invalid value: field-key=");
@@ -170,10 +175,7 @@ void lp_error_add(struct lp_result *res, size_t max_errors, const struct lp_poin
         break;
     case R_TS_SYNTAX:
     case R_TS_RANGE:
-        buf_append_str(e, "strconv.ParseInt: parsing \"");
-        buf_append(e, span, span_len);
-        buf_append_str(e,
-                       pt->reason == R_TS_SYNTAX ? "\": invalid syntax" : "\": value out of range");
+        append_strconv(e, "ParseInt", span, span_len, pt->reason == R_TS_RANGE);
         break;
     case R_TIME_TAG:
     case R_TIME_FIELD:

@@ -8,6 +8,26 @@
 
 #include <string.h>
 
+/* Go's strconv.ParseInt (is_signed) or ParseUint range check on b[a, e): an optional '-' then
+ * digits (callers let nothing else through). Returns 1 if out of range. */
+int gonum_int_out_of_range(const unsigned char *b, size_t a, size_t e, int is_signed)
+{
+    int neg = 0;
+    if (a < e && b[a] == '-') {
+        neg = 1;
+        a++;
+    }
+    while (a < e && b[a] == '0')
+        a++;
+    const char *lim = !is_signed ? "18446744073709551615"
+                      : neg      ? "9223372036854775808"
+                                 : "9223372036854775807";
+    size_t ln = strlen(lim);
+    if (e - a != ln)
+        return e - a > ln;
+    return memcmp(b + a, lim, ln) > 0;
+}
+
 /* 2^1024 - 2^970: halfway between the largest float64 and 2^1024; from here up rounds to
  * infinity (ties go to the even mantissa, which is the overflow). */
 static const char float_halfway[] =

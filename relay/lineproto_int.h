@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #define LP_MAX_KEY 65535 /* models.MaxKeyLength */
 
@@ -77,25 +76,8 @@ struct lp_point {
 /* ---- Go's strconv, as influxd 1.6.7 reads numbers (lineproto_gonum.c) ---------------------- */
 
 /* Go's strconv.ParseInt (is_signed) or ParseUint range check on b[a, e): an optional '-' then
- * digits (callers let nothing else through). Returns 1 if out of range. Inline: the scanner
- * checks every timestamp with it. */
-static inline int gonum_int_out_of_range(const unsigned char *b, size_t a, size_t e, int is_signed)
-{
-    int neg = 0;
-    if (a < e && b[a] == '-') {
-        neg = 1;
-        a++;
-    }
-    while (a < e && b[a] == '0')
-        a++;
-    const char *lim = !is_signed ? "18446744073709551615"
-                      : neg      ? "9223372036854775808"
-                                 : "9223372036854775807";
-    size_t ln = strlen(lim);
-    if (e - a != ln)
-        return e - a > ln;
-    return memcmp(b + a, lim, ln) > 0;
-}
+ * digits (callers let nothing else through). Returns 1 if out of range. */
+int gonum_int_out_of_range(const unsigned char *b, size_t a, size_t e, int is_signed);
 
 /* Go's strconv.ParseInt(s, 10, 64) or ParseUint: 0 ok, 1 bad syntax, 2 out of range. */
 int gonum_int_invalid(const unsigned char *s, size_t n, int is_signed);
