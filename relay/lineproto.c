@@ -443,6 +443,20 @@ static int is_time(const struct lp_field *f)
     return f->kn == 4 && memcmp(f->k, "time", 4) == 0;
 }
 
+/* Whether the later field 'b', of a's key, fails the write: both have a type, they differ, and
+ * 'b' is not named "time" (influxd drops those first). */
+static int types_clash(const struct lp_field *a, const struct lp_field *b)
+{
+    return a->type != b->type && a->type != T_EMPTY && b->type != T_EMPTY && !is_time(b);
+}
+
+static int conflict(struct lp_point *pt, const struct lp_field *first, const struct lp_field *later)
+{
+    pt->cf[0] = *first;
+    pt->cf[1] = *later;
+    return fail(pt, R_TYPE_CONFLICT);
+}
+
 /* influxd's shard creates a new field from its first occurrence in a point and fails the whole
  * write ("field type conflict") when a later one has another type; fields named "time" are
  * dropped before that. Finds such a pair among f[0, n). */
@@ -451,28 +465,20 @@ static int type_conflict(struct lp_point *pt, struct lp_field *f, size_t n)
     if (n <= 16) {
         for (size_t j = 1; j < n; j++) {
             for (size_t i = 0; i < j; i++) {
-                if (f[i].type != f[j].type && f[i].type != T_EMPTY && f[j].type != T_EMPTY &&
-                    !is_time(&f[j]) && key_cmp(&f[i], &f[j]) == 0) {
-                    /* f[i] may not be the first of its key, but a first with f[j]'s type
-                     * would have conflicted with f[i] already. */
-                    pt->cf[0] = f[i];
-                    pt->cf[1] = f[j];
-                    return fail(pt, R_TYPE_CONFLICT);
-                }
+                /* f[i] may not be the first of its key, but a first with f[j]'s type would
+                 * have conflicted with f[i] already. */
+                if (types_clash(&f[i], &f[j]) && key_cmp(&f[i], &f[j]) == 0)
+                    return conflict(pt, &f[i], &f[j]);
             }
         }
         return 0;
     }
     qsort(f, n, sizeof(*f), field_cmp);
     for (size_t g = 0, j = 1; j < n; j++) {
-        if (key_cmp(&f[g], &f[j]) != 0) {
+        if (key_cmp(&f[g], &f[j]) != 0)
             g = j;
-        } else if (f[j].type != f[g].type && f[g].type != T_EMPTY && f[j].type != T_EMPTY &&
-                   !is_time(&f[j])) {
-            pt->cf[0] = f[g];
-            pt->cf[1] = f[j];
-            return fail(pt, R_TYPE_CONFLICT);
-        }
+        else if (types_clash(&f[g], &f[j]))
+            return conflict(pt, &f[g], &f[j]);
     }
     return 0;
 }
