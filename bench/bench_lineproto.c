@@ -2,22 +2,20 @@
  * in memory, then normalises them in 1 MB request bodies, with and without timestamps, and
  * prints MB/s and lines/s for each. Single-threaded; about 5 s. */
 #include "common/buf.h"
+#include "common/clock.h"
 #include "relay/lineproto.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TOTAL_BYTES ((size_t)200 << 20)
 #define BODY_BYTES ((size_t)1 << 20)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)clock_monotonic_ns() / 1e9;
 }
 
 /* Lines shaped like telegraf's cpu, mem, disk and net inputs. */

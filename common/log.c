@@ -2,6 +2,7 @@
  * startup and on SIGHUP, on the loop thread, and a torn read of an int cannot happen. */
 #include "common/log.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 
 #include <stdarg.h>
@@ -40,13 +41,13 @@ void log_write(enum log_level level, const char *fmt, ...)
     if (!log_enabled(level))
         return;
     char line[2048];
-    struct timespec ts;
+    uint64_t now_ns = clock_realtime_ns();
+    time_t secs = (time_t)(now_ns / 1000000000u);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     int n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+                     tm.tm_sec, (long)(now_ns % 1000000000u / 1000000), level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -5,6 +5,8 @@
 
 #include "common/err.h"
 #include "common/hostport.h"
+#include "common/name.h"
+#include "common/precision.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -332,29 +334,15 @@ char *cfg_name_from_url(const char *url)
 
 int cfg_name_ok(const char *s)
 {
-    size_t n = s == NULL ? 0 : strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return name_valid(s);
 }
 
 const char *const cfg_name_rule = "must be 1 to 64 characters from A-Z a-z 0-9 _ . -";
 
 int cfg_precision_ok(const char *s)
 {
-    static const char *const ok[] = {"", "n", "ns", "u", "us", "ms", "s", "m", "h"};
-    if (s == NULL)
-        return 1;
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (strcmp(s, ok[i]) == 0)
-            return 1;
-    return 0;
+    enum lp_precision p;
+    return s == NULL || lp_parse_precision(s, strlen(s), 0, &p) == 0;
 }
 
 /* ---- defaults, lists, freeing

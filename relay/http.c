@@ -14,24 +14,17 @@
 #include "relay/relay_int.h"
 #include "relay/tls.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define READ_CHUNK (64 * 1024)
 /* Answers queued to a client that does not read them: past this, its requests wait. */
 #define WRITE_QUEUE_MAX (256 * 1024)
-
-uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void conn_close(struct conn *c);
 static void conn_continue(struct conn *c);
@@ -154,13 +147,8 @@ static void count_request(struct relay *r, enum endpoint ep, int status, uint64_
         if (counted_codes[i] == status)
             slot = i;
     r->ctr.requests[ep][slot]++;
-    double secs = start_ns ? (double)(mono_ns() - start_ns) / 1e9 : 0;
-    size_t b = 0;
-    while (b < DURATION_BUCKETS && secs > request_duration_bounds[b])
-        b++;
-    r->ctr.duration_buckets[b]++;
-    r->ctr.duration_sum += secs;
-    r->ctr.duration_count++;
+    hist_observe(&r->ctr.duration,
+                 start_ns ? (double)(clock_monotonic_ns() - start_ns) / 1e9 : 0);
 }
 
 /* The body's bytes no longer count toward the relay's pending total. */
@@ -303,7 +291,7 @@ static void conn_fail(struct conn *c, int status, const char *msg)
         c->busy = 1;
         c->keep_alive = 0;
         if (c->req.start_ns == 0)
-            c->req.start_ns = mono_ns();
+            c->req.start_ns = clock_monotonic_ns();
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
         http_respond_error(c, status, msg, strlen(msg));
@@ -369,7 +357,7 @@ static int on_message_begin(llhttp_t *p)
     req_release_body(c);
     req_reset(&c->req);
     c->in_request = 1;
-    c->req.start_ns = mono_ns();
+    c->req.start_ns = clock_monotonic_ns();
     arm_read_deadline(c);
     return 0;
 }
@@ -790,7 +778,7 @@ static void conn_start(struct relay *r, uv_stream_t *server, int fd, struct tls_
         c->refused = 1;
         c->busy = 1;
         c->keep_alive = 0;
-        c->req.start_ns = mono_ns();
+        c->req.start_ns = clock_monotonic_ns();
         static const char msg[] = "too many open connections";
         http_respond_error(c, 503, msg, sizeof(msg) - 1);
         return;

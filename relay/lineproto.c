@@ -13,7 +13,7 @@
  *   it is a backslash, so in a\\, (two backslashes) the comma is escaped there.
  * The common case (no backslash, no quote) takes the fast path: memchr finds the line end and the
  * stored line is not parsed back. */
-#include "relay/lineproto.h"
+#include "relay/lineproto_int.h"
 
 #include "common/err.h"
 #include "common/xalloc.h"
@@ -21,71 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LP_MAX_KEY 65535 /* models.MaxKeyLength */
 #define LP_MIN_NANO (INT64_MIN + 2)
 #define LP_MAX_NANO (INT64_MAX - 1)
-
-enum lp_reason {
-    R_OK = 0,
-    R_MISSING_MEASUREMENT,
-    R_MISSING_FIELDS,
-    R_MISSING_TAG_KEY,
-    R_MISSING_TAG_VALUE,
-    R_INVALID_TAG_FORMAT,
-    R_DUPLICATE_TAGS,
-    R_TAG_PANIC, /* influxd 1.6.7 panics on 100 * 2^k tags; num = the count */
-    R_MAX_KEY,   /* num = the size */
-    R_MISSING_FIELD_KEY,
-    R_MISSING_FIELD_VALUE,
-    R_UNBALANCED_QUOTES,
-    R_INVALID_FIELD_FORMAT,
-    R_INVALID_NUMBER,
-    R_INVALID_FLOAT,
-    R_INVALID_BOOLEAN,
-    R_INT_RANGE,     /* span = the digits */
-    R_UINT_RANGE,    /* span = the digits */
-    R_INVALID_VALUE, /* span = the field key */
-    R_BAD_TIMESTAMP,
-    R_TS_SYNTAX, /* span = the timestamp */
-    R_TS_RANGE,  /* span = the timestamp */
-    R_TIME_RANGE,
-    R_POINT_INVALID,
-    R_TIME_TAG,
-    R_TIME_FIELD,
-    R_TYPE_CONFLICT, /* fields cf[0] and cf[1] */
-    R_ENGINE,        /* influxd's storage engine cannot read field cf[1]'s value */
-    R_AMBIGUOUS,
-};
-
-/* Field types as influxd's field iterator reads them from the first and last byte. */
-enum lp_type { T_FLOAT = 0, T_INTEGER, T_UNSIGNED, T_STRING, T_BOOLEAN, T_EMPTY };
-
-struct lp_field {
-    const unsigned char *k; /* the key as sent (escaped) */
-    size_t kn;
-    const unsigned char *v; /* the value as influxd's walkFields splits it */
-    size_t vn;
-    enum lp_type type;
-};
-
-/* One parsed line. Offsets are into 'b'. */
-struct lp_point {
-    const unsigned char *b;
-    size_t n;
-    size_t key_len;      /* measurement and tags: b[0, key_len) */
-    size_t fields_start; /* fields: b[fields_start, fields_end) */
-    size_t fields_end;
-    size_t ts_start; /* timestamp as sent: b[ts_start, ts_end); empty if none */
-    size_t ts_end;
-    int64_t ts;         /* as sent, in units of the precision */
-    int time_tag;       /* some tag key is exactly "time" */
-    int fields_escaped; /* the fields hold a backslash */
-    size_t nfields;     /* '=' seen by the field scanner */
-    enum lp_reason reason;
-    size_t ea, eb;         /* the span of b the reason quotes */
-    size_t num;            /* the number the reason quotes */
-    struct lp_field cf[2]; /* a type conflict: the first field, then the later one */
-};
 
 struct lp_span {
     const unsigned char *p;
@@ -111,66 +48,6 @@ static const unsigned char cls[256] = {
     ['\\'] = C_FIELD,
     ['"'] = C_FIELD,
 };
-
-int lp_parse_precision(const char *s, size_t len, int v2, enum lp_precision *out)
-{
-    static const struct {
-        const char *name;
-        enum lp_precision p;
-        int v2;
-    } tab[] = {
-        {"", LP_NS, 1},   {"n", LP_NS, 0}, {"ns", LP_NS, 1}, {"u", LP_US, 0}, {"us", LP_US, 1},
-        {"ms", LP_MS, 1}, {"s", LP_S, 1},  {"m", LP_M, 0},   {"h", LP_H, 0},
-    };
-    if (s == NULL && len != 0)
-        return IWR_EPARSE;
-    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-        if (strlen(tab[i].name) == len && (len == 0 || memcmp(tab[i].name, s, len) == 0) &&
-            (!v2 || tab[i].v2)) {
-            *out = tab[i].p;
-            return 0;
-        }
-    }
-    return IWR_EPARSE;
-}
-
-int64_t lp_precision_ns(enum lp_precision p)
-{
-    switch (p) {
-    case LP_US:
-        return 1000;
-    case LP_MS:
-        return 1000000;
-    case LP_S:
-        return 1000000000;
-    case LP_M:
-        return 60 * (int64_t)1000000000;
-    case LP_H:
-        return 3600 * (int64_t)1000000000;
-    case LP_NS:
-    default:
-        return 1;
-    }
-}
-
-const char *lp_precision_name(enum lp_precision p)
-{
-    switch (p) {
-    case LP_NS:
-        return "ns";
-    case LP_US:
-        return "us";
-    case LP_MS:
-        return "ms";
-    case LP_S:
-        return "s";
-    case LP_M:
-        return "m";
-    case LP_H:
-        return "h";
-    }
-    return "?";
-}
 
 void lp_result_init(struct lp_result *r)
 {
@@ -307,6 +184,20 @@ static int tags_have_duplicate(struct lp_ctx *c, const unsigned char *b, size_t 
     return 0;
 }
 
+/* From b[i] (i >= 1), the first byte of class 'mask' not preceded by a backslash, or n: how
+ * the measurement and tag scanners find their separators. Always inlined: it is their hot loop,
+ * and inlined with a constant 'mask' it is as fast as the three loops it replaces. */
+__attribute__((always_inline)) static inline size_t next_unescaped(const unsigned char *b, size_t i,
+                                                                   size_t n, unsigned mask)
+{
+    for (;; i++) {
+        while (i < n && !(cls[b[i]] & mask))
+            i++;
+        if (i >= n || b[i - 1] != '\\')
+            return i;
+    }
+}
+
 /* influxd's scanKey: the measurement and the tags, up to the space before the fields. */
 static int scan_key(struct lp_ctx *c, struct lp_point *pt)
 {
@@ -314,14 +205,9 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
     size_t n = pt->n, i = 0;
     if (n == 0 || b[0] == ',')
         return fail(pt, R_MISSING_MEASUREMENT);
-    for (i = 1;; i++) {
-        while (i < n && !(cls[b[i]] & C_MEAS))
-            i++;
-        if (i >= n)
-            return fail(pt, R_MISSING_FIELDS);
-        if (b[i - 1] != '\\')
-            break;
-    }
+    i = next_unescaped(b, 1, n, C_MEAS);
+    if (i >= n)
+        return fail(pt, R_MISSING_FIELDS);
     if (b[i] == ' ') {
         pt->key_len = i;
         return 0;
@@ -329,54 +215,37 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
 
     /* Tags. The duplicate check runs only once every tag scanned, as in influxd, but the first
      * (sorted) pass compares neighbours on the way. */
-    size_t tags_start = ++i, ntags = 0, prev_key = 0, prev_len = 0;
+    size_t tags_start = ++i, ntags = 0;
+    struct lp_span prev = {NULL, 0};
     int unsorted = 0, dup = 0;
     for (;;) {
         if (i >= n || b[i] == ' ' || b[i] == ',' || b[i] == '=')
             return fail(pt, R_MISSING_TAG_KEY);
-        size_t k = i;
-        for (i++;; i++) {
-            while (i < n && !(cls[b[i]] & C_TAG))
-                i++;
-            if (i >= n)
-                return fail(pt, R_MISSING_TAG_VALUE);
-            if (b[i - 1] == '\\')
-                continue;
-            if (b[i] == '=')
-                break;
+        struct lp_span key = {b + i, 0};
+        i = next_unescaped(b, i + 1, n, C_TAG);
+        if (i >= n || b[i] != '=')
             return fail(pt, R_MISSING_TAG_VALUE);
-        }
-        size_t klen = i - k;
-        if (klen == 4 && memcmp(b + k, "time", 4) == 0)
+        key.n = (size_t)(b + i - key.p);
+        if (key.n == 4 && memcmp(key.p, "time", 4) == 0)
             pt->time_tag = 1;
         if (ntags > 0 && !unsorted && !dup) {
-            size_t m = prev_len < klen ? prev_len : klen;
-            int r = memcmp(b + prev_key, b + k, m);
-            if (r == 0)
-                r = prev_len < klen ? -1 : prev_len > klen;
+            int r = span_cmp(&prev, &key);
             if (r > 0)
                 unsorted = 1;
             else if (r == 0)
                 dup = 1;
         }
-        prev_key = k;
-        prev_len = klen;
+        prev = key;
         ntags++;
 
         i++; /* the value; its first byte may be '=' but not a separator */
         if (i >= n || b[i] == ',' || b[i] == ' ')
             return fail(pt, R_MISSING_TAG_VALUE);
-        for (i++;; i++) {
-            while (i < n && !(cls[b[i]] & C_TAG))
-                i++;
-            if (i >= n)
-                return fail(pt, R_MISSING_FIELDS);
-            if (b[i - 1] == '\\')
-                continue;
-            if (b[i] == '=')
-                return fail(pt, R_INVALID_TAG_FORMAT);
-            break;
-        }
+        i = next_unescaped(b, i + 1, n, C_TAG);
+        if (i >= n)
+            return fail(pt, R_MISSING_FIELDS);
+        if (b[i] == '=')
+            return fail(pt, R_INVALID_TAG_FORMAT);
         if (b[i] == ' ')
             break;
         i++; /* ',': the next tag */
@@ -393,268 +262,6 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
     if (dup || (unsorted && tags_have_duplicate(c, b, tags_start, i, ntags)))
         return fail(pt, R_DUPLICATE_TAGS);
     return 0;
-}
-
-/* Go's strconv.ParseInt (is_signed) or ParseUint range check on b[a, e): an optional '-' then
- * digits (callers let nothing else through). Returns 1 if out of range. */
-static int int_out_of_range(const unsigned char *b, size_t a, size_t e, int is_signed)
-{
-    int neg = 0;
-    if (a < e && b[a] == '-') {
-        neg = 1;
-        a++;
-    }
-    while (a < e && b[a] == '0')
-        a++;
-    const char *lim = !is_signed ? "18446744073709551615"
-                      : neg      ? "9223372036854775808"
-                                 : "9223372036854775807";
-    size_t ln = strlen(lim);
-    if (e - a != ln)
-        return e - a > ln;
-    return memcmp(b + a, lim, ln) > 0;
-}
-
-/* 2^1024 - 2^970: halfway between the largest float64 and 2^1024; from here up rounds to
- * infinity (ties go to the even mantissa, which is the overflow). */
-static const char float_halfway[] =
-    "17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797"
-    "75872070963302864166928879109465555478519404026306574886715058206819089020007083836762738548"
-    "45817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711"
-    "559699508093042880177904174497792";
-
-/* Whether 0.<digits of b[a, e), leading zeros, '.' and '_' skipped> x 10^309 rounds to
- * infinity. */
-static int digits_overflow_309(const unsigned char *b, size_t a, size_t e)
-{
-    size_t k = 0;
-    const size_t hn = sizeof(float_halfway) - 1;
-    for (; a < e; a++) {
-        if (b[a] == '.' || b[a] == '_')
-            continue;
-        if (b[a] < '0' || b[a] > '9')
-            break;
-        if (k == 0 && b[a] == '0')
-            continue;
-        if (k < hn) {
-            if (b[a] != (unsigned char)float_halfway[k])
-                return b[a] > (unsigned char)float_halfway[k];
-            k++;
-        } else if (b[a] != '0') {
-            return 1;
-        }
-    }
-    /* Equal to the halfway point so far; shorter means trailing zeros, i.e. less. */
-    return k == hn;
-}
-
-/* Whether s[0, n) equals the lower-case 'lit', ignoring case. */
-static int ieq(const unsigned char *s, size_t n, const char *lit)
-{
-    size_t ln = strlen(lit);
-    if (n != ln)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((s[i] | 0x20) != (unsigned char)lit[i])
-            return 0;
-    }
-    return 1;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Go's underscoreOK: underscores only between digits (a base prefix counts as a digit). */
-static int underscore_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    char saw = '^';
-    int hex = 0;
-    if (n >= 1 && (s[0] == '-' || s[0] == '+'))
-        i = 1;
-    if (n - i >= 2 && s[i] == '0' &&
-        ((s[i + 1] | 0x20) == 'b' || (s[i + 1] | 0x20) == 'o' || (s[i + 1] | 0x20) == 'x')) {
-        hex = (s[i + 1] | 0x20) == 'x';
-        i += 2;
-        saw = '0';
-    }
-    for (; i < n; i++) {
-        if ((s[i] >= '0' && s[i] <= '9') || (hex && hexval(s[i]) >= 0)) {
-            saw = '0';
-        } else if (s[i] == '_') {
-            if (saw != '0')
-                return 0;
-            saw = '_';
-        } else {
-            if (saw == '_')
-                return 0;
-            saw = '!';
-        }
-    }
-    return saw != '_';
-}
-
-/* Go's exponent digits after 'e' or 'p' from s[*pi]: an optional sign, then digits and
- * underscores, saturating at 10000 as Go does. Returns 0 and the value, or -1 on bad syntax. */
-static int go_exponent(const unsigned char *s, size_t n, size_t *pi, int64_t *exp, int *under)
-{
-    size_t i = *pi;
-    int64_t e = 0, sign = 1;
-    if (i < n && (s[i] == '+' || s[i] == '-')) {
-        sign = s[i] == '-' ? -1 : 1;
-        i++;
-    }
-    if (i >= n || s[i] < '0' || s[i] > '9')
-        return -1;
-    for (; i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '_'); i++) {
-        if (s[i] == '_')
-            *under = 1;
-        else if (e < 10000)
-            e = e * 10 + (s[i] - '0');
-    }
-    *pi = i;
-    *exp = e * sign;
-    return 0;
-}
-
-/* A hexadecimal mantissa (after "0x") with its mandatory binary exponent: 1 if the syntax is
- * bad, 2 if the value rounds to infinity. */
-static int hex_float_invalid(const unsigned char *s, size_t n, size_t i)
-{
-    size_t lead = SIZE_MAX, dot = SIZE_MAX;
-    int under = 0, digits = 0;
-    for (; i < n; i++) {
-        if (s[i] == '_') {
-            under = 1;
-        } else if (s[i] == '.') {
-            if (dot != SIZE_MAX)
-                break;
-            dot = i;
-        } else if (hexval(s[i]) >= 0) {
-            digits = 1;
-            if (lead == SIZE_MAX && s[i] != '0')
-                lead = i;
-        } else {
-            break;
-        }
-    }
-    size_t mant_end = i;
-    int64_t exp = 0;
-    if (!digits || i >= n || (s[i] | 0x20) != 'p')
-        return 1;
-    i++;
-    if (go_exponent(s, n, &i, &exp, &under) != 0 || i != n)
-        return 1;
-    if (under && !underscore_ok(s, n))
-        return 1;
-    if (lead == SIZE_MAX)
-        return 0; /* zero */
-    /* The lead digit weighs 16^(ipos - 1), ipos counting digits from it to the point. */
-    int64_t ipos = 0;
-    size_t point = dot != SIZE_MAX ? dot : mant_end;
-    if (lead < point) {
-        for (size_t k = lead; k < point; k++)
-            ipos += s[k] != '_';
-    } else {
-        for (size_t k = point + 1; k < lead; k++)
-            ipos -= s[k] != '_';
-    }
-    int v = hexval(s[lead]), bits = 0;
-    while (v >> bits)
-        bits++;
-    int64_t top = 4 * (ipos - 1) + (bits - 1) + exp; /* the value is in [2^top, 2^(top+1)) */
-    if (top != 1023)
-        return top > 1023 ? 2 : 0;
-    /* Just below 2^1024: it rounds up (to infinity) only if its first 54 bits are all ones. */
-    int ones = 0;
-    for (size_t k = lead; k < mant_end && ones < 54; k++) {
-        if (s[k] == '_' || s[k] == '.')
-            continue;
-        int d = hexval(s[k]);
-        for (int bit = (k == lead ? bits : 4) - 1; bit >= 0 && ones < 54; bit--) {
-            if (!((d >> bit) & 1))
-                return 0;
-            ones++;
-        }
-    }
-    return ones == 54 ? 2 : 0;
-}
-
-/* Go's strconv.ParseFloat(s, 64) failing on b[a, e): 1 for bad syntax, 2 for a result of +-Inf. Go
- * parses exactly, except that its slow path keeps 800 digits and then puts the decimal point after
- * them for longer numbers, and saturates exponents; a value fails only if both the exact and that
- * slow-path reading overflow (the fast path takes every finite exact result first). */
-static int float_invalid(const unsigned char *b, size_t a, size_t e)
-{
-    const unsigned char *s = b + a;
-    size_t n = e - a, i = 0;
-    if (n == 0)
-        return 1;
-    size_t si = s[0] == '+' || s[0] == '-';
-    if (ieq(s + si, n - si, "inf") || ieq(s + si, n - si, "infinity") || ieq(s, n, "nan"))
-        return 0;
-    i = si;
-    if (i + 2 < n && s[i] == '0' && (s[i + 1] | 0x20) == 'x')
-        return hex_float_invalid(s, n, i + 2);
-    int64_t nd = 0, nd_go = 0, dp = 0, dp_go = 0;
-    int dot = 0, digits = 0, under = 0;
-    size_t mant = i;
-    for (; i < n; i++) {
-        unsigned char ch = s[i];
-        if (ch == '_') {
-            under = 1;
-            continue;
-        }
-        if (ch == '.') {
-            if (dot)
-                break;
-            dot = 1;
-            dp = nd;
-            dp_go = nd_go;
-            continue;
-        }
-        if (ch < '0' || ch > '9')
-            break;
-        digits = 1;
-        if (ch == '0' && nd == 0) {
-            dp--;
-            dp_go--;
-            continue;
-        }
-        nd++;
-        if (nd_go < 800)
-            nd_go++;
-    }
-    if (!digits)
-        return 1;
-    if (!dot) {
-        dp = nd;
-        dp_go = nd_go;
-    }
-    size_t mant_end = i;
-    int64_t exp = 0;
-    if (i < n && (s[i] | 0x20) == 'e') {
-        i++;
-        if (go_exponent(s, n, &i, &exp, &under) != 0)
-            return 1;
-    }
-    if (i != n || (under && !underscore_ok(s, n)))
-        return 1;
-    if (nd == 0)
-        return 0; /* zero */
-    int64_t ev[2] = {dp + exp, dp_go + exp};
-    for (int k = 0; k < 2; k++) {
-        if (ev[k] < 309)
-            return 0;
-        if (ev[k] == 309 && !digits_overflow_309(s, mant, mant_end))
-            return 0;
-    }
-    return 2;
 }
 
 /* influxd's scanNumber from b[*pi]; leaves *pi after the value. */
@@ -707,15 +314,15 @@ static int scan_number(struct lp_ctx *c, struct lp_point *pt, size_t *pi)
     if (is_int) {
         if (b[i - 1] != 'i')
             return fail(pt, R_INVALID_NUMBER);
-        if (i - 1 - start >= 19 && int_out_of_range(b, start, i - 1, 1))
+        if (i - 1 - start >= 19 && gonum_int_out_of_range(b, start, i - 1, 1))
             return fail_span(pt, R_INT_RANGE, start, i - 1);
     } else if (is_uns) {
         if (!c->allow_unsigned || b[i - 1] != 'u' || b[start] == '-')
             return fail(pt, R_INVALID_NUMBER);
-        if (i - 1 - start >= 20 && int_out_of_range(b, start, i - 1, 0))
+        if (i - 1 - start >= 20 && gonum_int_out_of_range(b, start, i - 1, 0))
             return fail_span(pt, R_UINT_RANGE, start, i - 1);
     } else if (sci || i - start >= 25) {
-        if (float_invalid(b, start, i))
+        if (gonum_float_invalid(b, start, i))
             return fail(pt, R_INVALID_FLOAT);
     }
     return 0;
@@ -808,20 +415,6 @@ static int scan_fields(struct lp_ctx *c, struct lp_point *pt)
     return 0;
 }
 
-/* The next byte of an escaped key as influxd's escape.Unescape reads it: a backslash before
- * , " space or = is dropped. */
-static unsigned char unesc_next(const unsigned char *k, size_t n, size_t *i)
-{
-    unsigned char ch = k[*i];
-    if (ch == '\\' && *i + 1 < n &&
-        (k[*i + 1] == ',' || k[*i + 1] == '"' || k[*i + 1] == ' ' || k[*i + 1] == '=')) {
-        ch = k[*i + 1];
-        (*i)++;
-    }
-    (*i)++;
-    return ch;
-}
-
 /* Compare two field keys as influxd names them (unescaped). */
 static int key_cmp(const struct lp_field *a, const struct lp_field *b)
 {
@@ -829,7 +422,7 @@ static int key_cmp(const struct lp_field *a, const struct lp_field *b)
         return 0;
     size_t i = 0, j = 0;
     while (i < a->kn && j < b->kn) {
-        unsigned char x = unesc_next(a->k, a->kn, &i), y = unesc_next(b->k, b->kn, &j);
+        unsigned char x = lp_unesc_next(a->k, a->kn, &i), y = lp_unesc_next(b->k, b->kn, &j);
         if (x != y)
             return x < y ? -1 : 1;
     }
@@ -850,6 +443,20 @@ static int is_time(const struct lp_field *f)
     return f->kn == 4 && memcmp(f->k, "time", 4) == 0;
 }
 
+/* Whether the later field 'b', of a's key, fails the write: both have a type, they differ, and
+ * 'b' is not named "time" (influxd drops those first). */
+static int types_clash(const struct lp_field *a, const struct lp_field *b)
+{
+    return a->type != b->type && a->type != T_EMPTY && b->type != T_EMPTY && !is_time(b);
+}
+
+static int conflict(struct lp_point *pt, const struct lp_field *first, const struct lp_field *later)
+{
+    pt->cf[0] = *first;
+    pt->cf[1] = *later;
+    return fail(pt, R_TYPE_CONFLICT);
+}
+
 /* influxd's shard creates a new field from its first occurrence in a point and fails the whole
  * write ("field type conflict") when a later one has another type; fields named "time" are
  * dropped before that. Finds such a pair among f[0, n). */
@@ -858,28 +465,20 @@ static int type_conflict(struct lp_point *pt, struct lp_field *f, size_t n)
     if (n <= 16) {
         for (size_t j = 1; j < n; j++) {
             for (size_t i = 0; i < j; i++) {
-                if (f[i].type != f[j].type && f[i].type != T_EMPTY && f[j].type != T_EMPTY &&
-                    !is_time(&f[j]) && key_cmp(&f[i], &f[j]) == 0) {
-                    /* f[i] may not be the first of its key, but a first with f[j]'s type
-                     * would have conflicted with f[i] already. */
-                    pt->cf[0] = f[i];
-                    pt->cf[1] = f[j];
-                    return fail(pt, R_TYPE_CONFLICT);
-                }
+                /* f[i] may not be the first of its key, but a first with f[j]'s type would
+                 * have conflicted with f[i] already. */
+                if (types_clash(&f[i], &f[j]) && key_cmp(&f[i], &f[j]) == 0)
+                    return conflict(pt, &f[i], &f[j]);
             }
         }
         return 0;
     }
     qsort(f, n, sizeof(*f), field_cmp);
     for (size_t g = 0, j = 1; j < n; j++) {
-        if (key_cmp(&f[g], &f[j]) != 0) {
+        if (key_cmp(&f[g], &f[j]) != 0)
             g = j;
-        } else if (f[j].type != f[g].type && f[g].type != T_EMPTY && f[j].type != T_EMPTY &&
-                   !is_time(&f[j])) {
-            pt->cf[0] = f[g];
-            pt->cf[1] = f[j];
-            return fail(pt, R_TYPE_CONFLICT);
-        }
+        else if (types_clash(&f[g], &f[j]))
+            return conflict(pt, &f[g], &f[j]);
     }
     return 0;
 }
@@ -893,23 +492,6 @@ static enum lp_type value_type(const unsigned char *v, size_t n)
     if (memchr("0123456789-.nNiIu", v[0], 17) == NULL)
         return T_BOOLEAN; /* influxd's default for anything else */
     return v[n - 1] == 'i' ? T_INTEGER : v[n - 1] == 'u' ? T_UNSIGNED : T_FLOAT;
-}
-
-/* Go's strconv.ParseInt(s, 10, 64) or ParseUint: 0 ok, 1 bad syntax, 2 out of range. */
-static int go_int_check(const unsigned char *s, size_t n, int is_signed)
-{
-    size_t i = 0;
-    if (is_signed && n > 0 && (s[0] == '+' || s[0] == '-'))
-        i = 1;
-    if (i == n)
-        return 1;
-    for (size_t k = i; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9')
-            return 1;
-    }
-    if (s[0] == '+')
-        s++, n--;
-    return int_out_of_range(s, 0, n, is_signed) ? 2 : 0;
 }
 
 /* How influxd's storage engine reads a value of its type: 0 ok, 1 bad syntax, 2 out of range,
@@ -930,11 +512,11 @@ static int engine_check(const struct lp_field *f)
         return 1;
     }
     case T_INTEGER:
-        return go_int_check(f->v, f->vn - 1, 1);
+        return gonum_int_invalid(f->v, f->vn - 1, 1);
     case T_UNSIGNED:
-        return go_int_check(f->v, f->vn - 1, 0);
+        return gonum_int_invalid(f->v, f->vn - 1, 0);
     case T_FLOAT:
-        return float_invalid(f->v, 0, f->vn);
+        return gonum_float_invalid(f->v, 0, f->vn);
     case T_EMPTY:
         break;
     }
@@ -1055,7 +637,7 @@ static int scan_time(struct lp_point *pt, int64_t mult)
         a++;
     if (a == i)
         return fail_span(pt, R_TS_SYNTAX, start, i);
-    if (int_out_of_range(b, start, i, 1))
+    if (gonum_int_out_of_range(b, start, i, 1))
         return fail_span(pt, R_TS_RANGE, start, i);
     uint64_t mag = 0;
     for (; a < i; a++)
@@ -1112,200 +694,6 @@ static int parse_point(struct lp_ctx *c, struct lp_point *pt, const unsigned cha
         return fail(pt, shard.reason);
     }
     return 0;
-}
-
-/* The measurement as influxd names it in messages: up to the first comma not preceded by a
- * backslash, with \, \" \space \= unescaped. */
-static void append_name(struct buf *e, const unsigned char *b, size_t key_len)
-{
-    size_t end = 0;
-    while (end < key_len && !(b[end] == ',' && (end == 0 || b[end - 1] != '\\')))
-        end++;
-    for (size_t i = 0; i < end; i++) {
-        if (b[i] == '\\' && i + 1 < end &&
-            (b[i + 1] == ',' || b[i + 1] == '"' || b[i + 1] == ' ' || b[i + 1] == '='))
-            i++;
-        buf_append(e, &b[i], 1);
-    }
-}
-
-/* The length of the valid UTF-8 sequence at s[0, n) (Go's rules), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
-}
-
-/* Go's %q for the bytes s[0, n), near enough: the message is for people. */
-static void append_quoted(struct buf *e, const unsigned char *s, size_t n)
-{
-    buf_append(e, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = s[i];
-        size_t u = ch >= 0x80 ? utf8_len(s + i, n - i) : 0;
-        if (u > 0) {
-            buf_append(e, s + i, u);
-            i += u - 1;
-        } else if (ch == '"' || ch == '\\') {
-            buf_printf(e, "\\%c", ch);
-        } else if (ch == '\n') {
-            buf_append_str(e, "\\n");
-        } else if (ch == '\t') {
-            buf_append_str(e, "\\t");
-        } else if (ch == '\r') {
-            buf_append_str(e, "\\r");
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            buf_printf(e, "\\x%02x", ch);
-        } else {
-            buf_append(e, &ch, 1);
-        }
-    }
-    buf_append(e, "\"", 1);
-}
-
-/* A field key as influxd's iterator names it (unescaped). */
-static void append_key(struct buf *e, const struct lp_field *f)
-{
-    for (size_t i = 0; i < f->kn;) {
-        unsigned char ch = unesc_next(f->k, f->kn, &i);
-        buf_append(e, &ch, 1);
-    }
-}
-
-/* influxd's engine error for a value it cannot read (the write fails with a 500). */
-static void append_engine_error(struct buf *e, const struct lp_point *pt, int64_t ns)
-{
-    const struct lp_field *f = &pt->cf[1];
-    int bad = (int)pt->num;
-    static const struct {
-        const char *kind, *func;
-        size_t trim;
-    } how[] = {
-        [T_FLOAT] = {"floating point", "ParseFloat", 0},
-        [T_INTEGER] = {"integer", "ParseInt", 1},
-        [T_UNSIGNED] = {"unsigned", "ParseUint", 1},
-        [T_BOOLEAN] = {"bool", "ParseBool", 0},
-    };
-    if (f->type == T_STRING) {
-        buf_append_str(e, "runtime error: slice bounds out of range [1:0]");
-        return;
-    }
-    if (f->type == T_EMPTY) {
-        /* Then the point as influxd prints it (it would sort unsorted tags; we do not). */
-        buf_append_str(e, "engine: unknown field type for ");
-        append_key(e, f);
-        buf_append_str(e, ": ");
-        buf_append(e, pt->b, pt->fields_end);
-        buf_append(e, " ", 1);
-        buf_append_i64(e, ns);
-        return;
-    }
-    size_t vn = f->vn - how[f->type].trim;
-    buf_printf(e, "engine: unable to parse %s value ", how[f->type].kind);
-    append_quoted(e, f->v, vn);
-    buf_printf(e, ": strconv.%s: parsing ", how[f->type].func);
-    append_quoted(e, f->v, vn);
-    buf_append_str(e, bad == 2 ? ": value out of range" : ": invalid syntax");
-}
-
-static void add_error(struct lp_ctx *c, struct lp_result *res, const struct lp_point *pt)
-{
-    static const char *const text[] = {
-        [R_MISSING_MEASUREMENT] = "missing measurement",
-        [R_MISSING_FIELDS] = "missing fields",
-        [R_MISSING_TAG_KEY] = "missing tag key",
-        [R_MISSING_TAG_VALUE] = "missing tag value",
-        [R_INVALID_TAG_FORMAT] = "invalid tag format",
-        [R_DUPLICATE_TAGS] = "duplicate tags",
-        [R_MISSING_FIELD_KEY] = "missing field key",
-        [R_MISSING_FIELD_VALUE] = "missing field value",
-        [R_UNBALANCED_QUOTES] = "unbalanced quotes",
-        [R_INVALID_FIELD_FORMAT] = "invalid field format",
-        [R_INVALID_NUMBER] = "invalid number",
-        [R_INVALID_FLOAT] = "invalid float",
-        [R_INVALID_BOOLEAN] = "invalid boolean",
-        [R_BAD_TIMESTAMP] = "bad timestamp",
-        [R_TIME_RANGE] = "time outside range -9223372036854775806 - 9223372036854775806",
-        [R_POINT_INVALID] = "point is invalid",
-        [R_AMBIGUOUS] = "ambiguous line: stored with a nanosecond timestamp it would parse "
-                        "differently (trailing backslash or open quote)",
-    };
-    res->rejected++;
-    if (res->rejected > c->max_errors)
-        return;
-    struct buf *e = &res->errors;
-    if (res->rejected > 1)
-        buf_append(e, "\n", 1);
-    buf_append_str(e, "unable to parse '");
-    buf_append(e, pt->b, pt->n);
-    buf_append_str(e, "': ");
-    const char *span = (const char *)pt->b + pt->ea;
-    size_t span_len = pt->eb - pt->ea;
-    switch (pt->reason) {
-    case R_TAG_PANIC:
-        buf_printf(e, "runtime error: index out of range [%zu] with length %zu", pt->num, pt->num);
-        break;
-    case R_MAX_KEY:
-        buf_printf(e, "max key length exceeded: %zu > %d", pt->num, LP_MAX_KEY);
-        break;
-    case R_INT_RANGE:
-    case R_UINT_RANGE:
-        buf_append_str(e, pt->reason == R_INT_RANGE ? "unable to parse integer "
-                                                    : "unable to parse unsigned ");
-        buf_append(e, span, span_len);
-        buf_append_str(e, pt->reason == R_INT_RANGE ? ": strconv.ParseInt: parsing \""
-                                                    : ": strconv.ParseUint: parsing \"");
-        buf_append(e, span, span_len);
-        buf_append_str(e, "\": value out of range");
-        break;
-    case R_INVALID_VALUE:
-        buf_append_str(e, "invalid value: field-key=");
-        buf_append(e, span, span_len);
-        break;
-    case R_TS_SYNTAX:
-    case R_TS_RANGE:
-        buf_append_str(e, "strconv.ParseInt: parsing \"");
-        buf_append(e, span, span_len);
-        buf_append_str(e,
-                       pt->reason == R_TS_SYNTAX ? "\": invalid syntax" : "\": value out of range");
-        break;
-    case R_TIME_TAG:
-    case R_TIME_FIELD:
-        buf_append_str(e, pt->reason == R_TIME_TAG ? "invalid tag key: input tag \"time\""
-                                                   : "invalid field name: input field \"time\"");
-        buf_append_str(e, " on measurement \"");
-        append_name(e, pt->b, pt->key_len);
-        buf_append_str(e, "\" is invalid");
-        break;
-    case R_TYPE_CONFLICT: {
-        static const char *const tname[] = {"float", "integer", "unsigned", "string", "boolean"};
-        buf_append_str(e, "field type conflict: input field \"");
-        append_key(e, &pt->cf[1]);
-        buf_append_str(e, "\" on measurement \"");
-        append_name(e, pt->b, pt->key_len);
-        buf_printf(e, "\" is type %s, already exists as type %s", tname[pt->cf[1].type],
-                   tname[pt->cf[0].type]);
-        break;
-    }
-    case R_ENGINE:
-        append_engine_error(e, pt, pt->ts_end > pt->ts_start ? pt->ts : c->now);
-        break;
-    default:
-        IWR_ASSERT(pt->reason > R_OK && pt->reason <= R_AMBIGUOUS && text[pt->reason] != NULL);
-        buf_append_str(e, text[pt->reason]);
-        break;
-    }
 }
 
 /* Append the accepted line to 'out': its key and fields, then either its timestamp as sent
@@ -1380,7 +768,7 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
 
         struct lp_point pt;
         if (parse_point(&c, &pt, b + ls, end - ls, mult) != 0) {
-            add_error(&c, res, &pt);
+            lp_error_add(res, c.max_errors, &pt, c.now);
             continue;
         }
         int has_ts = pt.ts_end > pt.ts_start;
@@ -1396,7 +784,7 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
                 back.ts_end == back.ts_start || back.ts != ns || back.fields_end != pt.fields_end) {
                 out->len = at;
                 pt.reason = R_AMBIGUOUS;
-                add_error(&c, res, &pt);
+                lp_error_add(res, c.max_errors, &pt, c.now);
                 continue;
             }
         }
@@ -1485,7 +873,7 @@ void lp_unescape(struct buf *out, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        unsigned char ch = unesc_next(u, n, &i);
+        unsigned char ch = lp_unesc_next(u, n, &i);
         buf_append(out, &ch, 1);
     }
 }

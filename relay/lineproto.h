@@ -4,21 +4,10 @@
 #define IWR_LINEPROTO_H
 
 #include "common/buf.h"
+#include "common/precision.h" /* enum lp_precision, lp_parse_precision */
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum lp_precision { LP_NS = 0, LP_US, LP_MS, LP_S, LP_M, LP_H };
-
-/* The query-string spellings of InfluxDB 1.x /write: "" (= ns), "n", "ns", "u", "us", "ms", "s",
- * "m", "h". With v2 != 0 only the /api/v2/write set: "", "ns", "us", "ms", "s". 0 or IWR_EPARSE
- * (*out unchanged). 's' need not be NUL-terminated. Note: influxd 1.6.7 itself reads any
- * spelling it does not know, "us" included, as nanoseconds; here "us" is microseconds, as in
- * InfluxDB 2.x and later 1.x, and unknown spellings are refused. */
-int lp_parse_precision(const char *s, size_t len, int v2, enum lp_precision *out);
-/* Nanoseconds in one unit of 'p'. */
-int64_t lp_precision_ns(enum lp_precision p);
-const char *lp_precision_name(enum lp_precision p);
 
 struct lp_options {
     int allow_unsigned;  /* accept "123u" fields; InfluxDB 1.x OSS rejects them by default */

@@ -12,6 +12,7 @@
  * baseline; forecasts that need a rate are left out until the second. */
 #include "relay/relay_int.h"
 
+#include "common/clock.h"
 #include "common/xalloc.h"
 
 #include <inttypes.h>
@@ -34,7 +35,7 @@ void relay_view_get(struct relay *r, struct relay_view *v)
     memset(v, 0, sizeof(*v));
     wal_counters_get(r->wal, &v->wc);
     const struct wal_counters *wc = &v->wc;
-    uint64_t now = mono_ns();
+    uint64_t now = clock_monotonic_ns();
     /* Records ever removed from the front of the log: sequences are contiguous. */
     uint64_t removed = wc->last_seq > wc->records ? wc->last_seq - wc->records : 0;
     int sample = q->at_ns == 0 || now - q->at_ns >= RATE_MIN_DT_NS;
@@ -94,19 +95,6 @@ static void family(struct buf *b, const char *name, const char *type, const char
     buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A sample value as Prometheus parses it: integers exactly, NaN and infinities spelled out. */
-static void value(struct buf *b, double v)
-{
-    if (isnan(v))
-        buf_append_str(b, "NaN");
-    else if (isinf(v))
-        buf_append_str(b, v > 0 ? "+Inf" : "-Inf");
-    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
-        buf_printf(b, "%.0f", v);
-    else
-        buf_printf(b, "%.15g", v);
-}
-
 /* name{labels} v; 'labels' is the inside of the braces or NULL. */
 static void sample_f(struct buf *b, const char *name, const char *labels, double v)
 {
@@ -114,7 +102,7 @@ static void sample_f(struct buf *b, const char *name, const char *labels, double
     if (labels != NULL && labels[0] != '\0')
         buf_printf(b, "{%s}", labels);
     buf_append(b, " ", 1);
-    value(b, v);
+    hist_append_value(b, v);
     buf_append(b, "\n", 1);
 }
 
@@ -144,22 +132,14 @@ static void one_u64(struct buf *b, const char *name, const char *type, const cha
 static void histogram(struct buf *b, const char *name, const char *labels, const double *bounds,
                       size_t nb, const uint64_t *counts, double sum, uint64_t count)
 {
-    const char *l = labels != NULL ? labels : "";
-    const char *sep = l[0] != '\0' ? "," : "";
-    uint64_t cum = 0;
-    for (size_t i = 0; i < nb; i++) {
-        cum += counts[i];
-        buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, l, sep, bounds[i], cum);
-    }
-    /* Copies of counters updated one by one can never make the buckets contradict. */
-    if (count < cum)
-        count = cum;
-    buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, l, sep, count);
-    char sname[128];
-    snprintf(sname, sizeof(sname), "%s_sum", name);
-    sample_f(b, sname, l, sum);
-    snprintf(sname, sizeof(sname), "%s_count", name);
-    sample_u64(b, sname, l, count);
+    /* The log's and the backends' histograms are still plain arrays: view them as a struct hist
+     * so that one renderer writes every histogram. */
+    struct hist h;
+    hist_init(&h, bounds, nb);
+    memcpy(h.buckets, counts, nb * sizeof(*counts));
+    h.sum = sum;
+    h.count = count;
+    hist_render(b, name, labels, &h);
 }
 
 /* backend="NAME" (escaped) into 'out', with ',extra' after it when given. Names are at most
@@ -228,8 +208,7 @@ static void ingest_families(struct buf *b, struct relay *r, const struct relay_v
     family(b, "influx_wal_ingest_request_duration_seconds", "histogram",
            "Time from a request's first byte to its answer (every endpoint; writes include "
            "the fsync'd commit).");
-    histogram(b, "influx_wal_ingest_request_duration_seconds", NULL, request_duration_bounds,
-              DURATION_BUCKETS, k->duration_buckets, k->duration_sum, k->duration_count);
+    hist_render(b, "influx_wal_ingest_request_duration_seconds", NULL, &k->duration);
     one_u64(b, "influx_wal_ingest_points_total", "counter",
             "Points committed to the log (HTTP and UDP): acknowledged.", k->points_total);
     one_u64(b, "influx_wal_ingest_bytes_total", "counter",

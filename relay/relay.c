@@ -57,6 +57,7 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
     if (hooks)
         r->hooks = *hooks;
     r->started_ns = wal_now_ns();
+    hist_init(&r->ctr.duration, request_duration_bounds, DURATION_BUCKETS);
     limits_copy(&r->cfg_limits, cfg);
     relay_http_settings(&r->settings);
     status_ring_start(r, cfg);

@@ -4,6 +4,7 @@
 #define IWR_RELAY_INT_H
 
 #include "common/buf.h"
+#include "common/hist.h"
 #include "common/hostport.h"
 #include "relay/lineproto.h"
 #include "relay/relay.h"
@@ -46,9 +47,7 @@ struct relay_counters {
     uint64_t tls_handshakes_total;         /* TLS sessions established */
     uint64_t tls_handshake_failures_total; /* TLS sessions that failed before a request */
     uint64_t tls_reload_failures_total;    /* SIGHUP reloads that kept an old certificate */
-    uint64_t duration_buckets[DURATION_BUCKETS + 1];
-    double duration_sum;
-    uint64_t duration_count;
+    struct hist duration; /* seconds, over request_duration_bounds */
 };
 
 struct http_req {
@@ -158,7 +157,6 @@ void relay_http_settings(llhttp_settings_t *s);
 /* The append for 'c' completed after the connection closed: free it now if nothing else holds
  * it. */
 void conn_release_after_wal(struct conn *c);
-uint64_t mono_ns(void);
 
 /* routes.c: dispatch a complete request. */
 void relay_route(struct conn *c, struct http_req *req);

@@ -9,6 +9,7 @@
 #include "replay/replay_int.h"
 
 #include "common/err.h"
+#include "common/precision.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -233,9 +234,7 @@ static void append_escaped(struct buf *out, const char *s)
 
 const char *batch_precision_name(uint8_t precision)
 {
-    /* The values of enum lp_precision in relay/lineproto.h, in order. */
-    static const char *const names[] = {"ns", "u", "ms", "s", "m", "h"};
-    return precision < sizeof(names) / sizeof(names[0]) ? names[precision] : "ns";
+    return lp_precision_v1_name(precision);
 }
 
 void batch_write_url(struct buf *out, const char *base, const char *db, const char *rp,

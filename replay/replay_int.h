@@ -94,7 +94,7 @@ void batch_write_url(struct buf *out, const char *base, const char *db, const ch
                      uint8_t precision);
 /* The form body "q=CREATE DATABASE \"db\"" for POST /query, percent-encoded. */
 void batch_create_db_form(struct buf *out, const char *db);
-/* The query-string name of an enum lp_precision value (replay/ does not include relay/). */
+/* The query-string name of a stored precision byte for a 1.x backend: lp_precision_v1_name. */
 const char *batch_precision_name(uint8_t precision);
 
 /* ---- conf.c: a backend's options ----------------------------------------------------------- */

@@ -11,11 +11,12 @@
  * writer thread only folds in seq and offset with crc32_combine, so it never rereads the body. */
 #include "wal/wal_int.h"
 
+#include "common/clock.h"
 #include "common/err.h"
+#include "common/name.h"
 #include "common/xalloc.h"
 
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
 static void put16(unsigned char *p, uint16_t v)
@@ -198,19 +199,11 @@ int wal_dead_decode(const MDB_val *k, const MDB_val *d, struct wal_dead_letter *
 
 int wal_name_valid(const char *name)
 {
-    size_t n = 0;
-    for (; name[n] != '\0'; n++) {
-        char c = name[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return n >= 1 && n <= WAL_NAME_MAX;
+    _Static_assert(WAL_NAME_MAX == NAME_LEN_MAX, "the log stores names by common/name.h's rule");
+    return name_valid(name);
 }
 
 uint64_t wal_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_realtime_ns();
 }
