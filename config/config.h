@@ -129,7 +129,8 @@ int config_load_string(struct config *c, const char *name, const char *text, siz
                        size_t err_cap);
 
 /* Flags: "NAME=URL" adds a backend (the first use drops the file's and built-in backends),
- * "ADDR:PORT=DB" adds a UDP listener. 0 or IWR_EPARSE with a reason in err. */
+ * "ADDR:PORT=DB[@PRECISION]" adds a UDP listener (precision: any /write spelling; default ns).
+ * 0 or IWR_EPARSE with a reason in err. */
 int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 /* "--listen ADDR:PORT" (the first use replaces the listen list). */

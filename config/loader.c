@@ -680,20 +680,56 @@ int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t
     return 0;
 }
 
-int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+/* "ADDR:PORT=DB[@PRECISION]", the form of every stream listener's flag ('kind' names it in
+ * messages): the address, the database and the precision (NULL when none is given) as new
+ * strings, or IWR_EPARSE with the reason in err. The precision follows the last '@', so a
+ * database name may hold an '@' only when a precision follows it. */
+static int stream_flag_split(const char *kind, const char *arg, char **listen, char **db,
+                             char **precision, char *err, size_t err_cap)
 {
     const char *eq = strchr(arg, '=');
+    *listen = *db = *precision = NULL;
     if (eq == NULL || eq == arg || eq[1] == '\0')
-        return cfg_fail(err, err_cap, "udp \"%.200s\": expected ADDR:PORT=DATABASE", arg);
+        return cfg_fail(err, err_cap, "%s \"%.200s\": expected ADDR:PORT=DATABASE",
+                        kind, arg);
+    const char *at = strrchr(eq + 1, '@');
+    const char *why = NULL;
+    *listen = xstrndup(arg, (size_t)(eq - arg));
+    if (at != NULL) {
+        *db = xstrndup(eq + 1, (size_t)(at - eq - 1));
+        *precision = xstrdup(at + 1);
+    } else {
+        *db = xstrdup(eq + 1);
+    }
+    int rc = 0;
+    if ((why = cfg_hostport_why(*listen)) != NULL)
+        rc = cfg_fail(err, err_cap, "%s \"%.200s\": the address %s", kind, arg, why);
+    else if ((*db)[0] == '\0')
+        rc = cfg_fail(err, err_cap, "%s \"%.200s\": the database must not be empty", kind, arg);
+    else if (*precision != NULL && ((*precision)[0] == '\0' || !cfg_precision_ok(*precision)))
+        rc = cfg_fail(err, err_cap,
+                      "%s \"%.200s\": precision \"%.16s\" is not one of ns, n, u, us, ms, s, m, h",
+                      kind, arg, *precision);
+    if (rc != 0) {
+        free(*listen);
+        free(*db);
+        free(*precision);
+        *listen = *db = *precision = NULL;
+    }
+    return rc;
+}
+
+int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+{
     struct cfg_udp u;
     cfg_udp_defaults(&u);
-    u.listen = xstrndup(arg, (size_t)(eq - arg));
-    u.database = xstrdup(eq + 1);
-    const char *why = cfg_hostport_why(u.listen);
-    int rc = 0;
-    if (why != NULL)
-        rc = cfg_fail(err, err_cap, "udp \"%.200s\": the address %s", arg, why);
-    else if (c->n_udp >= CFG_MAX_LIST)
+    char *precision;
+    int rc = stream_flag_split("udp", arg, &u.listen, &u.database, &precision, err, err_cap);
+    if (rc == 0 && precision != NULL) {
+        free(u.precision);
+        u.precision = precision;
+    }
+    if (rc == 0 && c->n_udp >= CFG_MAX_LIST)
         rc =
             cfg_fail(err, err_cap, "udp \"%.200s\": more than %d UDP listeners", arg, CFG_MAX_LIST);
     if (rc != 0) {
