@@ -52,6 +52,24 @@ struct cfg_scrub {
     size_t n_backends;
 };
 
+/* [[graphite]] and [[opentsdb]]: a stream listener (relay/stream.c). influxd 1.6's own key
+ * names are accepted too (bind-address, enabled, batch-size, ...). */
+enum cfg_stream_kind { CFG_GRAPHITE, CFG_OPENTSDB };
+struct cfg_stream {
+    enum cfg_stream_kind kind;
+    char *listen;             /* "ADDR:PORT" (influxd: bind-address) */
+    char *protocol;           /* graphite: "tcp" (default) or "udp"; NULL from the flag: both */
+    char *database;
+    char *retention_policy;   /* NULL: default */
+    char *separator;          /* graphite; NULL: "." */
+    char **templates;         /* graphite */
+    size_t n_templates;
+    char **tags;              /* graphite default tags, "k=v" */
+    size_t n_tags;
+    size_t read_buffer_bytes; /* graphite UDP: udp-read-buffer */
+    int enabled;              /* influxd's enabled; false: the section is kept but not started */
+};
+
 struct config {
     char *path; /* file it came from; NULL for built-in defaults */
     /* [http] */
@@ -93,6 +111,9 @@ struct config {
     /* [[udp]] */
     struct cfg_udp *udp;
     size_t n_udp;
+    /* [[graphite]], [[opentsdb]], --graphite, --opentsdb */
+    struct cfg_stream *streams;
+    size_t n_streams;
     /* Set by the first config_add_backend_flag / config_set_listen_flag, so that later ones
      * add to the list the first one started instead of replacing it again. */
     int backend_flags_seen;
@@ -129,9 +150,13 @@ int config_load_string(struct config *c, const char *name, const char *text, siz
                        size_t err_cap);
 
 /* Flags: "NAME=URL" adds a backend (the first use drops the file's and built-in backends),
- * "ADDR:PORT=DB" adds a UDP listener. 0 or IWR_EPARSE with a reason in err. */
+ * "ADDR:PORT=DB[@PRECISION]" adds a UDP listener (precision: any /write spelling; default ns).
+ * 0 or IWR_EPARSE with a reason in err. */
 int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+/* "ADDR:PORT=DB[@PRECISION]": a Graphite listener, TCP and UDP on that port (the precision is
+ * accepted for the common flag form; Graphite timestamps are seconds whatever it says). */
+int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 /* "--listen ADDR:PORT" (the first use replaces the listen list). */
 int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 

@@ -51,6 +51,8 @@ void cfg_udp_push(struct config *c, struct cfg_udp *u);
 /* scrub.c: the [scrub] table. */
 void cfg_scrub_defaults(struct cfg_scrub *s);
 void cfg_scrub_deinit(struct cfg_scrub *s);
+void cfg_stream_deinit(struct cfg_stream *s);
+void cfg_stream_push(struct config *c, struct cfg_stream *s);
 
 /* ---- loader.c: the walk over the tree ------------------------------------------------------ */
 

@@ -201,6 +201,40 @@ static const struct field udp_fields[] = {
     FIELD("read-buffer", K_SIZE, struct cfg_udp, read_buffer_bytes),
 };
 
+/* [[graphite]] and [[opentsdb]]: ours and influxd 1.6's names. influxd's batching keys are
+ * accepted and have no effect: every stream listener commits within 100 ms or 1 MiB. */
+static const struct field graphite_fields[] = {
+    FIELD("listen", K_ADDR, struct cfg_stream, listen),
+    FIELD("bind-address", K_ADDR, struct cfg_stream, listen),
+    FIELD("protocol", K_STR, struct cfg_stream, protocol),
+    FIELD("database", K_STR, struct cfg_stream, database),
+    FIELD("retention-policy", K_STR_OPT, struct cfg_stream, retention_policy),
+    FIELD("separator", K_STR_OPT, struct cfg_stream, separator),
+    FIELD("enabled", K_BOOL, struct cfg_stream, enabled),
+    FIELD("udp-read-buffer", K_SIZE, struct cfg_stream, read_buffer_bytes),
+    LATER("templates"),
+    LATER("tags"),
+    ACCEPTED("batch-size"),
+    ACCEPTED("batch-pending"),
+    ACCEPTED("batch-timeout"),
+    ACCEPTED("consistency-level"),
+};
+
+static const struct field opentsdb_fields[] = {
+    FIELD("listen", K_ADDR, struct cfg_stream, listen),
+    FIELD("bind-address", K_ADDR, struct cfg_stream, listen),
+    FIELD("database", K_STR, struct cfg_stream, database),
+    FIELD("retention-policy", K_STR_OPT, struct cfg_stream, retention_policy),
+    FIELD("enabled", K_BOOL, struct cfg_stream, enabled),
+    ACCEPTED("batch-size"),
+    ACCEPTED("batch-pending"),
+    ACCEPTED("batch-timeout"),
+    ACCEPTED("consistency-level"),
+    ACCEPTED("log-point-errors"),
+    IGNORED("tls-enabled", "TLS on stream listeners is not supported; the listener is plain TCP"),
+    IGNORED("certificate", "TLS on stream listeners is not supported"),
+};
+
 static int apply_field(struct loader *ld, const char *sect, const struct toml_node *v,
                        const struct field *f, void *base)
 {
@@ -517,6 +551,61 @@ static int load_udp(struct loader *ld, const struct toml_node *t)
     return ld_add_udp(ld, &u, t->line);
 }
 
+/* A list of strings (templates, tags) into *out. */
+static int get_strings(struct loader *ld, const char *sect, const struct toml_node *v, char ***out,
+                       size_t *n)
+{
+    if (v->type != TOML_ARRAY)
+        return ld_wrong_type(ld, sect, v, "an array of strings");
+    if (v->n_kids > CFG_MAX_LIST)
+        return ld_bad(ld, sect, v, "more than %d entries", CFG_MAX_LIST);
+    for (size_t i = 0; i < v->n_kids; i++)
+        if (v->kids[i]->type != TOML_STRING)
+            return ld_wrong_type(ld, sect, v->kids[i], "a string");
+    *out = xcalloc(v->n_kids ? v->n_kids : 1, sizeof(**out));
+    for (size_t i = 0; i < v->n_kids; i++)
+        (*out)[i] = xstrdup(v->kids[i]->str);
+    *n = v->n_kids;
+    return 0;
+}
+
+static int load_stream(struct loader *ld, const struct toml_node *t, enum cfg_stream_kind kind)
+{
+    struct cfg_stream s;
+    memset(&s, 0, sizeof(s));
+    s.kind = kind;
+    s.enabled = 1;
+    const char *title = kind == CFG_GRAPHITE ? "[[graphite]]" : "[[opentsdb]]";
+    const char *sect = kind == CFG_GRAPHITE ? "graphite" : "opentsdb";
+    int rc = kind == CFG_GRAPHITE
+                 ? ld_apply_fields(ld, t, title, sect, graphite_fields, NFIELDS(graphite_fields), &s)
+                 : ld_apply_fields(ld, t, title, sect, opentsdb_fields, NFIELDS(opentsdb_fields), &s);
+    const struct toml_node *v;
+    if (rc == 0 && kind == CFG_GRAPHITE && (v = toml_get(t, "templates")) != NULL)
+        rc = get_strings(ld, sect, v, &s.templates, &s.n_templates);
+    if (rc == 0 && kind == CFG_GRAPHITE && (v = toml_get(t, "tags")) != NULL)
+        rc = get_strings(ld, sect, v, &s.tags, &s.n_tags);
+    if (rc == 0 && s.protocol == NULL)
+        s.protocol = xstrdup("tcp");
+    if (rc == 0 && strcmp(s.protocol, "tcp") != 0 && (kind != CFG_GRAPHITE || strcmp(s.protocol, "udp") != 0))
+        rc = ld_fail(ld, t->line, "%s protocol must be %s", title,
+                     kind == CFG_GRAPHITE ? "\"tcp\" or \"udp\"" : "\"tcp\"");
+    /* influxd's defaults: graphite listens on :2003 into "graphite", opentsdb on :4242 into
+     * "opentsdb". */
+    if (rc == 0 && s.listen == NULL)
+        s.listen = xstrdup(kind == CFG_GRAPHITE ? ":2003" : ":4242");
+    if (rc == 0 && s.database == NULL)
+        s.database = xstrdup(kind == CFG_GRAPHITE ? "graphite" : "opentsdb");
+    if (rc == 0 && ld->c->n_streams >= CFG_MAX_LIST)
+        rc = ld_fail(ld, t->line, "more than %d stream listeners", CFG_MAX_LIST);
+    if (rc != 0) {
+        cfg_stream_deinit(&s);
+        return rc;
+    }
+    cfg_stream_push(ld->c, &s);
+    return 0;
+}
+
 static int load_root(struct loader *ld, const struct toml_node *root)
 {
     int relay = compat_is_layout(root);
@@ -558,6 +647,11 @@ static int load_root(struct loader *ld, const struct toml_node *root)
             rc = ld_need_tables(ld, v, "[[udp]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
                 rc = relay ? compat_load_udp(ld, v->kids[j]) : load_udp(ld, v->kids[j]);
+        } else if (strcmp(k, "graphite") == 0 || strcmp(k, "opentsdb") == 0) {
+            int g = k[0] == 'g';
+            rc = ld_need_tables(ld, v, g ? "[[graphite]]" : "[[opentsdb]]");
+            for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
+                rc = load_stream(ld, v->kids[j], g ? CFG_GRAPHITE : CFG_OPENTSDB);
         } else if (v->type == TOML_TABLE) {
             rc = ld_fail(ld, v->line, "unknown table [%.80s]", k);
         } else if (v->type == TOML_ARRAY && v->n_kids > 0 && v->kids[0]->type == TOML_TABLE) {
@@ -680,20 +774,56 @@ int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t
     return 0;
 }
 
-int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+/* "ADDR:PORT=DB[@PRECISION]", the form of every stream listener's flag ('kind' names it in
+ * messages): the address, the database and the precision (NULL when none is given) as new
+ * strings, or IWR_EPARSE with the reason in err. The precision follows the last '@', so a
+ * database name may hold an '@' only when a precision follows it. */
+static int stream_flag_split(const char *kind, const char *arg, char **listen, char **db,
+                             char **precision, char *err, size_t err_cap)
 {
     const char *eq = strchr(arg, '=');
+    *listen = *db = *precision = NULL;
     if (eq == NULL || eq == arg || eq[1] == '\0')
-        return cfg_fail(err, err_cap, "udp \"%.200s\": expected ADDR:PORT=DATABASE", arg);
+        return cfg_fail(err, err_cap, "%s \"%.200s\": expected ADDR:PORT=DATABASE",
+                        kind, arg);
+    const char *at = strrchr(eq + 1, '@');
+    const char *why = NULL;
+    *listen = xstrndup(arg, (size_t)(eq - arg));
+    if (at != NULL) {
+        *db = xstrndup(eq + 1, (size_t)(at - eq - 1));
+        *precision = xstrdup(at + 1);
+    } else {
+        *db = xstrdup(eq + 1);
+    }
+    int rc = 0;
+    if ((why = cfg_hostport_why(*listen)) != NULL)
+        rc = cfg_fail(err, err_cap, "%s \"%.200s\": the address %s", kind, arg, why);
+    else if ((*db)[0] == '\0')
+        rc = cfg_fail(err, err_cap, "%s \"%.200s\": the database must not be empty", kind, arg);
+    else if (*precision != NULL && ((*precision)[0] == '\0' || !cfg_precision_ok(*precision)))
+        rc = cfg_fail(err, err_cap,
+                      "%s \"%.200s\": precision \"%.16s\" is not one of ns, n, u, us, ms, s, m, h",
+                      kind, arg, *precision);
+    if (rc != 0) {
+        free(*listen);
+        free(*db);
+        free(*precision);
+        *listen = *db = *precision = NULL;
+    }
+    return rc;
+}
+
+int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+{
     struct cfg_udp u;
     cfg_udp_defaults(&u);
-    u.listen = xstrndup(arg, (size_t)(eq - arg));
-    u.database = xstrdup(eq + 1);
-    const char *why = cfg_hostport_why(u.listen);
-    int rc = 0;
-    if (why != NULL)
-        rc = cfg_fail(err, err_cap, "udp \"%.200s\": the address %s", arg, why);
-    else if (c->n_udp >= CFG_MAX_LIST)
+    char *precision;
+    int rc = stream_flag_split("udp", arg, &u.listen, &u.database, &precision, err, err_cap);
+    if (rc == 0 && precision != NULL) {
+        free(u.precision);
+        u.precision = precision;
+    }
+    if (rc == 0 && c->n_udp >= CFG_MAX_LIST)
         rc =
             cfg_fail(err, err_cap, "udp \"%.200s\": more than %d UDP listeners", arg, CFG_MAX_LIST);
     if (rc != 0) {
@@ -701,6 +831,26 @@ int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err
         return rc;
     }
     cfg_udp_push(c, &u);
+    return 0;
+}
+
+int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+{
+    struct cfg_stream s;
+    memset(&s, 0, sizeof(s));
+    s.kind = CFG_GRAPHITE;
+    s.enabled = 1;
+    char *precision;
+    int rc = stream_flag_split("graphite", arg, &s.listen, &s.database, &precision, err, err_cap);
+    free(precision);
+    if (rc == 0 && c->n_streams >= CFG_MAX_LIST)
+        rc = cfg_fail(err, err_cap, "graphite \"%.200s\": more than %d stream listeners", arg,
+                      CFG_MAX_LIST);
+    if (rc != 0) {
+        cfg_stream_deinit(&s);
+        return rc;
+    }
+    cfg_stream_push(c, &s);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* Cross-field checks of a whole config, after the file and the flags. Pure; any thread. */
 #include "config/config_int.h"
+#include "relay/graphite.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -138,6 +139,44 @@ static int validate_udp(const struct config *c, size_t i, char *err, size_t err_
     return 0;
 }
 
+static int validate_stream(const struct config *c, size_t i, char *err, size_t err_cap)
+{
+    const struct cfg_stream *s = &c->streams[i];
+    const char *kind = s->kind == CFG_GRAPHITE ? "graphite" : "opentsdb";
+    const char *why = s->listen == NULL ? "is missing" : cfg_hostport_why(s->listen);
+    if (why != NULL)
+        return cfg_fail(err, err_cap, "%s.listen \"%.64s\" %s", kind, s->listen ? s->listen : "",
+                        why);
+    if (s->database == NULL || s->database[0] == '\0')
+        return cfg_fail(err, err_cap, "%s \"%.64s\": database must not be empty", kind,
+                        s->listen);
+    /* Two enabled listeners cannot share a port on the same transport. */
+    int tcp = s->protocol == NULL || strcmp(s->protocol, "tcp") == 0;
+    int udp = s->protocol == NULL || strcmp(s->protocol, "udp") == 0;
+    for (size_t j = 0; s->enabled && j < i; j++) {
+        const struct cfg_stream *o = &c->streams[j];
+        int otcp = o->protocol == NULL || strcmp(o->protocol, "tcp") == 0;
+        int oudp = o->protocol == NULL || strcmp(o->protocol, "udp") == 0;
+        if (o->enabled && strcmp(o->listen, s->listen) == 0 && ((tcp && otcp) || (udp && oudp)))
+            return cfg_fail(err, err_cap, "%s.listen \"%.64s\" is given twice", kind, s->listen);
+    }
+    if (s->kind == CFG_OPENTSDB && s->enabled)
+        return cfg_fail(err, err_cap,
+                        "opentsdb \"%.64s\": OpenTSDB listeners are not implemented yet (set "
+                        "enabled = false)",
+                        s->listen);
+    if (s->kind == CFG_GRAPHITE) {
+        struct graphite *g = NULL;
+        struct graphite_opts o = {s->separator, (const char *const *)s->templates,
+                                  s->n_templates, (const char *const *)s->tags, s->n_tags};
+        char why_t[256];
+        if (graphite_new(&g, &o, why_t, sizeof(why_t)) != 0)
+            return cfg_fail(err, err_cap, "graphite \"%.64s\": %s", s->listen, why_t);
+        graphite_free(g);
+    }
+    return 0;
+}
+
 int config_validate(const struct config *c, char *err, size_t err_cap)
 {
     enum log_level level;
@@ -165,5 +204,7 @@ int config_validate(const struct config *c, char *err, size_t err_cap)
         rc = validate_udp(c, i, err, err_cap);
     if (rc == 0)
         rc = cfg_validate_scrub(c, err, err_cap);
+    for (size_t i = 0; rc == 0 && i < c->n_streams; i++)
+        rc = validate_stream(c, i, err, err_cap);
     return rc;
 }

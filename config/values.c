@@ -473,6 +473,29 @@ void cfg_udp_push(struct config *c, struct cfg_udp *u)
     memset(u, 0, sizeof(*u));
 }
 
+void cfg_stream_deinit(struct cfg_stream *s)
+{
+    free(s->listen);
+    free(s->protocol);
+    free(s->database);
+    free(s->retention_policy);
+    free(s->separator);
+    for (size_t i = 0; i < s->n_templates; i++)
+        free(s->templates[i]);
+    free(s->templates);
+    for (size_t i = 0; i < s->n_tags; i++)
+        free(s->tags[i]);
+    free(s->tags);
+    memset(s, 0, sizeof(*s));
+}
+
+void cfg_stream_push(struct config *c, struct cfg_stream *s)
+{
+    c->streams = xrealloc(c->streams, (c->n_streams + 1) * sizeof(*c->streams));
+    c->streams[c->n_streams++] = *s;
+    memset(s, 0, sizeof(*s));
+}
+
 void config_defaults(struct config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -515,5 +538,8 @@ void config_deinit(struct config *c)
         cfg_udp_deinit(&c->udp[i]);
     free(c->udp);
     cfg_scrub_deinit(&c->scrub);
+    for (size_t i = 0; i < c->n_streams; i++)
+        cfg_stream_deinit(&c->streams[i]);
+    free(c->streams);
     memset(c, 0, sizeof(*c));
 }

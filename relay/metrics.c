@@ -11,6 +11,7 @@
  * any interval (or several scrapers) give the same averages. The first read only takes the
  * baseline; forecasts that need a rate are left out until the second. */
 #include "relay/relay_int.h"
+#include "relay/stream.h"
 
 #include "common/clock.h"
 #include "common/xalloc.h"
@@ -18,6 +19,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #define RATE_TAU_S 10.0
@@ -185,6 +187,56 @@ static void process_families(struct buf *b, struct relay *r)
             r->ctr.tls_reload_failures_total);
 }
 
+/* Every stream listener (UDP, Graphite TCP and UDP, ...), label listener="PROTO/TRANSPORT/ADDR". */
+static void stream_families(struct buf *b, struct relay *r)
+{
+    const struct stream_stats *st[512];
+    size_t n = stream_stats_all(r, st, sizeof(st) / sizeof(st[0]));
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } fams[] = {
+        {"influx_wal_listener_points_total", "counter", "Points a stream listener committed.",
+         offsetof(struct stream_stats, points_total)},
+        {"influx_wal_listener_bytes_total", "counter", "Bytes a stream listener read.",
+         offsetof(struct stream_stats, bytes_total)},
+        {"influx_wal_listener_lines_total", "counter", "Lines a stream listener read.",
+         offsetof(struct stream_stats, lines_total)},
+        {"influx_wal_listener_connections", "gauge", "Open connections of a TCP stream listener.",
+         offsetof(struct stream_stats, connections)},
+        {"influx_wal_listener_connections_total", "counter",
+         "Connections a TCP stream listener accepted.",
+         offsetof(struct stream_stats, connections_total)},
+        {"influx_wal_listener_connections_refused_total", "counter",
+         "Connections refused over max-connections.",
+         offsetof(struct stream_stats, connections_refused_total)},
+    };
+    char lbl[256];
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        family(b, fams[f].name, fams[f].type, fams[f].help);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)st[i] + fams[f].off, sizeof(v));
+            snprintf(lbl, sizeof(lbl), "listener=\"%s\"", st[i]->label);
+            sample_u64(b, fams[f].name, lbl, v);
+        }
+    }
+    family(b, "influx_wal_listener_dropped_lines_total", "counter",
+           "Lines a stream listener dropped, by reason (log_full counts points).");
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < DROP_REASONS; d++) {
+            snprintf(lbl, sizeof(lbl), "listener=\"%s\",reason=\"%s\"", st[i]->label,
+                     stream_drop_names[d]);
+            sample_u64(b, "influx_wal_listener_dropped_lines_total", lbl, st[i]->dropped_total[d]);
+        }
+    family(b, "influx_wal_listener_paused", "gauge",
+           "1 while a TCP stream listener stopped reading because the log is full.");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(lbl, sizeof(lbl), "listener=\"%s\"", st[i]->label);
+        sample_u64(b, "influx_wal_listener_paused", lbl, (uint64_t)st[i]->paused);
+    }
+}
+
 static void ingest_families(struct buf *b, struct relay *r, const struct relay_view *v)
 {
     const struct relay_counters *k = &r->ctr;
@@ -223,6 +275,7 @@ static void ingest_families(struct buf *b, struct relay *r, const struct relay_v
     one_u64(b, "influx_wal_udp_dropped_points_total", "counter",
             "UDP points lost because the log refused them (UDP cannot answer 503).",
             k->udp_dropped_points_total);
+    stream_families(b, r);
     if (v->rates_known)
         gauge_f(b, "influx_wal_ingest_points_per_second",
                 "Points committed per second (moving average, 10 s time constant).",

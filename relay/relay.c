@@ -1,6 +1,7 @@
 /* The relay's lifetime: listeners up, limits reloaded, graceful shutdown. Loop thread only. */
 #include "relay/relay_int.h"
 #include "relay/tls.h"
+#include "relay/stream.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -18,6 +19,8 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
     dst->listen_tls = NULL;
     dst->udp = NULL;
     dst->n_udp = 0;
+    dst->streams = NULL;
+    dst->n_streams = 0;
     struct relay_user *users = xcalloc(src->n_users ? src->n_users : 1, sizeof(*users));
     for (size_t i = 0; i < src->n_users; i++) {
         users[i].name = xstrdup(src->users[i].name ? src->users[i].name : "");
@@ -90,6 +93,8 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
         rc = udp_start(r, &cfg->udp[i], &r->udp[i]);
         r->n_udp = i + 1;
     }
+    if (rc == 0)
+        rc = stream_start_all(r, cfg->streams, cfg->n_streams);
     return rc;
 }
 
@@ -148,6 +153,7 @@ void relay_shutdown(struct relay *r, void (*done)(void *arg), void *arg)
     r->shutdown_arg = arg;
     udp_close_all(r);
     status_ring_close(r);
+    stream_close_all(r);
     size_t open = r->servers_open;
     for (size_t i = 0; i < r->n_servers; i++)
         if (!uv_is_closing((uv_handle_t *)&r->servers[i]) && r->servers[i].data != NULL)
@@ -170,5 +176,6 @@ void relay_free(struct relay *r)
     status_ring_close(r);
     free(r->servers);
     free(r->udp);
+    free(r->streams);
     free(r);
 }

@@ -34,6 +34,23 @@ struct relay_tls {
     int min_version;            /* 12: TLS 1.2 (0 means the same), 13: TLS 1.3 */
 };
 
+/* A Graphite or OpenTSDB listener (relay/stream.c). */
+enum relay_stream_kind { RELAY_GRAPHITE, RELAY_OPENTSDB };
+struct relay_stream {
+    enum relay_stream_kind kind;
+    const char *listen;           /* "ADDR:PORT" */
+    int tcp, udp;                 /* the transports on that port (OpenTSDB: tcp only) */
+    const char *database;
+    const char *retention_policy; /* NULL: the database's default */
+    /* Graphite: influxd's [[graphite]] separator, templates and default tags ("k=v" each). */
+    const char *separator;
+    const char *const *templates;
+    size_t n_templates;
+    const char *const *tags;
+    size_t n_tags;
+    size_t read_buffer_bytes;     /* UDP SO_RCVBUF; 0: the kernel's default */
+};
+
 /* What the relay is configured with (the daemon fills it from its config). Every pointer is
  * borrowed for the call that takes it; the relay copies what it keeps. */
 struct relay_options {
@@ -45,6 +62,8 @@ struct relay_options {
     const struct relay_tls *listen_tls;
     const struct relay_udp *udp; /* relay_new only */
     size_t n_udp;
+    const struct relay_stream *streams; /* relay_new only */
+    size_t n_streams;
     size_t max_body_bytes;       /* over it: 413 */
     size_t max_inflated_bytes;   /* a gzip body's bound once inflated */
     size_t max_connections;

@@ -101,6 +101,8 @@ struct conn {
 
 struct udp_listener;
 struct status_ring;
+struct stream_listener;
+struct stream_stats;
 
 /* Moving averages as /metrics and /health last saw them; updated in
  * metrics.c from counters and the monotonic clock whenever either is read (no timer, no lock). */
@@ -125,6 +127,8 @@ struct relay {
     size_t servers_open;
     struct udp_listener **udp;
     size_t n_udp;
+    struct stream_listener **streams; /* stream.c: graphite, opentsdb */
+    size_t n_streams;
     struct conn *conns;
     size_t n_conns;
     int shutting_down;
@@ -184,6 +188,8 @@ int b64_decode(const char *s, size_t n, struct buf *out);
 /* udp.c */
 int udp_start(struct relay *r, const struct relay_udp *u, struct udp_listener **out);
 void udp_close_all(struct relay *r);
+/* The listener's counters (stream.h), borrowed. */
+const struct stream_stats *udp_stats(const struct udp_listener *u);
 
 /* query.c: GET|POST /query proxied to the most current backend that is up. */
 void query_handle(struct conn *c, struct http_req *req);

@@ -1,81 +1,34 @@
 /* UDP listeners: datagrams of line protocol for one configured database, retention policy and
- * precision. Lines are validated as they arrive and batched into one record, committed when
- * the batch reaches UDP_BATCH_BYTES or 100 ms after its first datagram. Malformed lines are
+ * precision. Lines are validated as they arrive and batched by the stream sink (stream.c) into
+ * one record, committed at 1 MiB or 100 ms after its first datagram. Malformed lines are
  * dropped and counted; UDP cannot be told "retry", so points lost to a full log are counted
- * too. Loop thread only. */
+ * too (reason log_full). Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/stream.h"
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
-#define UDP_BATCH_BYTES (1024 * 1024)
-#define UDP_FLUSH_MS 100
 #define UDP_DATAGRAM_MAX 65536
 
 struct udp_listener {
     uv_udp_t udp;
-    uv_timer_t timer;
     struct relay *relay;
     char *addr;
-    char *db;
-    char *rp;
     enum lp_precision precision;
-    struct buf batch;
-    size_t batch_points;
-    uint64_t batch_recv_ns;
+    struct stream_sink *sink; /* the batching shared with the other stream listeners */
+    struct buf norm;
     char *rbuf;
-    int handles_open;
 };
 
-struct udp_commit {
-    struct relay *relay;
-    size_t points;
-};
-
-static void udp_commit_done(void *arg, int rc, uint64_t seq)
+const struct stream_stats *udp_stats(const struct udp_listener *u)
 {
-    struct udp_commit *uc = arg;
-    struct relay *r = uc->relay;
-    (void)seq;
-    if (rc == 0) {
-        r->ctr.points_total += uc->points;
-    } else {
-        r->ctr.udp_dropped_points_total += uc->points;
-        log_warn("event=udp_batch_dropped points=%zu err=\"%s\"", uc->points, iwr_strerror(rc));
-    }
-    free(uc);
-}
-
-static void udp_flush(struct udp_listener *u)
-{
-    uv_timer_stop(&u->timer);
-    if (u->batch_points == 0)
-        return;
-    struct wal_record rec = {0};
-    rec.recv_ns = u->batch_recv_ns;
-    rec.points = (uint32_t)u->batch_points;
-    rec.precision = LP_NS;
-    rec.db = u->db;
-    rec.db_len = strlen(u->db);
-    rec.rp = u->rp ? u->rp : "";
-    rec.rp_len = strlen(rec.rp);
-    rec.body = u->batch.data;
-    rec.body_len = u->batch.len;
-    struct udp_commit *uc = xmalloc(sizeof(*uc));
-    uc->relay = u->relay;
-    uc->points = u->batch_points;
-    wal_append(u->relay->wal, &rec, udp_commit_done, uc);
-    buf_clear(&u->batch);
-    u->batch_points = 0;
-}
-
-static void on_udp_timer(uv_timer_t *t)
-{
-    udp_flush(t->data);
+    return stream_sink_stats(u->sink);
 }
 
 static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -97,8 +50,11 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct 
         return;
     }
     r->ctr.udp_datagrams_total++;
+    struct stream_stats *st = stream_sink_stats(u->sink);
+    st->bytes_total += (uint64_t)n;
     if (flags & UV_UDP_PARTIAL) {
         r->ctr.udp_rejected_lines_total++;
+        st->dropped_total[DROP_TOO_LONG]++;
         log_warn("event=udp_datagram_truncated addr=%s", u->addr);
         return;
     }
@@ -106,20 +62,18 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct 
     lp_result_init(&res);
     struct lp_options lo = {.allow_unsigned = r->cfg_limits.allow_unsigned, .max_errors = 1};
     uint64_t now = wal_now_ns();
-    if (u->batch_points == 0)
-        u->batch_recv_ns = now;
-    lp_normalize(b->base, (size_t)n, u->precision, (int64_t)now, &lo, &u->batch, &res);
-    u->batch_points += res.points;
+    buf_clear(&u->norm);
+    lp_normalize(b->base, (size_t)n, u->precision, (int64_t)now, &lo, &u->norm, &res);
     r->ctr.stamped_points_total += res.stamped;
+    st->lines_total += res.points + res.rejected;
     if (res.rejected > 0) {
         r->ctr.udp_rejected_lines_total += res.rejected;
+        st->dropped_total[DROP_MALFORMED] += res.rejected;
         log_debug("event=udp_lines_rejected addr=%s count=%zu", u->addr, res.rejected);
+        stream_sink_log_drop(u->sink, res.errors.data ? res.errors.data : "malformed", "", 0);
     }
+    stream_sink_add(u->sink, u->norm.data, u->norm.len, res.points, now);
     lp_result_deinit(&res);
-    if (u->batch.len >= UDP_BATCH_BYTES)
-        udp_flush(u);
-    else if (u->batch_points > 0 && !uv_is_active((uv_handle_t *)&u->timer))
-        uv_timer_start(&u->timer, on_udp_timer, UDP_FLUSH_MS, 0);
 }
 
 int udp_start(struct relay *r, const struct relay_udp *cu, struct udp_listener **out)
@@ -140,15 +94,13 @@ int udp_start(struct relay *r, const struct relay_udp *cu, struct udp_listener *
     struct udp_listener *u = xcalloc(1, sizeof(*u));
     u->relay = r;
     u->addr = xstrdup(cu->listen);
-    u->db = xstrdup(cu->database);
-    u->rp = cu->retention_policy ? xstrdup(cu->retention_policy) : NULL;
     u->precision = p;
     u->rbuf = xmalloc(UDP_DATAGRAM_MAX);
+    char label[160];
+    snprintf(label, sizeof(label), "udp/udp/%s", cu->listen);
+    u->sink = stream_sink_new(r, label, cu->database, cu->retention_policy, 0, NULL, NULL);
     uv_udp_init(r->loop, &u->udp);
-    uv_timer_init(r->loop, &u->timer);
     u->udp.data = u;
-    u->timer.data = u;
-    u->handles_open = 2;
     *out = u;
     rc = uv_udp_bind(&u->udp, (struct sockaddr *)&ss, 0);
     if (rc == 0 && cu->read_buffer_bytes > 0) {
@@ -160,19 +112,15 @@ int udp_start(struct relay *r, const struct relay_udp *cu, struct udp_listener *
     if (rc != 0)
         log_error("event=listen_failed proto=udp addr=%s err=\"%s\"", cu->listen, uv_strerror(rc));
     else
-        log_info("event=listening proto=udp addr=%s db=%s", cu->listen, u->db);
+        log_info("event=listening proto=udp addr=%s db=%s", cu->listen, cu->database);
     return rc;
 }
 
 static void on_udp_closed(uv_handle_t *h)
 {
     struct udp_listener *u = h->data;
-    if (--u->handles_open > 0)
-        return;
-    buf_deinit(&u->batch);
+    buf_deinit(&u->norm);
     free(u->addr);
-    free(u->db);
-    free(u->rp);
     free(u->rbuf);
     free(u);
 }
@@ -184,8 +132,8 @@ void udp_close_all(struct relay *r)
         r->udp[i] = NULL;
         if (u == NULL)
             continue;
-        udp_flush(u);
+        stream_sink_close(u->sink); /* commits what is batched */
+        u->sink = NULL;
         uv_close((uv_handle_t *)&u->udp, on_udp_closed);
-        uv_close((uv_handle_t *)&u->timer, on_udp_closed);
     }
 }

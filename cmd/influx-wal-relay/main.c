@@ -27,7 +27,11 @@ static const char usage[] =
     "  --listen ADDR:PORT     HTTP listen address (repeatable; default 127.0.0.1:9096)\n"
     "  --data-dir DIR         the log's directory (default ./data)\n"
     "  --backend NAME=URL     an InfluxDB backend (repeatable; default local=http://127.0.0.1:8086)\n"
-    "  --udp ADDR:PORT=DB     a UDP line-protocol listener writing to DB (repeatable)\n"
+    "  --udp ADDR:PORT=DB[@PRECISION]\n"
+    "                         a UDP line-protocol listener writing to DB (repeatable; @ms for\n"
+    "                         collectd's write_influxdb_udp; default ns)\n"
+    "  --graphite ADDR:PORT=DB\n"
+    "                         a Graphite plaintext listener, TCP and UDP, writing to DB\n"
     "  --log-level LEVEL      debug, info, warn, error\n"
     "  --check-config         validate the configuration, load the TLS certificates, keys and\n"
     "                         CAs, and exit (0 valid, 2 not)\n"
@@ -40,8 +44,8 @@ static const char usage[] =
 /* The flags that layer over the file; kept to be applied again on SIGHUP. */
 struct flags {
     const char *config;
-    const char **listen, **backend, **udp;
-    size_t n_listen, n_backend, n_udp;
+    const char **listen, **backend, **udp, **graphite;
+    size_t n_listen, n_backend, n_udp, n_graphite;
     const char *data_dir;
     const char *log_level;
     int check_config;
@@ -96,6 +100,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
             push(&f->backend, &f->n_backend, v);
         } else if (strcmp(a, "--udp") == 0) {
             push(&f->udp, &f->n_udp, v);
+        } else if (strcmp(a, "--graphite") == 0) {
+            push(&f->graphite, &f->n_graphite, v);
         } else if (strcmp(a, "--data-dir") == 0) {
             f->data_dir = v;
         } else if (strcmp(a, "--log-level") == 0) {
@@ -123,6 +129,8 @@ static int build_config(const struct flags *f, struct config *c, char *err, size
         rc = config_add_backend_flag(c, f->backend[i], err, cap);
     for (size_t i = 0; rc == 0 && i < f->n_udp; i++)
         rc = config_add_udp_flag(c, f->udp[i], err, cap);
+    for (size_t i = 0; rc == 0 && i < f->n_graphite; i++)
+        rc = config_add_graphite_flag(c, f->graphite[i], err, cap);
     if (rc == 0 && f->data_dir != NULL) {
         free(c->data_dir);
         c->data_dir = xstrdup(f->data_dir);
@@ -194,7 +202,31 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         udp[i] = (struct relay_udp){c->udp[i].listen, c->udp[i].database,
                                     c->udp[i].retention_policy, c->udp[i].precision,
                                     c->udp[i].read_buffer_bytes};
+    struct relay_stream *st = xcalloc(c->n_streams ? c->n_streams : 1, sizeof(*st));
+    size_t n_st = 0;
+    for (size_t i = 0; i < c->n_streams; i++) {
+        const struct cfg_stream *cs = &c->streams[i];
+        if (!cs->enabled)
+            continue;
+        int both = cs->protocol == NULL;
+        st[n_st++] = (struct relay_stream){
+            .kind = cs->kind == CFG_GRAPHITE ? RELAY_GRAPHITE : RELAY_OPENTSDB,
+            .listen = cs->listen,
+            .tcp = both || strcmp(cs->protocol, "tcp") == 0,
+            .udp = cs->kind == CFG_GRAPHITE && (both || strcmp(cs->protocol, "udp") == 0),
+            .database = cs->database,
+            .retention_policy = cs->retention_policy,
+            .separator = cs->separator,
+            .templates = (const char *const *)cs->templates,
+            .n_templates = cs->n_templates,
+            .tags = (const char *const *)cs->tags,
+            .n_tags = cs->n_tags,
+            .read_buffer_bytes = cs->read_buffer_bytes,
+        };
+    }
     *o = (struct relay_options){
+        .streams = st,
+        .n_streams = n_st,
         .listen = (const char *const *)c->listen,
         .n_listen = c->n_listen,
         .listen_tls = tls,
@@ -223,6 +255,7 @@ static void relay_options_free(struct relay_options *o)
     free((struct relay_user *)o->users);
     free((struct relay_udp *)o->udp);
     free((struct relay_tls *)o->listen_tls);
+    free((struct relay_stream *)o->streams);
 }
 
 /* ---- hooks between the parts --------------------------------------------------------------- */

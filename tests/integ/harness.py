@@ -683,12 +683,14 @@ class Influxd(_Service):
 
     kind = "influxd"
 
-    def __init__(self, name="influxd", write_timeout=None):
+    def __init__(self, name="influxd", write_timeout=None, extra_config=None):
         """write_timeout: influxd's [coordinator] write-timeout (e.g. "120s"; its default is
-        10 s, after which a slow write is answered 500 "timeout")."""
+        10 s, after which a slow write is answered 500 "timeout"). extra_config: more config
+        text appended as is (e.g. a [[graphite]] section of its own inputs)."""
         super().__init__(name)
         self.rpc_port = None
         self.write_timeout = write_timeout
+        self.extra_config = extra_config
 
     def _config_text(self):
         d = self.dir
@@ -724,7 +726,7 @@ class Influxd(_Service):
             "  enabled = false",
             "",
         ] + (["[coordinator]", '  write-timeout = "%s"' % self.write_timeout, ""]
-             if self.write_timeout else []))
+             if self.write_timeout else []) + ([self.extra_config, ""] if self.extra_config else []))
 
     def start(self, port=None, rpc_port=None, timeout=30.0):
         """Start with a fresh temp dir (or the same one again after stop()). Ports: random free

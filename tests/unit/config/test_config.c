@@ -615,6 +615,27 @@ static void test_flags(void)
                  "goes in brackets; hostnames are not resolved here)",
                  "its message");
     CHECK_EQ_INT(cfg.n_udp, 2, "failed --udp flags add nothing");
+    CHECK_EQ_INT(config_add_udp_flag(&cfg, "127.0.0.1:25826=collectd@ms", err, sizeof(err)), 0,
+                 "--udp ADDR:PORT=DB@ms");
+    CHECK(cfg.n_udp == 3 && strcmp(cfg.udp[2].database, "collectd") == 0 &&
+              strcmp(cfg.udp[2].precision, "ms") == 0,
+          "--udp takes the precision after the last '@'");
+    CHECK_EQ_INT(config_add_udp_flag(&cfg, "127.0.0.1:1=a@b@s", err, sizeof(err)), 0,
+                 "--udp with an '@' in the database and a precision");
+    CHECK(cfg.n_udp == 4 && strcmp(cfg.udp[3].database, "a@b") == 0 &&
+              strcmp(cfg.udp[3].precision, "s") == 0,
+          "the database keeps its '@'");
+    CHECK_EQ_INT(config_add_udp_flag(&cfg, "127.0.0.1:1=d@week", err, sizeof(err)), IWR_EPARSE,
+                 "--udp with a bad precision fails");
+    CHECK_EQ_STR(err,
+                 "udp \"127.0.0.1:1=d@week\": precision \"week\" is not one of ns, n, u, us, ms, "
+                 "s, m, h",
+                 "its message");
+    CHECK_EQ_INT(config_add_udp_flag(&cfg, "127.0.0.1:1=@ms", err, sizeof(err)), IWR_EPARSE,
+                 "--udp with an empty database fails");
+    CHECK_EQ_INT(config_add_udp_flag(&cfg, "127.0.0.1:1=d@", err, sizeof(err)), IWR_EPARSE,
+                 "--udp with an empty precision fails");
+    CHECK_EQ_INT(cfg.n_udp, 4, "failed --udp flags add nothing");
 
     CHECK_EQ_INT(config_set_listen_flag(&cfg, "localhost:1", err, sizeof(err)), IWR_EPARSE,
                  "--listen with a host name fails");
