@@ -7,6 +7,7 @@
  * away mid-line loses that line only. Loop thread only. */
 #include "relay/stream.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -266,7 +267,7 @@ void stream_sink_close(struct stream_sink *s)
 
 void stream_sink_log_drop(struct stream_sink *s, const char *why, const char *line, size_t len)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = clock_monotonic_ns();
     if (s->log_at_ns != 0 && now - s->log_at_ns < 1000000000ull) {
         s->log_skipped++;
         return;
