@@ -23,6 +23,7 @@
 struct cfg_user {
     char *name;
     char *password;
+    int admin; /* may send statements that go through the log (CREATE DATABASE, ...) */
 };
 
 struct cfg_udp {
@@ -123,6 +124,9 @@ struct config {
     size_t max_pending_bytes;
     /* [scrub] */
     struct cfg_scrub scrub;
+    /* [query] statement-timeout: how long a logged statement's answer waits for the first
+     * backend to apply it (default 10 s); past it the client gets 202 "committed". */
+    uint64_t statement_timeout_ms;
 };
 
 /* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend

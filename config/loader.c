@@ -157,6 +157,11 @@ static const struct field auth_fields[] = {
 static const struct field user_fields[] = {
     FIELD("name", K_STR, struct cfg_user, name),
     FIELD("password", K_STR, struct cfg_user, password),
+    FIELD("admin", K_BOOL, struct cfg_user, admin),
+};
+
+static const struct field query_fields[] = {
+    FIELD("statement-timeout", K_DURATION, struct config, statement_timeout_ms),
 };
 
 static const struct field wal_fields[] = {
@@ -631,6 +636,11 @@ static int load_root(struct loader *ld, const struct toml_node *root)
                 rc = ld_apply_fields(ld, v, "[wal]", "wal", wal_fields, NFIELDS(wal_fields), ld->c);
             if (rc == 0 && toml_get(v, "min-free") != NULL)
                 ld->c->min_free_set = 1;
+        } else if (strcmp(k, "query") == 0 && !relay) {
+            rc = need_table(ld, v, "[query]");
+            if (rc == 0)
+                rc = ld_apply_fields(ld, v, "[query]", "query", query_fields,
+                                     NFIELDS(query_fields), ld->c);
         } else if (strcmp(k, "log") == 0) {
             rc = need_table(ld, v, "[log]");
             if (rc == 0)

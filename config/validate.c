@@ -65,6 +65,8 @@ static int validate_http(const struct config *c, char *err, size_t err_cap)
         return cfg_fail(err, err_cap, "http.idle-timeout must be greater than 0");
     if (c->read_timeout_ms == 0)
         return cfg_fail(err, err_cap, "http.read-timeout must be greater than 0");
+    if (c->statement_timeout_ms == 0)
+        return cfg_fail(err, err_cap, "query.statement-timeout must be greater than 0");
     return 0;
 }
 

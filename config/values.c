@@ -508,6 +508,7 @@ void config_defaults(struct config *c)
     c->max_pending_bytes = (size_t)512 << 20;
     c->idle_timeout_ms = 60000;
     c->read_timeout_ms = 30000;
+    c->statement_timeout_ms = 10000;
     c->data_dir = xstrdup("./data");
     c->max_bytes = (size_t)1 << 30;
     c->full_policy = WAL_FULL_REJECT;

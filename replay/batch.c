@@ -217,10 +217,10 @@ int batch_gzip(const char *in, size_t len, char **out, size_t *out_len)
 }
 
 /* RFC 3986 unreserved characters stay, everything else is %XX. */
-static void append_escaped(struct buf *out, const char *s)
+static void append_escaped_n(struct buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (; *s != '\0'; s++) {
+    for (const char *end = s + n; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~') {
@@ -229,6 +229,26 @@ static void append_escaped(struct buf *out, const char *s)
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
             buf_append(out, e, 3);
         }
+    }
+}
+
+static void append_escaped(struct buf *out, const char *s)
+{
+    append_escaped_n(out, s, strlen(s));
+}
+
+void batch_statement_form(struct buf *out, const char *q, size_t q_len, const char *db,
+                          const char *rp)
+{
+    buf_append_str(out, "q=");
+    append_escaped_n(out, q, q_len);
+    if (db[0] != '\0') {
+        buf_append_str(out, "&db=");
+        append_escaped(out, db);
+    }
+    if (rp[0] != '\0') {
+        buf_append_str(out, "&rp=");
+        append_escaped(out, rp);
     }
 }
 

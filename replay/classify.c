@@ -105,6 +105,43 @@ struct replay_verdict replay_classify(CURLcode result, long http_status, const c
     }
 }
 
+/* influxd answers a /query with 200 even when a statement failed: the failure is an "error"
+ * member in its result (or at the top, for a query it could not run at all). */
+struct replay_verdict replay_classify_statement(CURLcode result, long http_status,
+                                                const char *body, size_t body_len)
+{
+    struct replay_verdict v = replay_classify(result, http_status, body, body_len);
+    v.db_missing = 0;
+    if (result != CURLE_OK)
+        return v; /* transport: retry, or hold for a TLS or URL problem, as for writes */
+    if (http_status >= 200 && http_status < 300) {
+        if (body_has(body, body_len, "\"error\""))
+            v.action = REPLAY_DEAD;
+        return v;
+    }
+    if (http_status >= 500) { /* whatever the text: the server, not the statement */
+        v.action = REPLAY_RETRY;
+        v.down = 1;
+        return v;
+    }
+    if (http_status < 400)
+        return v; /* 1xx retry, 3xx hold: the same as a write */
+    switch (http_status) {
+    case 401:
+    case 403: /* the backend's credentials: an operator fixes them, the statement waits */
+        v.action = REPLAY_HOLD;
+        break;
+    case 408:
+    case 429:
+        v.action = REPLAY_RETRY;
+        break;
+    default: /* influxd refused the statement itself: a parse error, a bad option, ... */
+        v.action = REPLAY_DEAD;
+        break;
+    }
+    return v;
+}
+
 const char *replay_action_name(enum replay_action a)
 {
     switch (a) {

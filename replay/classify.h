@@ -32,6 +32,12 @@ struct replay_verdict {
 struct replay_verdict replay_classify(CURLcode result, long http_status, const char *body,
                                       size_t body_len);
 
+/* The same for the answer to a logged statement (POST /query): 2xx without an "error" in the
+ * body is ack; 2xx with one, and a 4xx other than 401, 403, 408, 429, is dead (refused: a dead
+ * letter, never split); 401/403 hold; 408/429/5xx and transport failures as for a write. */
+struct replay_verdict replay_classify_statement(CURLcode result, long http_status,
+                                                const char *body, size_t body_len);
+
 /* "ack", "retry", "split", "dead", "hold". */
 const char *replay_action_name(enum replay_action a);
 

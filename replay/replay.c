@@ -505,6 +505,7 @@ void replay_stop(struct replay *r, void (*done)(void *arg), void *arg)
         r->retired = s;
     }
     query_abort_all(r);
+    statement_stop(r);
     r->stopping = 1;
     wal_on_commit(r->w, NULL, NULL);
     IWR_ASSERT(r->failed == NULL); /* every failed transfer belonged to a sender or a query */

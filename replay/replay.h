@@ -203,6 +203,32 @@ int replay_query_own(struct replay *r, const struct replay_query_req *q,
  * this call. Loop thread. */
 void replay_query_resume(struct replay_query *q);
 
+/* ---- logged statements (records with WAL_REC_STATEMENT) ---- */
+
+/* Each sender applies a statement record at its place in its stream: after every batch before
+ * it is acknowledged (or dead-lettered), before anything after it is sent, with POST /query
+ * (q, db, rp from the record; the backend's own credentials). 2xx without an "error" in the
+ * answer: applied. An "error" in a 2xx answer, or another 4xx than 401/403: refused, a dead
+ * letter with the answer, the stream moves on. 401/403: hold; 5xx and transport failures:
+ * retry, as for writes. */
+
+/* The first outcome of statement 'seq' on any backend. Borrowed for the callback. */
+struct replay_statement_answer {
+    const char *backend;
+    long status;       /* the backend's HTTP status */
+    const char *body;  /* its body (up to 64 KiB), not NUL-terminated */
+    size_t body_len;
+    int applied;       /* 1 applied, 0 refused */
+};
+/* rc 0 with 'a' set, -ETIMEDOUT when no backend applied or refused it within the timeout
+ * (a NULL 'a'), IWR_ESTOPPED when the engine stops first. Runs on the loop, once. */
+typedef void replay_statement_cb(void *arg, int rc, const struct replay_statement_answer *a);
+/* Call 'cb' once statement record 'seq' is first applied or refused by a backend (at once when
+ * that already happened lately), or after 'timeout_ms'. 0, or IWR_ESTOPPED (no callback).
+ * Loop thread. */
+int replay_statement_wait(struct replay *r, uint64_t seq, uint64_t timeout_ms,
+                          replay_statement_cb *cb, void *arg);
+
 /* Stop: abort what is in flight (the records stay in the log; queries get done(503)), close
  * every handle. 'done'
  * runs on the loop once all handles are closed and every log operation the senders submitted

@@ -61,6 +61,9 @@ struct batch {
     struct sender *owner; /* for the dead-letter callbacks */
     char *answer;         /* DEAD: the backend's answer, stored with the lines */
     size_t answer_len;
+    int stmt;             /* a logged statement (WAL_REC_STATEMENT): body is its InfluxQL
+                           * text, one segment; sent alone, once everything before it is done,
+                           * and nothing after it goes before it is done (statement.c) */
 };
 
 struct batch_limits {
@@ -94,6 +97,10 @@ void batch_write_url(struct buf *out, const char *base, const char *db, const ch
                      uint8_t precision);
 /* The form body "q=CREATE DATABASE \"db\"" for POST /query, percent-encoded. */
 void batch_create_db_form(struct buf *out, const char *db);
+/* The form body "q=..&db=..&rp=.." of a logged statement for POST /query, percent-encoded;
+ * db and rp left out when empty. */
+void batch_statement_form(struct buf *out, const char *q, size_t q_len, const char *db,
+                          const char *rp);
 /* The query-string name of a stored precision byte for a 1.x backend: lp_precision_v1_name. */
 const char *batch_precision_name(uint8_t precision);
 
@@ -156,7 +163,8 @@ struct request {
     enum req_kind kind;
     struct batch *batch; /* REQ_WRITE: borrowed from the sender's queue */
     CURL *easy;
-    struct buf resp; /* the first REPLAY_RESP_MAX bytes of the answer (not for REQ_QUERY) */
+    struct buf resp; /* the first resp_max bytes of the answer (not for REQ_QUERY) */
+    size_t resp_max; /* REPLAY_RESP_MAX, or more for a statement (its answer goes to a client) */
     char errbuf[CURL_ERROR_SIZE];
     int added;  /* on the multi handle */
     int failed; /* on the engine's failed list */
@@ -303,6 +311,27 @@ void request_abort_all(struct sender *s, int kind);
 /* A transfer finished: to its sender or its query. Frees 'q'. */
 void request_done(struct request *q, CURLcode result, long http_status, uint64_t duration_us);
 
+/* ---- statement.c: logged statements in a sender's stream ------------------------------------ */
+
+#define STATEMENT_RESP_MAX (64 * 1024) /* a statement's answer kept for its client */
+#define STATEMENT_RECENT 16            /* first outcomes kept for a waiter that comes late */
+
+/* A batch holding statement record 'rec' alone (sealed: its end_seq is rec->seq). */
+struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end);
+/* POST /query with the statement of 'b' (q, db, rp as a form), the backend's credentials. */
+struct request *request_statement(struct sender *s, struct batch *b);
+/* Whether batch 'b' of the window may be sent now: a write batch unless a statement before it
+ * is not done; a statement only at the head of the window with nothing in flight. Sets
+ * *stop when nothing after 'b' may be sent either. */
+int statement_may_send(const struct sender *s, const struct batch *b, int *stop);
+/* The answer to a statement: ack (applied), dead (refused: its answer goes to the dead
+ * letters), retry or hold, as for writes; the first outcome of each statement is handed to
+ * whoever waits for it (replay_statement_wait). */
+struct replay_verdict statement_answered(struct sender *s, struct batch *b,
+                                         const struct request *q, CURLcode result, long http);
+/* The engine stops: every waiter gets IWR_ESTOPPED; their timers close (handles_open). */
+void statement_stop(struct replay *r);
+
 /* query.c */
 /* A query transfer finished. Frees 'q'. */
 void query_request_done(struct request *q, CURLcode result, long http_status);
@@ -337,6 +366,9 @@ struct replay {
     struct sender *retired; /* removed or stopped, waiting for their log callbacks */
     struct request *failed; /* could not be added to the multi: finished from the timer */
     struct request *queries; /* reads passed on to a backend (query.c) */
+    struct stmt_waiter *stmt_waiters; /* clients waiting for a statement's answer */
+    struct stmt_outcome *stmt_recent[STATEMENT_RECENT]; /* ring of first outcomes */
+    size_t stmt_recent_next;
     uint64_t curl_due_ms;   /* 0: curl wants no timeout */
     uint64_t kick_due_ms;
     uint64_t tick_due_ms;

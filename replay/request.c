@@ -13,8 +13,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct request *q = arg;
     size_t len = size * n;
-    if (q->resp.len < REPLAY_RESP_MAX) {
-        size_t take = REPLAY_RESP_MAX - q->resp.len;
+    if (q->resp.len < q->resp_max) {
+        size_t take = q->resp_max - q->resp.len;
         buf_append(&q->resp, p, len < take ? len : take);
     }
     return len; /* the rest is dropped, not an error */
@@ -30,6 +30,7 @@ struct request *request_new(struct sender *s, enum req_kind kind, const char *ur
     q->conf = c;
     c->refs++;
     q->kind = kind;
+    q->resp_max = REPLAY_RESP_MAX;
     buf_init(&q->resp);
     q->easy = curl_easy_init();
     IWR_ASSERT(q->easy != NULL); /* only fails out of memory, like xmalloc */

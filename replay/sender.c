@@ -197,7 +197,7 @@ static void backend_hold(struct sender *s, long http, const char *db_missing)
 
 static void send_batch(struct sender *s, struct batch *b)
 {
-    struct request *q = request_write(s, b);
+    struct request *q = b->stmt ? request_statement(s, b) : request_write(s, b);
     b->state = BATCH_SENDING;
     s->sending++;
     replay_add_request(s->r, q);
@@ -230,8 +230,9 @@ static void send_ready(struct sender *s)
     if (s->waiting || (s->mode != MODE_UP && s->mode != MODE_HOLD))
         return;
     size_t window = s->fails > 0 ? 1 : s->conf->max_in_flight;
-    for (struct batch *b = s->head; b != NULL && s->sending < window; b = b->next)
-        if (b->state == BATCH_QUEUED)
+    int stop = 0;
+    for (struct batch *b = s->head; b != NULL && !stop && s->sending < window; b = b->next)
+        if (statement_may_send(s, b, &stop)) /* a statement goes alone, in its place */
             send_batch(s, b);
 }
 
@@ -365,8 +366,33 @@ static void fill(struct sender *s)
         if (s->part_seq != 0 && s->part_seq == rec.seq)
             from = s->part_off;
         s->part_seq = 0;
-        /* A record requeued for another backend is not ours; an empty one has nothing. */
+        /* A record requeued for another backend is not ours; an empty one has nothing; one
+         * of a kind this build does not know (a reserved flag) is not line protocol. */
         int skip = rec.target_len > 0 && !str_eq(who, rec.target, rec.target_len);
+        if (!skip && (rec.flags & ~WAL_REC_KNOWN) != 0) {
+            log_error("event=record_unknown_kind backend=%s seq=%" PRIu64 " flags=%u"
+                      " action=skipped",
+                      c->name, rec.seq, (unsigned)rec.flags);
+            skip = 1;
+        }
+        if (!skip && (rec.flags & WAL_REC_STATEMENT) != 0) {
+            /* A statement: a batch of its own, after what is open (statement.c). */
+            if (open != NULL) {
+                prev_end = batch_seal(open, prev_end);
+                queue_push(s, open);
+                open = NULL;
+            }
+            if (s->n_batches >= c->max_in_flight) {
+                full = 1;
+                break;
+            }
+            struct batch *sb = statement_batch(&rec, prev_end);
+            prev_end = sb->end_seq;
+            queue_push(s, sb);
+            s->read_seq = rec.seq;
+            s->range.records++;
+            continue;
+        }
         while (!skip && from < rec.body_len) {
             if (open != NULL && !batch_same_key(open, &rec)) {
                 prev_end = batch_seal(open, prev_end);
@@ -493,11 +519,12 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
     s->sending--;
     b->state = BATCH_QUEUED;
     sender_observe(s, result == CURLE_OK ? http : 0, us);
-    struct replay_verdict v = replay_classify(result, http, q->resp.data, q->resp.len);
+    struct replay_verdict v = b->stmt ? statement_answered(s, b, q, result, http)
+                                      : replay_classify(result, http, q->resp.data, q->resp.len);
     switch (v.action) {
     case REPLAY_ACK:
         b->state = BATCH_DONE;
-        s->st.sent_points_total += b->lines;
+        s->st.sent_points_total += b->stmt ? 0 : b->lines;
         s->st.sent_batches_total++;
         backend_ok(s);
         if (s->created_db != NULL && strcmp(s->created_db, b->db) == 0) {

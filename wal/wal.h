@@ -55,6 +55,15 @@ struct wal_options {
     void *wake_arg;
 };
 
+/* Record flags. A record without WAL_REC_STATEMENT is line protocol. With it, the body is
+ * InfluxQL text (one or more ';'-separated statements, now() already replaced by the commit
+ * time) that each backend runs through POST /query with the record's db and rp, after every
+ * record before it and before any after it; points is 0. Readers must treat a record with a
+ * flag bit they do not know as opaque: such bits are reserved for later kinds (a barrier
+ * between relays, for one), and the format version stays 1 while old readers can skip them. */
+#define WAL_REC_STATEMENT 0x0001u
+#define WAL_REC_KNOWN 0x0001u /* every flag bit this build understands */
+
 /* One record as stored. In a view from a reader, the pointers borrow LMDB's pages and die with
  * the read transaction; for wal_append they are borrowed for the call only. */
 struct wal_record {
@@ -64,7 +73,7 @@ struct wal_record {
     uint32_t points;
     uint8_t precision;       /* enum lp_precision of the body's timestamps (normally ns) */
     uint8_t consistency;     /* 0 default, 1 any, 2 one, 3 quorum, 4 all */
-    uint16_t flags;
+    uint16_t flags;          /* WAL_REC_*; bits not defined here are reserved (0) */
     const char *db;
     size_t db_len;
     const char *rp;          /* empty: the database's default */

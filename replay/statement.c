@@ -1,0 +1,228 @@
+/* Logged statements in a sender's stream: a record flagged WAL_REC_STATEMENT becomes a batch
+ * of its own, sent (POST /query) only once everything before it in the window is done and
+ * before anything after it; its answer is classified here and the first outcome of each
+ * statement, on any backend, goes to the client waiting for it (replay_statement_wait).
+ * Owns the waiters (each with a timer) and a small ring of recent first outcomes, for a
+ * waiter that registers after a fast backend already answered. Loop thread only.
+ *
+ * Nothing here logs or shows a statement's text: user statements hold passwords, and replay/
+ * cannot redact InfluxQL (relay/influxql.h is relay/'s); logs name the sequence only. */
+#include "replay/replay_int.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+struct stmt_outcome {
+    uint64_t seq;
+    char backend[REPLAY_NAME_MAX + 1];
+    long status;
+    int applied;
+    char *body;
+    size_t body_len;
+};
+
+struct stmt_waiter {
+    struct stmt_waiter *next;
+    struct replay *r;
+    uv_timer_t timer;
+    uint64_t seq;
+    replay_statement_cb *cb;
+    void *arg;
+};
+
+/* ---- the batch and its transfer ---------------------------------------------------------- */
+
+struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end)
+{
+    struct batch *b = batch_new(rec);
+    b->stmt = 1;
+    buf_append(&b->body, rec->body, rec->body_len);
+    /* One segment, so the dead letters (batch_seg_record) keep the record with its flag. */
+    b->segs = xcalloc(1, sizeof(*b->segs));
+    b->n_segs = b->cap_segs = 1;
+    b->segs[0] = (struct batch_seg){.seq = rec->seq,
+                                    .recv_ns = rec->recv_ns,
+                                    .offset = rec->offset,
+                                    .flags = rec->flags,
+                                    .consistency = rec->consistency,
+                                    .rec_end = 1,
+                                    .off = 0,
+                                    .len = rec->body_len,
+                                    .lines = 1};
+    b->lines = 1;
+    batch_seal(b, prev_end);
+    return b;
+}
+
+struct request *request_statement(struct sender *s, struct batch *b)
+{
+    struct buf url, form;
+    buf_init(&url);
+    buf_init(&form);
+    buf_append_str(&url, s->conf->url);
+    buf_append(&url, "/query", 7);
+    batch_statement_form(&form, b->body.data, b->body.len, b->db, b->rp);
+    /* REQ_WRITE: it occupies the window like a batch, and is aborted with the batches. */
+    struct request *q = request_new(s, REQ_WRITE, url.data, s->conf->timeout_ms);
+    q->batch = b;
+    q->resp_max = STATEMENT_RESP_MAX;
+    /* A form, not line protocol: the write headers (Content-Type text/plain, encoding) do not
+     * fit; the control headers carry a token when there is one. */
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, s->conf->ctl_headers);
+    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form.len);
+    curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, form.data != NULL ? form.data : "");
+    buf_deinit(&url);
+    buf_deinit(&form);
+    return q;
+}
+
+int statement_may_send(const struct sender *s, const struct batch *b, int *stop)
+{
+    *stop = 0;
+    if (b->stmt) {
+        if (b->state != BATCH_DONE)
+            *stop = 1; /* nothing after it before it is applied or refused */
+        return b->state == BATCH_QUEUED && b == s->head && s->sending == 0;
+    }
+    return b->state == BATCH_QUEUED;
+}
+
+/* ---- outcomes ------------------------------------------------------------------------------ */
+
+static void waiter_closed(uv_handle_t *h)
+{
+    struct stmt_waiter *wt = h->data;
+    struct replay *r = wt->r;
+    free(wt);
+    r->handles_open--;
+    replay_reap_retired(r); /* finishes a stop when this was the last handle */
+}
+
+/* Take 'wt' off the list, call it, close its timer. */
+static void waiter_fire(struct stmt_waiter *wt, int rc, const struct replay_statement_answer *a)
+{
+    struct replay *r = wt->r;
+    struct stmt_waiter **pp = &r->stmt_waiters;
+    while (*pp != NULL && *pp != wt)
+        pp = &(*pp)->next;
+    if (*pp == wt)
+        *pp = wt->next;
+    uv_timer_stop(&wt->timer);
+    wt->cb(wt->arg, rc, a);
+    uv_close((uv_handle_t *)&wt->timer, waiter_closed);
+}
+
+static void answer_of(const struct stmt_outcome *o, struct replay_statement_answer *a)
+{
+    *a = (struct replay_statement_answer){o->backend, o->status, o->body, o->body_len,
+                                          o->applied};
+}
+
+static const struct stmt_outcome *recent_find(const struct replay *r, uint64_t seq)
+{
+    for (size_t i = 0; i < STATEMENT_RECENT; i++)
+        if (r->stmt_recent[i] != NULL && r->stmt_recent[i]->seq == seq)
+            return r->stmt_recent[i];
+    return NULL;
+}
+
+/* The first outcome of 'seq' (later ones, from the other backends, change nothing here). */
+static void outcome(struct sender *s, const struct batch *b, const struct request *q, long http,
+                    int applied)
+{
+    struct replay *r = s->r;
+    uint64_t seq = b->segs[0].seq;
+    if (applied)
+        log_info("event=statement_applied backend=%s seq=%" PRIu64, s->conf->name, seq);
+    else
+        log_warn("event=statement_refused backend=%s seq=%" PRIu64 " http=%ld action=dead_letter",
+                 s->conf->name, seq, http);
+    if (s->conf->ephemeral || recent_find(r, seq) != NULL)
+        return;
+    struct stmt_outcome *o = xcalloc(1, sizeof(*o));
+    o->seq = seq;
+    snprintf(o->backend, sizeof(o->backend), "%s", s->conf->name);
+    o->status = http;
+    o->applied = applied;
+    o->body_len = q->resp.len;
+    o->body = xmalloc(q->resp.len + 1);
+    if (q->resp.len > 0)
+        memcpy(o->body, q->resp.data, q->resp.len);
+    size_t slot = r->stmt_recent_next++ % STATEMENT_RECENT;
+    if (r->stmt_recent[slot] != NULL) {
+        free(r->stmt_recent[slot]->body);
+        free(r->stmt_recent[slot]);
+    }
+    r->stmt_recent[slot] = o;
+    struct replay_statement_answer a;
+    answer_of(o, &a);
+    struct stmt_waiter *wt = r->stmt_waiters;
+    while (wt != NULL) {
+        struct stmt_waiter *next = wt->next;
+        if (wt->seq == seq)
+            waiter_fire(wt, 0, &a);
+        wt = next;
+    }
+}
+
+struct replay_verdict statement_answered(struct sender *s, struct batch *b,
+                                         const struct request *q, CURLcode result, long http)
+{
+    struct replay_verdict v = replay_classify_statement(result, http, q->resp.data, q->resp.len);
+    if (v.action == REPLAY_ACK)
+        outcome(s, b, q, http, 1);
+    else if (v.action == REPLAY_DEAD)
+        outcome(s, b, q, http, 0);
+    return v;
+}
+
+/* ---- waiting ------------------------------------------------------------------------------- */
+
+static void on_waiter_timeout(uv_timer_t *t)
+{
+    struct stmt_waiter *wt = t->data;
+    waiter_fire(wt, -ETIMEDOUT, NULL);
+}
+
+int replay_statement_wait(struct replay *r, uint64_t seq, uint64_t timeout_ms,
+                          replay_statement_cb *cb, void *arg)
+{
+    if (r->stopping)
+        return IWR_ESTOPPED;
+    struct stmt_waiter *wt = xcalloc(1, sizeof(*wt));
+    wt->r = r;
+    wt->seq = seq;
+    wt->cb = cb;
+    wt->arg = arg;
+    uv_timer_init(r->loop, &wt->timer);
+    wt->timer.data = wt;
+    r->handles_open++;
+    wt->next = r->stmt_waiters;
+    r->stmt_waiters = wt;
+    const struct stmt_outcome *o = recent_find(r, seq);
+    if (o != NULL) {
+        struct replay_statement_answer a;
+        answer_of(o, &a);
+        waiter_fire(wt, 0, &a);
+        return 0;
+    }
+    uv_timer_start(&wt->timer, on_waiter_timeout, timeout_ms > 0 ? timeout_ms : 1, 0);
+    return 0;
+}
+
+void statement_stop(struct replay *r)
+{
+    while (r->stmt_waiters != NULL)
+        waiter_fire(r->stmt_waiters, IWR_ESTOPPED, NULL);
+    for (size_t i = 0; i < STATEMENT_RECENT; i++) {
+        if (r->stmt_recent[i] != NULL)
+            free(r->stmt_recent[i]->body);
+        free(r->stmt_recent[i]);
+        r->stmt_recent[i] = NULL;
+    }
+}
