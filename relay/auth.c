@@ -58,9 +58,10 @@ int b64_decode(const char *s, size_t n, struct buf *out)
 }
 
 static int user_ok(const struct relay_options *cfg, const char *user, size_t ulen, const char *pass,
-                   size_t plen)
+                   size_t plen, int *admin)
 {
     int ok = 0;
+    *admin = 0;
     /* Every user is compared, so the time does not tell which name exists. */
     for (size_t i = 0; i < cfg->n_users; i++) {
         const struct relay_user *u = &cfg->users[i];
@@ -68,12 +69,14 @@ static int user_ok(const struct relay_options *cfg, const char *user, size_t ule
         int pass_eq = equal_const_time(pass, plen, u->password ? u->password : "",
                                        u->password ? strlen(u->password) : 0);
         ok |= name_eq & pass_eq;
+        *admin |= name_eq & pass_eq & (u->admin != 0);
     }
     return ok;
 }
 
-int auth_verify(const struct relay_options *cfg, const struct http_req *req, const char *q,
-                size_t qlen, int *have_out)
+/* auth_verify, and *admin_out: whether the user is marked admin. */
+static int verify_user(const struct relay_options *cfg, const struct http_req *req, const char *q,
+                       size_t qlen, int *have_out, int *admin_out)
 {
     struct buf user, pass, creds;
     buf_init(&user);
@@ -99,8 +102,10 @@ int auth_verify(const struct relay_options *cfg, const struct http_req *req, con
             buf_append(&pass, colon + 1, creds.len - (size_t)(colon - creds.data) - 1);
         }
     }
+    int admin = 0;
     int ok = have && user_ok(cfg, user.data ? user.data : "", user.len,
-                             pass.data ? pass.data : "", pass.len);
+                             pass.data ? pass.data : "", pass.len, &admin);
+    *admin_out = ok && admin;
     buf_deinit(&user);
     buf_deinit(&pass);
     buf_deinit(&creds);
@@ -108,13 +113,28 @@ int auth_verify(const struct relay_options *cfg, const struct http_req *req, con
     return ok;
 }
 
+int auth_verify(const struct relay_options *cfg, const struct http_req *req, const char *q,
+                size_t qlen, int *have_out)
+{
+    int admin;
+    return verify_user(cfg, req, q, qlen, have_out, &admin);
+}
+
 int auth_check(struct conn *c, struct http_req *req, const char *q, size_t qlen)
 {
+    int admin;
+    return auth_check_admin(c, req, q, qlen, &admin);
+}
+
+int auth_check_admin(struct conn *c, struct http_req *req, const char *q, size_t qlen,
+                     int *admin)
+{
     const struct relay_options *cfg = &c->relay->cfg_limits;
+    *admin = 0;
     if (!cfg->auth_enabled)
         return 0;
     int have = 0;
-    if (auth_verify(cfg, req, q, qlen, &have))
+    if (verify_user(cfg, req, q, qlen, &have, admin))
         return 0;
     static const char nocreds[] = "unable to parse authentication credentials";
     static const char failed[] = "authorization failed";

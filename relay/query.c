@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "relay/influxql.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -115,7 +116,9 @@ static void proxy_done(void *arg, int rc, const char *err)
     uv_close((uv_handle_t *)&p->drain, proxy_closed);
 }
 
-void query_handle(struct conn *c, struct http_req *req)
+/* Pass the request on as it came. 'unparsed': the relay could not classify it, so it is sent
+ * for the backend's own parse error, and with no backend up the answer is 400, not 503. */
+static void proxy_read(struct conn *c, struct http_req *req, int unparsed)
 {
     struct relay *r = c->relay;
     struct relay_backend_view *st = NULL;
@@ -123,6 +126,13 @@ void query_handle(struct conn *c, struct http_req *req)
     if (r->hooks.backends)
         r->hooks.backends(r->hooks.arg, &st, &n);
     int i = r->hooks.query != NULL ? query_pick_backend(st, n) : -1;
+    if (i < 0 && unparsed) {
+        free(st);
+        static const char msg[] = "the query cannot be parsed as InfluxQL and no backend is up "
+                                  "to give its own error: nothing was committed";
+        http_respond_error(c, 400, msg, sizeof(msg) - 1);
+        return;
+    }
     if (i < 0) {
         free(st);
         static const char body[] = "{\"error\":\"no backend is up to answer the query\"}\n";
@@ -156,4 +166,136 @@ void query_handle(struct conn *c, struct http_req *req)
         static const char msg[] = "the chosen backend is gone (reconfigured): try again";
         http_respond_error(c, 503, msg, sizeof(msg) - 1);
     }
+}
+
+/* ---- which path a query takes ---------------------------------------------------------------- */
+
+/* The value of header 'name' among the passed-on ones, or NULL; *len set. */
+static const char *fwd_header(const struct http_req *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *p = req->fwd.data, *end = p + req->fwd.len;
+    while (p != NULL && p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (eol == NULL)
+            break;
+        if ((size_t)(eol - p) > n + 1 && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (v < eol && *v == ' ')
+                v++;
+            *len = (size_t)(eol - v);
+            return v;
+        }
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+static int type_is(const char *v, size_t len, const char *want)
+{
+    size_t n = strlen(want);
+    return v != NULL && len >= n && strncasecmp(v, want, n) == 0;
+}
+
+static void params_of(struct http_req *req, const char *qs, size_t qslen, struct query_params *p)
+{
+    p->has_q = query_get(qs, qslen, "q", &p->q);
+    query_get(qs, qslen, "db", &p->db);
+    query_get(qs, qslen, "rp", &p->rp);
+    size_t tlen = 0;
+    const char *type = fwd_header(req, "Content-Type", &tlen);
+    if (req->method != HTTP_POST || !type_is(type, tlen, "application/x-www-form-urlencoded"))
+        return;
+    /* Go's FormValue: a value in the form body comes before one in the URL. */
+    struct buf v;
+    buf_init(&v);
+    const char *body = req->body.data != NULL ? req->body.data : "";
+    if (query_get(body, req->body.len, "q", &v)) {
+        p->has_q = 1;
+        buf_clear(&p->q);
+        buf_append(&p->q, v.data, v.len);
+    }
+    if (query_get(body, req->body.len, "db", &v)) {
+        buf_clear(&p->db);
+        buf_append(&p->db, v.data, v.len);
+    }
+    if (query_get(body, req->body.len, "rp", &v)) {
+        buf_clear(&p->rp);
+        buf_append(&p->rp, v.data, v.len);
+    }
+    buf_deinit(&v);
+}
+
+void query_handle(struct conn *c, struct http_req *req)
+{
+    const char *qs = req->url.data + req->path_len;
+    size_t qslen = req->url.len - req->path_len;
+    if (qslen > 0) {
+        qs++;
+        qslen--;
+    }
+    size_t tlen = 0;
+    const char *type = fwd_header(req, "Content-Type", &tlen);
+    if (req->method == HTTP_POST && type_is(type, tlen, "multipart/")) {
+        /* influxd reads q from a multipart body too; the relay cannot tell what it holds. */
+        static const char msg[] = "a multipart /query cannot go through the relay: send q= in "
+                                  "the URL or in an application/x-www-form-urlencoded body";
+        http_respond_error(c, 400, msg, sizeof(msg) - 1);
+        return;
+    }
+    struct query_params qp;
+    buf_init(&qp.q);
+    buf_init(&qp.db);
+    buf_init(&qp.rp);
+    params_of(req, qs, qslen, &qp);
+    size_t n = qp.has_q ? iql_split(qp.q.data, qp.q.len, NULL, 0) : 0;
+    struct iql_stmt *pieces = xcalloc(n > 0 ? n : 1, sizeof(*pieces));
+    if (n > 0)
+        iql_split(qp.q.data, qp.q.len, pieces, n);
+    size_t reads = 0, logged = 0, unknown = 0;
+    const char *per_server = NULL;
+    for (size_t i = 0; i < n; i++) {
+        switch (pieces[i].kind) {
+        case IQL_EMPTY:
+            break;
+        case IQL_READ:
+            reads++;
+            break;
+        case IQL_WRITE:
+        case IQL_SELECT_INTO:
+            logged++;
+            break;
+        case IQL_PER_SERVER:
+            if (per_server == NULL)
+                per_server = pieces[i].name;
+            break;
+        case IQL_UNKNOWN:
+            unknown++;
+            break;
+        }
+    }
+    if (unknown > 0) {
+        /* influxd parses the whole query first: one bad statement fails all of it. */
+        proxy_read(c, req, 1);
+    } else if (per_server != NULL) {
+        char msg[200];
+        int len = snprintf(msg, sizeof(msg),
+                           "%s only makes sense on one server: run it on each server directly, "
+                           "not through the relay",
+                           per_server);
+        http_respond_error(c, 400, msg, (size_t)len);
+    } else if (logged == 0) {
+        proxy_read(c, req, 0);
+    } else if (reads > 0) {
+        static const char msg[] = "a query that mixes reads (SELECT, SHOW) with statements that "
+                                  "change schema or data cannot go through the relay: send them "
+                                  "as separate queries";
+        http_respond_error(c, 400, msg, sizeof(msg) - 1);
+    } else {
+        statement_handle(c, req, qs, qslen, &qp, pieces, n);
+    }
+    free(pieces);
+    buf_deinit(&qp.q);
+    buf_deinit(&qp.db);
+    buf_deinit(&qp.rp);
 }

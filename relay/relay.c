@@ -25,6 +25,7 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
     for (size_t i = 0; i < src->n_users; i++) {
         users[i].name = xstrdup(src->users[i].name ? src->users[i].name : "");
         users[i].password = xstrdup(src->users[i].password ? src->users[i].password : "");
+        users[i].admin = src->users[i].admin;
     }
     dst->users = users;
     dst->data_dir = src->data_dir ? xstrdup(src->data_dir) : NULL;

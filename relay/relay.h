@@ -15,6 +15,7 @@ struct relay;
 struct relay_user {
     const char *name;
     const char *password;
+    int admin; /* may send the statements that go through the log (/query) */
 };
 
 /* A UDP line-protocol listener. */
@@ -80,6 +81,8 @@ struct relay_options {
     size_t max_bytes;
     enum wal_full_policy full_policy;
     const char *data_dir;        /* shown on the status page, its free space measured; NULL: none */
+    /* How long a logged statement's client waits for the first backend's answer; 0: 10 s. */
+    uint64_t statement_timeout_ms;
 };
 
 /* A backend as /health, /metrics and /query routing show it: the daemon fills it from the
@@ -163,6 +166,17 @@ struct relay_scrub_view {
     struct relay_scrub_diff diffs[RELAY_SCRUB_DIFFS]; /* the first few differing windows */
     size_t n_diffs;
 };
+/* The first backend's answer to a logged statement (relay_hooks.statement_wait), borrowed for
+ * the callback. rc 0 with 'a' set; else (a NULL 'a') -ETIMEDOUT when no backend applied or
+ * refused it in time, or IWR_ESTOPPED. */
+struct relay_statement_answer {
+    const char *backend;
+    long status;
+    const char *body;
+    size_t body_len;
+    int applied;
+};
+typedef void relay_statement_cb(void *arg, int rc, const struct relay_statement_answer *a);
 
 /* What the daemon wires in from the other parts (relay/ never includes replay/). */
 struct relay_hooks {
@@ -179,6 +193,11 @@ struct relay_hooks {
     /* The background scrub's result into *out (zeroed first by the caller). NULL: no scrub
      * (neither /metrics nor /health shows one). */
     void (*scrub)(void *arg, struct relay_scrub_view *out);
+    /* Call 'cb' once the statement committed as record 'seq' was applied or refused by a
+     * first backend, or after 'timeout_ms'. 0 (the callback runs once, later or from inside),
+     * or an error (no callback). NULL: statements are answered 202 at once. */
+    int (*statement_wait)(void *arg, uint64_t seq, uint64_t timeout_ms, relay_statement_cb *cb,
+                          void *cb_arg);
 };
 
 /* Create the relay on 'loop' writing to 'w' (both borrowed, outliving it), with the limits,

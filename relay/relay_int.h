@@ -184,6 +184,9 @@ int auth_verify(const struct relay_options *cfg, const struct http_req *req, con
                 size_t qlen, int *have);
 /* Base64 (standard or URL-safe alphabet, padding optional) of 's' appended to 'out'; 0 or -1. */
 int b64_decode(const char *s, size_t n, struct buf *out);
+/* The same, and *admin says whether the user is marked admin (0 when auth is off). */
+int auth_check_admin(struct conn *c, struct http_req *req, const char *q, size_t qlen,
+                     int *admin);
 
 /* udp.c */
 int udp_start(struct relay *r, const struct relay_udp *u, struct udp_listener **out);
@@ -191,8 +194,20 @@ void udp_close_all(struct relay *r);
 /* The listener's counters (stream.h), borrowed. */
 const struct stream_stats *udp_stats(const struct udp_listener *u);
 
-/* query.c: GET|POST /query proxied to the most current backend that is up. */
+/* query.c: GET|POST /query proxied to the most current backend that is up, or, for
+ * statements that change schema or data, committed to the log (statement.c). */
 void query_handle(struct conn *c, struct http_req *req);
+/* q, db and rp of a /query as influxd reads them: a urlencoded form body wins over the URL. */
+struct query_params {
+    struct buf q, db, rp;
+    int has_q;
+};
+struct iql_stmt;
+/* statement.c: commit the statements of 'qp' (pieces[0, n) classified, none READ, UNKNOWN or
+ * PER_SERVER) after the privilege check, then answer with the first backend's answer. 'qs' is
+ * the URL's query string (u, p). */
+void statement_handle(struct conn *c, struct http_req *req, const char *qs, size_t qslen,
+                      const struct query_params *qp, const struct iql_stmt *pieces, size_t n);
 /* Which backend a read goes to: up and caught up, else up and least behind; -1 if none. */
 int query_pick_backend(const struct relay_backend_view *st, size_t n);
 

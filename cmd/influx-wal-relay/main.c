@@ -197,7 +197,7 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
     struct relay_user *users = xcalloc(c->n_users ? c->n_users : 1, sizeof(*users));
     struct relay_udp *udp = xcalloc(c->n_udp ? c->n_udp : 1, sizeof(*udp));
     for (size_t i = 0; i < c->n_users; i++)
-        users[i] = (struct relay_user){c->users[i].name, c->users[i].password};
+        users[i] = (struct relay_user){c->users[i].name, c->users[i].password, c->users[i].admin};
     for (size_t i = 0; i < c->n_udp; i++)
         udp[i] = (struct relay_udp){c->udp[i].listen, c->udp[i].database,
                                     c->udp[i].retention_policy, c->udp[i].precision,
@@ -247,6 +247,7 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         .max_bytes = c->max_bytes,
         .full_policy = c->full_policy,
         .data_dir = c->data_dir,
+        .statement_timeout_ms = c->statement_timeout_ms,
     };
 }
 
@@ -366,6 +367,38 @@ static void scrub_opts_fill(struct bgscrub_opts *o, const struct config *c)
     o->rate = c->scrub.rate;
     o->backends = (const char *const *)c->scrub.backends;
     o->n_backends = c->scrub.n_backends;
+}
+
+/* A statement's waiter: relay/'s callback behind replay/'s (same fields, other types). */
+struct stmt_wait {
+    relay_statement_cb *cb;
+    void *arg;
+};
+
+static void statement_answered(void *arg, int rc, const struct replay_statement_answer *a)
+{
+    struct stmt_wait *sw = arg;
+    struct relay_statement_answer ra;
+    if (a != NULL)
+        ra = (struct relay_statement_answer){a->backend, a->status, a->body, a->body_len,
+                                             a->applied};
+    sw->cb(sw->arg, rc, a != NULL ? &ra : NULL);
+    free(sw);
+}
+
+static int hook_statement_wait(void *arg, uint64_t seq, uint64_t timeout_ms,
+                               relay_statement_cb *cb, void *cb_arg)
+{
+    struct daemon *d = arg;
+    if (d->replay == NULL)
+        return IWR_ESTOPPED;
+    struct stmt_wait *sw = xcalloc(1, sizeof(*sw));
+    sw->cb = cb;
+    sw->arg = cb_arg;
+    int rc = replay_statement_wait(d->replay, seq, timeout_ms, statement_answered, sw);
+    if (rc != 0)
+        free(sw);
+    return rc;
 }
 
 /* ---- stopping ------------------------------------------------------------------------------- */
@@ -525,7 +558,8 @@ int main(int argc, char **argv)
                                 .backends = hook_backends,
                                 .query = hook_query,
                                 .query_resume = hook_query_resume,
-                                .scrub = hook_scrub};
+                                .scrub = hook_scrub,
+                                .statement_wait = hook_statement_wait};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);
