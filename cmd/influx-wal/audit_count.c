@@ -223,6 +223,8 @@ static void count_fields(struct audit *a, struct window *w, const struct lp_line
 /* Each point of 'rec' with its window; 'refused_pass' only collects the keys of dead letters. */
 static void scan_record(struct audit *a, const struct wal_record *rec, int refused_pass)
 {
+    if (rec->flags & WAL_REC_STATEMENT) /* InfluxQL, no points */
+        return;
     enum lp_precision prec = rec->precision <= LP_H ? (enum lp_precision)rec->precision : LP_NS;
     size_t pos = 0;
     struct lp_line ln;

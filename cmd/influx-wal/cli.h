@@ -5,6 +5,7 @@
 #include "wal/wal.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,6 +58,14 @@ int cli_url(struct cli *cli, const char *opt, const char *url);
 typedef int cli_visit_fn(void *arg, const struct wal_record *rec);
 int cli_scan(struct wal *w, const char *backend, uint64_t after, uint64_t to, cli_visit_fn *fn,
              void *arg, uint64_t *corrupt, const char *say);
+
+/* A statement record (WAL_REC_STATEMENT) for display: "# statement seq=N db=D rp=R: TEXT"
+ * with its passwords masked (iql_redact) and each further line of TEXT as a "# " line, so
+ * that the output stays line protocol with comments. Never print a statement's body raw. */
+void cli_print_statement(FILE *f, const struct wal_record *rec);
+/* A record's body as shown: line protocol as stored, a statement as above. 0 or -1 (write
+ * failed). */
+int cli_print_body(FILE *f, const struct wal_record *rec);
 
 int cli_usage(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -183,9 +183,10 @@ int cmd_dead(struct cli *cli)
             char when[32];
             strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
             printf("backend=%s id=%" PRIu64 " seq=%" PRIu64 " time=%s db=%.*s rp=%.*s "
-                   "points=%" PRIu32 " answer=\"",
+                   "points=%" PRIu32 "%s answer=\"",
                    dl.backend, dl.id, dl.rec.seq, when, (int)dl.rec.db_len, dl.rec.db,
-                   (int)dl.rec.rp_len, dl.rec.rp, dl.rec.points);
+                   (int)dl.rec.rp_len, dl.rec.rp, dl.rec.points,
+                   (dl.rec.flags & WAL_REC_STATEMENT) ? " kind=statement" : "");
             for (size_t i = 0; i < dl.answer_len; i++) {
                 char ch = dl.answer[i];
                 if (ch == '"' || ch == '\\')
@@ -194,7 +195,7 @@ int cmd_dead(struct cli *cli)
             }
             printf("\"\n");
             if (lines)
-                fwrite(dl.rec.body, 1, dl.rec.body_len, stdout);
+                cli_print_body(stdout, &dl.rec);
         }
         wal_reader_end(r);
         wal_reader_free(r);

@@ -162,7 +162,7 @@ static void on_refused(void *arg, const struct wal_record *rec, const char *answ
     for (size_t i = 0; i < answer_len; i++)
         fputc(answer[i] == '\n' || answer[i] == '\r' ? ' ' : answer[i], stderr);
     fprintf(stderr, "\"\n");
-    fwrite(rec->body, 1, rec->body_len, stderr);
+    cli_print_body(stderr, rec);
 }
 
 static void on_stopped(void *arg)

@@ -1,7 +1,10 @@
-/* The one loop over the log's records that every CLI command uses. */
+/* The one loop over the log's records that every CLI command uses, and how a record's body
+ * is shown (statements redacted). */
 #include "cmd/influx-wal/cli.h"
 
+#include "common/buf.h"
 #include "common/err.h"
+#include "relay/influxql.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,4 +51,33 @@ int cli_scan(struct wal *w, const char *backend, uint64_t after, uint64_t to, cl
     wal_reader_end(r);
     wal_reader_free(r);
     return rc;
+}
+
+void cli_print_statement(FILE *f, const struct wal_record *rec)
+{
+    struct buf t;
+    buf_init(&t);
+    iql_redact(rec->body, rec->body_len, &t);
+    fprintf(f, "# statement seq=%" PRIu64 " db=%.*s rp=%.*s: ", rec->seq, (int)rec->db_len,
+            rec->db, (int)rec->rp_len, rec->rp);
+    for (size_t i = 0; i < t.len; i++) {
+        char ch = t.data[i];
+        if (ch == '\r')
+            continue;
+        fputc(ch, f);
+        if (ch == '\n' && i + 1 < t.len)
+            fputs("# ", f);
+    }
+    if (t.len == 0 || t.data[t.len - 1] != '\n')
+        fputc('\n', f);
+    buf_deinit(&t);
+}
+
+int cli_print_body(FILE *f, const struct wal_record *rec)
+{
+    if (rec->flags & WAL_REC_STATEMENT) {
+        cli_print_statement(f, rec);
+        return ferror(f) ? -1 : 0;
+    }
+    return fwrite(rec->body, 1, rec->body_len, f) == rec->body_len ? 0 : -1;
 }
