@@ -10,13 +10,17 @@ stopped by PID like everything else:
     python3 faulty.py http --listen PORT --target http://127.0.0.1:P
                       [--fail-status 500] [--fail-count N] [--fail-after-forward]
                       [--delay-ms D] [--delay-count N] [--paths /write,...]
+                      [--hold-before-ms H [--hold-jitter]]
         An HTTP/1.1 proxy (keep-alive, Content-Length bodies). The first N requests whose path
         is in --paths (default /write) are answered --fail-status with an InfluxDB-like JSON
         error; by default without reaching influxd, with --fail-after-forward AFTER influxd
         stored them (the answer is lost, the data is not: what a proxy timing out or a crashed
         load balancer does). Then the first --delay-count requests are forwarded and their
         answer held for D ms (a slow response: longer than the relay's timeout, the relay gives
-        up while influxd has the points). Everything else passes through unchanged.
+        up while influxd has the points). With --hold-before-ms, every request on --paths is
+        held H ms BEFORE it is forwarded (it reaches influxd late: whatever another connection
+        sends meanwhile is applied first); with --hold-jitter, a random time up to H ms each, so
+        requests sent together reach influxd in any order. Everything else passes through unchanged.
 
 Both modes answer GET /__faulty/stats with JSON counters (tcp mode: only when the first bytes of
 a connection are exactly that request) and print one line per event on stdout.
@@ -25,6 +29,7 @@ import argparse
 import http.client
 import http.server
 import json
+import random
 import socket
 import socketserver
 import sys
@@ -216,6 +221,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             msg = json.dumps({"error": "faulty.py: injected %d" % cfg.fail_status}) + "\n"
             self._answer(cfg.fail_status, [("Content-Type", "application/json")], msg.encode())
             return
+        if targeted and cfg.hold_before_ms > 0:
+            hold = cfg.hold_before_ms * (random.random() if cfg.hold_jitter else 1.0)
+            time.sleep(hold / 1000.0)
         st, hdrs, data = self._forward(body)
         bump("forwarded")
         if delay:
@@ -262,6 +270,8 @@ def main(argv=None):
     p.add_argument("--fail-after-forward", action="store_true")
     p.add_argument("--delay-count", type=int, default=0)
     p.add_argument("--paths", default="/write")
+    p.add_argument("--hold-before-ms", type=int, default=0)
+    p.add_argument("--hold-jitter", action="store_true")
     args = p.parse_args(argv)
     args.paths = set(x for x in args.paths.split(",") if x)
     u = urllib.parse.urlsplit(args.target)

@@ -250,36 +250,52 @@ def test_refused_statements():
 
 # ---- ordering, SIGKILL, a backend down throughout ---------------------------------------------
 
+def faulty_http(target_url, *args):
+    port = h.free_port()
+    argv = [sys.executable or "python3", os.path.join(HERE, "faulty.py"), "http", "--listen",
+            str(port), "--target", target_url] + [str(x) for x in args]
+    return h.Process(argv, name="faulty-http-%d" % port, port=port).start()
+
+
 def test_order_and_sigkill():
-    """Value 1 written to a series, then DELETE, then value 2 at other timestamps, B down
-    throughout and the relay SIGKILLed before it returns: B must end with exactly the value-2
-    points, as A does. Applied too early, B would keep value-1 points; too late, it would lose
-    value-2 points. Small batches and a window of 4 put the DELETE between batches in flight."""
+    """Value 1 written to a series, then DELETE, then value 2 at other timestamps (three
+    rounds, one measurement each), B down throughout and the relay SIGKILLed before it
+    returns: B must end with exactly the value-2 points, as A does. Applied too early, B would
+    keep value-1 points; too late, it would lose value-2 points. B is reached through a proxy
+    that holds each /write a random time up to 400 ms before passing it on, and the window is 4
+    small batches: a DELETE sent while earlier writes are still in flight would reach influxd
+    before some of them, and a write sent while the DELETE is in flight could reach it first."""
     a = h.Influxd("a").start()
     b = h.Influxd("b").start()
-    r = h.Relay(config=relay_config([a, b], **{"batch-max-points": 25,
-                                               "max-in-flight": 4})).start()
+    slow_b = faulty_http(b.url, "--paths", "/write", "--hold-before-ms", 400, "--hold-jitter")
+    r = h.Relay(config=relay_config([a, ("b", slow_b.url)], **{"batch-max-points": 25,
+                                                               "max-in-flight": 4})).start()
     ok_stmt(r, "CREATE DATABASE %s" % DB)
     h.check(h.wait_until(lambda: caught_up(r), timeout=30), "caught up")
     b.stop()
     t1 = 1_600_000_000_000_000_000
     t2 = t1 + 10_000_000_000
-    for i in range(8):
-        st, _, _ = r.write(DB, lines("o", t1 + i * 100_000, 60, 1))
-        h.check_eq(st, 204, "value-1 write %d" % i)
-    st, hd, doc = stmt(r.url, "DELETE FROM o", db=DB)
-    h.check_eq(st, 200, "DELETE answered by a", doc)
-    for i in range(8):
-        st, _, _ = r.write(DB, lines("o", t2 + i * 100_000, 60, 2))
-        h.check_eq(st, 204, "value-2 write %d" % i)
-    h.check(h.wait_until(lambda: a.count(DB, "o") == 480, timeout=30), "a: 480 value-2 points")
+    rounds = ("o1", "o2", "o3")
+    for m in rounds:
+        for i in range(5):
+            st, _, _ = r.write(DB, lines(m, t1 + i * 100_000, 60, 1))
+            h.check_eq(st, 204, "%s: value-1 write %d" % (m, i))
+        st, hd, doc = stmt(r.url, "DELETE FROM %s" % m, db=DB)
+        h.check_eq((st, hd.get("x-influx-wal-backend")), (200, "a"), "%s: DELETE answered by a" % m)
+        for i in range(5):
+            st, _, _ = r.write(DB, lines(m, t2 + i * 100_000, 60, 2))
+            h.check_eq(st, 204, "%s: value-2 write %d" % (m, i))
+    h.check(h.wait_until(lambda: all(a.count(DB, m) == 300 for m in rounds), timeout=30),
+            "a: 300 value-2 points each")
     r.kill()
     r.start()
     b.restart()
-    h.check(h.wait_until(lambda: caught_up(r), timeout=60), "both caught up", r.health())
+    h.check(h.wait_until(lambda: caught_up(r), timeout=90), "both caught up", r.health())
     for name, x in (("a", a), ("b", b)):
-        vals = x.field_values(DB, "n", "o")
-        h.check_eq((len(vals), sorted(set(vals))), (480, [2]), "%s: only the value-2 points" % name)
+        for m in rounds:
+            vals = x.field_values(DB, "n", m)
+            h.check_eq((len(vals), sorted(set(vals))), (300, [2]),
+                       "%s, %s: only the value-2 points" % (name, m))
     h.check_eq(measurement_counts(b, DB), measurement_counts(a, DB), "b is a")
 
 
