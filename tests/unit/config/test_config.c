@@ -53,6 +53,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(cfg.max_header_bytes, 65536, "defaults: max header 64 KiB");
     CHECK_EQ_INT(cfg.idle_timeout_ms, 60000, "defaults: idle timeout");
     CHECK_EQ_INT(cfg.read_timeout_ms, 30000, "defaults: read timeout");
+    CHECK_EQ_INT(cfg.statement_timeout_ms, 10000, "defaults: statement timeout");
     CHECK_EQ_INT(cfg.allow_unsigned, 0, "defaults: allow_unsigned off");
     CHECK_EQ_INT(cfg.auth_enabled, 0, "defaults: auth off");
     CHECK_EQ_INT(cfg.status_public, 0, "defaults: status page not public");
@@ -106,6 +107,9 @@ static const char full_layout[] = "[http]\n"
                                   "[[auth.user]]\n"
                                   "name = \"other\"\n"
                                   "password = \"pw\"\n"
+                                  "admin = true\n"
+                                  "[query]\n"
+                                  "statement-timeout = \"2500ms\"\n"
                                   "[wal]\n"
                                   "dir = \"/var/lib/x\"\n"
                                   "max-size = \"2GiB\"\n"
@@ -173,6 +177,9 @@ static void test_full_layout(void)
     CHECK_EQ_STR(cfg.n_users ? cfg.users[0].name : NULL, "writer", "user name");
     CHECK_EQ_STR(cfg.n_users ? cfg.users[0].password : NULL, "secret", "user password");
     CHECK_EQ_STR(cfg.n_users > 1 ? cfg.users[1].name : NULL, "other", "second user");
+    CHECK_EQ_INT(cfg.n_users ? cfg.users[0].admin : -1, 0, "admin defaults to false");
+    CHECK_EQ_INT(cfg.n_users > 1 ? cfg.users[1].admin : -1, 1, "admin = true");
+    CHECK_EQ_INT(cfg.statement_timeout_ms, 2500, "query.statement-timeout");
     CHECK_EQ_STR(cfg.data_dir, "/var/lib/x", "wal.dir");
     CHECK_EQ_INT(cfg.max_bytes, 2147483648LL, "wal.max-size");
     CHECK_EQ_INT(cfg.full_policy, WAL_FULL_DROP_OLDEST, "wal.full-policy");
@@ -250,6 +257,7 @@ static void test_load_errors(void)
 {
     static const struct case_ cases[] = {
         {"[wal]\ndir = \"/d\"\nx = 1\n", "t:3: unknown key 'x' in [wal]"},
+        {"[query]\ntimeout = \"1s\"\n", "t:2: unknown key 'timeout' in [query]"},
         {"[http]\nmax-body = 1\n", "t:2: unknown key 'max-body' in [http]"},
         {"[auth]\nuser = 1\n",
          "t:2: 'user' must be an array of tables [[auth.user]], not an integer"},

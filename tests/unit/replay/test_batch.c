@@ -202,6 +202,16 @@ static void test_urls(void)
     CHECK_EQ_STR(u.data, "q=CREATE%20DATABASE%20%22we%5C%22ird%20db%22",
                  "CREATE DATABASE form: identifier quoted and escaped");
     buf_deinit(&u);
+    buf_init(&u);
+    batch_statement_form(&u, "DELETE FROM \"m\" WHERE time < 5; x", 30, "d b", "");
+    buf_append(&u, "", 1);
+    CHECK_EQ_STR(u.data, "q=DELETE%20FROM%20%22m%22%20WHERE%20time%20%3C%205&db=d%20b",
+                 "statement form: q cut at its length, db encoded, empty rp left out");
+    buf_clear(&u);
+    batch_statement_form(&u, "CREATE DATABASE x", 17, "", "r&p");
+    buf_append(&u, "", 1);
+    CHECK_EQ_STR(u.data, "q=CREATE%20DATABASE%20x&rp=r%26p", "statement form: no db, an rp");
+    buf_deinit(&u);
     CHECK_EQ_STR(batch_precision_name(0), "ns", "precision 0 is ns");
     CHECK_EQ_STR(batch_precision_name(1), "u", "precision 1 is u");
     CHECK_EQ_STR(batch_precision_name(5), "h", "precision 5 is h");

@@ -102,6 +102,34 @@ int main(void)
     CHECK_EQ_INT(v.action, REPLAY_RETRY, "a body cut before the phrase does not match it");
     v = replay_classify(CURLE_OK, 500, cut, 26);
     CHECK_EQ_INT(v.action, REPLAY_DEAD, "the phrase ending exactly at body_len matches");
+    /* A logged statement's answer (POST /query). */
+    static const struct row stmt_rows[] = {
+        {"200 applied", CURLE_OK, 200, "{\"results\":[{\"statement_id\":0}]}", REPLAY_ACK, 0, 0},
+        {"200 with an error in a result", CURLE_OK, 200,
+         "{\"results\":[{\"statement_id\":0,\"error\":\"retention policy not found: x\"}]}",
+         REPLAY_DEAD, 0, 0},
+        {"400 parse error", CURLE_OK, 400, "{\"error\":\"error parsing query: found X\"}",
+         REPLAY_DEAD, 0, 0},
+        {"404 database not found: refused, not held", CURLE_OK, 404,
+         "{\"error\":\"database not found: \\\"x\\\"\"}", REPLAY_DEAD, 0, 0},
+        {"401", CURLE_OK, 401, "{\"error\":\"authorization failed\"}", REPLAY_HOLD, 0, 0},
+        {"403", CURLE_OK, 403, "{\"error\":\"requires admin privilege\"}", REPLAY_HOLD, 0, 0},
+        {"429", CURLE_OK, 429, "", REPLAY_RETRY, 0, 0},
+        {"500 whatever the text", CURLE_OK, 500, "retention policy not found", REPLAY_RETRY, 1, 0},
+        {"503", CURLE_OK, 503, "", REPLAY_RETRY, 1, 0},
+        {"connection refused", CURLE_COULDNT_CONNECT, 0, NULL, REPLAY_RETRY, 1, 0},
+        {"TLS problem", CURLE_PEER_FAILED_VERIFICATION, 0, NULL, REPLAY_HOLD, 1, 0},
+        {"307", CURLE_OK, 307, "", REPLAY_HOLD, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(stmt_rows) / sizeof(stmt_rows[0]); i++) {
+        const struct row *t = &stmt_rows[i];
+        v = replay_classify_statement(t->result, t->http, t->body, t->body ? strlen(t->body) : 0);
+        int ok = v.action == t->action && v.down == t->down && v.db_missing == t->db_missing;
+        if (!CHECK(ok, "statement: %s -> %s%s", t->name, replay_action_name(t->action),
+                   t->down ? " down" : ""))
+            printf("#   got %s down=%d db_missing=%d\n", replay_action_name(v.action), v.down,
+                   v.db_missing);
+    }
     CHECK_EQ_STR(replay_action_name(REPLAY_SPLIT), "split", "action names");
     CHECK_EQ_STR(replay_action_name(REPLAY_HOLD), "hold", "action names (hold)");
     return tap_done();
