@@ -36,8 +36,8 @@ struct stmt_req {
     struct conn *client;
     struct relay *relay;
     struct buf q, db, rp;
-    int write_probe;      /* the probe is an empty /write to db (else SHOW USERS) */
-    char backend[65];     /* the probe's */
+    int write_probe;  /* the probe is an empty /write to db (else SHOW USERS) */
+    char backend[65]; /* the probe's */
     long probe_status;
     struct buf probe_body;
     void *probe_handle;

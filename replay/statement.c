@@ -119,8 +119,7 @@ static void waiter_fire(struct stmt_waiter *wt, int rc, const struct replay_stat
 
 static void answer_of(const struct stmt_outcome *o, struct replay_statement_answer *a)
 {
-    *a = (struct replay_statement_answer){o->backend, o->status, o->body, o->body_len,
-                                          o->applied};
+    *a = (struct replay_statement_answer){o->backend, o->status, o->body, o->body_len, o->applied};
 }
 
 static const struct stmt_outcome *recent_find(const struct replay *r, uint64_t seq)
@@ -170,8 +169,8 @@ static void outcome(struct sender *s, const struct batch *b, const struct reques
     }
 }
 
-struct replay_verdict statement_answered(struct sender *s, struct batch *b,
-                                         const struct request *q, CURLcode result, long http)
+struct replay_verdict statement_answered(struct sender *s, struct batch *b, const struct request *q,
+                                         CURLcode result, long http)
 {
     struct replay_verdict v = replay_classify_statement(result, http, q->resp.data, q->resp.len);
     if (v.action == REPLAY_ACK)
