@@ -44,7 +44,7 @@ class Iql:
         so = os.path.join(d, "libiql.so")
         cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", "-fPIC", "-shared", "-I.",
                "relay/influxql.c", "common/buf.c", "common/xalloc.c", "common/log.c",
-               "common/err.c", "-o", so]
+               "common/err.c", "common/clock.c", "-o", so]
         subprocess.run(cmd, cwd=ROOT, check=True, timeout=180)
         self.lib = ctypes.CDLL(so)
         self.lib.iql_split.restype = ctypes.c_size_t
