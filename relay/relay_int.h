@@ -193,8 +193,12 @@ const struct stream_stats *udp_stats(const struct udp_listener *u);
 
 /* query.c: GET|POST /query proxied to the most current backend that is up. */
 void query_handle(struct conn *c, struct http_req *req);
-/* Which backend a read goes to: up and caught up, else up and least behind; -1 if none. */
+/* Which backend a read goes to: up and caught up, else up and least behind, never one being
+ * rebuilt; -1 if none. */
 int query_pick_backend(const struct relay_backend_view *st, size_t n);
+
+/* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */
+void admin_rebuild_handle(struct conn *c, struct http_req *req);
 
 /* health.c, metrics.c */
 /* What /metrics and /health both report about the log, from counters only (no LMDB access). */
