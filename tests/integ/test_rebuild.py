@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""influx-wal rebuild against two real influxd 1.6.7 (RPC on free loopback ports):
+
+  - two databases, a non-default retention policy with its own duration and shard duration,
+    points in both through the relay; then writes keep flowing through the relay (bounded)
+    while backend B is stopped, its directories deleted and started empty;
+  - a first `rebuild --backend b --from a` is killed by PID once its backup is done: the relay
+    shows B rebuilding in /health, /metrics and `influx-wal status` (text and --json), also
+    after a relay restart; the same command again continues (the backup reused) and ends with
+    B resuming after its start point;
+  - at the end A and B answer identically: per database, RP, measurement and field the count
+    and sum, SHOW FIELD KEYS and SHOW RETENTION POLICIES;
+  - a target that is not empty: exit 1 with one line, nothing paused; a source that is down:
+    exit 1 with one line, nothing paused.
+  - With STATEMENTS_THROUGH_LOG (branch stmt: /query logs schema and data statements), a
+    DELETE, a DROP MEASUREMENT and a CREATE RETENTION POLICY go through the relay during the
+    rebuild and both backends end equal with them too.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+# True once branch stmt is merged: statements sent to the relay's /query are committed to the
+# log and applied by every backend in order (then the statements part below runs).
+STATEMENTS_THROUGH_LOG = False
+
+DBS = ("db1", "db2")
+RP = "short"
+
+
+def rpc(x):
+    return "127.0.0.1:%d" % x.rpc_port
+
+
+def rebuild_args(r, a, b, *extra):
+    return ["rebuild", "--backend", "b", "--from", "a", "--url", "a=" + a.url, "--url",
+            "b=" + b.url, "--from-rpc", rpc(a), "--rpc", rpc(b), "--relay", r.url,
+            "--state-dir", os.path.join(r.dir, "rebuild-state")] + list(extra)
+
+
+def fields(x, db, rp, m):
+    return sorted((f["fieldKey"], f["fieldType"]) for f in
+                  x.values(db, 'SHOW FIELD KEYS FROM "%s"."%s"' % (rp, m)))
+
+
+def digest(x):
+    """Everything the comparison looks at, as one structure."""
+    out = {"databases": sorted(d for d in x.databases() if d != "_internal")}
+    for db in out["databases"]:
+        rps = x.values(db, "SHOW RETENTION POLICIES ON \"%s\"" % db)
+        out[db + "/rps"] = sorted(json.dumps(p, sort_keys=True) for p in rps)
+        for p in rps:
+            rp = p["name"]
+            for m in x.measurements(db):
+                fk = fields(x, db, rp, m)
+                out["%s/%s/%s/fields" % (db, rp, m)] = fk
+                for f, t in fk:
+                    sel = 'count("%s")' % f
+                    if t in ("float", "integer"):
+                        sel += ', sum("%s")' % f
+                    rows = x.values(db, 'SELECT %s FROM "%s"."%s"' % (sel, rp, m))
+                    out["%s/%s/%s/%s" % (db, rp, m, f)] = [
+                        (r.get("count"), round(r["sum"], 6) if isinstance(r.get("sum"), float)
+                         else r.get("sum")) for r in rows]
+    return out
+
+
+def first_difference(da, db_):
+    for k in sorted(set(da) | set(db_)):
+        if da.get(k) != db_.get(k):
+            return k, da.get(k), db_.get(k)
+    return None
+
+
+def rebuilding(r, name="b"):
+    st = r.health()
+    if isinstance(st, tuple):
+        st = st[-1]
+    if isinstance(st, str):
+        st = json.loads(st)
+    b = [x for x in st["backends"] if x["name"] == name][0]
+    return b.get("rebuilding"), b
+
+
+def test_rebuild():
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        for db in DBS:
+            x.create_db(db)
+        x.query('CREATE RETENTION POLICY "%s" ON "db1" DURATION 30d REPLICATION 1 '
+                'SHARD DURATION 2h' % RP)
+        x.query('CREATE RETENTION POLICY "week" ON "db2" DURATION 7d REPLICATION 1 '
+                'SHARD DURATION 1d DEFAULT')
+    r = h.Relay(config={"wal": {"retain": "1h"},
+                        "backend": [{"name": "a", "url": a.url, "retry-max-delay": "1s"},
+                                    {"name": "b", "url": b.url, "retry-max-delay": "1s"}]}).start()
+
+    # A first load through the relay reaches both.
+    first = [h.Load(r.url, list(DBS), points_per_request=200, requests=20, concurrency=2,
+                    measurement="m1"),
+             h.Load(r.url, "db1", points_per_request=200, requests=10, concurrency=2,
+                    measurement="m2", rp=RP)]
+    for ld in first:
+        ld.run()
+    now = time.time_ns()
+    st, _, body = r.write("db2", "extra,host=x s=\"str\",i=5i,f=1.5,b=true %d\n" % now)
+    h.check_eq(st, 204, "a point with every field type", body)
+    total = sum(ld.acked_total for ld in first) + 1
+    h.check(h.wait_until(lambda: sum(b.points_total(db, "n") for db in DBS)
+                         + b.points_total("db1", "n", rp=RP) + 1 >= total, timeout=60),
+            "B has the first load")
+
+    # Writes keep flowing (bounded) while B loses its disk.
+    flow = h.Load(r.url, list(DBS), points_per_request=100, requests=150, concurrency=2,
+                  measurement="m1", interval=0.1, deadline=60)
+    flow.start()
+    b.stop()
+    for sub in ("data", "meta", "wal"):
+        shutil.rmtree(os.path.join(b.dir, sub), ignore_errors=True)
+    b.restart()
+    h.check_eq(sorted(b.databases()), ["_internal"] if "_internal" in b.databases() else [],
+               "B starts empty")
+
+    # A rebuild killed once its backup is done.
+    state = os.path.join(r.dir, "rebuild-state", "state")
+    argv = [h.cli_bin()] + rebuild_args(r, a, b) + ["--data-dir", r.data_dir]
+    log1 = open(os.path.join(r.dir, "rebuild1.log"), "w")
+    p = subprocess.Popen(argv, stdout=log1, stderr=log1, start_new_session=True)
+
+    def backup_done():
+        try:
+            with open(state) as f:
+                return "backup=1" in f.read()
+        except OSError:
+            return False
+    h.check(h.wait_until(lambda: backup_done() or p.poll() is not None, timeout=120),
+            "the first rebuild got its backup")
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(10)
+    log1.close()
+    with open(os.path.join(r.dir, "rebuild1.log")) as f:
+        first_log = f.read()
+    h.check(p.returncode == -signal.SIGKILL, "the first rebuild was killed mid-way",
+            p.returncode, first_log)
+    h.check("step=start" in first_log and "step=backup" in first_log,
+            "logfmt lines per step (not a terminal)", first_log)
+
+    on, info = rebuilding(r)
+    h.check(on is True and info["rebuild"]["from"] == "a" and not info["caught_up"],
+            "/health: B is being rebuilt from a, not caught up", info)
+    h.check_eq(r.metric("influx_wal_backend_rebuilding", backend="b"), 1.0,
+               "/metrics: influx_wal_backend_rebuilding{backend=b} 1")
+    h.check_eq(r.metric("influx_wal_backend_rebuilding", backend="a"), 0.0,
+               "/metrics: a is not being rebuilt")
+    sj = r.cli_json("status", "--json")
+    bj = [x for x in sj["backends"] if x["name"] == "b"][0]
+    h.check(bj["rebuilding"] is True and bj["rebuild"]["from"] == "a", "status --json", bj)
+    rc, out, err = r.run_cli("status")
+    h.check(rc == 0 and "rebuilding from a since sequence" in out, "status (text)", out, err)
+    sent = r.metric("influx_wal_backend_sent_points_total", backend="b")
+    time.sleep(1.5)
+    h.check_eq(r.metric("influx_wal_backend_sent_points_total", backend="b"), sent,
+               "nothing is sent to B while it is being rebuilt")
+
+    # The rebuild survives a relay restart.
+    r.restart()
+    on, info = rebuilding(r)
+    h.check(on is True and info["rebuild"]["from_seq"] == bj["rebuild"]["from_seq"],
+            "after a restart B is still being rebuilt, from the same point", info, bj)
+
+    if STATEMENTS_THROUGH_LOG:
+        cut = time.time_ns() - 30 * 10**9
+        for q, db in (('DELETE FROM "m1" WHERE time < %d' % cut, "db1"),
+                      ('DROP MEASUREMENT "extra"', "db2"),
+                      ('CREATE RETENTION POLICY "later" ON "db1" DURATION 2d REPLICATION 1 '
+                       'SHARD DURATION 1h', "db1")):
+            st, _, body = h.request("POST", r.url + "/query", body="q=%s&db=%s" % (
+                h.urllib.parse.quote(q), db),
+                headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+            h.check(st in (200, 202), "through the relay during the rebuild: %s" % q, st, body)
+
+    # Running the same command again continues: the backup is reused.
+    t0 = time.time()
+    rc, out, err = r.run_cli(*rebuild_args(r, a, b), timeout=300)
+    took = time.time() - t0
+    h.check(rc == 0 and "rebuild done backend=b from=a" in out, "the rebuild resumes and ends",
+            rc, out, err)
+    h.check("resume=1" in err and "reused=1" in err, "the second run continued the first",
+            err)
+    h.diag("rebuild (resumed) took %.1f s: %s" % (took, out.strip()))
+    on, info = rebuilding(r)
+    h.check(on is False, "B is no longer being rebuilt", info)
+
+    flow.join()
+    h.check(flow.acked_total > 0, "writes flowed during the rebuild", flow.summary())
+
+    def equal():
+        return first_difference(digest(a), digest(b)) is None
+    h.check(h.wait_until(equal, timeout=90, interval=1, errors_ok=True),
+            "A and B answer identically (count and sum per database, RP, measurement and "
+            "field; SHOW FIELD KEYS; SHOW RETENTION POLICIES)", first_difference(digest(a), digest(b)))
+    da = digest(a)
+    h.check(any(k.startswith("db1/%s/m2/" % RP) and v and v[0][0] for k, v in da.items()),
+            "the non-default RP holds points", sorted(da)[:20])
+    h.check(any('"shardGroupDuration": "2h0m0s"' in p for p in da["db1/rps"]),
+            "the RP kept its shard duration", da["db1/rps"])
+    acked = sum(flow.acked.values())
+    h.check(a.points_total("db1", "n") + a.points_total("db2", "n") >= acked,
+            "A holds every point acknowledged by the flow", acked)
+
+    # Target not empty: exit 1, one line, nothing paused.
+    rc, out, err = r.run_cli(*rebuild_args(r, a, b))
+    h.check(rc == 1 and "is not empty" in err and len(err.strip().splitlines()) == 1,
+            "a target that is not empty: exit 1 with one line", rc, out, err)
+    h.check_eq(rebuilding(r)[0], False, "nothing was paused")
+
+    # Source down: exit 1, one line, nothing paused.
+    a.stop()
+    rc, out, err = r.run_cli(*rebuild_args(r, a, b))
+    h.check(rc == 1 and "source a is down" in err and len(err.strip().splitlines()) == 1,
+            "a source that is down: exit 1 with one line", rc, out, err)
+    h.check_eq(rebuilding(r)[0], False, "nothing was paused")
+
+
+if __name__ == "__main__":
+    h.run([test_rebuild])
