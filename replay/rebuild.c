@@ -331,18 +331,32 @@ static void lose(struct sender *s, const char *why, int forget)
     submit_state(s, op_done, s);
 }
 
+/* The log past NEAR_FULL_PERCENT of its limit: let the start point go. Counters only. 1 when
+ * it did. */
+static int near_full(struct sender *s)
+{
+    struct wal_counters wc;
+    wal_counters_get(s->r->w, &wc);
+    if (wc.limit_bytes == 0 ||
+        wc.log_bytes * 100 < (uint64_t)wc.limit_bytes * NEAR_FULL_PERCENT)
+        return 0;
+    lose(s, "log_near_limit", 1);
+    return 1;
+}
+
+void rebuild_check(struct sender *s)
+{
+    if (s->rb.active && !s->rb.lost && s->rb_ops == 0)
+        near_full(s);
+}
+
 void rebuild_tick(struct sender *s)
 {
     if (!s->rb.active || s->rb.lost || s->rb_ops > 0)
         return;
     sender_refresh_lag(s);
-    struct wal_counters wc;
-    wal_counters_get(s->r->w, &wc);
-    if (wc.limit_bytes > 0 &&
-        wc.log_bytes * 100 >= (uint64_t)wc.limit_bytes * NEAR_FULL_PERCENT) {
-        lose(s, "log_near_limit", 1);
+    if (near_full(s))
         return;
-    }
     uint64_t cur = 0;
     int rc = wal_reader_begin(s->reader);
     if (rc != 0)

@@ -294,6 +294,8 @@ void dead_retry(struct sender *s);
 int rebuild_restore(struct sender *s);
 /* The 1 s tick of a paused sender: lag, and the start-point-lost rule. */
 void rebuild_tick(struct sender *s);
+/* After each commit (a kick): the near-the-limit part of that rule, from counters only. */
+void rebuild_check(struct sender *s);
 /* The backend is being removed: drop its rebuild state from the log too. */
 void rebuild_forget(struct sender *s);
 

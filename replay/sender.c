@@ -683,6 +683,8 @@ void sender_free(struct sender *s)
 
 void sender_kick(struct sender *s)
 {
+    if (s->mode == MODE_PAUSED)
+        rebuild_check(s);
     if (s->fill_wanted && s->mode == MODE_UP)
         sender_pump(s);
 }

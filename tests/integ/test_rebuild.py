@@ -231,5 +231,71 @@ def test_rebuild():
     h.check_eq(rebuilding(r)[0], False, "nothing was paused")
 
 
+def api(r, op, **params):
+    q = "&".join("%s=%s" % kv for kv in params.items())
+    st, _, body = h.request("POST" if op else "GET", r.url + "/api/rebuild" + op + "?" + q,
+                            body=b"" if op else None, timeout=30)
+    return st, json.loads(body)
+
+
+def test_start_point_lost():
+    """The endpoints alone, on a log of 1 MiB: a rebuild whose held position would fill the log
+    lets it go instead (writes keep getting 204), finish then refuses, a new start takes a new
+    point, abort resumes the sender."""
+    a = h.Influxd("a").start()
+    a.create_db("db")
+    r = h.Relay(config={"wal": {"max-size": "1MiB", "min-free": 0},
+                        "backend": [{"name": "a", "url": a.url, "retry-max-delay": "1s"},
+                                    {"name": "b", "url": "http://127.0.0.1:1",
+                                     "retry-max-delay": "1s"}]}).start()
+    st, body = api(r, "/start", backend="b")
+    h.check_eq(st, 400, "start needs from=", body)
+    st, body = api(r, "/start", backend="nobody", **{"from": "a"})
+    h.check_eq(st, 404, "an unknown backend", body)
+    st, body = api(r, "/finish", backend="b")
+    h.check_eq(st, 409, "finish of a backend not being rebuilt", body)
+    st, body = api(r, "/start", backend="b", **{"from": "a"})
+    h.check(st == 200 and body["rebuilding"] and not body["resumed"], "start", st, body)
+    p = body["from_seq"]
+    st, body = api(r, "/start", backend="b", **{"from": "a"})
+    h.check(st == 200 and body["resumed"] and body["from_seq"] == p, "start again: the same point",
+            st, body)
+    st, body = api(r, "/start", backend="a", **{"from": "b"})
+    h.check_eq(st, 409, "the source of a rebuild cannot be rebuilt from its target", body)
+    pad = "x" * 900
+    lost = False
+    refused = 0
+    for i in range(400):
+        body = "".join('m,host=h%d s="%s",n=%di %d\n' % (j, pad, i * 20 + j, 10**18 + i * 20 + j)
+                       for j in range(20))
+        st, _, _ = r.write("db", body)
+        refused += st != 204
+        st, doc = api(r, "", backend="b")
+        if doc["rebuilds"][0]["start_point_lost"]:
+            lost = True
+            break
+        time.sleep(0.02)
+    h.check(lost, "the start point is let go as the log nears its limit")
+    h.check_eq(refused, 0, "the log never refused a write for the rebuild")
+    h.check_eq(r.metric("influx_wal_backend_rebuilding", backend="b"), 2.0,
+               "/metrics: 2 once the start point is lost")
+    for i in range(100):
+        body = "".join('m,host=h%d s="%s",n=%di %d\n' % (j, pad, j, 2 * 10**18 + i * 20 + j)
+                       for j in range(20))
+        st, _, resp = r.write("db", body)
+        if st != 204:
+            break
+    h.check_eq(st, 204, "writes keep going in: B no longer holds the log", resp)
+    st, body = api(r, "/finish", backend="b")
+    h.check(st == 409 and body.get("start_point_lost"), "finish refuses: start again", st, body)
+    st, body = api(r, "/start", backend="b", **{"from": "a"})
+    h.check(st == 200 and not body["resumed"] and not body["start_point_lost"], "a new start point",
+            st, body)
+    st, body = api(r, "/abort", backend="b")
+    h.check(st == 200 and not body["rebuilding"], "abort", st, body)
+    h.check(h.wait_until(lambda: r.metric("influx_wal_backend_rebuilding", backend="b") == 0.0),
+            "no longer rebuilding")
+
+
 if __name__ == "__main__":
-    h.run([test_rebuild])
+    h.run([test_rebuild, test_start_point_lost])
