@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Rebuild benchmark: POINTS points (default 1,000,000: 100 series, a float and an integer field,
-# one point per series and second) written straight to influxd A, and the same bodies straight to
+# Rebuild benchmark: POINTS points (default 1,000,000: 100 series, a float field with scattered
+# values and an integer field, one point per series and second) written straight to influxd A, and the same bodies straight to
 # influxd B (timed: the direct ingest rate of B); B's database is then dropped and
 # `influx-wal rebuild --backend b --from a` (through an idle relay in front of both) restores it.
 # Prints both rates in points/s and the CLI's CPU (user + system and peak RSS, from /usr/bin/time,
@@ -54,8 +54,10 @@ def post(c, body):
 spent, sent = 0.0, 0
 while sent < total:
     n = min(per, total - sent)
-    body = "".join("cpu,host=h%03d usage=%d.5,n=%di %d\n" % ((sent + i) % series, sent + i, sent + i,
-                   base + ((sent + i) // series) * 10**9) for i in range(n)).encode()
+    # Scattered floats (a multiplicative hash), so the TSM files are not trivially small.
+    body = "".join("cpu,host=h%03d usage=%.6f,n=%di %d\n" % (
+        (sent + i) % series, ((sent + i) * 2654435761 % 1000003) / 7.0, sent + i,
+        base + ((sent + i) // series) * 10**9) for i in range(n)).encode()
     post(conns[0], body)
     t0 = time.time()
     post(conns[1], body)

@@ -11,8 +11,9 @@
  *   restore   influxd restore -portable -db D into B's RPC address, database by database
  *   finish    POST /api/rebuild/finish on every relay: B's sender resumes after P
  *   verify    once B caught up on every relay: per database its retention policies (duration,
- *             shard duration, replication, default), its measurements and per measurement the
- *             count of every field equal on A and B (retried while writes are in flight)
+ *             shard duration, replication, default), its measurements, its field keys and per
+ *             measurement the count of every field for points older than 10 s before the
+ *             verify began, equal on A and B (retried while writes are in flight)
  *
  * Resumable: the state (relays and their P, databases, what is restored) is kept in a
  * directory (--state-dir, default DATA_DIR/rebuild/B); running the same command again
@@ -35,6 +36,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -49,6 +51,7 @@
 #define MAX_DBS 4096
 #define RPC_DEFAULT_PORT "8088"
 #define VERIFY_TIMEOUT_S 120
+#define VERIFY_MARGIN_S 10u
 #define ATTEMPTS_MAX 3
 
 /* ---- the state directory ------------------------------------------------------------------- */
@@ -78,6 +81,7 @@ struct rb {
     struct progress pg;
     uint64_t bytes_total;
     uint64_t t0_ns;
+    uint64_t verify_before_ns; /* verify counts points older than this (realtime) */
 };
 
 static uint64_t now_ns(void)
@@ -259,6 +263,24 @@ static uint64_t tree_bytes(const char *path)
     return n;
 }
 
+/* A step done: a logfmt line, or on a terminal the progress line, ended there (so a message
+ * never lands on the end of it); while influxd works, run_tool redraws it in place. */
+__attribute__((format(printf, 3, 4))) static void step(struct rb *r, uint64_t n, const char *fmt,
+                                                        ...)
+{
+    char detail[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    progress_step(&r->pg, n, "%s", detail);
+    if (r->pg.tty && r->pg.drawn) {
+        /* Keep the step's figures on their own line; the next step draws a new one. */
+        fputc('\n', stderr);
+        r->pg.drawn = 0;
+    }
+}
+
 /* ---- the relays' endpoints ------------------------------------------------------------------ */
 
 static size_t on_relay_body(char *p, size_t size, size_t n, void *arg)
@@ -383,7 +405,7 @@ static int relays_start(struct rb *r)
             changed |= r->relays[i].known || r->backup_done;
         r->relays[i].seq = p;
         r->relays[i].known = 1;
-        progress_step(&r->pg, 0, "step=start relay=%s from_seq=%" PRIu64 " resumed=%d",
+        step(r, 0, "step=start relay=%s from_seq=%" PRIu64 " resumed=%d",
                       r->relays[i].url, p, resumed);
         json_decref(doc);
     }
@@ -647,6 +669,7 @@ static int run_tool(struct rb *r, char **argv, const char *step, const char *wat
         if (n > last && r->pg.tty)
             progress_step(&r->pg, n - last, NULL);
     }
+    progress_clear(&r->pg);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     /* Its last line says why. */
@@ -757,7 +780,7 @@ static int do_backup(struct rb *r)
     char bdir[1100];
     snprintf(bdir, sizeof(bdir), "%s/backup", r->dir);
     if (r->backup_done) {
-        progress_step(&r->pg, 0, "step=backup reused=1 bytes=%" PRIu64, tree_bytes(bdir));
+        step(r, 0, "step=backup reused=1 bytes=%" PRIu64, tree_bytes(bdir));
         return 0;
     }
     /* The databases to restore, listed after every relay holds its P: one created later
@@ -777,8 +800,8 @@ static int do_backup(struct rb *r)
     if (rc != 0)
         return rc;
     r->backup_done = 1;
-    progress_step(&r->pg, r->pg.tty ? 0 : tree_bytes(bdir), "step=backup databases=%zu bytes=%" PRIu64,
-                  r->n_dbs, tree_bytes(bdir));
+    step(r, r->pg.tty ? 0 : tree_bytes(bdir), "step=backup databases=%zu bytes=%" PRIu64,
+         r->n_dbs, tree_bytes(bdir));
     return state_save(r);
 }
 
@@ -786,6 +809,12 @@ static int do_restore(struct rb *r)
 {
     char bdir[1100];
     snprintf(bdir, sizeof(bdir), "%s/backup", r->dir);
+    /* From here the total is known: what is done plus what is left to restore. */
+    uint64_t left = 0;
+    for (size_t i = 0; i < r->n_dbs; i++)
+        if (!r->restored[i])
+            left += manifest_bytes(r, bdir, r->dbs[i]);
+    r->pg.total = r->pg.done + left;
     for (size_t i = 0; i < r->n_dbs; i++) {
         if (r->restored[i])
             continue;
@@ -812,7 +841,7 @@ static int do_restore(struct rb *r)
         r->restoring = -1;
         if (state_save(r) != 0)
             return 1;
-        progress_step(&r->pg, bytes, "step=restore db=%s bytes=%" PRIu64, db, bytes);
+        step(r, bytes, "step=restore db=%s bytes=%" PRIu64, db, bytes);
     }
     return 0;
 }
@@ -870,7 +899,7 @@ static int compare_once(struct rb *r, struct buf *what, uint64_t *points)
                     buf_init(&q);
                     buf_append_str(&q, "SELECT count(*) FROM ");
                     influx_quote_ident(&q, rp);
-                    buf_append_str(&q, "./.*/");
+                    buf_printf(&q, "./.*/ WHERE time < %" PRIu64, r->verify_before_ns);
                     buf_append(&q, "", 1);
                     struct names ca, cb;
                     rc = query_rows(r, r->qs, db, q.data, &ca);
@@ -912,6 +941,13 @@ static int compare_once(struct rb *r, struct buf *what, uint64_t *points)
 static int verify(struct rb *r, uint64_t *points)
 {
     uint64_t deadline = now_ns() + (uint64_t)VERIFY_TIMEOUT_S * 1000000000u;
+    /* Counts of points older than a little before now: writes keep coming (with the present
+     * time, mostly), and both sides caught up after this moment hold every older point that
+     * was logged before it. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r->verify_before_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+                          VERIFY_MARGIN_S * 1000000000u;
     struct buf what;
     buf_init(&what);
     int rc = 6, tries = 0;
@@ -927,7 +963,7 @@ static int verify(struct rb *r, uint64_t *points)
                               "flight, or a real difference: run influx-wal scrub)",
                       r->from, r->backend, (int)what.len, what.data, VERIFY_TIMEOUT_S);
     else if (rc == 0)
-        progress_step(&r->pg, 0, "step=verify equal=1 points=%" PRIu64, *points);
+        step(r, 0, "step=verify equal=1 points=%" PRIu64, *points);
     buf_deinit(&what);
     return rc;
 }
@@ -968,7 +1004,7 @@ static int rebuild_run(struct rb *r)
     for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
         rc = relays_start(r);
         if (rc == 4) {
-            progress_step(&r->pg, 0, "step=new_start_point reason=start_point_changed");
+            step(r, 0, "step=new_start_point reason=start_point_changed");
             if (start_over(r) != 0)
                 return 1;
             rc = 0;
@@ -985,7 +1021,7 @@ static int rebuild_run(struct rb *r)
         if (lost < 0)
             return 1;
         if (lost) {
-            progress_step(&r->pg, 0, "step=new_start_point reason=start_point_lost");
+            step(r, 0, "step=new_start_point reason=start_point_lost");
             if (start_over(r) != 0)
                 return 1;
             for (size_t i = 0; i < r->n_relays; i++)
@@ -1000,10 +1036,10 @@ static int rebuild_run(struct rb *r)
                 break;
             if (rc != 0)
                 return rc;
-            progress_step(&r->pg, 0, "step=finish relay=%s", r->relays[i].url);
+            step(r, 0, "step=finish relay=%s", r->relays[i].url);
         }
         if (rc == 3) {
-            progress_step(&r->pg, 0, "step=new_start_point reason=start_point_lost");
+            step(r, 0, "step=new_start_point reason=start_point_lost");
             if (start_over(r) != 0)
                 return 1;
             for (size_t i = 0; i < r->n_relays; i++)
@@ -1082,7 +1118,7 @@ int cmd_rebuild(struct cli *cli)
     if (rc == 0)
         rc = check_target(r);
     if (rc == 0)
-        progress_step(&r->pg, 0, "step=check source=%s target=%s relays=%zu resume=%d", from,
+        step(r, 0, "step=check source=%s target=%s relays=%zu resume=%d", from,
                       backend, r->n_relays, r->have_state);
     if (rc == 0)
         rc = rebuild_run(r);
