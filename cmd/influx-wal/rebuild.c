@@ -275,8 +275,9 @@ __attribute__((format(printf, 3, 4))) static void step(struct rb *r, uint64_t n,
     va_end(ap);
     progress_step(&r->pg, n, "%s", detail);
     if (r->pg.tty && r->pg.drawn) {
-        /* Keep the step's figures on their own line; the next step draws a new one. */
-        fputc('\n', stderr);
+        /* Keep the step's figures on their own line, with what it was; the next step draws a
+         * new one. */
+        fprintf(stderr, "  %s\n", detail);
         r->pg.drawn = 0;
     }
 }
