@@ -124,13 +124,11 @@ static void rebuild_status_handle(struct conn *c, const char *backend)
 }
 
 /* The value of 'key' from the query string, else from an urlencoded body. */
-static int param(struct http_req *req, const char *q, size_t qlen, const char *key,
-                 struct buf *out)
+static int param(struct http_req *req, const char *q, size_t qlen, const char *key, struct buf *out)
 {
     if (query_get(q, qlen, key, out) && out->len > 0)
         return 1;
-    return req->body.len > 0 && query_get(req->body.data, req->body.len, key, out) &&
-           out->len > 0;
+    return req->body.len > 0 && query_get(req->body.data, req->body.len, key, out) && out->len > 0;
 }
 
 void admin_rebuild_handle(struct conn *c, struct http_req *req)

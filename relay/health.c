@@ -48,8 +48,8 @@ static void backend_json(struct buf *b, const struct relay_backend_view *s, doub
     if (s->rebuilding) {
         buf_append_str(b, ",\"rebuild\":{\"from\":\"");
         buf_append_json_str(b, s->rebuild_source, strlen(s->rebuild_source));
-        buf_printf(b, "\",\"from_seq\":%" PRIu64 ",\"start_point_lost\":%s}",
-                   s->rebuild_from_seq, s->rebuild_lost ? "true" : "false");
+        buf_printf(b, "\",\"from_seq\":%" PRIu64 ",\"start_point_lost\":%s}", s->rebuild_from_seq,
+                   s->rebuild_lost ? "true" : "false");
     }
     buf_append_str(b, ",\"last_error\":\"");
     buf_append_json_str(b, s->last_error, strlen(s->last_error));

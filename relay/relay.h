@@ -109,9 +109,9 @@ struct relay_backend_view {
     double duration_sum;
     uint64_t duration_count;
     /* Being rebuilt from another backend (POST /api/rebuild/start): its sender is paused. */
-    int rebuilding, rebuild_lost;  /* lost: the start point was let go, start again */
-    uint64_t rebuild_from_seq;     /* the start point P */
-    uint64_t rebuild_started_ns;   /* realtime */
+    int rebuilding, rebuild_lost; /* lost: the start point was let go, start again */
+    uint64_t rebuild_from_seq;    /* the start point P */
+    uint64_t rebuild_started_ns;  /* realtime */
     char rebuild_source[65];
 };
 

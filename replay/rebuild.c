@@ -69,8 +69,8 @@ static int state_parse(const char *text, struct replay_rebuild_info *rb)
     char src[REPLAY_NAME_MAX + 1];
     uint64_t seq = 0, started = 0;
     int lost = 0;
-    if (sscanf(text, "rebuild from=%64s seq=%" SCNu64 " started_ns=%" SCNu64 " lost=%d", src,
-               &seq, &started, &lost) != 4)
+    if (sscanf(text, "rebuild from=%64s seq=%" SCNu64 " started_ns=%" SCNu64 " lost=%d", src, &seq,
+               &started, &lost) != 4)
         return IWR_EPARSE;
     memset(rb, 0, sizeof(*rb));
     snprintf(rb->source, sizeof(rb->source), "%s", src);
@@ -159,8 +159,8 @@ static void submit_state(struct sender *s, wal_done_cb *cb, void *arg)
     wal_state_set(s->r->w, s->conf->name, text, strlen(text), cb, arg);
 }
 
-static void start(struct replay *r, struct sender *s, const char *source,
-                  replay_rebuild_cb *done, void *arg)
+static void start(struct replay *r, struct sender *s, const char *source, replay_rebuild_cb *done,
+                  void *arg)
 {
     struct sender *from = find(r, source);
     struct replay_rebuild_info info;
@@ -211,8 +211,8 @@ static void start(struct replay *r, struct sender *s, const char *source,
     snprintf(s->rb.source, sizeof(s->rb.source), "%s", from->conf->name);
     s->rb.from_seq = p;
     s->rb.started_ns = wal_now_ns();
-    log_info("event=rebuild_pausing backend=%s from=%s seq=%" PRIu64, s->conf->name,
-             s->rb.source, p);
+    log_info("event=rebuild_pausing backend=%s from=%s seq=%" PRIu64, s->conf->name, s->rb.source,
+             p);
     /* The cursor first, then the state: the writer applies them in this order, and a crash
      * between the two leaves an ordinary cursor at P (the CLI, having no answer, starts
      * again). */
@@ -337,8 +337,7 @@ static int near_full(struct sender *s)
 {
     struct wal_counters wc;
     wal_counters_get(s->r->w, &wc);
-    if (wc.limit_bytes == 0 ||
-        wc.log_bytes * 100 < (uint64_t)wc.limit_bytes * NEAR_FULL_PERCENT)
+    if (wc.limit_bytes == 0 || wc.log_bytes * 100 < (uint64_t)wc.limit_bytes * NEAR_FULL_PERCENT)
         return 0;
     lose(s, "log_near_limit", 1);
     return 1;

@@ -140,7 +140,7 @@ struct replay_backend_status {
     int rebuilding;
     int rebuild_lost;
     uint64_t rebuild_from_seq;
-    uint64_t rebuild_started_ns;  /* realtime */
+    uint64_t rebuild_started_ns; /* realtime */
     char rebuild_source[REPLAY_NAME_MAX + 1];
 };
 
@@ -222,12 +222,12 @@ enum replay_rebuild_op {
 struct replay_rebuild_info {
     char backend[REPLAY_NAME_MAX + 1];
     char source[REPLAY_NAME_MAX + 1];
-    int active;            /* the backend is paused for a rebuild */
-    int lost;              /* the start point was let go: start again for a new one */
-    int resumed;           /* START found this very rebuild already under way (same source) */
-    uint64_t from_seq;     /* the start point P: the source had applied every record <= P */
-    uint64_t started_ns;   /* realtime */
-    uint64_t head_seq;     /* the log's highest sequence when answered */
+    int active;          /* the backend is paused for a rebuild */
+    int lost;            /* the start point was let go: start again for a new one */
+    int resumed;         /* START found this very rebuild already under way (same source) */
+    uint64_t from_seq;   /* the start point P: the source had applied every record <= P */
+    uint64_t started_ns; /* realtime */
+    uint64_t head_seq;   /* the log's highest sequence when answered */
 };
 /* 'done' runs on the loop once the change is durable in the log (the state and the cursor
  * survive a restart), or at once on a refusal: rc 0 with 'info' set; IWR_ENOTFOUND (no such

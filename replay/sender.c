@@ -7,7 +7,8 @@
  * (refused, timeouts, 5xx) sends nothing and probes /ping after a backoff; HOLD (401, 403, 404)
  * resends the first batch after a backoff; GIVEN_UP has forgotten its cursor and probes /ping
  * to resume at the end; PAUSED (a rebuild from another backend, rebuild.c) reads and sends
- * nothing, its cursor held where the rebuild started; STOPPED waits for its last log callbacks before it is freed.
+ * nothing, its cursor held where the rebuild started; STOPPED waits for its last log callbacks
+ * before it is freed.
  *
  * Where its position lives and where refused lines go is its store (struct sender_store): the
  * log's cursor and dead letters for the daemon (cursor.c, dead.c), memory and a callback over

@@ -92,8 +92,8 @@ void wal_cursor_forget(struct wal *w, const char *name, wal_done_cb *done, void 
     op_submit(w, name_op(OP_CURSOR_FORGET, name, 0, done, arg));
 }
 
-void wal_state_set(struct wal *w, const char *name, const char *val, size_t len,
-                   wal_done_cb *done, void *arg)
+void wal_state_set(struct wal *w, const char *name, const char *val, size_t len, wal_done_cb *done,
+                   void *arg)
 {
     struct wal_op *op = name_op(OP_STATE_SET, name, 0, done, arg);
     if (!op->settled && len > WAL_STATE_MAX) {

@@ -182,8 +182,8 @@ void wal_cursor_forget(struct wal *w, const char *name, wal_done_cb *done, void 
  * It is neither moved nor dropped by cursor moves, forgets or trims. At most WAL_STATE_MAX
  * bytes; len 0 deletes it. rc IWR_EINVAL for a bad name or length; 'seq' in done is 0. */
 #define WAL_STATE_MAX 255
-void wal_state_set(struct wal *w, const char *name, const char *val, size_t len,
-                   wal_done_cb *done, void *arg);
+void wal_state_set(struct wal *w, const char *name, const char *val, size_t len, wal_done_cb *done,
+                   void *arg);
 int wal_state_set_sync(struct wal *w, const char *name, const char *val, size_t len);
 
 /* Store the lines of 'rec' (rec->seq is the record they came from) that backend 'name' refused

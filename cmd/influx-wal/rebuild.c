@@ -71,9 +71,9 @@ struct rb {
     char *dbs[MAX_DBS]; /* to restore, as the source listed them before the backup */
     size_t n_dbs;
     int restored[MAX_DBS];
-    int restoring;      /* index of the database being restored, -1 none */
+    int restoring; /* index of the database being restored, -1 none */
     int backup_done;
-    int have_state;     /* the file existed */
+    int have_state; /* the file existed */
     struct cli_backend src, dst;
     struct influx *qs, *qd;
     const char *influxd;
@@ -174,8 +174,10 @@ static int state_load(struct rb *r)
         *v++ = '\0';
         if ((strcmp(line, "backend") == 0 && strcmp(v, r->backend) != 0) ||
             (strcmp(line, "from") == 0 && strcmp(v, r->from) != 0)) {
-            rc = cli_fail(r->cli, "%s is the state of another rebuild (%s=%s): use another "
-                                  "--state-dir or remove it", path, line, v);
+            rc = cli_fail(r->cli,
+                          "%s is the state of another rebuild (%s=%s): use another "
+                          "--state-dir or remove it",
+                          path, line, v);
         } else if (strcmp(line, "backup") == 0) {
             r->backup_done = atoi(v);
         } else if (strcmp(line, "relay") == 0) {
@@ -266,7 +268,7 @@ static uint64_t tree_bytes(const char *path)
 /* A step done: a logfmt line, or on a terminal the progress line, ended there (so a message
  * never lands on the end of it); while influxd works, run_tool redraws it in place. */
 __attribute__((format(printf, 3, 4))) static void step(struct rb *r, uint64_t n, const char *fmt,
-                                                        ...)
+                                                       ...)
 {
     char detail[600];
     va_list ap;
@@ -333,8 +335,10 @@ static int relay_call(struct rb *r, const char *base, int post, const char *path
         json_error_t jerr;
         *doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
         if (*doc == NULL)
-            rc = cli_fail(r->cli, "relay %.*s answered %ld without JSON (is it an "
-                                  "influx-wal-relay?)", (int)blen, base, *status);
+            rc = cli_fail(r->cli,
+                          "relay %.*s answered %ld without JSON (is it an "
+                          "influx-wal-relay?)",
+                          (int)blen, base, *status);
     }
     buf_deinit(&url);
     buf_deinit(&body);
@@ -371,8 +375,8 @@ static int relay_change(struct rb *r, size_t i, const char *op, json_t **doc)
     if (status == 409 && json_is_true(json_object_get(*doc, "start_point_lost")))
         return 3;
     const char *err = influx_str_at(*doc, "error");
-    rc = cli_fail(r->cli, "relay %s refused %s of %s: %ld %s", r->relays[i].url, op + 1,
-                  r->backend, status, err != NULL ? err : "");
+    rc = cli_fail(r->cli, "relay %s refused %s of %s: %ld %s", r->relays[i].url, op + 1, r->backend,
+                  status, err != NULL ? err : "");
     json_decref(*doc);
     *doc = NULL;
     return rc;
@@ -406,8 +410,8 @@ static int relays_start(struct rb *r)
             changed |= r->relays[i].known || r->backup_done;
         r->relays[i].seq = p;
         r->relays[i].known = 1;
-        step(r, 0, "step=start relay=%s from_seq=%" PRIu64 " resumed=%d",
-                      r->relays[i].url, p, resumed);
+        step(r, 0, "step=start relay=%s from_seq=%" PRIu64 " resumed=%d", r->relays[i].url, p,
+             resumed);
         json_decref(doc);
     }
     return changed ? 4 : 0;
@@ -621,8 +625,9 @@ static int rpc_of(struct rb *r, const struct cli_backend *b, const char *given, 
         snprintf(out, cap, "%s:%s", host, RPC_DEFAULT_PORT);
     curl_free(host);
     curl_url_cleanup(u);
-    return ok ? 0 : cli_fail(r->cli, "cannot tell the RPC address of %s from %s: give it",
-                             b->name, b->url);
+    return ok ? 0
+              : cli_fail(r->cli, "cannot tell the RPC address of %s from %s: give it", b->name,
+                         b->url);
 }
 
 /* Run influxd with 'argv' (argv[0] is replaced by the tool's path), its output appended to
@@ -718,7 +723,8 @@ static uint64_t manifest_bytes(struct rb *r, const char *bdir, const char *db)
     return n;
 }
 
-/* ---- the steps --------------------------------------------------------------------------------- */
+/* ---- the steps ---------------------------------------------------------------------------------
+ */
 
 /* B holds no database but _internal, or (resuming) only what this rebuild restored. 0, or 1
  * after a message. */
@@ -740,8 +746,9 @@ static int check_target(struct rb *r)
             buf_printf(&extra, "%s%s", extra.len ? ", " : "", dbs.v[i]);
     }
     if (extra.len > 0)
-        rc = cli_fail(r->cli, "target %s is not empty: it holds %.*s (a rebuild needs a backend "
-                              "with no database but _internal: wipe it first)",
+        rc = cli_fail(r->cli,
+                      "target %s is not empty: it holds %.*s (a rebuild needs a backend "
+                      "with no database but _internal: wipe it first)",
                       r->backend, (int)extra.len, extra.data);
     buf_deinit(&extra);
     names_free(&dbs);
@@ -801,8 +808,8 @@ static int do_backup(struct rb *r)
     if (rc != 0)
         return rc;
     r->backup_done = 1;
-    step(r, r->pg.tty ? 0 : tree_bytes(bdir), "step=backup databases=%zu bytes=%" PRIu64,
-         r->n_dbs, tree_bytes(bdir));
+    step(r, r->pg.tty ? 0 : tree_bytes(bdir), "step=backup databases=%zu bytes=%" PRIu64, r->n_dbs,
+         tree_bytes(bdir));
     return state_save(r);
 }
 
@@ -833,8 +840,8 @@ static int do_restore(struct rb *r)
         if (state_save(r) != 0)
             return 1;
         uint64_t bytes = manifest_bytes(r, bdir, db);
-        char *argv[] = {"influxd", "restore", "-portable", "-host", r->dst_rpc, "-db",
-                        (char *)db, bdir, NULL};
+        char *argv[] = {"influxd", "restore",  "-portable", "-host", r->dst_rpc,
+                        "-db",     (char *)db, bdir,        NULL};
         rc = run_tool(r, argv, "restore", NULL);
         if (rc != 0)
             return rc;
@@ -911,8 +918,8 @@ static int compare_once(struct rb *r, struct buf *what, uint64_t *points)
                         for (size_t m = 0; m < cb.n; m++) {
                             /* The points of a measurement: its largest field count. */
                             uint64_t most = 0;
-                            for (const char *c = strstr(cb.v[m], "=");
-                                 c != NULL; c = strstr(c + 1, "=")) {
+                            for (const char *c = strstr(cb.v[m], "="); c != NULL;
+                                 c = strstr(c + 1, "=")) {
                                 uint64_t v = strtoull(c + 1, NULL, 10);
                                 most = v > most ? v : most;
                             }
@@ -947,8 +954,8 @@ static int verify(struct rb *r, uint64_t *points)
      * was logged before it. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    r->verify_before_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
-                          VERIFY_MARGIN_S * 1000000000u;
+    r->verify_before_ns =
+        (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - VERIFY_MARGIN_S * 1000000000u;
     struct buf what;
     buf_init(&what);
     int rc = 6, tries = 0;
@@ -960,8 +967,9 @@ static int verify(struct rb *r, uint64_t *points)
         rc = compare_once(r, &what, points);
     }
     if (rc == 6)
-        rc = cli_fail(r->cli, "verify: %s and %s still differ in %.*s after %d s (writes in "
-                              "flight, or a real difference: run influx-wal scrub)",
+        rc = cli_fail(r->cli,
+                      "verify: %s and %s still differ in %.*s after %d s (writes in "
+                      "flight, or a real difference: run influx-wal scrub)",
                       r->from, r->backend, (int)what.len, what.data, VERIFY_TIMEOUT_S);
     else if (rc == 0)
         step(r, 0, "step=verify equal=1 points=%" PRIu64, *points);
@@ -1049,9 +1057,11 @@ static int rebuild_run(struct rb *r)
         }
         return 0;
     }
-    return cli_fail(r->cli, "the start point was lost %d times (the log keeps filling faster "
-                            "than the restore goes): give the log more room or the restore "
-                            "more speed", ATTEMPTS_MAX);
+    return cli_fail(r->cli,
+                    "the start point was lost %d times (the log keeps filling faster "
+                    "than the restore goes): give the log more room or the restore "
+                    "more speed",
+                    ATTEMPTS_MAX);
 }
 
 int cmd_rebuild(struct cli *cli)
@@ -1063,10 +1073,10 @@ int cmd_rebuild(struct cli *cli)
         rc = cli_take_all(cli, "--relay", relay_urls, MAX_RELAYS, &n_relay_urls);
     const char *backend = NULL, *from = NULL, *config = NULL, *from_rpc = NULL, *rpc = NULL;
     const char *state_dir = NULL, *influxd = NULL;
-    const struct cli_opt opts[] = {{"--backend", &backend, NULL},  {"--from", &from, NULL},
-                                   {"--config", &config, NULL},    {"--from-rpc", &from_rpc, NULL},
-                                   {"--rpc", &rpc, NULL},          {"--state-dir", &state_dir, NULL},
-                                   {"--influxd", &influxd, NULL},  {NULL, NULL, NULL}};
+    const struct cli_opt opts[] = {{"--backend", &backend, NULL}, {"--from", &from, NULL},
+                                   {"--config", &config, NULL},   {"--from-rpc", &from_rpc, NULL},
+                                   {"--rpc", &rpc, NULL},         {"--state-dir", &state_dir, NULL},
+                                   {"--influxd", &influxd, NULL}, {NULL, NULL, NULL}};
     if (rc == 0)
         rc = cli_parse(cli, opts, NULL, 0, NULL);
     if (rc != 0)
@@ -1119,8 +1129,8 @@ int cmd_rebuild(struct cli *cli)
     if (rc == 0)
         rc = check_target(r);
     if (rc == 0)
-        step(r, 0, "step=check source=%s target=%s relays=%zu resume=%d", from,
-                      backend, r->n_relays, r->have_state);
+        step(r, 0, "step=check source=%s target=%s relays=%zu resume=%d", from, backend,
+             r->n_relays, r->have_state);
     if (rc == 0)
         rc = rebuild_run(r);
     uint64_t points = 0;
@@ -1133,8 +1143,8 @@ int cmd_rebuild(struct cli *cli)
         rc = verify(r, &points);
         progress_end(&r->pg);
         if (rc == 0)
-            printf("rebuild done backend=%s from=%s databases=%zu bytes=%" PRIu64
-                   " points=%" PRIu64 " seconds=%.3f points_per_second=%.0f\n",
+            printf("rebuild done backend=%s from=%s databases=%zu bytes=%" PRIu64 " points=%" PRIu64
+                   " seconds=%.3f points_per_second=%.0f\n",
                    backend, from, r->n_dbs, r->bytes_total, points, restored_s,
                    restored_s > 0 ? (double)points / restored_s : 0.0);
     } else {
