@@ -14,7 +14,8 @@
     exit 1 with one line, nothing paused.
   - With STATEMENTS_THROUGH_LOG (branch stmt: /query logs schema and data statements), a
     DELETE, a DROP MEASUREMENT and a CREATE RETENTION POLICY go through the relay during the
-    rebuild and both backends end equal with them too.
+    rebuild (B paused, its snapshot taken before them): each has its effect on both, and both
+    end equal with them too.
 """
 
 import json
@@ -114,6 +115,11 @@ def test_rebuild():
     now = time.time_ns()
     st, _, body = r.write("db2", "extra,host=x s=\"str\",i=5i,f=1.5,b=true %d\n" % now)
     h.check_eq(st, 204, "a point with every field type", body)
+    # Old points of their own measurement, for the DELETE sent during the rebuild.
+    old = now - 3600 * 10**9
+    st, _, body = r.write("db1", "".join("gone,k=%d n=%di %d\n" % (i % 5, i, old + i * 10**9)
+                                         for i in range(200)))
+    h.check_eq(st, 204, "points for the DELETE", body)
     total = sum(ld.acked_total for ld in first) + 1
     h.check(h.wait_until(lambda: sum(b.points_total(db, "n") for db in DBS)
                          + b.points_total("db1", "n", rp=RP) + 1 >= total, timeout=60),
@@ -178,8 +184,8 @@ def test_rebuild():
             "after a restart B is still being rebuilt, from the same point", info, bj)
 
     if STATEMENTS_THROUGH_LOG:
-        cut = time.time_ns() - 30 * 10**9
-        for q, db in (('DELETE FROM "m1" WHERE time < %d' % cut, "db1"),
+        cut = old + 150 * 10**9
+        for q, db in (('DELETE FROM "gone" WHERE time < %d' % cut, "db1"),
                       ('DROP MEASUREMENT "extra"', "db2"),
                       ('CREATE RETENTION POLICY "later" ON "db1" DURATION 2d REPLICATION 1 '
                        'SHARD DURATION 1h', "db1")):
@@ -213,6 +219,15 @@ def test_rebuild():
             "the non-default RP holds points", sorted(da)[:20])
     h.check(any('"shardGroupDuration": "2h0m0s"' in p for p in da["db1/rps"]),
             "the RP kept its shard duration", da["db1/rps"])
+    if STATEMENTS_THROUGH_LOG:
+        for x in (a, b):
+            h.check_eq(x.count("db1", "gone", "n"), 50,
+                       "%s: the DELETE sent during the rebuild took effect" % x.name)
+            h.check("extra" not in x.measurements("db2"),
+                    "%s: the DROP MEASUREMENT took effect" % x.name)
+            h.check(any(p["name"] == "later" and p["shardGroupDuration"] == "1h0m0s"
+                        for p in x.values("db1", 'SHOW RETENTION POLICIES ON "db1"')),
+                    "%s: the RP created during the rebuild is there" % x.name)
     acked = sum(flow.acked.values())
     h.check(a.points_total("db1", "n") + a.points_total("db2", "n") >= acked,
             "A holds every point acknowledged by the flow", acked)
