@@ -312,5 +312,44 @@ def test_start_point_lost():
             "no longer rebuilding")
 
 
+def test_two_relays():
+    """Two relays, each with its own log, feeding the same two backends (the setup behind
+    HAProxy): the rebuild tells both (--relay twice); writes through both keep flowing; A and B
+    end equal."""
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        x.create_db("db")
+    relays = [h.Relay(name="relay%d" % i,
+                      config={"backend": [{"name": "a", "url": a.url, "retry-max-delay": "1s"},
+                                          {"name": "b", "url": b.url, "retry-max-delay": "1s"}]})
+              .start() for i in (1, 2)]
+    for r in relays:
+        h.Load(r.url, "db", points_per_request=100, requests=10, concurrency=1,
+               measurement="pre").run()
+    loads = [h.Load(r.url, "db", points_per_request=50, requests=60, concurrency=1,
+                    measurement="m", interval=0.1, deadline=40) for r in relays]
+    for ld in loads:
+        ld.start()
+    b.stop()
+    for sub in ("data", "meta", "wal"):
+        shutil.rmtree(os.path.join(b.dir, sub), ignore_errors=True)
+    b.restart()
+    r1, r2 = relays
+    args = rebuild_args(r1, a, b) + ["--relay", r2.url]
+    rc, out, err = r1.run_cli(*args, timeout=300)
+    h.check(rc == 0 and "rebuild done" in out and err.count("step=start relay=") == 2 and
+            err.count("step=finish relay=") == 2, "the rebuild tells both relays", rc, out, err)
+    for ld in loads:
+        ld.join()
+    for r in relays:
+        h.check_eq(rebuilding(r)[0], False, "%s: B resumed" % r.name)
+    h.check(h.wait_until(lambda: first_difference(digest(a), digest(b)) is None, timeout=90,
+                         interval=1, errors_ok=True),
+            "A and B answer identically", first_difference(digest(a), digest(b)))
+    acked = sum(ld.acked_total for ld in loads) + 2000
+    h.check(b.points_total("db", "n") >= acked, "B holds every acknowledged point", acked)
+
+
 if __name__ == "__main__":
-    h.run([test_rebuild, test_start_point_lost])
+    h.run([test_rebuild, test_start_point_lost, test_two_relays])
