@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """influx-wal rebuild against two real influxd 1.6.7 (RPC on free loopback ports):
 
-  - two databases, a non-default retention policy with its own duration and shard duration,
+  - three databases (one without points), a non-default retention policy with its own duration and shard duration,
     points in both through the relay; then writes keep flowing through the relay (bounded)
     while backend B is stopped, its directories deleted and started empty;
   - a first `rebuild --backend b --from a` is killed by PID once its backup is done: the relay
@@ -101,6 +101,10 @@ def test_rebuild():
                 'SHARD DURATION 2h' % RP)
         x.query('CREATE RETENTION POLICY "week" ON "db2" DURATION 7d REPLICATION 1 '
                 'SHARD DURATION 1d DEFAULT')
+        # A database with no points at all (no shard, nothing in the backup but its schema).
+        x.create_db("db3")
+        x.query('CREATE RETENTION POLICY "r3" ON "db3" DURATION 3d REPLICATION 1 '
+                'SHARD DURATION 1h DEFAULT')
     r = h.Relay(config={"wal": {"retain": "1h"},
                         "backend": [{"name": "a", "url": a.url, "retry-max-delay": "1s"},
                                     {"name": "b", "url": b.url, "retry-max-delay": "1s"}]}).start()
@@ -219,6 +223,8 @@ def test_rebuild():
             "the non-default RP holds points", sorted(da)[:20])
     h.check(any('"shardGroupDuration": "2h0m0s"' in p for p in da["db1/rps"]),
             "the RP kept its shard duration", da["db1/rps"])
+    h.check(any('"name": "r3"' in p and '"default": true' in p for p in digest(b)["db3/rps"]),
+            "a database without points came back with its default RP", digest(b)["db3/rps"])
     if STATEMENTS_THROUGH_LOG:
         for x in (a, b):
             h.check_eq(x.count("db1", "gone", "n"), 50,
