@@ -994,7 +994,8 @@ static int verify(struct rb *r, uint64_t *points)
 }
 
 /* The relays to tell: --relay URL..., else the daemon's first listen address from its
- * config, else the built-in default. */
+ * config (https when that listener has TLS; its certificate must then verify with the
+ * system's CAs, else give --relay), else the built-in default. */
 static void relays_default(struct rb *r, const char *config_path, char *buf, size_t cap)
 {
     const char *path = config_path;
@@ -1007,15 +1008,17 @@ static void relays_default(struct rb *r, const char *config_path, char *buf, siz
         config_defaults(&c);
         if (config_load_file(&c, path, err, sizeof(err)) == 0 && c.n_listen > 0) {
             const char *l = c.listen[0];
+            const char *scheme =
+                c.listen_tls != NULL && config_tls_on(&c.listen_tls[0]) ? "https" : "http";
             /* A wildcard address is reached on loopback. */
             if (strncmp(l, "0.0.0.0:", 8) == 0)
-                snprintf(buf, cap, "http://127.0.0.1:%s", l + 8);
+                snprintf(buf, cap, "%s://127.0.0.1:%s", scheme, l + 8);
             else if (strncmp(l, "[::]:", 5) == 0)
-                snprintf(buf, cap, "http://[::1]:%s", l + 5);
+                snprintf(buf, cap, "%s://[::1]:%s", scheme, l + 5);
             else if (l[0] == ':')
-                snprintf(buf, cap, "http://127.0.0.1%s", l);
+                snprintf(buf, cap, "%s://127.0.0.1%s", scheme, l);
             else
-                snprintf(buf, cap, "http://%s", l);
+                snprintf(buf, cap, "%s://%s", scheme, l);
         }
         config_deinit(&c);
     }
