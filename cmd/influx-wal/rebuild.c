@@ -1168,6 +1168,14 @@ int cmd_rebuild(struct cli *cli)
                    restored_s > 0 ? (double)points / restored_s : 0.0);
     } else {
         progress_clear(&r->pg);
+        /* Refused before anything was kept: leave no empty directory behind. */
+        if (r->dir[0] != '\0' && rmdir(r->dir) == 0 && state_dir == NULL) {
+            char *slash = strrchr(r->dir, '/');
+            if (slash != NULL) {
+                *slash = '\0';
+                rmdir(r->dir);
+            }
+        }
     }
     influx_close(r->qs);
     influx_close(r->qd);
