@@ -115,6 +115,9 @@ static void call_step(void *arg, int rc, uint64_t seq)
     if (c->rc != 0) {
         log_warn("event=rebuild_state_failed backend=%s err=\"%s\"", s->conf->name,
                  iwr_strerror(c->rc));
+        /* A start half written: the next START takes a new point rather than trusting it. */
+        if (c->op == REPLAY_REBUILD_START)
+            s->rb.lost = 1;
         info_of(s, &info);
         c->done(c->arg, c->rc, &info, iwr_strerror(c->rc));
         free(c);
