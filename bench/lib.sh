@@ -26,7 +26,8 @@ bench_wait_ping() {
 }
 
 # bench_influxd_config DIR: write DIR/influxd.conf for a loopback influxd with its data in DIR;
-# sets BENCH_INFLUXD_URL. Start it with: influxd run -config DIR/influxd.conf
+# sets BENCH_INFLUXD_URL and BENCH_INFLUXD_RPC (its RPC HOST:PORT, for backup and restore).
+# Start it with: influxd run -config DIR/influxd.conf
 bench_influxd_config() {
     local dir=$1 http rpc
     http=$(bench_free_port)
@@ -52,4 +53,5 @@ bind-address = "127.0.0.1:$rpc"
   level = "warn"
 CONF
     BENCH_INFLUXD_URL="http://127.0.0.1:$http"
+    BENCH_INFLUXD_RPC="127.0.0.1:$rpc"
 }

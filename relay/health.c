@@ -44,6 +44,13 @@ static void backend_json(struct buf *b, const struct relay_backend_view *s, doub
                s->lag_seconds, s->sent_points_total, s->dead_letters_total, s->retries_total,
                s->drain_records_per_second);
     json_num(b, eta);
+    buf_printf(b, ",\"rebuilding\":%s", s->rebuilding ? "true" : "false");
+    if (s->rebuilding) {
+        buf_append_str(b, ",\"rebuild\":{\"from\":\"");
+        buf_append_json_str(b, s->rebuild_source, strlen(s->rebuild_source));
+        buf_printf(b, "\",\"from_seq\":%" PRIu64 ",\"start_point_lost\":%s}", s->rebuild_from_seq,
+                   s->rebuild_lost ? "true" : "false");
+    }
     buf_append_str(b, ",\"last_error\":\"");
     buf_append_json_str(b, s->last_error, strlen(s->last_error));
     buf_append_str(b, "\"}");
@@ -180,7 +187,14 @@ void health_handle(struct conn *c, struct http_req *req)
     }
     for (size_t i = 0; i < n; i++) {
         const struct relay_backend_view *s = &st[i];
-        if (s->given_up)
+        if (s->rebuilding)
+            reason(&b, &first,
+                   s->rebuild_lost ? "is being rebuilt but its start point was lost: run the "
+                                     "rebuild again"
+                                   : "is being rebuilt: its sender is paused, the log keeps its "
+                                     "records",
+                   s->name);
+        else if (s->given_up)
             reason(&b, &first, "was given up: records logged meanwhile are not kept for it",
                    s->name);
         else if (!s->up)

@@ -366,6 +366,7 @@ enum bfam {
     BF_DOWN_SINCE,
     BF_DRAIN,
     BF_ETA,
+    BF_REBUILDING,
     BF_COUNT
 };
 
@@ -397,6 +398,9 @@ static const struct {
      "Records per second the backend's cursor advances (moving average)."},
     {"influx_wal_backend_catchup_eta_seconds", "gauge",
      "Lag over (drain rate - append rate): seconds to catch up; 0 caught up, +Inf not gaining."},
+    {"influx_wal_backend_rebuilding", "gauge",
+     "1 while the backend is being rebuilt from another (its sender paused); 2 once the "
+     "rebuild's start point was lost (run it again)."},
 };
 
 static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta)
@@ -432,6 +436,8 @@ static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta
         return s->drain_records_per_second;
     case BF_ETA:
         return eta;
+    case BF_REBUILDING:
+        return s->rebuilding ? (s->rebuild_lost ? 2 : 1) : 0;
     case BF_COUNT:
         break;
     }

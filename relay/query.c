@@ -35,7 +35,7 @@ int query_pick_backend(const struct relay_backend_view *st, size_t n)
 {
     int best = -1;
     for (size_t i = 0; i < n; i++) {
-        if (!st[i].up)
+        if (!st[i].up || st[i].rebuilding) /* a backend being rebuilt holds only part */
             continue;
         if (st[i].caught_up)
             return (int)i;

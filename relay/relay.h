@@ -111,7 +111,27 @@ struct relay_backend_view {
     uint64_t duration_buckets[RELAY_BACKEND_BUCKETS];
     double duration_sum;
     uint64_t duration_count;
+    /* Being rebuilt from another backend (POST /api/rebuild/start): its sender is paused. */
+    int rebuilding, rebuild_lost; /* lost: the start point was let go, start again */
+    uint64_t rebuild_from_seq;    /* the start point P */
+    uint64_t rebuild_started_ns;  /* realtime */
+    char rebuild_source[65];
 };
+
+/* A rebuild as the backends' side answers a change of it (POST /api/rebuild/...). */
+enum relay_rebuild_op { RELAY_REBUILD_START = 0, RELAY_REBUILD_FINISH, RELAY_REBUILD_ABORT };
+struct relay_rebuild_info {
+    char backend[65];
+    char source[65];
+    int active, lost, resumed; /* resumed: a START found the same rebuild under way */
+    uint64_t from_seq;         /* P: the source had applied every record up to it */
+    uint64_t started_ns;       /* realtime */
+    uint64_t head_seq;         /* the log's highest sequence when answered */
+};
+/* rc 0, or an IWR_E* code with 'msg' saying why; 'info' may be NULL on a refusal. On the loop;
+ * 'cb_arg' is relay_hooks.rebuild's. */
+typedef void relay_rebuild_done(void *cb_arg, int rc, const struct relay_rebuild_info *info,
+                                const char *msg);
 
 /* A read relay/ hands to one backend (GET|POST /query). Every pointer is borrowed for the call. */
 struct relay_query {
@@ -198,6 +218,11 @@ struct relay_hooks {
      * or an error (no callback). NULL: statements are answered 202 at once. */
     int (*statement_wait)(void *arg, uint64_t seq, uint64_t timeout_ms, relay_statement_cb *cb,
                           void *cb_arg);
+    /* Start, finish or abort the rebuild of 'backend' ('source': START only); 'done' runs
+     * once, maybe from inside the call, when the change is durable or refused. NULL: the
+     * /api/rebuild endpoints answer 503. */
+    void (*rebuild)(void *arg, enum relay_rebuild_op op, const char *backend, const char *source,
+                    relay_rebuild_done *done, void *cb_arg);
 };
 
 /* Create the relay on 'loop' writing to 'w' (both borrowed, outliving it), with the limits,

@@ -208,8 +208,12 @@ struct iql_stmt;
  * the URL's query string (u, p). */
 void statement_handle(struct conn *c, struct http_req *req, const char *qs, size_t qslen,
                       const struct query_params *qp, const struct iql_stmt *pieces, size_t n);
-/* Which backend a read goes to: up and caught up, else up and least behind; -1 if none. */
+/* Which backend a read goes to: up and caught up, else up and least behind, never one being
+ * rebuilt; -1 if none. */
 int query_pick_backend(const struct relay_backend_view *st, size_t n);
+
+/* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */
+void admin_rebuild_handle(struct conn *c, struct http_req *req);
 
 /* health.c, metrics.c */
 /* What /metrics and /health both report about the log, from counters only (no LMDB access). */

@@ -146,6 +146,14 @@ void relay_route(struct conn *c, struct http_req *req)
             status_handle(c, req, path_is(req, "/status.json"));
         else
             method_not_allowed(c, "GET, HEAD");
+    } else if (path_is(req, "/api/rebuild") || path_is(req, "/api/rebuild/start") ||
+               path_is(req, "/api/rebuild/finish") || path_is(req, "/api/rebuild/abort")) {
+        req->ep = EP_OTHER; /* counted with the others in /metrics */
+        int status_only = path_is(req, "/api/rebuild");
+        if (status_only ? get || head : post)
+            admin_rebuild_handle(c, req);
+        else
+            method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
     } else {
         req->ep = EP_OTHER;
         static const char body[] = "{\"error\":\"not found\"}\n";

@@ -18,8 +18,9 @@ static void move_done(void *arg, int rc, uint64_t seq)
         replay_reap_retired(s->r);
         return;
     }
-    /* Given up (or starting over) meanwhile: the forget or create after this op decides. */
-    if (s->mode == MODE_GIVEN_UP || s->mode == MODE_STARTING)
+    /* Given up (or starting over) meanwhile: the forget or create after this op decides; a
+     * rebuild paused the sender and set the cursor itself. */
+    if (s->mode == MODE_GIVEN_UP || s->mode == MODE_STARTING || s->mode == MODE_PAUSED)
         return;
     switch (rc) {
     case 0:
@@ -81,6 +82,8 @@ static void log_start(struct sender *s, int latest)
         sender_schedule_backoff(s);
         return;
     }
+    if (rebuild_restore(s))
+        return;
     int rc = wal_reader_begin(s->reader);
     uint64_t cur = 0, first = 0, last = 0, high = 0;
     if (rc == 0) {

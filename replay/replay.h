@@ -134,6 +134,14 @@ struct replay_backend_status {
     double duration_sum;          /* seconds */
     uint64_t duration_count;
     double drain_records_per_second; /* moving average of the cursor's speed */
+    /* Being rebuilt from another backend (replay_rebuild): its sender is paused, its cursor
+     * held at rebuild_from_seq (the source's position when the rebuild started) unless the
+     * start point was lost (the log neared its limit: the cursor was let go). */
+    int rebuilding;
+    int rebuild_lost;
+    uint64_t rebuild_from_seq;
+    uint64_t rebuild_started_ns; /* realtime */
+    char rebuild_source[REPLAY_NAME_MAX + 1];
 };
 
 /* A snapshot of every backend's status, in configuration order; caller frees *out (NULL when
@@ -228,6 +236,46 @@ typedef void replay_statement_cb(void *arg, int rc, const struct replay_statemen
  * Loop thread. */
 int replay_statement_wait(struct replay *r, uint64_t seq, uint64_t timeout_ms,
                           replay_statement_cb *cb, void *arg);
+/* ---- rebuilding a backend from another (the daemon's /api/rebuild) ---- */
+
+enum replay_rebuild_op {
+    REPLAY_REBUILD_START = 0,  /* pause 'backend', hold its cursor at the source's position */
+    REPLAY_REBUILD_FINISH = 1, /* the restore is done: resume sending after that position */
+    REPLAY_REBUILD_ABORT = 2,  /* give up the rebuild: resume sending as FINISH does */
+};
+/* A rebuild as its backend's sender holds it. */
+struct replay_rebuild_info {
+    char backend[REPLAY_NAME_MAX + 1];
+    char source[REPLAY_NAME_MAX + 1];
+    int active;          /* the backend is paused for a rebuild */
+    int lost;            /* the start point was let go: start again for a new one */
+    int resumed;         /* START found this very rebuild already under way (same source) */
+    uint64_t from_seq;   /* the start point P: the source had applied every record <= P */
+    uint64_t started_ns; /* realtime */
+    uint64_t head_seq;   /* the log's highest sequence when answered */
+};
+/* 'done' runs on the loop once the change is durable in the log (the state and the cursor
+ * survive a restart), or at once on a refusal: rc 0 with 'info' set; IWR_ENOTFOUND (no such
+ * backend or source), IWR_EINVAL (backend and source the same, an ephemeral one, the source
+ * itself being rebuilt, a rebuild from another source under way, FINISH or ABORT of a backend
+ * not being rebuilt), IWR_ECONFLICT (FINISH after the start point was lost), IWR_ESTOPPED,
+ * or a log error; 'msg' says why in one sentence (static or borrowed for the call). */
+typedef void replay_rebuild_cb(void *arg, int rc, const struct replay_rebuild_info *info,
+                               const char *msg);
+/* START pauses the backend's sender within the call (writes in flight are aborted, nothing
+ * queued is kept: the records stay in the log), sets its cursor to the source's stored cursor
+ * P and records the rebuild (the log's per-backend state, wal_state_set); a START of a rebuild
+ * already under way from the same source answers the same P (resumed), unless its start point
+ * was lost, when it takes a new one. While paused, once a second: when the log passes 90% of
+ * its limit, or its cursor was moved by someone else (drop-oldest, the CLI), the start point is
+ * lost: the cursor is forgotten, so that it no longer holds truncation back, and FINISH refuses
+ * until a new START. FINISH and ABORT clear the state; the sender then resumes after its
+ * stored cursor (P), or at the log's end when it was lost (ABORT). 'source' is read by START
+ * only. Loop thread. */
+void replay_rebuild(struct replay *r, enum replay_rebuild_op op, const char *backend,
+                    const char *source, replay_rebuild_cb *done, void *arg);
+/* The rebuild of 'backend' as it stands (info->active 0: none). 0 or IWR_ENOTFOUND. Loop. */
+int replay_rebuild_status(struct replay *r, const char *backend, struct replay_rebuild_info *info);
 
 /* Stop: abort what is in flight (the records stay in the log; queries get done(503)), close
  * every handle. 'done'

@@ -146,6 +146,7 @@ enum sender_mode {
     MODE_DOWN,     /* unreachable or 5xx: nothing is sent until /ping answers */
     MODE_HOLD,     /* refused for configuration reasons: resend after backoff */
     MODE_GIVEN_UP, /* cursor forgotten; probing /ping to resume at the end */
+    MODE_PAUSED,   /* being rebuilt from another backend: nothing is read or sent (rebuild.c) */
     MODE_STOPPED,
 };
 
@@ -217,6 +218,9 @@ struct sender {
     char source[WAL_NAME_MAX + 1];
     /* The memory store's range and progress (range.c). */
     struct replay_range_status range;
+    /* A rebuild from another backend (rebuild.c): mode is MODE_PAUSED while rb.active. */
+    struct replay_rebuild_info rb;
+    int rb_ops; /* rebuild log operations in flight (also counted in wal_ops) */
 };
 
 struct sender *sender_new(struct replay *r, struct sender_conf *conf);
@@ -290,6 +294,18 @@ extern const struct sender_store sender_store_memory;
 void dead_submit(struct sender *s, struct batch *b);
 /* Submit again the batches whose dead letters failed, once the backoff is over. */
 void dead_retry(struct sender *s);
+
+/* ---- rebuild.c: a backend paused while it is restored from another ------------------------- */
+
+/* At start (cursor.c's log_start): a rebuild recorded in the log for this backend puts it in
+ * MODE_PAUSED again. 1 when it did (the caller stops there), 0 otherwise. */
+int rebuild_restore(struct sender *s);
+/* The 1 s tick of a paused sender: lag, and the start-point-lost rule. */
+void rebuild_tick(struct sender *s);
+/* After each commit (a kick): the near-the-limit part of that rule, from counters only. */
+void rebuild_check(struct sender *s);
+/* The backend is being removed: drop its rebuild state from the log too. */
+void rebuild_forget(struct sender *s);
 
 /* ---- request.c: building transfers ------------------------------------------------------------ */
 

@@ -6,7 +6,9 @@
  * States (enum sender_mode): STARTING until its cursor is found or created; UP sends; DOWN
  * (refused, timeouts, 5xx) sends nothing and probes /ping after a backoff; HOLD (401, 403, 404)
  * resends the first batch after a backoff; GIVEN_UP has forgotten its cursor and probes /ping
- * to resume at the end; STOPPED waits for its last log callbacks before it is freed.
+ * to resume at the end; PAUSED (a rebuild from another backend, rebuild.c) reads and sends
+ * nothing, its cursor held where the rebuild started; STOPPED waits for its last log callbacks
+ * before it is freed.
  *
  * Where its position lives and where refused lines go is its store (struct sender_store): the
  * log's cursor and dead letters for the daemon (cursor.c, dead.c), memory and a callback over
@@ -687,6 +689,8 @@ void sender_stop(struct sender *s, int forget)
     s->retired = 1;
     s->due_ms = 0;
     s->waiting = 0;
+    if (forget)
+        rebuild_forget(s);
     if (forget && s->store->forget(s))
         log_info("event=backend_removed backend=%s action=cursor_forgotten", s->conf->name);
 }
@@ -707,6 +711,8 @@ void sender_free(struct sender *s)
 
 void sender_kick(struct sender *s)
 {
+    if (s->mode == MODE_PAUSED)
+        rebuild_check(s);
     if (s->fill_wanted && s->mode == MODE_UP)
         sender_pump(s);
 }
@@ -728,6 +734,7 @@ void sender_due(struct sender *s)
     case MODE_HOLD:
         sender_pump(s);
         break;
+    case MODE_PAUSED: /* a rebuild: nothing until it finishes (rebuild.c) */
     case MODE_STOPPED:
         break;
     }
@@ -735,6 +742,10 @@ void sender_due(struct sender *s)
 
 void sender_tick(struct sender *s)
 {
+    if (s->mode == MODE_PAUSED) {
+        rebuild_tick(s);
+        return;
+    }
     if (s->mode == MODE_STARTING || s->mode == MODE_STOPPED || s->mode == MODE_GIVEN_UP)
         return;
     sender_refresh_lag(s);

@@ -128,6 +128,11 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
     snprintf(out->name, sizeof(out->name), "%s", s->conf->name);
     snprintf(out->url, sizeof(out->url), "%s", s->conf->display_url);
     out->cursor = s->acked;
+    out->rebuilding = s->rb.active;
+    out->rebuild_lost = s->rb.lost;
+    out->rebuild_from_seq = s->rb.from_seq;
+    out->rebuild_started_ns = s->rb.started_ns;
+    snprintf(out->rebuild_source, sizeof(out->rebuild_source), "%s", s->rb.source);
     out->caught_up = (s->mode == MODE_UP || s->mode == MODE_DOWN || s->mode == MODE_HOLD) &&
                      s->head == NULL && !s->move_pending && s->acked == s->target && s->read_all &&
                      !s->fill_wanted && s->acked >= s->high_seen;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,26 @@ static int apply_cursor_forget(struct wal *w, struct wtx *t, struct wal_op *op)
     return rc;
 }
 
+/* Meta key "state:NAME": names hold no ':', the log's own meta keys none either. */
+static int apply_state_set(struct wal *w, struct wtx *t, struct wal_op *op)
+{
+    char key[WAL_NAME_MAX + 8];
+    int n = snprintf(key, sizeof(key), "state:%s", op->name);
+    MDB_val k = {(size_t)n, key};
+    int rc;
+    if (op->answer == NULL) {
+        rc = mdb_del(t->txn, w->meta, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    } else {
+        MDB_val d = {op->answer_len, op->answer};
+        rc = mdb_put(t->txn, w->meta, &k, &d, 0);
+    }
+    if (rc == 0)
+        op->rc = 0;
+    return rc;
+}
+
 int wal_apply_op(struct wal *w, struct wtx *t, struct wal_op *op)
 {
     switch (op->kind) {
@@ -241,6 +262,8 @@ int wal_apply_op(struct wal *w, struct wtx *t, struct wal_op *op)
         return apply_dead_sweep(w, t, op, 1);
     case OP_DEAD_PURGE:
         return apply_dead_sweep(w, t, op, 0);
+    case OP_STATE_SET:
+        return apply_state_set(w, t, op);
     }
     return EINVAL;
 }

@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -121,6 +122,24 @@ int wal_reader_cursor(struct wal_reader *r, const char *name, uint64_t *seq)
     if (d.mv_size < 8)
         return IWR_ECORRUPT;
     *seq = wal_get64(d.mv_data);
+    return 0;
+}
+
+int wal_reader_state(struct wal_reader *r, const char *name, char *buf, size_t cap)
+{
+    IWR_ASSERT(r->active && cap > 0);
+    buf[0] = '\0';
+    if (!wal_name_valid(name))
+        return IWR_EINVAL;
+    char key[WAL_NAME_MAX + 8];
+    int n = snprintf(key, sizeof(key), "state:%s", name);
+    MDB_val k = {(size_t)n, key}, d;
+    int rc = mdb_get(r->txn, r->w->meta, &k, &d);
+    if (rc != 0)
+        return wal_err(rc, "state_get");
+    size_t len = d.mv_size < cap - 1 ? d.mv_size : cap - 1;
+    memcpy(buf, d.mv_data, len);
+    buf[len] = '\0';
     return 0;
 }
 

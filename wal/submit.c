@@ -92,6 +92,21 @@ void wal_cursor_forget(struct wal *w, const char *name, wal_done_cb *done, void 
     op_submit(w, name_op(OP_CURSOR_FORGET, name, 0, done, arg));
 }
 
+void wal_state_set(struct wal *w, const char *name, const char *val, size_t len, wal_done_cb *done,
+                   void *arg)
+{
+    struct wal_op *op = name_op(OP_STATE_SET, name, 0, done, arg);
+    if (!op->settled && len > WAL_STATE_MAX) {
+        op->rc = IWR_EINVAL;
+        op->settled = 1;
+    }
+    if (!op->settled && len > 0) {
+        op->answer = xstrndup(val, len);
+        op->answer_len = len;
+    }
+    op_submit(w, op);
+}
+
 void wal_dead_add(struct wal *w, const char *name, const struct wal_record *rec,
                   const char *answer, size_t answer_len, wal_done_cb *done, void *arg)
 {
@@ -217,6 +232,13 @@ int wal_cursor_move_sync(struct wal *w, const char *name, uint64_t expect, uint6
 {
     struct sync_wait s = {0};
     wal_cursor_move(w, name, expect, to, sync_done, &s);
+    return sync_wait_for(w, &s, NULL);
+}
+
+int wal_state_set_sync(struct wal *w, const char *name, const char *val, size_t len)
+{
+    struct sync_wait s = {0};
+    wal_state_set(w, name, val, len, sync_done, &s);
     return sync_wait_for(w, &s, NULL);
 }
 

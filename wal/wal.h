@@ -186,6 +186,15 @@ void wal_cursor_move(struct wal *w, const char *name, uint64_t expect, uint64_t 
 /* Forget a backend: its cursor and dead letters go, it no longer holds truncation back. */
 void wal_cursor_forget(struct wal *w, const char *name, wal_done_cb *done, void *arg);
 
+/* A backend's state: a short text kept in the log next to its cursor (meta key "state:NAME"),
+ * defined by its owner (replay/'s rebuild: "rebuild from=a seq=P ..."), surviving restarts.
+ * It is neither moved nor dropped by cursor moves, forgets or trims. At most WAL_STATE_MAX
+ * bytes; len 0 deletes it. rc IWR_EINVAL for a bad name or length; 'seq' in done is 0. */
+#define WAL_STATE_MAX 255
+void wal_state_set(struct wal *w, const char *name, const char *val, size_t len, wal_done_cb *done,
+                   void *arg);
+int wal_state_set_sync(struct wal *w, const char *name, const char *val, size_t len);
+
 /* Store the lines of 'rec' (rec->seq is the record they came from) that backend 'name' refused
  * with 'answer' (its HTTP status and body). */
 void wal_dead_add(struct wal *w, const char *name, const struct wal_record *rec,
@@ -233,6 +242,9 @@ void wal_reader_end(struct wal_reader *r);
 int wal_reader_next(struct wal_reader *r, uint64_t after, struct wal_record *rec);
 /* The cursor of 'name' as stored in this read transaction; IWR_ENOTFOUND if unknown. */
 int wal_reader_cursor(struct wal_reader *r, const char *name, uint64_t *seq);
+/* The state of 'name' (see wal_state_set) as stored in this read transaction, copied into
+ * 'buf' (cap bytes, NUL-terminated, cut to fit). 0, IWR_ENOTFOUND when there is none. */
+int wal_reader_state(struct wal_reader *r, const char *name, char *buf, size_t cap);
 /* First and last sequence present in the log in this transaction (0, 0 when empty), and the
  * highest ever assigned. */
 int wal_reader_bounds(struct wal_reader *r, uint64_t *first, uint64_t *last, uint64_t *high);

@@ -48,6 +48,7 @@ enum wal_op_kind {
     OP_DEAD_ADD,
     OP_DEAD_REQUEUE,
     OP_DEAD_PURGE,
+    OP_STATE_SET,
 };
 
 struct wal_op {
@@ -60,7 +61,7 @@ struct wal_op {
     int settled; /* rc is final; skip when a transaction is retried */
     struct wal_encoded enc;          /* APPEND, DEAD_ADD (sealed with the source seq) */
     uint64_t src_seq;                /* DEAD_ADD */
-    char *answer;                    /* DEAD_ADD */
+    char *answer;                    /* DEAD_ADD; STATE_SET: the value (NULL: delete) */
     size_t answer_len;
     char name[WAL_NAME_MAX + 1];     /* cursor and dead ops; "" = all for dead ops */
     uint64_t expect, to;             /* CURSOR_MOVE */

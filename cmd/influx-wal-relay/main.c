@@ -313,6 +313,12 @@ static void view_of(const struct replay_backend_status *s, struct relay_backend_
     memcpy(v->duration_buckets, s->duration_buckets, sizeof(s->duration_buckets));
     v->duration_sum = s->duration_sum;
     v->duration_count = s->duration_count;
+    _Static_assert(sizeof(v->rebuild_source) >= sizeof(s->rebuild_source), "room for the name");
+    v->rebuilding = s->rebuilding;
+    v->rebuild_lost = s->rebuild_lost;
+    v->rebuild_from_seq = s->rebuild_from_seq;
+    v->rebuild_started_ns = s->rebuild_started_ns;
+    memcpy(v->rebuild_source, s->rebuild_source, sizeof(s->rebuild_source));
 }
 
 static void hook_backends(void *arg, struct relay_backend_view **out, size_t *n)
@@ -399,6 +405,51 @@ static int hook_statement_wait(void *arg, uint64_t seq, uint64_t timeout_ms,
     if (rc != 0)
         free(sw);
     return rc;
+}
+
+/* A rebuild change: replay/'s answer as relay/ renders it. */
+struct rebuild_call {
+    relay_rebuild_done *done;
+    void *cb_arg;
+};
+
+static void hook_rebuild_done(void *arg, int rc, const struct replay_rebuild_info *i,
+                              const char *msg)
+{
+    struct rebuild_call *call = arg;
+    struct relay_rebuild_info v;
+    _Static_assert(sizeof(v.backend) >= sizeof(i->backend) && sizeof(v.source) >= sizeof(i->source),
+                   "room for the names");
+    if (i != NULL) {
+        memset(&v, 0, sizeof(v));
+        memcpy(v.backend, i->backend, sizeof(i->backend));
+        memcpy(v.source, i->source, sizeof(i->source));
+        v.active = i->active;
+        v.lost = i->lost;
+        v.resumed = i->resumed;
+        v.from_seq = i->from_seq;
+        v.started_ns = i->started_ns;
+        v.head_seq = i->head_seq;
+    }
+    call->done(call->cb_arg, rc, i != NULL ? &v : NULL, msg);
+    free(call);
+}
+
+static void hook_rebuild(void *arg, enum relay_rebuild_op op, const char *backend,
+                         const char *source, relay_rebuild_done *done, void *cb_arg)
+{
+    struct daemon *d = arg;
+    if (d->replay == NULL) {
+        done(cb_arg, IWR_ESTOPPED, NULL, "the daemon is stopping");
+        return;
+    }
+    struct rebuild_call *call = xcalloc(1, sizeof(*call));
+    call->done = done;
+    call->cb_arg = cb_arg;
+    enum replay_rebuild_op rop = op == RELAY_REBUILD_START    ? REPLAY_REBUILD_START
+                                 : op == RELAY_REBUILD_FINISH ? REPLAY_REBUILD_FINISH
+                                                              : REPLAY_REBUILD_ABORT;
+    replay_rebuild(d->replay, rop, backend, source, hook_rebuild_done, call);
 }
 
 /* ---- stopping ------------------------------------------------------------------------------- */
@@ -559,7 +610,8 @@ int main(int argc, char **argv)
                                 .query = hook_query,
                                 .query_resume = hook_query_resume,
                                 .scrub = hook_scrub,
-                                .statement_wait = hook_statement_wait};
+                                .statement_wait = hook_statement_wait,
+                                .rebuild = hook_rebuild};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);

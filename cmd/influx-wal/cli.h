@@ -83,5 +83,6 @@ int cmd_verify(struct cli *cli);
 int cmd_audit(struct cli *cli);
 int cmd_compact(struct cli *cli);
 int cmd_scrub(struct cli *cli);
+int cmd_rebuild(struct cli *cli);
 
 #endif

@@ -65,6 +65,20 @@ static const struct cli_command commands[] = {
      "holds every point of the other (same series, time and value) to the other, and refuses\n"
      "a window where neither does. Exit 0 when they agree (or every difference was repaired),\n"
      "1 when not."},
+    {"rebuild", cmd_rebuild,
+     "rebuild --backend NAME --from NAME [--config FILE] [--url NAME=URL]... [--relay URL]... "
+     "[--from-rpc HOST:PORT] [--rpc HOST:PORT] [--state-dir DIR] [--influxd PATH]",
+     "make an empty backend hold what another holds, while writes flow\n"
+     "Checks that the source answers and the target holds no database but _internal (else exit\n"
+     "1), tells every relay (--relay URL, repeatable; default the daemon's listen address from\n"
+     "its config) to pause the target's sender and hold its cursor at the source's position,\n"
+     "copies the source with influxd backup -portable and influxd restore -portable (the RPC\n"
+     "addresses: --from-rpc/--rpc, default the URL's host with port 8088), tells the relays to\n"
+     "resume the target after that position, and verifies once it caught up: retention\n"
+     "policies, measurements, field keys and field counts equal. Interrupted, the same command\n"
+     "continues (state in --state-dir, default DATA_DIR/rebuild/NAME, which also holds the\n"
+     "backup: put it where there is room for a copy of the source). Exit 0 when done and\n"
+     "equal, 1 on an error."},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -36,6 +36,25 @@ static void json_str(FILE *f, const char *s)
     buf_deinit(&b);
 }
 
+/* A backend's rebuild as its state in the log says (replay/rebuild.c writes it: "rebuild
+ * from=A seq=P started_ns=T lost=0|1"). 1 when it is being rebuilt. */
+struct rebuild_state {
+    char from[WAL_NAME_MAX + 1];
+    uint64_t seq;
+    int lost;
+};
+
+static int rebuild_state(struct wal_reader *r, const char *name, struct rebuild_state *out)
+{
+    char text[WAL_STATE_MAX + 1];
+    uint64_t started = 0;
+    memset(out, 0, sizeof(*out));
+    if (r == NULL || wal_reader_state(r, name, text, sizeof(text)) != 0)
+        return 0;
+    return sscanf(text, "rebuild from=%64s seq=%" SCNu64 " started_ns=%" SCNu64 " lost=%d",
+                  out->from, &out->seq, &started, &out->lost) == 4;
+}
+
 int cmd_status(struct cli *cli)
 {
     int json = 0;
@@ -54,6 +73,12 @@ int cmd_status(struct cli *cli)
         wal_close(w);
         return cli_fail(cli, "cannot read the log: %s", iwr_strerror(rc));
     }
+    struct wal_reader *rd = NULL;
+    if (wal_reader_new(w, &rd) != 0 || wal_reader_begin(rd) != 0) {
+        wal_reader_free(rd);
+        rd = NULL;
+    }
+    struct rebuild_state rs;
     if (json) {
         printf("{\"wal\":{\"dir\":");
         json_str(stdout, cli->data_dir);
@@ -66,9 +91,18 @@ int cmd_status(struct cli *cli)
             printf("%s{\"name\":", i ? "," : "");
             json_str(stdout, ci[i].name);
             printf(",\"cursor\":%" PRIu64 ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64
-                   ",\"lag_seconds\":%.3f,\"dead_letters\":%" PRIu64 "}",
+                   ",\"lag_seconds\":%.3f,\"dead_letters\":%" PRIu64,
                    ci[i].seq, ci[i].lag_records, ci[i].lag_bytes, (double)ci[i].lag_ns / 1e9,
                    ci[i].dead_letters);
+            int rb = rebuild_state(rd, ci[i].name, &rs);
+            printf(",\"rebuilding\":%s", rb ? "true" : "false");
+            if (rb) {
+                printf(",\"rebuild\":{\"from\":");
+                json_str(stdout, rs.from);
+                printf(",\"from_seq\":%" PRIu64 ",\"start_point_lost\":%s}", rs.seq,
+                       rs.lost ? "true" : "false");
+            }
+            printf("}");
         }
         printf("]}\n");
     } else {
@@ -95,8 +129,14 @@ int cmd_status(struct cli *cli)
                    "\n",
                    ci[i].name, ci[i].seq, ci[i].lag_records, lag, (double)ci[i].lag_ns / 1e9,
                    ci[i].dead_letters);
+            if (rebuild_state(rd, ci[i].name, &rs))
+                printf("  %-16s rebuilding from %s since sequence %" PRIu64 "%s\n", "", rs.from,
+                       rs.seq, rs.lost ? " (start point lost: run the rebuild again)" : "");
         }
     }
+    if (rd != NULL)
+        wal_reader_end(rd);
+    wal_reader_free(rd);
     free(ci);
     wal_close(w);
     return 0;

@@ -187,6 +187,44 @@ static void test_cursors_and_trim(void)
     wal_close(w);
 }
 
+static void test_state(void)
+{
+    const char *dir = fresh_dir();
+    struct wal *w = open_wal(dir, 0, WAL_FULL_REJECT);
+    struct wal_reader *r;
+    char buf[WAL_STATE_MAX + 1];
+    wal_reader_new(w, &r);
+    wal_reader_begin(r);
+    CHECK_EQ_INT(wal_reader_state(r, "b", buf, sizeof(buf)), IWR_ENOTFOUND, "no state yet");
+    wal_reader_end(r);
+    CHECK_EQ_INT(wal_state_set_sync(w, "b", "rebuild from=a seq=3", 20), 0, "set a state");
+    CHECK_EQ_INT(wal_state_set_sync(w, "b:x", "x", 1), IWR_EINVAL, "a bad name is refused");
+    char big[WAL_STATE_MAX + 2];
+    memset(big, 'x', sizeof(big));
+    CHECK_EQ_INT(wal_state_set_sync(w, "b", big, sizeof(big)), IWR_EINVAL, "too long");
+    CHECK_EQ_INT(wal_cursor_move_sync(w, "b", WAL_SEQ_ANY, 0), 0, "a cursor next to it");
+    CHECK_EQ_INT(wal_cursor_forget_sync(w, "b"), 0, "forget the cursor");
+    wal_reader_free(r);
+    wal_close(w);
+    w = open_wal(dir, 0, WAL_FULL_REJECT);
+    wal_reader_new(w, &r);
+    wal_reader_begin(r);
+    CHECK_EQ_INT(wal_reader_state(r, "b", buf, sizeof(buf)), 0, "the state survives a restart");
+    CHECK(strcmp(buf, "rebuild from=a seq=3") == 0, "and a forget of the cursor");
+    CHECK_EQ_INT(wal_reader_state(r, "b", buf, 8), 0, "a short buffer");
+    CHECK(strcmp(buf, "rebuild") == 0, "cuts the value");
+    wal_reader_end(r);
+    CHECK_EQ_INT(wal_state_set_sync(w, "b", NULL, 0), 0, "delete");
+    wal_reader_begin(r);
+    CHECK_EQ_INT(wal_reader_state(r, "b", buf, sizeof(buf)), IWR_ENOTFOUND, "gone");
+    wal_reader_end(r);
+    CHECK_EQ_INT(wal_state_set_sync(w, "b", NULL, 0), 0, "deleting nothing is fine");
+    struct wal_verify_summary sum;
+    CHECK_EQ_INT(wal_verify(w, NULL, NULL, &sum), 0, "the log verifies");
+    wal_reader_free(r);
+    wal_close(w);
+}
+
 static void test_trim_chunks_and_retention(void)
 {
     const char *dir = fresh_dir();
@@ -634,6 +672,7 @@ int main(void)
     test_empty();
     test_append_read();
     test_cursors_and_trim();
+    test_state();
     test_trim_chunks_and_retention();
     test_full();
     test_on_commit();
