@@ -316,6 +316,8 @@ __attribute__((format(printf, 2, 3))) void sender_set_error(struct sender *s, co
                                                             ...);
 /* Describe a failed request in last_error. */
 void sender_describe(struct sender *s, const struct request *q, CURLcode result, long http);
+/* An empty status: the histogram's bounds set. At sender_new. */
+void sender_status_init(struct sender *s);
 /* Count a write answer (0: transport failure) and its duration. */
 void sender_observe(struct sender *s, long code, uint64_t duration_us);
 /* Lag from the log: the first record after the position and the last one (tick). */

@@ -283,6 +283,8 @@ int wal_open(struct wal **out, const struct wal_options *o)
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done_cv, NULL);
     pthread_mutex_init(&w->stats_mu, NULL);
+    hist_init(&w->hist_seconds, wal_commit_seconds_bounds, WAL_HIST_BUCKETS);
+    hist_init(&w->hist_records, wal_commit_records_bounds, WAL_HIST_BUCKETS);
     w->queue_tail = &w->queue;
     w->done_tail = &w->done;
 

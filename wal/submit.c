@@ -257,7 +257,7 @@ void wal_counters_get(struct wal *w, struct wal_counters *c)
     pthread_mutex_unlock(&w->stats_mu);
 }
 
-void wal_commit_hist_get(struct wal *w, struct wal_hist *seconds, struct wal_hist *records)
+void wal_commit_hist_get(struct wal *w, struct hist *seconds, struct hist *records)
 {
     pthread_mutex_lock(&w->stats_mu);
     *seconds = w->hist_seconds;

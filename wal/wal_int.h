@@ -100,7 +100,7 @@ struct wal {
 
     pthread_mutex_t stats_mu; /* guards what follows; the writer updates, anyone reads */
     struct wal_counters counters;
-    struct wal_hist hist_seconds, hist_records;
+    struct hist hist_seconds, hist_records;
     struct wal_space_state space;
 };
 

@@ -54,16 +54,6 @@ static int wtx_put_meta(struct wal *w, struct wtx *t)
     return rc;
 }
 
-static void hist_add(struct wal_hist *h, const double *bounds, double v)
-{
-    size_t i = 0;
-    while (i < WAL_HIST_BUCKETS && v > bounds[i])
-        i++;
-    h->count[i]++;
-    h->sum += v;
-    h->n++;
-}
-
 /* After a commit: refresh the counters /metrics reads, from the committed state. */
 static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, uint64_t ns,
                              const uint64_t *rejected)
@@ -104,8 +94,8 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
     if (n_ops > 0) {
         c->commits++;
         c->commit_ns_total += ns;
-        hist_add(&w->hist_seconds, wal_commit_seconds_bounds, (double)ns / 1e9);
-        hist_add(&w->hist_records, wal_commit_records_bounds, (double)n_ops);
+        hist_observe(&w->hist_seconds, (double)ns / 1e9);
+        hist_observe(&w->hist_records, (double)n_ops);
     }
     pthread_mutex_unlock(&w->stats_mu);
 }
