@@ -20,7 +20,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WAL_DEFAULT_MAX_BYTES ((size_t)1 << 30)
@@ -126,13 +125,6 @@ void wal_reader_check(struct wal *w)
     mdb_reader_check(w->env, &dead);
     if (dead > 0)
         log_info("event=wal_stale_readers_cleared count=%d", dead);
-}
-
-uint64_t wal_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- opening and closing ---------------------------------------------------------------- */
