@@ -353,7 +353,10 @@ struct replay {
 /* Start a transfer on the multi handle; on failure the request is finished as a transport
  * failure from a later timer pass, never re-entrantly. */
 void replay_add_request(struct replay *r, struct request *q);
-/* Take a transfer off the multi handle and free it, without a completion (aborts). */
+/* Take a transfer off the multi handle and out of the failed list, without a completion and
+ * without freeing it (the caller does: request_free or query_free). */
+void replay_detach_request(struct replay *r, struct request *q);
+/* replay_detach_request, then free it (aborts). */
 void replay_abort_request(struct replay *r, struct request *q);
 /* Re-arm the timer after a due time changed. */
 void replay_rearm(struct replay *r);
