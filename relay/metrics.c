@@ -501,25 +501,17 @@ void metrics_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
     (void)req;
-    struct relay_view v;
-    relay_view_get(r, &v);
-    struct relay_backend_view *st = NULL;
-    size_t n = 0;
-    if (r->hooks.backends)
-        r->hooks.backends(r->hooks.arg, &st, &n);
-    double *eta = xcalloc(n ? n : 1, sizeof(*eta));
-    for (size_t i = 0; i < n; i++)
-        eta[i] = relay_backend_eta(&v, &st[i]);
+    struct relay_snapshot snap;
+    relay_snapshot_get(r, &snap);
 
     struct buf b;
     buf_init(&b);
     process_families(&b, r);
-    ingest_families(&b, r, &v);
-    wal_families(&b, r, &v);
-    backend_families(&b, st, eta, n);
+    ingest_families(&b, r, &snap.v);
+    wal_families(&b, r, &snap.v);
+    backend_families(&b, snap.st, snap.eta, snap.n);
     scrub_families(&b, r);
-    free(eta);
-    free(st);
+    relay_snapshot_deinit(&snap);
     c->req.content_type = "text/plain; version=0.0.4; charset=utf-8";
     http_respond(c, 200, NULL, b.data, b.len);
     buf_deinit(&b);
