@@ -20,3 +20,14 @@ uint64_t clock_monotonic_ns(void)
 {
     return read_ns(CLOCK_MONOTONIC);
 }
+
+void clock_deadline_ts(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}

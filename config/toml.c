@@ -356,28 +356,15 @@ static int parse_escape(struct parser *ps, struct buf *out)
     if (ps->p == ps->end)
         return fail(ps, ps->line, "unterminated string");
     char c = *ps->p++;
+    /* The one-character escapes: each letter, then the byte it stands for. */
+    static const char simple[] = "b\bt\tn\nf\fr\r\"\"\\\\";
+    for (size_t k = 0; k + 1 < sizeof(simple); k += 2) {
+        if (c == simple[k]) {
+            buf_append(out, &simple[k + 1], 1);
+            return 0;
+        }
+    }
     switch (c) {
-    case 'b':
-        buf_append(out, "\b", 1);
-        return 0;
-    case 't':
-        buf_append(out, "\t", 1);
-        return 0;
-    case 'n':
-        buf_append(out, "\n", 1);
-        return 0;
-    case 'f':
-        buf_append(out, "\f", 1);
-        return 0;
-    case 'r':
-        buf_append(out, "\r", 1);
-        return 0;
-    case '"':
-        buf_append(out, "\"", 1);
-        return 0;
-    case '\\':
-        buf_append(out, "\\", 1);
-        return 0;
     case 'u':
     case 'U': {
         int digits = c == 'u' ? 4 : 8;

@@ -7,6 +7,7 @@
 #include "common/hostport.h"
 #include "common/name.h"
 #include "common/precision.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -196,7 +197,7 @@ const char *cfg_hostport_why(const char *s)
     return why;
 }
 
-/* ---- backend URLs: libcurl's parser ------------------------------------------------------ */
+/* ---- backend URLs: libcurl's parser, through common/url.h (the last '@' ends the userinfo) - */
 
 /* Where the authority of an http(s) URL starts, or NULL. */
 static const char *url_authority(const char *u)
@@ -206,38 +207,6 @@ static const char *url_authority(const char *u)
     if (strncasecmp(u, "https://", 8) == 0)
         return u + 8;
     return NULL;
-}
-
-/* Parse http(s) URL 'u' into *out (caller frees with curl_url_cleanup). curl ends the userinfo
- * at the first '@' and then refuses the rest as a host, while here the last '@' of the
- * authority has always ended it (a password may hold '@'): the earlier ones are given to curl
- * percent-encoded. Returns curl's code. */
-static CURLUcode url_parse(const char *u, CURLU **out)
-{
-    const char *a = url_authority(u);
-    size_t alen = strcspn(a, "/");
-    const char *last_at = NULL;
-    size_t n_at = 0;
-    for (const char *q = a; q < a + alen; q++)
-        if (*q == '@') {
-            last_at = q;
-            n_at++;
-        }
-    char *copy = xmalloc(strlen(u) + 2 * n_at + 1), *w = copy;
-    for (const char *q = u; *q != '\0'; q++) {
-        if (*q == '@' && q >= a && q < last_at) {
-            memcpy(w, "%40", 3);
-            w += 3;
-        } else {
-            *w++ = *q;
-        }
-    }
-    *w = '\0';
-    *out = curl_url();
-    IWR_ASSERT(*out != NULL); /* only fails out of memory */
-    CURLUcode rc = curl_url_set(*out, CURLUPART_URL, copy, 0);
-    free(copy);
-    return rc;
 }
 
 const char *config_url_why(const char *u)

@@ -70,24 +70,24 @@ static void reason(struct buf *b, int *first, const char *what, const char *name
     buf_append_str(b, "\"");
 }
 
-static void one_backend(struct conn *c, struct http_req *req, const struct relay_view *v,
-                        struct relay_backend_view *st, size_t n)
+static void one_backend(struct conn *c, struct http_req *req, const struct relay_backend_view *st,
+                        const double *eta, size_t n)
 {
     const char *name = req->url.data + 16;
     size_t nlen = req->path_len - 16;
-    struct relay_backend_view *s = NULL;
+    size_t k = n;
     for (size_t i = 0; i < n; i++)
         if (strlen(st[i].name) == nlen && memcmp(st[i].name, name, nlen) == 0)
-            s = &st[i];
-    if (s == NULL) {
+            k = i;
+    if (k == n) {
         static const char msg[] = "no such backend";
         http_respond_error(c, 404, msg, sizeof(msg) - 1);
         return;
     }
-    double eta = relay_backend_eta(v, s);
+    const struct relay_backend_view *s = &st[k];
     struct buf b;
     buf_init(&b);
-    backend_json(&b, s, eta);
+    backend_json(&b, s, eta[k]);
     buf_append_str(&b, "\n");
     http_respond(c, s->up && s->caught_up ? 200 : 503, NULL, b.data, b.len);
     buf_deinit(&b);
@@ -150,34 +150,32 @@ static void scrub_json(struct buf *b, const struct relay_scrub_view *v)
 void health_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
-    struct relay_view v;
-    relay_view_get(r, &v);
-    struct relay_backend_view *st = NULL;
-    size_t n = 0;
-    if (r->hooks.backends)
-        r->hooks.backends(r->hooks.arg, &st, &n);
+    struct relay_snapshot snap;
+    relay_snapshot_get(r, &snap);
+    const struct relay_view *v = &snap.v;
+    const struct relay_backend_view *st = snap.st;
+    const double *eta = snap.eta;
+    size_t n = snap.n;
     if (req->path_len > 16 && memcmp(req->url.data, "/health/backend/", 16) == 0) {
-        one_backend(c, req, &v, st, n);
-        free(st);
+        one_backend(c, req, st, eta, n);
+        relay_snapshot_deinit(&snap);
         return;
     }
-    double *eta = xcalloc(n ? n : 1, sizeof(*eta));
     int all_current = 1;
     for (size_t i = 0; i < n; i++) {
-        eta[i] = relay_backend_eta(&v, &st[i]);
         all_current &= st[i].up && st[i].caught_up && !st[i].given_up;
     }
     struct relay_scrub_view *sv = relay_scrub_view_get(r);
     all_current &= !(sv->enabled && sv->differing_windows > 0);
-    const char *status = !v.writable ? "fail" : all_current ? "pass" : "warn";
-    const struct wal_counters *wc = &v.wc;
+    const char *status = !v->writable ? "fail" : all_current ? "pass" : "warn";
+    const struct wal_counters *wc = &v->wc;
     struct buf b;
     buf_init(&b);
     buf_printf(&b,
                "{\"name\":\"influx-wal-relay\",\"version\":\"%s\",\"status\":\"%s\",\"reasons\":[",
                IWR_VERSION, status);
     int first = 1;
-    if (!v.writable) {
+    if (!v->writable) {
         /* The log names the limit that was hit; rendered as it says. */
         char why[200];
         snprintf(why, sizeof(why), "the log is not writable: writes get 503 (%s)",
@@ -210,10 +208,10 @@ void health_handle(struct conn *c, struct http_req *req)
                ",\"limit_bytes\":%zu,\"min_free_bytes\":%zu,\"full_limit\":\"%s\""
                ",\"dropped_records\":%" PRIu64 ",\"rejected_appends\":%" PRIu64
                ",\"full_eta_seconds\":",
-               v.writable ? "true" : "false", wc->first_seq, wc->last_seq, wc->records,
+               v->writable ? "true" : "false", wc->first_seq, wc->last_seq, wc->records,
                wc->log_bytes, wc->limit_bytes, wc->min_free_bytes,
                wal_full_reason_name(wc->full_reason), wc->dropped_records, wc->rejected_full);
-    json_num(&b, v.full_eta_seconds);
+    json_num(&b, v->full_eta_seconds);
     buf_append_str(&b, "},\"backends\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
@@ -225,8 +223,7 @@ void health_handle(struct conn *c, struct http_req *req)
         scrub_json(&b, sv);
     free(sv);
     buf_append_str(&b, "}\n");
-    http_respond(c, v.writable ? 200 : 503, NULL, b.data, b.len);
-    free(eta);
-    free(st);
+    http_respond(c, v->writable ? 200 : 503, NULL, b.data, b.len);
+    relay_snapshot_deinit(&snap);
     buf_deinit(&b);
 }

@@ -128,22 +128,6 @@ static void one_u64(struct buf *b, const char *name, const char *type, const cha
     sample_u64(b, name, NULL, v);
 }
 
-/* A histogram: 'counts' holds the observations of each of the 'nb' finite buckets (not
- * cumulative; any overflow slot after them is not read), 'count' all of them, so the +Inf
- * bucket is 'count'. 'labels' (inside of the braces, or NULL) go before le. */
-static void histogram(struct buf *b, const char *name, const char *labels, const double *bounds,
-                      size_t nb, const uint64_t *counts, double sum, uint64_t count)
-{
-    /* The log's and the backends' histograms are still plain arrays: view them as a struct hist
-     * so that one renderer writes every histogram. */
-    struct hist h;
-    hist_init(&h, bounds, nb);
-    memcpy(h.buckets, counts, nb * sizeof(*counts));
-    h.sum = sum;
-    h.count = count;
-    hist_render(b, name, labels, &h);
-}
-
 /* backend="NAME" (escaped) into 'out', with ',extra' after it when given. Names are at most
  * 64 bytes, so 'out' of 256 always fits. */
 static void backend_labels(char *out, size_t cap, const char *name, const char *extra)
@@ -325,16 +309,14 @@ static void wal_families(struct buf *b, struct relay *r, const struct relay_view
     }
     one_u64(b, "influx_wal_commits_total", "counter", "Group commits (fsync'd transactions).",
             wc->commits);
-    struct wal_hist hs, hr;
+    struct hist hs, hr;
     wal_commit_hist_get(r->wal, &hs, &hr);
     family(b, "influx_wal_commit_duration_seconds", "histogram",
            "Duration of a group commit, fsync included.");
-    histogram(b, "influx_wal_commit_duration_seconds", NULL, wal_commit_seconds_bounds,
-              WAL_HIST_BUCKETS, hs.count, hs.sum, hs.n);
+    hist_render(b, "influx_wal_commit_duration_seconds", NULL, &hs);
     family(b, "influx_wal_commit_batch_records", "histogram",
            "Operations (appends, cursor moves, dead letters) per group commit.");
-    histogram(b, "influx_wal_commit_batch_records", NULL, wal_commit_records_bounds,
-              WAL_HIST_BUCKETS, hr.count, hr.sum, hr.n);
+    hist_render(b, "influx_wal_commit_batch_records", NULL, &hr);
     if (v->rates_known) {
         gauge_f(b, "influx_wal_wal_append_records_per_second",
                 "Records appended per second (moving average, 10 s time constant).",
@@ -471,9 +453,7 @@ static void backend_families(struct buf *b, const struct relay_backend_view *st,
            "Duration of write requests to the backend.");
     for (size_t i = 0; i < n; i++) {
         backend_labels(lbl, sizeof(lbl), st[i].name, NULL);
-        histogram(b, "influx_wal_backend_request_duration_seconds", lbl, st[i].duration_bounds,
-                  st[i].n_duration, st[i].duration_buckets, st[i].duration_sum,
-                  st[i].duration_count);
+        hist_render(b, "influx_wal_backend_request_duration_seconds", lbl, &st[i].duration);
     }
 }
 
@@ -527,25 +507,17 @@ void metrics_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
     (void)req;
-    struct relay_view v;
-    relay_view_get(r, &v);
-    struct relay_backend_view *st = NULL;
-    size_t n = 0;
-    if (r->hooks.backends)
-        r->hooks.backends(r->hooks.arg, &st, &n);
-    double *eta = xcalloc(n ? n : 1, sizeof(*eta));
-    for (size_t i = 0; i < n; i++)
-        eta[i] = relay_backend_eta(&v, &st[i]);
+    struct relay_snapshot snap;
+    relay_snapshot_get(r, &snap);
 
     struct buf b;
     buf_init(&b);
     process_families(&b, r);
-    ingest_families(&b, r, &v);
-    wal_families(&b, r, &v);
-    backend_families(&b, st, eta, n);
+    ingest_families(&b, r, &snap.v);
+    wal_families(&b, r, &snap.v);
+    backend_families(&b, snap.st, snap.eta, snap.n);
     scrub_families(&b, r);
-    free(eta);
-    free(st);
+    relay_snapshot_deinit(&snap);
     c->req.content_type = "text/plain; version=0.0.4; charset=utf-8";
     http_respond(c, 200, NULL, b.data, b.len);
     buf_deinit(&b);

@@ -3,6 +3,7 @@
 #ifndef IWR_RELAY_H
 #define IWR_RELAY_H
 
+#include "common/hist.h"
 #include "wal/wal.h"
 
 #include <stddef.h>
@@ -88,7 +89,6 @@ struct relay_options {
 /* A backend as /health, /metrics and /query routing show it: the daemon fills it from the
  * backends' own status (relay/ computes no lag of its own). Names and sizes are relay/'s. */
 #define RELAY_BACKEND_CODES 8
-#define RELAY_BACKEND_BUCKETS 16
 struct relay_backend_view {
     char name[65];
     char url[256];                 /* display form: never holds credentials */
@@ -104,13 +104,7 @@ struct relay_backend_view {
     /* Write answers: code_counts[i] of status codes[i] (0: transport failure). */
     long codes[RELAY_BACKEND_CODES];
     uint64_t code_counts[RELAY_BACKEND_CODES];
-    /* Write durations: duration_buckets[i] counts those above the previous bound and at most
-     * duration_bounds[i] (borrowed, static); n_duration of them. */
-    const double *duration_bounds;
-    size_t n_duration;
-    uint64_t duration_buckets[RELAY_BACKEND_BUCKETS];
-    double duration_sum;
-    uint64_t duration_count;
+    struct hist duration;          /* write durations, seconds; its bounds borrowed, static */
     /* Being rebuilt from another backend (POST /api/rebuild/start): its sender is paused. */
     int rebuilding, rebuild_lost; /* lost: the start point was let go, start again */
     uint64_t rebuild_from_seq;    /* the start point P */

@@ -236,8 +236,8 @@ void health_handle(struct conn *c, struct http_req *req);
 void metrics_handle(struct conn *c, struct http_req *req);
 
 /* status.c: the status page's figures, the ring behind its charts, its endpoints. */
-/* Everything the status page shows at one instant, gathered once: the shared view, the
- * backends (relay_hooks.backends) and their ETAs. */
+/* Everything /health, /metrics and the status page show at one instant, gathered once: the
+ * shared view, the backends (relay_hooks.backends) and their ETAs. */
 struct relay_snapshot {
     struct relay_view v;
     struct relay_backend_view *st; /* n of them; owned */

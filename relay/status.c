@@ -252,24 +252,24 @@ static void jsecs(struct buf *b, uint64_t ns)
 
 /* The 'q' quantile of a commit-duration histogram, interpolated inside its bucket as
  * Prometheus' histogram_quantile does; NAN without observations. */
-static double hist_quantile(const struct wal_hist *h, double q)
+static double hist_quantile(const struct hist *h, double q)
 {
     uint64_t total = 0;
-    for (size_t i = 0; i <= WAL_HIST_BUCKETS; i++)
-        total += h->count[i];
+    for (size_t i = 0; i <= h->nbounds; i++)
+        total += h->buckets[i];
     if (total == 0)
         return NAN;
     double rank = q * (double)total, cum = 0;
-    for (size_t i = 0; i < WAL_HIST_BUCKETS; i++) {
-        double c = (double)h->count[i];
+    for (size_t i = 0; i < h->nbounds; i++) {
+        double c = (double)h->buckets[i];
         if (cum + c >= rank && c > 0) {
-            double lo = i == 0 ? 0 : wal_commit_seconds_bounds[i - 1];
-            double hi = wal_commit_seconds_bounds[i];
+            double lo = i == 0 ? 0 : h->bounds[i - 1];
+            double hi = h->bounds[i];
             return lo + (hi - lo) * (rank - cum) / c;
         }
         cum += c;
     }
-    return wal_commit_seconds_bounds[WAL_HIST_BUCKETS - 1]; /* above the last bound */
+    return h->bounds[h->nbounds - 1]; /* above the last bound */
 }
 
 static const char *backend_state(const struct relay_backend_view *s)
@@ -419,7 +419,7 @@ static void json_wal(struct buf *b, struct relay *r, const struct relay_snapshot
         buf_printf(b, "%llu", (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_frsize);
     else
         buf_append_str(b, "null");
-    struct wal_hist hs, hr;
+    struct hist hs, hr;
     wal_commit_hist_get(r->wal, &hs, &hr);
     buf_append_str(b, ",\"commit_p50_seconds\":");
     double p50 = hist_quantile(&hs, 0.5), p99 = hist_quantile(&hs, 0.99);

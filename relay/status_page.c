@@ -128,6 +128,28 @@ static void kv_close(struct buf *b)
     buf_append_str(b, "</td></tr>");
 }
 
+/* One table row: 'label' and the figure o[k], as fmt_int, fmt_bytes or fmt_num show it. */
+static void kv_int(struct buf *b, const char *label, const json_t *o, const char *k)
+{
+    kv_open(b, label);
+    fmt_int(b, jnum_of(o, k));
+    kv_close(b);
+}
+
+static void kv_bytes(struct buf *b, const char *label, const json_t *o, const char *k)
+{
+    kv_open(b, label);
+    fmt_bytes(b, jnum_of(o, k));
+    kv_close(b);
+}
+
+static void kv_num(struct buf *b, const char *label, const json_t *o, const char *k, int decimals)
+{
+    kv_open(b, label);
+    fmt_num(b, jnum_of(o, k), decimals);
+    kv_close(b);
+}
+
 static void chart(struct buf *b, const char *id, const char *cls, const char *title, double since,
                   const json_t *t, const json_t *vals, double now)
 {
@@ -246,17 +268,13 @@ static void render_wal(struct buf *b, const json_t *w)
     buf_append_str(b, " of ");
     fmt_bytes(b, jnum_of(w, "limit_bytes"));
     kv_close(b);
-    kv_open(b, "filesystem free");
-    fmt_bytes(b, jnum_of(w, "fs_free_bytes"));
-    kv_close(b);
+    kv_bytes(b, "filesystem free", w, "fs_free_bytes");
     kv_open(b, "commit p50 / p99");
     fmt_ms(b, jnum_of(w, "commit_p50_seconds"));
     buf_append_str(b, " / ");
     fmt_ms(b, jnum_of(w, "commit_p99_seconds"));
     kv_close(b);
-    kv_open(b, "appends rec/s");
-    fmt_num(b, jnum_of(w, "append_records_per_second"), 1);
-    kv_close(b);
+    kv_num(b, "appends rec/s", w, "append_records_per_second", 1);
     kv_open(b, "full in");
     const json_t *filling = json_object_get(w, "filling");
     if (json_is_true(filling))
@@ -264,9 +282,7 @@ static void render_wal(struct buf *b, const json_t *w)
     else
         buf_append_str(b, json_is_false(filling) ? "not filling" : DASH);
     kv_close(b);
-    kv_open(b, "dead letters");
-    fmt_int(b, jnum_of(w, "dead_letters"));
-    kv_close(b);
+    kv_int(b, "dead letters", w, "dead_letters");
     kv_open(b, "dropped / rejected");
     fmt_int(b, jnum_of(w, "dropped_records"));
     buf_append_str(b, " / ");
@@ -278,15 +294,9 @@ static void render_wal(struct buf *b, const json_t *w)
 static void render_ingest(struct buf *b, const json_t *g)
 {
     buf_append_str(b, "<h2>Ingest</h2><table id=\"ingest-summary\" class=\"kv\">");
-    kv_open(b, "points/s");
-    fmt_num(b, jnum_of(g, "points_per_second"), 1);
-    kv_close(b);
-    kv_open(b, "points");
-    fmt_int(b, jnum_of(g, "points_total"));
-    kv_close(b);
-    kv_open(b, "rejected lines");
-    fmt_int(b, jnum_of(g, "rejected_lines_total"));
-    kv_close(b);
+    kv_num(b, "points/s", g, "points_per_second", 1);
+    kv_int(b, "points", g, "points_total");
+    kv_int(b, "rejected lines", g, "rejected_lines_total");
     kv_open(b, "UDP datagrams/s");
     fmt_num(b, jnum_of(g, "udp_datagrams_per_second"), 1);
     buf_append_str(b, " (");
@@ -295,9 +305,7 @@ static void render_ingest(struct buf *b, const json_t *g)
     fmt_int(b, jnum_of(g, "udp_dropped_points_total"));
     buf_append_str(b, " points dropped)");
     kv_close(b);
-    kv_open(b, "open connections");
-    fmt_int(b, jnum_of(g, "open_connections"));
-    kv_close(b);
+    kv_int(b, "open connections", g, "open_connections");
     kv_open(b, "listeners");
     const json_t *ls = json_object_get(g, "listeners");
     for (size_t i = 0; i < json_array_size(ls); i++) {

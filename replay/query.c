@@ -255,16 +255,7 @@ void query_abort_all(struct replay *r)
     while (r->queries != NULL) {
         struct request *q = r->queries;
         struct replay_query *x = q->query;
-        if (q->added && r->multi != NULL)
-            curl_multi_remove_handle(r->multi, q->easy);
-        q->added = 0;
-        if (q->failed) {
-            struct request **pp = &r->failed;
-            while (*pp != q)
-                pp = &(*pp)->fail_next;
-            *pp = q->fail_next;
-            q->failed = 0;
-        }
+        replay_detach_request(r, q);
         x->cb.done(x->arg, 503, "the relay is stopping");
         query_free(q);
     }

@@ -230,7 +230,7 @@ void replay_add_request(struct replay *r, struct request *q)
     fail_later(r, q);
 }
 
-void replay_abort_request(struct replay *r, struct request *q)
+void replay_detach_request(struct replay *r, struct request *q)
 {
     if (q->added && r->multi != NULL)
         curl_multi_remove_handle(r->multi, q->easy);
@@ -242,6 +242,11 @@ void replay_abort_request(struct replay *r, struct request *q)
         *pp = q->fail_next;
         q->failed = 0;
     }
+}
+
+void replay_abort_request(struct replay *r, struct request *q)
+{
+    replay_detach_request(r, q);
     request_free(q);
 }
 

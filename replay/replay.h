@@ -6,6 +6,7 @@
 #ifndef IWR_REPLAY_H
 #define IWR_REPLAY_H
 
+#include "common/hist.h"
 #include "wal/wal.h"
 
 #include <stddef.h>
@@ -95,10 +96,6 @@ void replay_kick(struct replay *r);
 #define REPLAY_URL_MAX 255          /* the display URL's bytes (options allow 200) */
 #define REPLAY_ERROR_MAX 255
 #define REPLAY_CODES 8              /* distinct answer codes counted per backend */
-#define REPLAY_DURATION_BUCKETS 12  /* write-duration histogram buckets */
-
-/* Upper bounds (seconds) of the write-duration buckets, ascending. */
-extern const double replay_duration_bounds[REPLAY_DURATION_BUCKETS];
 
 /* One backend as its sender sees it: a copy, owned by whoever asked for it (replay_status),
  * made on the loop thread and safe to read anywhere afterwards. The lag figures are the only
@@ -127,12 +124,7 @@ struct replay_backend_status {
      * its class (5xx, ...). */
     long codes[REPLAY_CODES];
     uint64_t code_counts[REPLAY_CODES];
-    /* duration_buckets[i] counts write requests that took at most replay_duration_bounds[i]
-     * and more than the bound before it (not cumulative, like struct wal_hist); slower ones
-     * only count in duration_count. */
-    uint64_t duration_buckets[REPLAY_DURATION_BUCKETS];
-    double duration_sum;          /* seconds */
-    uint64_t duration_count;
+    struct hist duration;         /* write requests' durations, seconds; static bounds */
     double drain_records_per_second; /* moving average of the cursor's speed */
     /* Being rebuilt from another backend (replay_rebuild): its sender is paused, its cursor
      * held at rebuild_from_seq (the source's position when the rebuild started) unless the

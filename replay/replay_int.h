@@ -361,6 +361,8 @@ __attribute__((format(printf, 2, 3))) void sender_set_error(struct sender *s, co
                                                             ...);
 /* Describe a failed request in last_error. */
 void sender_describe(struct sender *s, const struct request *q, CURLcode result, long http);
+/* An empty status: the histogram's bounds set. At sender_new. */
+void sender_status_init(struct sender *s);
 /* Count a write answer (0: transport failure) and its duration. */
 void sender_observe(struct sender *s, long code, uint64_t duration_us);
 /* Lag from the log: the first record after the position and the last one (tick). */
@@ -399,7 +401,10 @@ struct replay {
 /* Start a transfer on the multi handle; on failure the request is finished as a transport
  * failure from a later timer pass, never re-entrantly. */
 void replay_add_request(struct replay *r, struct request *q);
-/* Take a transfer off the multi handle and free it, without a completion (aborts). */
+/* Take a transfer off the multi handle and out of the failed list, without a completion and
+ * without freeing it (the caller does: request_free or query_free). */
+void replay_detach_request(struct replay *r, struct request *q);
+/* replay_detach_request, then free it (aborts). */
 void replay_abort_request(struct replay *r, struct request *q);
 /* Re-arm the timer after a due time changed. */
 void replay_rearm(struct replay *r);

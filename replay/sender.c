@@ -662,6 +662,7 @@ struct sender *sender_new(struct replay *r, struct sender_conf *conf)
     s->r = r;
     s->conf = conf;
     s->mode = MODE_STARTING;
+    sender_status_init(s);
     s->store = conf->ephemeral ? &sender_store_memory : &sender_store_log;
     snprintf(s->source, sizeof(s->source), "%s", conf->ephemeral ? conf->source : conf->name);
     wal_reader_new(r->w, &s->reader);

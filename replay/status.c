@@ -9,8 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
-const double replay_duration_bounds[REPLAY_DURATION_BUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+/* Upper bounds (seconds) of the write-duration buckets. */
+static const double duration_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,   0.25,   0.5,   1,    2.5,   10};
+
+void sender_status_init(struct sender *s)
+{
+    hist_init(&s->st.duration, duration_bounds, sizeof(duration_bounds) / sizeof(*duration_bounds));
+}
 
 void sender_quote(char *out, size_t cap, const char *s)
 {
@@ -74,22 +80,10 @@ static void count_code(struct sender *s, long code)
         s->st.code_counts[i]++;
 }
 
-static void observe_duration(struct sender *s, uint64_t us)
-{
-    double sec = (double)us / 1e6;
-    size_t i = 0;
-    while (i < REPLAY_DURATION_BUCKETS && sec > replay_duration_bounds[i])
-        i++;
-    if (i < REPLAY_DURATION_BUCKETS)
-        s->st.duration_buckets[i]++;
-    s->st.duration_sum += sec;
-    s->st.duration_count++;
-}
-
 void sender_observe(struct sender *s, long code, uint64_t duration_us)
 {
     count_code(s, code);
-    observe_duration(s, duration_us);
+    hist_observe(&s->st.duration, (double)duration_us / 1e6);
 }
 
 /* Lag from two lookups: the first record after the cursor (its receive time and offset) and

@@ -8,6 +8,7 @@
 #include "scrub/bgscrub.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define FIRST_RUN_DELAY_MS 2000
 #define ANSWER_MAX ((size_t)32 << 20) /* one answer; figures of a day are far smaller */
@@ -90,13 +90,6 @@ static void strs_add_once(char ***v, size_t *n, const char *x)
 static void copy_name(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src);
-}
-
-static uint64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void bgscrub_set_options(struct bgscrub *s, const struct bgscrub_opts *o)
@@ -178,7 +171,7 @@ static void run_end(struct bgscrub *s)
     s->next.windows_compared_total += s->pub.windows_compared_total;
     s->next.queries_total = s->pub.queries_total;
     s->next.errors_total += s->pub.errors_total;
-    s->next.last_run_ns = realtime_ns();
+    s->next.last_run_ns = clock_realtime_ns();
     s->next.last_run_seconds = (double)(uv_now(s->loop) - s->run_start_ms) / 1000.0;
     s->pub = s->next;
     log_info("event=scrub_run_done pairs=%zu differing_windows=%" PRIu64
@@ -221,7 +214,7 @@ static void run_begin(struct bgscrub *s)
 {
     memset(&s->next, 0, sizeof(s->next));
     s->run_start_ms = uv_now(s->loop);
-    s->run_start_ns = realtime_ns();
+    s->run_start_ns = clock_realtime_ns();
     struct replay_backend_status *st = NULL;
     size_t n = 0;
     replay_status(s->rp, &st, &n);

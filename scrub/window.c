@@ -14,7 +14,7 @@
 
 /* ---- hashing and the set ------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
+uint64_t scrub_mix64(uint64_t x)
 {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ull;
@@ -32,7 +32,7 @@ uint64_t scrub_hash(uint64_t h, const void *p, size_t n)
         h ^= b[i];
         h *= 0x100000001b3ull;
     }
-    return mix64(h ^ n);
+    return scrub_mix64(h ^ n);
 }
 
 uint64_t scrub_window_key(const char *db, const char *rp, const char *m, int64_t hour)
@@ -40,7 +40,7 @@ uint64_t scrub_window_key(const char *db, const char *rp, const char *m, int64_t
     uint64_t h = scrub_hash(0, db, strlen(db) + 1);
     h = scrub_hash(h, rp, strlen(rp) + 1);
     h = scrub_hash(h, m, strlen(m) + 1);
-    return mix64(h ^ (uint64_t)hour);
+    return scrub_mix64(h ^ (uint64_t)hour);
 }
 
 int64_t scrub_hour_of(int64_t ts_ns)
@@ -58,10 +58,12 @@ void scrub_hmap_deinit(struct scrub_hmap *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* Double the table; values come along when the map has them. */
 static void hmap_grow(struct scrub_hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 1024;
-    uint64_t *keys = xcalloc(cap, sizeof(*keys)), *vals = xcalloc(cap, sizeof(*vals));
+    uint64_t *keys = xcalloc(cap, sizeof(*keys));
+    uint64_t *vals = m->vals != NULL ? xcalloc(cap, sizeof(*vals)) : NULL;
     for (size_t j = 0; j < m->cap; j++) {
         if (m->keys[j] == 0)
             continue;
@@ -69,7 +71,8 @@ static void hmap_grow(struct scrub_hmap *m)
         while (keys[i] != 0)
             i = (i + 1) & (cap - 1);
         keys[i] = m->keys[j];
-        vals[i] = m->vals[j];
+        if (vals != NULL)
+            vals[i] = m->vals[j];
     }
     free(m->keys);
     free(m->vals);
@@ -78,30 +81,55 @@ static void hmap_grow(struct scrub_hmap *m)
     m->cap = cap;
 }
 
-void scrub_hmap_put(struct scrub_hmap *m, uint64_t key, uint64_t val)
+/* The slot holding 'key' (not 0), or the empty slot where it goes; the table has room. */
+static size_t hmap_slot(const struct scrub_hmap *m, uint64_t key)
 {
-    key = key ? key : 1;
-    if ((m->n + 1) * 2 > m->cap)
-        hmap_grow(m);
     size_t i = key & (m->cap - 1);
     while (m->keys[i] != 0 && m->keys[i] != key)
         i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+void scrub_hmap_put(struct scrub_hmap *m, uint64_t key, uint64_t val)
+{
+    key = key ? key : 1;
+    if (m->vals == NULL) /* the first value: from now on the map holds them (an empty one too) */
+        m->vals = xcalloc(m->cap ? m->cap : 1, sizeof(*m->vals));
+    if ((m->n + 1) * 2 > m->cap)
+        hmap_grow(m);
+    size_t i = hmap_slot(m, key);
     if (m->keys[i] == 0)
         m->n++;
     m->keys[i] = key;
     m->vals[i] = val;
 }
 
+int scrub_hmap_add(struct scrub_hmap *m, uint64_t key)
+{
+    key = key ? key : 1;
+    if ((m->n + 1) * 2 > m->cap)
+        hmap_grow(m);
+    size_t i = hmap_slot(m, key);
+    if (m->keys[i] != 0)
+        return 0;
+    m->keys[i] = key;
+    if (m->vals != NULL)
+        m->vals[i] = 0;
+    m->n++;
+    return 1;
+}
+
 int scrub_hmap_get(const struct scrub_hmap *m, uint64_t key, uint64_t *val)
 {
     key = key ? key : 1;
-    for (size_t i = key & (m->cap - 1); m->cap > 0 && m->keys[i] != 0; i = (i + 1) & (m->cap - 1))
-        if (m->keys[i] == key) {
-            if (val)
-                *val = m->vals[i];
-            return 1;
-        }
-    return 0;
+    if (m->cap == 0)
+        return 0;
+    size_t i = hmap_slot(m, key);
+    if (m->keys[i] == 0)
+        return 0;
+    if (val)
+        *val = m->vals != NULL ? m->vals[i] : 0;
+    return 1;
 }
 
 uint64_t scrub_record_windows(const struct wal_record *rec, int keep_rp, struct scrub_hmap *set,

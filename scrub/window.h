@@ -16,17 +16,23 @@
 #define SCRUB_HOUR_NS (3600 * (int64_t)1000000000)
 
 /* A set of 64-bit hashes, or a map of them to 64-bit values; open addressing, 0 is stored as 1.
- * Zeroed is empty; owns its arrays (scrub_hmap_deinit). */
+ * Zeroed is empty; owns its arrays (scrub_hmap_deinit). Used only as a set (scrub_hmap_add),
+ * it holds no values: 8 bytes a slot. */
 struct scrub_hmap {
-    uint64_t *keys, *vals;
+    uint64_t *keys, *vals; /* vals: NULL until the first scrub_hmap_put */
     size_t cap, n;
 };
 void scrub_hmap_deinit(struct scrub_hmap *m);
 /* Insert or overwrite. */
 void scrub_hmap_put(struct scrub_hmap *m, uint64_t key, uint64_t val);
-/* 1 and *val when present (val may be NULL), else 0. */
+/* Insert 'key' if absent (its value 0, if the map has values): 1 if added, 0 if it was there. */
+int scrub_hmap_add(struct scrub_hmap *m, uint64_t key);
+/* 1 and *val when present (val may be NULL; 0 for a key only added), else 0. */
 int scrub_hmap_get(const struct scrub_hmap *m, uint64_t key, uint64_t *val);
 
+/* splitmix64's finalizer: a 64-bit value mixed so that every bit depends on every other. */
+uint64_t scrub_mix64(uint64_t x);
+/* FNV-1a of p[0, n) from 'h', finished with scrub_mix64. */
 uint64_t scrub_hash(uint64_t h, const void *p, size_t n);
 /* The key of a window: database, retention policy ("" for the default, or for any), measurement,
  * hour (its first nanosecond). */

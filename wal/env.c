@@ -20,7 +20,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WAL_DEFAULT_MAX_BYTES ((size_t)1 << 30)
@@ -126,13 +125,6 @@ void wal_reader_check(struct wal *w)
     mdb_reader_check(w->env, &dead);
     if (dead > 0)
         log_info("event=wal_stale_readers_cleared count=%d", dead);
-}
-
-uint64_t wal_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- opening and closing ---------------------------------------------------------------- */
@@ -283,6 +275,8 @@ int wal_open(struct wal **out, const struct wal_options *o)
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done_cv, NULL);
     pthread_mutex_init(&w->stats_mu, NULL);
+    hist_init(&w->hist_seconds, wal_commit_seconds_bounds, WAL_HIST_BUCKETS);
+    hist_init(&w->hist_records, wal_commit_records_bounds, WAL_HIST_BUCKETS);
     w->queue_tail = &w->queue;
     w->done_tail = &w->done;
 

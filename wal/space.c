@@ -7,6 +7,7 @@
  * counters. */
 #include "wal/wal_int.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -172,7 +173,7 @@ const char *wal_full_reason_text(enum wal_full_reason reason)
 void wal_space_note(struct wal *w, uint64_t appended, const uint64_t *refused)
 {
     struct wal_space_state *s = &w->space;
-    uint64_t now = wal_mono_ns();
+    uint64_t now = clock_monotonic_ns();
     /* A commit that both took and refused appends leaves the log refusing: the refusal may
      * well be the later of the two (the reserve is checked once per transaction). */
     if (refused[0] > 0) {
@@ -197,7 +198,7 @@ void wal_space_note(struct wal *w, uint64_t appended, const uint64_t *refused)
 void wal_space_judge(struct wal *w, struct wal_counters *c)
 {
     struct wal_space_state *s = &w->space;
-    uint64_t now = wal_mono_ns();
+    uint64_t now = clock_monotonic_ns();
     c->limit_bytes = w->opt.max_bytes;
     c->min_free_bytes = w->opt.min_free_bytes;
     c->full_policy = w->opt.full_policy;

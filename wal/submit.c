@@ -6,6 +6,7 @@
  * wal_complete_wait and the sync helpers on the thread that owns the callbacks. */
 #include "wal/wal_int.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 
@@ -180,13 +181,7 @@ size_t wal_complete(struct wal *w)
 size_t wal_complete_wait(struct wal *w, int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    clock_deadline_ts(&until, timeout_ms);
     pthread_mutex_lock(&w->mu);
     while (w->done == NULL) {
         if (pthread_cond_timedwait(&w->done_cv, &w->mu, &until) == ETIMEDOUT)
@@ -279,7 +274,7 @@ void wal_counters_get(struct wal *w, struct wal_counters *c)
     pthread_mutex_unlock(&w->stats_mu);
 }
 
-void wal_commit_hist_get(struct wal *w, struct wal_hist *seconds, struct wal_hist *records)
+void wal_commit_hist_get(struct wal *w, struct hist *seconds, struct hist *records)
 {
     pthread_mutex_lock(&w->stats_mu);
     *seconds = w->hist_seconds;

@@ -9,6 +9,8 @@
 #ifndef IWR_WAL_H
 #define IWR_WAL_H
 
+#include "common/hist.h"
+
 #include <stddef.h>
 #include <stdint.h> /* and SIZE_MAX */
 
@@ -128,15 +130,11 @@ struct wal_counters {
     int fatal;                       /* IWR_EFATAL once the environment is unusable, else 0 */
 };
 
-/* Histogram of commit durations and of records per commit; fixed buckets, for /metrics. */
+/* The bounds of the commit histograms (durations in seconds, records per commit), for
+ * /metrics: wal_commit_hist_get's struct hist borrow them. */
 #define WAL_HIST_BUCKETS 12
 extern const double wal_commit_seconds_bounds[WAL_HIST_BUCKETS];
 extern const double wal_commit_records_bounds[WAL_HIST_BUCKETS];
-struct wal_hist {
-    uint64_t count[WAL_HIST_BUCKETS + 1]; /* last: +Inf */
-    double sum;
-    uint64_t n;
-};
 
 /* Which limit a refusal names: IWR_EFULL max-size, IWR_ERESERVE min-free, IWR_ENOSPACE the
  * filesystem; WAL_FULL_NONE for any other code. */
@@ -225,7 +223,8 @@ int wal_dead_add_sync(struct wal *w, const char *name, const struct wal_record *
 
 /* Counters as of the last commit; any thread. */
 void wal_counters_get(struct wal *w, struct wal_counters *c);
-void wal_commit_hist_get(struct wal *w, struct wal_hist *seconds, struct wal_hist *records);
+/* Copies of the commit-duration (seconds) and records-per-commit histograms; any thread. */
+void wal_commit_hist_get(struct wal *w, struct hist *seconds, struct hist *records);
 
 /* A consistent snapshot of the stats and every cursor (caller frees *cursors). 0 or error. */
 int wal_stats(struct wal *w, struct wal_stats *st, struct wal_cursor_info **cursors,

@@ -101,7 +101,7 @@ struct wal {
 
     pthread_mutex_t stats_mu; /* guards what follows; the writer updates, anyone reads */
     struct wal_counters counters;
-    struct wal_hist hist_seconds, hist_records;
+    struct hist hist_seconds, hist_records;
     struct wal_space_state space;
 };
 
@@ -132,7 +132,6 @@ int wal_meta_get64(MDB_txn *txn, struct wal *w, const char *key, uint64_t *v);
 int wal_meta_put64(MDB_txn *txn, struct wal *w, const char *key, uint64_t v);
 /* Clear reader slots of dead processes (a killed CLI must not pin pages). */
 void wal_reader_check(struct wal *w);
-uint64_t wal_mono_ns(void);
 
 /* submit.c */
 /* Writer: move a committed batch to the done list ('committed': it appended records) and wake

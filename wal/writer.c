@@ -9,6 +9,7 @@
  * (started and joined by env.c). */
 #include "wal/wal_int.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -54,16 +55,6 @@ static int wtx_put_meta(struct wal *w, struct wtx *t)
     return rc;
 }
 
-static void hist_add(struct wal_hist *h, const double *bounds, double v)
-{
-    size_t i = 0;
-    while (i < WAL_HIST_BUCKETS && v > bounds[i])
-        i++;
-    h->count[i]++;
-    h->sum += v;
-    h->n++;
-}
-
 /* After a commit: refresh the counters /metrics reads, from the committed state. */
 static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, uint64_t ns,
                              const uint64_t *rejected)
@@ -104,8 +95,8 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
     if (n_ops > 0) {
         c->commits++;
         c->commit_ns_total += ns;
-        hist_add(&w->hist_seconds, wal_commit_seconds_bounds, (double)ns / 1e9);
-        hist_add(&w->hist_records, wal_commit_records_bounds, (double)n_ops);
+        hist_observe(&w->hist_seconds, (double)ns / 1e9);
+        hist_observe(&w->hist_records, (double)n_ops);
     }
     pthread_mutex_unlock(&w->stats_mu);
 }
@@ -117,7 +108,7 @@ static void counters_refresh(struct wal *w, const struct wtx *t, size_t n_ops, u
  * IWR_EFATAL. Returns whether records were appended. */
 static int commit_batch(struct wal *w, struct wal_op *batch, int *trim_more)
 {
-    uint64_t start = wal_mono_ns();
+    uint64_t start = clock_monotonic_ns();
     size_t n_ops = 0;
     for (struct wal_op *op = batch; op != NULL; op = op->next)
         n_ops++;
@@ -187,7 +178,7 @@ static int commit_batch(struct wal *w, struct wal_op *batch, int *trim_more)
     if (t.dropped_now > 0)
         log_warn("event=wal_dropped_oldest records=%" PRIu64, t.dropped_now);
     if (!wal_is_fatal(w))
-        counters_refresh(w, &t, n_ops, wal_mono_ns() - start, rejected);
+        counters_refresh(w, &t, n_ops, clock_monotonic_ns() - start, rejected);
     return t.appended > 0;
 }
 
@@ -195,7 +186,7 @@ void *wal_writer_main(void *arg)
 {
     struct wal *w = arg;
     int trim_more = 0;
-    uint64_t last_reader_check = wal_mono_ns(), last_release = wal_mono_ns();
+    uint64_t last_reader_check = clock_monotonic_ns(), last_release = clock_monotonic_ns();
     /* Counters start out true, before the first commit. */
     struct wtx t;
     if (wtx_begin(w, &t) == 0) {
@@ -207,8 +198,7 @@ void *wal_writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         if (w->queue == NULL && !w->stopping && !trim_more) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1; /* the retention window and reader checks need a tick */
+            clock_deadline_ts(&until, 1000); /* the retention window and reader checks need a tick */
             pthread_cond_timedwait(&w->work, &w->mu, &until);
         }
         struct wal_op *batch = w->queue;
@@ -226,13 +216,13 @@ void *wal_writer_main(void *arg)
          * stay in our resident set until the kernel wants the memory; drop them from the
          * mapping now and then so the daemon's RSS does not grow with the log it has read.
          * They stay in the page cache and fault back in on the next read. */
-        if (w->map_hi > w->map_lo && wal_mono_ns() - last_release > WAL_RELEASE_NS) {
+        if (w->map_hi > w->map_lo && clock_monotonic_ns() - last_release > WAL_RELEASE_NS) {
             madvise((void *)w->map_lo, w->map_hi - w->map_lo, MADV_DONTNEED);
-            last_release = wal_mono_ns();
+            last_release = clock_monotonic_ns();
         }
-        if (wal_mono_ns() - last_reader_check > WAL_READER_CHECK_NS && !wal_is_fatal(w)) {
+        if (clock_monotonic_ns() - last_reader_check > WAL_READER_CHECK_NS && !wal_is_fatal(w)) {
             wal_reader_check(w);
-            last_reader_check = wal_mono_ns();
+            last_reader_check = clock_monotonic_ns();
         }
     }
     return NULL;

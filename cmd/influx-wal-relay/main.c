@@ -284,7 +284,6 @@ static void wal_wake(void *arg)
 static void view_of(const struct replay_backend_status *s, struct relay_backend_view *v)
 {
     _Static_assert(REPLAY_CODES <= RELAY_BACKEND_CODES, "room for every answer code");
-    _Static_assert(REPLAY_DURATION_BUCKETS <= RELAY_BACKEND_BUCKETS, "room for the histogram");
     _Static_assert(sizeof(v->name) >= sizeof(s->name) && sizeof(v->url) >= sizeof(s->url) &&
                        sizeof(v->last_error) >= sizeof(s->last_error),
                    "room for the strings");
@@ -308,11 +307,7 @@ static void view_of(const struct replay_backend_status *s, struct relay_backend_
     v->drain_records_per_second = s->drain_records_per_second;
     memcpy(v->codes, s->codes, sizeof(s->codes));
     memcpy(v->code_counts, s->code_counts, sizeof(s->code_counts));
-    v->duration_bounds = replay_duration_bounds;
-    v->n_duration = REPLAY_DURATION_BUCKETS;
-    memcpy(v->duration_buckets, s->duration_buckets, sizeof(s->duration_buckets));
-    v->duration_sum = s->duration_sum;
-    v->duration_count = s->duration_count;
+    v->duration = s->duration;
     _Static_assert(sizeof(v->rebuild_source) >= sizeof(s->rebuild_source), "room for the name");
     v->rebuilding = s->rebuilding;
     v->rebuild_lost = s->rebuild_lost;

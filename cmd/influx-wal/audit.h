@@ -7,19 +7,14 @@
 #include "cmd/influx-wal/cli.h"
 
 #include "common/buf.h"
+#include "scrub/window.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define HOUR_NS (3600 * (int64_t)1000000000)
+#define HOUR_NS SCRUB_HOUR_NS
 #define MAX_QUERY_HOURS 1000         /* GROUP BY time(1h) buckets per query */
 #define MAX_POINTS ((size_t)1 << 24) /* distinct points held in memory */
-
-/* A set of 64-bit hashes (0 stands for itself through a substitute); open addressing. */
-struct hset {
-    uint64_t *slots;
-    size_t cap, n;
-};
 
 /* Interned strings: each distinct byte string gets an id (its index). */
 struct strtab {
@@ -58,7 +53,7 @@ struct audit {
     struct window *win;
     size_t n_win, cap_win;
     struct strtab win_ids; /* group id and hour (two uint64_t) -> index in 'win' */
-    struct hset points, refused;
+    struct scrub_hmap points, refused; /* sets of point keys */
     uint64_t records, lines, unparsed, dups, refused_lines, pending, corrupt;
     uint64_t first_seq, last_seq;
     struct buf key, scratch;

@@ -9,79 +9,13 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "relay/lineproto.h"
+#include "scrub/window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- hashing ------------------------------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x)
-{
-    /* splitmix64's finalizer */
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    h ^= 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return mix64(h ^ n);
-}
-
-static void hset_deinit(struct hset *s)
-{
-    free(s->slots);
-    memset(s, 0, sizeof(*s));
-}
-
-static int hset_has(const struct hset *s, uint64_t h)
-{
-    h = h ? h : 1;
-    for (size_t i = h & (s->cap - 1); s->cap > 0 && s->slots[i] != 0; i = (i + 1) & (s->cap - 1))
-        if (s->slots[i] == h)
-            return 1;
-    return 0;
-}
-
-/* 1 if added, 0 if it was there. */
-static int hset_add(struct hset *s, uint64_t h)
-{
-    h = h ? h : 1;
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        uint64_t *slots = xcalloc(cap, sizeof(*slots));
-        for (size_t j = 0; j < s->cap; j++) {
-            if (s->slots[j] == 0)
-                continue;
-            size_t i = s->slots[j] & (cap - 1);
-            while (slots[i] != 0)
-                i = (i + 1) & (cap - 1);
-            slots[i] = s->slots[j];
-        }
-        free(s->slots);
-        s->slots = slots;
-        s->cap = cap;
-    }
-    size_t i = h & (s->cap - 1);
-    while (s->slots[i] != 0) {
-        if (s->slots[i] == h)
-            return 0;
-        i = (i + 1) & (s->cap - 1);
-    }
-    s->slots[i] = h;
-    s->n++;
-    return 1;
-}
+/* ---- interned strings ------------------------------------------------------------------- */
 
 static void strtab_deinit(struct strtab *t)
 {
@@ -104,7 +38,7 @@ static void strtab_place(struct strtab *t, size_t id)
 
 static size_t strtab_id(struct strtab *t, const char *s, size_t len)
 {
-    uint64_t h = hash_bytes(0, s, len);
+    uint64_t h = scrub_hash(0, s, len);
     for (size_t i = h & (t->n_slots - 1); t->n_slots > 0 && t->slots[i] != 0;
          i = (i + 1) & (t->n_slots - 1)) {
         size_t id = t->slots[i] - 1;
@@ -187,17 +121,8 @@ static uint64_t tags_hash(const struct lp_line *ln)
     const char *tag;
     size_t pos = 0, len;
     while (lp_line_next_tag(ln, &pos, &tag, &len))
-        h += hash_bytes(0x7461677300000000ull, tag, len);
+        h += scrub_hash(0x7461677300000000ull, tag, len);
     return h;
-}
-
-/* The start of the hour holding 'ts' (towards the past, also before 1970). */
-static int64_t hour_of(int64_t ts)
-{
-    int64_t q = ts / HOUR_NS;
-    if (ts % HOUR_NS != 0 && ts < 0)
-        q--;
-    return q * HOUR_NS;
 }
 
 /* One more point for each field of the line; a field given twice in it is one field. */
@@ -235,14 +160,14 @@ static void scan_record(struct audit *a, const struct wal_record *rec, int refus
             a->unparsed += !refused_pass;
             continue;
         }
-        int64_t hour = hour_of(ln.ts_ns);
+        int64_t hour = scrub_hour_of(ln.ts_ns);
         if (a->have_since && hour < a->since_hour)
             continue;
         size_t group = group_of(a, rec, &ln);
-        uint64_t key = mix64(((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ln.ts_ns);
-        key = mix64(key ^ tags_hash(&ln));
+        uint64_t key = scrub_mix64(((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ln.ts_ns);
+        key = scrub_mix64(key ^ tags_hash(&ln));
         if (refused_pass) {
-            hset_add(&a->refused, key);
+            scrub_hmap_add(&a->refused, key);
             continue;
         }
         struct window *w = window_get(a, group, hour);
@@ -251,12 +176,12 @@ static void scan_record(struct audit *a, const struct wal_record *rec, int refus
         if (rec->seq > w->max_seq)
             w->max_seq = rec->seq;
         a->lines++;
-        if (a->refused.n > 0 && hset_has(&a->refused, key)) {
+        if (a->refused.n > 0 && scrub_hmap_get(&a->refused, key, NULL)) {
             w->refused++;
             a->refused_lines++;
             continue;
         }
-        if (!hset_add(&a->points, key)) {
+        if (!scrub_hmap_add(&a->points, key)) {
             w->dups++;
             a->dups++;
             continue;
@@ -358,8 +283,8 @@ void audit_deinit(struct audit *a)
     strtab_deinit(&a->win_ids);
     strtab_deinit(&a->groups);
     strtab_deinit(&a->field_names);
-    hset_deinit(&a->points);
-    hset_deinit(&a->refused);
+    scrub_hmap_deinit(&a->points);
+    scrub_hmap_deinit(&a->refused);
     buf_deinit(&a->key);
     buf_deinit(&a->scratch);
     free(a->line_fields);

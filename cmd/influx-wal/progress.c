@@ -1,21 +1,15 @@
 /* Progress lines for long CLI commands (progress.h). */
 #include "cmd/influx-wal/progress.h"
 
+#include "common/clock.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define REDRAW_NS 200000000ull
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void progress_init(struct progress *p, const char *event, const char *unit, uint64_t total)
 {
@@ -23,7 +17,7 @@ void progress_init(struct progress *p, const char *event, const char *unit, uint
     p->event = event;
     p->unit = unit;
     p->total = total;
-    p->start_ns = mono_ns();
+    p->start_ns = clock_monotonic_ns();
     p->tty = isatty(STDERR_FILENO);
 }
 
@@ -54,7 +48,7 @@ void progress_step(struct progress *p, uint64_t n, const char *fmt, ...)
     if (p->quiet)
         return;
     if (p->tty) {
-        uint64_t now = mono_ns();
+        uint64_t now = clock_monotonic_ns();
         if (!p->drawn || now - p->drawn_ns >= REDRAW_NS || p->done == p->total)
             draw(p, now);
         return;
@@ -83,7 +77,7 @@ void progress_end(struct progress *p)
 {
     if (p->quiet)
         return;
-    uint64_t now = mono_ns();
+    uint64_t now = clock_monotonic_ns();
     double secs = (double)(now - p->start_ns) / 1e9;
     if (p->tty) {
         draw(p, now);

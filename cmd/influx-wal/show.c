@@ -55,14 +55,20 @@ static int rebuild_state(struct wal_reader *r, const char *name, struct rebuild_
                   out->from, &out->seq, &started, &out->lost) == 4;
 }
 
+/* The options (no positional arguments), then the log read-only: 0, or the exit status after
+ * the message. */
+static int parse_and_open(struct cli *cli, const struct cli_opt *opts, struct wal **w)
+{
+    int rc = cli_parse(cli, opts, NULL, 0, NULL);
+    return rc != 0 ? rc : cli_open(cli, 0, w);
+}
+
 int cmd_status(struct cli *cli)
 {
     int json = 0;
     const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
-    int rc = cli_parse(cli, opts, NULL, 0, NULL);
     struct wal *w = NULL;
-    if (rc == 0)
-        rc = cli_open(cli, 0, &w);
+    int rc = parse_and_open(cli, opts, &w);
     if (rc != 0)
         return rc;
     struct wal_stats st;
@@ -358,10 +364,8 @@ static void print_problem(void *arg, const char *line)
 
 int cmd_verify(struct cli *cli)
 {
-    int rc = cli_parse(cli, NULL, NULL, 0, NULL);
     struct wal *w = NULL;
-    if (rc == 0)
-        rc = cli_open(cli, 0, &w);
+    int rc = parse_and_open(cli, NULL, &w);
     if (rc != 0)
         return rc;
     struct wal_verify_summary sum;

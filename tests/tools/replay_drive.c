@@ -83,7 +83,7 @@ static void print_status(struct drive *d, const char *prefix)
                prefix, b->name, b->up, b->caught_up, b->given_up, b->cursor, high, b->lag_records,
                b->lag_bytes, b->lag_seconds, b->sent_points_total, b->sent_batches_total,
                b->dead_letters_total, b->retries_total, b->down_since_ns,
-               b->drain_records_per_second, b->duration_count);
+               b->drain_records_per_second, b->duration.count);
         int any = 0;
         for (int k = 0; k < REPLAY_CODES; k++) {
             if (b->code_counts[k] == 0)

@@ -1,5 +1,6 @@
 /* Tests of common/clock.c: the wall clock reads as the epoch time the C library gives, the
- * monotonic clock never goes back and counts real time. */
+ * monotonic clock never goes back and counts real time, a deadline is normalised and lies
+ * 'timeout_ms' after the wall clock's now. */
 #include "tests/unit/tap.h"
 
 #include "common/clock.h"
@@ -27,5 +28,16 @@ int main(void)
     nanosleep(&nap, NULL);
     uint64_t m1 = clock_monotonic_ns();
     CHECK(m1 - m0 >= 20u * 1000000u, "a 20 ms sleep moves clock_monotonic_ns by at least 20 ms");
+
+    for (int ms = 0; ms <= 2999; ms += 333) {
+        uint64_t t0 = clock_realtime_ns();
+        struct timespec d;
+        clock_deadline_ts(&d, ms);
+        uint64_t t1 = clock_realtime_ns();
+        uint64_t dns = (uint64_t)d.tv_sec * 1000000000u + (uint64_t)d.tv_nsec;
+        CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L &&
+                  dns >= t0 + (uint64_t)ms * 1000000u && dns <= t1 + (uint64_t)ms * 1000000u,
+              "clock_deadline_ts(%d) is now + %d ms, nanoseconds below 1 s", ms, ms);
+    }
     return tap_done();
 }

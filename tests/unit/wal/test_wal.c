@@ -618,9 +618,9 @@ static void test_group_commit(void)
     CHECK(g.done == 500 && g.failed == 0, "500 queued appends complete");
     CHECK(c.commits < 500 && c.appended == 500,
           "they share commits (%" PRIu64 " commits for 500 records)", c.commits);
-    struct wal_hist hs, hr;
+    struct hist hs, hr;
     wal_commit_hist_get(w, &hs, &hr);
-    CHECK(hs.n == c.commits && hr.sum == 500, "commit histograms count every commit and op");
+    CHECK(hs.count == c.commits && hr.sum == 500, "commit histograms count every commit and op");
     wal_close(w);
     /* After close, submits fail cleanly. */
 }
