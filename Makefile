@@ -9,13 +9,14 @@ OPT ?= -O2
 
 LLHTTP_SRC_DIR := /usr/share/llhttp
 LLHTTP_INC_DIR := /usr/share/include/llhttp
-PKGS := lmdb libuv libcurl zlib jansson openssl
+PKGS := lmdb libuv libcurl zlib jansson openssl snappy
 
 # Debian packages: what the build needs, then what the tests and benchmarks need.
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
-	libjansson-dev libssl-dev node-llhttp
+	libjansson-dev libssl-dev libsnappy-dev node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
-	lmdb-utils curl wrk prometheus collectd-core chromium $(if $(shell command -v npm 2>/dev/null),,npm)
+	lmdb-utils curl wrk prometheus python3-snappy collectd-core chromium \
+	$(if $(shell command -v npm 2>/dev/null),,npm)
 # packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.
 DEB_PACKAGING :=
 -include packaging/packaging.mk

@@ -21,6 +21,7 @@ enum endpoint {
     EP_METRICS,
     EP_QUERY,
     EP_STATUS,
+    EP_PROM_WRITE,
     EP_OTHER,
     EP_COUNT
 };
@@ -173,6 +174,18 @@ void write_handle(struct conn *c, struct http_req *req, int v2);
 /* Inflate a gzip body (one or more members) into 'out', at most 'max' bytes. 0, IWR_EPARSE
  * (not gzip or corrupt; 'err' says why), IWR_EFULL (over 'max'). */
 int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const char **err);
+/* Validate and normalise the line protocol 'body' (timestamps in 'p' rewritten in ns, points
+ * without one stamped with the receive time) into req->norm and append it as one record for db/rp; answer
+ * once it is durable (204, or a partial write's 400, 503 when the log is full), or at once when
+ * nothing is left to write. Borrows everything. */
+void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
+                  enum lp_precision p, const struct buf *db, const struct buf *rp,
+                  uint8_t consistency);
+/* "", any, one, quorum, all -> 0..4; IWR_EPARSE for anything else. */
+int write_parse_consistency(const char *s, uint8_t *out);
+
+/* promhttp.c: POST /api/v1/prom/write (Prometheus remote write 1.0). */
+void promwrite_handle(struct conn *c, struct http_req *req);
 
 /* auth.c */
 /* With auth enabled: 0 when the request carries a configured user's credentials, else 401

@@ -7,8 +7,9 @@
 
 #include <string.h>
 
-const char *const endpoint_names[EP_COUNT] = {"write",   "api_v2_write", "ping", "health",
-                                              "metrics", "query",        "status",
+const char *const endpoint_names[EP_COUNT] = {"write",   "api_v2_write", "ping",
+                                              "health",  "metrics",      "query",
+                                              "status",  "api_v1_prom_write",
                                               "other"};
 const int counted_codes[CODE_SLOTS] = {200, 204, 400, 401, 404, 405,
                                        408, 413, 431, 500, 502, 503};
@@ -113,6 +114,12 @@ void relay_route(struct conn *c, struct http_req *req)
         req->ep = EP_WRITE_V2;
         if (post)
             write_handle(c, req, 1);
+        else
+            method_not_allowed(c, "POST");
+    } else if (path_is(req, "/api/v1/prom/write")) {
+        req->ep = EP_PROM_WRITE;
+        if (post)
+            promwrite_handle(c, req);
         else
             method_not_allowed(c, "POST");
     } else if (path_is(req, "/ping")) {

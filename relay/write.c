@@ -80,7 +80,7 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
     return rc;
 }
 
-static int parse_consistency(const char *s, uint8_t *out)
+int write_parse_consistency(const char *s, uint8_t *out)
 {
     static const char *const names[] = {"", "any", "one", "quorum", "all"};
     for (uint8_t i = 0; i < 5; i++) {
@@ -135,6 +135,38 @@ static void write_done(void *arg, int rc, uint64_t seq)
     }
 }
 
+void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
+                  enum lp_precision p, const struct buf *db, const struct buf *rp,
+                  uint8_t consistency)
+{
+    struct relay *r = c->relay;
+    const struct relay_options *lim = &r->cfg_limits;
+    struct lp_options lo = {.allow_unsigned = lim->allow_unsigned, .max_errors = 8};
+    lp_normalize(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
+    r->ctr.rejected_lines_total += req->lp.rejected;
+    r->ctr.stamped_points_total += req->lp.stamped;
+    if (req->lp.points == 0) {
+        if (req->lp.rejected > 0)
+            http_respond_error(c, 400, req->lp.errors.data, req->lp.errors.len);
+        else
+            http_respond(c, 204, NULL, NULL, 0); /* nothing to write, as InfluxDB answers */
+        return;
+    }
+    struct wal_record rec = {0};
+    rec.recv_ns = req->recv_ns;
+    rec.points = (uint32_t)req->lp.points;
+    rec.precision = LP_NS;
+    rec.consistency = consistency;
+    rec.db = db->data;
+    rec.db_len = db->len;
+    rec.rp = rp->data ? rp->data : "";
+    rec.rp_len = rp->len;
+    rec.body = req->norm.data;
+    rec.body_len = req->norm.len;
+    c->waiting_wal = 1;
+    wal_append(r->wal, &rec, write_done, c);
+}
+
 #define BAD_REQUEST(c, msg) http_respond_error((c), 400, (msg), strlen(msg))
 
 void write_handle(struct conn *c, struct http_req *req, int v2)
@@ -178,7 +210,7 @@ void write_handle(struct conn *c, struct http_req *req, int v2)
     if (err == NULL && lp_parse_precision(prec.data, prec.len, v2, &p) != 0)
         err = "invalid precision (use n, ns, u, us, ms, s, m or h)";
     if (err == NULL && !v2 && query_get(q, qlen, "consistency", &cons) &&
-        parse_consistency(cons.data, &consistency) != 0)
+        write_parse_consistency(cons.data, &consistency) != 0)
         err = "invalid consistency level";
     if (err == NULL && req->bad_encoding)
         err = "unsupported Content-Encoding (use gzip or none)";
@@ -205,30 +237,7 @@ void write_handle(struct conn *c, struct http_req *req, int v2)
         body = req->inflated.data;
         body_len = req->inflated.len;
     }
-    struct lp_options lo = {.allow_unsigned = lim->allow_unsigned, .max_errors = 8};
-    lp_normalize(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
-    r->ctr.rejected_lines_total += req->lp.rejected;
-    r->ctr.stamped_points_total += req->lp.stamped;
-    if (req->lp.points == 0) {
-        if (req->lp.rejected > 0)
-            http_respond_error(c, 400, req->lp.errors.data, req->lp.errors.len);
-        else
-            http_respond(c, 204, NULL, NULL, 0); /* nothing to write, as InfluxDB answers */
-        goto out;
-    }
-    struct wal_record rec = {0};
-    rec.recv_ns = req->recv_ns;
-    rec.points = (uint32_t)req->lp.points;
-    rec.precision = LP_NS;
-    rec.consistency = consistency;
-    rec.db = db.data;
-    rec.db_len = db.len;
-    rec.rp = rp.data ? rp.data : "";
-    rec.rp_len = rp.len;
-    rec.body = req->norm.data;
-    rec.body_len = req->norm.len;
-    c->waiting_wal = 1;
-    wal_append(r->wal, &rec, write_done, c);
+    write_commit(c, req, body, body_len, p, &db, &rp, consistency);
 out:
     buf_deinit(&db);
     buf_deinit(&rp);
