@@ -229,8 +229,9 @@ static void ingest_families(struct buf *b, struct relay *r, const struct relay_v
     for (int ep = 0; ep < EP_COUNT; ep++) {
         for (int s = 0; s <= CODE_SLOTS; s++) {
             uint64_t n = k->requests[ep][s];
-            /* Zeros are left out, except the one series an ingest-rate query needs. */
-            if (n == 0 && !(ep == EP_WRITE && s < CODE_SLOTS && counted_codes[s] == 204))
+            /* Zeros are left out, except the series an ingest-rate query needs. */
+            if (n == 0 && !((ep == EP_WRITE || ep == EP_PROM_WRITE) && s < CODE_SLOTS &&
+                            counted_codes[s] == 204))
                 continue;
             char lbl[96];
             if (s < CODE_SLOTS)
