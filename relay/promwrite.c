@@ -374,12 +374,26 @@ static void append_escaped(struct buf *out, const char *s, size_t n, int tag)
     buf_append(out, s + run, n - run);
 }
 
-/* Line protocol cannot carry a newline in a name, nor a name ending in a backslash (it would
- * escape the separator after it). */
-static int lp_unsafe(const char *s, size_t n)
+/* What line protocol cannot carry as it is: a newline, a backslash before a character that
+ * escaping prefixes with one (the pair would be read as an escaped backslash and the character
+ * left bare) or at the end (it would escape the separator after it). A measurement also must not
+ * start with what a line's start drops or reads as a comment. */
+static int lp_unsafe(const char *s, size_t n, int measurement)
 {
-    return memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL ||
-           (n > 0 && s[n - 1] == '\\');
+    if (memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL)
+        return 1;
+    if (measurement && n > 0 && (s[0] == '#' || s[0] == '\t' || s[0] == '\0'))
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (i + 1 == n)
+            return 1;
+        char next = s[i + 1];
+        if (next == ',' || next == ' ' || (!measurement && next == '='))
+            return 1;
+    }
+    return 0;
 }
 
 static void append_float(struct buf *out, double v)
@@ -479,8 +493,8 @@ static void series_key(struct pw_conv *cv)
     cv->unsafe = NULL;
     if (meas_len == 0)
         cv->unsafe = "empty measurement name";
-    else if (lp_unsafe(meas, meas_len))
-        cv->unsafe = "measurement name holds a newline or ends in a backslash";
+    else if (lp_unsafe(meas, meas_len, 1))
+        cv->unsafe = "measurement name cannot be written as line protocol";
     append_escaped(&cv->key, meas, meas_len, 0);
     for (size_t i = 0; i < n; i++) {
         if (i + 1 < n && ls[i + 1].name_len == ls[i].name_len &&
@@ -491,8 +505,8 @@ static void series_key(struct pw_conv *cv)
             continue;
         }
         if (cv->unsafe == NULL &&
-            (lp_unsafe(ls[i].name, ls[i].name_len) || lp_unsafe(ls[i].value, ls[i].value_len)))
-            cv->unsafe = "a label holds a newline or ends in a backslash";
+            (lp_unsafe(ls[i].name, ls[i].name_len, 0) || lp_unsafe(ls[i].value, ls[i].value_len, 0)))
+            cv->unsafe = "a label cannot be written as line protocol";
         buf_append(&cv->key, ",", 1);
         append_escaped(&cv->key, ls[i].name, ls[i].name_len, 1);
         buf_append(&cv->key, "=", 1);
