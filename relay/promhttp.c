@@ -61,6 +61,13 @@ void promwrite_handle(struct conn *c, struct http_req *req)
         http_respond_error(c, 400, msg, sizeof(msg) - 1);
         goto out;
     }
+    if (res.unconvertible > 0) {
+        /* Answered as a partial write once the rest is committed (or at once if nothing is
+         * left), as line-protocol lines refused by validation are. */
+        req->lp.rejected += res.unconvertible;
+        buf_append_str(&req->lp.errors, res.reason);
+        r->ctr.rejected_lines_total += res.unconvertible;
+    }
     write_commit(c, req, lp.data ? lp.data : "", lp.len, LP_NS, &db, &rp, consistency);
 out:
     buf_deinit(&db);

@@ -446,9 +446,10 @@ static int convert_sample(struct pw_conv *cv, const uint8_t *v, size_t n)
         return PW_TEXT;
     }
     if (cv->unsafe != NULL) {
-        snprintf(cv->w.errbuf, cv->w.errbuf_len, "unable to convert series to line protocol: %s",
-                 cv->unsafe);
-        return PW_TEXT;
+        if (cv->res->unconvertible++ == 0)
+            snprintf(cv->res->reason, sizeof(cv->res->reason),
+                     "unable to convert series to line protocol: %s", cv->unsafe);
+        return PW_OK;
     }
     buf_append(cv->out, cv->key.data, cv->key.len);
     buf_append_str(cv->out, " value=");

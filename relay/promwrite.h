@@ -12,6 +12,8 @@ struct pw_result {
     size_t nan_dropped;  /* NaN samples skipped, as influxd skips them (no error) */
     size_t label_dropped; /* tags left out: an empty value (influxd does not key them) or an
                           * empty name (line protocol cannot carry one) */
+    size_t unconvertible; /* samples of series line protocol cannot carry, left out */
+    char reason[160];     /* unconvertible > 0: why, for the first such series (our text) */
     const char *err;     /* IWR_EPARSE: influxd's answer text (points into 'errbuf' or static) */
     char errbuf[160];
 };
@@ -34,8 +36,10 @@ int pw_inflate(const char *in, size_t len, size_t max, struct buf *raw, struct p
  * models.NewPoint refuses ("+/-Inf is an unsupported value for field value", "time outside
  * range ...", "max key length exceeded: ..."): influxd refuses the whole request for these.
  * A series whose measurement or labels line protocol cannot carry as they are (a newline, a
- * trailing backslash, an empty measurement) is IWR_EPARSE too, with our own text. Appends to
- * 'out'; borrows 'pb'. */
+ * backslash line protocol would misread, an empty measurement) is left out, its samples counted
+ * in res->unconvertible and the first one's reason in res->reason ("unable to convert series
+ * to line protocol: ..."); the rest is converted (the caller answers a partial write). Appends
+ * to 'out'; borrows 'pb'. */
 int pw_convert(const char *pb, size_t len, struct buf *out, struct pw_result *res);
 
 #endif

@@ -36,7 +36,7 @@ static void check_convert(const char *pb, size_t len)
     if (rc != rc2 || res.points != res2.points)
         abort();
     if (rc == 0) {
-        if (res.err != NULL)
+        if (res.err != NULL || (res.unconvertible > 0 && res.reason[0] == '\0'))
             abort();
         if (out.len != again.len || (out.len && memcmp(out.data, again.data, out.len) != 0))
             abort();

@@ -232,7 +232,26 @@ static void test_errors(void)
     pb_label(&ts, "v", "a\nb");
     pb_sample(&ts, 1, 1);
     pb_series_end(&req, &ts);
-    CHECK_EQ_INT(convert(&req, &out, &res), IWR_EPARSE, "newline in a label refused (ours)");
+    pb_label(&ts, "__name__", "fine");
+    pb_sample(&ts, 1, 1);
+    pb_series_end(&req, &ts);
+    pb_label(&ts, "__name__", "");
+    pb_sample(&ts, 1, 1);
+    pb_series_end(&req, &ts);
+    pb_label(&ts, "__name__", "bs");
+    pb_label(&ts, "v", "a\\,b");
+    pb_sample(&ts, 1, 1);
+    pb_series_end(&req, &ts);
+    pb_label(&ts, "__name__", "bs2");
+    pb_label(&ts, "v", "C:\\dir\\\\x");
+    pb_sample(&ts, 1, 1);
+    pb_series_end(&req, &ts);
+    CHECK_EQ_INT(convert(&req, &out, &res), 0, "unconvertible series left out (ours)");
+    CHECK_EQ_INT(res.unconvertible, 3, "unconvertible: newline, empty name, backslash before ','");
+    CHECK_EQ_STR(res.reason, "unable to convert series to line protocol: a label cannot be written "
+                 "as line protocol", "unconvertible: the first one's reason");
+    CHECK_EQ_STR(out.data, "fine,__name__=fine value=1 1000000\nbs2,__name__=bs2,v=C:\\dir\\\\x value=1 1000000\n",
+                 "unconvertible: the rest converted; other backslashes kept");
 
     buf_clear(&req);
     pb_label(&ts, "__name__", "nl");
@@ -240,6 +259,7 @@ static void test_errors(void)
     pb_sample(&ts, NAN, 1);
     pb_series_end(&req, &ts);
     CHECK_EQ_INT(convert(&req, &out, &res), 0, "newline in a series of NaNs only: nothing to write");
+    CHECK_EQ_INT(res.unconvertible, 0, "newline in a series of NaNs only: nothing refused");
     buf_deinit(&req);
     buf_deinit(&ts);
     buf_deinit(&out);
