@@ -76,8 +76,8 @@ def test_prometheus_to_relay_and_influxd():
     # relay says the backend is caught up.
     def settled():
         st, doc = r.health()
-        return isinstance(doc, dict) and all(
-            be.get("lag_records", 1) == 0 for be in doc.get("backends", []))
+        bes = doc.get("backends", []) if isinstance(doc, dict) else []
+        return bool(bes) and all(be.get("lag_records", 1) == 0 for be in bes)
     h.check(h.wait_until(settled, timeout=60, interval=0.5), "the relay delivered its log to A",
             r.health())
     da, db_ = rows_by_series(a, DB), rows_by_series(b, DB)
@@ -140,6 +140,33 @@ def test_durable_while_backend_down():
     vals = sorted(a.field_values(DB, field="value", measurement="dur_metric"))
     want = sorted(req * 1000.0 + s * 10 + i + 0.5 for req in range(40) for s in range(5) for i in range(10))
     h.check(vals == want, "with its value")
+
+
+def test_full_log():
+    """A log at its limit answers remote write 503 with Retry-After, as /write; once drained,
+    every acknowledged sample arrives."""
+    a = h.Influxd("a").start()
+    a.create_db(DB)
+    a.pause()  # the backend hangs: nothing drains
+    r = h.Relay(backends={"a": a}, config={"wal": {"max-size": "1MiB"}}).start()
+    statuses, acked = [], 0
+    for req in range(60):
+        series = [([("__name__", "full"), ("req", str(req)), ("s", str(s))],
+                   [(float(i), 1700000000000 + i) for i in range(20)]) for s in range(100)]
+        st, hd, data = h.prom_write(r.url, DB, body_of(series))
+        statuses.append((st, hd.get("retry-after"), data[:120]))
+        if st == 204:
+            acked += 2000
+        if st == 503:
+            break
+    h.check(statuses[-1][0] == 503 and statuses[-1][1] and b"write-ahead log is full" in statuses[-1][2],
+            "the full log answers 503 with Retry-After", statuses[-2:])
+    a.resume()
+    h.wait_until(lambda: a.count(DB, measurement="full", field="value") >= acked, timeout=90,
+                 interval=0.5)
+    time.sleep(0.5)
+    h.check_eq(a.count(DB, measurement="full", field="value"), acked,
+               "every sample acknowledged before the 503 arrives (%d)" % acked)
 
 
 def bad_bodies():
@@ -249,5 +276,5 @@ def proc_kib(pid, key):
 
 
 if __name__ == "__main__":
-    h.run([test_bad_input, test_auth_and_method, test_durable_while_backend_down,
+    h.run([test_bad_input, test_auth_and_method, test_durable_while_backend_down, test_full_log,
            test_prometheus_to_relay_and_influxd])
