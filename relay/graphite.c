@@ -556,9 +556,11 @@ int graphite_line(const struct graphite *g, const char *line, size_t len, int64_
     if (rc == 0) {
         struct lpw_tag tags[TAGS_MAX];
         size_t n_tags = 0;
+        /* An empty scratch buffer has no storage yet: NULL + 0 is undefined behaviour. */
+        const char *base = scratch.data != NULL ? scratch.data : "";
         for (size_t i = 0; i < n_acc; i++)
             tags[n_tags++] = (struct lpw_tag){{acc[i].key, acc[i].key_len},
-                                              {scratch.data + acc[i].off, acc[i].len}};
+                                              {base + acc[i].off, acc[i].len}};
         for (size_t i = 0; i < g->n_tags; i++) {
             size_t kl = strlen(g->tags[i].key), j = 0;
             while (j < n_acc && !(acc[j].key_len == kl && memcmp(acc[j].key, g->tags[i].key, kl) == 0))
