@@ -174,8 +174,10 @@ static void proxy_read(struct conn *c, struct http_req *req, int unparsed)
 static const char *fwd_header(const struct http_req *req, const char *name, size_t *len)
 {
     size_t n = strlen(name);
+    if (req->fwd.data == NULL) /* nothing passed on (and NULL + 0 is undefined) */
+        return NULL;
     const char *p = req->fwd.data, *end = p + req->fwd.len;
-    while (p != NULL && p < end) {
+    while (p < end) {
         const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
         if (eol == NULL)
             break;
