@@ -71,6 +71,15 @@ struct cfg_stream {
     int enabled;              /* influxd's enabled; false: the section is kept but not started */
 };
 
+/* [[peer]]: another relay feeding the same backends (the statement barrier, replay/fence.c). */
+struct cfg_peer {
+    char *name;     /* its [relay] name */
+    char *url;      /* its HTTP base URL */
+    char *username; /* a relay user (admin) of that relay when its [auth] is on; NULL: none */
+    char *password;
+    char *ca_file;  /* NULL: system CAs */
+};
+
 struct config {
     char *path; /* file it came from; NULL for built-in defaults */
     /* [http] */
@@ -127,6 +136,13 @@ struct config {
     /* [query] statement-timeout: how long a logged statement's answer waits for the first
      * backend to apply it (default 10 s); past it the client gets 202 "committed". */
     uint64_t statement_timeout_ms;
+    /* [relay] name: this relay's name among its peers (default "relay"); peer-timeout: how
+     * long a barrier waits for a peer that does not answer or makes no progress (30 s). */
+    char *relay_name;
+    uint64_t peer_timeout_ms;
+    /* [[peer]] */
+    struct cfg_peer *peers;
+    size_t n_peers;
 };
 
 /* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend

@@ -48,6 +48,9 @@ void cfg_tls_deinit(struct cfg_tls *t);
 void cfg_backends_clear(struct config *c);
 void cfg_backend_push(struct config *c, struct replay_backend_opts *b);
 void cfg_udp_push(struct config *c, struct cfg_udp *u);
+/* peer.c: the [relay] table and [[peer]]. */
+void cfg_peers_defaults(struct config *c);
+void cfg_peers_deinit(struct config *c);
 /* scrub.c: the [scrub] table. */
 void cfg_scrub_defaults(struct cfg_scrub *s);
 void cfg_scrub_deinit(struct cfg_scrub *s);
@@ -152,6 +155,10 @@ int ld_add_udp(struct loader *ld, struct cfg_udp *u, int line);
 /* The [scrub] table (scrub.c); its cross-field checks, run by config_validate. */
 int cfg_load_scrub(struct loader *ld, const struct toml_node *t);
 int cfg_validate_scrub(const struct config *c, char *err, size_t err_cap);
+/* [relay] and [[peer]] (peer.c); their checks, run by config_validate. */
+int cfg_load_relay(struct loader *ld, const struct toml_node *t);
+int cfg_load_peer(struct loader *ld, const struct toml_node *t);
+int cfg_validate_peers(const struct config *c, char *err, size_t err_cap);
 
 /* ---- influxdb_relay.c: influxdb-relay's relay.toml layout ---------------------------------- */
 

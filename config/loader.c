@@ -649,6 +649,14 @@ static int load_root(struct loader *ld, const struct toml_node *root)
             rc = need_table(ld, v, "[scrub]");
             if (rc == 0)
                 rc = cfg_load_scrub(ld, v);
+        } else if (strcmp(k, "relay") == 0 && !relay) {
+            rc = need_table(ld, v, "[relay]");
+            if (rc == 0)
+                rc = cfg_load_relay(ld, v);
+        } else if (strcmp(k, "peer") == 0 && !relay) {
+            rc = ld_need_tables(ld, v, "[[peer]]");
+            for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
+                rc = cfg_load_peer(ld, v->kids[j]);
         } else if (strcmp(k, "backend") == 0) {
             rc = ld_need_tables(ld, v, "[[backend]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)

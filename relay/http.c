@@ -178,7 +178,7 @@ static void req_reset(struct http_req *q)
     lp_result_deinit(&q->lp);
     lp_result_init(&q->lp);
     q->path_len = 0;
-    q->gzip = q->bad_encoding = q->expect_continue = 0;
+    q->gzip = q->bad_encoding = q->expect_continue = q->forwarded = 0;
     q->header_bytes = 0;
     q->start_ns = q->recv_ns = 0;
     q->ep = EP_OTHER;
@@ -412,6 +412,8 @@ static int on_header_value_complete(llhttp_t *p)
             q->bad_encoding = 1;
     } else if (field_is(&q->field, "expect")) {
         q->expect_continue = v->len == 12 && strncasecmp(v->data, "100-continue", 12) == 0;
+    } else if (field_is(&q->field, "x-influx-wal-forwarded")) {
+        q->forwarded = 1;
     }
     /* What a proxied /query passes on to the backend. */
     if (field_is(&q->field, "authorization") || field_is(&q->field, "content-type") ||

@@ -350,6 +350,10 @@ enum bfam {
     BF_DRAIN,
     BF_ETA,
     BF_REBUILDING,
+    BF_BARRIER_WAITING,
+    BF_BARRIER_TIMEOUTS,
+    BF_FENCE_WAITING,
+    BF_FENCE_TIMEOUTS,
     BF_COUNT
 };
 
@@ -384,6 +388,16 @@ static const struct {
     {"influx_wal_backend_rebuilding", "gauge",
      "1 while the backend is being rebuilt from another (its sender paused); 2 once the "
      "rebuild's start point was lost (run it again)."},
+    {"influx_wal_peer_barrier_waiting", "gauge",
+     "1 while the backend's sender holds a statement until every peer relay delivered to it "
+     "what it committed before the statement (replay/fence.c)."},
+    {"influx_wal_peer_barrier_timeouts_by_backend_total", "counter",
+     "Statements sent to the backend after peer-timeout without every peer relay at its fence."},
+    {"influx_wal_peer_fence_waiting", "gauge",
+     "1 while the backend's sender holds at a fence until the leader relay applied its "
+     "statement."},
+    {"influx_wal_peer_fence_timeouts_total", "counter",
+     "Fences passed after peer-timeout without the leader relay applying the statement."},
 };
 
 static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta)
@@ -421,6 +435,14 @@ static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta
         return eta;
     case BF_REBUILDING:
         return s->rebuilding ? (s->rebuild_lost ? 2 : 1) : 0;
+    case BF_BARRIER_WAITING:
+        return s->barrier_wait_seq != 0 ? 1 : 0;
+    case BF_BARRIER_TIMEOUTS:
+        return (double)s->barrier_timeouts_total;
+    case BF_FENCE_WAITING:
+        return s->fence_wait_seq != 0 ? 1 : 0;
+    case BF_FENCE_TIMEOUTS:
+        return (double)s->fence_timeouts_total;
     case BF_COUNT:
         break;
     }
@@ -504,6 +526,37 @@ static void scrub_families(struct buf *b, struct relay *r)
     free(v);
 }
 
+/* The peer relays (the statement barrier), when there are any. */
+static void peer_families(struct buf *b, struct relay *r)
+{
+    struct relay_peer_view *p = NULL;
+    size_t n = 0;
+    if (r->hooks.peers != NULL)
+        r->hooks.peers(r->hooks.arg, &p, &n);
+    if (n == 0)
+        return;
+    char lbl[128];
+    family(b, "influx_wal_peer_up", "gauge", "1 while the peer relay answers its status polls.");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(lbl, sizeof(lbl), "peer=\"%s\"", p[i].name); /* [A-Za-z0-9_.-] */
+        sample_f(b, "influx_wal_peer_up", lbl, p[i].up ? 1 : 0);
+    }
+    family(b, "influx_wal_peer_barrier_timeouts_total", "counter",
+           "Statements sent after peer-timeout while this peer relay was not at its fence.");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(lbl, sizeof(lbl), "peer=\"%s\"", p[i].name);
+        sample_u64(b, "influx_wal_peer_barrier_timeouts_total", lbl, p[i].barrier_timeouts_total);
+    }
+    family(b, "influx_wal_peer_fences_failed_total", "counter",
+           "Fence requests the peer relay did not commit in time (its writes may land on either "
+           "side of that statement).");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(lbl, sizeof(lbl), "peer=\"%s\"", p[i].name);
+        sample_u64(b, "influx_wal_peer_fences_failed_total", lbl, p[i].fences_failed_total);
+    }
+    free(p);
+}
+
 void metrics_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
@@ -518,6 +571,7 @@ void metrics_handle(struct conn *c, struct http_req *req)
     wal_families(&b, r, &snap.v);
     backend_families(&b, snap.st, snap.eta, snap.n);
     scrub_families(&b, r);
+    peer_families(&b, r);
     relay_snapshot_deinit(&snap);
     c->req.content_type = "text/plain; version=0.0.4; charset=utf-8";
     http_respond(c, 200, NULL, b.data, b.len);

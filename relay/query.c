@@ -116,16 +116,19 @@ static void proxy_done(void *arg, int rc, const char *err)
     uv_close((uv_handle_t *)&p->drain, proxy_closed);
 }
 
-/* Pass the request on as it came. 'unparsed': the relay could not classify it, so it is sent
- * for the backend's own parse error, and with no backend up the answer is 400, not 503. */
-static void proxy_read(struct conn *c, struct http_req *req, int unparsed)
+/* Pass the request on as it came, to a backend or ('peer') to the leader relay. 'unparsed':
+ * the relay could not classify it, so it is sent for the backend's own parse error, and with
+ * no backend up the answer is 400, not 503. */
+static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const char *peer)
 {
     struct relay *r = c->relay;
     struct relay_backend_view *st = NULL;
     size_t n = 0;
-    if (r->hooks.backends)
+    if (r->hooks.backends && peer == NULL)
         r->hooks.backends(r->hooks.arg, &st, &n);
     int i = r->hooks.query != NULL ? query_pick_backend(st, n) : -1;
+    if (peer != NULL && r->hooks.query != NULL)
+        i = 0;
     if (i < 0 && unparsed) {
         free(st);
         static const char msg[] = "the query cannot be parsed as InfluxQL and no backend is up "
@@ -142,30 +145,49 @@ static void proxy_read(struct conn *c, struct http_req *req, int unparsed)
     struct proxy *p = xcalloc(1, sizeof(*p));
     p->client = c;
     p->relay = r;
-    snprintf(p->backend, sizeof(p->backend), "%s", st[i].name);
+    snprintf(p->backend, sizeof(p->backend), "%s", peer != NULL ? peer : st[i].name);
     free(st);
     uv_timer_init(r->loop, &p->drain);
     p->drain.data = p;
     /* The client's own headers (Authorization, Content-Type, Accept, Accept-Encoding) and its
      * target (with any u/p) go as they came: the relay adds no credential of its own. */
+    struct buf headers;
+    buf_init(&headers);
+    buf_append(&headers, req->fwd.data, req->fwd.len);
+    if (peer != NULL) /* the leader answers it itself, never forwards it again */
+        buf_printf(&headers, "X-Influx-Wal-Forwarded: %s\r\n", r->cfg_limits.relay_name);
     struct relay_query q = {
         .backend = p->backend,
         .post = req->method == HTTP_POST,
         .target = req->url.data,
         .target_len = req->url.len,
-        .headers = req->fwd.data,
-        .headers_len = req->fwd.len,
+        .headers = headers.data != NULL ? headers.data : "",
+        .headers_len = headers.len,
         .body = req->body.data,
         .body_len = req->body.len,
+        .peer = peer != NULL,
     };
     static const struct relay_query_cbs cbs = {proxy_head, proxy_data, proxy_done};
     c->waiting_wal = 1; /* the connection outlives a client that leaves, until we are done */
-    if (r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle) != 0) {
+    int rc = r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle);
+    buf_deinit(&headers);
+    if (rc != 0) {
         c->waiting_wal = 0;
         uv_close((uv_handle_t *)&p->drain, proxy_closed);
         static const char msg[] = "the chosen backend is gone (reconfigured): try again";
         http_respond_error(c, 503, msg, sizeof(msg) - 1);
     }
+}
+
+static void proxy_read(struct conn *c, struct http_req *req, int unparsed)
+{
+    proxy_to(c, req, unparsed, NULL);
+}
+
+void query_forward(struct conn *c, struct http_req *req, const char *peer)
+{
+    log_info("event=statement_forwarded leader=%s", peer);
+    proxy_to(c, req, 0, peer);
 }
 
 /* ---- which path a query takes ---------------------------------------------------------------- */

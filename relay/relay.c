@@ -29,6 +29,7 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
     }
     dst->users = users;
     dst->data_dir = src->data_dir ? xstrdup(src->data_dir) : NULL;
+    dst->relay_name = xstrdup(src->relay_name ? src->relay_name : "relay");
 }
 
 static void limits_free(struct relay_options *o)
@@ -42,6 +43,8 @@ static void limits_free(struct relay_options *o)
     o->n_users = 0;
     free((char *)o->data_dir);
     o->data_dir = NULL;
+    free((char *)o->relay_name);
+    o->relay_name = NULL;
 }
 
 int relay_tls_check(const struct relay_tls *tls, char *err, size_t err_cap)

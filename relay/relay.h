@@ -84,6 +84,7 @@ struct relay_options {
     const char *data_dir;        /* shown on the status page, its free space measured; NULL: none */
     /* How long a logged statement's client waits for the first backend's answer; 0: 10 s. */
     uint64_t statement_timeout_ms;
+    const char *relay_name; /* [relay] name, shown to peers; NULL: "relay" */
 };
 
 /* A backend as /health, /metrics and /query routing show it: the daemon fills it from the
@@ -110,6 +111,21 @@ struct relay_backend_view {
     uint64_t rebuild_from_seq;    /* the start point P */
     uint64_t rebuild_started_ns;  /* realtime */
     char rebuild_source[65];
+    /* The statement barrier between relays (replay/fence.c; see relay_backend_status). */
+    uint64_t fence_wait_seq, fence_passed_seq;
+    char fence_origin[65], fence_passed_origin[65];
+    uint64_t barrier_wait_seq, barrier_wait_since_ns;
+    uint64_t barrier_timeouts_total, fence_timeouts_total;
+    uint64_t oldest_unacked_ns; /* receive time of the first record not delivered; 0: none */
+};
+
+/* A peer relay as the daemon last polled it. */
+struct relay_peer_view {
+    char name[65];
+    char url[256]; /* never holds credentials */
+    int up;
+    uint64_t last_ok_ns;
+    uint64_t polls_failed_total, fences_failed_total, barrier_timeouts_total;
 };
 
 /* A rebuild as the backends' side answers a change of it (POST /api/rebuild/...). */
@@ -137,6 +153,7 @@ struct relay_query {
     size_t headers_len;
     const char *body;
     size_t body_len;
+    int peer; /* 'backend' names a peer relay (a statement forwarded to the leader) */
 };
 /* The answer, as it comes; all on the loop thread, 'arg' is relay_hooks.query's cb_arg.
  * head: the status and the header block to pass on ("Name: value\r\n" each), once, before
@@ -217,6 +234,13 @@ struct relay_hooks {
      * /api/rebuild endpoints answer 503. */
     void (*rebuild)(void *arg, enum relay_rebuild_op op, const char *backend, const char *source,
                     relay_rebuild_done *done, void *cb_arg);
+    /* Several relays (replay/fence.c). peer_leader: NULL when this relay commits statements,
+     * else the leader peer's name, to forward them to (borrowed until the next hook call).
+     * peer_fence: statement 'seq' was committed here: fence it on every peer. peers: a
+     * snapshot of the peers; caller frees. Any may be NULL: no peers. */
+    const char *(*peer_leader)(void *arg);
+    void (*peer_fence)(void *arg, uint64_t seq);
+    void (*peers)(void *arg, struct relay_peer_view **out, size_t *n);
 };
 
 /* Create the relay on 'loop' writing to 'w' (both borrowed, outliving it), with the limits,

@@ -62,6 +62,7 @@ struct http_req {
     int gzip;                      /* Content-Encoding: gzip */
     int bad_encoding;              /* another Content-Encoding we cannot read */
     int expect_continue;
+    int forwarded;                 /* X-Influx-Wal-Forwarded: a peer relay sent it on */
     size_t header_bytes;
     struct buf body;
     size_t body_counted;           /* of body.len, what relay.pending_bytes holds for it */
@@ -227,6 +228,10 @@ int query_pick_backend(const struct relay_backend_view *st, size_t n);
 
 /* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */
 void admin_rebuild_handle(struct conn *c, struct http_req *req);
+/* peer.c: GET /api/peer/status and POST /api/peer/fence (other relays ask them). */
+void peer_handle(struct conn *c, struct http_req *req);
+/* query.c: pass a logged statement on to the leader relay 'peer' as the client sent it. */
+void query_forward(struct conn *c, struct http_req *req, const char *peer);
 
 /* health.c, metrics.c */
 /* What /metrics and /health both report about the log, from counters only (no LMDB access). */

@@ -161,6 +161,13 @@ void relay_route(struct conn *c, struct http_req *req)
             admin_rebuild_handle(c, req);
         else
             method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
+    } else if (path_is(req, "/api/peer/status") || path_is(req, "/api/peer/fence")) {
+        req->ep = EP_OTHER;
+        int status_only = path_is(req, "/api/peer/status");
+        if (status_only ? get || head : post)
+            peer_handle(c, req);
+        else
+            method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
     } else {
         req->ep = EP_OTHER;
         static const char body[] = "{\"error\":\"not found\"}\n";

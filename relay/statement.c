@@ -128,6 +128,8 @@ static void committed(void *arg, int rc, uint64_t seq)
     }
     sr->seq = seq;
     log_info("event=statement_committed seq=%" PRIu64, seq);
+    if (r->hooks.peer_fence != NULL) /* the other relays' writes on either side of it */
+        r->hooks.peer_fence(r->hooks.arg, seq);
     if (sr->client->closing) { /* nobody to answer; the backends get it all the same */
         conn_release_after_wal(sr->client);
         stmt_free(sr);
@@ -297,6 +299,15 @@ void statement_handle(struct conn *c, struct http_req *req, const char *qs, size
                       const struct query_params *qp, const struct iql_stmt *pieces, size_t n)
 {
     struct relay *r = c->relay;
+    /* With peers, only the leader commits statements (the barrier, replay/fence.c): it does
+     * the privilege check too, and its answer is the client's. */
+    const char *leader = r->hooks.peer_leader != NULL && !req->forwarded
+                             ? r->hooks.peer_leader(r->hooks.arg)
+                             : NULL;
+    if (leader != NULL) {
+        query_forward(c, req, leader);
+        return;
+    }
     int admin = 0;
     if (r->cfg_limits.auth_enabled) {
         if (auth_check_admin(c, req, qs, qslen, &admin) != 0)

@@ -142,7 +142,15 @@ static int query_start(struct replay *r, const struct replay_query_req *in, int 
         s = s->next;
     if (s == NULL)
         return IWR_ENOTFOUND;
-    struct sender_conf *c = s->conf;
+    return query_start_conf(r, s->conf, in, own, cb, arg, out);
+}
+
+int query_start_conf(struct replay *r, struct sender_conf *c, const struct replay_query_req *in,
+                     int own, const struct replay_query_cbs *cb, void *arg,
+                     struct replay_query **out)
+{
+    if (r->stopping)
+        return IWR_ESTOPPED;
     struct replay_query *x = xcalloc(1, sizeof(*x));
     x->cb = *cb;
     x->arg = arg;

@@ -82,6 +82,8 @@ void replay_rearm(struct replay *r)
         due = r->kick_due_ms;
     if (r->tick_due_ms != 0 && r->tick_due_ms < due)
         due = r->tick_due_ms;
+    if (r->peer_due_ms != 0 && r->peer_due_ms < due)
+        due = r->peer_due_ms;
     for (struct sender *s = r->senders; s != NULL; s = s->next)
         if (s->due_ms != 0 && s->due_ms < due)
             due = s->due_ms;
@@ -334,6 +336,8 @@ static void on_timer(uv_timer_t *t)
     for (struct sender *s = r->senders; s != NULL; s = s->next)
         if (s->due_ms != 0 && s->due_ms <= now)
             sender_due(s);
+    if (r->peer_due_ms != 0 && r->peer_due_ms <= now)
+        fence_tick(r);
     replay_rearm(r);
 }
 
@@ -512,6 +516,7 @@ void replay_stop(struct replay *r, void (*done)(void *arg), void *arg)
     query_abort_all(r);
     statement_stop(r);
     r->stopping = 1;
+    fence_stop(r);
     wal_on_commit(r->w, NULL, NULL);
     IWR_ASSERT(r->failed == NULL); /* every failed transfer belonged to a sender or a query */
     /* Cleanup may still call on_curl_socket (CURL_POLL_REMOVE): the watches close there. */

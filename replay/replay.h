@@ -134,6 +134,20 @@ struct replay_backend_status {
     uint64_t rebuild_from_seq;
     uint64_t rebuild_started_ns; /* realtime */
     char rebuild_source[REPLAY_NAME_MAX + 1];
+    /* The statement barrier between relays (replay_set_peers). fence_wait_seq: the sender
+     * holds at a fence until relay fence_origin applied its statement fence_wait_seq here (0:
+     * not at a fence); fence_passed_*: the last fence it passed. barrier_wait_seq: the sender
+     * holds statement barrier_wait_seq until every peer's sender for this backend is at its
+     * fence (0: not waiting), since barrier_wait_since_ns (realtime). The timeouts count
+     * waits given up after peer-timeout without an answer or progress. */
+    uint64_t fence_wait_seq;
+    char fence_origin[REPLAY_NAME_MAX + 1];
+    uint64_t fence_passed_seq;
+    char fence_passed_origin[REPLAY_NAME_MAX + 1];
+    uint64_t barrier_wait_seq;
+    uint64_t barrier_wait_since_ns;
+    uint64_t barrier_timeouts_total, fence_timeouts_total;
+    uint64_t oldest_unacked_ns; /* receive time of the first record after the cursor; 0 none */
 };
 
 /* A snapshot of every backend's status, in configuration order; caller frees *out (NULL when
@@ -228,6 +242,50 @@ typedef void replay_statement_cb(void *arg, int rc, const struct replay_statemen
  * Loop thread. */
 int replay_statement_wait(struct replay *r, uint64_t seq, uint64_t timeout_ms,
                           replay_statement_cb *cb, void *arg);
+/* ---- several relays: the statement barrier (fence.c) ---- */
+
+/* Another relay feeding the same backends (under the same names). Borrowed for the call. */
+struct replay_peer_opts {
+    const char *name;     /* its [relay] name */
+    const char *url;      /* its HTTP base URL */
+    const char *username; /* NULL: none (Basic auth otherwise) */
+    const char *password;
+    const char *ca_file;  /* NULL: system CAs */
+};
+/* This relay is 'self'; its peers are 'p' (copied; replaces the previous list). Their
+ * /api/peer/status is polled (every 200 ms while a barrier waits, else every second); every
+ * barrier wait gives up after 'timeout_ms' without an answer or progress. 0 or IWR_EINVAL
+ * (a bad URL or name). Loop thread. */
+int replay_set_peers(struct replay *r, const char *self, const struct replay_peer_opts *p,
+                     size_t n, uint64_t timeout_ms);
+/* Statement record 'seq' was committed here: ask every peer to commit a fence for it
+ * (POST /api/peer/fence?origin=SELF&seq=N); a peer that does not answer within the timeout
+ * is counted and not waited for at that statement. Loop thread. */
+void replay_peer_fence(struct replay *r, uint64_t seq);
+/* The statement leader: the lowest name among this relay and its peers that answer. NULL when
+ * it is this relay, else the peer's name (borrowed until the next call into the engine). */
+const char *replay_peer_leader(struct replay *r);
+/* As replay_query, to peer 'peer' (q->backend is not read): a statement forwarded to the
+ * leader with the client's own credentials. IWR_ENOTFOUND: no such peer. Loop thread. */
+int replay_peer_query(struct replay *r, const char *peer, const struct replay_query_req *q,
+                      const struct replay_query_cbs *cb, void *arg, struct replay_query **out);
+/* A peer as the last poll saw it. */
+struct replay_peer_status {
+    char name[REPLAY_NAME_MAX + 1];
+    char url[REPLAY_URL_MAX + 1]; /* without any user:password@ */
+    int up;                       /* its last poll answered (or none failed yet) */
+    uint64_t last_ok_ns;          /* realtime of its last answer; 0: never */
+    uint64_t polls_failed_total;
+    uint64_t fences_failed_total; /* fence requests it did not answer in time */
+    uint64_t barrier_timeouts_total; /* barriers given up waiting for it */
+    /* Its backends: the most its senders lag (records) and the oldest receive time they have
+     * not delivered (realtime ns, 0: none), for the background scrub's in-flight rule. */
+    uint64_t max_lag_records;
+    uint64_t oldest_unacked_ns;
+};
+/* Every peer, in configuration order; caller frees *out. Loop thread. */
+void replay_peer_status(struct replay *r, struct replay_peer_status **out, size_t *n);
+
 /* ---- rebuilding a backend from another (the daemon's /api/rebuild) ---- */
 
 enum replay_rebuild_op {

@@ -61,6 +61,10 @@ struct batch {
     struct sender *owner; /* for the dead-letter callbacks */
     char *answer;         /* DEAD: the backend's answer, stored with the lines */
     size_t answer_len;
+    int fence;            /* a fence between relays (WAL_REC_FENCE, fence.c): never sent; it
+                           * passes once its origin applied statement fence_stmt */
+    uint64_t fence_stmt;
+    char fence_origin[REPLAY_NAME_MAX + 1];
     int stmt;             /* a logged statement (WAL_REC_STATEMENT): body is its InfluxQL
                            * text, one segment; sent alone, once everything before it is done,
                            * and nothing after it goes before it is done (statement.c) */
@@ -221,6 +225,11 @@ struct sender {
     /* A rebuild from another backend (rebuild.c): mode is MODE_PAUSED while rb.active. */
     struct replay_rebuild_info rb;
     int rb_ops; /* rebuild log operations in flight (also counted in wal_ops) */
+    /* A barrier or fence wait at the head of the window (fence.c): its record, when it
+     * started, when the peers last made progress, and the figure progress is measured by. */
+    uint64_t fw_seq;
+    int fw_fence; /* 1: a fence, 0: a statement's barrier */
+    uint64_t fw_since_ms, fw_progress_ms, fw_mark;
 };
 
 struct sender *sender_new(struct replay *r, struct sender_conf *conf);
@@ -348,7 +357,27 @@ struct replay_verdict statement_answered(struct sender *s, struct batch *b,
 /* The engine stops: every waiter gets IWR_ESTOPPED; their timers close (handles_open). */
 void statement_stop(struct replay *r);
 
+/* ---- fence.c: the statement barrier between relays ------------------------------------------ */
+
+/* A batch holding fence record 'rec' alone (sealed). */
+struct batch *fence_batch(const struct wal_record *rec, uint64_t prev_end);
+/* Whether fence 'b' at the head of the window may pass now (its origin applied its statement
+ * on this backend, or the wait timed out). Keeps the wait's status. */
+int fence_may_pass(struct sender *s, struct batch *b);
+/* Whether statement 'b' at the head of the window may go: every peer's sender for this
+ * backend waits at the statement's fence (or passed it), or the wait timed out. */
+int fence_barrier_ok(struct sender *s, struct batch *b);
+/* The engine's timer reached peer_due_ms: poll the peers. */
+void fence_tick(struct replay *r);
+/* The engine stops: the peers go (their transfers were aborted first). */
+void fence_stop(struct replay *r);
+
 /* query.c */
+/* A one-off transfer to the URL of 'c' (a backend's, or a peer relay's: fence.c), as
+ * replay_query ('own' 0) or replay_query_own ('own' 1). Same returns. */
+int query_start_conf(struct replay *r, struct sender_conf *c, const struct replay_query_req *in,
+                     int own, const struct replay_query_cbs *cb, void *arg,
+                     struct replay_query **out);
 /* A query transfer finished. Frees 'q'. */
 void query_request_done(struct request *q, CURLcode result, long http_status);
 /* Finish every query in flight with done(503) (the engine stops). */
@@ -387,6 +416,11 @@ struct replay {
     struct stmt_waiter *stmt_waiters; /* clients waiting for a statement's answer */
     struct stmt_outcome *stmt_recent[STATEMENT_RECENT]; /* ring of first outcomes */
     size_t stmt_recent_next;
+    /* The other relays feeding the same backends (fence.c). */
+    struct peer *peers;
+    char self[REPLAY_NAME_MAX + 1];
+    uint64_t peer_timeout_ms;
+    uint64_t peer_due_ms; /* the next poll of the peers' status; 0: no peers */
     uint64_t curl_due_ms;   /* 0: curl wants no timeout */
     uint64_t kick_due_ms;
     uint64_t tick_due_ms;

@@ -225,17 +225,43 @@ static void send_create_db(struct sender *s, const char *db)
     replay_add_request(s->r, q);
 }
 
+static void advance(struct sender *s);
+static void fill(struct sender *s);
+
+/* Pass the fences at the head of the window that may pass (fence.c): 1 when one did. */
+static int pass_fences(struct sender *s)
+{
+    int passed = 0;
+    while (s->head != NULL && s->head->fence && s->head->state == BATCH_QUEUED &&
+           s->sending == 0 && fence_may_pass(s, s->head)) {
+        s->head->state = BATCH_DONE;
+        advance(s);
+        passed = 1;
+    }
+    return passed;
+}
+
 /* Send the queued batches, in log order, up to the window. After a failure, only the first
  * goes (it is the probe), so a backend on hold does not get the whole window refused again. */
 static void send_ready(struct sender *s)
 {
     if (s->waiting || (s->mode != MODE_UP && s->mode != MODE_HOLD))
         return;
+    while (pass_fences(s)) { /* the window has room again: read on */
+        fill(s);
+        if (s->mode != MODE_UP && s->mode != MODE_HOLD)
+            return;
+        advance(s);
+    }
     size_t window = s->fails > 0 ? 1 : s->conf->max_in_flight;
     int stop = 0;
-    for (struct batch *b = s->head; b != NULL && !stop && s->sending < window; b = b->next)
-        if (statement_may_send(s, b, &stop)) /* a statement goes alone, in its place */
-            send_batch(s, b);
+    for (struct batch *b = s->head; b != NULL && !stop && s->sending < window; b = b->next) {
+        if (!statement_may_send(s, b, &stop)) /* a statement goes alone, in its place */
+            continue;
+        if (b->stmt && !fence_barrier_ok(s, b)) /* the other relays first (fence.c) */
+            break;
+        send_batch(s, b);
+    }
 }
 
 /* ---- refused lines ------------------------------------------------------------------------- */
@@ -378,7 +404,8 @@ static void fill(struct sender *s)
             skip = 1;
         }
         if (!skip && (rec.flags & WAL_REC_STATEMENT) != 0) {
-            /* A statement: a batch of its own, after what is open (statement.c). */
+            /* A statement or a fence: a batch of its own, after what is open (statement.c,
+             * fence.c). */
             if (open != NULL) {
                 prev_end = batch_seal(open, prev_end);
                 queue_push(s, open);
@@ -388,7 +415,8 @@ static void fill(struct sender *s)
                 full = 1;
                 break;
             }
-            struct batch *sb = statement_batch(&rec, prev_end);
+            struct batch *sb = (rec.flags & WAL_REC_FENCE) != 0 ? fence_batch(&rec, prev_end)
+                                                                : statement_batch(&rec, prev_end);
             prev_end = sb->end_seq;
             queue_push(s, sb);
             s->read_seq = rec.seq;

@@ -84,6 +84,10 @@ struct request *request_statement(struct sender *s, struct batch *b)
 int statement_may_send(const struct sender *s, const struct batch *b, int *stop)
 {
     *stop = 0;
+    if (b->fence) { /* never sent; nothing after it goes before it passed (fence.c) */
+        *stop = 1;
+        return 0;
+    }
     if (b->stmt) {
         if (b->state != BATCH_DONE)
             *stop = 1; /* nothing after it before it is applied or refused */

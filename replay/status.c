@@ -137,8 +137,10 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
         uint64_t end = s->store->end(s, head > s->high_seen ? head : s->high_seen);
         out->lag_records = end > out->cursor ? end - out->cursor : 0;
     }
+    out->oldest_unacked_ns = s->oldest_unacked_ns;
     if (out->caught_up || out->lag_records == 0) {
         out->lag_records = out->lag_bytes = 0;
         out->lag_seconds = 0;
+        out->oldest_unacked_ns = 0;
     }
 }

@@ -64,7 +64,11 @@ struct wal_options {
  * flag bit they do not know as opaque: such bits are reserved for later kinds (a barrier
  * between relays, for one), and the format version stays 1 while old readers can skip them. */
 #define WAL_REC_STATEMENT 0x0001u
-#define WAL_REC_KNOWN 0x0001u /* every flag bit this build understands */
+/* A fence between relays (replay/fence.c): always with WAL_REC_STATEMENT, so that readers that
+ * know statements only show it as one; its body is an InfluxQL comment, "-- fence origin=R
+ * statement=N": the sender holds everything after it until relay R applied its statement N. */
+#define WAL_REC_FENCE 0x0002u
+#define WAL_REC_KNOWN 0x0003u /* every flag bit this build understands */
 
 /* One record as stored. In a view from a reader, the pointers borrow LMDB's pages and die with
  * the read transaction; for wal_append they are borrowed for the call only. */

@@ -248,6 +248,7 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         .full_policy = c->full_policy,
         .data_dir = c->data_dir,
         .statement_timeout_ms = c->statement_timeout_ms,
+        .relay_name = c->relay_name,
     };
 }
 
@@ -314,6 +315,66 @@ static void view_of(const struct replay_backend_status *s, struct relay_backend_
     v->rebuild_from_seq = s->rebuild_from_seq;
     v->rebuild_started_ns = s->rebuild_started_ns;
     memcpy(v->rebuild_source, s->rebuild_source, sizeof(s->rebuild_source));
+    _Static_assert(sizeof(v->fence_origin) >= sizeof(s->fence_origin), "room for the name");
+    v->fence_wait_seq = s->fence_wait_seq;
+    v->fence_passed_seq = s->fence_passed_seq;
+    memcpy(v->fence_origin, s->fence_origin, sizeof(s->fence_origin));
+    memcpy(v->fence_passed_origin, s->fence_passed_origin, sizeof(s->fence_passed_origin));
+    v->barrier_wait_seq = s->barrier_wait_seq;
+    v->barrier_wait_since_ns = s->barrier_wait_since_ns;
+    v->barrier_timeouts_total = s->barrier_timeouts_total;
+    v->fence_timeouts_total = s->fence_timeouts_total;
+    v->oldest_unacked_ns = s->oldest_unacked_ns;
+}
+
+/* ---- several relays (replay/fence.c) ---- */
+
+static int set_peers(struct daemon *d, const struct config *c)
+{
+    struct replay_peer_opts *p = xcalloc(c->n_peers ? c->n_peers : 1, sizeof(*p));
+    for (size_t i = 0; i < c->n_peers; i++)
+        p[i] = (struct replay_peer_opts){c->peers[i].name, c->peers[i].url, c->peers[i].username,
+                                         c->peers[i].password, c->peers[i].ca_file};
+    int rc = replay_set_peers(d->replay, c->relay_name, p, c->n_peers, c->peer_timeout_ms);
+    free(p);
+    return rc;
+}
+
+static const char *hook_peer_leader(void *arg)
+{
+    struct daemon *d = arg;
+    return d->replay != NULL ? replay_peer_leader(d->replay) : NULL;
+}
+
+static void hook_peer_fence(void *arg, uint64_t seq)
+{
+    struct daemon *d = arg;
+    if (d->replay != NULL)
+        replay_peer_fence(d->replay, seq);
+}
+
+static void hook_peers(void *arg, struct relay_peer_view **out, size_t *n)
+{
+    struct daemon *d = arg;
+    struct replay_peer_status *st = NULL;
+    *out = NULL;
+    *n = 0;
+    if (d->replay != NULL)
+        replay_peer_status(d->replay, &st, n);
+    if (*n == 0)
+        return;
+    *out = xcalloc(*n, sizeof(**out));
+    for (size_t i = 0; i < *n; i++) {
+        struct relay_peer_view *v = &(*out)[i];
+        snprintf(v->name, sizeof(v->name), "%s", st[i].name);
+        snprintf(v->url, sizeof(v->url), "%s", st[i].url);
+        v->up = st[i].up;
+        v->last_ok_ns = st[i].last_ok_ns;
+        v->polls_failed_total = st[i].polls_failed_total;
+        v->fences_failed_total = st[i].fences_failed_total;
+        v->barrier_timeouts_total = st[i].barrier_timeouts_total;
+    }
+    free(st);
 }
 
 static void hook_backends(void *arg, struct relay_backend_view **out, size_t *n)
@@ -343,7 +404,8 @@ static int hook_query(void *arg, const struct relay_query *q, const struct relay
                                   q->headers, q->headers_len, q->body,     q->body_len};
     struct replay_query_cbs rcb = {cb->head, cb->data, cb->done};
     struct replay_query *h = NULL;
-    int rc = replay_query(d->replay, &rq, &rcb, cb_arg, &h);
+    int rc = q->peer ? replay_peer_query(d->replay, q->backend, &rq, &rcb, cb_arg, &h)
+                     : replay_query(d->replay, &rq, &rcb, cb_arg, &h);
     *handle = h;
     return rc;
 }
@@ -596,6 +658,8 @@ int main(int argc, char **argv)
     rc = replay_new(&d.replay, d.loop, d.wal);
     if (rc == 0)
         rc = set_backends(&d, &d.cfg);
+    if (rc == 0)
+        rc = set_peers(&d, &d.cfg);
     if (rc != 0) {
         fprintf(stderr, "influx-wal-relay: cannot start the senders: %s\n", iwr_strerror(rc));
         return 1;
@@ -606,7 +670,10 @@ int main(int argc, char **argv)
                                 .query_resume = hook_query_resume,
                                 .scrub = hook_scrub,
                                 .statement_wait = hook_statement_wait,
-                                .rebuild = hook_rebuild};
+                                .rebuild = hook_rebuild,
+                                .peer_leader = hook_peer_leader,
+                                .peer_fence = hook_peer_fence,
+                                .peers = hook_peers};
     struct relay_options ro;
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);

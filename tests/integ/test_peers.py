@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Several relays, each with its own log, feeding the same influxd: the statement barrier
+(replay/fence.c). Real influxd 1.6.7 on loopback; tests/integ/faulty.py holds one relay's
+writes to B so that they reach B late.
+
+- ordering: writes of value 1 through relay r2 (whose sender to B is slow), then a DELETE
+  through r1 (the leader), then writes of value 2 through r2: B ends with only the value-2
+  points. With peer-timeout 1ms (the barrier gives up at once) the same run leaves value-1
+  points on B: the test fails without the barrier.
+- forwarding: a statement sent to r2 is forwarded to r1; the answer is the backend's.
+- a peer that is down: the statement commits and applies after the bounded wait, counted."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAULTY = os.path.join(HERE, "faulty.py")
+DB = "peers"
+
+
+def faulty_http(target, *args):
+    port = h.free_port()
+    argv = [sys.executable, FAULTY, "http", "--listen", str(port), "--target", target.url]
+    argv += [str(a) for a in args]
+    return h.Process(argv, name="faulty-http-%d" % port, port=port).start()
+
+
+def relay_pair(a, b, b_for_r2=None, peer_timeout="30s", ports=None):
+    """r1 and r2, each with both backends and the other as its [[peer]]."""
+    p1, p2 = ports or (h.free_port(), h.free_port())
+    def cfg(name, port_other, other, b_url):
+        return {"relay": {"name": name, "peer-timeout": peer_timeout},
+                "peer": [{"name": other, "url": "http://127.0.0.1:%d" % port_other}],
+                "backend": [{"name": "a", "url": a.url, "retry-max-delay": "1s"},
+                            {"name": "b", "url": b_url, "retry-max-delay": "1s"}]}
+    r1 = h.Relay(name="r1", config=cfg("r1", p2, "r2", b.url)).start(port=p1)
+    r2 = h.Relay(name="r2", config=cfg("r2", p1, "r1", b_for_r2 or b.url)).start(port=p2)
+    return r1, r2
+
+
+def values(x, m="m"):
+    res = x.query('SELECT "n" FROM "%s"' % m, db=DB)
+    out = []
+    for r in res.get("results", []):
+        for s in r.get("series", []) or []:
+            out += [row[1] for row in s["values"]]
+    return sorted(out)
+
+
+def lines(v, ts0, count):
+    return "".join("m,t=x n=%di %d\n" % (v, ts0 + i) for i in range(count)).encode()
+
+
+def ordering_run(peer_timeout):
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        x.create_db(DB)
+    slow = faulty_http(b, "--hold-before-ms", 3000, "--paths", "/write")
+    r1, r2 = relay_pair(a, b, b_for_r2=slow.url, peer_timeout=peer_timeout)
+    try:
+        h.check(h.wait_until(lambda: h.get(r2.url + "/api/peer/status")[0] == 200, timeout=10),
+                "r2 answers /api/peer/status")
+        t0 = 1_600_000_000_000_000_000
+        st, _, body = h.write(r2.url, DB, lines(1, t0, 20), precision="ns")
+        h.check_eq(st, 204, "value-1 writes through r2", body)
+        st, _, body = h.request("POST", r1.url + "/query?db=" + DB,
+                                body=b"q=DELETE+FROM+%22m%22",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                timeout=60)
+        h.check(st in (200, 202), "DELETE through r1", st, body)
+        st, _, body = h.write(r2.url, DB, lines(2, t0 + 1000, 20), precision="ns")
+        h.check_eq(st, 204, "value-2 writes through r2", body)
+        def settled():
+            return all(x.count(DB, "m") == 20 for x in (a, b)) and \
+                all(not s["lag_records"] for r in (r1, r2) for s in
+                    __import__("json").loads(h.get(r.url + "/api/peer/status")[2])["backends"])
+        h.wait_until(settled, timeout=60, interval=0.5, errors_ok=True)
+        return values(a), values(b), r1, r2
+    finally:
+        pass
+
+
+def test_ordering():
+    va, vb, r1, r2 = ordering_run("30s")
+    h.check_eq(vb, [2] * 20, "B holds only the value-2 points (the DELETE waited for r2)")
+    h.check_eq(va, [2] * 20, "A holds only the value-2 points")
+    h.check(r2.grep_log("event=fence_requested"), "r2 committed a fence")
+    h.stop_all()
+
+
+def test_ordering_without_barrier():
+    """The same run with the barrier giving up at once: B keeps value-1 points, which proves
+    the ordering test can fail."""
+    _va, vb, _r1, _r2 = ordering_run("1ms")
+    h.check(1 in vb, "without the barrier the DELETE overtakes r2's value-1 writes on B", vb)
+    h.stop_all()
+
+
+def test_forward_and_peer_down():
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    r1, r2 = relay_pair(a, b, peer_timeout="3s")
+    time.sleep(1.5)  # a poll each way
+    st, hdr, body = h.request("POST", r2.url + "/query",
+                              body=b"q=CREATE+DATABASE+fwd",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"},
+                              timeout=30)
+    h.check_eq(st, 200, "the statement sent to r2 is answered", body)
+    h.check(b'"results"' in body, "the answer is influxd's", body)
+    h.check(r2.grep_log("event=statement_forwarded leader=r1"), "r2 forwarded it to r1")
+    h.check(r1.grep_log("event=statement_committed"), "r1 committed it")
+    h.check(h.wait_until(lambda: "fwd" in b.databases() and "fwd" in a.databases(), timeout=20),
+            "both backends created it")
+    # r2 down: r1 still commits and applies after the bounded wait, counted.
+    r2.stop()
+    t = time.time()
+    st, _, body = h.request("POST", r1.url + "/query",
+                            body=b"q=CREATE+DATABASE+down",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            timeout=60)
+    h.check(st in (200, 202), "committed with a peer down", st, body)
+    h.check(h.wait_until(lambda: "down" in a.databases() and "down" in b.databases(), timeout=30),
+            "applied after the bounded wait", time.time() - t)
+    met = h.get(r1.url + "/metrics")[2].decode()
+    h.check("influx_wal_peer_fences_failed_total" in met or
+            "influx_wal_peer_barrier_timeouts_total" in met, "counted in /metrics", met[-2000:])
+    h.stop_all()
+
+
+if __name__ == "__main__":
+    h.run([test_ordering, test_ordering_without_barrier, test_forward_and_peer_down])
