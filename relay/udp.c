@@ -70,7 +70,13 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct 
         r->ctr.udp_rejected_lines_total += res.rejected;
         st->dropped_total[DROP_MALFORMED] += res.rejected;
         log_debug("event=udp_lines_rejected addr=%s count=%zu", u->addr, res.rejected);
-        stream_sink_log_drop(u->sink, res.errors.data ? res.errors.data : "malformed", "", 0);
+        /* The error text is a buf, not NUL-terminated: bound it into a string first. */
+        char why[200] = "malformed";
+        if (res.errors.len > 0)
+            snprintf(why, sizeof(why), "%.*s",
+                     (int)(res.errors.len < sizeof(why) ? res.errors.len : sizeof(why) - 1),
+                     res.errors.data);
+        stream_sink_log_drop(u->sink, why, "", 0);
     }
     stream_sink_add(u->sink, u->norm.data, u->norm.len, res.points, now);
     lp_result_deinit(&res);
