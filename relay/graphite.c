@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "relay/lineproto.h"
 #include "relay/lpwrite.h"
 
 #include <math.h>
@@ -438,6 +439,23 @@ static void acc_add(struct tag_acc *a, struct buf *scratch, const char *sep, str
     a->len += p.n;
 }
 
+/* Whether 'line' (one point, ending in '\n') is read back by the line-protocol checker as
+ * exactly that point, byte for byte. */
+static int line_round_trips(const char *line, size_t len)
+{
+    struct lp_result res;
+    struct buf again;
+    lp_result_init(&res);
+    buf_init(&again);
+    struct lp_options lo = {0, 1};
+    lp_normalize(line, len, LP_NS, 1, &lo, &again, &res);
+    int ok = res.points == 1 && res.rejected == 0 && res.stamped == 0 && again.len == len &&
+             memcmp(again.data, line, len) == 0;
+    lp_result_deinit(&res);
+    buf_deinit(&again);
+    return ok;
+}
+
 int graphite_line(const struct graphite *g, const char *line, size_t len, int64_t now_ns,
                   struct buf *out, const char **why)
 {
@@ -573,8 +591,22 @@ int graphite_line(const struct graphite *g, const char *line, size_t len, int64_
         struct lpw_span m = mbuf.len > 0 ? (struct lpw_span){mbuf.data, mbuf.len} : f[0];
         struct lpw_span field = fbuf.len > 0 ? (struct lpw_span){fbuf.data, fbuf.len}
                                              : (struct lpw_span){"value", 5};
-        if (lpw_point(out, m, tags, n_tags, field, v, ts, why) != 0)
+        /* influxd drops a field named "time"; the point's only field here, so the point. */
+        if (field.n == 4 && memcmp(field.p, "time", 4) == 0) {
+            *why = "invalid field name: time";
             rc = IWR_EPARSE;
+        } else {
+            size_t before = out->len;
+            if (lpw_point(out, m, tags, n_tags, field, v, ts, why) != 0)
+                rc = IWR_EPARSE;
+            else if (!line_round_trips(out->data + before, out->len - before)) {
+                /* A name the writer let through that line protocol reads otherwise: drop it
+                 * rather than store a line the log's own reader would refuse or change. */
+                out->len = before;
+                *why = "a name line protocol cannot carry";
+                rc = IWR_EPARSE;
+            }
+        }
     }
     buf_deinit(&scratch);
     buf_deinit(&mbuf);
