@@ -8,14 +8,21 @@ writes to B so that they reach B late.
   points. With peer-timeout 1ms (the barrier gives up at once) the same run leaves value-1
   points on B: the test fails without the barrier.
 - forwarding: a statement sent to r2 is forwarded to r1; the answer is the backend's.
-- a peer that is down: the statement commits and applies after the bounded wait, counted."""
+- a peer that is down: the statement commits and applies after the bounded wait, counted.
+- HAProxy in front of both relays: bounded writes through it, influxd B stopped (by PID) and
+  restarted on its data dir meanwhile, a DROP MEASUREMENT through r1 and a DELETE ... WHERE
+  time < X through HAProxy: A and B end with the same count and sum per measurement (each
+  counted on its own influxd), both equal to what the acknowledged writes and the statements
+  leave, and `influx-wal scrub` exits 0."""
 
 import os
+import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import test_topology as topo  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAULTY = os.path.join(HERE, "faulty.py")
@@ -132,5 +139,106 @@ def test_forward_and_peer_down():
     h.stop_all()
 
 
+HOUR = 3600 * 10**9
+
+
+def post_query(url, q, timeout=60):
+    body = b"q=" + __import__("urllib.parse").parse.quote_plus(q).encode()
+    return h.request("POST", url + "/query?db=" + DB, body=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"},
+                     timeout=timeout)
+
+
+def count_sum(x, m):
+    """(count, sum) of field n in measurement m, asked of influxd x itself."""
+    res = x.query('SELECT count("n"), sum("n") FROM "%s"' % m, db=DB)
+    for r in res.get("results", []):
+        for s in r.get("series", []) or []:
+            row = s["values"][0]
+            return int(row[1]), int(row[2])
+    return 0, 0
+
+
+def settled(relays):
+    """Every relay's every sender has delivered everything (its /api/peer/status)."""
+    import json
+    for r in relays:
+        st, _, body = h.get(r.url + "/api/peer/status", timeout=5)
+        if st != 200 or any(b["lag_records"] for b in json.loads(body)["backends"]):
+            return False
+    return True
+
+
+def test_haproxy_mirror():
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        x.create_db(DB)
+    r1, r2 = relay_pair(a, b, peer_timeout="10s")
+    front, stats = h.free_port(), h.free_port()
+    cfg = os.path.join(h.tmpdir("haproxy-cfg"), "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(topo.haproxy_config(front, stats, {"relay1": r1, "relay2": r2}))
+    hp = h.Process([topo.HAPROXY, "-db", "-f", cfg], name="haproxy", port=front).start(timeout=15)
+    hp_url = "http://127.0.0.1:%d" % front
+    stats_url = "http://127.0.0.1:%d" % stats
+    h.check(h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
+                         topo.relay_state(stats_url, "relay2") == "UP", timeout=15),
+            "HAProxy sees both relays UP", topo.haproxy_states(stats_url))
+    t0 = 1_600_000_000_000_000_000 - 1_600_000_000_000_000_000 % HOUR
+    cut = t0 + HOUR  # DELETE FROM m1 WHERE time < cut
+    expect = {m: {} for m in ("m1", "m2", "m3")}  # measurement -> {ts: n}
+    seq = [0]
+
+    def write_round(rnd, requests=12, per=25):
+        """Bounded writes through HAProxy: each request 25 points spread over three hours;
+        every point a timestamp of its own, so nothing overwrites anything."""
+        for q in range(requests):
+            m = ("m1", "m2", "m3")[q % 3]
+            pts = []
+            for _ in range(per):
+                seq[0] += 1
+                ts = t0 + (seq[0] % 3) * HOUR + seq[0] * 10**6
+                pts.append((ts, rnd * 100000 + seq[0]))
+            body = "".join("%s,t=x n=%di %d\n" % (m, n, ts) for ts, n in pts).encode()
+            st, _, resp = h.write(hp_url, DB, body, precision="ns")
+            h.check_eq(st, 204, "round %d: write through HAProxy" % rnd, resp)
+            expect[m].update(pts)
+
+    try:
+        write_round(1)
+        h.check_eq(b.stop(), 0, "influxd b stopped (SIGTERM to its PID)")
+        write_round(2)
+        st, _, body = post_query(r1.url, 'DROP MEASUREMENT "m2"')
+        h.check(st in (200, 202) and b"error" not in body, "DROP MEASUREMENT through r1", st, body)
+        expect["m2"].clear()
+        write_round(3)
+        st, _, body = post_query(hp_url, 'DELETE FROM "m1" WHERE time < %d' % cut)
+        h.check(st in (200, 202) and b"error" not in body, "DELETE through HAProxy", st, body)
+        expect["m1"] = {ts: n for ts, n in expect["m1"].items() if ts >= cut}
+        write_round(4)
+        b.restart()
+        h.check(b.ping(), "influxd b restarted on its data dir")
+        write_round(5)
+        h.check(h.wait_until(lambda: settled((r1, r2)), timeout=90, interval=0.5,
+                             errors_ok=True), "both relays delivered everything to A and B")
+        for m in ("m1", "m2", "m3"):
+            want = (len(expect[m]), sum(expect[m].values()))
+            ca, cb = count_sum(a, m), count_sum(b, m)
+            h.check_eq(ca, want, "%s on A: count and sum as the writes and statements leave" % m)
+            h.check_eq(cb, ca, "%s: B holds the same count and sum as A" % m)
+        for r, name in ((r1, "r1"), (r2, "r2")):
+            met = h.get(r.url + "/metrics")[2].decode()
+            h.check(re.search(r"^influx_wal_ingest_points_total\S* [1-9]", met, re.M),
+                    "%s took writes from HAProxy" % name, met[:1500])
+        rc, out, err = r1.run_cli("scrub", "--backend", "a", "--backend", "b",
+                                  "--url", "a=" + a.url, "--url", "b=" + b.url)
+        h.check_eq(rc, 0, "influx-wal scrub: A and B agree", out, err)
+    finally:
+        hp.stop()
+    h.stop_all()
+
+
 if __name__ == "__main__":
-    h.run([test_ordering, test_ordering_without_barrier, test_forward_and_peer_down])
+    h.run([test_ordering, test_ordering_without_barrier, test_forward_and_peer_down,
+           test_haproxy_mirror])
