@@ -62,7 +62,25 @@ def lines(v, ts0, count):
     return "".join("m,t=x n=%di %d\n" % (v, ts0 + i) for i in range(count)).encode()
 
 
-def ordering_run(peer_timeout):
+def shows_barrier_wait(r1):
+    """r1's /health, /status.json and status page all show its sender for b holding a
+    statement for the peers, and list peer r2 (up, not the leader; r1 leads)."""
+    import json
+    st, doc = r1.health(timeout=5)
+    if st != 200 or not isinstance(doc, dict):
+        return None
+    hb = {x["name"]: x for x in doc["backends"]}
+    if "barrier_wait" not in hb["b"]:
+        return None
+    sj = json.loads(h.get(r1.url + "/status.json", timeout=5)[2])
+    sb = {x["name"]: x for x in sj["backends"]}
+    page = h.get(r1.url + "/status", timeout=5)[2].decode()
+    if "barrier_wait" not in sb["b"] or "barrier-wait" not in page:
+        return None
+    return doc, sj, page
+
+
+def ordering_run(peer_timeout, on_statement=None):
     a = h.Influxd("a").start()
     b = h.Influxd("b").start()
     for x in (a, b):
@@ -80,6 +98,8 @@ def ordering_run(peer_timeout):
                                 headers={"Content-Type": "application/x-www-form-urlencoded"},
                                 timeout=60)
         h.check(st in (200, 202), "DELETE through r1", st, body)
+        if on_statement is not None:
+            on_statement(r1, r2)
         st, _, body = h.write(r2.url, DB, lines(2, t0 + 1000, 20), precision="ns")
         h.check_eq(st, 204, "value-2 writes through r2", body)
         def settled():
@@ -93,10 +113,35 @@ def ordering_run(peer_timeout):
 
 
 def test_ordering():
-    va, vb, r1, r2 = ordering_run("30s")
+
+    def waits(r1, _r2):
+        """While r2's value-1 writes are held on their way to B, r1's sender for b holds the
+        DELETE: /health, /status.json and the page show it."""
+        got = h.wait_until(lambda: shows_barrier_wait(r1), timeout=10, interval=0.1,
+                           errors_ok=True)
+        h.check(got, "r1 shows its sender for b waiting at the barrier")
+        doc, sj, page = got
+        h.check_eq(doc["status"], "warn", "/health warns while the barrier waits", doc)
+        h.check(any("holds statement" in x for x in doc["reasons"]), "a reason names the wait",
+                doc["reasons"])
+        bw = {x["name"]: x for x in doc["backends"]}["b"]["barrier_wait"]
+        h.check(bw["seq"] > 0 and bw["since"] > 0, "the wait names its statement and start", bw)
+        h.check_eq(doc.get("leader"), "r1", "/health: r1 leads")
+        h.check_eq([(p["name"], p["up"], p["leader"]) for p in doc.get("peers", [])],
+                   [("r2", True, False)], "/health lists peer r2: up, not the leader")
+        h.check_eq([p["name"] for p in sj.get("peers", [])], ["r2"], "/status.json lists r2")
+        h.check("Peer relays" in page and 'data-peer="r2"' in page, "the page lists r2")
+
+    va, vb, r1, r2 = ordering_run("30s", on_statement=waits)
     h.check_eq(vb, [2] * 20, "B holds only the value-2 points (the DELETE waited for r2)")
     h.check_eq(va, [2] * 20, "A holds only the value-2 points")
     h.check(r2.grep_log("event=fence_requested"), "r2 committed a fence")
+    st, doc = r1.health()
+    h.check(all("barrier_wait" not in x and "fence_wait" not in x for x in doc["backends"]),
+            "once delivered, /health shows no wait", doc)
+    st, doc = r2.health()
+    h.check_eq([(p["name"], p["up"], p["leader"]) for p in doc.get("peers", [])],
+               [("r1", True, True)], "r2's /health lists peer r1: up, the leader", doc)
     h.stop_all()
 
 
@@ -125,6 +170,9 @@ def test_forward_and_peer_down():
             "both backends created it")
     # r2 down: r1 still commits and applies after the bounded wait, counted.
     r2.stop()
+    h.check(h.wait_until(lambda: [(p["name"], p["up"]) for p in r1.health()[1]["peers"]] ==
+                         [("r2", False)], timeout=10, errors_ok=True),
+            "r1's /health shows peer r2 down", r1.health()[1])
     t = time.time()
     st, _, body = h.request("POST", r1.url + "/query",
                             body=b"q=CREATE+DATABASE+down",
