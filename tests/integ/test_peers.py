@@ -36,14 +36,16 @@ def faulty_http(target, *args):
     return h.Process(argv, name="faulty-http-%d" % port, port=port).start()
 
 
-def relay_pair(a, b, b_for_r2=None, peer_timeout="30s", ports=None):
-    """r1 and r2, each with both backends and the other as its [[peer]]."""
+def relay_pair(a, b, b_for_r2=None, peer_timeout="30s", ports=None, extra=None):
+    """r1 and r2, each with both backends and the other as its [[peer]] (and the sections of
+    'extra', e.g. [scrub])."""
     p1, p2 = ports or (h.free_port(), h.free_port())
     def cfg(name, port_other, other, b_url):
         return {"relay": {"name": name, "peer-timeout": peer_timeout},
                 "peer": [{"name": other, "url": "http://127.0.0.1:%d" % port_other}],
                 "backend": [{"name": "a", "url": a.url, "retry-max-delay": "1s"},
-                            {"name": "b", "url": b_url, "retry-max-delay": "1s"}]}
+                            {"name": "b", "url": b_url, "retry-max-delay": "1s"}],
+                **(extra or {})}
     r1 = h.Relay(name="r1", config=cfg("r1", p2, "r2", b.url)).start(port=p1)
     r2 = h.Relay(name="r2", config=cfg("r2", p1, "r1", b_for_r2 or b.url)).start(port=p2)
     return r1, r2
@@ -287,6 +289,63 @@ def test_haproxy_mirror():
     h.stop_all()
 
 
+def scrub_runs(r):
+    return r.metric("influx_wal_scrub_runs_total", default=0)
+
+
+def two_more_runs(*relays):
+    n = [scrub_runs(r) for r in relays]
+    h.check(h.wait_until(lambda: all(scrub_runs(r) >= k + 2 for r, k in zip(relays, n)),
+                         timeout=60), "two more background scrub runs")
+
+
+def scrub_counts(r):
+    return (r.metric("influx_wal_scrub_windows_differing", backend_a="a", backend_b="b"),
+            r.metric("influx_wal_scrub_in_flight_windows"))
+
+
+def test_bgscrub_peer_in_flight():
+    """The background scrub on r1 counts a window as in flight while peer r2 has not delivered
+    it to B: points for db2 (on A only) written through r2, whose sender for b holds them (404).
+    A relay r3 on the same backends that does not know r2 reports the same window as differing
+    (so the rule is what keeps r1 quiet); once B has db2 and r2 delivers, r1 reports nothing."""
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        x.create_db(DB)
+    scrub = {"scrub": {"enabled": True, "interval": "2s", "window": "6h", "rate": 50}}
+    r1, r2 = relay_pair(a, b, extra=scrub)
+    r3 = h.Relay(name="r3", config={
+        "backend": [{"name": "a", "url": a.url}, {"name": "b", "url": b.url}], **scrub}).start()
+    h.check(h.wait_until(lambda: r1.health()[1].get("peers", [{}])[0].get("up") is True,
+                         timeout=10, errors_ok=True), "r1 sees r2 up")
+    a.create_db("db2")
+    now = time.time_ns()
+    st, _, body = r2.write("db2", "w v=1i %d\nw v=2i %d\n" % (now, now + 1), precision="ns")
+    h.check_eq(st, 204, "r2 takes two points for db2", body)
+    h.check(h.wait_until(lambda: a.count("db2", "w", "v") == 2, timeout=30), "A has them")
+    h.check(h.wait_until(lambda: r2.metric("influx_wal_backend_lag_records", backend="b") >= 1,
+                         timeout=10), "r2's sender for b holds them")
+    two_more_runs(r1, r3)
+    d1, f1 = scrub_counts(r1)
+    d3, _f3 = scrub_counts(r3)
+    h.check(d3 >= 1, "r3, which does not know r2, reports the window as differing", d3)
+    h.check_eq(d1, 0, "r1 does not report the window r2 has not delivered to B")
+    h.check(f1 >= 1, "r1 counts it in flight", f1, r1.metrics_text()[-1500:])
+    st, doc = r1.health()
+    h.check(doc["scrub"]["differing_windows"] == 0 and doc["scrub"]["in_flight_windows"] >= 1,
+            "r1's /health: in flight, not differing", doc.get("scrub"))
+    b.create_db("db2")
+    h.check(h.wait_until(lambda: b.count("db2", "w", "v") == 2, timeout=30),
+            "B gets them from r2 once it has db2")
+    h.check(h.wait_until(lambda: r2.metric("influx_wal_backend_lag_records", backend="b") == 0,
+                         timeout=20), "r2 caught up")
+    time.sleep(1.5)  # r1's next poll of r2
+    two_more_runs(r1)
+    h.check_eq(scrub_counts(r1), (0, 0), "then r1 reports nothing differing, nothing in flight")
+    h.stop_all()
+
+
 if __name__ == "__main__":
     h.run([test_ordering, test_ordering_without_barrier, test_forward_and_peer_down,
-           test_haproxy_mirror])
+           test_haproxy_mirror, test_bgscrub_peer_in_flight])
