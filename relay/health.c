@@ -6,7 +6,9 @@
  * the log is writable but a backend is down, behind or given up (the log holds what it lacks,
  * except for a given-up one: "reasons" says which); "fail" when the log is not writable
  * (writes get 503), or "warn" as well when the background scrub's last run found windows
- * that differ ("scrub" holds the result). 200 for pass and warn, 503 for fail: a relay whose
+ * that differ ("scrub" holds the result), or while a backend's sender waits at the statement
+ * barrier between relays (its "fence_wait" or "barrier_wait" says for what; "peers" lists the
+ * peer relays, which are up and which one leads). 200 for pass and warn, 503 for fail: a relay whose
  * backends are down still takes writes safely, so a load balancer keeps it in the write pool. */
 #include "relay/relay_int.h"
 
@@ -27,7 +29,8 @@ static void json_num(struct buf *b, double v)
         buf_printf(b, "%.3f", v);
 }
 
-static void backend_json(struct buf *b, const struct relay_backend_view *s, double eta)
+static void backend_json(struct buf *b, const struct relay_backend_view *s, double eta,
+                         uint64_t now_ns)
 {
     buf_append_str(b, "{\"name\":\"");
     buf_append_json_str(b, s->name, strlen(s->name));
@@ -51,6 +54,7 @@ static void backend_json(struct buf *b, const struct relay_backend_view *s, doub
         buf_printf(b, "\",\"from_seq\":%" PRIu64 ",\"start_point_lost\":%s}", s->rebuild_from_seq,
                    s->rebuild_lost ? "true" : "false");
     }
+    relay_waits_json(b, s, now_ns);
     buf_append_str(b, ",\"last_error\":\"");
     buf_append_json_str(b, s->last_error, strlen(s->last_error));
     buf_append_str(b, "\"}");
@@ -71,7 +75,7 @@ static void reason(struct buf *b, int *first, const char *what, const char *name
 }
 
 static void one_backend(struct conn *c, struct http_req *req, const struct relay_backend_view *st,
-                        const double *eta, size_t n)
+                        const double *eta, size_t n, uint64_t now_ns)
 {
     const char *name = req->url.data + 16;
     size_t nlen = req->path_len - 16;
@@ -87,7 +91,7 @@ static void one_backend(struct conn *c, struct http_req *req, const struct relay
     const struct relay_backend_view *s = &st[k];
     struct buf b;
     buf_init(&b);
-    backend_json(&b, s, eta[k]);
+    backend_json(&b, s, eta[k], now_ns);
     buf_append_str(&b, "\n");
     http_respond(c, s->up && s->caught_up ? 200 : 503, NULL, b.data, b.len);
     buf_deinit(&b);
@@ -157,13 +161,14 @@ void health_handle(struct conn *c, struct http_req *req)
     const double *eta = snap.eta;
     size_t n = snap.n;
     if (req->path_len > 16 && memcmp(req->url.data, "/health/backend/", 16) == 0) {
-        one_backend(c, req, st, eta, n);
+        one_backend(c, req, st, eta, n, snap.now_ns);
         relay_snapshot_deinit(&snap);
         return;
     }
     int all_current = 1;
     for (size_t i = 0; i < n; i++) {
-        all_current &= st[i].up && st[i].caught_up && !st[i].given_up;
+        all_current &= st[i].up && st[i].caught_up && !st[i].given_up &&
+                       st[i].fence_wait_seq == 0 && st[i].barrier_wait_seq == 0;
     }
     struct relay_scrub_view *sv = relay_scrub_view_get(r);
     all_current &= !(sv->enabled && sv->differing_windows > 0);
@@ -199,6 +204,20 @@ void health_handle(struct conn *c, struct http_req *req)
             reason(&b, &first, "is down: the log keeps its records", s->name);
         else if (!s->caught_up)
             reason(&b, &first, "is behind: the log keeps its records", s->name);
+        if (s->fence_wait_seq != 0) {
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "waits at a fence until relay %s applied its statement %" PRIu64,
+                     s->fence_origin, s->fence_wait_seq);
+            reason(&b, &first, why, s->name);
+        }
+        if (s->barrier_wait_seq != 0) {
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "holds statement %" PRIu64 " until every peer relay delivered what it "
+                     "committed before it", s->barrier_wait_seq);
+            reason(&b, &first, why, s->name);
+        }
     }
     if (sv->enabled && sv->differing_windows > 0)
         reason(&b, &first, "the background scrub found windows that differ between backends", NULL);
@@ -216,9 +235,10 @@ void health_handle(struct conn *c, struct http_req *req)
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             buf_append_str(&b, ",");
-        backend_json(&b, &st[i], eta[i]);
+        backend_json(&b, &st[i], eta[i], snap.now_ns);
     }
     buf_append_str(&b, "]");
+    relay_peers_json(&b, &snap);
     if (sv->enabled)
         scrub_json(&b, sv);
     free(sv);

@@ -126,6 +126,9 @@ struct relay_peer_view {
     int up;
     uint64_t last_ok_ns;
     uint64_t polls_failed_total, fences_failed_total, barrier_timeouts_total;
+    /* Its backends as its last answer said: the most its senders lag (records) and the oldest
+     * receive time they have not delivered (realtime ns, 0: none). */
+    uint64_t max_lag_records, oldest_unacked_ns;
 };
 
 /* A rebuild as the backends' side answers a change of it (POST /api/rebuild/...). */

@@ -262,9 +262,22 @@ struct relay_snapshot {
     double *eta;                   /* n of them; owned */
     size_t n;
     uint64_t now_ns;               /* realtime */
+    /* Several relays: the peers (n_peers, owned; none without [[peer]]) and the statement
+     * leader's name (this relay's own when it leads). */
+    struct relay_peer_view *peers;
+    size_t n_peers;
+    char leader[65];
 };
 void relay_snapshot_get(struct relay *r, struct relay_snapshot *s);
 void relay_snapshot_deinit(struct relay_snapshot *s);
+/* The statement barrier's waits of backend 'x' as JSON members, each with a leading comma:
+ * ,"fence_wait":{"origin","seq"} while its sender holds at a peer's fence and
+ * ,"barrier_wait":{"seq","since","seconds"} while it holds a statement for the peers; nothing
+ * while it waits for neither. */
+void relay_waits_json(struct buf *b, const struct relay_backend_view *x, uint64_t now_ns);
+/* ,"leader":NAME,"peers":[{name,url,up,leader,last_ok,polls_failed,fences_failed,
+ * barrier_timeouts,max_lag_records,oldest_unacked}]; nothing without peers. */
+void relay_peers_json(struct buf *b, const struct relay_snapshot *s);
 /* Start the ring's 5 s sampling timer (unreferenced: it never keeps the loop alive) and keep
  * copies of the listener addresses the page lists. */
 void status_ring_start(struct relay *r, const struct relay_options *opts);

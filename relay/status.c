@@ -61,15 +61,65 @@ void relay_snapshot_get(struct relay *r, struct relay_snapshot *s)
     for (size_t i = 0; i < s->n; i++)
         s->eta[i] = relay_backend_eta(&s->v, &s->st[i]);
     s->now_ns = wal_now_ns();
+    if (r->hooks.peers != NULL)
+        r->hooks.peers(r->hooks.arg, &s->peers, &s->n_peers);
+    if (s->n_peers > 0) {
+        const char *l = r->hooks.peer_leader ? r->hooks.peer_leader(r->hooks.arg) : NULL;
+        snprintf(s->leader, sizeof(s->leader), "%s",
+                 l ? l : r->cfg_limits.relay_name ? r->cfg_limits.relay_name : "relay");
+    }
 }
 
 void relay_snapshot_deinit(struct relay_snapshot *s)
 {
     free(s->st);
     free(s->eta);
+    free(s->peers);
     s->st = NULL;
     s->eta = NULL;
+    s->peers = NULL;
     s->n = 0;
+    s->n_peers = 0;
+}
+
+void relay_waits_json(struct buf *b, const struct relay_backend_view *x, uint64_t now_ns)
+{
+    if (x->fence_wait_seq != 0) {
+        buf_append_str(b, ",\"fence_wait\":{\"origin\":\"");
+        buf_append_json_str(b, x->fence_origin, strlen(x->fence_origin));
+        buf_printf(b, "\",\"seq\":%" PRIu64 "}", x->fence_wait_seq);
+    }
+    if (x->barrier_wait_seq != 0) {
+        uint64_t since = x->barrier_wait_since_ns;
+        buf_printf(b, ",\"barrier_wait\":{\"seq\":%" PRIu64 ",\"since\":%.3f,\"seconds\":%.3f}",
+                   x->barrier_wait_seq, (double)since / 1e9,
+                   since != 0 && now_ns > since ? (double)(now_ns - since) / 1e9 : 0.0);
+    }
+}
+
+void relay_peers_json(struct buf *b, const struct relay_snapshot *s)
+{
+    if (s->n_peers == 0)
+        return;
+    buf_append_str(b, ",\"leader\":\"");
+    buf_append_json_str(b, s->leader, strlen(s->leader));
+    buf_append_str(b, "\",\"peers\":[");
+    for (size_t i = 0; i < s->n_peers; i++) {
+        const struct relay_peer_view *p = &s->peers[i];
+        buf_append_str(b, i ? ",{\"name\":\"" : "{\"name\":\"");
+        buf_append_json_str(b, p->name, strlen(p->name));
+        buf_append_str(b, "\",\"url\":\"");
+        buf_append_json_str(b, p->url, strlen(p->url));
+        buf_printf(b,
+                   "\",\"up\":%s,\"leader\":%s,\"last_ok\":%.3f,\"polls_failed\":%" PRIu64
+                   ",\"fences_failed\":%" PRIu64 ",\"barrier_timeouts\":%" PRIu64
+                   ",\"max_lag_records\":%" PRIu64 ",\"oldest_unacked\":%.3f}",
+                   p->up ? "true" : "false", strcmp(p->name, s->leader) == 0 ? "true" : "false",
+                   (double)p->last_ok_ns / 1e9, p->polls_failed_total, p->fences_failed_total,
+                   p->barrier_timeouts_total, p->max_lag_records,
+                   (double)p->oldest_unacked_ns / 1e9);
+    }
+    buf_append_str(b, "]");
 }
 
 /* ---- the ring ----------------------------------------------------------------------------- */
@@ -312,6 +362,7 @@ static void json_backends(struct buf *b, const struct relay_snapshot *s, struct 
         jstr(b, x->last_error);
         buf_append_str(b, ",\"last_error_at\":");
         jsecs(b, ser ? ser->last_error_ns : 0);
+        relay_waits_json(b, x, s->now_ns);
         buf_append_str(b, "}");
     }
     buf_append_str(b, "]");
@@ -460,6 +511,7 @@ static void status_json(struct buf *b, struct relay *r)
     json_ingest(b, r, &s, r->ring);
     buf_append_str(b, ",");
     json_backends(b, &s, r->ring);
+    relay_peers_json(b, &s);
     buf_append_str(b, ",");
     json_history(b, r->ring);
     buf_append_str(b, "}\n");

@@ -210,7 +210,24 @@ static void render_backends(struct buf *b, const json_t *arr)
         esc(b, jstr_of(x, "kind"));
         buf_append_str(b, "</td><td class=\"t\">");
         esc(b, jstr_of(x, "url"));
-        buf_printf(b, "</td><td class=\"t state\">%s</td><td>", state);
+        buf_printf(b, "</td><td class=\"t state\">%s", state);
+        const json_t *fw = json_object_get(x, "fence_wait");
+        const json_t *bw = json_object_get(x, "barrier_wait");
+        if (fw != NULL) {
+            buf_append_str(b, " <small class=\"wait fence-wait\">at a fence for ");
+            esc(b, jstr_of(fw, "origin"));
+            buf_append_str(b, "'s statement ");
+            fmt_int(b, jnum_of(fw, "seq"));
+            buf_append_str(b, "</small>");
+        }
+        if (bw != NULL) {
+            buf_append_str(b, " <small class=\"wait barrier-wait\">statement ");
+            fmt_int(b, jnum_of(bw, "seq"));
+            buf_append_str(b, " waits for the peers (");
+            fmt_dur(b, jnum_of(bw, "seconds"));
+            buf_append_str(b, ")</small>");
+        }
+        buf_append_str(b, "</td><td>");
         fmt_int(b, jnum_of(x, "cursor"));
         buf_append_str(b, "</td><td class=\"lag\">");
         fmt_int(b, jnum_of(x, "lag_records"));
@@ -238,6 +255,41 @@ static void render_backends(struct buf *b, const json_t *arr)
             fmt_hms(b, jnum_of(x, "last_error_at"));
             buf_append_str(b, " UTC)</small>");
         }
+        buf_append_str(b, "</td></tr>");
+    }
+    buf_append_str(b, "</tbody></table>");
+}
+
+/* The peer relays (the statement barrier), when there are any. */
+static void render_peers(struct buf *b, const json_t *d)
+{
+    const json_t *arr = json_object_get(d, "peers");
+    if (json_array_size(arr) == 0)
+        return;
+    buf_append_str(b, "<h2>Peer relays</h2><p>statement leader <b id=\"leader\">");
+    esc(b, jstr_of(d, "leader"));
+    buf_append_str(b, "</b></p><table id=\"peers\"><thead><tr><th class=\"t\">name</th>"
+                      "<th class=\"t\">URL</th><th class=\"t\">state</th><th>max lag records</th>"
+                      "<th>failed polls</th><th>failed fences</th><th>barrier timeouts</th>"
+                      "</tr></thead><tbody>");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *p = json_array_get(arr, i);
+        int up = json_is_true(json_object_get(p, "up"));
+        buf_printf(b, "<tr class=\"peer state-%s\" data-peer=\"", up ? "up" : "down");
+        esc(b, jstr_of(p, "name"));
+        buf_append_str(b, "\"><td class=\"t\">");
+        esc(b, jstr_of(p, "name"));
+        buf_append_str(b, "</td><td class=\"t\">");
+        esc(b, jstr_of(p, "url"));
+        buf_printf(b, "</td><td class=\"t state\">%s%s</td><td>", up ? "up" : "down",
+                   json_is_true(json_object_get(p, "leader")) ? " (leader)" : "");
+        fmt_int(b, jnum_of(p, "max_lag_records"));
+        buf_append_str(b, "</td><td>");
+        fmt_int(b, jnum_of(p, "polls_failed"));
+        buf_append_str(b, "</td><td>");
+        fmt_int(b, jnum_of(p, "fences_failed"));
+        buf_append_str(b, "</td><td>");
+        fmt_int(b, jnum_of(p, "barrier_timeouts"));
         buf_append_str(b, "</td></tr>");
     }
     buf_append_str(b, "</tbody></table>");
@@ -358,6 +410,7 @@ static void render_content(struct buf *b, const json_t *d)
     fmt_hms(b, now);
     buf_append_str(b, " UTC</span></p>");
     render_backends(b, json_object_get(d, "backends"));
+    render_peers(b, d);
     render_wal(b, json_object_get(d, "wal"));
     render_ingest(b, json_object_get(d, "ingest"));
     const json_t *hi = json_object_get(d, "history");

@@ -528,6 +528,30 @@ void replay_peer_status(struct replay *r, struct replay_peer_status **out, size_
     }
 }
 
+int replay_peer_pair_lag(struct replay *r, const char *a, const char *b, uint64_t *lag,
+                         uint64_t *oldest_ns)
+{
+    int unknown = 0;
+    *lag = 0;
+    *oldest_ns = 0;
+    for (struct peer *p = r->peers; p != NULL; p = p->next) {
+        if (!p->polled || !p->up) {
+            unknown = 1;
+            continue;
+        }
+        for (size_t j = 0; j < p->n_bk; j++) {
+            const struct peer_backend *x = &p->bk[j];
+            if (strcmp(x->name, a) != 0 && strcmp(x->name, b) != 0)
+                continue;
+            if (x->lag_records > *lag)
+                *lag = x->lag_records;
+            if (x->oldest_unacked_ns != 0 && (*oldest_ns == 0 || x->oldest_unacked_ns < *oldest_ns))
+                *oldest_ns = x->oldest_unacked_ns;
+        }
+    }
+    return unknown;
+}
+
 void fence_stop(struct replay *r)
 {
     r->peer_due_ms = 0;

@@ -285,6 +285,13 @@ struct replay_peer_status {
 };
 /* Every peer, in configuration order; caller frees *out. Loop thread. */
 void replay_peer_status(struct replay *r, struct replay_peer_status **out, size_t *n);
+/* What the peers still hold for backends 'a' and 'b' (either), as their last polls said: the
+ * most records any of their senders for a or b lags (*lag) and the oldest receive time those
+ * senders have not delivered (*oldest_ns, realtime; 0: none). 1 when that is not known: a peer
+ * is down or has not answered yet (*lag and *oldest_ns then cover the others); else 0. A peer
+ * that does not feed a or b holds nothing for it. No peers: 0 with both 0. Loop thread. */
+int replay_peer_pair_lag(struct replay *r, const char *a, const char *b, uint64_t *lag,
+                         uint64_t *oldest_ns);
 
 /* ---- rebuilding a backend from another (the daemon's /api/rebuild) ---- */
 

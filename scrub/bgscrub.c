@@ -62,6 +62,10 @@ struct bgscrub {
     struct scrub_rows rows[2];
     uint64_t c0, scanned_to, scanned;
     int overflow;
+    /* The peers (several relays) over the unit's queries: some peer's lag unknown, some peer
+     * lagging for either side, the oldest receive time a peer had not delivered (0: none). */
+    int peer_unknown, peer_lagging;
+    uint64_t peer_oldest_ns;
     struct scrub_hmap flight;
     struct relay_scrub_pair cur;
     struct relay_scrub_view next; /* being filled */
@@ -486,6 +490,34 @@ static uint64_t pair_cursor(struct bgscrub *s)
     return c == UINT64_MAX ? 0 : c;
 }
 
+/* Fold what the peers hold for the pair now into the unit's figures ('reset': the unit's
+ * queries start). */
+static void peer_note(struct bgscrub *s, int reset)
+{
+    uint64_t lag = 0, oldest = 0;
+    int unknown = replay_peer_pair_lag(s->rp, s->run[0], s->run[s->pair], &lag, &oldest);
+    if (reset) {
+        s->peer_unknown = s->peer_lagging = 0;
+        s->peer_oldest_ns = 0;
+    }
+    s->peer_unknown |= unknown;
+    s->peer_lagging |= lag > 0;
+    if (oldest != 0 && (s->peer_oldest_ns == 0 || oldest < s->peer_oldest_ns))
+        s->peer_oldest_ns = oldest;
+}
+
+/* 1 when a peer may still hold points of the window at 'hour' for either side: a peer's lag
+ * is unknown, or a peer lags and the window is at or after the hour it received the oldest
+ * record it has not delivered (or it lags without saying since when). */
+static int peer_in_flight(const struct bgscrub *s, int64_t hour)
+{
+    if (s->peer_unknown)
+        return 1;
+    if (!s->peer_lagging && s->peer_oldest_ns == 0)
+        return 0;
+    return s->peer_oldest_ns == 0 || hour >= scrub_hour_of((int64_t)s->peer_oldest_ns);
+}
+
 /* One slice of the log after max(c0, scanned_to). 1 when the head was reached. */
 static int scan_slice(struct bgscrub *s)
 {
@@ -535,7 +567,9 @@ static int verdict(void *arg, int64_t hour, const struct scrub_fig *fa, const st
     if (!differs)
         return 0;
     const struct scrub_unit *u = &s->unit;
-    if (s->overflow || scrub_hmap_get(&s->flight, scrub_window_key(u->db, "", u->m, hour), NULL)) {
+    peer_note(s, 0);
+    if (s->overflow || scrub_hmap_get(&s->flight, scrub_window_key(u->db, "", u->m, hour), NULL) ||
+        peer_in_flight(s, hour)) {
         s->cur.in_flight++;
         return 0;
     }
@@ -620,6 +654,7 @@ static void on_timer(uv_timer_t *t)
             /* Before the first query of the window: whatever either side lacks now is after
              * this, and whatever arrives meanwhile is after it too. */
             s->c0 = pair_cursor(s);
+            peer_note(s, 1);
         }
         scrub_figures_query(&q, &s->unit, s->since, s->until);
         ask(s, s->unit.db, q.data);

@@ -12,8 +12,12 @@
  * pair had when that window's queries started, up to the log's head when they ended: such a
  * point may have reached one side and not the other. When that backlog is over
  * BGSCRUB_SCAN_MAX records, every differing window of the rest of the run counts as in flight.
- * Other relays' logs (several relays feeding the same backends) are not known here: a window
- * that a peer's backlog still holds can be reported as differing until that peer delivers it. */
+ * Other relays (several relays feeding the same backends, [[peer]]): their logs are not read
+ * here, their status polls are (replay_peer_pair_lag). While a peer is down or has not answered
+ * yet, every differing window counts as in flight; while a peer's sender for either side of
+ * the pair lags, a differing window at or after the hour in which that peer received the oldest
+ * record it has not delivered counts as in flight. A peer's point timestamped before that hour
+ * (a backfill) can still be reported as differing until the peer delivers it. */
 #ifndef IWR_SCRUB_BGSCRUB_H
 #define IWR_SCRUB_BGSCRUB_H
 

@@ -373,6 +373,8 @@ static void hook_peers(void *arg, struct relay_peer_view **out, size_t *n)
         v->polls_failed_total = st[i].polls_failed_total;
         v->fences_failed_total = st[i].fences_failed_total;
         v->barrier_timeouts_total = st[i].barrier_timeouts_total;
+        v->max_lag_records = st[i].max_lag_records;
+        v->oldest_unacked_ns = st[i].oldest_unacked_ns;
     }
     free(st);
 }
