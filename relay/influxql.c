@@ -233,6 +233,34 @@ static size_t scan_regex(const char *s, size_t len, size_t i, enum tk *tok)
     }
 }
 
+/* The comparison and cast operators, each two-character one before the one-character one it
+ * starts with; a lone '!' is none of them. */
+static const struct {
+    char op[3];
+    enum tk tk;
+} operators[] = {
+    {"=~", TK_EQREGEX}, {"=", TK_EQ},
+    {"!=", TK_NEQ},     {"!~", TK_NEQREGEX},
+    {">=", TK_GTE},     {">", TK_GT},
+    {"<=", TK_LTE},     {"<>", TK_NEQ},      {"<", TK_LT},
+    {"::", TK_DCOLON},  {":", TK_COLON},
+};
+
+/* The operator at s[i]: its end, with *tok set, or 0 where none starts there. */
+static size_t scan_operator(const char *s, size_t len, size_t i, enum tk *tok)
+{
+    for (size_t n = 0; n < sizeof(operators) / sizeof(operators[0]); n++) {
+        const char *op = operators[n].op;
+        if (s[i] != op[0])
+            continue;
+        if (op[1] == '\0' || (i + 1 < len && s[i + 1] == op[1])) {
+            *tok = operators[n].tk;
+            return op[1] == '\0' ? i + 1 : i + 2;
+        }
+    }
+    return 0;
+}
+
 struct tok {
     enum tk tk;
     int kw;
@@ -318,48 +346,10 @@ static size_t scan(const char *s, size_t len, size_t i, int regex_ok, struct tok
         case ',': k = TK_COMMA; break;
         case ';': k = TK_SEMI; break;
         case '.': k = TK_DOT; break;
-        case '=':
-            k = TK_EQ;
-            if (j < len && s[j] == '~') {
-                k = TK_EQREGEX;
-                j++;
-            }
-            break;
-        case '!':
-            if (j < len && s[j] == '=') {
-                k = TK_NEQ;
-                j++;
-            } else if (j < len && s[j] == '~') {
-                k = TK_NEQREGEX;
-                j++;
-            }
-            break;
-        case '>':
-            k = TK_GT;
-            if (j < len && s[j] == '=') {
-                k = TK_GTE;
-                j++;
-            }
-            break;
-        case '<':
-            k = TK_LT;
-            if (j < len && s[j] == '=') {
-                k = TK_LTE;
-                j++;
-            } else if (j < len && s[j] == '>') {
-                k = TK_NEQ;
-                j++;
-            }
-            break;
-        case ':':
-            k = TK_COLON;
-            if (j < len && s[j] == ':') {
-                k = TK_DCOLON;
-                j++;
-            }
-            break;
         default:
-            j = i + utf8_len(s, len, i);
+            j = scan_operator(s, len, i, &k);
+            if (j == 0)
+                j = i + utf8_len(s, len, i);
             break;
         }
     }
