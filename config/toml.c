@@ -606,6 +606,35 @@ static int parse_scalar_token(struct parser *ps, const char *s, size_t n, struct
 static int parse_value(struct parser *ps, int depth, struct toml_node **out);
 static int parse_keyval(struct parser *ps, struct toml_node *table);
 
+/* How an array or an inline table lists its elements: what closes it, whether it must close on
+ * the line it opened on, and what is said when it does not. */
+struct element_list {
+    char close;
+    int one_line;
+    const char *unterminated;
+    const char *expected;
+};
+
+static const struct element_list ARRAY_LIST = {']', 0, "unterminated array",
+                                               "expected ',' or ']' in an array"};
+static const struct element_list INLINE_TABLE_LIST = {
+    '}', 1, "unterminated inline table (it must close on the same line)",
+    "expected ',' or '}' in an inline table"};
+
+/* After an element of a list opened on `line`: 1 at its close (left for the caller), 0 past the
+ * ',' before the next, or fail()'s error. */
+static int next_element(struct parser *ps, int line, const struct element_list *el)
+{
+    if (ps->p == ps->end || (el->one_line && (*ps->p == '\n' || *ps->p == '\r')))
+        return fail(ps, line, "%s", el->unterminated);
+    if (*ps->p == el->close)
+        return 1;
+    if (*ps->p != ',')
+        return fail(ps, ps->line, "%s", el->expected);
+    ps->p++;
+    return 0;
+}
+
 static int parse_array(struct parser *ps, int depth, struct toml_node **out)
 {
     int line = ps->line;
@@ -635,17 +664,11 @@ static int parse_array(struct parser *ps, int depth, struct toml_node **out)
             rc = skip_blank(ps);
         if (rc != 0)
             goto out_free;
-        if (ps->p == ps->end) {
-            rc = fail(ps, line, "unterminated array");
-            goto out_free;
-        }
-        if (*ps->p == ']')
+        rc = next_element(ps, line, &ARRAY_LIST);
+        if (rc == 1)
             break;
-        if (*ps->p != ',') {
-            rc = fail(ps, ps->line, "expected ',' or ']' in an array");
+        if (rc != 0)
             goto out_free;
-        }
-        ps->p++;
     }
     ps->p++;
     *out = arr;
@@ -676,17 +699,11 @@ static int parse_inline_table(struct parser *ps, int depth, struct toml_node **o
         if (rc != 0)
             goto out_free;
         skip_ws(ps);
-        if (ps->p == ps->end || *ps->p == '\n' || *ps->p == '\r') {
-            rc = fail(ps, line, "unterminated inline table (it must close on the same line)");
-            goto out_free;
-        }
-        if (*ps->p == '}')
+        rc = next_element(ps, line, &INLINE_TABLE_LIST);
+        if (rc == 1)
             break;
-        if (*ps->p != ',') {
-            rc = fail(ps, ps->line, "expected ',' or '}' in an inline table");
+        if (rc != 0)
             goto out_free;
-        }
-        ps->p++;
         skip_ws(ps);
         if (ps->p < ps->end && *ps->p == '}') {
             rc = fail(ps, ps->line, "trailing comma in an inline table");
