@@ -134,12 +134,8 @@ static int param(struct http_req *req, const char *q, size_t qlen, const char *k
 void admin_rebuild_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
-    const char *q = req->url.data + req->path_len;
-    size_t qlen = req->url.len - req->path_len;
-    if (qlen > 0) {
-        q++;
-        qlen--;
-    }
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
     /* Pausing a backend or moving its cursor is an operator's act: with [auth], admin only. */
     int admin = 0;
     if (auth_check_admin(c, req, q, qlen, &admin) != 0)

@@ -12,12 +12,8 @@
 void promwrite_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
-    const char *q = req->url.data + req->path_len;
-    size_t qlen = req->url.len - req->path_len;
-    if (qlen > 0) {
-        q++;
-        qlen--;
-    }
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
     if (auth_check(c, req, q, qlen) != 0)
         return;
     struct buf db, rp, cons, lp;

@@ -169,6 +169,8 @@ void relay_route(struct conn *c, struct http_req *req);
 /* Query-string lookup: the decoded value of 'key' in 'q' into 'out' (cleared first). 1 when
  * present (even empty), 0 when absent. */
 int query_get(const char *q, size_t qlen, const char *key, struct buf *out);
+/* The query string of 'req', after its '?' (empty when there is none), its length in *qlen. */
+const char *req_query(const struct http_req *req, size_t *qlen);
 
 /* write.c */
 void write_handle(struct conn *c, struct http_req *req, int v2);

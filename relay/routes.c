@@ -60,14 +60,17 @@ int query_get(const char *q, size_t qlen, const char *key, struct buf *out)
     return 0;
 }
 
+const char *req_query(const struct http_req *req, size_t *qlen)
+{
+    size_t n = req->url.len - req->path_len;
+    *qlen = n > 0 ? n - 1 : 0;
+    return req->url.data + req->path_len + (n > 0);
+}
+
 static void ping_handle(struct conn *c, struct http_req *req)
 {
-    const char *q = req->url.data + req->path_len;
-    size_t qlen = req->url.len - req->path_len;
-    if (qlen > 0) {
-        q++;
-        qlen--;
-    }
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
     struct buf v;
     buf_init(&v);
     int verbose = query_get(q, qlen, "verbose", &v) && v.len > 0 &&

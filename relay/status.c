@@ -527,12 +527,8 @@ static int status_allowed(struct conn *c, struct http_req *req)
     const struct relay_options *cfg = &c->relay->cfg_limits;
     if (!cfg->auth_enabled || cfg->status_public)
         return 1;
-    const char *q = req->url.data + req->path_len;
-    size_t qlen = req->url.len - req->path_len;
-    if (qlen > 0) {
-        q++;
-        qlen--;
-    }
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
     int have = 0;
     if (auth_verify(cfg, req, q, qlen, &have))
         return 1;

@@ -173,12 +173,8 @@ void write_handle(struct conn *c, struct http_req *req, int v2)
 {
     struct relay *r = c->relay;
     const struct relay_options *lim = &r->cfg_limits;
-    const char *q = req->url.data + req->path_len;
-    size_t qlen = req->url.len - req->path_len;
-    if (qlen > 0) {
-        q++;
-        qlen--;
-    }
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
     if (auth_check(c, req, q, qlen) != 0)
         return;
     struct buf db, rp, prec, cons;
