@@ -108,6 +108,13 @@ void buf_append_json_str(struct buf *b, const char *s, size_t n)
     }
 }
 
+void buf_append_json_quoted(struct buf *b, const char *s)
+{
+    buf_append(b, "\"", 1);
+    buf_append_json_str(b, s, strlen(s));
+    buf_append(b, "\"", 1);
+}
+
 char *buf_steal(struct buf *b)
 {
     buf_reserve(b, 1)[0] = '\0';

@@ -23,6 +23,8 @@ void buf_append_i64(struct buf *b, int64_t v);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append 's' as the inside of a JSON string (quotes not included). */
 void buf_append_json_str(struct buf *b, const char *s, size_t n);
+/* Append the NUL-terminated 's' as a JSON string, quotes included. */
+void buf_append_json_quoted(struct buf *b, const char *s);
 /* Take the bytes: the caller frees the result; the buffer is left empty. */
 char *buf_steal(struct buf *b);
 /* The value of a hexadecimal digit, or -1 (percent-decoding, TOML escapes). */

@@ -25,12 +25,12 @@ struct admin_call {
 
 static void info_json(struct buf *b, const struct relay_rebuild_info *i)
 {
-    buf_append_str(b, "\"backend\":\"");
-    buf_append_json_str(b, i->backend, strlen(i->backend));
-    buf_append_str(b, "\",\"source\":\"");
-    buf_append_json_str(b, i->source, strlen(i->source));
+    buf_append_str(b, "\"backend\":");
+    buf_append_json_quoted(b, i->backend);
+    buf_append_str(b, ",\"source\":");
+    buf_append_json_quoted(b, i->source);
     buf_printf(b,
-               "\",\"rebuilding\":%s,\"start_point_lost\":%s,\"resumed\":%s,\"from_seq\":%" PRIu64
+               ",\"rebuilding\":%s,\"start_point_lost\":%s,\"resumed\":%s,\"from_seq\":%" PRIu64
                ",\"started_ns\":%" PRIu64 ",\"head_seq\":%" PRIu64,
                i->active ? "true" : "false", i->lost ? "true" : "false",
                i->resumed ? "true" : "false", i->from_seq, i->started_ns, i->head_seq);

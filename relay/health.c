@@ -32,12 +32,12 @@ static void json_num(struct buf *b, double v)
 static void backend_json(struct buf *b, const struct relay_backend_view *s, double eta,
                          uint64_t now_ns)
 {
-    buf_append_str(b, "{\"name\":\"");
-    buf_append_json_str(b, s->name, strlen(s->name));
-    buf_append_str(b, "\",\"url\":\"");
-    buf_append_json_str(b, s->url, strlen(s->url));
+    buf_append_str(b, "{\"name\":");
+    buf_append_json_quoted(b, s->name);
+    buf_append_str(b, ",\"url\":");
+    buf_append_json_quoted(b, s->url);
     buf_printf(b,
-               "\",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64
+               ",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64
                ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64
                ",\"lag_seconds\":%.3f,\"sent_points\":%" PRIu64 ",\"dead_letters\":%" PRIu64
                ",\"retries\":%" PRIu64 ",\"drain_records_per_second\":%.3f"
@@ -99,9 +99,8 @@ static void one_backend(struct conn *c, struct http_req *req, const struct relay
 
 static void json_kv(struct buf *b, const char *key, const char *s)
 {
-    buf_printf(b, "\"%s\":\"", key);
-    buf_append_json_str(b, s, strlen(s));
-    buf_append_str(b, "\"");
+    buf_printf(b, "\"%s\":", key);
+    buf_append_json_quoted(b, s);
 }
 
 /* The background scrub's last result: "scrub":{...}, the first few differing windows with

@@ -285,13 +285,6 @@ static void jnum(struct buf *b, double v)
         buf_printf(b, "%.3f", v);
 }
 
-static void jstr(struct buf *b, const char *s)
-{
-    buf_append_str(b, "\"");
-    buf_append_json_str(b, s, strlen(s));
-    buf_append_str(b, "\"");
-}
-
 static void jsecs(struct buf *b, uint64_t ns)
 {
     if (ns == 0)
@@ -340,9 +333,9 @@ static void json_backends(struct buf *b, const struct relay_snapshot *s, struct 
         if (ser != NULL)
             series_note_error(ser, x->last_error, s->now_ns);
         buf_append_str(b, i ? ",{\"name\":" : "{\"name\":");
-        jstr(b, x->name);
+        buf_append_json_quoted(b, x->name);
         buf_append_str(b, ",\"kind\":\"influxdb\",\"url\":");
-        jstr(b, x->url);
+        buf_append_json_quoted(b, x->url);
         buf_printf(b,
                    ",\"state\":\"%s\",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64
                    ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64 ",\"lag_seconds\":",
@@ -359,7 +352,7 @@ static void json_backends(struct buf *b, const struct relay_snapshot *s, struct 
                    x->sent_points_total, x->dead_letters_total, x->retries_total);
         jsecs(b, x->down_since_ns);
         buf_append_str(b, ",\"last_error\":");
-        jstr(b, x->last_error);
+        buf_append_json_quoted(b, x->last_error);
         buf_append_str(b, ",\"last_error_at\":");
         jsecs(b, ser ? ser->last_error_ns : 0);
         relay_waits_json(b, x, s->now_ns);
@@ -391,7 +384,7 @@ static void json_history(struct buf *b, const struct status_ring *g)
     for (size_t j = 0; g && j < g->n_series; j++) {
         const struct status_series *x = &g->series[j];
         buf_append_str(b, j ? ",{\"name\":" : "{\"name\":");
-        jstr(b, x->name);
+        buf_append_json_quoted(b, x->name);
         buf_append_str(b, ",\"since\":");
         jsecs(b, x->since_ns);
         buf_append_str(b, ",\"lag_records\":[");
@@ -438,15 +431,15 @@ static void json_ingest(struct buf *b, struct relay *r, const struct relay_snaps
     buf_append_str(b, "],\"listeners\":[");
     for (size_t i = 0; g && i < g->n_listen; i++) {
         buf_append_str(b, i ? ",{\"kind\":\"http\",\"address\":" : "{\"kind\":\"http\",\"address\":");
-        jstr(b, g->listen[i]);
+        buf_append_json_quoted(b, g->listen[i]);
         buf_append_str(b, "}");
     }
     for (size_t i = 0; g && i < g->n_udp; i++) {
         buf_append_str(b, i || g->n_listen ? ",{\"kind\":\"udp\",\"address\":"
                                            : "{\"kind\":\"udp\",\"address\":");
-        jstr(b, g->udp_listen[i]);
+        buf_append_json_quoted(b, g->udp_listen[i]);
         buf_append_str(b, ",\"database\":");
-        jstr(b, g->udp_db[i]);
+        buf_append_json_quoted(b, g->udp_db[i]);
         buf_append_str(b, "}");
     }
     buf_append_str(b, "]}");
@@ -504,7 +497,7 @@ static void status_json(struct buf *b, struct relay *r)
     jsecs(b, r->started_ns);
     buf_printf(b, ",\"uptime_seconds\":%.0f,\"data_dir\":",
                s.now_ns > r->started_ns ? floor((double)(s.now_ns - r->started_ns) / 1e9) : 0);
-    jstr(b, r->cfg_limits.data_dir ? r->cfg_limits.data_dir : "");
+    buf_append_json_quoted(b, r->cfg_limits.data_dir ? r->cfg_limits.data_dir : "");
     buf_append_str(b, ",");
     json_wal(b, r, &s);
     buf_append_str(b, ",");
