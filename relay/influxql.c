@@ -101,6 +101,27 @@ static size_t newline_at(const char *s, size_t len, size_t i)
 
 /* ---- the scanner ---- */
 
+/* Within a string or regex, at s[j]: where the token ends if it ends here, with *tok set (the end
+ * of the input or a NUL, or a newline: 'bad'; the 'close' character: 'good'), else 0. */
+static size_t delimited_end(const char *s, size_t len, size_t j, char close, enum tk good,
+                            enum tk bad, enum tk *tok)
+{
+    if (j >= len || s[j] == '\0') {
+        *tok = bad;
+        return j >= len ? len : j + 1;
+    }
+    if (s[j] == close) {
+        *tok = good;
+        return j + 1;
+    }
+    size_t nl = newline_at(s, len, j);
+    if (nl) {
+        *tok = bad;
+        return j + nl;
+    }
+    return 0;
+}
+
 /* A quoted string or identifier from s[i] (the quote). influxd's ScanString: escapes \n \\ \"
  * \' only, a newline or the end is a bad string, another escape a bad escape ending after it. */
 static size_t scan_quoted(const char *s, size_t len, size_t i, enum tk *tok)
@@ -108,19 +129,9 @@ static size_t scan_quoted(const char *s, size_t len, size_t i, enum tk *tok)
     char q = s[i];
     size_t j = i + 1;
     for (;;) {
-        if (j >= len || s[j] == '\0') {
-            *tok = TK_BADSTRING;
-            return j >= len ? len : j + 1;
-        }
-        if (s[j] == q) {
-            *tok = TK_STRING;
-            return j + 1;
-        }
-        size_t nl = newline_at(s, len, j);
-        if (nl) {
-            *tok = TK_BADSTRING;
-            return j + nl;
-        }
+        size_t end = delimited_end(s, len, j, q, TK_STRING, TK_BADSTRING, tok);
+        if (end != 0)
+            return end;
         if (s[j] == '\\') {
             if (j + 1 >= len) {
                 *tok = TK_BADESCAPE;
@@ -208,19 +219,9 @@ static size_t scan_regex(const char *s, size_t len, size_t i, enum tk *tok)
 {
     size_t j = i + 1;
     for (;;) {
-        if (j >= len || s[j] == '\0') {
-            *tok = TK_BADREGEX;
-            return j >= len ? len : j + 1;
-        }
-        if (s[j] == '/') {
-            *tok = TK_REGEX;
-            return j + 1;
-        }
-        size_t nl = newline_at(s, len, j);
-        if (nl) {
-            *tok = TK_BADREGEX;
-            return j + nl;
-        }
+        size_t end = delimited_end(s, len, j, '/', TK_REGEX, TK_BADREGEX, tok);
+        if (end != 0)
+            return end;
         if (s[j] == '\\') {
             if (j + 1 >= len) {
                 *tok = TK_BADREGEX;
