@@ -499,6 +499,16 @@ struct names {
     const char *err;
 };
 
+/* Append 's' (the list takes it). */
+static void names_push(struct names *nm, char *s)
+{
+    if (nm->n == nm->cap) {
+        nm->cap = nm->cap ? nm->cap * 2 : 16;
+        nm->v = xrealloc(nm->v, nm->cap * sizeof(*nm->v));
+    }
+    nm->v[nm->n++] = s;
+}
+
 static int collect_names(void *arg, const json_t *result)
 {
     struct names *nm = arg;
@@ -514,11 +524,7 @@ static int collect_names(void *arg, const json_t *result)
             const char *s = json_string_value(json_array_get(json_array_get(values, j), 0));
             if (s == NULL)
                 continue;
-            if (nm->n == nm->cap) {
-                nm->cap = nm->cap ? nm->cap * 2 : 16;
-                nm->v = xrealloc(nm->v, nm->cap * sizeof(*nm->v));
-            }
-            nm->v[nm->n++] = xstrdup(s);
+            names_push(nm, xstrdup(s));
         }
     }
     return 0;
@@ -545,18 +551,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Run 'q' (on 'db') and collect the first column. 0, or 1 after a message. */
-static int query_names(struct rb *r, struct influx *c, const char *db, const char *q,
-                       struct names *out)
-{
-    memset(out, 0, sizeof(*out));
-    int rc = influx_query(c, db, q, collect_names, out);
-    if (rc == 5)
-        rc = cli_fail(r->cli, "%s refused %s", influx_name(c), q);
-    if (rc == 0 && out->n > 1)
-        qsort(out->v, out->n, sizeof(*out->v), cmp_str);
-    return rc;
-}
 
 /* Every row of every series as one text line ("series|col=val|..."), sorted: a digest of an
  * answer for comparison, with the columns named. */
@@ -587,21 +581,19 @@ static int collect_rows(void *arg, const json_t *result)
                 free(v);
             }
             buf_append(&line, "", 1);
-            if (nm->n == nm->cap) {
-                nm->cap = nm->cap ? nm->cap * 2 : 16;
-                nm->v = xrealloc(nm->v, nm->cap * sizeof(*nm->v));
-            }
-            nm->v[nm->n++] = buf_steal(&line);
+            names_push(nm, buf_steal(&line));
         }
     }
     return 0;
 }
 
-static int query_rows(struct rb *r, struct influx *c, const char *db, const char *q,
-                      struct names *out)
+/* Run 'q' (on 'db'), collect what 'collect' takes from each result into 'out', sorted. 0, or 1
+ * after a message. */
+static int query_sorted(struct rb *r, struct influx *c, const char *db, const char *q,
+                        influx_result_fn *collect, struct names *out)
 {
     memset(out, 0, sizeof(*out));
-    int rc = influx_query(c, db, q, collect_rows, out);
+    int rc = influx_query(c, db, q, collect, out);
     if (rc == 5)
         rc = cli_fail(r->cli, "%s refused %s", influx_name(c), q);
     if (rc == 0 && out->n > 1)
@@ -734,7 +726,7 @@ static uint64_t manifest_bytes(struct rb *r, const char *bdir, const char *db)
 static int check_target(struct rb *r)
 {
     struct names dbs;
-    int rc = query_names(r, r->qd, NULL, "SHOW DATABASES", &dbs);
+    int rc = query_sorted(r, r->qd, NULL, "SHOW DATABASES", collect_names, &dbs);
     if (rc != 0)
         return rc;
     struct buf extra;
@@ -766,7 +758,7 @@ static int drop_on_target(struct rb *r, const char *db)
     influx_quote_ident(&q, db);
     buf_append(&q, "", 1);
     struct names nm;
-    int rc = query_names(r, r->qd, NULL, q.data, &nm);
+    int rc = query_sorted(r, r->qd, NULL, q.data, collect_names, &nm);
     names_free(&nm);
     buf_deinit(&q);
     return rc;
@@ -797,7 +789,7 @@ static int do_backup(struct rb *r)
     /* The databases to restore, listed after every relay holds its P: one created later
      * comes through the log (CREATE DATABASE, or the sender's create-database). */
     struct names dbs;
-    int rc = query_names(r, r->qs, NULL, "SHOW DATABASES", &dbs);
+    int rc = query_sorted(r, r->qs, NULL, "SHOW DATABASES", collect_names, &dbs);
     if (rc != 0)
         return rc;
     dbs_clear(r);
@@ -832,7 +824,7 @@ static int do_restore(struct rb *r)
         const char *db = r->dbs[i];
         /* Half restored by a run that was interrupted: drop it and restore it whole. */
         struct names have;
-        int rc = query_names(r, r->qd, NULL, "SHOW DATABASES", &have);
+        int rc = query_sorted(r, r->qd, NULL, "SHOW DATABASES", collect_names, &have);
         if (rc != 0)
             return rc;
         int exists = names_has(&have, db);
@@ -851,7 +843,7 @@ static int do_restore(struct rb *r)
          * in the log). Which one it was, the target says. */
         rc = run_tool(r, argv, "restore", NULL, bytes == 0);
         if (rc == 7) {
-            rc = query_names(r, r->qd, NULL, "SHOW DATABASES", &have);
+            rc = query_sorted(r, r->qd, NULL, "SHOW DATABASES", collect_names, &have);
             if (rc != 0)
                 return rc;
             exists = names_has(&have, db);
@@ -874,10 +866,10 @@ static int do_restore(struct rb *r)
 static int compare_once(struct rb *r, struct buf *what, uint64_t *points)
 {
     struct names da, db_;
-    int rc = query_names(r, r->qs, NULL, "SHOW DATABASES", &da);
+    int rc = query_sorted(r, r->qs, NULL, "SHOW DATABASES", collect_names, &da);
     if (rc != 0)
         return rc;
-    rc = query_names(r, r->qd, NULL, "SHOW DATABASES", &db_);
+    rc = query_sorted(r, r->qd, NULL, "SHOW DATABASES", collect_names, &db_);
     if (rc != 0) {
         names_free(&da);
         return rc;
@@ -899,8 +891,8 @@ static int compare_once(struct rb *r, struct buf *what, uint64_t *points)
                                          "SHOW FIELD KEYS"};
         for (size_t k = 0; k < 3 && !differ && rc == 0; k++) {
             struct names x, y;
-            rc = query_rows(r, r->qs, db, qs[k], &x);
-            if (rc == 0 && (rc = query_rows(r, r->qd, db, qs[k], &y)) == 0) {
+            rc = query_sorted(r, r->qs, db, qs[k], collect_rows, &x);
+            if (rc == 0 && (rc = query_sorted(r, r->qd, db, qs[k], collect_rows, &y)) == 0) {
                 differ = x.n != y.n;
                 for (size_t j = 0; j < x.n && !differ; j++)
                     differ = strcmp(x.v[j], y.v[j]) != 0;
@@ -926,8 +918,9 @@ static int compare_once(struct rb *r, struct buf *what, uint64_t *points)
                     buf_printf(&q, "./.*/ WHERE time < %" PRIu64, r->verify_before_ns);
                     buf_append(&q, "", 1);
                     struct names ca, cb;
-                    rc = query_rows(r, r->qs, db, q.data, &ca);
-                    if (rc == 0 && (rc = query_rows(r, r->qd, db, q.data, &cb)) == 0) {
+                    rc = query_sorted(r, r->qs, db, q.data, collect_rows, &ca);
+                    if (rc == 0 &&
+                        (rc = query_sorted(r, r->qd, db, q.data, collect_rows, &cb)) == 0) {
                         differ = ca.n != cb.n;
                         for (size_t m = 0; m < ca.n && !differ; m++)
                             differ = strcmp(ca.v[m], cb.v[m]) != 0;
