@@ -199,8 +199,10 @@ static int cat_one(void *arg, const struct wal_record *rec)
     return 0;
 }
 
-static int range_opts(struct cli *cli, const char *from_s, const char *to_s, uint64_t *from,
-                      uint64_t *to)
+/* The --from/--to range into *from, *to (0: open), then the log opened read-only into *w. 0, or
+ * the exit status after a message. */
+static int open_range(struct cli *cli, const char *from_s, const char *to_s, uint64_t *from,
+                      uint64_t *to, struct wal **w)
 {
     *from = *to = 0;
     if (from_s && cli_seq(cli, "--from", from_s, from) != 0)
@@ -209,7 +211,7 @@ static int range_opts(struct cli *cli, const char *from_s, const char *to_s, uin
         return 2;
     if (*to > 0 && *from > *to)
         return cli_usage(cli, "--from %" PRIu64 " is after --to %" PRIu64, *from, *to);
-    return 0;
+    return cli_open(cli, 0, w);
 }
 
 int cmd_cat(struct cli *cli)
@@ -223,11 +225,9 @@ int cmd_cat(struct cli *cli)
                                    {NULL, NULL, NULL}};
     uint64_t from, to;
     int rc = cli_parse(cli, opts, NULL, 0, NULL);
-    if (rc == 0)
-        rc = range_opts(cli, from_s, to_s, &from, &to);
     struct wal *w = NULL;
     if (rc == 0)
-        rc = cli_open(cli, 0, &w);
+        rc = open_range(cli, from_s, to_s, &from, &to, &w);
     if (rc != 0)
         return rc;
     rc = visit(cli, w, backend, from, to, cat_one, &cs);
@@ -310,11 +310,9 @@ int cmd_export(struct cli *cli)
     int rc = cli_parse(cli, opts, NULL, 0, NULL);
     if (rc == 0 && (backend == NULL || output == NULL))
         rc = cli_usage(cli, "--backend and --output are required");
-    if (rc == 0)
-        rc = range_opts(cli, from_s, to_s, &from, &to);
     struct wal *w = NULL;
     if (rc == 0)
-        rc = cli_open(cli, 0, &w);
+        rc = open_range(cli, from_s, to_s, &from, &to, &w);
     if (rc != 0)
         return rc;
     struct export_state es;
