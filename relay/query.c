@@ -45,6 +45,14 @@ int query_pick_backend(const struct relay_backend_view *st, size_t n)
     return best;
 }
 
+int query_backend_for_read(struct relay *r, struct relay_backend_view **st)
+{
+    size_t n = 0;
+    if (r->hooks.backends)
+        r->hooks.backends(r->hooks.arg, st, &n);
+    return r->hooks.query != NULL ? query_pick_backend(*st, n) : -1;
+}
+
 static void proxy_closed(uv_handle_t *h)
 {
     free(h->data);
@@ -123,12 +131,7 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
 {
     struct relay *r = c->relay;
     struct relay_backend_view *st = NULL;
-    size_t n = 0;
-    if (r->hooks.backends && peer == NULL)
-        r->hooks.backends(r->hooks.arg, &st, &n);
-    int i = r->hooks.query != NULL ? query_pick_backend(st, n) : -1;
-    if (peer != NULL && r->hooks.query != NULL)
-        i = 0;
+    int i = peer == NULL ? query_backend_for_read(r, &st) : r->hooks.query != NULL ? 0 : -1;
     if (i < 0 && unparsed) {
         free(st);
         static const char msg[] = "the query cannot be parsed as InfluxQL and no backend is up "

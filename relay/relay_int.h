@@ -227,6 +227,9 @@ void statement_handle(struct conn *c, struct http_req *req, const char *qs, size
 /* Which backend a read goes to: up and caught up, else up and least behind, never one being
  * rebuilt; -1 if none. */
 int query_pick_backend(const struct relay_backend_view *st, size_t n);
+/* The backends' views into *st (NULL before; the caller frees it) and query_pick_backend's
+ * choice among them; -1 also when the relay has no query hook. */
+int query_backend_for_read(struct relay *r, struct relay_backend_view **st);
 
 /* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */
 void admin_rebuild_handle(struct conn *c, struct http_req *req);

@@ -238,10 +238,7 @@ static void probe(struct stmt_req *sr, struct http_req *req, const char *qs, siz
 {
     struct relay *r = sr->relay;
     struct relay_backend_view *st = NULL;
-    size_t n = 0;
-    if (r->hooks.backends)
-        r->hooks.backends(r->hooks.arg, &st, &n);
-    int i = r->hooks.query != NULL ? query_pick_backend(st, n) : -1;
+    int i = query_backend_for_read(r, &st);
     if (i < 0) {
         free(st);
         static const char body[] = "{\"error\":\"no backend is up to check the credentials of "
