@@ -177,29 +177,15 @@ int query_start_conf(struct replay *r, struct sender_conf *c, const struct repla
     buf_append(&url, in->target, in->target_len);
     buf_append(&url, "", 1);
 
-    struct request *q = xcalloc(1, sizeof(*q));
-    q->r = r;
-    q->conf = c;
-    c->refs++;
-    q->kind = REQ_QUERY;
+    struct request *q = request_alloc(r, c, REQ_QUERY, url.data);
+    buf_deinit(&url);
     q->query = x;
     x->req = q;
-    buf_init(&q->resp);
-    q->easy = curl_easy_init();
-    IWR_ASSERT(q->easy != NULL); /* only fails out of memory, like xmalloc */
     CURL *e = q->easy;
-    curl_easy_setopt(e, CURLOPT_URL, url.data);
-    buf_deinit(&url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, q);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, QUERY_USER_AGENT);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     request_set_auth_tls(e, c, own);

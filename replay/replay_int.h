@@ -318,6 +318,11 @@ void rebuild_forget(struct sender *s);
 
 /* ---- request.c: building transfers ------------------------------------------------------------ */
 
+/* A request to 'c' at 'url' (a reference taken) with what every one sets (the handle's private
+ * pointer and write data, the error buffer, the connect timeout, http/https only); the caller
+ * adds the rest and puts it on its list. */
+struct request *request_alloc(struct replay *r, struct sender_conf *c, enum req_kind kind,
+                              const char *url);
 /* A transfer for 's' with its options (a reference taken), on its list, not yet added. */
 struct request *request_new(struct sender *s, enum req_kind kind, const char *url,
                             uint64_t timeout_ms);

@@ -20,17 +20,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len; /* the rest is dropped, not an error */
 }
 
-struct request *request_new(struct sender *s, enum req_kind kind, const char *url,
-                            uint64_t timeout_ms)
+struct request *request_alloc(struct replay *r, struct sender_conf *c, enum req_kind kind,
+                              const char *url)
 {
-    struct sender_conf *c = s->conf;
     struct request *q = xcalloc(1, sizeof(*q));
-    q->r = s->r;
-    q->s = s;
+    q->r = r;
     q->conf = c;
     c->refs++;
     q->kind = kind;
-    q->resp_max = REPLAY_RESP_MAX;
     buf_init(&q->resp);
     q->easy = curl_easy_init();
     IWR_ASSERT(q->easy != NULL); /* only fails out of memory, like xmalloc */
@@ -38,13 +35,24 @@ struct request *request_new(struct sender *s, enum req_kind kind, const char *ur
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    return q;
+}
+
+struct request *request_new(struct sender *s, enum req_kind kind, const char *url,
+                            uint64_t timeout_ms)
+{
+    struct sender_conf *c = s->conf;
+    struct request *q = request_alloc(s->r, c, kind, url);
+    q->s = s;
+    q->resp_max = REPLAY_RESP_MAX;
+    CURL *e = q->easy;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     request_set_auth_tls(e, c, 1);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, kind == REQ_WRITE ? c->write_headers : c->ctl_headers);
     q->next = s->reqs;
