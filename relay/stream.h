@@ -47,6 +47,11 @@ struct stream_sink *stream_sink_new(struct relay *r, const char *label, const ch
 /* Append normalised line protocol ('points' lines, each ending in '\n', timestamps in ns). */
 void stream_sink_add(struct stream_sink *s, const char *lp, size_t len, size_t points,
                      uint64_t recv_ns);
+/* Append 'lp' now, outside the batch, for a client that waits for its answer (OpenTSDB's
+ * HTTP /api/put): 'done' runs on the loop with 0 once it is committed, IWR_EFULL-class codes
+ * while the log is full, or another error; the points are counted when committed. */
+void stream_sink_append_now(struct stream_sink *s, const char *lp, size_t len, size_t points,
+                            uint64_t recv_ns, void (*done)(void *arg, int rc), void *arg);
 /* The counters, to read and to add to (bytes, lines, drops, connections). */
 struct stream_stats *stream_sink_stats(struct stream_sink *s);
 /* 1 while a refused batch is held (TCP listeners must not read). */

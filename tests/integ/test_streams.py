@@ -2,7 +2,11 @@
 the relay's Graphite listener (backend influxd A) and to influxd B's own graphite input, and A
 and B must hold the same series and values; collectd's write_influxdb_udp (milliseconds)
 through --udp ADDR:PORT=DB@ms and [[udp]] precision = "ms" lands at the right time; bad
-Graphite input is counted and dropped while the daemon stays up."""
+Graphite input is counted and dropped while the daemon stays up. OpenTSDB: collectd's
+write_tsdb to the relay's OpenTSDB listener and to influxd's own OpenTSDB input must give the
+same series and values; HTTP /api/put bodies (one object, an array, gzip) sent to both land
+the same, bad bodies get influxd's status and text, and bad telnet lines are counted drops."""
+import gzip
 import os
 import shutil
 import signal
@@ -163,5 +167,125 @@ def test_graphite_bad_input():
     h.check(r.alive() and h.ping(r.url), "the daemon is alive")
 
 
+def influxd_opentsdb(name, db):
+    """An influxd with its own OpenTSDB input; returns (server, port)."""
+    port = h.free_port()
+    srv = h.Influxd(name, extra_config="\n".join([
+        "[[opentsdb]]", "  enabled = true", '  bind-address = "127.0.0.1:%d"' % port,
+        '  database = "%s"' % db, '  batch-timeout = "100ms"', "  batch-size = 100"])).start()
+    return srv, port
+
+
+def test_collectd_opentsdb():
+    a = h.Influxd("a").start()
+    a.create_db(DB)
+    b, bport = influxd_opentsdb("b", DB)
+    rport = h.free_port()
+    r = h.Relay(backends={"a": a}, args=["--opentsdb", "127.0.0.1:%d=%s" % (rport, DB)]).start()
+    start_s = int(time.time())
+    nodes = "\n".join([
+        "LoadPlugin write_tsdb",
+        "<Plugin write_tsdb>",
+        '  <Node "relay">', '    Host "127.0.0.1"', '    Port "%d"' % rport,
+        '    HostTags "env=test"', "  </Node>",
+        '  <Node "influxd">', '    Host "127.0.0.1"', '    Port "%d"' % bport,
+        '    HostTags "env=test"', "  </Node>",
+        "</Plugin>"])
+    run_collectd("collectd-tsdb", nodes, 6)
+    end_s = int(time.time())
+    where = "time >= %ds AND time <= %ds" % (start_s + 1, end_s - 2)
+    h.wait_until(lambda: len(rows(a, DB, where)) > 0 and len(rows(a, DB, where)) ==
+                 len(rows(b, DB, where)), timeout=20, interval=0.5)
+    ra, rb = rows(a, DB, where), rows(b, DB, where)
+    h.check(len(rb) > 10, "influxd's own OpenTSDB input stored collectd's points", len(rb))
+    h.check_eq(set(k[0] for k in ra), set(k[0] for k in rb), "the same measurements")
+    h.check_eq(ra, rb, "the same series, times and values through the relay as direct")
+    text = h.get(r.url + "/metrics")[2].decode()
+    h.check('influx_wal_listener_points_total{listener="opentsdb/tcp/127.0.0.1:%d"}' % rport
+            in text, "the listener shows in /metrics")
+
+
+def post(port, body, headers=None, path="/api/put", method="POST"):
+    return h.request(method, "http://127.0.0.1:%d%s" % (port, path), body=body,
+                     headers=headers or {}, timeout=15)
+
+
+def test_opentsdb_http_and_telnet():
+    db = "tsdb"
+    a = h.Influxd("a").start()
+    a.create_db(db)
+    b, bport = influxd_opentsdb("b", db)
+    # influxd's HTTP /api/put does not create the database (only its telnet batcher does):
+    # posted first, it answers 500 "database not found".
+    b.create_db(db)
+    rport = h.free_port()
+    cfg = "\n".join(["[[opentsdb]]", '  bind-address = "127.0.0.1:%d"' % rport,
+                      '  database = "%s"' % db, "  enabled = true", "  batch-size = 1000",
+                      '  batch-timeout = "1s"', ""])
+    r = h.Relay(backends={"a": a}, config=cfg).start()
+    now = int(time.time())
+    one = '{"metric":"sys.cpu","timestamp":%d,"value":1.5,"tags":{"host":"x","dc":"eu"}}' % now
+    many = ('[{"metric":"sys.mem","timestamp":%d123,"value":2,"tags":{"host":"x"}},'
+            '{"Metric":"sys.mem","timestamp":%d,"value":3,"tags":{"host":"y","bad":null}},'
+            '{"metric":"dropped","timestamp":99999999999999,"value":1}]') % (now, now - 1)
+    zipped = gzip.compress(('[{"metric":"sys.disk","timestamp":%d,"value":4}]' % now).encode())
+    telnet = ("put sys.net %d 5 host=x iface=lo bad= =x\nput sys.net %d123 6 host=y\n"
+              "put sys.net %d\n" % (now, now, now)).encode()
+    bad = [b'{"metric":"m","timestamp":1.5,"value":1}', b'[{"metric":"m","value":1},2]',
+           b' {"metric":"m"}', b"", b'{"metric":"m","value":1']
+    for port in (rport, bport):
+        for body, hdrs in ((one, None), (many, None), (zipped, {"Content-Encoding": "gzip"})):
+            st = post(port, body, hdrs)[0]
+            h.check_eq(st, 204, "/api/put answered 204", port, body[:40])
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(telnet)
+        s.sendall(b"version\n")
+        h.check(s.recv(100).startswith(b"InfluxDB TSDB proxy"), "version answered", port)
+        s.close()
+    for body in bad:
+        want = post(bport, body)
+        got = post(rport, body)
+        h.check_eq((got[0], got[2]), (want[0], want[2]), "a bad body gets influxd's answer", body)
+    for path, method in (("/api/metadata/put", "POST"), ("/nope", "POST"), ("/api/put", "GET")):
+        want = post(bport, b"", path=path, method=method)
+        got = post(rport, b"", path=path, method=method)
+        h.check_eq((got[0], got[2]), (want[0], want[2]), "answered as influxd", path, method)
+    where = "time >= %ds" % (now - 10)
+    h.wait_until(lambda: len(rows(a, db, where)) >= 6 and len(rows(b, db, where)) >= 6,
+                 timeout=20, interval=0.5)
+    ra, rb = rows(a, db, where), rows(b, db, where)
+    h.check_eq(len(rb), 6, "influxd's own input stored the 6 good points", rb)
+    h.check_eq(ra, rb, "the same points through the relay as into influxd's own input")
+    ms = [k for k in ra if k[0] == "sys.mem" and dict(k[1]).get("host") == "x"]
+    h.check_eq(ms[0][2], now * 10**9 + 123000, "13 digits: influxd's sec + ms*1000 ns", ms)
+    h.check(r.alive() and h.ping(r.url), "the daemon is alive")
+
+
+def test_opentsdb_bad_input():
+    a = h.Influxd("a").start()
+    a.create_db(DB)
+    rport = h.free_port()
+    r = h.Relay(backends={"a": a}, args=["--opentsdb", "127.0.0.1:%d=%s" % (rport, DB)]).start()
+    now = int(time.time())
+    s = socket.create_connection(("127.0.0.1", rport), timeout=10)
+    s.sendall(b"put good.one %d 1 host=a\nput no.value %d\n" % (now, now))
+    s.sendall(os.urandom(200000).replace(b"\n", b"x") + b"\n")
+    s.sendall(b"put good.two %d 2\nput cut.off %d 3" % (now, now))
+    s.close()
+    g = socket.create_connection(("127.0.0.1", rport), timeout=10)
+    g.sendall(b"\x00\xff\xfe\x01binary\r\nput good.three %d 3\n" % now)
+    g.close()
+    h.check_eq(h.wait_until(lambda: a.count(DB, field="value") >= 3, timeout=20) and
+               a.count(DB, field="value"), 3, "the three good lines arrive, nothing else")
+    text = h.get(r.url + "/metrics")[2].decode()
+    drops = {(lb["listener"], lb["reason"]): v for n, lb, v in h.parse_prom(text)
+             if n == "influx_wal_listener_dropped_lines_total"}
+    tcp = "opentsdb/tcp/127.0.0.1:%d" % rport
+    h.check(drops.get((tcp, "malformed"), 0) >= 3,
+            "the line with no value and the binary garbage are counted", drops)
+    h.check(r.alive() and h.ping(r.url), "the daemon is alive")
+
+
 if __name__ == "__main__":
-    h.run([test_collectd_graphite, test_collectd_udp_ms, test_graphite_bad_input])
+    h.run([test_collectd_graphite, test_collectd_udp_ms, test_graphite_bad_input,
+           test_collectd_opentsdb, test_opentsdb_http_and_telnet, test_opentsdb_bad_input])
