@@ -185,12 +185,27 @@ void stream_sink_append_now(struct stream_sink *s, const char *lp, size_t len, s
     sink_append_cb(s, lp, len, points, recv_ns, done, arg);
 }
 
+/* The CREATE DATABASE record is durable, or refused: then the next append tries it again, so
+ * that it still goes before the listener's first points. */
+static void created_done(void *arg, int rc, uint64_t seq)
+{
+    struct stream_sink *s = arg;
+    (void)seq;
+    s->in_flight--;
+    if (rc != 0) {
+        s->first_done = 0;
+        log_warn("event=stream_create_database_failed listener=%s db=%s err=\"%s\"", s->st.label,
+                 s->db, iwr_strerror(rc));
+    }
+    sink_maybe_free(s);
+}
+
 void stream_sink_before_first(struct stream_sink *s)
 {
     s->first_done = 1;
-#ifdef WAL_REC_STATEMENT
     /* influxd's inputs create their database; so does every backend, in log order, before
-     * this listener's first points. */
+     * this listener's first points (a statement record, which each sender runs through
+     * /query at its place in the log; CREATE DATABASE of one that exists changes nothing). */
     struct buf q;
     buf_init(&q);
     buf_append_str(&q, "CREATE DATABASE \"");
@@ -209,12 +224,9 @@ void stream_sink_before_first(struct stream_sink *s)
     rec.rp = "";
     rec.body = q.data;
     rec.body_len = q.len;
-    struct sink_commit *sc = xcalloc(1, sizeof(*sc));
-    sc->s = s;
     s->in_flight++;
-    wal_append(s->relay->wal, &rec, sink_commit_done, sc);
+    wal_append(s->relay->wal, &rec, created_done, s);
     buf_deinit(&q);
-#endif
 }
 
 struct stream_sink *stream_sink_new(struct relay *r, const char *label, const char *db,

@@ -65,8 +65,8 @@ void stream_sink_close(struct stream_sink *s);
 void stream_sink_log_drop(struct stream_sink *s, const char *why, const char *line, size_t len);
 
 /* The hook a listener calls before its first commit: the database it writes to is created on
- * every backend first, as influxd's inputs create theirs (a CREATE DATABASE statement record,
- * when the log has statement records). */
+ * every backend first, as influxd's inputs create theirs: a CREATE DATABASE statement record
+ * (WAL_REC_STATEMENT), once per sink and daemon run, ahead of its first points. */
 void stream_sink_before_first(struct stream_sink *s);
 
 /* The stream listeners of the relay (graphite, opentsdb), started and closed by relay.c. */

@@ -69,8 +69,7 @@ def rows(srv, db, where):
 
 
 def test_collectd_graphite():
-    a = h.Influxd("a").start()
-    a.create_db(DB)  # until statement records land, the listener does not create it
+    a = h.Influxd("a").start()  # the listener creates the database (a statement record)
     gport = h.free_port(udp=True)
     b = h.Influxd("b", extra_config="\n".join([
         "[[graphite]]", "  enabled = true", '  bind-address = "127.0.0.1:%d"' % gport,
@@ -286,6 +285,42 @@ def test_opentsdb_bad_input():
     h.check(r.alive() and h.ping(r.url), "the daemon is alive")
 
 
+def test_listeners_create_database_backend_down():
+    """Each listener commits CREATE DATABASE before its first points: a backend that is down
+    when they arrive, and starts empty, gets the databases first and then every point."""
+    port = h.free_port()
+    a = h.Influxd("a")
+    gport, tport = h.free_port(udp=True), h.free_port()
+    r = h.Relay(backends={"a": "http://127.0.0.1:%d" % port},
+                args=["--graphite", "127.0.0.1:%d=gdb" % gport,
+                      "--opentsdb", "127.0.0.1:%d=tdb" % tport]).start()
+    now = int(time.time())
+    g = socket.create_connection(("127.0.0.1", gport), timeout=10)
+    g.sendall(b"".join(b"g.m%d 1 %d\n" % (i, now) for i in range(20)))
+    g.close()
+    t = socket.create_connection(("127.0.0.1", tport), timeout=10)
+    t.sendall(b"".join(b"put t.m%d %d 2 host=x\n" % (i, now) for i in range(20)))
+    t.close()
+    st, _, body = post(tport, '[{"metric":"t.http","timestamp":%d,"value":3}]' % now)
+    h.check_eq(st, 204, "/api/put acknowledged while the backend is down", body)
+
+    def committed():
+        return sum(v for n, lb, v in h.parse_prom(h.get(r.url + "/metrics")[2].decode())
+                   if n == "influx_wal_listener_points_total")
+    h.check(h.wait_until(lambda: committed() >= 41, timeout=10), "all 41 points committed",
+            committed())
+    a.start(port=port)
+    h.check(h.wait_until(lambda: a.count("gdb", field="value") == 20 and
+                         a.count("tdb", field="value") == 21, timeout=30, interval=0.5,
+                         errors_ok=True),
+            "the databases were created on the backend and every point arrived",
+            a.count("gdb", field="value"), a.count("tdb", field="value"))
+    res = a.query("SHOW DATABASES")
+    names = [v[0] for v in res["results"][0]["series"][0]["values"]]
+    h.check("gdb" in names and "tdb" in names, "both databases exist", names)
+
+
 if __name__ == "__main__":
     h.run([test_collectd_graphite, test_collectd_udp_ms, test_graphite_bad_input,
-           test_collectd_opentsdb, test_opentsdb_http_and_telnet, test_opentsdb_bad_input])
+           test_collectd_opentsdb, test_opentsdb_http_and_telnet, test_opentsdb_bad_input,
+           test_listeners_create_database_backend_down])
