@@ -7,6 +7,7 @@ write_tsdb to the relay's OpenTSDB listener and to influxd's own OpenTSDB input 
 same series and values; HTTP /api/put bodies (one object, an array, gzip) sent to both land
 the same, bad bodies get influxd's status and text, and bad telnet lines are counted drops."""
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -282,6 +283,11 @@ def test_opentsdb_bad_input():
     tcp = "opentsdb/tcp/127.0.0.1:%d" % rport
     h.check(drops.get((tcp, "malformed"), 0) >= 3,
             "the line with no value and the binary garbage are counted", drops)
+    health = json.loads(h.get(r.url + "/health")[2])
+    ls = [x for x in health["listeners"] if x["kind"] == "opentsdb"]
+    h.check_eq([(x["transport"], x["address"], x["points"]) for x in ls],
+               [("tcp", "127.0.0.1:%d" % rport, 3)], "/health lists the listener", health)
+    h.check(ls[0]["dropped"] >= 3, "/health counts its drops", ls)
     h.check(r.alive() and h.ping(r.url), "the daemon is alive")
 
 
