@@ -89,8 +89,10 @@ static void on_sink_timer(uv_timer_t *t)
     if (s->holding) {
         s->holding = 0;
         struct buf held = s->held;
+        size_t points = s->held_points;
         buf_init(&s->held);
-        sink_append(s, held.data, held.len, s->held_points, s->held_recv_ns);
+        s->held_points = 0; /* a second refusal holds them again, counted once */
+        sink_append(s, held.data, held.len, points, s->held_recv_ns);
         buf_deinit(&held);
         return;
     }

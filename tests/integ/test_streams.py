@@ -326,7 +326,57 @@ def test_listeners_create_database_backend_down():
     h.check("gdb" in names and "tdb" in names, "both databases exist", names)
 
 
+def test_tcp_pauses_while_log_full():
+    """While the log refuses appends (max-size reached, the only backend frozen), a TCP stream
+    listener stops reading: the agent's lines wait in the socket, none is dropped, /health
+    shows the listener paused; once the backend drains the log, reading resumes and every line
+    arrives once."""
+    a = h.Influxd("a").start()
+    a.create_db("full")
+    a.pause()
+    gport = h.free_port(udp=True)
+    r = h.Relay(config={"wal": {"min-free": 0, "max-size": "4MiB"},
+                        "backend": [{"name": "a", "url": a.url, "timeout": "3s",
+                                     "connect-timeout": "500ms", "retry-max-delay": "500ms"}]},
+                args=["--graphite", "127.0.0.1:%d=full" % gport]).start()
+    ts0 = int(time.time()) - 3600
+    acked = 0
+    for q in range(400):
+        body = "".join('w,q=%d n=%di,pad="%s" %d\n' % (q, i, "x" * 60, ts0 + i)
+                       for i in range(1000))
+        st = r.write("full", body, precision="s", timeout=30)[0]
+        if st != 204:
+            break
+        acked += 1000
+    h.check(st == 503 and acked > 0, "writes fill the log, then 503", st, acked)
+    n = 20000
+    s = socket.create_connection(("127.0.0.1", gport), timeout=30)
+    s.sendall(b"".join(b"g.full %d %d\n" % (i, ts0 + i) for i in range(n)))
+
+    def listener():
+        hl = json.loads(h.get(r.url + "/health")[2])
+        return [x for x in hl["listeners"] if x["kind"] == "graphite" and
+                x["transport"] == "tcp"][0]
+    h.check(h.wait_until(lambda: listener()["paused"], timeout=10),
+            "the TCP listener is paused while the log is full", listener())
+    time.sleep(1)
+    l1 = listener()
+    h.check(l1["paused"] and l1["points"] == 0 and l1["dropped"] == 0,
+            "nothing committed or dropped while paused", l1)
+    a.resume()
+    h.check(h.wait_until(lambda: a.count("full", measurement="g.full", field="value") == n,
+                         timeout=60, interval=0.5, errors_ok=True),
+            "once the log has room, every line arrives", a.count("full", measurement="g.full",
+                                                                field="value"))
+    s.close()
+    l2 = listener()
+    h.check(not l2["paused"] and l2["points"] == n and l2["dropped"] == 0,
+            "reading resumed; all committed, none dropped", l2)
+    h.check_eq(a.count("full", measurement="w", field="n"), acked,
+               "the acknowledged writes arrived too")
+
+
 if __name__ == "__main__":
     h.run([test_collectd_graphite, test_collectd_udp_ms, test_graphite_bad_input,
            test_collectd_opentsdb, test_opentsdb_http_and_telnet, test_opentsdb_bad_input,
-           test_listeners_create_database_backend_down])
+           test_listeners_create_database_backend_down, test_tcp_pauses_while_log_full])
