@@ -73,7 +73,8 @@ static int emit(struct buf *out, struct lpw_span metric, struct otag *ot, size_t
     size_t n = tags_dedup(ot, n_tags, tags);
     int rc = memchr(metric.p, '\n', metric.n) != NULL ? -1 : 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        if (memchr(tags[i].key.p, '\n', tags[i].key.n) || memchr(tags[i].value.p, '\n', tags[i].value.n))
+        if (memchr(tags[i].key.p, '\n', tags[i].key.n) ||
+            memchr(tags[i].value.p, '\n', tags[i].value.n))
             rc = -1;
     if (rc != 0)
         *why = "a newline in a name line protocol cannot carry";
@@ -203,7 +204,7 @@ struct jpoint {
     double value;
     struct {
         size_t koff, klen, voff, vlen;
-    } *tags;
+    } * tags;
     size_t n_tags, cap_tags;
 };
 
@@ -321,14 +322,30 @@ static int jstring(struct jp *j, struct buf *dst)
             j->p += 2;
             unsigned cp;
             switch (e) {
-            case '"': cp = '"'; break;
-            case '\\': cp = '\\'; break;
-            case '/': cp = '/'; break;
-            case 'b': cp = '\b'; break;
-            case 'f': cp = '\f'; break;
-            case 'n': cp = '\n'; break;
-            case 'r': cp = '\r'; break;
-            case 't': cp = '\t'; break;
+            case '"':
+                cp = '"';
+                break;
+            case '\\':
+                cp = '\\';
+                break;
+            case '/':
+                cp = '/';
+                break;
+            case 'b':
+                cp = '\b';
+                break;
+            case 'f':
+                cp = '\f';
+                break;
+            case 'n':
+                cp = '\n';
+                break;
+            case 'r':
+                cp = '\r';
+                break;
+            case 't':
+                cp = '\t';
+                break;
             case 'u':
                 if (j->end - j->p < 4 || hex4(j->p, &cp) != 0)
                     return -1;
@@ -452,13 +469,20 @@ static int jskip(struct jp *j)
     if (j->p >= j->end)
         return -1;
     switch (*j->p) {
-    case '{': return jskip_container(j, '}', 1);
-    case '[': return jskip_container(j, ']', 0);
-    case '"': return jstring(j, NULL);
-    case 't': return lit(j, "true");
-    case 'f': return lit(j, "false");
-    case 'n': return lit(j, "null");
-    default: return jnumber(j, &s);
+    case '{':
+        return jskip_container(j, '}', 1);
+    case '[':
+        return jskip_container(j, ']', 0);
+    case '"':
+        return jstring(j, NULL);
+    case 't':
+        return lit(j, "true");
+    case 'f':
+        return lit(j, "false");
+    case 'n':
+        return lit(j, "null");
+    default:
+        return jnumber(j, &s);
     }
 }
 

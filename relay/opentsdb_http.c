@@ -27,7 +27,7 @@ struct tsdb_http {
     llhttp_settings_t settings;
     struct buf url, hfield, hvalue, body, inflated, conv, norm, rest;
     int gzip;
-    int ce_seen;    /* the first Content-Encoding only, as Go's Header.Get */
+    int ce_seen; /* the first Content-Encoding only, as Go's Header.Get */
     int too_large;
     int busy;
     int keep_alive;
@@ -208,8 +208,8 @@ static int serve_put(struct tsdb_http *h)
     const char *why = NULL;
     if (h->gzip) {
         buf_clear(&h->inflated);
-        int zrc = gzip_inflate(body, len, h->relay->cfg_limits.max_inflated_bytes, &h->inflated,
-                               &why);
+        int zrc =
+            gzip_inflate(body, len, h->relay->cfg_limits.max_inflated_bytes, &h->inflated, &why);
         if (zrc == IWR_EFULL) {
             respond(h, 413, "Request Entity Too Large");
             return 0;
@@ -217,7 +217,9 @@ static int serve_put(struct tsdb_http *h)
         if (zrc != 0) {
             char text[160];
             snprintf(text, sizeof(text), "could not read gzip, %s",
-                     len == 0 ? "EOF" : why ? why : "gzip: invalid header");
+                     len == 0 ? "EOF"
+                     : why    ? why
+                              : "gzip: invalid header");
             st->dropped_total[DROP_MALFORMED]++;
             respond(h, 400, text);
             return 0;

@@ -28,8 +28,9 @@ static void lines(void)
         {"put m 15000000001 1", IWR_EPARSE, NULL},
         {"put m 9999999999 1", IWR_EPARSE, NULL}, /* past MaxNanoTime */
         /* bad tags are skipped, the last of one key wins, empty values left out */
-        {"put m 1500000000 1 a=1 =x y= z a=2 b==c", 0, "m,a=2,b=\\=c value=1 1500000000000000000\n"},
-        {"put m 1500000000", IWR_EPARSE, NULL},  /* no value */
+        {"put m 1500000000 1 a=1 =x y= z a=2 b==c", 0,
+         "m,a=2,b=\\=c value=1 1500000000000000000\n"},
+        {"put m 1500000000", IWR_EPARSE, NULL}, /* no value */
         {"put m 1500000000 x", IWR_EPARSE, NULL},
         {"put m 1500000000 NaN", IWR_EPARSE, NULL},
         {"put m 1500000000 +Inf", IWR_EPARSE, NULL},
@@ -68,8 +69,9 @@ static void bodies(void)
         {"{\"metric\":\"m\",\"timestamp\":1500000000,\"value\":2,\"tags\":{\"h\":\"a\"}}", 0, 1, 0,
          "m,h=a value=2 1500000000000000000\n"},
         {"[{\"metric\":\"m\",\"timestamp\":1500000000123,\"value\":1},"
-         "{\"metric\":\"n\",\"timestamp\":9999999999,\"value\":-0.5},{\"metric\":\"n\",\"timestamp\":2000000000,\"value\":-0.5}]", 0, 2, 1,
-         "m value=1 1500000000000123000\nn value=-0.5 2000000000000000000\n"},
+         "{\"metric\":\"n\",\"timestamp\":9999999999,\"value\":-0.5},{\"metric\":\"n\","
+         "\"timestamp\":2000000000,\"value\":-0.5}]",
+         0, 2, 1, "m value=1 1500000000000123000\nn value=-0.5 2000000000000000000\n"},
         /* member names in any case, unknown members skipped, missing timestamp is 0 */
         {"{\"METRIC\":\"m\",\"Value\":1,\"x\":[1,{\"y\":null}],\"tags\":{\"a\":\"1\",\"b\":null}}",
          0, 1, 0, "m,a=1 value=1 0\n"},
@@ -83,12 +85,14 @@ static void bodies(void)
          "m value=3 0\n"},
         /* escapes, a surrogate pair, invalid UTF-8 as U+FFFD */
         {"{\"metric\":\"a\\u00e9\\ud83d\\ude00\\u0041\xff\",\"value\":1}", 0, 1, 0,
-         "a\xC3\xA9\xF0\x9F\x98\x80" "A\xEF\xBF\xBD value=1 0\n"},
+         "a\xC3\xA9\xF0\x9F\x98\x80"
+         "A\xEF\xBF\xBD value=1 0\n"},
         /* a newline in a name: line protocol cannot carry it, dropped */
         {"{\"metric\":\"a\\nb\",\"value\":1}", 0, 0, 1, ""},
         /* dropped points: no metric, a time out of range; the rest kept */
         {"[{\"value\":1},null,{\"metric\":\"m\",\"timestamp\":99999999999999,\"value\":1},"
-         "{\"metric\":\"ok\",\"value\":1}]", 0, 1, 3, "ok value=1 0\n"},
+         "{\"metric\":\"ok\",\"value\":1}]",
+         0, 1, 3, "ok value=1 0\n"},
         {"[]", 0, 0, 0, ""},
         /* anything after the first value is not read */
         {"{\"metric\":\"m\",\"value\":1} trailing", 0, 1, 0, "m value=1 0\n"},
@@ -119,8 +123,8 @@ static void bodies(void)
                                   dropped == cs[i].dropped
                             : out.len == 1 && why != NULL && strcmp(why, cs[i].want) == 0);
         if (!CHECK(good, "body %zu \"%.40s\"", i, cs[i].body))
-            printf("#   rc %d (%s) points %zu dropped %zu out \"%s\"\n", rc, why ? why : "",
-                   points, dropped, out.data);
+            printf("#   rc %d (%s) points %zu dropped %zu out \"%s\"\n", rc, why ? why : "", points,
+                   dropped, out.data);
         buf_deinit(&out);
     }
 }
