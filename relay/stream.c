@@ -94,6 +94,8 @@ static void on_sink_timer(uv_timer_t *t)
         s->held_points = 0; /* a second refusal holds them again, counted once */
         sink_append(s, held.data, held.len, points, s->held_recv_ns);
         buf_deinit(&held);
+        /* Lines batched while holding had no flush timer: they go next, in order. */
+        stream_sink_flush(s);
         return;
     }
     stream_sink_flush(s);
@@ -614,13 +616,18 @@ static void on_conn_read(uv_stream_t *h, ssize_t n, const uv_buf_t *b)
 static void listener_pause(void *arg, int paused)
 {
     struct stream_listener *l = arg;
+    struct relay *r = l->relay;
     for (struct line_conn *c = l->conns; c != NULL; c = c->next) {
         if (paused && c->reading) {
             uv_read_stop((uv_stream_t *)&c->tcp);
             c->reading = 0;
+            /* Not idle while we do not read: closing it would lose what waits in the socket. */
+            uv_timer_stop(&c->idle);
         } else if (!paused && !c->reading && !(c->http && tsdb_http_busy(c->http))) {
             if (uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read) == 0)
                 c->reading = 1;
+            if (r->cfg_limits.idle_timeout_ms > 0)
+                uv_timer_start(&c->idle, on_idle, r->cfg_limits.idle_timeout_ms, 0);
         }
     }
 }

@@ -335,7 +335,8 @@ def test_tcp_pauses_while_log_full():
     a.create_db("full")
     a.pause()
     gport = h.free_port(udp=True)
-    r = h.Relay(config={"wal": {"min-free": 0, "max-size": "4MiB"},
+    # idle-timeout 2s: a paused connection is not idle (closing it would lose its lines).
+    r = h.Relay(config={"wal": {"min-free": 0, "max-size": "4MiB"}, "http": {"idle-timeout": "2s"},
                         "backend": [{"name": "a", "url": a.url, "timeout": "3s",
                                      "connect-timeout": "500ms", "retry-max-delay": "500ms"}]},
                 args=["--graphite", "127.0.0.1:%d=full" % gport]).start()
@@ -359,10 +360,10 @@ def test_tcp_pauses_while_log_full():
                 x["transport"] == "tcp"][0]
     h.check(h.wait_until(lambda: listener()["paused"], timeout=10),
             "the TCP listener is paused while the log is full", listener())
-    time.sleep(1)
+    time.sleep(3)
     l1 = listener()
-    h.check(l1["paused"] and l1["points"] == 0 and l1["dropped"] == 0,
-            "nothing committed or dropped while paused", l1)
+    h.check(l1["paused"] and l1["points"] == 0 and l1["dropped"] == 0 and l1["connections"] == 1,
+            "nothing committed or dropped while paused, the connection kept", l1)
     a.resume()
     h.check(h.wait_until(lambda: a.count("full", measurement="g.full", field="value") == n,
                          timeout=60, interval=0.5, errors_ok=True),
