@@ -15,7 +15,7 @@ PKGS := lmdb libuv libcurl zlib jansson openssl snappy
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
 	libjansson-dev libssl-dev libsnappy-dev node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
-	lmdb-utils curl wrk prometheus python3-snappy collectd-core chromium \
+	lmdb-utils curl wrk prometheus python3-snappy collectd-core netdata-core chromium \
 	$(if $(shell command -v npm 2>/dev/null),,npm)
 # packaging/packaging.mk adds the packaging tools and the deb, rpm and package-test targets.
 DEB_PACKAGING :=

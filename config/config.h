@@ -176,6 +176,7 @@ int config_add_backend_flag(struct config *c, const char *arg, char *err, size_t
 int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 /* "ADDR:PORT=DB[@PRECISION]": a Graphite listener, TCP and UDP on that port (the precision is
  * accepted for the common flag form; Graphite timestamps are seconds whatever it says). */
+int config_add_opentsdb_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 /* "--listen ADDR:PORT" (the first use replaces the listen list). */
 int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);

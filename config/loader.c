@@ -852,17 +852,24 @@ int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err
     return 0;
 }
 
-int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+/* --graphite and --opentsdb: ADDR:PORT=DB[@PRECISION]. The precision is accepted for the one
+ * syntax of every stream listener; both protocols say their own (seconds, or influxd's rules
+ * for OpenTSDB's 10 and 13 digit timestamps). */
+static int add_stream_flag(struct config *c, enum cfg_stream_kind kind, const char *arg,
+                           char *err, size_t err_cap)
 {
+    const char *name = kind == CFG_GRAPHITE ? "graphite" : "opentsdb";
     struct cfg_stream s;
     memset(&s, 0, sizeof(s));
-    s.kind = CFG_GRAPHITE;
+    s.kind = kind;
     s.enabled = 1;
+    if (kind == CFG_OPENTSDB)
+        s.protocol = xstrdup("tcp");
     char *precision;
-    int rc = stream_flag_split("graphite", arg, &s.listen, &s.database, &precision, err, err_cap);
+    int rc = stream_flag_split(name, arg, &s.listen, &s.database, &precision, err, err_cap);
     free(precision);
     if (rc == 0 && c->n_streams >= CFG_MAX_LIST)
-        rc = cfg_fail(err, err_cap, "graphite \"%.200s\": more than %d stream listeners", arg,
+        rc = cfg_fail(err, err_cap, "%s \"%.200s\": more than %d stream listeners", name, arg,
                       CFG_MAX_LIST);
     if (rc != 0) {
         cfg_stream_deinit(&s);
@@ -870,6 +877,16 @@ int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_
     }
     cfg_stream_push(c, &s);
     return 0;
+}
+
+int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+{
+    return add_stream_flag(c, CFG_GRAPHITE, arg, err, err_cap);
+}
+
+int config_add_opentsdb_flag(struct config *c, const char *arg, char *err, size_t err_cap)
+{
+    return add_stream_flag(c, CFG_OPENTSDB, arg, err, err_cap);
 }
 
 int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap)

@@ -162,11 +162,6 @@ static int validate_stream(const struct config *c, size_t i, char *err, size_t e
         if (o->enabled && strcmp(o->listen, s->listen) == 0 && ((tcp && otcp) || (udp && oudp)))
             return cfg_fail(err, err_cap, "%s.listen \"%.64s\" is given twice", kind, s->listen);
     }
-    if (s->kind == CFG_OPENTSDB && s->enabled)
-        return cfg_fail(err, err_cap,
-                        "opentsdb \"%.64s\": OpenTSDB listeners are not implemented yet (set "
-                        "enabled = false)",
-                        s->listen);
     if (s->kind == CFG_GRAPHITE) {
         struct graphite *g = NULL;
         struct graphite_opts o = {s->separator, (const char *const *)s->templates,

@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "relay/stream.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -150,6 +151,35 @@ static void scrub_json(struct buf *b, const struct relay_scrub_view *v)
     buf_append_str(b, "]}");
 }
 
+/* "listeners": each stream listener (label "KIND/TRANSPORT/ADDRESS") with what it committed
+ * and dropped. */
+static void listeners_json(struct buf *b, struct relay *r)
+{
+    const struct stream_stats *st[512];
+    size_t n = stream_stats_all(r, st, sizeof(st) / sizeof(st[0]));
+    buf_append_str(b, ",\"listeners\":[");
+    for (size_t i = 0; i < n; i++) {
+        const char *l = st[i]->label, *s1 = strchr(l, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+        uint64_t dropped = 0;
+        for (int k = 0; k < DROP_REASONS; k++)
+            dropped += st[i]->dropped_total[k];
+        buf_append_str(b, i ? ",{\"kind\":\"" : "{\"kind\":\"");
+        buf_append_json_str(b, l, s1 ? (size_t)(s1 - l) : strlen(l));
+        buf_append_str(b, "\",\"transport\":\"");
+        if (s2)
+            buf_append_json_str(b, s1 + 1, (size_t)(s2 - s1 - 1));
+        buf_append_str(b, "\",\"address\":\"");
+        if (s2)
+            buf_append_json_str(b, s2 + 1, strlen(s2 + 1));
+        buf_printf(b,
+                   "\",\"points\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"connections\":%" PRIu64
+                   ",\"paused\":%s}",
+                   st[i]->points_total, dropped, st[i]->connections,
+                   st[i]->paused ? "true" : "false");
+    }
+    buf_append_str(b, "]");
+}
+
 void health_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
@@ -241,6 +271,7 @@ void health_handle(struct conn *c, struct http_req *req)
     if (sv->enabled)
         scrub_json(&b, sv);
     free(sv);
+    listeners_json(&b, c->relay);
     buf_append_str(&b, "}\n");
     http_respond(c, v->writable ? 200 : 503, NULL, b.data, b.len);
     relay_snapshot_deinit(&snap);

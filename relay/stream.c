@@ -1,5 +1,7 @@
 /* Stream listeners: the batching every protocol without an answer shares (UDP line protocol,
- * Graphite over TCP and UDP, OpenTSDB telnet), and the Graphite listeners themselves. A sink
+ * Graphite over TCP and UDP, OpenTSDB telnet), and the Graphite and OpenTSDB listeners
+ * themselves (an OpenTSDB connection whose first line is an HTTP request line is handed to
+ * opentsdb_http.c, which answers after the commit). A sink
  * owns one batch; a TCP line connection splits what it reads into lines, converts each, and
  * hands the normalised result to its listener's sink. While the log refuses a batch as full,
  * the batch is held and retried and TCP reading stops, so the agent's own buffer holds the
@@ -12,6 +14,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "relay/graphite.h"
+#include "relay/opentsdb.h"
+#include "relay/opentsdb_http.h"
 #include "relay/relay_int.h"
 
 #include <inttypes.h>
@@ -54,6 +58,8 @@ struct sink_commit {
     uint64_t recv_ns;
     char *body; /* kept for a retry when hold_on_full */
     size_t body_len;
+    void (*done)(void *arg, int rc); /* stream_sink_append_now's caller */
+    void *done_arg;
 };
 
 static void sink_maybe_free(struct stream_sink *s)
@@ -83,9 +89,13 @@ static void on_sink_timer(uv_timer_t *t)
     if (s->holding) {
         s->holding = 0;
         struct buf held = s->held;
+        size_t points = s->held_points;
         buf_init(&s->held);
-        sink_append(s, held.data, held.len, s->held_points, s->held_recv_ns);
+        s->held_points = 0; /* a second refusal holds them again, counted once */
+        sink_append(s, held.data, held.len, points, s->held_recv_ns);
         buf_deinit(&held);
+        /* Lines batched while holding had no flush timer: they go next, in order. */
+        stream_sink_flush(s);
         return;
     }
     stream_sink_flush(s);
@@ -98,7 +108,13 @@ static void sink_commit_done(void *arg, int rc, uint64_t seq)
     struct relay *r = s->relay;
     (void)seq;
     s->in_flight--;
-    if (rc == 0) {
+    if (sc->done != NULL) {
+        if (rc == 0) {
+            s->st.points_total += sc->points;
+            r->ctr.points_total += sc->points;
+        }
+        sc->done(sc->done_arg, rc);
+    } else if (rc == 0) {
         s->st.points_total += sc->points;
         r->ctr.points_total += sc->points;
         if (s->st.paused && !s->holding && !s->closed) {
@@ -131,8 +147,8 @@ static void sink_commit_done(void *arg, int rc, uint64_t seq)
     sink_maybe_free(s);
 }
 
-static void sink_append(struct stream_sink *s, const char *body, size_t len, size_t points,
-                        uint64_t recv_ns)
+static void sink_append_cb(struct stream_sink *s, const char *body, size_t len, size_t points,
+                           uint64_t recv_ns, void (*done)(void *arg, int rc), void *done_arg)
 {
     if (!s->first_done)
         stream_sink_before_first(s);
@@ -150,7 +166,9 @@ static void sink_append(struct stream_sink *s, const char *body, size_t len, siz
     sc->s = s;
     sc->points = points;
     sc->recv_ns = recv_ns;
-    if (s->hold_on_full) {
+    sc->done = done;
+    sc->done_arg = done_arg;
+    if (s->hold_on_full && done == NULL) {
         sc->body = xmalloc(len);
         memcpy(sc->body, body, len);
         sc->body_len = len;
@@ -159,12 +177,39 @@ static void sink_append(struct stream_sink *s, const char *body, size_t len, siz
     wal_append(s->relay->wal, &rec, sink_commit_done, sc);
 }
 
+static void sink_append(struct stream_sink *s, const char *body, size_t len, size_t points,
+                        uint64_t recv_ns)
+{
+    sink_append_cb(s, body, len, points, recv_ns, NULL, NULL);
+}
+
+void stream_sink_append_now(struct stream_sink *s, const char *lp, size_t len, size_t points,
+                            uint64_t recv_ns, void (*done)(void *arg, int rc), void *arg)
+{
+    sink_append_cb(s, lp, len, points, recv_ns, done, arg);
+}
+
+/* The CREATE DATABASE record is durable, or refused: then the next append tries it again, so
+ * that it still goes before the listener's first points. */
+static void created_done(void *arg, int rc, uint64_t seq)
+{
+    struct stream_sink *s = arg;
+    (void)seq;
+    s->in_flight--;
+    if (rc != 0) {
+        s->first_done = 0;
+        log_warn("event=stream_create_database_failed listener=%s db=%s err=\"%s\"", s->st.label,
+                 s->db, iwr_strerror(rc));
+    }
+    sink_maybe_free(s);
+}
+
 void stream_sink_before_first(struct stream_sink *s)
 {
     s->first_done = 1;
-#ifdef WAL_REC_STATEMENT
     /* influxd's inputs create their database; so does every backend, in log order, before
-     * this listener's first points. */
+     * this listener's first points (a statement record, which each sender runs through
+     * /query at its place in the log; CREATE DATABASE of one that exists changes nothing). */
     struct buf q;
     buf_init(&q);
     buf_append_str(&q, "CREATE DATABASE \"");
@@ -183,12 +228,9 @@ void stream_sink_before_first(struct stream_sink *s)
     rec.rp = "";
     rec.body = q.data;
     rec.body_len = q.len;
-    struct sink_commit *sc = xcalloc(1, sizeof(*sc));
-    sc->s = s;
     s->in_flight++;
-    wal_append(s->relay->wal, &rec, sink_commit_done, sc);
+    wal_append(s->relay->wal, &rec, created_done, s);
     buf_deinit(&q);
-#endif
 }
 
 struct stream_sink *stream_sink_new(struct relay *r, const char *label, const char *db,
@@ -293,7 +335,7 @@ struct stream_listener {
     struct relay *relay;
     enum relay_stream_kind kind;
     char *addr;
-    struct graphite *graphite;
+    struct graphite *graphite;  /* RELAY_GRAPHITE */
     struct stream_sink *sink;   /* shared by the TCP and UDP sides */
     struct stream_sink *usink;  /* UDP side: drops when full */
     uv_tcp_t tcp;
@@ -315,21 +357,38 @@ struct line_conn {
     struct buf partial;         /* a line not ended yet */
     int skipping;               /* inside a line over STREAM_LINE_MAX: drop up to its '\n' */
     int reading;
+    int first_seen;             /* OpenTSDB: the first line was looked at (HTTP or telnet) */
+    struct tsdb_http *http;     /* OpenTSDB: the connection speaks HTTP */
     int handles;
     char rbuf[READ_CHUNK];
 };
 
-/* Convert 'line' into l->conv; count what is dropped. */
-static void convert_line(struct stream_listener *l, struct stream_sink *s, const char *line,
-                         size_t len, int64_t now)
+static void conn_send(void *arg, const char *p, size_t n, int close_after);
+
+/* Convert 'line' into l->conv; count what is dropped. 'c': the TCP connection it came from
+ * (NULL for UDP), for OpenTSDB's "version" answer. */
+static void convert_line(struct stream_listener *l, struct stream_sink *s, struct line_conn *c,
+                         const char *line, size_t len, int64_t now)
 {
     struct stream_stats *st = stream_sink_stats(s);
     const char *why = "malformed";
-    int rc = graphite_line(l->graphite, line, len, now, &l->conv, &why);
-    if (rc == GRAPHITE_EMPTY)
-        return;
+    int rc;
+    if (l->kind == RELAY_OPENTSDB) {
+        rc = opentsdb_line(line, len, &l->conv, &why);
+        if (rc == OPENTSDB_EMPTY)
+            return;
+        if (rc == OPENTSDB_VERSION) {
+            if (c != NULL)
+                conn_send(c, OPENTSDB_VERSION_TEXT, strlen(OPENTSDB_VERSION_TEXT), 0);
+            return;
+        }
+    } else {
+        rc = graphite_line(l->graphite, line, len, now, &l->conv, &why);
+        if (rc == GRAPHITE_EMPTY)
+            return;
+    }
     st->lines_total++;
-    if (rc == GRAPHITE_NAN) {
+    if (l->kind == RELAY_GRAPHITE && rc == GRAPHITE_NAN) {
         st->dropped_total[DROP_NAN]++;
     } else if (rc != 0) {
         st->dropped_total[DROP_MALFORMED]++;
@@ -377,6 +436,8 @@ static void on_conn_closed(uv_handle_t *h)
         return;
     struct stream_listener *l = c->l;
     buf_deinit(&c->partial);
+    if (c->http)
+        tsdb_http_free(c->http);
     free(c);
     listener_release(l);
 }
@@ -420,11 +481,90 @@ static void conn_line(struct line_conn *c, const char *p, size_t n, int64_t now)
             return;
         }
         buf_append(&c->partial, p, n);
-        convert_line(l, l->sink, c->partial.data, c->partial.len, now);
+        convert_line(l, l->sink, c, c->partial.data, c->partial.len, now);
         buf_clear(&c->partial);
     } else {
-        convert_line(l, l->sink, p, n, now);
+        convert_line(l, l->sink, c, p, n, now);
     }
+}
+
+struct send_req {
+    uv_write_t w;
+    struct line_conn *c;
+    int close_after;
+    char data[];
+};
+
+static void on_sent(uv_write_t *w, int status)
+{
+    struct send_req *sr = (struct send_req *)w;
+    if (sr->close_after || status < 0)
+        conn_close(sr->c);
+    free(sr);
+}
+
+/* Write to the client (OpenTSDB's answers); the bytes are copied. */
+static void conn_send(void *arg, const char *p, size_t n, int close_after)
+{
+    struct line_conn *c = arg;
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    struct send_req *sr = xmalloc(sizeof(*sr) + n);
+    sr->c = c;
+    sr->close_after = close_after;
+    memcpy(sr->data, p, n);
+    uv_buf_t b = uv_buf_init(sr->data, (unsigned)n);
+    if (uv_write(&sr->w, (uv_stream_t *)&c->tcp, &b, 1, on_sent) != 0) {
+        free(sr);
+        conn_close(c);
+    }
+}
+
+static void on_conn_read(uv_stream_t *h, ssize_t n, const uv_buf_t *b);
+static void on_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+
+/* The HTTP side holds reading while a request waits for its commit. */
+static void conn_hold(void *arg, int hold)
+{
+    struct line_conn *c = arg;
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    if (hold && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    } else if (!hold && !c->reading && !stream_sink_held(c->l->sink)) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read) == 0)
+            c->reading = 1;
+    }
+}
+
+/* OpenTSDB: once the first line is whole, an HTTP request line makes this an HTTP connection
+ * (influxd tries http.ReadRequest first). Returns 1 when the bytes went to the HTTP side. */
+static int conn_maybe_http(struct line_conn *c, const char *p, size_t n)
+{
+    const char *nl = memchr(p, '\n', n);
+    if (nl == NULL) {
+        if (c->partial.len + n > STREAM_LINE_MAX)
+            c->first_seen = 1; /* too long for a request line: the line path drops it */
+        return 0;
+    }
+    c->first_seen = 1;
+    struct buf first;
+    buf_init(&first);
+    buf_append(&first, c->partial.data, c->partial.len);
+    buf_append(&first, p, (size_t)(nl - p));
+    int http = opentsdb_is_http(first.data, first.len);
+    buf_deinit(&first);
+    if (!http)
+        return 0;
+    struct tsdb_http_io io = {conn_send, conn_hold, c};
+    c->http = tsdb_http_new(c->l->relay, c->l->sink, &io);
+    struct buf all = c->partial;
+    buf_init(&c->partial);
+    buf_append(&all, p, n);
+    tsdb_http_feed(c->http, all.data, all.len);
+    buf_deinit(&all);
+    return 1;
 }
 
 static void on_conn_read(uv_stream_t *h, ssize_t n, const uv_buf_t *b)
@@ -442,6 +582,12 @@ static void on_conn_read(uv_stream_t *h, ssize_t n, const uv_buf_t *b)
         uv_timer_start(&c->idle, on_idle, r->cfg_limits.idle_timeout_ms, 0);
     struct stream_stats *st = stream_sink_stats(l->sink);
     st->bytes_total += (uint64_t)n;
+    if (c->http != NULL) {
+        tsdb_http_feed(c->http, b->base, (size_t)n);
+        return;
+    }
+    if (l->kind == RELAY_OPENTSDB && !c->first_seen && conn_maybe_http(c, b->base, (size_t)n))
+        return;
     uint64_t now = wal_now_ns();
     const char *p = b->base, *end = b->base + n;
     while (p < end) {
@@ -470,13 +616,18 @@ static void on_conn_read(uv_stream_t *h, ssize_t n, const uv_buf_t *b)
 static void listener_pause(void *arg, int paused)
 {
     struct stream_listener *l = arg;
+    struct relay *r = l->relay;
     for (struct line_conn *c = l->conns; c != NULL; c = c->next) {
         if (paused && c->reading) {
             uv_read_stop((uv_stream_t *)&c->tcp);
             c->reading = 0;
-        } else if (!paused && !c->reading) {
+            /* Not idle while we do not read: closing it would lose what waits in the socket. */
+            uv_timer_stop(&c->idle);
+        } else if (!paused && !c->reading && !(c->http && tsdb_http_busy(c->http))) {
             if (uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read) == 0)
                 c->reading = 1;
+            if (r->cfg_limits.idle_timeout_ms > 0)
+                uv_timer_start(&c->idle, on_idle, r->cfg_limits.idle_timeout_ms, 0);
         }
     }
 }
@@ -543,7 +694,7 @@ static void on_dgram(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct soc
     while (p <= end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
-        convert_line(l, l->usink, p, (size_t)(e - p), (int64_t)now);
+        convert_line(l, l->usink, NULL, p, (size_t)(e - p), (int64_t)now);
         if (nl == NULL)
             break;
         p = nl + 1;
@@ -586,7 +737,8 @@ static int listener_start(struct relay *r, const struct relay_stream *cs,
     *out = l;
     char err[256];
     struct graphite_opts go = {cs->separator, cs->templates, cs->n_templates, cs->tags, cs->n_tags};
-    rc = graphite_new(&l->graphite, &go, err, sizeof(err));
+    if (cs->kind == RELAY_GRAPHITE)
+        rc = graphite_new(&l->graphite, &go, err, sizeof(err));
     if (rc != 0) {
         log_error("event=listen_failed proto=%s addr=%s err=\"%s\"", kind_name(cs->kind),
                   cs->listen, err);
@@ -605,7 +757,7 @@ static int listener_start(struct relay *r, const struct relay_stream *cs,
         if (rc == 0)
             rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_stream_connection);
     }
-    if (rc == 0 && cs->udp) {
+    if (rc == 0 && cs->udp && cs->kind == RELAY_GRAPHITE) {
         snprintf(label, sizeof(label), "%s/udp/%s", kind_name(cs->kind), cs->listen);
         l->usink = stream_sink_new(r, label, cs->database, cs->retention_policy, 0, NULL, NULL);
         l->rbuf = xmalloc(DATAGRAM_MAX);

@@ -47,6 +47,11 @@ struct stream_sink *stream_sink_new(struct relay *r, const char *label, const ch
 /* Append normalised line protocol ('points' lines, each ending in '\n', timestamps in ns). */
 void stream_sink_add(struct stream_sink *s, const char *lp, size_t len, size_t points,
                      uint64_t recv_ns);
+/* Append 'lp' now, outside the batch, for a client that waits for its answer (OpenTSDB's
+ * HTTP /api/put): 'done' runs on the loop with 0 once it is committed, IWR_EFULL-class codes
+ * while the log is full, or another error; the points are counted when committed. */
+void stream_sink_append_now(struct stream_sink *s, const char *lp, size_t len, size_t points,
+                            uint64_t recv_ns, void (*done)(void *arg, int rc), void *arg);
 /* The counters, to read and to add to (bytes, lines, drops, connections). */
 struct stream_stats *stream_sink_stats(struct stream_sink *s);
 /* 1 while a refused batch is held (TCP listeners must not read). */
@@ -60,8 +65,8 @@ void stream_sink_close(struct stream_sink *s);
 void stream_sink_log_drop(struct stream_sink *s, const char *why, const char *line, size_t len);
 
 /* The hook a listener calls before its first commit: the database it writes to is created on
- * every backend first, as influxd's inputs create theirs (a CREATE DATABASE statement record,
- * when the log has statement records). */
+ * every backend first, as influxd's inputs create theirs: a CREATE DATABASE statement record
+ * (WAL_REC_STATEMENT), once per sink and daemon run, ahead of its first points. */
 void stream_sink_before_first(struct stream_sink *s);
 
 /* The stream listeners of the relay (graphite, opentsdb), started and closed by relay.c. */

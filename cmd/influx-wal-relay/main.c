@@ -32,6 +32,9 @@ static const char usage[] =
     "                         collectd's write_influxdb_udp; default ns)\n"
     "  --graphite ADDR:PORT=DB\n"
     "                         a Graphite plaintext listener, TCP and UDP, writing to DB\n"
+    "  --opentsdb ADDR:PORT=DB\n"
+    "                         an OpenTSDB listener (telnet put lines and HTTP /api/put on one\n"
+    "                         TCP port) writing to DB\n"
     "  --log-level LEVEL      debug, info, warn, error\n"
     "  --check-config         validate the configuration, load the TLS certificates, keys and\n"
     "                         CAs, and exit (0 valid, 2 not)\n"
@@ -44,8 +47,8 @@ static const char usage[] =
 /* The flags that layer over the file; kept to be applied again on SIGHUP. */
 struct flags {
     const char *config;
-    const char **listen, **backend, **udp, **graphite;
-    size_t n_listen, n_backend, n_udp, n_graphite;
+    const char **listen, **backend, **udp, **graphite, **opentsdb;
+    size_t n_listen, n_backend, n_udp, n_graphite, n_opentsdb;
     const char *data_dir;
     const char *log_level;
     int check_config;
@@ -102,6 +105,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
             push(&f->udp, &f->n_udp, v);
         } else if (strcmp(a, "--graphite") == 0) {
             push(&f->graphite, &f->n_graphite, v);
+        } else if (strcmp(a, "--opentsdb") == 0) {
+            push(&f->opentsdb, &f->n_opentsdb, v);
         } else if (strcmp(a, "--data-dir") == 0) {
             f->data_dir = v;
         } else if (strcmp(a, "--log-level") == 0) {
@@ -131,6 +136,8 @@ static int build_config(const struct flags *f, struct config *c, char *err, size
         rc = config_add_udp_flag(c, f->udp[i], err, cap);
     for (size_t i = 0; rc == 0 && i < f->n_graphite; i++)
         rc = config_add_graphite_flag(c, f->graphite[i], err, cap);
+    for (size_t i = 0; rc == 0 && i < f->n_opentsdb; i++)
+        rc = config_add_opentsdb_flag(c, f->opentsdb[i], err, cap);
     if (rc == 0 && f->data_dir != NULL) {
         free(c->data_dir);
         c->data_dir = xstrdup(f->data_dir);
@@ -723,6 +730,8 @@ int main(int argc, char **argv)
     free(d.flags.listen);
     free(d.flags.backend);
     free(d.flags.udp);
+    free(d.flags.graphite);
+    free(d.flags.opentsdb);
     log_info("event=stopped");
     return d.exit_code;
 }

@@ -1142,6 +1142,107 @@ static void test_tls(void)
                  IWR_EPARSE, "tls: ssl-combined-pem must be a string");
 }
 
+/* [[graphite]] and [[opentsdb]]: our keys and influxd 1.6's, pasted as they are; defaults;
+ * errors; the flags; --check-config's checks. */
+static void test_streams(void)
+{
+    int rc = load("[[graphite]]\n"
+                  "  enabled = true\n"
+                  "  bind-address = \"127.0.0.1:2003\"\n"
+                  "  database = \"graphite\"\n"
+                  "  retention-policy = \"week\"\n"
+                  "  protocol = \"udp\"\n"
+                  "  batch-size = 5000\n"
+                  "  batch-pending = 10\n"
+                  "  batch-timeout = \"1s\"\n"
+                  "  consistency-level = \"one\"\n"
+                  "  separator = \"_\"\n"
+                  "  udp-read-buffer = 8388608\n"
+                  "  templates = [\"servers.* .host.measurement*\", \"measurement.field\"]\n"
+                  "  tags = [\"dc=eu\"]\n"
+                  "[[opentsdb]]\n"
+                  "  enabled = true\n"
+                  "  bind-address = \"127.0.0.1:4242\"\n"
+                  "  database = \"tsdb\"\n"
+                  "  retention-policy = \"\"\n"
+                  "  batch-size = 1000\n"
+                  "  batch-pending = 5\n"
+                  "  batch-timeout = \"1s\"\n"
+                  "  log-point-errors = true\n"
+                  "[[opentsdb]]\n"
+                  "  enabled = false\n"
+                  "[[graphite]]\n"
+                  "  listen = \"127.0.0.1:2004\"\n");
+    CHECK(rc == 0, "influxd's [[graphite]] and [[opentsdb]] load (%s)", err);
+    CHECK_EQ_INT(cfg.n_streams, 4, "four stream listeners");
+    if (cfg.n_streams == 4) {
+        /* Grouped by section name, in file order within each. */
+        const struct cfg_stream *g = &cfg.streams[0], *t = &cfg.streams[2];
+        CHECK(g->kind == CFG_GRAPHITE && t->kind == CFG_OPENTSDB, "kinds");
+        CHECK_EQ_STR(g->listen, "127.0.0.1:2003", "graphite bind-address");
+        CHECK_EQ_STR(g->database, "graphite", "graphite database");
+        CHECK_EQ_STR(g->retention_policy, "week", "graphite retention-policy");
+        CHECK_EQ_STR(g->protocol, "udp", "graphite protocol");
+        CHECK_EQ_STR(g->separator, "_", "graphite separator");
+        CHECK_EQ_INT(g->n_templates, 2, "graphite templates");
+        CHECK_EQ_INT(g->n_tags, 1, "graphite tags");
+        CHECK_EQ_INT(g->read_buffer_bytes, 8388608, "graphite udp-read-buffer");
+        CHECK_EQ_STR(t->listen, "127.0.0.1:4242", "opentsdb bind-address");
+        CHECK_EQ_STR(t->database, "tsdb", "opentsdb database");
+        CHECK(t->retention_policy == NULL, "an empty retention policy is the default");
+        CHECK_EQ_STR(t->protocol, "tcp", "opentsdb is tcp");
+        CHECK(t->enabled && !cfg.streams[3].enabled, "enabled");
+        /* influxd's defaults */
+        CHECK_EQ_STR(cfg.streams[3].listen, ":4242", "opentsdb default address");
+        CHECK_EQ_STR(cfg.streams[3].database, "opentsdb", "opentsdb default database");
+        CHECK_EQ_STR(cfg.streams[1].database, "graphite", "graphite default database");
+        CHECK_EQ_STR(cfg.streams[1].protocol, "tcp", "graphite default protocol");
+    }
+    /* influxd's default ":4242" names no host: --check-config asks for one, also when the
+     * section is disabled. */
+    CHECK(validate() != 0 && strstr(err, "opentsdb.listen \":4242\" has no host") == err,
+          "an address without host is refused (%s)", err);
+    set(&cfg.streams[3].listen, "127.0.0.1:4243");
+    CHECK(validate() == 0, "they validate, the enabled OpenTSDB one included (%s)", err);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[[graphite]]\nprotocol = \"sctp\"\n",
+         "t:1: [[graphite]] protocol must be \"tcp\" or \"udp\""},
+        {"[[opentsdb]]\nseparator = \"_\"\n", "t:2: unknown key 'separator' in [[opentsdb]]"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rc = load(bad[i].text);
+        CHECK(rc != 0 && strcmp(err, bad[i].want) == 0, "refused: %s (got: %s)", bad[i].want,
+              err);
+    }
+
+    rc = load("[[graphite]]\nlisten = \"127.0.0.1:2003\"\ntemplates = [\"host.resource\"]\n");
+    CHECK(rc == 0 && validate() != 0 &&
+              strcmp(err, "graphite \"127.0.0.1:2003\": no measurement in template "
+                          "`host.resource`") == 0,
+          "a template without measurement fails --check-config (%s)", err);
+    rc = load("[[opentsdb]]\nlisten = \"127.0.0.1:4242\"\n"
+              "[[opentsdb]]\nlisten = \"127.0.0.1:4242\"\n");
+    CHECK(rc == 0 && validate() != 0 &&
+              strcmp(err, "opentsdb.listen \"127.0.0.1:4242\" is given twice") == 0,
+          "one port twice fails --check-config (%s)", err);
+
+    load("");
+    rc = config_add_opentsdb_flag(&cfg, "127.0.0.1:4242=tsdb@ms", err, sizeof(err));
+    CHECK(rc == 0 && cfg.n_streams == 1 && cfg.streams[0].kind == CFG_OPENTSDB &&
+              strcmp(cfg.streams[0].database, "tsdb") == 0 &&
+              strcmp(cfg.streams[0].protocol, "tcp") == 0,
+          "--opentsdb ADDR:PORT=DB@PRECISION (%s)", err);
+    rc = config_add_graphite_flag(&cfg, "127.0.0.1:2003=g", err, sizeof(err));
+    CHECK(rc == 0 && cfg.n_streams == 2 && cfg.streams[1].protocol == NULL,
+          "--graphite: TCP and UDP (%s)", err);
+    rc = config_add_opentsdb_flag(&cfg, "127.0.0.1:4242", err, sizeof(err));
+    CHECK(rc != 0, "--opentsdb without a database is refused (%s)", err);
+    CHECK(validate() == 0, "the flags' listeners validate (%s)", err);
+}
+
 int main(void)
 {
     test_defaults();
@@ -1157,6 +1258,7 @@ int main(void)
     test_tls();
     test_relay_layout();
     test_files();
+    test_streams();
     config_deinit(&cfg);
     return tap_done();
 }
