@@ -116,12 +116,8 @@ out:
 
 void peer_handle(struct conn *c, struct http_req *req)
 {
-    const char *q = req->url.data + req->path_len;
-    size_t qlen = req->url.len - req->path_len;
-    if (qlen > 0) {
-        q++;
-        qlen--;
-    }
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
     int admin = 0;
     if (auth_check_admin(c, req, q, qlen, &admin) != 0)
         return;

@@ -255,12 +255,8 @@ static void params_of(struct http_req *req, const char *qs, size_t qslen, struct
 
 void query_handle(struct conn *c, struct http_req *req)
 {
-    const char *qs = req->url.data + req->path_len;
-    size_t qslen = req->url.len - req->path_len;
-    if (qslen > 0) {
-        qs++;
-        qslen--;
-    }
+    size_t qslen;
+    const char *qs = req_query(req, &qslen);
     size_t tlen = 0;
     const char *type = fwd_header(req, "Content-Type", &tlen);
     if (req->method == HTTP_POST && type_is(type, tlen, "multipart/")) {
