@@ -30,6 +30,13 @@ struct status_series {
     int seen;                               /* in the latest snapshot (sweep mark) */
 };
 
+/* A stream listener as the status page lists it: kind and transport are static strings. */
+struct status_listener {
+    const char *kind;      /* "udp", "graphite", "opentsdb" */
+    const char *transport; /* "udp" or "tcp" */
+    char *address, *database;
+};
+
 struct status_ring {
     uv_timer_t timer;                       /* data: the relay; the ring is freed on close */
     struct relay *relay;
@@ -45,8 +52,8 @@ struct status_ring {
     size_t n_series, cap_series;
     char **listen;                          /* HTTP listener addresses, copied */
     size_t n_listen;
-    char **udp_listen, **udp_db;
-    size_t n_udp;
+    struct status_listener *streams;        /* UDP, Graphite and OpenTSDB listeners, copied */
+    size_t n_streams;
 };
 
 /* ---- the snapshot ------------------------------------------------------------------------- */
@@ -233,18 +240,32 @@ static void strs_free(char **v, size_t n)
     free(v);
 }
 
+static void listener_add(struct status_ring *g, const char *kind, const char *transport,
+                         const char *address, const char *database)
+{
+    struct status_listener *l = &g->streams[g->n_streams++];
+    l->kind = kind;
+    l->transport = transport;
+    l->address = xstrdup(address ? address : "");
+    l->database = xstrdup(database ? database : "");
+}
+
 void status_ring_start(struct relay *r, const struct relay_options *opts)
 {
     struct status_ring *g = xcalloc(1, sizeof(*g));
     g->relay = r;
     g->listen = strs_copy(opts->listen, opts->n_listen);
     g->n_listen = opts->n_listen;
-    g->n_udp = opts->n_udp;
-    g->udp_listen = xcalloc(g->n_udp ? g->n_udp : 1, sizeof(char *));
-    g->udp_db = xcalloc(g->n_udp ? g->n_udp : 1, sizeof(char *));
-    for (size_t i = 0; i < g->n_udp; i++) {
-        g->udp_listen[i] = xstrdup(opts->udp[i].listen ? opts->udp[i].listen : "");
-        g->udp_db[i] = xstrdup(opts->udp[i].database ? opts->udp[i].database : "");
+    g->streams = xcalloc(opts->n_udp + 2 * opts->n_streams + 1, sizeof(*g->streams));
+    for (size_t i = 0; i < opts->n_udp; i++)
+        listener_add(g, "udp", "udp", opts->udp[i].listen, opts->udp[i].database);
+    for (size_t i = 0; i < opts->n_streams; i++) {
+        const struct relay_stream *cs = &opts->streams[i];
+        const char *kind = cs->kind == RELAY_GRAPHITE ? "graphite" : "opentsdb";
+        if (cs->tcp)
+            listener_add(g, kind, "tcp", cs->listen, cs->database);
+        if (cs->udp)
+            listener_add(g, kind, "udp", cs->listen, cs->database);
     }
     uv_timer_init(r->loop, &g->timer);
     g->timer.data = g;
@@ -257,8 +278,11 @@ static void on_ring_closed(uv_handle_t *h)
 {
     struct status_ring *g = h->data;
     strs_free(g->listen, g->n_listen);
-    strs_free(g->udp_listen, g->n_udp);
-    strs_free(g->udp_db, g->n_udp);
+    for (size_t i = 0; i < g->n_streams; i++) {
+        free(g->streams[i].address);
+        free(g->streams[i].database);
+    }
+    free(g->streams);
     free(g->series);
     free(g);
 }
@@ -434,12 +458,13 @@ static void json_ingest(struct buf *b, struct relay *r, const struct relay_snaps
         buf_append_json_quoted(b, g->listen[i]);
         buf_append_str(b, "}");
     }
-    for (size_t i = 0; g && i < g->n_udp; i++) {
-        buf_append_str(b, i || g->n_listen ? ",{\"kind\":\"udp\",\"address\":"
-                                           : "{\"kind\":\"udp\",\"address\":");
-        buf_append_json_quoted(b, g->udp_listen[i]);
+    for (size_t i = 0; g && i < g->n_streams; i++) {
+        const struct status_listener *l = &g->streams[i];
+        buf_printf(b, "%s{\"kind\":\"%s\",\"transport\":\"%s\",\"address\":",
+                   i || g->n_listen ? "," : "", l->kind, l->transport);
+        buf_append_json_quoted(b, l->address);
         buf_append_str(b, ",\"database\":");
-        buf_append_json_quoted(b, g->udp_db[i]);
+        buf_append_json_quoted(b, l->database);
         buf_append_str(b, "}");
     }
     buf_append_str(b, "]}");

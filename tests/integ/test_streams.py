@@ -288,6 +288,10 @@ def test_opentsdb_bad_input():
     h.check_eq([(x["transport"], x["address"], x["points"]) for x in ls],
                [("tcp", "127.0.0.1:%d" % rport, 3)], "/health lists the listener", health)
     h.check(ls[0]["dropped"] >= 3, "/health counts its drops", ls)
+    sj = json.loads(h.get(r.url + "/status.json")[2])
+    h.check_eq([x for x in sj["ingest"]["listeners"] if x["kind"] != "http"],
+               [{"kind": "opentsdb", "transport": "tcp", "address": "127.0.0.1:%d" % rport,
+                 "database": DB}], "/status.json lists the OpenTSDB listener", sj["ingest"])
     h.check(r.alive() and h.ping(r.url), "the daemon is alive")
 
 
