@@ -118,6 +118,57 @@ static void fmt_ms(struct buf *b, double s)
         buf_printf(b, "%.2f ms", s * 1000);
 }
 
+/* How a figure of a JSON object is shown, in a table cell or a key-value row. */
+enum fig {
+    FIG_TEXT,  /* a string, escaped */
+    FIG_INT,   /* a count */
+    FIG_NUM1,  /* a rate, one decimal */
+    FIG_BYTES, /* bytes with a binary unit */
+    FIG_DUR,   /* seconds as a duration (infinity when null) */
+    FIG_MS,    /* seconds as milliseconds */
+    FIG_ETA,   /* a duration, or a dash when the object has no lag_records left */
+};
+
+static void fig(struct buf *b, const json_t *o, const char *k, enum fig f)
+{
+    double v = jnum_of(o, k);
+    switch (f) {
+    case FIG_TEXT: esc(b, jstr_of(o, k)); break;
+    case FIG_INT: fmt_int(b, v); break;
+    case FIG_NUM1: fmt_num(b, v, 1); break;
+    case FIG_BYTES: fmt_bytes(b, v); break;
+    case FIG_DUR: fmt_dur(b, v); break;
+    case FIG_MS: fmt_ms(b, v); break;
+    case FIG_ETA:
+        if (jnum_of(o, "lag_records") == 0)
+            buf_append_str(b, DASH);
+        else
+            fmt_dur(b, v);
+        break;
+    }
+}
+
+/* One cell of a table row: the figure o[key], in a <td> of class 'cls' (NULL: none). */
+struct cell {
+    const char *key;
+    enum fig fig;
+    const char *cls;
+};
+
+static void cells(struct buf *b, const json_t *o, const struct cell *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].cls != NULL)
+            buf_printf(b, "<td class=\"%s\">", c[i].cls);
+        else
+            buf_append_str(b, "<td>");
+        fig(b, o, c[i].key, c[i].fig);
+        buf_append_str(b, "</td>");
+    }
+}
+
+#define CELLS(b, o, c) cells((b), (o), (c), sizeof(c) / sizeof((c)[0]))
+
 static void kv_open(struct buf *b, const char *k)
 {
     buf_printf(b, "<tr><th>%s</th><td>", k);
@@ -128,25 +179,22 @@ static void kv_close(struct buf *b)
     buf_append_str(b, "</td></tr>");
 }
 
-/* One table row: 'label' and the figure o[k], as fmt_int, fmt_bytes or fmt_num show it. */
-static void kv_int(struct buf *b, const char *label, const json_t *o, const char *k)
+/* One key-value row: 'label' and the figure o[k]. */
+static void kv(struct buf *b, const char *label, const json_t *o, const char *k, enum fig f)
 {
     kv_open(b, label);
-    fmt_int(b, jnum_of(o, k));
+    fig(b, o, k, f);
     kv_close(b);
 }
 
-static void kv_bytes(struct buf *b, const char *label, const json_t *o, const char *k)
+/* One key-value row of two figures: o[k1], 'sep', o[k2]. */
+static void kv_pair(struct buf *b, const char *label, const json_t *o, const char *k1,
+                    const char *sep, const char *k2, enum fig f)
 {
     kv_open(b, label);
-    fmt_bytes(b, jnum_of(o, k));
-    kv_close(b);
-}
-
-static void kv_num(struct buf *b, const char *label, const json_t *o, const char *k, int decimals)
-{
-    kv_open(b, label);
-    fmt_num(b, jnum_of(o, k), decimals);
+    fig(b, o, k1, f);
+    buf_append_str(b, sep);
+    fig(b, o, k2, f);
     kv_close(b);
 }
 
@@ -190,6 +238,20 @@ static void chart(struct buf *b, const char *id, const char *cls, const char *ti
     buf_append_str(b, "</svg></figure>");
 }
 
+static const struct cell backend_names[] = {
+    {"name", FIG_TEXT, "t"}, {"kind", FIG_TEXT, "t"}, {"url", FIG_TEXT, "t"}};
+static const struct cell backend_figures[] = {
+    {"cursor", FIG_INT, NULL},
+    {"lag_records", FIG_INT, "lag"},
+    {"lag_bytes", FIG_BYTES, NULL},
+    {"lag_seconds", FIG_DUR, NULL},
+    {"drain_records_per_second", FIG_NUM1, NULL},
+    {"catchup_eta_seconds", FIG_ETA, NULL},
+    {"sent_points", FIG_INT, NULL},
+    {"dead_letters", FIG_INT, NULL},
+    {"retries", FIG_INT, NULL},
+};
+
 static void render_backends(struct buf *b, const json_t *arr)
 {
     buf_append_str(b, "<h2>Backends</h2><table id=\"backends\"><thead><tr><th class=\"t\">name</th>"
@@ -203,14 +265,10 @@ static void render_backends(struct buf *b, const json_t *arr)
         const char *state = jstr_of(x, "state");
         buf_printf(b, "<tr class=\"backend state-%s\" data-backend=\"", state);
         esc(b, jstr_of(x, "name"));
-        buf_printf(b, "\" data-state=\"%s\" data-lag-records=\"%.0f\"><td class=\"t\">", state,
+        buf_printf(b, "\" data-state=\"%s\" data-lag-records=\"%.0f\">", state,
                    jnum_of(x, "lag_records"));
-        esc(b, jstr_of(x, "name"));
-        buf_append_str(b, "</td><td class=\"t\">");
-        esc(b, jstr_of(x, "kind"));
-        buf_append_str(b, "</td><td class=\"t\">");
-        esc(b, jstr_of(x, "url"));
-        buf_printf(b, "</td><td class=\"t state\">%s", state);
+        CELLS(b, x, backend_names);
+        buf_printf(b, "<td class=\"t state\">%s", state);
         const json_t *fw = json_object_get(x, "fence_wait");
         const json_t *bw = json_object_get(x, "barrier_wait");
         if (fw != NULL) {
@@ -227,28 +285,9 @@ static void render_backends(struct buf *b, const json_t *arr)
             fmt_dur(b, jnum_of(bw, "seconds"));
             buf_append_str(b, ")</small>");
         }
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(x, "cursor"));
-        buf_append_str(b, "</td><td class=\"lag\">");
-        fmt_int(b, jnum_of(x, "lag_records"));
-        buf_append_str(b, "</td><td>");
-        fmt_bytes(b, jnum_of(x, "lag_bytes"));
-        buf_append_str(b, "</td><td>");
-        fmt_dur(b, jnum_of(x, "lag_seconds"));
-        buf_append_str(b, "</td><td>");
-        fmt_num(b, jnum_of(x, "drain_records_per_second"), 1);
-        buf_append_str(b, "</td><td>");
-        if (jnum_of(x, "lag_records") == 0)
-            buf_append_str(b, DASH);
-        else
-            fmt_dur(b, jnum_of(x, "catchup_eta_seconds"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(x, "sent_points"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(x, "dead_letters"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(x, "retries"));
-        buf_append_str(b, "</td><td class=\"err\">");
+        buf_append_str(b, "</td>");
+        CELLS(b, x, backend_figures);
+        buf_append_str(b, "<td class=\"err\">");
         esc(b, jstr_of(x, "last_error"));
         if (!isnan(jnum_of(x, "last_error_at"))) {
             buf_append_str(b, " <small>(");
@@ -272,25 +311,22 @@ static void render_peers(struct buf *b, const json_t *d)
                       "<th class=\"t\">URL</th><th class=\"t\">state</th><th>max lag records</th>"
                       "<th>failed polls</th><th>failed fences</th><th>barrier timeouts</th>"
                       "</tr></thead><tbody>");
+    static const struct cell names[] = {{"name", FIG_TEXT, "t"}, {"url", FIG_TEXT, "t"}};
+    static const struct cell figures[] = {{"max_lag_records", FIG_INT, NULL},
+                                          {"polls_failed", FIG_INT, NULL},
+                                          {"fences_failed", FIG_INT, NULL},
+                                          {"barrier_timeouts", FIG_INT, NULL}};
     for (size_t i = 0; i < json_array_size(arr); i++) {
         const json_t *p = json_array_get(arr, i);
         int up = json_is_true(json_object_get(p, "up"));
         buf_printf(b, "<tr class=\"peer state-%s\" data-peer=\"", up ? "up" : "down");
         esc(b, jstr_of(p, "name"));
-        buf_append_str(b, "\"><td class=\"t\">");
-        esc(b, jstr_of(p, "name"));
-        buf_append_str(b, "</td><td class=\"t\">");
-        esc(b, jstr_of(p, "url"));
-        buf_printf(b, "</td><td class=\"t state\">%s%s</td><td>", up ? "up" : "down",
+        buf_append_str(b, "\">");
+        CELLS(b, p, names);
+        buf_printf(b, "<td class=\"t state\">%s%s</td>", up ? "up" : "down",
                    json_is_true(json_object_get(p, "leader")) ? " (leader)" : "");
-        fmt_int(b, jnum_of(p, "max_lag_records"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(p, "polls_failed"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(p, "fences_failed"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(p, "barrier_timeouts"));
-        buf_append_str(b, "</td></tr>");
+        CELLS(b, p, figures);
+        buf_append_str(b, "</tr>");
     }
     buf_append_str(b, "</tbody></table>");
 }
@@ -315,18 +351,10 @@ static void render_wal(struct buf *b, const json_t *w)
     fmt_int(b, jnum_of(w, "last_sequence"));
     buf_append_str(b, ")");
     kv_close(b);
-    kv_open(b, "size");
-    fmt_bytes(b, jnum_of(w, "bytes"));
-    buf_append_str(b, " of ");
-    fmt_bytes(b, jnum_of(w, "limit_bytes"));
-    kv_close(b);
-    kv_bytes(b, "filesystem free", w, "fs_free_bytes");
-    kv_open(b, "commit p50 / p99");
-    fmt_ms(b, jnum_of(w, "commit_p50_seconds"));
-    buf_append_str(b, " / ");
-    fmt_ms(b, jnum_of(w, "commit_p99_seconds"));
-    kv_close(b);
-    kv_num(b, "appends rec/s", w, "append_records_per_second", 1);
+    kv_pair(b, "size", w, "bytes", " of ", "limit_bytes", FIG_BYTES);
+    kv(b, "filesystem free", w, "fs_free_bytes", FIG_BYTES);
+    kv_pair(b, "commit p50 / p99", w, "commit_p50_seconds", " / ", "commit_p99_seconds", FIG_MS);
+    kv(b, "appends rec/s", w, "append_records_per_second", FIG_NUM1);
     kv_open(b, "full in");
     const json_t *filling = json_object_get(w, "filling");
     if (json_is_true(filling))
@@ -334,21 +362,17 @@ static void render_wal(struct buf *b, const json_t *w)
     else
         buf_append_str(b, json_is_false(filling) ? "not filling" : DASH);
     kv_close(b);
-    kv_int(b, "dead letters", w, "dead_letters");
-    kv_open(b, "dropped / rejected");
-    fmt_int(b, jnum_of(w, "dropped_records"));
-    buf_append_str(b, " / ");
-    fmt_int(b, jnum_of(w, "rejected_appends"));
-    kv_close(b);
+    kv(b, "dead letters", w, "dead_letters", FIG_INT);
+    kv_pair(b, "dropped / rejected", w, "dropped_records", " / ", "rejected_appends", FIG_INT);
     buf_append_str(b, "</table>");
 }
 
 static void render_ingest(struct buf *b, const json_t *g)
 {
     buf_append_str(b, "<h2>Ingest</h2><table id=\"ingest-summary\" class=\"kv\">");
-    kv_num(b, "points/s", g, "points_per_second", 1);
-    kv_int(b, "points", g, "points_total");
-    kv_int(b, "rejected lines", g, "rejected_lines_total");
+    kv(b, "points/s", g, "points_per_second", FIG_NUM1);
+    kv(b, "points", g, "points_total", FIG_INT);
+    kv(b, "rejected lines", g, "rejected_lines_total", FIG_INT);
     kv_open(b, "UDP datagrams/s");
     fmt_num(b, jnum_of(g, "udp_datagrams_per_second"), 1);
     buf_append_str(b, " (");
@@ -357,7 +381,7 @@ static void render_ingest(struct buf *b, const json_t *g)
     fmt_int(b, jnum_of(g, "udp_dropped_points_total"));
     buf_append_str(b, " points dropped)");
     kv_close(b);
-    kv_int(b, "open connections", g, "open_connections");
+    kv(b, "open connections", g, "open_connections", FIG_INT);
     kv_open(b, "listeners");
     const json_t *ls = json_object_get(g, "listeners");
     for (size_t i = 0; i < json_array_size(ls); i++) {
@@ -377,22 +401,19 @@ static void render_ingest(struct buf *b, const json_t *g)
     buf_append_str(b, "</table><table id=\"endpoints\"><thead><tr><th class=\"t\">endpoint</th>"
                       "<th>requests/s</th><th>requests</th><th>4xx</th><th>5xx</th></tr></thead>"
                       "<tbody>");
+    static const struct cell endpoint[] = {{"name", FIG_TEXT, "t"},
+                                           {"requests_per_second", FIG_NUM1, NULL},
+                                           {"requests_total", FIG_INT, NULL},
+                                           {"status_4xx", FIG_INT, NULL},
+                                           {"status_5xx", FIG_INT, NULL}};
     const json_t *eps = json_object_get(g, "endpoints");
     for (size_t i = 0; i < json_array_size(eps); i++) {
         const json_t *e = json_array_get(eps, i);
         buf_append_str(b, "<tr data-endpoint=\"");
         esc(b, jstr_of(e, "name"));
-        buf_append_str(b, "\"><td class=\"t\">");
-        esc(b, jstr_of(e, "name"));
-        buf_append_str(b, "</td><td>");
-        fmt_num(b, jnum_of(e, "requests_per_second"), 1);
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(e, "requests_total"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(e, "status_4xx"));
-        buf_append_str(b, "</td><td>");
-        fmt_int(b, jnum_of(e, "status_5xx"));
-        buf_append_str(b, "</td></tr>");
+        buf_append_str(b, "\">");
+        CELLS(b, e, endpoint);
+        buf_append_str(b, "</tr>");
     }
     buf_append_str(b, "</tbody></table>");
 }
