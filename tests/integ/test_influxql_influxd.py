@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Compare relay/influxql.c's classifier with a real influxd 1.6.7.
 
-Builds relay/influxql.c (with common/buf.c, xalloc.c, log.c, err.c) into a throwaway shared
+Builds relay/influxql*.c (with common/buf.c, xalloc.c, log.c, err.c) into a throwaway shared
 object and calls it through ctypes. Against one influxd (tests/integ/harness.py's Influxd):
 - every statement we call UNKNOWN is one influxd answers with "error parsing query", and every
   statement we classify otherwise is one it parses (its answer, if an error, is not a parse error);
@@ -14,6 +14,7 @@ object and calls it through ctypes. Against one influxd (tests/integ/harness.py'
 """
 
 import ctypes
+import glob
 import json
 import os
 import subprocess
@@ -42,8 +43,10 @@ class Iql:
     def __init__(self):
         d = h.tmpdir("iql")
         so = os.path.join(d, "libiql.so")
+        iql_src = sorted(os.path.relpath(f, ROOT)
+                         for f in glob.glob(os.path.join(ROOT, "relay", "influxql*.c")))
         cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", "-fPIC", "-shared", "-I.",
-               "relay/influxql.c", "common/buf.c", "common/xalloc.c", "common/log.c",
+               *iql_src, "common/buf.c", "common/xalloc.c", "common/log.c",
                "common/err.c", "common/clock.c", "-o", so]
         subprocess.run(cmd, cwd=ROOT, check=True, timeout=180)
         self.lib = ctypes.CDLL(so)
