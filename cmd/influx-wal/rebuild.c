@@ -59,6 +59,18 @@ __attribute__((format(printf, 3, 4))) void rb_step(struct rb *r, uint64_t n, con
     }
 }
 
+/* A relay let the start point go: start over, and take a new one on every relay. 0, or 1 after
+ * a message. */
+static int start_point_lost(struct rb *r)
+{
+    rb_step(r, 0, "step=new_start_point reason=start_point_lost");
+    if (rb_start_over(r) != 0)
+        return 1;
+    for (size_t i = 0; i < r->n_relays; i++)
+        r->relays[i].known = 0;
+    return 0;
+}
+
 static int rebuild_run(struct rb *r)
 {
     int rc = 0;
@@ -82,11 +94,8 @@ static int rebuild_run(struct rb *r)
         if (lost < 0)
             return 1;
         if (lost) {
-            rb_step(r, 0, "step=new_start_point reason=start_point_lost");
-            if (rb_start_over(r) != 0)
+            if (start_point_lost(r) != 0)
                 return 1;
-            for (size_t i = 0; i < r->n_relays; i++)
-                r->relays[i].known = 0;
             continue;
         }
         for (size_t i = 0; i < r->n_relays; i++) {
@@ -100,11 +109,8 @@ static int rebuild_run(struct rb *r)
             rb_step(r, 0, "step=finish relay=%s", r->relays[i].url);
         }
         if (rc == 3) {
-            rb_step(r, 0, "step=new_start_point reason=start_point_lost");
-            if (rb_start_over(r) != 0)
+            if (start_point_lost(r) != 0)
                 return 1;
-            for (size_t i = 0; i < r->n_relays; i++)
-                r->relays[i].known = 0;
             continue;
         }
         return 0;
