@@ -515,13 +515,10 @@ static int is_null(struct jp *j)
     return 0;
 }
 
-/* "tags": an object of strings (null members are ""), added to what the point has. */
-static int jtags(struct jp *j, struct jpoint *pt)
+/* The '{' of an object and the whitespace after it: 1 when members follow, 0 for an empty
+ * object (its '}' taken too), -1 when there is no object here. */
+static int jobject_open(struct jp *j)
 {
-    if (is_null(j)) {
-        pt->n_tags = 0; /* Go sets the map to nil */
-        return 0;
-    }
     if (j->p >= j->end || *j->p != '{')
         return -1;
     j->p++;
@@ -530,6 +527,19 @@ static int jtags(struct jp *j, struct jpoint *pt)
         j->p++;
         return 0;
     }
+    return 1;
+}
+
+/* "tags": an object of strings (null members are ""), added to what the point has. */
+static int jtags(struct jp *j, struct jpoint *pt)
+{
+    if (is_null(j)) {
+        pt->n_tags = 0; /* Go sets the map to nil */
+        return 0;
+    }
+    int members = jobject_open(j);
+    if (members <= 0)
+        return members;
     for (;;) {
         ws(j);
         if (pt->n_tags == pt->cap_tags) {
@@ -638,14 +648,9 @@ static int jobject(struct jp *j, struct jpoint *pt)
 {
     if (is_null(j))
         return 0;
-    if (j->p >= j->end || *j->p != '{')
-        return -1;
-    j->p++;
-    ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        return 0;
-    }
+    int members = jobject_open(j);
+    if (members <= 0)
+        return members;
     struct buf key;
     buf_init(&key);
     int rc = -1;
