@@ -218,26 +218,27 @@ int scrub_summable(const struct scrub_field *f)
 
 /* ---- figures ------------------------------------------------------------------------------- */
 
-void scrub_quote_ident(struct buf *b, const char *s)
+/* 's' between two 'q's, with 'q' and '\\' escaped by a backslash: InfluxQL's one rule for
+ * quoted identifiers and strings. */
+static void quote_with(struct buf *b, const char *s, char q)
 {
-    buf_append(b, "\"", 1);
+    buf_append(b, &q, 1);
     for (; *s != '\0'; s++) {
-        if (*s == '"' || *s == '\\')
+        if (*s == q || *s == '\\')
             buf_append(b, "\\", 1);
         buf_append(b, s, 1);
     }
-    buf_append(b, "\"", 1);
+    buf_append(b, &q, 1);
+}
+
+void scrub_quote_ident(struct buf *b, const char *s)
+{
+    quote_with(b, s, '"');
 }
 
 void scrub_quote_string(struct buf *b, const char *s)
 {
-    buf_append(b, "'", 1);
-    for (; *s != '\0'; s++) {
-        if (*s == '\'' || *s == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, s, 1);
-    }
-    buf_append(b, "'", 1);
+    quote_with(b, s, '\'');
 }
 
 void scrub_rows_deinit(struct scrub_rows *r)

@@ -207,21 +207,25 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* 'prefix' and 'v' URL-encoded, appended to 'b' (a query string or form being built). */
+static void append_param(struct buf *b, CURL *e, const char *prefix, const char *v)
+{
+    char *ev = curl_easy_escape(e, v, 0);
+    IWR_ASSERT(ev != NULL); /* only fails out of memory */
+    buf_append_str(b, prefix);
+    buf_append_str(b, ev);
+    curl_free(ev);
+}
+
 int influx_query(struct influx *c, const char *db, const char *q, influx_result_fn *fn, void *arg)
 {
     CURL *e = c->e;
     struct buf form;
     buf_init(&form);
-    char *eq = curl_easy_escape(e, q, 0);
-    IWR_ASSERT(eq != NULL); /* only fails out of memory */
-    buf_printf(&form, "q=%s&epoch=ns&chunked=true", eq);
-    curl_free(eq);
-    if (db != NULL && db[0] != '\0') {
-        char *edb = curl_easy_escape(e, db, 0);
-        IWR_ASSERT(edb != NULL);
-        buf_printf(&form, "&db=%s", edb);
-        curl_free(edb);
-    }
+    append_param(&form, e, "q=", q);
+    buf_append_str(&form, "&epoch=ns&chunked=true");
+    if (db != NULL && db[0] != '\0')
+        append_param(&form, e, "&db=", db);
     buf_clear(&c->body);
     c->fn = fn;
     c->arg = arg;
@@ -270,16 +274,11 @@ int influx_write(struct influx *c, const char *db, const char *rp, const char *b
     struct buf url, resp;
     buf_init(&url);
     buf_init(&resp);
-    char *edb = curl_easy_escape(e, db, 0);
-    IWR_ASSERT(edb != NULL);
-    buf_printf(&url, "%s?db=%s&precision=ns", c->write_url, edb);
-    curl_free(edb);
-    if (rp != NULL && rp[0] != '\0') {
-        char *erp = curl_easy_escape(e, rp, 0);
-        IWR_ASSERT(erp != NULL);
-        buf_printf(&url, "&rp=%s", erp);
-        curl_free(erp);
-    }
+    buf_append_str(&url, c->write_url);
+    append_param(&url, e, "?db=", db);
+    buf_append_str(&url, "&precision=ns");
+    if (rp != NULL && rp[0] != '\0')
+        append_param(&url, e, "&rp=", rp);
     buf_append(&url, "", 1);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(e, CURLOPT_URL, url.data);

@@ -39,5 +39,16 @@ int main(void)
           "add leaves a present key's value alone");
     scrub_hmap_deinit(&m);
     CHECK(scrub_mix64(1) != 1 && scrub_mix64(1) != scrub_mix64(2), "scrub_mix64 mixes");
+
+    struct buf qb;
+    buf_init(&qb);
+    scrub_quote_ident(&qb, "a\"b'c\\d");
+    CHECK(qb.len == 11 && memcmp(qb.data, "\"a\\\"b'c\\\\d\"", 11) == 0,
+          "scrub_quote_ident escapes \" and \\ only");
+    buf_clear(&qb);
+    scrub_quote_string(&qb, "a\"b'c\\d");
+    CHECK(qb.len == 11 && memcmp(qb.data, "'a\"b\\'c\\\\d'", 11) == 0,
+          "scrub_quote_string escapes ' and \\ only");
+    buf_deinit(&qb);
     return tap_done();
 }
