@@ -357,6 +357,35 @@ static int jnumber(struct jp *j, struct lpw_span *s)
     return 0;
 }
 
+/* After a member or element: whitespace, then ',' (1: another follows) or 'close' (0: the
+ * container ends, its 'close' taken); -1 for anything else or the end of the input. */
+static int jnext(struct jp *j, char close)
+{
+    ws(j);
+    if (j->p >= j->end)
+        return -1;
+    if (*j->p == ',') {
+        j->p++;
+        return 1;
+    }
+    if (*j->p != close)
+        return -1;
+    j->p++;
+    return 0;
+}
+
+/* Between a member's name and its value: whitespace, ':' and whitespace. 0, or -1 without
+ * the ':'. */
+static int jcolon(struct jp *j)
+{
+    ws(j);
+    if (j->p >= j->end || *j->p != ':')
+        return -1;
+    j->p++;
+    ws(j);
+    return 0;
+}
+
 static int jskip(struct jp *j);
 
 static int jskip_container(struct jp *j, char close, int object)
@@ -375,26 +404,18 @@ static int jskip_container(struct jp *j, char close, int object)
         if (object) {
             if (jstring(j, NULL) != 0)
                 return -1;
-            ws(j);
-            if (j->p >= j->end || *j->p != ':')
+            if (jcolon(j) != 0)
                 return -1;
-            j->p++;
-            ws(j);
         }
         if (jskip(j) != 0)
             return -1;
-        ws(j);
-        if (j->p >= j->end)
+        int more = jnext(j, close);
+        if (more < 0)
             return -1;
-        if (*j->p == ',') {
-            j->p++;
-            continue;
+        if (more == 0) {
+            j->depth--;
+            return 0;
         }
-        if (*j->p != close)
-            return -1;
-        j->p++;
-        j->depth--;
-        return 0;
     }
 }
 
@@ -486,11 +507,8 @@ static int jtags(struct jp *j, struct jpoint *pt)
         if (jstring(j, &pt->str) != 0)
             return -1;
         size_t klen = pt->str.len - koff;
-        ws(j);
-        if (j->p >= j->end || *j->p != ':')
+        if (jcolon(j) != 0)
             return -1;
-        j->p++;
-        ws(j);
         size_t voff = pt->str.len;
         if (!is_null(j) && jstring(j, &pt->str) != 0)
             return -1; /* a number or anything else into a string: Go's type error */
@@ -499,17 +517,9 @@ static int jtags(struct jp *j, struct jpoint *pt)
         pt->tags[pt->n_tags].voff = voff;
         pt->tags[pt->n_tags].vlen = pt->str.len - voff;
         pt->n_tags++;
-        ws(j);
-        if (j->p >= j->end)
-            return -1;
-        if (*j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (*j->p != '}')
-            return -1;
-        j->p++;
-        return 0;
+        int more = jnext(j, '}');
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -595,24 +605,15 @@ static int jobject(struct jp *j, struct jpoint *pt)
         buf_clear(&key);
         if (jstring(j, &key) != 0)
             break;
-        ws(j);
-        if (j->p >= j->end || *j->p != ':')
+        if (jcolon(j) != 0)
             break;
-        j->p++;
-        ws(j);
         if (jmember(j, pt, key.data ? key.data : "", key.len) != 0)
             break;
-        ws(j);
-        if (j->p >= j->end)
-            break;
-        if (*j->p == ',') {
-            j->p++;
+        int more = jnext(j, '}');
+        if (more > 0)
             continue;
-        }
-        if (*j->p == '}') {
-            j->p++;
+        if (more == 0)
             rc = 0;
-        }
         break;
     }
     buf_deinit(&key);
