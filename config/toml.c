@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <math.h>
@@ -297,32 +298,12 @@ static int check_utf8(struct parser *ps)
     int line = 1;
     const unsigned char *s = (const unsigned char *)ps->p, *e = (const unsigned char *)ps->end;
     while (s < e) {
-        unsigned c = *s;
-        if (c == '\n')
-            line++;
-        if (c < 0x80) {
-            s++;
+        if (*s < 0x80) {
+            line += *s++ == '\n';
             continue;
         }
-        size_t n;
-        unsigned cp, min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 2, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return fail(ps, line, "invalid UTF-8");
-        }
-        if ((size_t)(e - s) < n)
-            return fail(ps, line, "invalid UTF-8");
-        for (size_t i = 1; i < n; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return fail(ps, line, "invalid UTF-8");
-            cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        size_t n = utf8_valid_len(s, (size_t)(e - s));
+        if (n == 0)
             return fail(ps, line, "invalid UTF-8");
         s += n;
     }
@@ -330,24 +311,6 @@ static int check_utf8(struct parser *ps)
 }
 
 /* ---- strings and keys -------------------------------------------------------------------- */
-
-static void put_utf8(struct buf *b, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-    } else {
-        u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-    }
-    buf_append(b, u, n);
-}
 
 /* At '\\' in a basic string: append what the escape means. */
 static int parse_escape(struct parser *ps, struct buf *out)
@@ -382,7 +345,7 @@ static int parse_escape(struct parser *ps, struct buf *out)
         if (cp == 0)
             return fail(ps, ps->line, "\\%c%0*X (NUL) is not allowed in strings", c, digits,
                         (unsigned)cp);
-        put_utf8(out, cp);
+        utf8_put(out, cp);
         return 0;
     }
     default:
