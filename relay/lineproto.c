@@ -826,7 +826,7 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
         int special = end < len && b[end] != '\n';
         if (special)
             end = scan_line(b, pos, len);
-        size_t ls = pos;
+        size_t ls = pos, line_start = pos, line_end = end;
         pos = end + 1;
         /* CRLF: the '\r' is dropped (influxd 1.6.7 would refuse the line). */
         if (!line_trim(b, &ls, &end))
@@ -841,9 +841,15 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
         int64_t ns = has_ts ? pt.ts : now;
         size_t at = out->len;
         size_t olen = emit(out, &pt, ns, has_ts && ts_canonical(&pt, mult));
-        if (special) {
-            /* The stored line must mean the same to influxd when other lines follow it: parse it
-             * back and check that its line ends at our '\n'. */
+        /* The stored line must mean the same to influxd when other lines follow it. It does
+         * when the line had only quotes (no backslash), started at its first byte and ended at
+         * an unquoted '\n' of the body: the stored bytes up to the fields' end are the same,
+         * scanned from the same state, and only spaces and digits follow them. Otherwise parse
+         * it back and check that its line ends at our '\n'. */
+        if (special &&
+            (ls != line_start || line_end >= len ||
+             (end != line_end && !(end + 1 == line_end && b[end] == '\r')) ||
+             memchr(b + ls, '\\', end - ls) != NULL)) {
             const unsigned char *o = (const unsigned char *)out->data + at;
             struct lp_point back;
             if (scan_line(o, 0, olen) != olen - 1 || parse_point(&c, &back, o, olen - 1, 1) != 0 ||
