@@ -490,6 +490,15 @@ static int key_cmp(const struct lp_field *a, const struct lp_field *b)
     return (i < a->kn) - (j < b->kn);
 }
 
+/* Whether two field keys name the same field; without a backslash in the fields ('escaped'
+ * clear) that is byte equality. */
+static int key_eq(const struct lp_field *a, const struct lp_field *b, int escaped)
+{
+    if (a->kn == b->kn && memcmp(a->k, b->k, a->kn) == 0)
+        return 1;
+    return escaped && key_cmp(a, b) == 0;
+}
+
 static int field_cmp(const void *x, const void *y)
 {
     const struct lp_field *a = x, *b = y;
@@ -523,12 +532,13 @@ static int conflict(struct lp_point *pt, const struct lp_field *first, const str
  * dropped before that. Finds such a pair among f[0, n). */
 static int type_conflict(struct lp_point *pt, struct lp_field *f, size_t n)
 {
+    int escaped = pt->fields_escaped;
     if (n <= 16) {
         for (size_t j = 1; j < n; j++) {
             for (size_t i = 0; i < j; i++) {
                 /* f[i] may not be the first of its key, but a first with f[j]'s type would
                  * have conflicted with f[i] already. */
-                if (types_clash(&f[i], &f[j]) && key_cmp(&f[i], &f[j]) == 0)
+                if (types_clash(&f[i], &f[j]) && key_eq(&f[i], &f[j], escaped))
                     return conflict(pt, &f[i], &f[j]);
             }
         }
