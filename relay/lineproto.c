@@ -93,6 +93,7 @@ void lp_result_init(struct lp_result *r)
     r->points = 0;
     r->rejected = 0;
     r->stamped = 0;
+    r->as_received = 0;
     buf_init(&r->errors);
 }
 
@@ -560,7 +561,13 @@ static enum lp_type value_type(const unsigned char *v, size_t n)
         return T_EMPTY;
     if (v[0] == '"')
         return T_STRING;
-    if (memchr("0123456789-.nNiIu", v[0], 17) == NULL)
+    /* The bytes influxd takes as the start of a number: 0-9 - . n N i I u. */
+    static const unsigned char num_start[256] = {
+        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+        ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['.'] = 1,
+        ['n'] = 1, ['N'] = 1, ['i'] = 1, ['I'] = 1, ['u'] = 1,
+    };
+    if (!num_start[v[0]])
         return T_BOOLEAN; /* influxd's default for anything else */
     return v[n - 1] == 'i' ? T_INTEGER : v[n - 1] == 'u' ? T_UNSIGNED : T_FLOAT;
 }
@@ -814,8 +821,19 @@ static int ts_canonical(const struct lp_point *pt, int64_t mult)
     return t[0] != '0' || len == 1;
 }
 
-int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
-                 const struct lp_options *opt, struct buf *out, struct lp_result *res)
+/* Whether the stored line o[0, olen) (ending in its "\n") reads back as 'pt' did, other lines
+ * following it: its line ends at that "\n" and it parses to the same fields and timestamp. */
+static int reads_back(struct lp_ctx *c, const struct lp_point *pt, const unsigned char *o,
+                      size_t olen, int64_t ns)
+{
+    struct lp_point back;
+    return scan_line(o, 0, olen) == olen - 1 && parse_point(c, &back, o, olen - 1, 1) == 0 &&
+           back.ts_end != back.ts_start && back.ts == ns && back.fields_end == pt->fields_end;
+}
+
+static int normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
+                     const struct lp_options *opt, struct buf *out, struct lp_result *res,
+                     int may_borrow)
 {
     struct lp_ctx c = {
         .allow_unsigned = opt != NULL && opt->allow_unsigned,
@@ -829,6 +847,11 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
         now = now_ns;
     c.now = now;
     size_t pos = 0;
+    /* Lines stored exactly as received are not copied one by one: b[run_a, run_e) is the run of
+     * such lines not yet appended to 'out'; 'rewritten' says whether any other line was. */
+    size_t run_a = 0, run_e = 0;
+    int rewritten = 0;
+    res->as_received = 0;
 
     while (pos < len) {
         /* Only a backslash or a quote can make influxd's line end differ from the next '\n'. */
@@ -849,21 +872,34 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
         }
         int has_ts = pt.ts_end > pt.ts_start;
         int64_t ns = has_ts ? pt.ts : now;
-        size_t at = out->len;
-        size_t olen = emit(out, &pt, ns, has_ts && ts_canonical(&pt, mult));
+        int keep_ts = has_ts && ts_canonical(&pt, mult);
         /* The stored line must mean the same to influxd when other lines follow it. It does
          * when the line had only quotes (no backslash), started at its first byte and ended at
          * an unquoted '\n' of the body: the stored bytes up to the fields' end are the same,
          * scanned from the same state, and only spaces and digits follow them. Otherwise parse
          * it back and check that its line ends at our '\n'. */
-        if (special &&
-            (ls != line_start || line_end >= len ||
-             (end != line_end && !(end + 1 == line_end && b[end] == '\r')) ||
-             memchr(b + ls, '\\', end - ls) != NULL)) {
-            const unsigned char *o = (const unsigned char *)out->data + at;
-            struct lp_point back;
-            if (scan_line(o, 0, olen) != olen - 1 || parse_point(&c, &back, o, olen - 1, 1) != 0 ||
-                back.ts_end == back.ts_start || back.ts != ns || back.fields_end != pt.fields_end) {
+        int same_start = ls == line_start && line_end < len &&
+                         (end == line_end || (end + 1 == line_end && b[end] == '\r'));
+        int check = special && (!same_start || memchr(b + ls, '\\', end - ls) != NULL);
+        if (keep_ts && pt.ts_end == pt.n && ls == line_start && end == line_end && line_end < len) {
+            /* Stored as received: b[ls, line_end] with its '\n'. */
+            if (check && !reads_back(&c, &pt, b + ls, line_end + 1 - ls, ns)) {
+                pt.reason = R_AMBIGUOUS;
+                lp_error_add(res, c.max_errors, &pt, c.now);
+                continue;
+            }
+            if (run_e != ls) {
+                buf_append(out, in + run_a, run_e - run_a);
+                run_a = ls;
+            }
+            run_e = line_end + 1;
+        } else {
+            buf_append(out, in + run_a, run_e - run_a);
+            run_a = run_e = 0;
+            rewritten = 1;
+            size_t at = out->len;
+            size_t olen = emit(out, &pt, ns, keep_ts);
+            if (check && !reads_back(&c, &pt, (const unsigned char *)out->data + at, olen, ns)) {
                 out->len = at;
                 pt.reason = R_AMBIGUOUS;
                 lp_error_add(res, c.max_errors, &pt, c.now);
@@ -874,9 +910,25 @@ int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns
         if (!has_ts)
             res->stamped++;
     }
+    if (!rewritten && run_a == 0 && run_e == len && len > 0 && may_borrow)
+        res->as_received = 1;
+    else
+        buf_append(out, in + run_a, run_e - run_a);
     free(c.spans);
     free(c.fields);
     return 0;
+}
+
+int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
+                 const struct lp_options *opt, struct buf *out, struct lp_result *res)
+{
+    return normalize(in, len, p, now_ns, opt, out, res, 0);
+}
+
+int lp_normalize_borrow(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
+                        const struct lp_options *opt, struct buf *out, struct lp_result *res)
+{
+    return normalize(in, len, p, now_ns, opt, out, res, 1);
 }
 
 /* ---- Reading stored lines back (influx-wal audit) ------------------------------------------ */

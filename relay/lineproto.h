@@ -10,15 +10,16 @@
 #include <stdint.h>
 
 struct lp_options {
-    int allow_unsigned;  /* accept "123u" fields; InfluxDB 1.x OSS rejects them by default */
-    size_t max_errors;   /* how many rejected lines to describe in 'errors' (0 = 1) */
+    int allow_unsigned; /* accept "123u" fields; InfluxDB 1.x OSS rejects them by default */
+    size_t max_errors;  /* how many rejected lines to describe in 'errors' (0 = 1) */
 };
 
 struct lp_result {
-    size_t points;       /* accepted lines, one point each */
-    size_t rejected;     /* rejected lines */
-    size_t stamped;      /* accepted lines that had no timestamp and got 'now_ns' */
-    struct buf errors;   /* InfluxDB's text for the rejected lines, "\n"-joined; caller owns */
+    size_t points;     /* accepted lines, one point each */
+    size_t rejected;   /* rejected lines */
+    size_t stamped;    /* accepted lines that had no timestamp and got 'now_ns' */
+    struct buf errors; /* InfluxDB's text for the rejected lines, "\n"-joined; caller owns */
+    int as_received;   /* lp_normalize_borrow: its last body is stored as received */
 };
 
 void lp_result_init(struct lp_result *r);
@@ -49,6 +50,13 @@ void lp_result_deinit(struct lp_result *r);
  * adds to the counts in 'res'. One pass, no allocation per line. */
 int lp_normalize(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
                  const struct lp_options *opt, struct buf *out, struct lp_result *res);
+/* lp_normalize, except that when every byte of a non-empty 'in' would be stored as it is (every
+ * line accepted, ending in "\n", with a canonical nanosecond timestamp and nothing around it)
+ * nothing is appended to 'out' and res->as_received is set: the normalised body is 'in' itself,
+ * for the caller to store. Otherwise res->as_received is cleared and 'out' is as lp_normalize
+ * leaves it. */
+int lp_normalize_borrow(const char *in, size_t len, enum lp_precision p, int64_t now_ns,
+                        const struct lp_options *opt, struct buf *out, struct lp_result *res);
 
 /* ---- Reading stored lines back (influx-wal audit) ------------------------------------------ */
 

@@ -142,7 +142,7 @@ void write_commit(struct conn *c, struct http_req *req, const char *body, size_t
     struct relay *r = c->relay;
     const struct relay_options *lim = &r->cfg_limits;
     struct lp_options lo = {.allow_unsigned = lim->allow_unsigned, .max_errors = 8};
-    lp_normalize(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
+    lp_normalize_borrow(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
     r->ctr.rejected_lines_total += req->lp.rejected;
     r->ctr.stamped_points_total += req->lp.stamped;
     if (req->lp.points == 0) {
@@ -161,8 +161,9 @@ void write_commit(struct conn *c, struct http_req *req, const char *body, size_t
     rec.db_len = db->len;
     rec.rp = rp->data ? rp->data : "";
     rec.rp_len = rp->len;
-    rec.body = req->norm.data;
-    rec.body_len = req->norm.len;
+    /* A body with nothing to rewrite is stored as received (wal_append copies it). */
+    rec.body = req->lp.as_received ? body : req->norm.data;
+    rec.body_len = req->lp.as_received ? body_len : req->norm.len;
     c->waiting_wal = 1;
     wal_append(r->wal, &rec, write_done, c);
 }

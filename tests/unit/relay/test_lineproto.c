@@ -394,8 +394,61 @@ static void run_case(const struct tcase *c)
     CHECK(res.points == c->points && res.rejected == c->rejected && res.stamped == c->stamped,
           "%s (got %zu/%zu/%zu, want %zu/%zu/%zu)", name, res.points, res.rejected, res.stamped,
           c->points, c->rejected, c->stamped);
+    /* lp_normalize_borrow stores the same bytes: 'in' itself, or what it appended. */
+    struct lp_result res2;
+    struct buf out2;
+    buf_init(&out2);
+    lp_result_init(&res2);
+    lp_normalize_borrow(c->in, len, c->p, NOW, &opt, &out2, &res2);
+    snprintf(name, sizeof(name), "%s: lp_normalize_borrow stores the same", c->name);
+    CHECK(res2.as_received
+              ? out2.len == 0 && len == strlen(c->out) && memcmp(c->in, c->out, len) == 0
+              : out2.len == strlen(c->out) && memcmp(out2.data, c->out, out2.len) == 0,
+          "%s", name);
+    CHECK(res2.points == res.points && res2.rejected == res.rejected, "%s: counts", name);
+    buf_deinit(&out2);
+    lp_result_deinit(&res2);
     buf_deinit(&out);
     lp_result_deinit(&res);
+}
+
+/* lp_normalize_borrow takes a body as received exactly when no byte of it is rewritten. */
+static void test_as_received(void)
+{
+    static const struct {
+        const char *in;
+        enum lp_precision p;
+        int as_received;
+    } t[] = {
+        {"cpu,host=a v=1 1700000000000000000\nmem v=2i,s=\"x y\" 17\n", LP_NS, 1},
+        {"cpu v=1 -5\n", LP_NS, 1},
+        {"cpu v=1 1700000000000000000\r\n", LP_NS, 0}, /* CRLF */
+        {"cpu v=1\n", LP_NS, 0},                       /* stamped */
+        {"cpu v=1 1700000000000\n", LP_MS, 0},         /* another precision */
+        {" cpu v=1 1\n", LP_NS, 0},                    /* leading space */
+        {"cpu v=1  1\n", LP_NS, 0},                    /* two spaces before the time */
+        {"cpu v=1 1 \n", LP_NS, 0},                    /* a space after it */
+        {"cpu v=1 01\n", LP_NS, 0},                    /* not canonical */
+        {"cpu v=1 1", LP_NS, 0},                       /* no final newline */
+        {"cpu v=1 1\n\ncpu v=2 2\n", LP_NS, 0},        /* a blank line */
+        {"cpu v=1 1\n# c\n", LP_NS, 0},                /* a comment */
+        {"cpu v=1 1\ncpu 2\ncpu v=3 3\n", LP_NS, 0},   /* a rejected line */
+        {"", LP_NS, 0},
+    };
+    struct lp_options opt = {.allow_unsigned = 0, .max_errors = 4};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct lp_result res;
+        struct buf out;
+        buf_init(&out);
+        lp_result_init(&res);
+        lp_normalize_borrow(t[i].in, strlen(t[i].in), t[i].p, NOW, &opt, &out, &res);
+        CHECK(res.as_received == t[i].as_received &&
+                  (out.len == 0) == (res.as_received || res.points == 0),
+              "lp_normalize_borrow(\"%s\"): as_received %d, %zu bytes appended", t[i].in,
+              res.as_received, out.len);
+        buf_deinit(&out);
+        lp_result_deinit(&res);
+    }
 }
 
 /* Run 'in' and return what was stored and the error text, for the checks below. */
@@ -684,5 +737,6 @@ int main(void)
     test_nul();
     test_appends();
     test_many();
+    test_as_received();
     return tap_done();
 }
