@@ -23,6 +23,7 @@
 struct cfg_user {
     char *name;
     char *password;
+    char *token; /* NULL: none; "Authorization: Token X" or "Bearer X" with X this token */
     int admin; /* may send statements that go through the log (CREATE DATABASE, ...) */
 };
 

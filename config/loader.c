@@ -158,6 +158,7 @@ static const struct field user_fields[] = {
     FIELD("name", K_STR, struct cfg_user, name),
     FIELD("password", K_STR, struct cfg_user, password),
     FIELD("admin", K_BOOL, struct cfg_user, admin),
+    FIELD("token", K_STR_OPT, struct cfg_user, token),
 };
 
 static const struct field query_fields[] = {

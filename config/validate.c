@@ -81,6 +81,12 @@ static int validate_auth(const struct config *c, char *err, size_t err_cap)
         for (size_t j = 0; j < i; j++)
             if (strcmp(u->name, c->users[j].name) == 0)
                 return cfg_fail(err, err_cap, "auth.user '%.64s' is given twice", u->name);
+        if (u->token != NULL && u->token[0] == '\0')
+            return cfg_fail(err, err_cap, "auth.user '%.64s': token is empty", u->name);
+        for (size_t j = 0; u->token != NULL && j < i; j++)
+            if (c->users[j].token != NULL && strcmp(u->token, c->users[j].token) == 0)
+                return cfg_fail(err, err_cap, "auth.user '%.64s': token is another user's too",
+                                u->name);
     }
     return 0;
 }

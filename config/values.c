@@ -500,6 +500,7 @@ void config_deinit(struct config *c)
     for (size_t i = 0; i < c->n_users; i++) {
         free(c->users[i].name);
         free(c->users[i].password);
+        free(c->users[i].token);
     }
     free(c->users);
     free(c->data_dir);

@@ -1,6 +1,8 @@
 /* Credentials on the write endpoints, as InfluxDB 1.x takes them: u/p in the query string,
  * "Authorization: Basic ...", or "Authorization: Token user:password" (1.8's v2 compatibility
- * form). Passwords are compared in constant time and never logged. Loop thread only. */
+ * form); and as 2.x and 3.x clients send them: "Authorization: Token X" or "Bearer X", X a
+ * user's token ([[auth.user]] token) or "user:password". Passwords and tokens are compared in
+ * constant time and never logged. Loop thread only. */
 #include "relay/relay_int.h"
 
 #include "common/log.h"
@@ -74,6 +76,23 @@ static int user_ok(const struct relay_options *cfg, const char *user, size_t ule
     return ok;
 }
 
+/* 1 when 'tok' is some user's token; *admin says whether that user is marked admin. Every user
+ * is compared, as in user_ok. */
+static int token_ok(const struct relay_options *cfg, const char *tok, size_t tlen, int *admin)
+{
+    int ok = 0;
+    *admin = 0;
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct relay_user *u = &cfg->users[i];
+        if (u->token == NULL)
+            continue;
+        int eq = equal_const_time(tok, tlen, u->token, strlen(u->token));
+        ok |= eq;
+        *admin |= eq & (u->admin != 0);
+    }
+    return ok;
+}
+
 /* auth_verify, and *admin_out: whether the user is marked admin. */
 static int verify_user(const struct relay_options *cfg, const struct http_req *req, const char *q,
                        size_t qlen, int *have_out, int *admin_out)
@@ -90,8 +109,20 @@ static int verify_user(const struct relay_options *cfg, const struct http_req *r
         have = 1;
     } else if (alen > 6 && strncasecmp(a, "Basic ", 6) == 0) {
         have = b64_decode(a + 6, alen - 6, &creds) == 0;
-    } else if (alen > 6 && strncasecmp(a, "Token ", 6) == 0) {
-        buf_append(&creds, a + 6, alen - 6);
+    } else if ((alen > 6 && strncasecmp(a, "Token ", 6) == 0) ||
+               (alen > 7 && strncasecmp(a, "Bearer ", 7) == 0)) {
+        /* 2.x and 3.x clients send a token; 1.8's compatibility form is "user:password". */
+        size_t skip = a[0] == 'T' || a[0] == 't' ? 6 : 7;
+        int tok_admin = 0;
+        if (token_ok(cfg, a + skip, alen - skip, &tok_admin)) {
+            buf_deinit(&user);
+            buf_deinit(&pass);
+            buf_deinit(&creds);
+            *have_out = 1;
+            *admin_out = tok_admin;
+            return 1;
+        }
+        buf_append(&creds, a + skip, alen - skip);
         have = 1;
     }
     if (have && creds.len > 0) {

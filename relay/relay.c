@@ -25,6 +25,7 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
     for (size_t i = 0; i < src->n_users; i++) {
         users[i].name = xstrdup(src->users[i].name ? src->users[i].name : "");
         users[i].password = xstrdup(src->users[i].password ? src->users[i].password : "");
+        users[i].token = src->users[i].token ? xstrdup(src->users[i].token) : NULL;
         users[i].admin = src->users[i].admin;
     }
     dst->users = users;
@@ -37,6 +38,7 @@ static void limits_free(struct relay_options *o)
     for (size_t i = 0; i < o->n_users; i++) { /* our copies (limits_copy) */
         free((char *)o->users[i].name);
         free((char *)o->users[i].password);
+        free((char *)o->users[i].token);
     }
     free((struct relay_user *)o->users);
     o->users = NULL;

@@ -16,6 +16,7 @@ struct relay;
 struct relay_user {
     const char *name;
     const char *password;
+    const char *token; /* NULL: none; matched by "Authorization: Token X" or "Bearer X" */
     int admin; /* may send the statements that go through the log (/query) */
 };
 

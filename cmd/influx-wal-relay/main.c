@@ -204,7 +204,8 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
     struct relay_user *users = xcalloc(c->n_users ? c->n_users : 1, sizeof(*users));
     struct relay_udp *udp = xcalloc(c->n_udp ? c->n_udp : 1, sizeof(*udp));
     for (size_t i = 0; i < c->n_users; i++)
-        users[i] = (struct relay_user){c->users[i].name, c->users[i].password, c->users[i].admin};
+        users[i] = (struct relay_user){c->users[i].name, c->users[i].password, c->users[i].token,
+                                      c->users[i].admin};
     for (size_t i = 0; i < c->n_udp; i++)
         udp[i] = (struct relay_udp){c->udp[i].listen, c->udp[i].database,
                                     c->udp[i].retention_policy, c->udp[i].precision,
