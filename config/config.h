@@ -27,6 +27,13 @@ struct cfg_user {
     int admin; /* may send statements that go through the log (CREATE DATABASE, ...) */
 };
 
+/* [[bucket]]: a 2.x bucket or 3.x database name written to a db/rp. */
+struct cfg_bucket {
+    char *name;
+    char *database;
+    char *retention_policy; /* NULL: the database's default */
+};
+
 struct cfg_udp {
     char *listen; /* "ADDR:PORT" */
     char *database;
@@ -104,6 +111,9 @@ struct config {
                         * when auth is on; default 0 */
     struct cfg_user *users;
     size_t n_users;
+    /* [[bucket]] */
+    struct cfg_bucket *buckets;
+    size_t n_buckets;
     /* [wal] */
     char *data_dir;                   /* default "./data" */
     size_t max_bytes;                 /* log size limit; default 1 GiB */

@@ -543,6 +543,38 @@ int ld_add_udp(struct loader *ld, struct cfg_udp *u, int line)
     return 0;
 }
 
+static const struct field bucket_fields[] = {
+    FIELD("name", K_STR, struct cfg_bucket, name),
+    FIELD("database", K_STR, struct cfg_bucket, database),
+    FIELD("retention-policy", K_STR_OPT, struct cfg_bucket, retention_policy),
+};
+
+static int load_bucket(struct loader *ld, const struct toml_node *t)
+{
+    struct config *c = ld->c;
+    if (c->n_buckets >= CFG_MAX_LIST)
+        return ld_fail(ld, t->line, "more than %d [[bucket]] mappings", CFG_MAX_LIST);
+    struct cfg_bucket b = {0};
+    int rc = ld_apply_fields(ld, t, "[[bucket]]", "bucket", bucket_fields, NFIELDS(bucket_fields),
+                             &b);
+    if (rc == 0 && (b.name == NULL || b.database == NULL || b.name[0] == '\0' ||
+                    b.database[0] == '\0'))
+        rc = ld_fail(ld, t->line, "[[bucket]] needs a non-empty '%s'",
+                     b.name == NULL || b.name[0] == '\0' ? "name" : "database");
+    for (size_t i = 0; rc == 0 && i < c->n_buckets; i++)
+        if (strcmp(c->buckets[i].name, b.name) == 0)
+            rc = ld_fail(ld, t->line, "bucket: duplicate name '%.64s'", b.name);
+    if (rc != 0) {
+        free(b.name);
+        free(b.database);
+        free(b.retention_policy);
+        return rc;
+    }
+    c->buckets = xrealloc(c->buckets, (c->n_buckets + 1) * sizeof(*c->buckets));
+    c->buckets[c->n_buckets++] = b;
+    return 0;
+}
+
 static int load_udp(struct loader *ld, const struct toml_node *t)
 {
     struct cfg_udp u;
@@ -662,6 +694,10 @@ static int load_root(struct loader *ld, const struct toml_node *root)
             rc = ld_need_tables(ld, v, "[[backend]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
                 rc = load_backend(ld, v->kids[j]);
+        } else if (strcmp(k, "bucket") == 0 && !relay) {
+            rc = ld_need_tables(ld, v, "[[bucket]]");
+            for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
+                rc = load_bucket(ld, v->kids[j]);
         } else if (strcmp(k, "udp") == 0) {
             rc = ld_need_tables(ld, v, "[[udp]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)

@@ -503,6 +503,12 @@ void config_deinit(struct config *c)
         free(c->users[i].token);
     }
     free(c->users);
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        free(c->buckets[i].name);
+        free(c->buckets[i].database);
+        free(c->buckets[i].retention_policy);
+    }
+    free(c->buckets);
     free(c->data_dir);
     free(c->log_level);
     cfg_backends_clear(c);

@@ -45,6 +45,38 @@ enum lp_precision lpv3_guess_precision(int64_t ts)
     return LP_NS;
 }
 
+const char *lpv3_check_db_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return "db name cannot be empty";
+    if (len > 511)
+        return "db name too long: max 511";
+    int slash = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        if (ch >= 0x80)
+            return "invalid character in database or rp name: must be ASCII, containing only "
+                   "letters, numbers, underscores, or hyphens";
+        if (i == 0) {
+            if (!alnum)
+                return "db name did not start with a number or letter";
+        } else if (ch == '/') {
+            if (slash)
+                return "db name with invalid retention policy, if providing a retention policy "
+                       "name, must be of form '<db_name>/<rp_name>'";
+            slash = 1;
+        } else if (!alnum && ch != '_' && ch != '-') {
+            return "invalid character in database or rp name: must be ASCII, containing only "
+                   "letters, numbers, underscores, or hyphens";
+        }
+    }
+    if (name[len - 1] == '/')
+        return "db name with invalid retention policy, if providing a retention policy name, "
+               "must be of form '<db_name>/<rp_name>'";
+    return NULL;
+}
+
 void lpv3_result_init(struct lpv3_result *r)
 {
     memset(r, 0, sizeof(*r));

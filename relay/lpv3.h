@@ -25,6 +25,11 @@ int lpv3_parse_precision(const char *s, size_t len, struct lpv3_precision *out);
  * 5e12 milliseconds, below 5e15 microseconds, else nanoseconds. */
 enum lp_precision lpv3_guess_precision(int64_t ts);
 
+/* NULL when 'name' is a database name 3.x's write_lp takes (validate_db_name: ASCII letters,
+ * digits, '_' and '-', starting with a letter or digit, at most one '/' that separates a
+ * retention policy and does not end it, at most 511 bytes), else 3.x's text for why not. */
+const char *lpv3_check_db_name(const char *name, size_t len);
+
 /* How many refused lines lpv3_normalize describes; the rest are only counted. */
 #define LPV3_MAX_DESCRIBED 100
 /* How much of a refused line its description keeps, as 3.x truncates original_line. */

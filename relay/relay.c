@@ -29,6 +29,14 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
         users[i].admin = src->users[i].admin;
     }
     dst->users = users;
+    struct relay_bucket *buckets = xcalloc(src->n_buckets ? src->n_buckets : 1, sizeof(*buckets));
+    for (size_t i = 0; i < src->n_buckets; i++) {
+        buckets[i].name = xstrdup(src->buckets[i].name);
+        buckets[i].database = xstrdup(src->buckets[i].database);
+        buckets[i].retention_policy =
+            src->buckets[i].retention_policy ? xstrdup(src->buckets[i].retention_policy) : NULL;
+    }
+    dst->buckets = buckets;
     dst->data_dir = src->data_dir ? xstrdup(src->data_dir) : NULL;
     dst->relay_name = xstrdup(src->relay_name ? src->relay_name : "relay");
 }
@@ -41,6 +49,14 @@ static void limits_free(struct relay_options *o)
         free((char *)o->users[i].token);
     }
     free((struct relay_user *)o->users);
+    for (size_t i = 0; i < o->n_buckets; i++) {
+        free((char *)o->buckets[i].name);
+        free((char *)o->buckets[i].database);
+        free((char *)o->buckets[i].retention_policy);
+    }
+    free((struct relay_bucket *)o->buckets);
+    o->buckets = NULL;
+    o->n_buckets = 0;
     o->users = NULL;
     o->n_users = 0;
     free((char *)o->data_dir);

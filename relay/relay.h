@@ -20,6 +20,14 @@ struct relay_user {
     int admin; /* may send the statements that go through the log (/query) */
 };
 
+/* A 2.x bucket (or a 3.x database name) and the db/rp it is written to. A name no mapping holds
+ * is read as "db/rp" or "db". */
+struct relay_bucket {
+    const char *name;
+    const char *database;
+    const char *retention_policy; /* NULL: the database's default */
+};
+
 /* A UDP line-protocol listener. */
 struct relay_udp {
     const char *listen;           /* "ADDR:PORT" (common/hostport.h) */
@@ -79,6 +87,8 @@ struct relay_options {
     int status_public;           /* the status page needs no credentials even with auth on */
     const struct relay_user *users;
     size_t n_users;
+    const struct relay_bucket *buckets; /* [[bucket]]: /api/v2/write and /api/v3/write_lp */
+    size_t n_buckets;
     /* The log's size limit and full policy, for /health and /metrics. */
     size_t max_bytes;
     enum wal_full_policy full_policy;

@@ -22,6 +22,7 @@ enum endpoint {
     EP_QUERY,
     EP_STATUS,
     EP_PROM_WRITE,
+    EP_WRITE_V3,
     EP_OTHER,
     EP_COUNT
 };
@@ -186,6 +187,17 @@ void write_commit(struct conn *c, struct http_req *req, const char *body, size_t
                   uint8_t consistency);
 /* "", any, one, quorum, all -> 0..4; IWR_EPARSE for anything else. */
 int write_parse_consistency(const char *s, uint8_t *out);
+
+/* write_v3.c: POST /api/v3/write_lp as InfluxDB 3 Core answers it. */
+void write_v3_handle(struct conn *c, struct http_req *req);
+/* write_v3.c: POST /api/v2/write carrying 'org', as InfluxDB 2.x answers it ({"code","message"}
+ * bodies, the whole batch refused at a bad line). */
+void write_v2_org_handle(struct conn *c, struct http_req *req);
+/* The db and rp (cleared first, NUL-terminated, rp empty for the default) that the bucket or
+ * 3.x database name bucket[0, len) is written to: cfg's [[bucket]] mapping, else "db/rp" or
+ * "db". */
+void write_map_bucket(const struct relay_options *cfg, const char *bucket, size_t len,
+                      struct buf *db, struct buf *rp);
 
 /* promhttp.c: POST /api/v1/prom/write (Prometheus remote write 1.0). */
 void promwrite_handle(struct conn *c, struct http_req *req);

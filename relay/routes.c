@@ -10,7 +10,7 @@
 const char *const endpoint_names[EP_COUNT] = {"write",   "api_v2_write", "ping",
                                               "health",  "metrics",      "query",
                                               "status",  "api_v1_prom_write",
-                                              "other"};
+                                              "api_v3_write_lp", "other"};
 const int counted_codes[CODE_SLOTS] = {200, 204, 400, 401, 404, 405,
                                        408, 413, 431, 500, 502, 503};
 const double request_duration_bounds[DURATION_BUCKETS] = {
@@ -115,8 +115,23 @@ void relay_route(struct conn *c, struct http_req *req)
             method_not_allowed(c, "POST");
     } else if (path_is(req, "/api/v2/write")) {
         req->ep = EP_WRITE_V2;
-        if (post)
+        struct buf org;
+        buf_init(&org);
+        size_t qlen;
+        const char *q = req_query(req, &qlen);
+        /* A 2.x client names its org; 1.8's clients (and the relay before 2.x) need not. */
+        int v2_client = query_get(q, qlen, "org", &org);
+        buf_deinit(&org);
+        if (!post)
+            method_not_allowed(c, "POST");
+        else if (v2_client)
+            write_v2_org_handle(c, req);
+        else
             write_handle(c, req, 1);
+    } else if (path_is(req, "/api/v3/write_lp")) {
+        req->ep = EP_WRITE_V3;
+        if (post)
+            write_v3_handle(c, req);
         else
             method_not_allowed(c, "POST");
     } else if (path_is(req, "/api/v1/prom/write")) {

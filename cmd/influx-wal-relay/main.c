@@ -206,6 +206,10 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
     for (size_t i = 0; i < c->n_users; i++)
         users[i] = (struct relay_user){c->users[i].name, c->users[i].password, c->users[i].token,
                                       c->users[i].admin};
+    struct relay_bucket *buckets = xcalloc(c->n_buckets ? c->n_buckets : 1, sizeof(*buckets));
+    for (size_t i = 0; i < c->n_buckets; i++)
+        buckets[i] = (struct relay_bucket){c->buckets[i].name, c->buckets[i].database,
+                                           c->buckets[i].retention_policy};
     for (size_t i = 0; i < c->n_udp; i++)
         udp[i] = (struct relay_udp){c->udp[i].listen, c->udp[i].database,
                                     c->udp[i].retention_policy, c->udp[i].precision,
@@ -252,6 +256,8 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         .status_public = c->status_public,
         .users = users,
         .n_users = c->n_users,
+        .buckets = buckets,
+        .n_buckets = c->n_buckets,
         .max_bytes = c->max_bytes,
         .full_policy = c->full_policy,
         .data_dir = c->data_dir,
@@ -263,6 +269,7 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
 static void relay_options_free(struct relay_options *o)
 {
     free((struct relay_user *)o->users);
+    free((struct relay_bucket *)o->buckets);
     free((struct relay_udp *)o->udp);
     free((struct relay_tls *)o->listen_tls);
     free((struct relay_stream *)o->streams);

@@ -172,8 +172,27 @@ static void test_many_errors_bounded(void)
     buf_deinit(&out);
 }
 
+static void test_db_name(void)
+{
+    static const struct {
+        const char *name;
+        int ok;
+    } cases[] = {
+        {"db", 1},  {"my-db_2", 1}, {"db/rp", 1},  {"9db", 1},   {"", 0},    {"_db", 0},
+        {"/rp", 0}, {"db/", 0},     {"a/b/c", 0},  {"d b", 0},   {"d.b", 0}, {"d\xc3\xa9", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK((lpv3_check_db_name(cases[i].name, strlen(cases[i].name)) == NULL) == cases[i].ok,
+              "db name '%s' %s", cases[i].name, cases[i].ok ? "taken" : "refused");
+    char longname[513];
+    memset(longname, 'a', sizeof(longname));
+    CHECK(lpv3_check_db_name(longname, 511) == NULL, "511 bytes taken");
+    CHECK(lpv3_check_db_name(longname, 512) != NULL, "512 bytes refused");
+}
+
 int main(void)
 {
+    test_db_name();
     test_parse_precision();
     test_guess();
     test_normalize();
