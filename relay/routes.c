@@ -119,8 +119,9 @@ void relay_route(struct conn *c, struct http_req *req)
         buf_init(&org);
         size_t qlen;
         const char *q = req_query(req, &qlen);
-        /* A 2.x client names its org; 1.8's clients (and the relay before 2.x) need not. */
-        int v2_client = query_get(q, qlen, "org", &org);
+        /* A 2.x client names its org (its libraries refuse an empty one); 1.8's clients need
+         * not, and 1.8 ignores it. */
+        int v2_client = query_get(q, qlen, "org", &org) && org.len > 0;
         buf_deinit(&org);
         if (!post)
             method_not_allowed(c, "POST");
