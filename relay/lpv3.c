@@ -145,6 +145,8 @@ int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64
         size_t from = pos;
         struct lp_line ln;
         int rc = lp_line_next(in, len, &pos, LP_NS, &ln);
+        if (pos > len)
+            pos = len; /* past the "\n" a last line lacks */
         if (rc == 0 && pos <= from)
             break;
         size_t nl = 0;

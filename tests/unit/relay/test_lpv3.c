@@ -98,6 +98,13 @@ static const struct ncase ncases[] = {
      "{\"error_message\":\"unable to parse 'bad': missing fields\",\"line_number\":3,"
      "\"original_line\":\"bad\"}"},
     {"two bad lines", "x\ny\n", "ns", "", 0, 2, NULL},
+    {"no final newline: the last line ends at the body's end", "bad\na v=1 1", "ns",
+     "a v=1 1\n", 1, 1,
+     "{\"error_message\":\"unable to parse 'bad': missing fields\",\"line_number\":1,"
+     "\"original_line\":\"bad\"}"},
+    {"no final newline on a bad last line", "a v=1 1\nbad", "ns", "a v=1 1\n", 1, 1,
+     "{\"error_message\":\"unable to parse 'bad': missing fields\",\"line_number\":2,"
+     "\"original_line\":\"bad\"}"},
     {"empty body", "", "auto", "", 0, 0, ""},
     {"utf-8 cut at a character boundary", "aaaaaaaaaaaaaaaaaaa\xc3\xa9 bad\n", "ns", "", 0, 1,
      NULL},
