@@ -110,7 +110,8 @@ void lpv3_append_line_error(struct buf *out, const char *msg, size_t msg_len, si
 }
 
 /* Where the first line holding more than blanks or a comment starts in s[from, to), and how many
- * "\n" come before it in s[from, ...). The splitter skips such lines the same way. */
+ * "\n" come before it in s[from, ...): the line a refusal names. (A comment holding a quote
+ * that spans lines is taken to end at its "\n" here; only the number and text named differ.) */
 static size_t skip_empty_lines(const char *s, size_t from, size_t to, size_t *newlines)
 {
     size_t i = from;
@@ -154,14 +155,15 @@ int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64
         size_t this_line = line_no + nl;
         for (size_t i = from; i < pos; i++)
             line_no += in[i] == '\n';
-        if (start >= pos)
-            continue; /* only blank or comment lines */
         enum lp_precision p = prec.p;
         if (prec.is_auto)
             p = rc == 1 && ln.has_ts ? lpv3_guess_precision(ln.ts_ns) : LP_NS;
         size_t rejected_before = lr.rejected;
         buf_clear(&lr.errors);
-        lp_normalize(in + start, pos - start, p, now_ns, &one, out, &lr);
+        /* The whole piece the splitter took, so that lp_normalize drops the blank and comment
+         * lines before it by its own rule (a quote in a comment line spans lines, as in
+         * influxd). 'start' only names the line. */
+        lp_normalize(in + from, pos - from, p, now_ns, &one, out, &lr);
         if (lr.rejected == rejected_before)
             continue;
         res->rejected++;
