@@ -1243,8 +1243,49 @@ static void test_streams(void)
     CHECK(validate() == 0, "the flags' listeners validate (%s)", err);
 }
 
+/* [[auth.user]] token and [[bucket]], the keys of the 2.x and 3.x write APIs. */
+static void test_tokens_buckets(void)
+{
+    CHECK_EQ_INT(load("[auth]\nenabled = true\n[[auth.user]]\nname = \"a\"\npassword = \"b\"\n"
+                      "token = \"tok\"\n[[auth.user]]\nname = \"c\"\npassword = \"d\"\n"
+                      "[[bucket]]\nname = \"by-name\"\ndatabase = \"db\"\n"
+                      "[[bucket]]\nname = \"x/y\"\ndatabase = \"db2\"\n"
+                      "retention-policy = \"rp\"\n"),
+                 0, "tokens and buckets load");
+    CHECK(cfg.n_users == 2 && cfg.users[0].token && strcmp(cfg.users[0].token, "tok") == 0 &&
+              cfg.users[1].token == NULL,
+          "a user's token, or none");
+    CHECK(cfg.n_buckets == 2 && strcmp(cfg.buckets[0].name, "by-name") == 0 &&
+              strcmp(cfg.buckets[0].database, "db") == 0 && cfg.buckets[0].retention_policy == NULL &&
+              strcmp(cfg.buckets[1].retention_policy, "rp") == 0,
+          "the buckets as written");
+    CHECK_EQ_INT(validate(), 0, "and validate");
+    set(&cfg.users[1].token, "tok");
+    check_validate("auth.user 'c': token is another user's too", "a token twice");
+    set(&cfg.users[1].token, "");
+    check_validate("auth.user 'c': token is empty", "an empty token");
+    static const struct case_ cases[] = {
+        {"[[bucket]]\nname = \"a\"\n", "t:1: [[bucket]] needs a non-empty 'database'"},
+        {"[[bucket]]\ndatabase = \"a\"\n", "t:1: [[bucket]] needs a non-empty 'name'"},
+        {"[[bucket]]\nname = \"a\"\ndatabase = \"d\"\n[[bucket]]\nname = \"a\"\n"
+         "database = \"e\"\n",
+         "t:4: bucket: duplicate name 'a'"},
+        {"[[bucket]]\nname = \"a\"\ndatabase = \"d\"\norg = \"o\"\n",
+         "t:4: unknown key 'org' in [[bucket]]"},
+        {"[bucket]\nname = \"a\"\n",
+         "t:1: 'bucket' must be an array of tables [[bucket]], not a table"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char name[300];
+        CHECK_EQ_INT(load(cases[i].text), IWR_EPARSE, "bucket load error returns IWR_EPARSE");
+        snprintf(name, sizeof(name), "bucket load error %zu: %s", i, cases[i].want);
+        CHECK_EQ_STR(err, cases[i].want, name);
+    }
+}
+
 int main(void)
 {
+    test_tokens_buckets();
     test_defaults();
     test_full_layout();
     test_load_errors();
