@@ -59,6 +59,16 @@ def wait_count(a, db, measurement, want, rp=None):
     return a.count(db, measurement, field="v", rp=rp)
 
 
+def requests_by_endpoint(r, endpoint, code):
+    """influx_wal_ingest_requests_total for one endpoint and status code, from /metrics."""
+    _, _, body = h.get(r.url + "/metrics")
+    want = 'influx_wal_ingest_requests_total{endpoint="%s",code="%d"}' % (endpoint, code)
+    for line in body.decode().splitlines():
+        if line.startswith(want + " "):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def test_installed():
     for lib in ("influxdb3-client", "influxdb-client"):
         h.check(os.path.isdir(os.path.join(MODULES, lib)),
@@ -72,6 +82,8 @@ def test_v3_client_no_sync():
                  "lines": lines("v3sync", 300)})
     h.check(ok.get("ok"), "influxdb3-client (noSync) wrote 300 lines", ok)
     h.check_eq(wait_count(a, DB, "v3sync", 300), 300, "influxd holds the 300 points")
+    h.check_eq(requests_by_endpoint(r, "api_v3_write_lp", 204), 1,
+               "the library posted to /api/v3/write_lp")
     st, _, _ = h.request("POST", r.url + "/api/v3/write_lp?db=%s&no_sync=true" % DB,
                          body="v3raw v=1i 1\n", headers={"Authorization": "Bearer " + TOKEN})
     h.check_eq(st, 204, "Bearer with the token: 204")
@@ -109,6 +121,9 @@ def test_v3_client_v2_path():
                  "lines": lines("v3v2", 1500)})
     h.check(ok.get("ok"), "influxdb3-client wrote 1500 lines (gzip'd: over its threshold)", ok)
     h.check_eq(wait_count(a, DB, "v3v2", 1500), 1500, "influxd holds the 1500 points")
+    h.check(requests_by_endpoint(r, "api_v2_write", 204) == 1 and
+            requests_by_endpoint(r, "api_v3_write_lp", 204) == 0,
+            "the library posted to /api/v2/write")
     ok = client({"lib": "v3", "host": r.url, "token": "writer:" + PASSWORD,
                  "database": DB + "/short", "org": "my-org", "lines": lines("v3org", 5)})
     h.check(ok.get("ok"), "with an org and a 'user:password' token into bucket db/rp", ok)
