@@ -137,14 +137,8 @@ void admin_rebuild_handle(struct conn *c, struct http_req *req)
     size_t qlen;
     const char *q = req_query(req, &qlen);
     /* Pausing a backend or moving its cursor is an operator's act: with [auth], admin only. */
-    int admin = 0;
-    if (auth_check_admin(c, req, q, qlen, &admin) != 0)
+    if (auth_require_admin(c, req, q, qlen, "the rebuild endpoints") != 0)
         return;
-    if (c->relay->cfg_limits.auth_enabled && !admin) {
-        static const char msg[] = "the rebuild endpoints need a relay user with admin = true";
-        http_respond_error(c, 403, msg, sizeof(msg) - 1);
-        return;
-    }
     struct buf backend, source;
     buf_init(&backend);
     buf_init(&source);

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* 1 when equal; the time taken depends only on the lengths. */
@@ -176,4 +177,19 @@ int auth_check_admin(struct conn *c, struct http_req *req, const char *q, size_t
     log_info("event=auth_failed endpoint=%s reason=%s", endpoint_names[req->ep],
              have ? "bad_credentials" : "no_credentials");
     return -1;
+}
+
+int auth_require_admin(struct conn *c, struct http_req *req, const char *q, size_t qlen,
+                       const char *what)
+{
+    int admin = 0;
+    if (auth_check_admin(c, req, q, qlen, &admin) != 0)
+        return -1;
+    if (c->relay->cfg_limits.auth_enabled && !admin) {
+        char msg[160];
+        int n = snprintf(msg, sizeof(msg), "%s need a relay user with admin = true", what);
+        http_respond_error(c, 403, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+        return -1;
+    }
+    return 0;
 }

@@ -118,14 +118,8 @@ void peer_handle(struct conn *c, struct http_req *req)
 {
     size_t qlen;
     const char *q = req_query(req, &qlen);
-    int admin = 0;
-    if (auth_check_admin(c, req, q, qlen, &admin) != 0)
+    if (auth_require_admin(c, req, q, qlen, "the peer endpoints") != 0)
         return;
-    if (c->relay->cfg_limits.auth_enabled && !admin) {
-        static const char msg[] = "the peer endpoints need a relay user with admin = true";
-        http_respond_error(c, 403, msg, sizeof(msg) - 1);
-        return;
-    }
     if (req->method == HTTP_POST)
         fence_handle(c, req, q, qlen);
     else

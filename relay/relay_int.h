@@ -215,6 +215,10 @@ int b64_decode(const char *s, size_t n, struct buf *out);
 /* The same, and *admin says whether the user is marked admin (0 when auth is off). */
 int auth_check_admin(struct conn *c, struct http_req *req, const char *q, size_t qlen,
                      int *admin);
+/* With [auth], only an admin user passes: else 401 (no or bad credentials) or 403 "'what' need a
+ * relay user with admin = true", answered here. Returns 0 to go on, -1 once answered. */
+int auth_require_admin(struct conn *c, struct http_req *req, const char *q, size_t qlen,
+                       const char *what);
 
 /* udp.c */
 int udp_start(struct relay *r, const struct relay_udp *u, struct udp_listener **out);
