@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/utf8.h"
 
 #include <string.h>
 
@@ -23,31 +24,13 @@ static void append_name(struct buf *e, const unsigned char *b, size_t key_len)
     }
 }
 
-/* The length of the valid UTF-8 sequence at s[0, n) (Go's rules), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 /* Go's %q for the bytes s[0, n), near enough: the message is for people. */
 static void append_quoted(struct buf *e, const unsigned char *s, size_t n)
 {
     buf_append(e, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = s[i];
-        size_t u = ch >= 0x80 ? utf8_len(s + i, n - i) : 0;
+        size_t u = ch >= 0x80 ? utf8_valid_len(s + i, n - i) : 0;
         if (u > 0) {
             buf_append(e, s + i, u);
             i += u - 1;
