@@ -88,6 +88,14 @@ struct cfg_peer {
     char *ca_file;  /* NULL: system CAs */
 };
 
+/* [[shard]] / --shard: a group of mirrored backends that holds its share of the keys
+ * (relay/shard_ring.h places keys on shards). */
+struct cfg_shard {
+    char *name;      /* [A-Za-z0-9_.-]{1,64}, unique */
+    char **backends; /* names of [[backend]] entries; each backend is in at most one shard */
+    size_t n_backends;
+};
+
 struct config {
     char *path; /* file it came from; NULL for built-in defaults */
     /* [http] */
@@ -154,6 +162,14 @@ struct config {
     /* [[peer]] */
     struct cfg_peer *peers;
     size_t n_peers;
+    /* [[shard]], --shard (the first flag replaces the file's shards); none: every backend
+     * gets every record. [sharding] key: what places a point, each "database",
+     * "measurement" or "tag:NAME"; default {"database", "measurement"}. */
+    struct cfg_shard *shards;
+    size_t n_shards;
+    char **shard_key;
+    size_t n_shard_key;
+    int shard_flags_seen;
 };
 
 /* Fill 'c' with the built-in defaults (listen 127.0.0.1:9096, data dir ./data, one backend
@@ -189,6 +205,12 @@ int config_add_udp_flag(struct config *c, const char *arg, char *err, size_t err
  * accepted for the common flag form; Graphite timestamps are seconds whatever it says). */
 int config_add_opentsdb_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 int config_add_graphite_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+/* "NAME=BACKEND,BACKEND": a shard (the first use drops the file's shards). */
+int config_add_shard_flag(struct config *c, const char *arg, char *err, size_t err_cap);
+/* The shard holding backend 'backend', borrowed from 'c'; NULL when it is in none. */
+const struct cfg_shard *config_shard_of(const struct config *c, const char *backend);
+/* Whether 'k' is a shard key element: "database", "measurement" or "tag:NAME". */
+int config_shard_key_ok(const char *k);
 /* "--listen ADDR:PORT" (the first use replaces the listen list). */
 int config_set_listen_flag(struct config *c, const char *arg, char *err, size_t err_cap);
 
@@ -205,7 +227,8 @@ int config_tls_min_minor(const struct cfg_tls *t);
  * (max_inflated_bytes >= max_body_bytes, batch caps and timeouts > 0), users when auth is on,
  * UDP precisions, TLS keys that go together (a certificate with its key, or a combined PEM;
  * tls-client-ca and tls-min-version only with a certificate; minimum "1.2" or "1.3"; the files
- * themselves are the daemon's to load). 0 or IWR_EPARSE with a reason in err (no file position). */
+ * themselves are the daemon's to load); shards naming existing backends, each backend in
+ * exactly one shard when there are any. 0 or IWR_EPARSE with a reason in err (no file position). */
 int config_validate(const struct config *c, char *err, size_t err_cap);
 
 /* Helpers also used by flags and tests. 0 or IWR_EPARSE. */

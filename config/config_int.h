@@ -51,6 +51,9 @@ void cfg_udp_push(struct config *c, struct cfg_udp *u);
 /* peer.c: the [relay] table and [[peer]]. */
 void cfg_peers_defaults(struct config *c);
 void cfg_peers_deinit(struct config *c);
+/* shard.c: [[shard]] and [sharding]. */
+void cfg_shards_defaults(struct config *c);
+void cfg_shards_deinit(struct config *c);
 /* scrub.c: the [scrub] table. */
 void cfg_scrub_defaults(struct cfg_scrub *s);
 void cfg_scrub_deinit(struct cfg_scrub *s);
@@ -159,6 +162,11 @@ int cfg_validate_scrub(const struct config *c, char *err, size_t err_cap);
 int cfg_load_relay(struct loader *ld, const struct toml_node *t);
 int cfg_load_peer(struct loader *ld, const struct toml_node *t);
 int cfg_validate_peers(const struct config *c, char *err, size_t err_cap);
+
+/* [[shard]] and [sharding] (shard.c); their checks, run by config_validate. */
+int cfg_load_shard(struct loader *ld, const struct toml_node *t);
+int cfg_load_sharding(struct loader *ld, const struct toml_node *t);
+int cfg_validate_shards(const struct config *c, char *err, size_t err_cap);
 
 /* ---- influxdb_relay.c: influxdb-relay's relay.toml layout ---------------------------------- */
 

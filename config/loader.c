@@ -690,6 +690,14 @@ static int load_root(struct loader *ld, const struct toml_node *root)
             rc = ld_need_tables(ld, v, "[[peer]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
                 rc = cfg_load_peer(ld, v->kids[j]);
+        } else if (strcmp(k, "shard") == 0 && !relay) {
+            rc = ld_need_tables(ld, v, "[[shard]]");
+            for (size_t j = 0; rc == 0 && j < v->n_kids; j++)
+                rc = cfg_load_shard(ld, v->kids[j]);
+        } else if (strcmp(k, "sharding") == 0 && !relay) {
+            rc = need_table(ld, v, "[sharding]");
+            if (rc == 0)
+                rc = cfg_load_sharding(ld, v);
         } else if (strcmp(k, "backend") == 0) {
             rc = ld_need_tables(ld, v, "[[backend]]");
             for (size_t j = 0; rc == 0 && j < v->n_kids; j++)

@@ -209,6 +209,8 @@ int config_validate(const struct config *c, char *err, size_t err_cap)
         rc = cfg_validate_scrub(c, err, err_cap);
     if (rc == 0)
         rc = cfg_validate_peers(c, err, err_cap);
+    if (rc == 0)
+        rc = cfg_validate_shards(c, err, err_cap);
     for (size_t i = 0; rc == 0 && i < c->n_streams; i++)
         rc = validate_stream(c, i, err, err_cap);
     return rc;

@@ -471,6 +471,7 @@ void config_defaults(struct config *c)
     cfg_listen_push(c, xstrdup(default_listen), NULL);
     cfg_scrub_defaults(&c->scrub);
     cfg_peers_defaults(c);
+    cfg_shards_defaults(c);
     c->max_body_bytes = 25000000;
     c->max_inflated_bytes = 4 * c->max_body_bytes;
     c->max_connections = 1024;
@@ -517,6 +518,7 @@ void config_deinit(struct config *c)
     free(c->udp);
     cfg_scrub_deinit(&c->scrub);
     cfg_peers_deinit(c);
+    cfg_shards_deinit(c);
     for (size_t i = 0; i < c->n_streams; i++)
         cfg_stream_deinit(&c->streams[i]);
     free(c->streams);

@@ -58,6 +58,7 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     c->password = o->password != NULL ? xstrdup(o->password) : NULL;
     c->token = dup_or_null(o->token);
     c->ca_file = dup_or_null(o->ca_file);
+    c->shard = dup_or_null(o->shard);
     c->insecure_skip_verify = o->insecure_skip_verify;
     c->gzip = o->gzip;
     c->create_database = o->create_database;
@@ -119,6 +120,7 @@ void sender_conf_unref(struct sender_conf *c)
     }
     free(c->ca_file);
     free(c->source);
+    free(c->shard);
     curl_slist_free_all(c->write_headers);
     curl_slist_free_all(c->ctl_headers);
     free(c);

@@ -47,6 +47,8 @@ struct replay_backend_opts {
     int create_database;         /* on 404 "database not found": CREATE DATABASE once, retry */
     uint64_t give_up_after_ms;   /* 0: never */
     size_t give_up_bytes;        /* 0: never */
+    const char *shard;           /* NULL: every record; else only records with a part for this
+                                  * shard (and the unsharded ones: statements, requeues) */
     /* Ephemeral mode (influx-wal replay): send a range of the log to any URL, once. The sender
      * keeps its position in memory only: it never creates, moves or forgets a cursor and never
      * writes dead letters, so it also works on a log opened read-only. It sends the records

@@ -118,6 +118,7 @@ struct sender_conf {
     char *url;         /* base, no trailing '/' */
     char *display_url; /* without any user:password@ */
     char *username, *password, *token, *ca_file;
+    char *shard; /* NULL: unsharded (see struct replay_backend_opts) */
     int insecure_skip_verify, gzip, create_database;
     uint64_t timeout_ms, connect_timeout_ms, retry_max_delay_ms, give_up_after_ms;
     size_t batch_max_bytes, batch_max_points, max_in_flight, give_up_bytes;

@@ -27,6 +27,8 @@ static const char usage[] =
     "  --listen ADDR:PORT     HTTP listen address (repeatable; default 127.0.0.1:9096)\n"
     "  --data-dir DIR         the log's directory (default ./data)\n"
     "  --backend NAME=URL     an InfluxDB backend (repeatable; default local=http://127.0.0.1:8086)\n"
+    "  --shard NAME=BACKEND,BACKEND\n"
+    "                         a shard: backends that mirror one share of the keys (repeatable)\n"
     "  --udp ADDR:PORT=DB[@PRECISION]\n"
     "                         a UDP line-protocol listener writing to DB (repeatable; @ms for\n"
     "                         collectd's write_influxdb_udp; default ns)\n"
@@ -47,8 +49,8 @@ static const char usage[] =
 /* The flags that layer over the file; kept to be applied again on SIGHUP. */
 struct flags {
     const char *config;
-    const char **listen, **backend, **udp, **graphite, **opentsdb;
-    size_t n_listen, n_backend, n_udp, n_graphite, n_opentsdb;
+    const char **listen, **backend, **udp, **graphite, **opentsdb, **shard;
+    size_t n_listen, n_backend, n_udp, n_graphite, n_opentsdb, n_shard;
     const char *data_dir;
     const char *log_level;
     int check_config;
@@ -101,6 +103,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
             push(&f->listen, &f->n_listen, v);
         } else if (strcmp(a, "--backend") == 0) {
             push(&f->backend, &f->n_backend, v);
+        } else if (strcmp(a, "--shard") == 0) {
+            push(&f->shard, &f->n_shard, v);
         } else if (strcmp(a, "--udp") == 0) {
             push(&f->udp, &f->n_udp, v);
         } else if (strcmp(a, "--graphite") == 0) {
@@ -132,6 +136,8 @@ static int build_config(const struct flags *f, struct config *c, char *err, size
         rc = config_set_listen_flag(c, f->listen[i], err, cap);
     for (size_t i = 0; rc == 0 && i < f->n_backend; i++)
         rc = config_add_backend_flag(c, f->backend[i], err, cap);
+    for (size_t i = 0; rc == 0 && i < f->n_shard; i++)
+        rc = config_add_shard_flag(c, f->shard[i], err, cap);
     for (size_t i = 0; rc == 0 && i < f->n_udp; i++)
         rc = config_add_udp_flag(c, f->udp[i], err, cap);
     for (size_t i = 0; rc == 0 && i < f->n_graphite; i++)
@@ -153,6 +159,11 @@ static int build_config(const struct flags *f, struct config *c, char *err, size
     }
     if (rc == 0)
         rc = config_validate(c, err, cap);
+    /* Each backend's sender sends only its shard's records (borrowed from the config). */
+    for (size_t i = 0; rc == 0 && i < c->n_backends; i++) {
+        const struct cfg_shard *s = config_shard_of(c, c->backends[i].name);
+        c->backends[i].shard = s != NULL ? s->name : NULL;
+    }
     return rc;
 }
 
@@ -740,6 +751,7 @@ int main(int argc, char **argv)
     free(d.flags.udp);
     free(d.flags.graphite);
     free(d.flags.opentsdb);
+    free(d.flags.shard);
     log_info("event=stopped");
     return d.exit_code;
 }
