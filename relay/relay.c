@@ -1,5 +1,6 @@
 /* The relay's lifetime: listeners up, limits reloaded, graceful shutdown. Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/shard_split.h"
 #include "relay/tls.h"
 #include "relay/stream.h"
 
@@ -15,6 +16,8 @@ static void limits_copy(struct relay_options *dst, const struct relay_options *s
 {
     *dst = *src;
     dst->listen = NULL;
+    dst->shards = dst->shard_key = NULL; /* r->split keeps its own copies */
+    dst->n_shards = dst->n_shard_key = 0;
     dst->n_listen = 0;
     dst->listen_tls = NULL;
     dst->udp = NULL;
@@ -84,6 +87,7 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
     r->started_ns = wal_now_ns();
     hist_init(&r->ctr.duration, request_duration_bounds, DURATION_BUCKETS);
     limits_copy(&r->cfg_limits, cfg);
+    r->split = shard_split_new(cfg->shards, cfg->n_shards, cfg->shard_key, cfg->n_shard_key);
     relay_http_settings(&r->settings);
     status_ring_start(r, cfg);
     *out = r;
@@ -192,6 +196,7 @@ void relay_free(struct relay *r)
     if (r == NULL)
         return;
     limits_free(&r->cfg_limits);
+    shard_split_free(r->split);
     for (size_t i = 0; r->server_tls != NULL && i < r->n_servers; i++)
         tls_ctx_free(r->server_tls[i]);
     free(r->server_tls);

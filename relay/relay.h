@@ -96,6 +96,12 @@ struct relay_options {
     /* How long a logged statement's client waits for the first backend's answer; 0: 10 s. */
     uint64_t statement_timeout_ms;
     const char *relay_name; /* [relay] name, shown to peers; NULL: "relay" */
+    /* Shards (relay_new only: changing them is a reshard): each point's line goes to the
+     * shard the ring gives its key (relay/shard_ring.h); none: records are for everyone. */
+    const char *const *shards;
+    size_t n_shards;
+    const char *const *shard_key; /* "database", "measurement", "tag:NAME" */
+    size_t n_shard_key;
 };
 
 /* A backend as /health, /metrics and /query routing show it: the daemon fills it from the

@@ -124,6 +124,7 @@ struct relay {
     struct relay_hooks hooks;
     struct relay_options cfg_limits; /* the limits and users in force (owned copies; no
                                       * listeners) */
+    struct shard_split *split; /* NULL without shards; fixed at relay_new (relay/shard_split.h) */
     uv_tcp_t *servers;
     struct tls_ctx **server_tls;   /* per server: its TLS context, NULL for plain HTTP */
     size_t n_servers;

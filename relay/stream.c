@@ -7,6 +7,7 @@
  * the batch is held and retried and TCP reading stops, so the agent's own buffer holds the
  * rest; UDP has no such lever and counts the points as dropped (log_full). A client that goes
  * away mid-line loses that line only. Loop thread only. */
+#include "relay/shard_split.h"
 #include "relay/stream.h"
 
 #include "common/clock.h"
@@ -174,7 +175,7 @@ static void sink_append_cb(struct stream_sink *s, const char *body, size_t len, 
         sc->body_len = len;
     }
     s->in_flight++;
-    wal_append(s->relay->wal, &rec, sink_commit_done, sc);
+    shard_split_append(s->relay, &rec, sink_commit_done, sc); /* wal_append, by shard */
 }
 
 static void sink_append(struct stream_sink *s, const char *body, size_t len, size_t points,

@@ -3,6 +3,7 @@
  * normalises the line protocol, hands the record to the log and answers once the commit holding
  * it is durable. Answers and their bodies follow InfluxDB's. Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/shard_split.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -165,7 +166,7 @@ void write_commit(struct conn *c, struct http_req *req, const char *body, size_t
     rec.body = req->lp.as_received ? body : req->norm.data;
     rec.body_len = req->lp.as_received ? body_len : req->norm.len;
     c->waiting_wal = 1;
-    wal_append(r->wal, &rec, write_done, c);
+    shard_split_append(r, &rec, write_done, c); /* wal_append, by shard */
 }
 
 #define BAD_REQUEST(c, msg) http_respond_error((c), 400, (msg), strlen(msg))

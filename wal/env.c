@@ -203,7 +203,7 @@ static int wal_open_tables(struct wal *w)
                   w->dir, format, WAL_FORMAT_VERSION);
         rc = IWR_EVERSION;
     }
-    if (rc == 0 && format == 0 && !w->opt.readonly)
+    if (rc == 0 && format < WAL_FORMAT_VERSION && !w->opt.readonly)
         rc = wal_err(wal_meta_put64(txn, w, "format", WAL_FORMAT_VERSION), "meta_put");
     /* The daemon records its limit so that the CLI, which does not read the config, can show
      * it. */

@@ -35,7 +35,8 @@ long wal_verify(struct wal *w, void (*problem)(void *arg, const char *line), voi
         return rc;
     long n = 0;
     uint64_t format = 0, offset = 0;
-    if (wal_meta_get64(txn, w, "format", &format) != 0 || format != WAL_FORMAT_VERSION)
+    if (wal_meta_get64(txn, w, "format", &format) != 0 || format == 0 ||
+        format > WAL_FORMAT_VERSION)
         say(problem, arg, &n, "meta: format is %" PRIu64 ", expected %d", format,
             WAL_FORMAT_VERSION);
     if (wal_meta_get64(txn, w, "high", &sum->high_seq) != 0)

@@ -4,8 +4,11 @@
  *   0 u32 crc32 of bytes [4, len)     20 u8 format       24 u16 flags     32 u32 points
  *   4 u64 seq                         21 u8 precision    26 u16 db_len    36 u32 body_len
  *  12 u64 offset                      22 u8 consistency  28 u16 rp_len    40 u64 recv_ns
- *                                     23 u8 reserved     30 u16 target_len
- *  48 db, rp, target, body
+ *                                     23 u8 n_parts      30 u16 target_len
+ *  48 db, rp, target, [parts table,] body
+ * Format 1 (byte 20) has n_parts 0 and no table; format 2 has n_parts 1..255 and the table
+ * (struct wal_record in wal.h). Unsharded records are written in format 1, so a log that never
+ * had shards reads the same to older tools record by record.
  * The sequence is inside the checksum so a value found under the wrong key is caught. The part
  * after the sequence and offset is checksummed once by the submitter (wal_record_prepare); the
  * writer thread only folds in seq and offset with crc32_combine, so it never rereads the body. */
@@ -57,7 +60,65 @@ uint64_t wal_get64(const unsigned char *p)
 
 size_t wal_record_encoded_size(const struct wal_record *rec)
 {
-    return WAL_REC_HDR + rec->db_len + rec->rp_len + rec->target_len + rec->body_len;
+    size_t parts = rec->n_parts > 0 ? rec->parts_len : 0;
+    return WAL_REC_HDR + rec->db_len + rec->rp_len + rec->target_len + parts + rec->body_len;
+}
+
+size_t wal_part_encode(unsigned char *out, const char *shard, uint32_t body_len, uint32_t points)
+{
+    size_t n = strlen(shard);
+    out[0] = (unsigned char)n;
+    memcpy(out + 1, shard, n);
+    put32(out + 1 + n, body_len);
+    put32(out + 5 + n, points);
+    return n + 9;
+}
+
+/* Walk a part table of 'n' entries in p[0, cap): its length, or 0 when it is malformed or its
+ * parts do not add up to 'body_len' bytes and 'points'. */
+static size_t parts_check(const unsigned char *p, size_t cap, unsigned n, size_t body_len,
+                          uint32_t points)
+{
+    size_t at = 0, bytes = 0;
+    uint64_t pts = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (at >= cap)
+            return 0;
+        size_t nl = p[at];
+        if (nl == 0 || nl > WAL_NAME_MAX || cap - at < nl + 9)
+            return 0;
+        bytes += get32(p + at + 1 + nl);
+        pts += get32(p + at + 5 + nl);
+        at += nl + 9;
+    }
+    return bytes == body_len && pts == points ? at : 0;
+}
+
+int wal_record_part(const struct wal_record *rec, const char *shard, struct wal_record *view)
+{
+    *view = *rec;
+    if (rec->n_parts == 0 || shard == NULL)
+        return 1;
+    view->n_parts = 0;
+    view->parts = NULL;
+    view->parts_len = 0;
+    size_t n = strlen(shard), at = 0, off = 0;
+    for (unsigned i = 0; i < rec->n_parts && at < rec->parts_len; i++) {
+        const unsigned char *e = rec->parts + at;
+        size_t nl = e[0];
+        uint32_t len = get32(e + 1 + nl), pts = get32(e + 5 + nl);
+        if (nl == n && memcmp(e + 1, shard, n) == 0) {
+            view->body = rec->body + off;
+            view->body_len = len;
+            view->points = pts;
+            return 1;
+        }
+        off += len;
+        at += nl + 9;
+    }
+    view->body_len = 0;
+    view->points = 0;
+    return 0;
 }
 
 static uLong crc_of(uLong crc, const unsigned char *p, size_t n)
@@ -77,10 +138,14 @@ int wal_record_prepare(const struct wal_record *rec, struct wal_encoded *enc)
     if (rec->db_len > UINT16_MAX || rec->rp_len > UINT16_MAX ||
         rec->target_len > UINT16_MAX || rec->body_len > UINT32_MAX)
         return IWR_EINVAL;
+    if (rec->n_parts > 0 && parts_check(rec->parts, rec->parts_len, rec->n_parts, rec->body_len,
+                                        rec->points) != rec->parts_len)
+        return IWR_EINVAL;
     size_t len = wal_record_encoded_size(rec);
     unsigned char *v = xmalloc(len);
     memset(v, 0, WAL_REC_HDR);
-    v[20] = WAL_FORMAT_VERSION;
+    v[20] = rec->n_parts > 0 ? 2 : 1;
+    v[23] = rec->n_parts;
     v[21] = rec->precision;
     v[22] = rec->consistency;
     put16(v + 24, rec->flags);
@@ -100,6 +165,10 @@ int wal_record_prepare(const struct wal_record *rec, struct wal_encoded *enc)
     if (rec->target_len)
         memcpy(p, rec->target, rec->target_len);
     p += rec->target_len;
+    if (rec->n_parts > 0) {
+        memcpy(p, rec->parts, rec->parts_len);
+        p += rec->parts_len;
+    }
     if (rec->body_len)
         memcpy(p, rec->body, rec->body_len);
     enc->val = v;
@@ -133,11 +202,21 @@ int wal_record_decode(const void *val, size_t len, uint64_t seq, struct wal_reco
     const unsigned char *v = val;
     memset(rec, 0, sizeof(*rec));
     rec->seq = seq;
-    if (len < WAL_REC_HDR || v[20] != WAL_FORMAT_VERSION || v[23] != 0) /* 23: reserved, 0 */
+    /* Format 1 has no parts (byte 23 is 0), format 2 has some. */
+    if (len < WAL_REC_HDR || (v[20] != 1 && v[20] != 2) || (v[20] == 1) != (v[23] == 0))
         return IWR_ECORRUPT;
     size_t db_len = get16(v + 26), rp_len = get16(v + 28), target_len = get16(v + 30);
-    size_t body_len = get32(v + 36);
-    if (WAL_REC_HDR + db_len + rp_len + target_len + body_len != len)
+    size_t body_len = get32(v + 36), parts_len = 0;
+    size_t fixed = WAL_REC_HDR + db_len + rp_len + target_len;
+    if (fixed > len || len - fixed < body_len)
+        return IWR_ECORRUPT;
+    if (v[23] > 0) {
+        parts_len = parts_check(v + fixed, len - fixed - body_len, v[23], body_len,
+                                get32(v + 32));
+        if (parts_len == 0)
+            return IWR_ECORRUPT;
+    }
+    if (fixed + parts_len + body_len != len)
         return IWR_ECORRUPT;
     if (wal_get64(v + 4) != seq)
         return IWR_ECORRUPT;
@@ -159,6 +238,10 @@ int wal_record_decode(const void *val, size_t len, uint64_t seq, struct wal_reco
     rec->target = p;
     rec->target_len = target_len;
     p += target_len;
+    rec->n_parts = v[23];
+    rec->parts = parts_len > 0 ? (const unsigned char *)p : NULL;
+    rec->parts_len = parts_len;
+    p += parts_len;
     rec->body = p;
     rec->body_len = body_len;
     return 0;

@@ -14,7 +14,11 @@
 #include <stddef.h>
 #include <stdint.h> /* and SIZE_MAX */
 
-#define WAL_FORMAT_VERSION 1
+/* The newest format this build reads and writes. 1: records without shard parts; 2: a record
+ * may also carry shard parts (wal/record.c). A daemon opening a format-1 log marks it 2, so an
+ * older build refuses it (IWR_EVERSION) instead of taking its sharded records for corrupt;
+ * format-1 records stay readable and unsharded records are still written in format 1. */
+#define WAL_FORMAT_VERSION 2
 #define WAL_NAME_MAX 64 /* backend names: [A-Za-z0-9_.-]{1,64} */
 
 struct wal;
@@ -88,7 +92,27 @@ struct wal_record {
     size_t target_len;
     const char *body;        /* line protocol, each line ending in '\n' */
     size_t body_len;
+    /* Shard parts (format 2): n_parts 0 means the record is for every shard. Otherwise the
+     * body is the concatenation of n_parts parts, one per shard, in table order, and 'parts'
+     * is the table (parts_len bytes, built with wal_part_encode): per part a u8 name length,
+     * the shard's name, u32 body bytes, u32 points (little-endian). The parts' bytes add up to
+     * body_len and their points to 'points'. One request split by shard is one record, so one
+     * transaction and one acknowledgement. */
+    uint8_t n_parts;
+    const unsigned char *parts;
+    size_t parts_len;
 };
+
+#define WAL_PARTS_MAX 255
+#define WAL_PART_ENTRY_MAX (1 + WAL_NAME_MAX + 8)
+/* Write one part table entry to 'out' (WAL_PART_ENTRY_MAX bytes of room); returns its length.
+ * 'shard' must pass wal_name_valid. */
+size_t wal_part_encode(unsigned char *out, const char *shard, uint32_t body_len, uint32_t points);
+/* The part of 'rec' for 'shard' as a view in *view (rec's fields with body and points
+ * narrowed to the part, no parts): 1. A record without parts is every shard's: 1 with *view =
+ * *rec. 0 when the record has parts but none for 'shard' (or 'shard' is NULL: an unsharded
+ * reader takes the whole record, 1). The view borrows what 'rec' borrows. */
+int wal_record_part(const struct wal_record *rec, const char *shard, struct wal_record *view);
 
 /* A backend's position and how far behind the head it is. */
 struct wal_cursor_info {

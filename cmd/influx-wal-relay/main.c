@@ -225,6 +225,9 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         udp[i] = (struct relay_udp){c->udp[i].listen, c->udp[i].database,
                                     c->udp[i].retention_policy, c->udp[i].precision,
                                     c->udp[i].read_buffer_bytes};
+    const char **shards = xcalloc(c->n_shards ? c->n_shards : 1, sizeof(*shards));
+    for (size_t i = 0; i < c->n_shards; i++)
+        shards[i] = c->shards[i].name;
     struct relay_stream *st = xcalloc(c->n_streams ? c->n_streams : 1, sizeof(*st));
     size_t n_st = 0;
     for (size_t i = 0; i < c->n_streams; i++) {
@@ -274,6 +277,10 @@ static void relay_options_fill(struct relay_options *o, const struct config *c)
         .data_dir = c->data_dir,
         .statement_timeout_ms = c->statement_timeout_ms,
         .relay_name = c->relay_name,
+        .shards = shards,
+        .n_shards = c->n_shards,
+        .shard_key = (const char *const *)c->shard_key,
+        .n_shard_key = c->n_shard_key,
     };
 }
 
@@ -284,6 +291,7 @@ static void relay_options_free(struct relay_options *o)
     free((struct relay_udp *)o->udp);
     free((struct relay_tls *)o->listen_tls);
     free((struct relay_stream *)o->streams);
+    free((const char **)o->shards);
 }
 
 /* ---- hooks between the parts --------------------------------------------------------------- */

@@ -164,10 +164,53 @@ static void test_limits(void)
     CHECK(wal_record_encode(&in, 1, &len) == NULL, "a target of 65536 bytes is refused");
 }
 
+/* Shard parts (format 2): the table round-trips, each shard's view is its slice, a record
+ * without a part for a shard is not its, and a table that does not add up is refused. */
+static void test_parts(void)
+{
+    unsigned char table[2 * WAL_PART_ENTRY_MAX];
+    size_t tl = wal_part_encode(table, "s1", 6, 1);
+    tl += wal_part_encode(table + tl, "s2", 12, 2);
+    struct wal_record rec = {.recv_ns = 5, .points = 3, .db = "db", .db_len = 2,
+                             .body = "a v=1\nb v=2\nc v=3\n", .body_len = 18, .n_parts = 2,
+                             .parts = table, .parts_len = tl};
+    size_t len = 0;
+    unsigned char *v = (unsigned char *)wal_record_encode(&rec, 9, &len);
+    CHECK(v != NULL && v[20] == 2 && v[23] == 2, "a record with parts is format 2");
+    struct wal_record out, view;
+    CHECK_EQ_INT(wal_record_decode(v, len, 9, &out), 0, "it decodes");
+    CHECK(out.n_parts == 2 && out.parts_len == tl && memcmp(out.parts, table, tl) == 0 &&
+              out.body_len == 18 && memcmp(out.body, rec.body, 18) == 0,
+          "table and body round-trip");
+    CHECK(wal_record_part(&out, "s1", &view) == 1 && view.body_len == 6 &&
+              memcmp(view.body, "a v=1\n", 6) == 0 && view.points == 1 && view.n_parts == 0,
+          "s1's view is its part");
+    CHECK(wal_record_part(&out, "s2", &view) == 1 && view.body_len == 12 &&
+              memcmp(view.body, "b v=2\nc v=3\n", 12) == 0 && view.points == 2,
+          "s2's view is its part");
+    CHECK(wal_record_part(&out, "s3", &view) == 0 && view.body_len == 0, "s3 has no part");
+    CHECK(wal_record_part(&out, NULL, &view) == 1 && view.body_len == 18, "unsharded: all");
+    struct wal_record plain = {.points = 1, .db = "db", .db_len = 2, .body = "a v=1\n",
+                               .body_len = 6};
+    unsigned char *pv = (unsigned char *)wal_record_encode(&plain, 3, &len);
+    CHECK(pv != NULL && pv[20] == 1 && pv[23] == 0, "a record without parts stays format 1");
+    CHECK(wal_record_decode(pv, len, 3, &out) == 0 && wal_record_part(&out, "s3", &view) == 1 &&
+              view.body_len == 6,
+          "a format-1 record is every shard's");
+    free(pv);
+    rec.points = 4; /* the parts hold 3 */
+    CHECK(wal_record_encode(&rec, 9, &len) == NULL, "parts not adding up: refused");
+    rec.points = 3;
+    rec.body_len = 17;
+    CHECK(wal_record_encode(&rec, 9, &len) == NULL, "part bytes not adding up: refused");
+    free(v);
+}
+
 int main(void)
 {
     test_round_trip();
     test_corruption();
     test_limits();
+    test_parts();
     return tap_done();
 }

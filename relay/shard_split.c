@@ -1,0 +1,188 @@
+/* Ingest's half of sharding: each normalised line goes to the shard the ring gives its key
+ * (relay/shard_ring.h), and a request's lines become one record whose parts are the shards'
+ * (wal_record.parts), so a request is still one transaction, acknowledged once. Owns the
+ * ring and one scratch buffer per shard, reused across requests. Loop thread only. */
+#include "relay/shard_split.h"
+
+#include "relay/relay_int.h"
+#include "relay/shard_ring.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum key_kind { KEY_DATABASE, KEY_MEASUREMENT, KEY_TAG };
+
+struct key_elem {
+    enum key_kind kind;
+    char *tag; /* KEY_TAG: the tag's name */
+    size_t tag_len;
+};
+
+struct shard_split {
+    struct shard_ring *ring;
+    char **names;
+    size_t n_shards;
+    struct key_elem *key;
+    size_t n_key;
+    struct buf *bodies;  /* one per shard: the lines of the request being split */
+    uint32_t *points;    /* one per shard */
+    struct buf scratch;  /* the key of the line at hand */
+};
+
+struct shard_split *shard_split_new(const char *const *shards, size_t n_shards,
+                                    const char *const *key, size_t n_key)
+{
+    if (n_shards == 0)
+        return NULL;
+    IWR_ASSERT(n_shards <= WAL_PARTS_MAX);
+    struct shard_split *s = xcalloc(1, sizeof(*s));
+    s->ring = shard_ring_new(shards, n_shards);
+    s->n_shards = n_shards;
+    s->names = xcalloc(n_shards, sizeof(*s->names));
+    s->bodies = xcalloc(n_shards, sizeof(*s->bodies));
+    s->points = xcalloc(n_shards, sizeof(*s->points));
+    for (size_t i = 0; i < n_shards; i++) {
+        s->names[i] = xstrdup(shards[i]);
+        buf_init(&s->bodies[i]);
+    }
+    s->key = xcalloc(n_key ? n_key : 1, sizeof(*s->key));
+    s->n_key = n_key;
+    for (size_t i = 0; i < n_key; i++) {
+        if (strcmp(key[i], "database") == 0) {
+            s->key[i].kind = KEY_DATABASE;
+        } else if (strncmp(key[i], "tag:", 4) == 0) {
+            s->key[i].kind = KEY_TAG;
+            s->key[i].tag = xstrdup(key[i] + 4);
+            s->key[i].tag_len = strlen(key[i] + 4);
+        } else {
+            s->key[i].kind = KEY_MEASUREMENT;
+        }
+    }
+    buf_init(&s->scratch);
+    return s;
+}
+
+void shard_split_free(struct shard_split *s)
+{
+    if (s == NULL)
+        return;
+    shard_ring_free(s->ring);
+    for (size_t i = 0; i < s->n_shards; i++) {
+        free(s->names[i]);
+        buf_deinit(&s->bodies[i]);
+    }
+    for (size_t i = 0; i < s->n_key; i++)
+        free(s->key[i].tag);
+    free(s->names);
+    free(s->bodies);
+    free(s->points);
+    free(s->key);
+    buf_deinit(&s->scratch);
+    free(s);
+}
+
+/* The end of the token starting at p[at]: the first unescaped byte of 'stops' (or of ' ' and
+ * '\n', which end the series key), or 'len'. */
+static size_t token_end(const char *p, size_t at, size_t len, const char *stops)
+{
+    while (at < len) {
+        char ch = p[at];
+        if (ch == '\\' && at + 1 < len) {
+            at += 2;
+            continue;
+        }
+        if (ch == ' ' || ch == '\n' || strchr(stops, ch) != NULL)
+            return at;
+        at++;
+    }
+    return len;
+}
+
+/* The value of tag 'name' in the line's tag set (from 'at', just past the measurement), as
+ * written; empty when the line has no such tag. */
+static void tag_value(const char *p, size_t at, size_t len, const struct key_elem *k,
+                      size_t *vstart, size_t *vlen)
+{
+    *vstart = *vlen = 0;
+    while (at < len && p[at] == ',') {
+        size_t ks = at + 1, ke = token_end(p, ks, len, "=,");
+        size_t ve = ke < len && p[ke] == '=' ? token_end(p, ke + 1, len, ",") : ke;
+        if (ke - ks == k->tag_len && memcmp(p + ks, k->tag, k->tag_len) == 0 && ve > ke) {
+            *vstart = ke + 1;
+            *vlen = ve - ke - 1;
+            return;
+        }
+        at = ve;
+    }
+}
+
+size_t shard_split_line(struct shard_split *s, const char *db, size_t db_len, const char *line,
+                        size_t len)
+{
+    size_t m_end = token_end(line, 0, len, ",");
+    s->scratch.len = 0;
+    for (size_t i = 0; i < s->n_key; i++) {
+        const struct key_elem *k = &s->key[i];
+        if (k->kind == KEY_DATABASE) {
+            buf_append(&s->scratch, db, db_len);
+        } else if (k->kind == KEY_MEASUREMENT) {
+            buf_append(&s->scratch, line, m_end);
+        } else {
+            size_t vs, vl;
+            tag_value(line, m_end, len, k, &vs, &vl);
+            buf_append(&s->scratch, line + vs, vl);
+        }
+        buf_append(&s->scratch, "", 1); /* each element ends in a 0 byte */
+    }
+    return shard_ring_lookup(s->ring, s->scratch.data, s->scratch.len);
+}
+
+void shard_split_append(struct relay *r, const struct wal_record *rec, wal_done_cb *done,
+                        void *arg)
+{
+    struct shard_split *s = r->split;
+    if (s == NULL || rec->body_len == 0 || (rec->flags & WAL_REC_STATEMENT) != 0) {
+        wal_append(r->wal, rec, done, arg);
+        return;
+    }
+    for (size_t i = 0; i < s->n_shards; i++) {
+        s->bodies[i].len = 0;
+        s->points[i] = 0;
+    }
+    for (size_t at = 0; at < rec->body_len;) {
+        const char *nl = memchr(rec->body + at, '\n', rec->body_len - at);
+        size_t end = nl != NULL ? (size_t)(nl - rec->body) + 1 : rec->body_len;
+        size_t i = shard_split_line(s, rec->db, rec->db_len, rec->body + at, end - at);
+        buf_append(&s->bodies[i], rec->body + at, end - at);
+        s->points[i]++; /* a normalised line is one point */
+        at = end;
+    }
+    struct buf body, table;
+    buf_init(&body);
+    buf_init(&table);
+    struct wal_record split = *rec;
+    split.n_parts = 0;
+    for (size_t i = 0; i < s->n_shards; i++) {
+        if (s->bodies[i].len == 0)
+            continue;
+        unsigned char *e = (unsigned char *)buf_reserve(&table, WAL_PART_ENTRY_MAX);
+        table.len += wal_part_encode(e, s->names[i], (uint32_t)s->bodies[i].len, s->points[i]);
+        buf_append(&body, s->bodies[i].data, s->bodies[i].len);
+        split.n_parts++;
+    }
+    split.body = body.data;
+    split.body_len = body.len;
+    split.parts = (const unsigned char *)table.data;
+    split.parts_len = table.len;
+    /* The record's count is the lines', which is what the parts add up to. */
+    split.points = 0;
+    for (size_t i = 0; i < s->n_shards; i++)
+        split.points += s->points[i];
+    wal_append(r->wal, &split, done, arg); /* copies the record */
+    buf_deinit(&body);
+    buf_deinit(&table);
+}

@@ -1,0 +1,77 @@
+/* relay/shard_split.c: the key a line is placed by (database, measurement with its escapes,
+ * tag values; a missing tag is empty) and the shard it maps to through the ring. */
+#include "relay/shard_split.h"
+
+#include "relay/shard_ring.h"
+#include "tests/unit/tap.h"
+
+#include <string.h>
+
+static const char *const names[] = {"s1", "s2", "s3"};
+
+/* The shard the ring gives the key made of 'parts' (n of them, each ending in a 0 byte). */
+static size_t want(const char *const *parts, size_t n)
+{
+    char key[256];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(parts[i]);
+        memcpy(key + len, parts[i], l);
+        len += l;
+        key[len++] = '\0';
+    }
+    struct shard_ring *r = shard_ring_new(names, 3);
+    size_t s = shard_ring_lookup(r, key, len);
+    shard_ring_free(r);
+    return s;
+}
+
+static size_t got(struct shard_split *s, const char *line)
+{
+    return shard_split_line(s, "db", 2, line, strlen(line));
+}
+
+int main(void)
+{
+    static const char *const dm[] = {"database", "measurement"};
+    struct shard_split *s = shard_split_new(names, 3, dm, 2);
+    static const struct {
+        const char *line, *m;
+    } cases[] = {
+        {"cpu,host=a v=1 1\n", "cpu"},
+        {"cpu v=1 1\n", "cpu"},
+        {"c\\ pu,host=a v=1 1\n", "c\\ pu"},
+        {"c\\,pu v=1 1", "c\\,pu"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *k[] = {"db", cases[i].m};
+        CHECK_EQ_INT((long)got(s, cases[i].line), (long)want(k, 2), cases[i].line);
+    }
+    shard_split_free(s);
+    CHECK(shard_split_new(names, 0, dm, 2) == NULL, "no shards: no splitter");
+
+    static const char *const mh[] = {"measurement", "tag:host"};
+    s = shard_split_new(names, 3, mh, 2);
+    static const struct {
+        const char *line, *m, *host;
+    } tcases[] = {
+        {"cpu,dc=x,host=web1 v=1 1\n", "cpu", "web1"},
+        {"cpu,host=web\\ 2,z=1 v=1 1\n", "cpu", "web\\ 2"},
+        {"cpu,hostname=h v=1 1\n", "cpu", ""},
+        {"cpu v=1,host=\"f\" 1\n", "cpu", ""}, /* a field is not a tag */
+    };
+    for (size_t i = 0; i < sizeof(tcases) / sizeof(tcases[0]); i++) {
+        const char *k[] = {tcases[i].m, tcases[i].host};
+        CHECK_EQ_INT((long)got(s, tcases[i].line), (long)want(k, 2), tcases[i].line);
+    }
+    /* Lines of one measurement spread over shards by host with this key. */
+    int seen[3] = {0};
+    for (int i = 0; i < 64; i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "cpu,host=h%d v=1 1\n", i);
+        seen[got(s, line)] = 1;
+    }
+    CHECK(seen[0] && seen[1] && seen[2], "tag:host spreads one measurement over every shard");
+    shard_split_free(s);
+    return tap_done();
+}
