@@ -397,6 +397,14 @@ static void fill(struct sender *s)
         /* A record requeued for another backend is not ours; an empty one has nothing; one
          * of a kind this build does not know (a reserved flag) is not line protocol. */
         int skip = rec.target_len > 0 && !str_eq(who, rec.target, rec.target_len);
+        /* With shards, only this backend's shard's part is ours (rec becomes a view of it);
+         * a record with parts but none for our shard is passed like a requeue for another
+         * backend, so the cursor moves past it. A record without parts is everyone's. */
+        struct wal_record part;
+        if (!skip && !wal_record_part(&rec, c->shard, &part))
+            skip = 1;
+        else if (!skip)
+            rec = part;
         if (!skip && (rec.flags & ~WAL_REC_KNOWN) != 0) {
             log_error("event=record_unknown_kind backend=%s seq=%" PRIu64 " flags=%u"
                       " action=skipped",

@@ -3,6 +3,7 @@
  * copies out. Loop thread only. */
 #include "replay/replay_int.h"
 
+#include "common/err.h"
 #include "common/log.h"
 
 #include <stdarg.h>
@@ -86,6 +87,43 @@ void sender_observe(struct sender *s, long code, uint64_t duration_us)
     hist_observe(&s->st.duration, (double)duration_us / 1e6);
 }
 
+/* A sharded sender's lag counts only the records it would send (those with a part for its
+ * shard, and those without parts). That needs a walk from the cursor, so it is bounded: the
+ * first SHARD_LAG_SCAN records after the cursor are counted exactly, the rest (if any) as if
+ * they were all ours, an upper bound. */
+#define SHARD_LAG_SCAN 4096
+
+static int str_eq(const char *s, const char *p, size_t n)
+{
+    return strlen(s) == n && memcmp(s, p, n) == 0;
+}
+
+static void shard_lag(struct sender *s, uint64_t end)
+{
+    uint64_t at = s->acked, records = 0, bytes = 0, oldest = 0, scanned = 0;
+    struct wal_record rec, part;
+    while (at < end && scanned < SHARD_LAG_SCAN) {
+        int rc = wal_reader_next(s->reader, at, &rec);
+        if (rc == IWR_ENOTFOUND || (rc == 0 && rec.seq > end))
+            break;
+        at = rec.seq;
+        scanned++;
+        if (rc != 0 || !wal_record_part(&rec, s->conf->shard, &part))
+            continue;
+        if (part.target_len > 0 && !str_eq(s->source, part.target, part.target_len))
+            continue;
+        records++;
+        bytes += part.body_len;
+        if (oldest == 0)
+            oldest = part.recv_ns;
+    }
+    if (at < end && scanned == SHARD_LAG_SCAN)
+        records += end - at;
+    s->st.lag_records = records;
+    s->st.lag_bytes = bytes;
+    s->oldest_unacked_ns = oldest;
+}
+
 /* Lag from two lookups: the first record after the cursor (its receive time and offset) and
  * the last one (the head's offset). */
 void sender_refresh_lag(struct sender *s)
@@ -99,7 +137,9 @@ void sender_refresh_lag(struct sender *s)
         uint64_t end = s->store->end(s, high);
         s->st.lag_records = end > s->acked ? end - s->acked : 0;
         struct wal_record a, z;
-        if (last > s->acked && wal_reader_next(s->reader, s->acked, &a) == 0 &&
+        if (s->conf->shard != NULL) {
+            shard_lag(s, end);
+        } else if (last > s->acked && wal_reader_next(s->reader, s->acked, &a) == 0 &&
             wal_reader_next(s->reader, last - 1, &z) == 0) {
             uint64_t head = z.offset + z.body_len;
             s->st.lag_bytes = head > a.offset ? head - a.offset : 0;
@@ -133,7 +173,7 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
     out->caught_up = s->store->caught_up(s, out->caught_up);
     /* The lag was measured at the last tick; the position and the log's head are fresher (the
      * head as of the last commit, which precedes any cursor move reported here). */
-    if (!out->caught_up) {
+    if (!out->caught_up && s->conf->shard == NULL) { /* a shard's lag needs the walk */
         uint64_t end = s->store->end(s, head > s->high_seen ? head : s->high_seen);
         out->lag_records = end > out->cursor ? end - out->cursor : 0;
     }

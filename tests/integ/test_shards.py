@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""Shards, for real, on loopback: one relay, two shards of two influxd 1.6.7 each
+
+    load (8 measurements) -> relay --shard s1=a1,a2 --shard s2=b1,b2 -> a1 a2 | b1 b2
+
+  * every point lands in exactly one shard's two backends: counted per measurement on all
+    four, each measurement is complete on both backends of one shard and absent from the
+    other two, on the shard the ring gives it (the ring computed here again, independently:
+    FNV-1a 64 + splitmix64, 128 virtual nodes, key "DB\\0MEASUREMENT\\0");
+  * a CREATE DATABASE through the relay reaches all four;
+  * one backend per shard stopped under load (a1, b2) catches up exactly once started again.
+
+Uses tests/integ/harness.py. Every wait has a deadline."""
+
+import bisect
+
+import harness as h
+
+DB = "sharddb"
+MEASUREMENTS = ["cpu", "mem", "disk", "net", "swap", "system", "kernel", "diskio"]
+M64 = (1 << 64) - 1
+
+
+def ring_hash(b):
+    x = 0xcbf29ce484222325
+    for c in b:
+        x = ((x ^ c) * 0x100000001b3) & M64
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & M64
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def shard_of(names, db, m):
+    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in names for v in range(128))
+    i = bisect.bisect_left([p[0] for p in pts], ring_hash(("%s\0%s\0" % (db, m)).encode()))
+    return pts[0 if i == len(pts) else i][1]
+
+
+def create_db(r):
+    """CREATE DATABASE through the relay's /query (a logged statement: every shard gets it)."""
+    import urllib.parse
+    st, _, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
+        [("q", "CREATE DATABASE %s" % DB)]).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    h.check(st in (200, 202), "CREATE DATABASE through the relay: %d" % st, body[:200])
+
+
+def start_all():
+    backends = {n: h.Influxd(n).start() for n in ("a1", "a2", "b1", "b2")}
+    args = ["--shard", "s1=a1,a2", "--shard", "s2=b1,b2"]
+    r = h.Relay(backends=[backends[n] for n in ("a1", "a2", "b1", "b2")], args=args).start()
+    return backends, r
+
+
+def run_loads(r, requests, ppr=50):
+    loads = [h.Load(r.url, DB, points_per_request=ppr, requests=requests, concurrency=1,
+                    measurement=m) for m in MEASUREMENTS]
+    for ld in loads:
+        ld.start()
+    return loads
+
+
+def check_placement(backends, loads, timeout=60):
+    want = {m: ld.acked_total for m, ld in zip(MEASUREMENTS, loads)}
+    groups = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
+    expect = {}
+    for m in MEASUREMENTS:
+        s = shard_of(["s1", "s2"], DB, m)
+        for shard, members in groups.items():
+            for b in members:
+                expect[(b, m)] = want[m] if shard == s else 0
+
+    def counts():
+        return {(b, m): backends[b].count(DB, m) for b in backends for m in MEASUREMENTS}
+
+    h.wait_until(lambda: counts() == expect, timeout=timeout)
+    got = counts()
+    for (b, m), n in sorted(expect.items()):
+        h.check_eq(got[(b, m)], n, "%s holds %d points of %s" % (b, n, m))
+    used = {shard_of(["s1", "s2"], DB, m) for m in MEASUREMENTS}
+    h.check(used == {"s1", "s2"}, "the measurements cover both shards", used)
+
+
+def test_every_point_in_one_shard():
+    backends, r = start_all()
+    create_db(r)
+    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    h.check(all(DB in b.databases() for b in backends.values()), "the database is on all four")
+    loads = run_loads(r, requests=20)
+    for ld in loads:
+        ld.join(60)
+        h.check(ld.conn_errors == 0 and ld.acked_total == 20 * 50, "load %s acknowledged" %
+                ld.measurement, ld.summary())
+    check_placement(backends, loads)
+
+
+def test_one_per_shard_stopped_catches_up():
+    backends, r = start_all()
+    create_db(r)
+    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    loads = run_loads(r, requests=60, ppr=20)
+    h.wait_until(lambda: backends["b1"].points_total(DB) > 0 and
+                 backends["a2"].points_total(DB) > 0, timeout=30)
+    backends["a1"].stop()
+    backends["b2"].stop()
+    acked_at_stop = sum(ld.acked_total for ld in loads)
+    for ld in loads:
+        ld.join(120)
+        h.check(ld.conn_errors == 0, "load %s ran" % ld.measurement, ld.summary())
+    h.check(sum(ld.acked_total for ld in loads) > acked_at_stop,
+            "points were acknowledged while a1 and b2 were down",
+            acked_at_stop, sum(ld.acked_total for ld in loads))
+    h.check(backends["a1"].alive() is False and backends["b2"].alive() is False, "still down")
+    backends["a1"].restart()
+    backends["b2"].restart()
+    check_placement(backends, loads, timeout=90)
+
+
+h.run([test_every_point_in_one_shard, test_one_per_shard_stopped_catches_up])
