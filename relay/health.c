@@ -37,6 +37,10 @@ static void backend_json(struct buf *b, const struct relay_backend_view *s, doub
     buf_append_json_quoted(b, s->name);
     buf_append_str(b, ",\"url\":");
     buf_append_json_quoted(b, s->url);
+    if (s->shard[0] != '\0') {
+        buf_append_str(b, ",\"shard\":");
+        buf_append_json_quoted(b, s->shard);
+    }
     buf_printf(b,
                ",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64
                ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64
@@ -229,10 +233,13 @@ void health_handle(struct conn *c, struct http_req *req)
         else if (s->given_up)
             reason(&b, &first, "was given up: records logged meanwhile are not kept for it",
                    s->name);
-        else if (!s->up)
-            reason(&b, &first, "is down: the log keeps its records", s->name);
-        else if (!s->caught_up)
-            reason(&b, &first, "is behind: the log keeps its records", s->name);
+        else if (!s->up || !s->caught_up) {
+            char why[160];
+            snprintf(why, sizeof(why), "%s: the log keeps its records%s%s%s",
+                     !s->up ? "is down" : "is behind", s->shard[0] ? " (shard " : "", s->shard,
+                     s->shard[0] ? ")" : "");
+            reason(&b, &first, why, s->name);
+        }
         if (s->fence_wait_seq != 0) {
             char why[160];
             snprintf(why, sizeof(why),
@@ -260,6 +267,19 @@ void health_handle(struct conn *c, struct http_req *req)
                wc->log_bytes, wc->limit_bytes, wc->min_free_bytes,
                wal_full_reason_name(wc->full_reason), wc->dropped_records, wc->rejected_full);
     json_num(&b, v->full_eta_seconds);
+    /* With shards one log holds every shard's records: the backend furthest behind (not given
+     * up) holds truncation back for all, and its shard is named. */
+    const struct relay_backend_view *held = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!st[i].given_up && !st[i].caught_up && (held == NULL || st[i].cursor < held->cursor))
+            held = &st[i];
+    if (held != NULL && held->shard[0] != '\0') {
+        buf_append_str(&b, ",\"held_by\":{\"backend\":");
+        buf_append_json_quoted(&b, held->name);
+        buf_append_str(&b, ",\"shard\":");
+        buf_append_json_quoted(&b, held->shard);
+        buf_append_str(&b, "}");
+    }
     buf_append_str(&b, "},\"backends\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)

@@ -110,6 +110,7 @@ struct relay_options {
 struct relay_backend_view {
     char name[65];
     char url[256];                 /* display form: never holds credentials */
+    char shard[65];                /* its shard; "" without shards */
     int up, caught_up, given_up;
     uint64_t cursor;
     uint64_t lag_records, lag_bytes;

@@ -106,6 +106,7 @@ void replay_kick(struct replay *r);
 struct replay_backend_status {
     char name[REPLAY_NAME_MAX + 1];
     char url[REPLAY_URL_MAX + 1]; /* without any user:password@ */
+    char shard[REPLAY_NAME_MAX + 1]; /* its shard ([[shard]]); "" without shards */
     int up;                       /* last request or /ping reached it and got an answer it accepts */
     int caught_up;                /* cursor at the head of the log (for it), nothing in flight */
     int given_up;                 /* the give-up bound was hit; it no longer holds the log */

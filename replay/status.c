@@ -161,6 +161,7 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
     *out = s->st;
     snprintf(out->name, sizeof(out->name), "%s", s->conf->name);
     snprintf(out->url, sizeof(out->url), "%s", s->conf->display_url);
+    snprintf(out->shard, sizeof(out->shard), "%s", s->conf->shard ? s->conf->shard : "");
     out->cursor = s->acked;
     out->rebuilding = s->rb.active;
     out->rebuild_lost = s->rb.lost;

@@ -320,11 +320,13 @@ static void view_of(const struct replay_backend_status *s, struct relay_backend_
 {
     _Static_assert(REPLAY_CODES <= RELAY_BACKEND_CODES, "room for every answer code");
     _Static_assert(sizeof(v->name) >= sizeof(s->name) && sizeof(v->url) >= sizeof(s->url) &&
+                       sizeof(v->shard) >= sizeof(s->shard) &&
                        sizeof(v->last_error) >= sizeof(s->last_error),
                    "room for the strings");
     memset(v, 0, sizeof(*v));
     memcpy(v->name, s->name, sizeof(s->name));
     memcpy(v->url, s->url, sizeof(s->url));
+    memcpy(v->shard, s->shard, sizeof(s->shard));
     memcpy(v->last_error, s->last_error, sizeof(s->last_error));
     v->up = s->up;
     v->caught_up = s->caught_up;

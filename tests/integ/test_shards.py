@@ -113,6 +113,24 @@ def test_one_per_shard_stopped_catches_up():
             "points were acknowledged while a1 and b2 were down",
             acked_at_stop, sum(ld.acked_total for ld in loads))
     h.check(backends["a1"].alive() is False and backends["b2"].alive() is False, "still down")
+    def a1_lag():
+        _, d = r.health()
+        return [b for b in d["backends"] if b["name"] == "a1"][0]["lag_records"] > 0
+
+    h.wait_until(a1_lag, timeout=10)  # the lag is measured on the senders' 1 s tick
+    st, doc = r.health()
+    held = doc.get("wal", {}).get("held_by", {}) if isinstance(doc, dict) else {}
+    h.check(held.get("backend") in ("a1", "b2") and
+            held.get("shard") == {"a1": "s1", "b2": "s2"}.get(held.get("backend")),
+            "/health names the backend and the shard holding the log", held)
+    h.check(isinstance(doc, dict) and any("(shard s1)" in x for x in doc.get("reasons", [])),
+            "a reason names a1's shard", doc.get("reasons") if isinstance(doc, dict) else doc)
+    shards = {b["name"]: b.get("shard") for b in doc.get("backends", [])}
+    a1 = [b for b in doc.get("backends", []) if b["name"] == "a1"][0]
+    behind = doc["wal"]["last_sequence"] - a1["cursor"]
+    h.check(0 < a1["lag_records"] < behind,
+            "a1's lag counts only its shard's records", a1["lag_records"], behind)
+    h.check_eq(shards, {"a1": "s1", "a2": "s1", "b1": "s2", "b2": "s2"}, "each backend's shard")
     backends["a1"].restart()
     backends["b2"].restart()
     check_placement(backends, loads, timeout=90)
