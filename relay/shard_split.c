@@ -12,6 +12,7 @@
 #include "common/xalloc.h"
 
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 enum key_kind { KEY_DATABASE, KEY_MEASUREMENT, KEY_TAG };
@@ -141,10 +142,96 @@ size_t shard_split_line(struct shard_split *s, const char *db, size_t db_len, co
     return shard_ring_lookup(s->ring, s->scratch.data, s->scratch.len);
 }
 
+/* Skip spaces; then whether the next word is 'w' (any case), stepping past it. */
+static int word(const char *p, size_t len, size_t *at, const char *w)
+{
+    while (*at < len && (p[*at] == ' ' || p[*at] == '\t' || p[*at] == '\n' || p[*at] == '\r'))
+        (*at)++;
+    size_t n = strlen(w);
+    if (len - *at < n || strncasecmp(p + *at, w, n) != 0)
+        return 0;
+    if (*at + n < len && p[*at + n] != ' ' && p[*at + n] != '\t' && p[*at + n] != '\n')
+        return 0;
+    *at += n;
+    return 1;
+}
+
+int shard_split_statement_measurement(const char *q, size_t len, struct buf *m)
+{
+    size_t at = 0;
+    m->len = 0;
+    int drop = word(q, len, &at, "DROP") && word(q, len, &at, "MEASUREMENT");
+    if (!drop) {
+        at = 0;
+        if (!(word(q, len, &at, "DELETE") && word(q, len, &at, "FROM")))
+            return 0;
+    }
+    while (at < len && q[at] == ' ')
+        at++;
+    size_t start = at, end;
+    if (at < len && q[at] == '"') { /* a quoted identifier without escapes */
+        const char *close = memchr(q + at + 1, '"', len - at - 1);
+        if (close == NULL || memchr(q + at + 1, '\\', (size_t)(close - q) - at - 1) != NULL)
+            return 0;
+        start = at + 1;
+        end = (size_t)(close - q);
+        at = end + 1;
+    } else {
+        while (at < len && (q[at] == '_' || (q[at] >= '0' && q[at] <= '9') ||
+                            ((q[at] | 0x20) >= 'a' && (q[at] | 0x20) <= 'z')))
+            at++;
+        end = at;
+    }
+    /* Nothing may follow but a ';': a WHERE, a second statement or anything else makes it
+     * unknown (every shard). */
+    while (at < len && (q[at] == ' ' || q[at] == '\n' || q[at] == ';'))
+        at++;
+    if (end == start || at != len)
+        return 0;
+    for (size_t i = start; i < end; i++) { /* line protocol's escapes, as the key has them */
+        if (q[i] == ' ' || q[i] == ',')
+            buf_append(m, "\\", 1);
+        buf_append(m, q + i, 1);
+    }
+    return 1;
+}
+
+/* A DROP MEASUREMENT or DELETE FROM of one measurement goes to the shard holding it when the
+ * key is database and measurement only; every other statement goes to every shard. */
+static void statement_append(struct relay *r, const struct wal_record *rec, wal_done_cb *done,
+                             void *arg)
+{
+    struct shard_split *s = r->split;
+    int keyed = (rec->flags & WAL_REC_FENCE) == 0;
+    for (size_t i = 0; keyed && i < s->n_key; i++)
+        keyed = s->key[i].kind != KEY_TAG;
+    struct buf m;
+    buf_init(&m);
+    if (!keyed || !shard_split_statement_measurement(rec->body, rec->body_len, &m) ||
+        rec->body_len > UINT32_MAX) {
+        buf_deinit(&m);
+        wal_append(r->wal, rec, done, arg);
+        return;
+    }
+    buf_append(&m, " ", 1); /* the measurement ends where the series key's tags would start */
+    size_t i = shard_split_line(s, rec->db, rec->db_len, m.data, m.len);
+    unsigned char e[WAL_PART_ENTRY_MAX];
+    struct wal_record one = *rec;
+    one.n_parts = 1;
+    one.parts = e;
+    one.parts_len = wal_part_encode(e, s->names[i], (uint32_t)rec->body_len, 0);
+    wal_append(r->wal, &one, done, arg);
+    buf_deinit(&m);
+}
+
 void shard_split_append(struct relay *r, const struct wal_record *rec, wal_done_cb *done,
                         void *arg)
 {
     struct shard_split *s = r->split;
+    if (s != NULL && (rec->flags & WAL_REC_STATEMENT) != 0 && rec->body_len > 0) {
+        statement_append(r, rec, done, arg);
+        return;
+    }
     if (s == NULL || rec->body_len == 0 || (rec->flags & WAL_REC_STATEMENT) != 0) {
         wal_append(r->wal, rec, done, arg);
         return;

@@ -3,6 +3,7 @@
 #ifndef IWR_SHARD_SPLIT_H
 #define IWR_SHARD_SPLIT_H
 
+#include "common/buf.h"
 #include "wal/wal.h"
 
 #include <stddef.h>
@@ -22,10 +23,17 @@ void shard_split_free(struct shard_split *s);
 size_t shard_split_line(struct shard_split *s, const char *db, size_t db_len, const char *line,
                         size_t len);
 
+/* Whether the InfluxQL text q[0, len) is one DROP MEASUREMENT or DELETE FROM (no WHERE) of
+ * one measurement; its name in line protocol's escaped form in 'm'. */
+int shard_split_statement_measurement(const char *q, size_t len, struct buf *m);
+
 /* Append 'rec' (line protocol, every line ending in '\n') to the relay's log as wal_append
  * does, but with its lines grouped by shard into parts (struct wal_record in wal/wal.h): one
- * record, so one transaction and one 'done'. Without shards it is wal_append. Borrows 'rec'
- * for the call. */
+ * record, so one transaction and one 'done'. A statement (WAL_REC_STATEMENT) is every
+ * shard's, except a DROP MEASUREMENT or DELETE FROM of one measurement when the key is made of
+ * database and measurement only: one part for the shard holding it (a tag in the key makes the
+ * holders unknown: every shard). Without shards it is wal_append. Borrows 'rec' for the
+ * call. */
 void shard_split_append(struct relay *r, const struct wal_record *rec, wal_done_cb *done,
                         void *arg);
 

@@ -18,6 +18,7 @@
  *
  * The statement's text is never logged (user statements hold passwords). Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/shard_split.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -160,7 +161,7 @@ static void commit(struct stmt_req *sr)
     rec.rp_len = sr->rp.len;
     rec.body = text.data;
     rec.body_len = text.len;
-    wal_append(r->wal, &rec, committed, sr); /* copies the record */
+    shard_split_append(r, &rec, committed, sr); /* wal_append, to the shards concerned */
     buf_deinit(&text);
 }
 

@@ -13,6 +13,7 @@
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
 import bisect
+import urllib.parse
 
 import harness as h
 
@@ -38,13 +39,17 @@ def shard_of(names, db, m):
     return pts[0 if i == len(pts) else i][1]
 
 
-def create_db(r):
-    """CREATE DATABASE through the relay's /query (a logged statement: every shard gets it)."""
-    import urllib.parse
+def statement(r, q):
+    """A logged statement through the relay's /query."""
     st, _, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
-        [("q", "CREATE DATABASE %s" % DB)]).encode(),
+        [("q", q), ("db", DB)]).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"})
-    h.check(st in (200, 202), "CREATE DATABASE through the relay: %d" % st, body[:200])
+    h.check(st in (200, 202), "%s through the relay: %d" % (q, st), body[:200])
+
+
+def create_db(r):
+    """CREATE DATABASE: every shard gets it."""
+    statement(r, "CREATE DATABASE %s" % DB)
 
 
 def start_all():
@@ -94,6 +99,22 @@ def test_every_point_in_one_shard():
         h.check(ld.conn_errors == 0 and ld.acked_total == 20 * 50, "load %s acknowledged" %
                 ld.measurement, ld.summary())
     check_placement(backends, loads)
+    # DROP MEASUREMENT goes to the shard holding it (the others never hear of it).
+    statement(r, "DROP MEASUREMENT cpu")
+    holders = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}[shard_of(["s1", "s2"], DB, "cpu")]
+    h.wait_until(lambda: all(backends[b].count(DB, "cpu") == 0 for b in holders), timeout=30)
+    for b in holders:
+        h.check_eq(backends[b].count(DB, "cpu"), 0, "cpu dropped from %s" % b)
+        h.check_eq(backends[b].points_total(DB), sum(
+            ld.acked_total for ld in loads
+            if ld.measurement != "cpu" and shard_of(["s1", "s2"], DB, ld.measurement) in
+            [k for k, v in {"s1": ("a1", "a2"), "s2": ("b1", "b2")}.items() if b in v]),
+            "the rest of %s is kept" % b)
+    h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
+    st, doc = r.health()
+    for b in doc["backends"]:
+        h.check(b["caught_up"], "%s caught up after the DROP (statements do not wait on the "
+                "other shard)" % b["name"], b)
 
 
 def test_one_per_shard_stopped_catches_up():

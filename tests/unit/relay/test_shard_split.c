@@ -73,5 +73,30 @@ int main(void)
     }
     CHECK(seen[0] && seen[1] && seen[2], "tag:host spreads one measurement over every shard");
     shard_split_free(s);
+
+    static const struct {
+        const char *q, *m;
+    } st[] = {
+        {"DROP MEASUREMENT cpu", "cpu"},
+        {"drop  measurement \"c pu,x\";", "c\\ pu\\,x"},
+        {"DELETE FROM mem\n", "mem"},
+        {"DELETE FROM mem WHERE time < 0", NULL},
+        {"DROP MEASUREMENT cpu; DROP MEASUREMENT mem", NULL},
+        {"DROP SERIES FROM cpu", NULL},
+        {"CREATE DATABASE x", NULL},
+        {"DROP MEASUREMENT \"a\\\"b\"", NULL},
+    };
+    struct buf m;
+    buf_init(&m);
+    for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+        int rc = shard_split_statement_measurement(st[i].q, strlen(st[i].q), &m);
+        if (st[i].m == NULL) {
+            CHECK_EQ_INT(rc, 0, st[i].q);
+        } else {
+            buf_append(&m, "", 1);
+            CHECK(rc == 1 && strcmp(m.data, st[i].m) == 0, "%s -> %s", st[i].q, st[i].m);
+        }
+    }
+    buf_deinit(&m);
     return tap_done();
 }
