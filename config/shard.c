@@ -190,6 +190,19 @@ int cfg_validate_shards(const struct config *c, char *err, size_t err_cap)
                             "backend '%s' is in no shard: with [[shard]], every backend must be "
                             "in one",
                             c->backends[i].name);
+    /* The background scrub compares backends with the first it names: mirrors only, so with
+     * shards it must name backends of one shard. */
+    if (c->n_shards > 0 && c->scrub.enabled) {
+        const struct cfg_shard *first =
+            c->scrub.n_backends > 0 ? config_shard_of(c, c->scrub.backends[0]) : NULL;
+        int one = c->scrub.n_backends > 0;
+        for (size_t i = 1; one && i < c->scrub.n_backends; i++)
+            one = config_shard_of(c, c->scrub.backends[i]) == first;
+        if (!one)
+            return cfg_fail(err, err_cap,
+                            "scrub.backends must name backends of one shard when there are "
+                            "shards (it compares mirrors)");
+    }
     if (c->n_shard_key == 0)
         return cfg_fail(err, err_cap, "sharding.key must not be empty");
     for (size_t i = 0; i < c->n_shard_key; i++)

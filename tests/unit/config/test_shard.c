@@ -50,6 +50,11 @@ static void test_load(void)
     CHECK(cfg.n_shard_key == 3 && strcmp(cfg.shard_key[2], "tag:host") == 0, "key with a tag");
     const struct cfg_shard *s = config_shard_of(&cfg, "b2");
     CHECK(s != NULL && strcmp(s->name, "s2") == 0, "b2 is in s2");
+    rc = load_validate("[[shard]]\nname = \"s1\"\nbackends = [\"a1\", \"a2\"]\n"
+                       "[[shard]]\nname = \"s2\"\nbackends = [\"b1\", \"b2\"]\n"
+                       "[scrub]\nenabled = true\nbackends = [\"b1\", \"b2\"]\n");
+    CHECK_EQ_INT(rc, 0, "a scrub of one shard's mirrors: valid");
+    CHECK_EQ_STR(err, "", "no error");
 }
 
 static void test_errors(void)
@@ -74,6 +79,10 @@ static void test_errors(void)
         {"[sharding]\nkey = [\"host\"]\n",
          "t:14: sharding.key: 'host' is not database, measurement or tag:NAME"},
         {"[sharding]\nkey = []\n", "sharding.key must not be empty"},
+        {"[[shard]]\nname = \"s1\"\nbackends = [\"a1\", \"a2\", \"b1\", \"b2\"]\n"
+         "[scrub]\nenabled = true\n",
+         "scrub.backends must name backends of one shard when there are shards (it compares "
+         "mirrors)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc = load_validate(cases[i].text);
