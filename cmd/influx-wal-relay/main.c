@@ -597,6 +597,26 @@ static void begin_stop(struct daemon *d, const char *why)
     relay_shutdown(d->relay, relay_stopped, d);
 }
 
+/* Whether two configs place points alike: the same shards with the same backends, the same
+ * key. The ring is fixed for the process (changing it is a reshard). */
+static int shards_equal(const struct config *a, const struct config *b)
+{
+    if (a->n_shards != b->n_shards || a->n_shard_key != b->n_shard_key)
+        return 0;
+    for (size_t i = 0; i < a->n_shard_key; i++)
+        if (strcmp(a->shard_key[i], b->shard_key[i]) != 0)
+            return 0;
+    for (size_t i = 0; i < a->n_shards; i++) {
+        const struct cfg_shard *x = &a->shards[i], *y = &b->shards[i];
+        if (strcmp(x->name, y->name) != 0 || x->n_backends != y->n_backends)
+            return 0;
+        for (size_t j = 0; j < x->n_backends; j++)
+            if (strcmp(x->backends[j], y->backends[j]) != 0)
+                return 0;
+    }
+    return 1;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
@@ -609,6 +629,12 @@ static void on_signal(uv_signal_t *s, int signum)
     char err[512] = "";
     if (build_config(&d->flags, &next, err, sizeof(err)) != 0) {
         log_error("event=reload_failed reason=\"%s\"", err);
+        config_deinit(&next);
+        return;
+    }
+    if (!shards_equal(&d->cfg, &next)) {
+        log_error("event=reload_failed reason=\"the shards or the shard key changed: that is a "
+                  "reshard; restart to change them\"");
         config_deinit(&next);
         return;
     }
