@@ -8,7 +8,10 @@
     other two, on the shard the ring gives it (the ring computed here again, independently:
     FNV-1a 64 + splitmix64, 128 virtual nodes, key "DB\\0MEASUREMENT\\0");
   * a CREATE DATABASE through the relay reaches all four;
-  * one backend per shard stopped under load (a1, b2) catches up exactly once started again.
+  * one backend per shard stopped under load (a1, b2) catches up exactly once started again;
+    /health names each backend's shard and the one holding the log;
+  * DROP MEASUREMENT through the relay reaches the shard holding it;
+  * a SIGHUP that changes the shards is refused, and routing stays as it started.
 
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
@@ -157,4 +160,28 @@ def test_one_per_shard_stopped_catches_up():
     check_placement(backends, loads, timeout=90)
 
 
-h.run([test_every_point_in_one_shard, test_one_per_shard_stopped_catches_up])
+def test_sighup_changing_shards_is_refused():
+    a1, b1 = h.Influxd("a1").start(), h.Influxd("b1").start()
+    cfg = {"shard": [{"name": "s1", "backends": ["a1"]}, {"name": "s2", "backends": ["b1"]}]}
+    r = h.Relay(backends=[a1, b1], config=cfg).start()
+    create_db(r)
+    r.reload({"shard": [{"name": "s1", "backends": ["a1", "b1"]}]})
+    h.check(len(r.wait_log("reload_failed", timeout=10)) > 0, "the reload is refused",
+            r.log_tail())
+    loads = run_loads(r, requests=5, ppr=10)
+    for ld in loads:
+        ld.join(60)
+    want = {m: ld.acked_total for m, ld in zip(MEASUREMENTS, loads)}
+    groups = {"s1": a1, "s2": b1}
+
+    def placed():
+        return all(groups[s].count(DB, m) == want[m] and
+                   groups["s2" if s == "s1" else "s1"].count(DB, m) == 0
+                   for m in MEASUREMENTS for s in [shard_of(["s1", "s2"], DB, m)])
+
+    h.wait_until(placed, timeout=30)
+    h.check(placed(), "points still go by the shards the relay started with")
+
+
+h.run([test_every_point_in_one_shard, test_one_per_shard_stopped_catches_up,
+       test_sighup_changing_shards_is_refused])
