@@ -203,8 +203,9 @@ static int wal_open_tables(struct wal *w)
                   w->dir, format, WAL_FORMAT_VERSION);
         rc = IWR_EVERSION;
     }
-    if (rc == 0 && format < WAL_FORMAT_VERSION && !w->opt.readonly)
-        rc = wal_err(wal_meta_put64(txn, w, "format", WAL_FORMAT_VERSION), "meta_put");
+    uint64_t want = w->opt.format > 1 ? (uint64_t)w->opt.format : 1;
+    if (rc == 0 && format < want && !w->opt.readonly)
+        rc = wal_err(wal_meta_put64(txn, w, "format", want), "meta_put");
     /* The daemon records its limit so that the CLI, which does not read the config, can show
      * it. */
     /* Likewise the retention window: every process that commits also trims, and a CLI opened

@@ -15,9 +15,10 @@
 #include <stdint.h> /* and SIZE_MAX */
 
 /* The newest format this build reads and writes. 1: records without shard parts; 2: a record
- * may also carry shard parts (wal/record.c). A daemon opening a format-1 log marks it 2, so an
- * older build refuses it (IWR_EVERSION) instead of taking its sharded records for corrupt;
- * format-1 records stay readable and unsharded records are still written in format 1. */
+ * may also carry shard parts (wal/record.c). A log is marked 2 only when a daemon that may write
+ * shard parts opens it (wal_options.format), so a log without shards stays readable by 0.1; an
+ * older build refuses a log marked 2 (IWR_EVERSION) instead of taking its sharded records for
+ * corrupt. Format-1 records stay readable and unsharded records are still written in format 1. */
 #define WAL_FORMAT_VERSION 2
 #define WAL_NAME_MAX 64 /* backend names: [A-Za-z0-9_.-]{1,64} */
 
@@ -53,6 +54,9 @@ struct wal_options {
     uint64_t retain_ns;      /* keep acknowledged records this long */
     size_t trim_chunk;       /* records deleted per commit at most; 0 = 4096 */
     int readonly;            /* open for reading only: no writer thread, submits fail */
+    int format;              /* the format this opener may write: 0 or 1, records without shard
+                              * parts; WAL_FORMAT_VERSION, also with them. The log is marked with
+                              * the larger of its own and this, never lowered */
     int adopt;               /* a second process next to the daemon (the CLI): never create,
                               * adopt the map size and limit recorded in the directory */
     /* Called on the writer thread when completions are ready; must be async-signal-like cheap

@@ -694,6 +694,7 @@ int main(int argc, char **argv)
     struct wal_options wo = {0};
     wo.dir = d.cfg.data_dir;
     wo.max_bytes = d.cfg.max_bytes;
+    wo.format = d.cfg.n_shards ? WAL_FORMAT_VERSION : 1; /* shard parts only with shards */
     wo.min_free_bytes = d.cfg.min_free_set ? d.cfg.min_free_bytes : WAL_MIN_FREE_DEFAULT;
     wo.full_policy = d.cfg.full_policy;
     wo.nosync = !d.cfg.sync;

@@ -525,6 +525,45 @@ static void test_format_version(void)
     CHECK_EQ_INT(wal_open(&w, &o), -ENOENT, "read-only open of a missing directory: ENOENT");
 }
 
+static uint64_t format_of(const char *dir)
+{
+    struct wal_options o = {0};
+    o.dir = dir;
+    o.readonly = 1;
+    struct wal *w;
+    if (wal_open(&w, &o) != 0)
+        return 0;
+    MDB_txn *txn;
+    uint64_t f = 0;
+    mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
+    MDB_val k = {6, "format"}, d;
+    if (mdb_get(txn, w->meta, &k, &d) == 0 && d.mv_size == 8)
+        f = wal_get64(d.mv_data);
+    mdb_txn_abort(txn);
+    wal_close(w);
+    return f;
+}
+
+/* A log is marked format 2 only by an opener that may write shard parts, never lowered. */
+static void test_format_marking(void)
+{
+    const char *dir = fresh_dir();
+    struct wal_options o = {0};
+    o.dir = dir;
+    struct wal *w;
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "open without shard parts");
+    wal_close(w);
+    CHECK_EQ_INT((int)format_of(dir), 1, "a log without shard parts is format 1, as 0.1 reads it");
+    o.format = WAL_FORMAT_VERSION;
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "open by a daemon with shards");
+    wal_close(w);
+    CHECK_EQ_INT((int)format_of(dir), WAL_FORMAT_VERSION, "marked 2 once shard parts may come");
+    o.format = 0;
+    CHECK_EQ_INT(wal_open(&w, &o), 0, "open without shards again");
+    wal_close(w);
+    CHECK_EQ_INT((int)format_of(dir), WAL_FORMAT_VERSION, "never lowered: it may hold parts");
+}
+
 static void test_dead_letters(void)
 {
     const char *dir = fresh_dir();
@@ -681,6 +720,7 @@ int main(void)
     test_space_defaults();
     test_corrupt();
     test_format_version();
+    test_format_marking();
     test_dead_letters();
     test_group_commit();
     test_stale_reader();
