@@ -24,6 +24,8 @@
  * - Memory is bounded by max_in_flight batches of batch_max_bytes (splitting only cuts them). */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -200,6 +202,10 @@ static void backend_hold(struct sender *s, long http, const char *db_missing)
 static void send_batch(struct sender *s, struct batch *b)
 {
     struct request *q = b->stmt ? request_statement(s, b) : request_write(s, b);
+    if (q == NULL) { /* a statement a v2/v3 backend has no equivalent of */
+        statement_unsupported(s, b);
+        return;
+    }
     b->state = BATCH_SENDING;
     s->sending++;
     replay_add_request(s->r, q);
@@ -278,10 +284,11 @@ static void dead_letter(struct sender *s, struct batch *b, long http, const stru
     s->store->refuse(s, b);
 }
 
-static void split_batch(struct sender *s, struct batch *b)
+/* Split in halves, or after 'want' lines when the answer said where the refused line is. */
+static void split_batch(struct sender *s, struct batch *b, size_t want)
 {
     struct batch *first, *second;
-    batch_split(b, &first, &second);
+    batch_split_at(b, want > 0 && want < b->lines ? want : b->lines / 2, &first, &second);
     log_debug("event=batch_split backend=%s seq=%" PRIu64 " lines=%zu", s->conf->name,
               b->segs[0].seq, b->lines);
     queue_replace(s, b, first, second);
@@ -549,8 +556,16 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
     s->sending--;
     b->state = BATCH_QUEUED;
     sender_observe(s, result == CURLE_OK ? http : 0, us);
-    struct replay_verdict v = b->stmt ? statement_answered(s, b, q, result, http)
-                                      : replay_classify(result, http, q->resp.data, q->resp.len);
+    size_t split_after = 0;
+    struct replay_verdict v;
+    if (b->stmt)
+        v = statement_answered(s, b, q, result, http);
+    else if (s->conf->api == REPLAY_API_V3)
+        v = gen_classify_v3(result, http, q->resp.data, q->resp.len, b->lines, &split_after);
+    else if (s->conf->api == REPLAY_API_V2)
+        v = gen_classify_v2(result, http, q->resp.data, q->resp.len);
+    else
+        v = replay_classify(result, http, q->resp.data, q->resp.len);
     switch (v.action) {
     case REPLAY_ACK:
         b->state = BATCH_DONE;
@@ -581,7 +596,7 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
         sender_describe(s, q, result, http);
         backend_answered(s);
         if (v.action == REPLAY_SPLIT && b->lines > 1)
-            split_batch(s, b);
+            split_batch(s, b, split_after);
         else
             dead_letter(s, b, http, q);
         break;

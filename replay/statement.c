@@ -9,6 +9,8 @@
  * cannot redact InfluxQL (relay/influxql.h is relay/'s); logs name the sequence only. */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -59,8 +61,78 @@ struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end)
     return b;
 }
 
+/* A statement for a v2 or v3 backend: its equivalent there, or NULL (none). 3.x: POST
+ * /api/v3/configure/database {"db":...} for CREATE DATABASE, DELETE ...?db= for DROP DATABASE,
+ * the database named as its writes' (database-template with no rp). 2.x: its buckets API
+ * needs an organization's ID, which the relay does not look up yet: unsupported. */
+static struct request *request_native(struct sender *s, struct batch *b)
+{
+    struct sender_conf *c = s->conf;
+    char db[WAL_NAME_MAX + 1];
+    b->native_stmt = (int)gen_statement_kind(b->body.data, b->body.len, db, sizeof(db));
+    if (b->native_stmt == GEN_STMT_UNSUPPORTED || c->api != REPLAY_API_V3)
+        return NULL;
+    struct gen_target t;
+    request_target(c, &t);
+    struct buf name, url, body;
+    buf_init(&name);
+    buf_init(&url);
+    buf_init(&body);
+    gen_target_name(&name, &t, db, "");
+    buf_append(&name, "", 1);
+    buf_append_str(&url, c->url);
+    buf_append_str(&url, "/api/v3/configure/database");
+    if (b->native_stmt == GEN_STMT_DROP_DATABASE) {
+        buf_append_str(&url, "?db=");
+        char *e = curl_easy_escape(NULL, name.data, 0);
+        IWR_ASSERT(e != NULL);
+        buf_append_str(&url, e);
+        curl_free(e);
+    } else {
+        buf_append_str(&body, "{\"db\":");
+        buf_append_json_quoted(&body, name.data);
+        buf_append_str(&body, "}");
+    }
+    buf_append(&url, "", 1);
+    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
+    q->batch = b;
+    q->resp_max = STATEMENT_RESP_MAX;
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
+    if (b->native_stmt == GEN_STMT_DROP_DATABASE) {
+        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+        curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
+    }
+    buf_deinit(&name);
+    buf_deinit(&url);
+    buf_deinit(&body);
+    return q;
+}
+
+void statement_unsupported(struct sender *s, struct batch *b)
+{
+    log_warn("event=statement_unsupported backend=%s kind=%s seq=%" PRIu64 " action=dead_letter",
+             s->conf->name, replay_api_name(s->conf->api), b->segs[0].seq);
+    s->st.unsupported_total++;
+    struct buf a;
+    buf_init(&a);
+    buf_printf(&a, "501 unsupported: a %s backend has no equivalent of this statement",
+               replay_api_name(s->conf->api));
+    free(b->answer);
+    b->answer_len = a.len;
+    b->answer = buf_steal(&a);
+    s->store->refuse(s, b);
+    /* Go on from the next step of the loop, not from inside send_ready. */
+    s->waiting = 1;
+    s->due_ms = replay_now_ms(s->r) + 1;
+    replay_rearm(s->r);
+}
+
 struct request *request_statement(struct sender *s, struct batch *b)
 {
+    if (s->conf->api != REPLAY_API_V1)
+        return request_native(s, b);
     struct buf url, form;
     buf_init(&url);
     buf_init(&form);
@@ -176,7 +248,10 @@ static void outcome(struct sender *s, const struct batch *b, const struct reques
 struct replay_verdict statement_answered(struct sender *s, struct batch *b, const struct request *q,
                                          CURLcode result, long http)
 {
-    struct replay_verdict v = replay_classify_statement(result, http, q->resp.data, q->resp.len);
+    struct replay_verdict v =
+        s->conf->api == REPLAY_API_V1
+            ? replay_classify_statement(result, http, q->resp.data, q->resp.len)
+            : gen_classify_v3_statement(result, http, (enum gen_stmt)b->native_stmt);
     if (v.action == REPLAY_ACK)
         outcome(s, b, q, http, 1);
     else if (v.action == REPLAY_DEAD)

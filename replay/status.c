@@ -3,6 +3,8 @@
  * copies out. Loop thread only. */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/log.h"
 
 #include <stdarg.h>
@@ -121,6 +123,7 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
     *out = s->st;
     snprintf(out->name, sizeof(out->name), "%s", s->conf->name);
     snprintf(out->url, sizeof(out->url), "%s", s->conf->display_url);
+    snprintf(out->kind, sizeof(out->kind), "%s", replay_api_name(s->conf->api));
     out->cursor = s->acked;
     out->rebuilding = s->rb.active;
     out->rebuild_lost = s->rb.lost;
