@@ -183,6 +183,42 @@ static size_t first_line_number(const char *body, size_t len)
     return best;
 }
 
+size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
+{
+    if (find_n(body, len, "partial write of line protocol occurred") == NULL)
+        return 0;
+    size_t n = 0;
+    const char *p = body, *end = body + len;
+    for (;;) {
+        const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
+        if (k == NULL)
+            break;
+        p = k + 13;
+        while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n'))
+            p++;
+        size_t v = 0;
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9' && digits < 12) {
+            v = v * 10 + (size_t)(*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits == 0 || v == 0 || v > lines)
+            continue;
+        size_t i = n;
+        while (i > 0 && out[i - 1] > v) /* insertion: the list is short */
+            i--;
+        if ((i > 0 && out[i - 1] == v) || i == cap)
+            continue;
+        if (n == cap) /* keep the smallest: the largest goes */
+            n--;
+        memmove(out + i + 1, out + i, (n - i) * sizeof(*out));
+        out[i] = v;
+        n++;
+    }
+    return n;
+}
+
 struct replay_verdict gen_classify_v3(CURLcode result, long http, const char *body, size_t len,
                                       size_t lines, size_t *split_after)
 {

@@ -46,6 +46,10 @@ const char *gen_ping_path(enum replay_api api);
  * 'lines' is the batch's line count. */
 struct replay_verdict gen_classify_v3(CURLcode result, long http, const char *body, size_t len,
                                       size_t lines, size_t *split_after);
+/* The line numbers (1-based, at most 'lines') a 3.x partial-write answer lists, sorted, without
+ * repeats, the smallest 'cap' of them, into 'out'; how many. 0 when the body is not 3.x's partial
+ * write ("partial write of line protocol occurred": the valid lines were stored). */
+size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap);
 /* The same for 2.x: replay_classify, without the 1.x texts (a 404 is a bucket not found, which
  * no CREATE DATABASE fixes). */
 struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *body, size_t len);

@@ -134,10 +134,20 @@ class StandIn:
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = []
-        self.points = []  # dicts: where (bucket or db), measurement, tags, fields, time
+        # (where, measurement, tags, time) -> point dict: where (bucket or db), measurement,
+        # tags, fields, time. One series at one time is one point in every generation: a
+        # second write merges its fields in (the last value wins).
+        self.points = {}
+
+    def store(self, where, meas, tags, fields, ts):
+        key = (where, meas, tuple(sorted(tags.items())), ts)
+        p = self.points.setdefault(key, {"where": where, "measurement": meas, "tags": tags,
+                                         "fields": {}, "time": ts})
+        p["fields"].update(fields)
 
     def inspect(self):
-        return 200, {}, {"points": self.points, "requests": len(self.requests)}
+        writes = sum(1 for _m, path, _p in self.requests if path.endswith(("/write", "/write_lp")))
+        return 200, {}, {"points": list(self.points.values()), "write_requests": writes}
 
 
 def serve(standin, port):

@@ -123,9 +123,8 @@ class Influx2(sc.StandIn):
         for meas, tags, fields, ts in points:
             for f, (typ, _v) in fields.items():
                 self.types[(bucket, meas, f)] = typ
-            self.points.append({"where": bucket, "measurement": meas, "tags": tags,
-                                "fields": {k: v[1] for k, v in fields.items()},
-                                "time": ts * mult if ts is not None else None})
+            self.store(bucket, meas, tags, {k: v[1] for k, v in fields.items()},
+                       ts * mult if ts is not None else None)
         return 204, {"X-Standin-Example": EXAMPLE["write_ok"]}, b""
 
 

@@ -102,7 +102,7 @@ class Influx3(sc.StandIn):
             if name not in self.dbs:
                 return err(404, "the requested resource was not found", "db_not_found")
             del self.dbs[name]
-            self.points = [p for p in self.points if p["where"] != name]
+            self.points = {k: p for k, p in self.points.items() if p["where"] != name}
             return 200, {"X-Standin-Example": EXAMPLE["db_deleted"]}, b""
         return 405, {}, b""
 
@@ -159,9 +159,8 @@ class Influx3(sc.StandIn):
         self.dbs[db] = {k: {"tags": set(v["tags"]), "fields": dict(v["fields"])}
                         for k, v in schema.items()}
         for meas, tags, fields, ts in good:
-            self.points.append({"where": db, "measurement": meas, "tags": tags,
-                                "fields": {k: v[1] for k, v in fields.items()},
-                                "time": ts * (mult or 1) if ts is not None else None})
+            self.store(db, meas, tags, {k: v[1] for k, v in fields.items()},
+                       ts * (mult or 1) if ts is not None else None)
         if errors:
             return err(400, "partial write of line protocol occurred", "partial", errors)
         return 204, {"X-Standin-Example": EXAMPLE["write_ok"]}, b""

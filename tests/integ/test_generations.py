@@ -54,6 +54,10 @@ def stored(p, where=None, measurement=None):
             (measurement is None or x["measurement"] == measurement)]
 
 
+def writes(p):
+    return json.loads(h.get(p.base + "/standin/points")[2])["write_requests"]
+
+
 def v2_bucket(p, name):
     auth = {"Authorization": "Token " + TOKEN2}
     st, _, body = h.get(p.base + "/api/v2/orgs?org=" + ORG, headers=auth)
@@ -119,6 +123,7 @@ def test_generations():
 
     # Points 3.x refuses and 1.x takes: dead letters for c only.
     t1 = t0 + 10000
+    writes_before = writes(c)
     st, _, out = r.write(DB, "mem,host=x used=1i %d\nmem,host=x,rack=r1 used=2i %d\n"
                              "mem,host=x used=3i %d\nio,k=1 k=2i %d\nio,k=1 v=1i %d"
                          % (t1, t1 + 1, t1 + 2, t1 + 3, t1 + 4))
@@ -130,6 +135,10 @@ def test_generations():
     got_c = sorted(p["fields"]["used"] for p in stored(c, DB, "mem"))
     h.check_eq(got_c, [1, 3], "3.x holds mem's lines but the one with a new tag")
     h.check_eq(len(stored(c, DB, "io")), 1, "3.x holds io's line but the tag-and-field one")
+    h.check_eq(r.metric("influx_wal_backend_sent_points_total", backend="c"), n + 3,
+               "c counts the lines 3.x stored from its partial write as sent")
+    h.check_eq(writes(c) - writes_before, 1,
+               "one write_lp for the five lines: 3.x's partial answer settled them, none resent")
     dead = {x: r.metric("influx_wal_backend_dead_letters", backend=x) for x in "abc"}
     h.check_eq(dead, {"a": 0, "b": 0, "c": 2}, "dead letters: two for c, none for a or b")
     rc, out, err = r.run_cli("dead", "list", "--backend", "c", "--lines")

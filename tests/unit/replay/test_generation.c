@@ -120,6 +120,21 @@ static void test_v3_errors(void)
     /* A body cut short (the sender keeps 4 KiB) before any line number: whole batch. */
     v = gen_classify_v3(CURLE_OK, 400, partial, 60, 10, &after);
     CHECK(v.action == REPLAY_DEAD, "v3: a body cut before line_number refuses the whole batch");
+    size_t listed[4];
+    size_t nl = gen_v3_partial_lines(partial, strlen(partial), 10, listed, 4);
+    CHECK(nl == 2 && listed[0] == 3 && listed[1] == 5, "partial write lists lines 3 and 5");
+    nl = gen_v3_partial_lines(first, strlen(first), 10, listed, 4);
+    CHECK_EQ_INT(nl, 0, "a rejected (not partial) write: nothing was stored, nothing listed");
+    static const char unsorted[] =
+        "{\"error\":\"partial write of line protocol occurred\",\"data\":[{\"line_number\":7},"
+        "{\"line_number\":2},{\"line_number\":7},{\"line_number\":99},{\"line_number\":4}]}";
+    nl = gen_v3_partial_lines(unsorted, strlen(unsorted), 10, listed, 4);
+    CHECK(nl == 3 && listed[0] == 2 && listed[1] == 4 && listed[2] == 7,
+          "sorted, without repeats, none past the batch");
+    nl = gen_v3_partial_lines(unsorted, strlen(unsorted), 10, listed, 1);
+    CHECK(nl == 1 && listed[0] == 2, "at most cap, the smallest kept");
+    nl = gen_v3_partial_lines(unsorted, strlen(unsorted), 10, listed, 2);
+    CHECK(nl == 2 && listed[0] == 2 && listed[1] == 4, "cap 2: the two smallest");
     v = gen_classify_v2(CURLE_OK, 404, "{\"code\":\"not found\",\"message\":\"bucket \\\"x\\\" not found\"}", 52);
     CHECK(v.action == REPLAY_HOLD && !v.db_missing, "v2: bucket not found holds, no CREATE DATABASE");
     v = gen_classify_v2(CURLE_OK, 400, "{\"code\":\"invalid\",\"message\":\"unable to parse\"}", 45);
