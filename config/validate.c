@@ -91,6 +91,11 @@ static int validate_auth(const struct config *c, char *err, size_t err_cap)
     return 0;
 }
 
+static int is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
 static int validate_backend(const struct config *c, size_t i, char *err, size_t err_cap)
 {
     const struct replay_backend_opts *b = &c->backends[i];
@@ -128,10 +133,10 @@ static int validate_backend(const struct config *c, size_t i, char *err, size_t 
     if (b->api == REPLAY_API_V2 && (b->org == NULL || b->org[0] == '\0'))
         return cfg_fail(err, err_cap, "backend '%s': api = \"v2\" needs org (an organization name)",
                         b->name);
-    if (b->api != REPLAY_API_V2 && (b->org != NULL || b->bucket_template != NULL))
+    if (b->api != REPLAY_API_V2 && (is_set(b->org) || is_set(b->bucket_template)))
         return cfg_fail(err, err_cap, "backend '%s': org and bucket-template are for api = \"v2\"",
                         b->name);
-    if (b->api != REPLAY_API_V3 && (b->database_template != NULL || b->accept_partial || b->no_sync))
+    if (b->api != REPLAY_API_V3 && (is_set(b->database_template) || b->accept_partial || b->no_sync))
         return cfg_fail(err, err_cap,
                         "backend '%s': database-template, accept-partial and no-sync are for api = \"v3\"",
                         b->name);
