@@ -288,6 +288,23 @@ struct replay_verdict gen_classify_v3_statement(CURLcode result, long http, enum
     return v;
 }
 
+struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum gen_stmt kind,
+                                                int step)
+{
+    if (result == CURLE_OK && step == 0 && http == 200 && kind == GEN_STMT_CREATE_DATABASE) {
+        struct replay_verdict v = {REPLAY_DEAD, 0, 0}; /* no org of that name */
+        return v;
+    }
+    if (result == CURLE_OK && step == 1 && http == 422 && kind == GEN_STMT_CREATE_DATABASE) {
+        struct replay_verdict v = {REPLAY_ACK, 0, 0};
+        return v;
+    }
+    /* DROP's DELETE answering 404 is applied by the 3.x rule; CREATE's lookup 404 (no such
+     * org) is refused by it. */
+    enum gen_stmt as = step == 1 ? kind : GEN_STMT_CREATE_DATABASE;
+    return gen_classify_v3_statement(result, http, as);
+}
+
 /* ---- statements --------------------------------------------------------------------------- */
 
 static const char *skip_space(const char *p, const char *end)

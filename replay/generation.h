@@ -67,6 +67,12 @@ enum gen_stmt {
  * exists) and 404 to DROP DATABASE (it does not), as 1.x takes both; 401/403 hold; 408, 429,
  * 5xx and transport failures retry; another 4xx refused (dead). */
 struct replay_verdict gen_classify_v3_statement(CURLcode result, long http, enum gen_stmt kind);
+/* A 2.x answer to a mapped statement's step ('step' 0: the ID lookup, answered 200 without
+ * the ID: applied for DROP, there being nothing to drop, refused for CREATE; 1: the buckets
+ * call): 2xx applied, and 422 to CREATE (the bucket exists) and 404 to DROP's DELETE;
+ * otherwise as gen_classify_v3_statement. */
+struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum gen_stmt kind,
+                                                int step);
 enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_cap);
 
 #endif

@@ -69,6 +69,8 @@ struct batch {
                            * text, one segment; sent alone, once everything before it is done,
                            * and nothing after it goes before it is done (statement.c) */
     int native_stmt;      /* for a v2/v3 backend: its enum gen_stmt (statement.c) */
+    int native_step;      /* 2.x: 0 looks up the org's or bucket's ID, 1 uses it */
+    char native_id[40];   /* that ID */
 };
 
 struct batch_limits {
@@ -365,6 +367,10 @@ struct request *request_statement(struct sender *s, struct batch *b);
 /* Statement 'b' has no equivalent for the backend's kind: a dead letter answered "501
  * unsupported", counted in unsupported_total; the sender goes on at its next step. */
 void statement_unsupported(struct sender *s, struct batch *b);
+/* A 2.x statement's first step (the org's or bucket's ID) answered: 1 when it found the ID and
+ * 'b' is to be sent again for its second step, 0 when the answer is to be classified. */
+int statement_next_step(struct sender *s, struct batch *b, const struct request *q,
+                        CURLcode result, long http);
 /* Whether batch 'b' of the window may be sent now: a write batch unless a statement before it
  * is not done; a statement only at the head of the window with nothing in flight. Sets
  * *stop when nothing after 'b' may be sent either. */

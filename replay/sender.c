@@ -603,6 +603,11 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
     s->sending--;
     b->state = BATCH_QUEUED;
     sender_observe(s, result == CURLE_OK ? http : 0, us);
+    if (b->stmt && s->conf->api == REPLAY_API_V2 && statement_next_step(s, b, q, result, http)) {
+        request_free(q);
+        send_batch(s, b); /* its second step, at once: still alone at the head */
+        return;
+    }
     size_t split_after = 0;
     struct replay_verdict v;
     if (b->stmt)

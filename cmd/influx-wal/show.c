@@ -181,10 +181,14 @@ int cmd_status(struct cli *cli)
         for (size_t i = 0; i < n; i++) {
             char lag[32];
             human_bytes(lag, sizeof(lag), ci[i].lag_bytes);
+            /* The kind only when the config names the backend: the line is as before else. */
             const char *kind = status_kind(&cfg, loaded, ci[i].name);
-            printf("  %-16s %s  cursor %" PRIu64 "  lag %" PRIu64 " records, %s, %.1f s  dead %" PRIu64
+            char named[WAL_NAME_MAX + 8];
+            snprintf(named, sizeof(named), "%-16s%s%s", ci[i].name, kind != NULL ? " " : "",
+                     kind != NULL ? kind : "");
+            printf("  %-16s cursor %" PRIu64 "  lag %" PRIu64 " records, %s, %.1f s  dead %" PRIu64
                    "\n",
-                   ci[i].name, kind != NULL ? kind : "? ", ci[i].seq, ci[i].lag_records, lag, (double)ci[i].lag_ns / 1e9,
+                   named, ci[i].seq, ci[i].lag_records, lag, (double)ci[i].lag_ns / 1e9,
                    ci[i].dead_letters);
             if (rebuild_state(rd, ci[i].name, &rs))
                 printf("  %-16s rebuilding from %s since sequence %" PRIu64 "%s\n", "", rs.from,

@@ -7,6 +7,8 @@ parts the relay's v2 backends use:
   GET  /ping                          204
   GET  /api/v2/orgs?org=NAME          200 {"orgs":[{"id","name"}]}
   POST /api/v2/buckets                201 the bucket; 422 when the name is taken
+  GET  /api/v2/buckets?org=&name=     200 {"buckets":[...]} (empty when none has that name)
+  DELETE /api/v2/buckets/ID           204; 404 when there is no such bucket
   POST /api/v2/write?org=&bucket=&precision=   204; 400 invalid line protocol (nothing
        written: 2.x parses the whole batch first); 401; 404 org or bucket not found;
        422 a field type conflict with what the bucket holds
@@ -33,6 +35,8 @@ EXAMPLE = {
     "conflict": "POST /api/v2/write 422 Error {code: unprocessable entity, message: ...field type conflict}",
     "orgs": "GET /api/v2/orgs 200 Organizations {orgs: [{id, name}]}",
     "bucket_created": "POST /api/v2/buckets 201 Bucket {id, orgID, name}",
+    "buckets": "GET /api/v2/buckets 200 Buckets {links, buckets: [{id, orgID, name}]}",
+    "bucket_deleted": "DELETE /api/v2/buckets/{bucketID} 204 'Success. The bucket was deleted'",
     "bucket_exists": "POST /api/v2/buckets 422 Error {code: conflict, message: bucket with name x already exists}",
 }
 
@@ -85,6 +89,19 @@ class Influx2(sc.StandIn):
             self.buckets[name] = "%016x" % (len(self.buckets) + 2)
             return 201, {"X-Standin-Example": EXAMPLE["bucket_created"]}, {
                 "id": self.buckets[name], "orgID": self.org["id"], "name": name}
+        if path == "/api/v2/buckets" and method == "GET":
+            found = [{"id": i, "orgID": self.org["id"], "name": n} for n, i in self.buckets.items()
+                     if params.get("name") in (None, n)]
+            return 200, {"X-Standin-Example": EXAMPLE["buckets"]}, {
+                "links": {"self": "/api/v2/buckets"}, "buckets": found}
+        if path.startswith("/api/v2/buckets/") and method == "DELETE":
+            bid = path[len("/api/v2/buckets/"):]
+            names = [n for n, i in self.buckets.items() if i == bid]
+            if not names:
+                return err(404, "not found", "bucket not found", "not_found")
+            del self.buckets[names[0]]
+            self.points = {k: p for k, p in self.points.items() if p["where"] != names[0]}
+            return 204, {"X-Standin-Example": EXAMPLE["bucket_deleted"]}, b""
         if path == "/api/v2/write" and method == "POST":
             return self.write(params, body)
         return err(404, "not found", "path not found", "not_found")

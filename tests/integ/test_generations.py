@@ -10,8 +10,9 @@ a real server):
     catches up too);
   - a point 3.x refuses (a tag and a field of one name; a new tag on an existing table) is a
     dead letter for the v3 backend only; the 1.x and 2.x backends hold it;
-  - statements: CREATE DATABASE and DROP DATABASE through 3.x's database endpoints; for 2.x an
-    `unsupported` dead letter, counted, and the writes after it still flow;
+  - statements: CREATE DATABASE and DROP DATABASE through 2.x's buckets API (org and bucket
+    looked up first) and 3.x's database endpoints; CREATE RETENTION POLICY an `unsupported`
+    dead letter for both, counted, and the writes after it still flow;
   - a bad token: the data is kept (hold, 401), nothing dead-lettered;
   - /metrics, /health and `influx-wal status` show each backend with its kind.
 """
@@ -155,18 +156,28 @@ def test_generations():
     h.check(h.wait_until(lambda: {"iox::database": "other"} in dbs(), 10),
             "3.x: CREATE DATABASE became POST /api/v3/configure/database", dbs())
     h.check(h.wait_until(lambda: "other" in a.databases(), 10), "1.x: CREATE DATABASE applied")
-    h.check(h.wait_until(lambda: r.metric("influx_wal_backend_unsupported_statements_total",
-                                          backend="b") == 1, 10),
-            "2.x: the statement is a counted unsupported dead letter")
+    buckets = lambda: [x["name"] for x in json.loads(h.get(
+        b.base + "/api/v2/buckets?org=" + ORG, headers={"Authorization": "Token " + TOKEN2})[2])["buckets"]]
+    h.check(h.wait_until(lambda: "other/autogen" in buckets(), 10),
+            "2.x: CREATE DATABASE became the org lookup and POST /api/v2/buckets", buckets())
+    st, _, out = statement(r, 'CREATE RETENTION POLICY "week" ON "db" DURATION 7d REPLICATION 1')
+    h.check_eq(st, 200, "CREATE RETENTION POLICY through the relay", out)
+    for x in "bc":
+        h.check(h.wait_until(lambda: r.metric("influx_wal_backend_unsupported_statements_total",
+                                              backend=x) == 1, 10),
+                "%s: CREATE RETENTION POLICY is a counted unsupported dead letter" % x)
     st, _, out = statement(r, 'DROP DATABASE "other"')
     h.check_eq(st, 200, "DROP DATABASE through the relay", out)
     h.check(h.wait_until(lambda: {"iox::database": "other"} not in dbs(), 10),
             "3.x: DROP DATABASE became DELETE /api/v3/configure/database", dbs())
-    h.check_eq(r.metric("influx_wal_backend_unsupported_statements_total", backend="c"), 0,
-               "3.x: both statements had an equivalent")
+    h.check(h.wait_until(lambda: "other/autogen" not in buckets(), 10),
+            "2.x: DROP DATABASE became the bucket lookup and DELETE /api/v2/buckets/ID", buckets())
+    h.check_eq([r.metric("influx_wal_backend_unsupported_statements_total", backend=x) for x in "bc"],
+               [1, 1], "CREATE and DROP DATABASE had an equivalent on both")
     h.check_eq(r.write(DB, "after n=1i %d" % (t1 + 10))[0], 204, "a write after the statements")
-    h.check(h.wait_until(lambda: len(stored(b, "db/autogen", "after")) == 1, 10),
-            "2.x gets the write after its unsupported statements: no wedge")
+    for x, where in ((b, "db/autogen"), (c, DB)):
+        h.check(h.wait_until(lambda: len(stored(x, where, "after")) == 1, 10),
+                "%s gets the write after its unsupported statement: no wedge" % x.name)
     rc, out, _ = r.run_cli("dead", "list", "--backend", "b")
     h.check(rc == 0 and "unsupported" in out, "b's dead letter says unsupported", out)
 

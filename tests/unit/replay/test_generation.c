@@ -179,6 +179,20 @@ static void test_statements(void)
     CHECK_EQ_INT(v.action, REPLAY_DEAD, "3.x 404 to CREATE: refused");
     v = gen_classify_v3_statement(CURLE_OK, 401, GEN_STMT_CREATE_DATABASE);
     CHECK_EQ_INT(v.action, REPLAY_HOLD, "3.x 401: hold");
+    v = gen_classify_v2_statement(CURLE_OK, 200, GEN_STMT_DROP_DATABASE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_ACK, "2.x DROP: no bucket of that name, nothing to drop");
+    v = gen_classify_v2_statement(CURLE_OK, 200, GEN_STMT_CREATE_DATABASE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_DEAD, "2.x CREATE: the org lookup found no ID");
+    v = gen_classify_v2_statement(CURLE_OK, 404, GEN_STMT_DROP_DATABASE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_DEAD, "2.x DROP: no such org is refused");
+    v = gen_classify_v2_statement(CURLE_OK, 201, GEN_STMT_CREATE_DATABASE, 1);
+    CHECK_EQ_INT(v.action, REPLAY_ACK, "2.x bucket created");
+    v = gen_classify_v2_statement(CURLE_OK, 422, GEN_STMT_CREATE_DATABASE, 1);
+    CHECK_EQ_INT(v.action, REPLAY_ACK, "2.x bucket exists: applied");
+    v = gen_classify_v2_statement(CURLE_OK, 404, GEN_STMT_DROP_DATABASE, 1);
+    CHECK_EQ_INT(v.action, REPLAY_ACK, "2.x bucket gone already: applied");
+    v = gen_classify_v2_statement(CURLE_OK, 401, GEN_STMT_DROP_DATABASE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_HOLD, "2.x 401 on the lookup: hold");
     v = gen_classify_v3_statement(CURLE_OK, 500, GEN_STMT_DROP_DATABASE);
     CHECK(v.action == REPLAY_RETRY && v.down, "3.x 500: retry, down");
 }
