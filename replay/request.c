@@ -64,10 +64,9 @@ struct request *request_new(struct sender *s, enum req_kind kind, const char *ur
 
 void request_target(const struct sender_conf *c, struct gen_target *t)
 {
-    *t = (struct gen_target){c->api,          c->url,
-                             c->org,          c->bucket_template,
-                             c->database_template, c->accept_partial,
-                             c->no_sync};
+    *t = (struct gen_target){
+        c->api,    c->url, c->org, c->bucket_template, c->database_template, c->accept_partial,
+        c->no_sync};
 }
 
 struct request *request_write(struct sender *s, struct batch *b)

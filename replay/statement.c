@@ -144,8 +144,8 @@ static int first_id(const char *body, size_t len, char *out, size_t cap)
     return p < end && *p == '"' && n > 0;
 }
 
-int statement_next_step(struct sender *s, struct batch *b, const struct request *q,
-                        CURLcode result, long http)
+int statement_next_step(struct sender *s, struct batch *b, const struct request *q, CURLcode result,
+                        long http)
 {
     (void)s;
     if (b->native_step != 0 || result != CURLE_OK || http != 200)

@@ -86,8 +86,9 @@ int cli_backend_resolve(struct cli *cli, const char *config_path, const char *co
     }
     if (b->api != REPLAY_API_V1) {
         /* Both users (scrub, rebuild) read with InfluxQL and influxd's own tools. */
-        int frc = cli_fail(cli, "backend '%s' is api = \"%s\": %s is for v1 (InfluxDB 1.x) backends only",
-                           name, replay_api_name(b->api), cli->cmd->name);
+        int frc =
+            cli_fail(cli, "backend '%s' is api = \"%s\": %s is for v1 (InfluxDB 1.x) backends only",
+                     name, replay_api_name(b->api), cli->cmd->name);
         config_deinit(&c);
         return frc;
     }

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-static void check_url(const struct gen_target *t, const char *db, const char *rp,
-                      const char *want, const char *name)
+static void check_url(const struct gen_target *t, const char *db, const char *rp, const char *want,
+                      const char *name)
 {
     struct buf b;
     buf_init(&b);
@@ -37,7 +37,8 @@ static void test_urls(void)
               "http://h:8086/api/v2/write?org=my%20org&bucket=telegraf&precision=ns",
               "v2: a template without {rp}");
     v2.bucket_template = "b-{rp}-{db}{";
-    check_url(&v2, "d", "", "http://h:8086/api/v2/write?org=my%20org&bucket=b-autogen-d%7B&precision=ns",
+    check_url(&v2, "d", "",
+              "http://h:8086/api/v2/write?org=my%20org&bucket=b-autogen-d%7B&precision=ns",
               "v2: other text copied");
     struct gen_target v3 = {REPLAY_API_V3, "http://h:8181", NULL, NULL, NULL, 0, 0};
     check_url(&v3, "telegraf", "week",
@@ -91,12 +92,12 @@ static void test_v3_errors(void)
         "\"bad\",\"line_number\":1,\"error_message\":\"No fields were provided\"}}";
     static const struct v3row rows[] = {
         {"204", 204, "", 10, REPLAY_ACK, 0},
-        {"partial write: split before the first refused line (3)", 400, partial, 10,
-         REPLAY_SPLIT, 2},
+        {"partial write: split before the first refused line (3)", 400, partial, 10, REPLAY_SPLIT,
+         2},
         {"the first line refused: it alone", 400, first, 10, REPLAY_SPLIT, 1},
         {"one line, refused: dead", 400, first, 1, REPLAY_DEAD, 0},
-        {"400 not about a line: the whole batch", 400,
-         "{\"error\":\"invalid database name: a/b\"}", 10, REPLAY_DEAD, 0},
+        {"400 not about a line: the whole batch", 400, "{\"error\":\"invalid database name: a/b\"}",
+         10, REPLAY_DEAD, 0},
         {"a line number past the batch: whole", 400, partial, 2, REPLAY_DEAD, 0},
         {"401", 401, "{\"error\":\"unauthorized access\"}", 10, REPLAY_HOLD, 0},
         {"403", 403, "{\"error\":\"forbidden\"}", 10, REPLAY_HOLD, 0},
@@ -135,11 +136,15 @@ static void test_v3_errors(void)
     CHECK(nl == 1 && listed[0] == 2, "at most cap, the smallest kept");
     nl = gen_v3_partial_lines(unsorted, strlen(unsorted), 10, listed, 2);
     CHECK(nl == 2 && listed[0] == 2 && listed[1] == 4, "cap 2: the two smallest");
-    v = gen_classify_v2(CURLE_OK, 404, "{\"code\":\"not found\",\"message\":\"bucket \\\"x\\\" not found\"}", 52);
-    CHECK(v.action == REPLAY_HOLD && !v.db_missing, "v2: bucket not found holds, no CREATE DATABASE");
-    v = gen_classify_v2(CURLE_OK, 400, "{\"code\":\"invalid\",\"message\":\"unable to parse\"}", 45);
+    v = gen_classify_v2(CURLE_OK, 404,
+                        "{\"code\":\"not found\",\"message\":\"bucket \\\"x\\\" not found\"}", 52);
+    CHECK(v.action == REPLAY_HOLD && !v.db_missing,
+          "v2: bucket not found holds, no CREATE DATABASE");
+    v = gen_classify_v2(CURLE_OK, 400, "{\"code\":\"invalid\",\"message\":\"unable to parse\"}",
+                        45);
     CHECK(v.action == REPLAY_SPLIT, "v2: 400 splits");
-    v = gen_classify_v2(CURLE_OK, 401, "{\"code\":\"unauthorized\",\"message\":\"unauthorized access\"}", 55);
+    v = gen_classify_v2(CURLE_OK, 401,
+                        "{\"code\":\"unauthorized\",\"message\":\"unauthorized access\"}", 55);
     CHECK(v.action == REPLAY_HOLD, "v2: 401 holds");
 }
 
