@@ -103,6 +103,7 @@ enum kind {
     K_LEVEL,     /* char *, a log level */
     K_FULL,      /* enum wal_full_policy */
     K_START,     /* enum replay_start */
+    K_API,       /* enum replay_api: "v1", "v2", "v3" */
     K_KIB,       /* size_t, influxdb-relay's integer KiB; 0 keeps the default */
     K_LATER,     /* the caller reads it (lists, sub-tables) */
     K_ACCEPTED,  /* influxdb-relay's display names: nothing to do */

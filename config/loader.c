@@ -6,6 +6,7 @@
  * needs. Ignored keys are accepted and logged once each (event=config_key_ignored) when the
  * load succeeds. One thread at a time (log_warn). */
 #include "config/config_int.h"
+#include "replay/generation.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -197,6 +198,12 @@ static const struct field backend_fields[] = {
     FIELD("create-database", K_BOOL, struct replay_backend_opts, create_database),
     FIELD("give-up-after", K_DURATION, struct replay_backend_opts, give_up_after_ms),
     FIELD("give-up-size", K_SIZE, struct replay_backend_opts, give_up_bytes),
+    FIELD("api", K_API, struct replay_backend_opts, api),
+    FIELD("org", K_STR_OPT, struct replay_backend_opts, org),
+    FIELD("bucket-template", K_STR_OPT, struct replay_backend_opts, bucket_template),
+    FIELD("database-template", K_STR_OPT, struct replay_backend_opts, database_template),
+    FIELD("accept-partial", K_BOOL, struct replay_backend_opts, accept_partial),
+    FIELD("no-sync", K_BOOL, struct replay_backend_opts, no_sync),
 };
 
 static const struct field udp_fields[] = {
@@ -322,6 +329,12 @@ static int apply_field(struct loader *ld, const char *sect, const struct toml_no
             *(enum replay_start *)dst = REPLAY_START_EARLIEST;
         else
             return ld_bad(ld, sect, v, "\"%.16s\" is not one of latest, earliest", v->str);
+        return 0;
+    case K_API:
+        if (v->type != TOML_STRING)
+            return ld_wrong_type(ld, sect, v, "a string");
+        if (replay_api_parse(v->str, (enum replay_api *)dst) != 0)
+            return ld_bad(ld, sect, v, "\"%.16s\" is not one of v1, v2, v3", v->str);
         return 0;
     case K_KIB: {
         size_t kib;

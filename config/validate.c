@@ -91,6 +91,11 @@ static int validate_auth(const struct config *c, char *err, size_t err_cap)
     return 0;
 }
 
+static int is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
 static int validate_backend(const struct config *c, size_t i, char *err, size_t err_cap)
 {
     const struct replay_backend_opts *b = &c->backends[i];
@@ -125,6 +130,18 @@ static int validate_backend(const struct config *c, size_t i, char *err, size_t 
     if (b->start != REPLAY_START_LATEST && b->start != REPLAY_START_EARLIEST)
         return cfg_fail(err, err_cap, "backend '%s': start is neither latest nor earliest",
                         b->name);
+    if (b->api == REPLAY_API_V2 && (b->org == NULL || b->org[0] == '\0'))
+        return cfg_fail(err, err_cap, "backend '%s': api = \"v2\" needs org (an organization name)",
+                        b->name);
+    if (b->api != REPLAY_API_V2 && (is_set(b->org) || is_set(b->bucket_template)))
+        return cfg_fail(err, err_cap, "backend '%s': org and bucket-template are for api = \"v2\"",
+                        b->name);
+    if (b->api != REPLAY_API_V3 && (is_set(b->database_template) || b->accept_partial || b->no_sync))
+        return cfg_fail(err, err_cap,
+                        "backend '%s': database-template, accept-partial and no-sync are for api = \"v3\"",
+                        b->name);
+    if (b->api != REPLAY_API_V1 && b->create_database)
+        return cfg_fail(err, err_cap, "backend '%s': create-database is for api = \"v1\"", b->name);
     return 0;
 }
 

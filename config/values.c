@@ -326,6 +326,9 @@ void config_backend_deinit(struct replay_backend_opts *b)
     free((char *)b->password);
     free((char *)b->token);
     free((char *)b->ca_file);
+    free((char *)b->org);
+    free((char *)b->bucket_template);
+    free((char *)b->database_template);
     memset(b, 0, sizeof(*b));
 }
 

@@ -41,6 +41,9 @@ static void backend_json(struct buf *b, const struct relay_backend_view *s, doub
         buf_append_str(b, ",\"shard\":");
         buf_append_json_quoted(b, s->shard);
     }
+    buf_append_str(b, ",\"kind\":");
+    buf_append_json_quoted(b, s->kind[0] != '\0' ? s->kind : "v1");
+    buf_printf(b, ",\"unsupported_statements\":%" PRIu64, s->unsupported_total);
     buf_printf(b,
                ",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64
                ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64

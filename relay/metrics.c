@@ -460,6 +460,22 @@ static void backend_families(struct buf *b, const struct relay_backend_view *st,
             sample_f(b, bfams[f].name, lbl, bvalue((enum bfam)f, &st[i], eta[i]));
         }
     }
+    family(b, "influx_wal_backend_info", "gauge",
+           "Always 1; kind is the backend's InfluxDB generation (its api: v1, v2 or v3).");
+    for (size_t i = 0; i < n; i++) {
+        char kind[32];
+        snprintf(kind, sizeof(kind), "kind=\"%s\"", st[i].kind[0] != '\0' ? st[i].kind : "v1");
+        backend_labels(lbl, sizeof(lbl), st[i].name, kind);
+        sample_f(b, "influx_wal_backend_info", lbl, 1);
+    }
+    family(b, "influx_wal_backend_unsupported_statements_total", "counter",
+           "Logged statements the backend's kind has no equivalent of: dead letters (this "
+           "process).");
+    for (size_t i = 0; i < n; i++) {
+        backend_labels(lbl, sizeof(lbl), st[i].name, NULL);
+        sample_f(b, "influx_wal_backend_unsupported_statements_total", lbl,
+                 (double)st[i].unsupported_total);
+    }
     family(b, "influx_wal_backend_requests_total", "counter",
            "Requests to the backend (writes) by answer; code 0: no answer (refused, timeout).");
     for (size_t i = 0; i < n; i++) {

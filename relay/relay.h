@@ -111,6 +111,8 @@ struct relay_backend_view {
     char name[65];
     char url[256];                 /* display form: never holds credentials */
     char shard[65];                /* its shard; "" without shards */
+    char kind[4];                  /* "v1", "v2", "v3": the InfluxDB generation it is */
+    uint64_t unsupported_total;    /* statements with no equivalent for its kind */
     int up, caught_up, given_up;
     uint64_t cursor;
     uint64_t lag_records, lag_bytes;

@@ -152,8 +152,14 @@ static struct batch *batch_slice(const struct batch *b, size_t from, size_t to)
 
 void batch_split(const struct batch *b, struct batch **first, struct batch **second)
 {
-    IWR_ASSERT(b->lines >= 2);
-    size_t want = b->lines / 2, seen = 0, cut = 0;
+    batch_split_at(b, b->lines / 2, first, second);
+}
+
+void batch_split_at(const struct batch *b, size_t want, struct batch **first,
+                    struct batch **second)
+{
+    IWR_ASSERT(b->lines >= 2 && want >= 1 && want < b->lines);
+    size_t seen = 0, cut = 0;
     for (size_t i = 0; i < b->body.len; i++) {
         if (b->body.data[i] == '\n' && ++seen == want) {
             cut = i + 1;

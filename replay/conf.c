@@ -5,6 +5,8 @@
  * Loop thread only (the refcount is not atomic). */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/url.h"
 #include "common/xalloc.h"
@@ -61,7 +63,13 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     c->shard = dup_or_null(o->shard);
     c->insecure_skip_verify = o->insecure_skip_verify;
     c->gzip = o->gzip;
-    c->create_database = o->create_database;
+    c->api = o->api;
+    c->create_database = o->create_database && o->api == REPLAY_API_V1;
+    c->org = dup_or_null(o->org);
+    c->bucket_template = dup_or_null(o->bucket_template);
+    c->database_template = dup_or_null(o->database_template);
+    c->accept_partial = o->accept_partial;
+    c->no_sync = o->no_sync;
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : d.timeout_ms;
     c->connect_timeout_ms =
         o->connect_timeout_ms ? o->connect_timeout_ms : d.connect_timeout_ms;
@@ -91,7 +99,9 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     if (c->token != NULL) {
         size_t len = strlen(c->token) + 32;
         char *line = xmalloc(len);
-        snprintf(line, len, "Authorization: Token %s", c->token);
+        /* 3.x documents Bearer; 1.8 and 2.x take Token. */
+        snprintf(line, len, "Authorization: %s %s", c->api == REPLAY_API_V3 ? "Bearer" : "Token",
+                 c->token);
         h = curl_slist_append(h, line);
         ctl = curl_slist_append(ctl, line);
         free(line);
@@ -99,6 +109,11 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     IWR_ASSERT(h != NULL && (c->token == NULL || ctl != NULL)); /* only fails out of memory */
     c->write_headers = h;
     c->ctl_headers = ctl;
+    struct curl_slist *js = curl_slist_append(NULL, "Content-Type: application/json");
+    for (struct curl_slist *l = ctl; l != NULL; l = l->next)
+        js = curl_slist_append(js, l->data);
+    IWR_ASSERT(js != NULL);
+    c->json_headers = js;
     return c;
 }
 
@@ -121,7 +136,11 @@ void sender_conf_unref(struct sender_conf *c)
     free(c->ca_file);
     free(c->source);
     free(c->shard);
+    free(c->org);
+    free(c->bucket_template);
+    free(c->database_template);
     curl_slist_free_all(c->write_headers);
     curl_slist_free_all(c->ctl_headers);
+    curl_slist_free_all(c->json_headers);
     free(c);
 }

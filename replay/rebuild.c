@@ -244,6 +244,13 @@ void replay_rebuild(struct replay *r, enum replay_rebuild_op op, const char *bac
         return;
     }
     if (op == REPLAY_REBUILD_START) {
+        /* influxd backup and restore -portable are 1.x tools: a 2.x or 3.x backend is filled
+         * from the log only. */
+        const struct sender *src = source != NULL ? find(r, source) : NULL;
+        if (s->conf->api != REPLAY_API_V1 || (src != NULL && src->conf->api != REPLAY_API_V1)) {
+            done(arg, IWR_EINVAL, NULL, "rebuild is for v1 (InfluxDB 1.x) backends only");
+            return;
+        }
         start(r, s, source, done, arg);
         return;
     }

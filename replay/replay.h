@@ -17,6 +17,11 @@ struct replay;
 
 enum replay_start { REPLAY_START_LATEST = 0, REPLAY_START_EARLIEST = 1 };
 
+/* The generation of InfluxDB a backend is, which decides its write API (replay/generation.h):
+ * v1 /write (and 1.8's /api/v2/write callers never see), v2 /api/v2/write with an org and a
+ * bucket, v3 /api/v3/write_lp with a database. */
+enum replay_api { REPLAY_API_V1 = 0, REPLAY_API_V2 = 2, REPLAY_API_V3 = 3 };
+
 /* A backend's options: the only definition, used by the daemon's config (config/ keeps one per
  * [[backend]]), the daemon and the CLI. replay_backend_opts_defaults gives the defaults shown;
  * a zero number given to replay_set_backends also means that default. The strings are
@@ -49,6 +54,18 @@ struct replay_backend_opts {
     size_t give_up_bytes;        /* 0: never */
     const char *shard;           /* NULL: every record; else only records with a part for this
                                   * shard (and the unsharded ones: statements, requeues) */
+    /* The backend's generation and what it needs (api = "v1" | "v2" | "v3"). v2: 'org' (a
+     * name), 'bucket_template' ({db} and {rp} replaced; NULL: "{db}/{rp}", an empty rp being
+     * "autogen"); the token goes as "Authorization: Token". v3: 'database_template' (NULL:
+     * "{db}": 3.x has no retention policies, every rp of a db lands in one database),
+     * accept_partial and no_sync as write_lp's parameters; the token as "Bearer". v2 and v3
+     * answer liveness on /health; create_database is for v1 only. */
+    enum replay_api api;
+    const char *org;
+    const char *bucket_template;
+    const char *database_template;
+    int accept_partial;
+    int no_sync;
     /* Ephemeral mode (influx-wal replay): send a range of the log to any URL, once. The sender
      * keeps its position in memory only: it never creates, moves or forgets a cursor and never
      * writes dead letters, so it also works on a log opened read-only. It sends the records
@@ -107,6 +124,8 @@ struct replay_backend_status {
     char name[REPLAY_NAME_MAX + 1];
     char url[REPLAY_URL_MAX + 1]; /* without any user:password@ */
     char shard[REPLAY_NAME_MAX + 1]; /* its shard ([[shard]]); "" without shards */
+    char kind[4];                 /* its api: "v1", "v2", "v3" */
+    uint64_t unsupported_total;   /* statements with no equivalent for its kind (dead letters) */
     int up;                       /* last request or /ping reached it and got an answer it accepts */
     int caught_up;                /* cursor at the head of the log (for it), nothing in flight */
     int given_up;                 /* the give-up bound was hit; it no longer holds the log */
@@ -276,6 +295,8 @@ int replay_peer_query(struct replay *r, const char *peer, const struct replay_qu
 struct replay_peer_status {
     char name[REPLAY_NAME_MAX + 1];
     char url[REPLAY_URL_MAX + 1]; /* without any user:password@ */
+    char kind[4];                 /* its api: "v1", "v2", "v3" */
+    uint64_t unsupported_total;   /* statements with no equivalent for its kind (dead letters) */
     int up;                       /* its last poll answered (or none failed yet) */
     uint64_t last_ok_ns;          /* realtime of its last answer; 0: never */
     uint64_t polls_failed_total;

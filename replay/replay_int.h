@@ -68,6 +68,9 @@ struct batch {
     int stmt;             /* a logged statement (WAL_REC_STATEMENT): body is its InfluxQL
                            * text, one segment; sent alone, once everything before it is done,
                            * and nothing after it goes before it is done (statement.c) */
+    int native_stmt;      /* for a v2/v3 backend: its enum gen_stmt (statement.c) */
+    int native_step;      /* 2.x: 0 looks up the org's or bucket's ID, 1 uses it */
+    char native_id[40];   /* that ID */
 };
 
 struct batch_limits {
@@ -91,6 +94,9 @@ uint64_t batch_seal(struct batch *b, uint64_t prev_end);
 /* Split a batch of two or more lines into two halves by line count; 'b' is left untouched.
  * The halves are sealed (first->end_seq may be below b's). Caller frees them. */
 void batch_split(const struct batch *b, struct batch **first, struct batch **second);
+/* The same, with 'want' lines (1 <= want < b->lines) in the first part. */
+void batch_split_at(const struct batch *b, size_t want, struct batch **first,
+                    struct batch **second);
 /* A view of segment 'i' as a record (for wal_dead_add): borrows b. */
 void batch_seg_record(const struct batch *b, size_t i, struct wal_record *rec);
 /* gzip 'len' bytes into a malloc'd buffer (caller frees). 0 or -ENOMEM/-EINVAL. */
@@ -120,6 +126,9 @@ struct sender_conf {
     char *username, *password, *token, *ca_file;
     char *shard; /* NULL: unsharded (see struct replay_backend_opts) */
     int insecure_skip_verify, gzip, create_database;
+    enum replay_api api;
+    char *org, *bucket_template, *database_template;
+    int accept_partial, no_sync;
     uint64_t timeout_ms, connect_timeout_ms, retry_max_delay_ms, give_up_after_ms;
     size_t batch_max_bytes, batch_max_points, max_in_flight, give_up_bytes;
     enum replay_start start;
@@ -131,6 +140,7 @@ struct sender_conf {
     void *refused_arg;
     struct curl_slist *write_headers; /* Content-Type, Expect:, encoding, token */
     struct curl_slist *ctl_headers;   /* token */
+    struct curl_slist *json_headers;  /* token, Content-Type: application/json (v3 statements) */
 };
 
 /* Copy and default 'o'; refcount 1. Caller releases with sender_conf_unref. */
@@ -327,7 +337,10 @@ struct request *request_alloc(struct replay *r, struct sender_conf *c, enum req_
 /* A transfer for 's' with its options (a reference taken), on its list, not yet added. */
 struct request *request_new(struct sender *s, enum req_kind kind, const char *url,
                             uint64_t timeout_ms);
-/* POST batch 'b' (borrowed: it outlives the request) to /write. */
+struct gen_target;
+/* Where the writes of 'c' go (strings borrowed from 'c'). */
+void request_target(const struct sender_conf *c, struct gen_target *t);
+/* POST batch 'b' (borrowed: it outlives the request) to the write endpoint of its kind. */
 struct request *request_write(struct sender *s, struct batch *b);
 struct request *request_ping(struct sender *s, uint64_t timeout_ms);
 /* POST /query CREATE DATABASE "db". */
@@ -349,8 +362,16 @@ void request_done(struct request *q, CURLcode result, long http_status, uint64_t
 
 /* A batch holding statement record 'rec' alone (sealed: its end_seq is rec->seq). */
 struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end);
-/* POST /query with the statement of 'b' (q, db, rp as a form), the backend's credentials. */
+/* POST /query with the statement of 'b' (q, db, rp as a form), the backend's credentials; for
+ * a v2/v3 backend its equivalent, or NULL when there is none (statement_unsupported). */
 struct request *request_statement(struct sender *s, struct batch *b);
+/* Statement 'b' has no equivalent for the backend's kind: a dead letter answered "501
+ * unsupported", counted in unsupported_total; the sender goes on at its next step. */
+void statement_unsupported(struct sender *s, struct batch *b);
+/* A 2.x statement's first step (the org's or bucket's ID) answered: 1 when it found the ID and
+ * 'b' is to be sent again for its second step, 0 when the answer is to be classified. */
+int statement_next_step(struct sender *s, struct batch *b, const struct request *q,
+                        CURLcode result, long http);
 /* Whether batch 'b' of the window may be sent now: a write batch unless a statement before it
  * is not done; a statement only at the head of the window with nothing in flight. Sets
  * *stop when nothing after 'b' may be sent either. */

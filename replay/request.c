@@ -4,6 +4,8 @@
  * handle. Loop thread only. */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/xalloc.h"
 
@@ -60,13 +62,21 @@ struct request *request_new(struct sender *s, enum req_kind kind, const char *ur
     return q;
 }
 
+void request_target(const struct sender_conf *c, struct gen_target *t)
+{
+    *t = (struct gen_target){
+        c->api,    c->url, c->org, c->bucket_template, c->database_template, c->accept_partial,
+        c->no_sync};
+}
+
 struct request *request_write(struct sender *s, struct batch *b)
 {
     struct sender_conf *c = s->conf;
     struct buf url;
     buf_init(&url);
-    batch_write_url(&url, c->url, b->db, b->rp, b->precision);
-    buf_append(&url, "", 1);
+    struct gen_target t;
+    request_target(c, &t);
+    gen_write_url(&url, &t, b->db, b->rp, b->precision);
     struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
     buf_deinit(&url);
     q->batch = b;
@@ -91,7 +101,7 @@ struct request *request_ping(struct sender *s, uint64_t timeout_ms)
     struct buf url;
     buf_init(&url);
     buf_append_str(&url, s->conf->url);
-    buf_append(&url, "/ping", 6);
+    buf_append(&url, gen_ping_path(s->conf->api), strlen(gen_ping_path(s->conf->api)) + 1);
     struct request *q = request_new(s, REQ_PING, url.data, timeout_ms);
     buf_deinit(&url);
     return q;

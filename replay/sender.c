@@ -24,6 +24,8 @@
  * - Memory is bounded by max_in_flight batches of batch_max_bytes (splitting only cuts them). */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -200,6 +202,10 @@ static void backend_hold(struct sender *s, long http, const char *db_missing)
 static void send_batch(struct sender *s, struct batch *b)
 {
     struct request *q = b->stmt ? request_statement(s, b) : request_write(s, b);
+    if (q == NULL) { /* a statement a v2/v3 backend has no equivalent of */
+        statement_unsupported(s, b);
+        return;
+    }
     b->state = BATCH_SENDING;
     s->sending++;
     replay_add_request(s->r, q);
@@ -278,14 +284,62 @@ static void dead_letter(struct sender *s, struct batch *b, long http, const stru
     s->store->refuse(s, b);
 }
 
-static void split_batch(struct sender *s, struct batch *b)
+/* Split in halves, or after 'want' lines when the answer said where the refused line is. */
+static void split_batch(struct sender *s, struct batch *b, size_t want)
 {
     struct batch *first, *second;
-    batch_split(b, &first, &second);
+    batch_split_at(b, want > 0 && want < b->lines ? want : b->lines / 2, &first, &second);
     log_debug("event=batch_split backend=%s seq=%" PRIu64 " lines=%zu", s->conf->name,
               b->segs[0].seq, b->lines);
     queue_replace(s, b, first, second);
     batch_free(b);
+}
+
+/* 3.x with accept_partial stored every line of 'b' but those its answer lists: those become
+ * dead letters one by one, the runs between them are done without being sent again. After the
+ * last listed line the rest is done too when the answer is whole (not cut at resp_max, fewer
+ * errors than 3.x lists at most); otherwise it is sent again (a point written twice with the
+ * same series and time is one point). A cut answer loses the last errors only: 3.x lists them
+ * in line order. 1 when 'b' was settled so, 0 when the answer lists
+ * nothing usable (the caller splits as usual). */
+#define V3_LISTED_MAX 100 /* 3.x reports at most this many rejected lines */
+static int settle_partial(struct sender *s, struct batch *b, long http, const struct request *q)
+{
+    size_t bad[V3_LISTED_MAX];
+    size_t n = gen_v3_partial_lines(q->resp.data, q->resp.len, b->lines, bad, V3_LISTED_MAX);
+    if (n == 0)
+        return 0;
+    int whole = q->resp.len < q->resp_max && n < V3_LISTED_MAX;
+    struct batch *rest = b, *first, *second;
+    size_t base = 0; /* lines of b before 'rest' */
+    for (size_t i = 0; i < n && rest != NULL; i++) {
+        size_t rel = bad[i] - base; /* the refused line's place in 'rest', from 1 */
+        if (rel > 1) {             /* the stored lines before it */
+            batch_split_at(rest, rel - 1, &first, &second);
+            queue_replace(s, rest, first, second);
+            batch_free(rest); /* 'b' too: the request only borrows it */
+            first->state = BATCH_DONE;
+            s->st.sent_points_total += first->lines;
+            rest = second;
+        }
+        struct batch *refused = rest;
+        if (rest->lines > 1) {
+            batch_split_at(rest, 1, &first, &second);
+            queue_replace(s, rest, first, second);
+            batch_free(rest); /* 'b' too: the request only borrows it */
+            refused = first;
+            rest = second;
+        } else {
+            rest = NULL;
+        }
+        dead_letter(s, refused, http, q);
+        base = bad[i];
+    }
+    if (rest != NULL && whole) {
+        rest->state = BATCH_DONE;
+        s->st.sent_points_total += rest->lines;
+    }
+    return 1;
 }
 
 /* ---- the position ---------------------------------------------------------------------------- */
@@ -557,8 +611,21 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
     s->sending--;
     b->state = BATCH_QUEUED;
     sender_observe(s, result == CURLE_OK ? http : 0, us);
-    struct replay_verdict v = b->stmt ? statement_answered(s, b, q, result, http)
-                                      : replay_classify(result, http, q->resp.data, q->resp.len);
+    if (b->stmt && s->conf->api == REPLAY_API_V2 && statement_next_step(s, b, q, result, http)) {
+        request_free(q);
+        send_batch(s, b); /* its second step, at once: still alone at the head */
+        return;
+    }
+    size_t split_after = 0;
+    struct replay_verdict v;
+    if (b->stmt)
+        v = statement_answered(s, b, q, result, http);
+    else if (s->conf->api == REPLAY_API_V3)
+        v = gen_classify_v3(result, http, q->resp.data, q->resp.len, b->lines, &split_after);
+    else if (s->conf->api == REPLAY_API_V2)
+        v = gen_classify_v2(result, http, q->resp.data, q->resp.len);
+    else
+        v = replay_classify(result, http, q->resp.data, q->resp.len);
     switch (v.action) {
     case REPLAY_ACK:
         b->state = BATCH_DONE;
@@ -588,8 +655,12 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
         /* It answered: reachable, and nothing to back off from. */
         sender_describe(s, q, result, http);
         backend_answered(s);
+        int settled = v.action == REPLAY_SPLIT && s->conf->api == REPLAY_API_V3 &&
+                      s->conf->accept_partial && settle_partial(s, b, http, q);
+        if (settled)
+            break; /* line by line from 3.x's answer */
         if (v.action == REPLAY_SPLIT && b->lines > 1)
-            split_batch(s, b);
+            split_batch(s, b, split_after);
         else
             dead_letter(s, b, http, q);
         break;

@@ -9,10 +9,13 @@
  * cannot redact InfluxQL (relay/influxql.h is relay/'s); logs name the sequence only. */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -59,8 +62,173 @@ struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end)
     return b;
 }
 
+static void append_escaped(struct buf *out, const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    IWR_ASSERT(e != NULL); /* only fails out of memory */
+    buf_append_str(out, e);
+    curl_free(e);
+}
+
+/* 2.x, in two steps (its buckets API takes IDs): CREATE DATABASE: GET /api/v2/orgs?org= then
+ * POST /api/v2/buckets {"orgID","name"}; DROP DATABASE: GET /api/v2/buckets?org=&name= then
+ * DELETE /api/v2/buckets/ID. The bucket is named as the database's writes without an rp
+ * (bucket-template with "autogen"). */
+static struct request *request_v2(struct sender *s, struct batch *b, const char *db)
+{
+    struct sender_conf *c = s->conf;
+    struct gen_target t;
+    request_target(c, &t);
+    struct buf name, url, body;
+    buf_init(&name);
+    buf_init(&url);
+    buf_init(&body);
+    gen_target_name(&name, &t, db, "");
+    buf_append(&name, "", 1);
+    buf_append_str(&url, c->url);
+    int create = b->native_stmt == GEN_STMT_CREATE_DATABASE;
+    const char *method = NULL;
+    if (b->native_step == 0) {
+        buf_append_str(&url, create ? "/api/v2/orgs?org=" : "/api/v2/buckets?org=");
+        append_escaped(&url, c->org != NULL ? c->org : "");
+        if (!create) {
+            buf_append_str(&url, "&name=");
+            append_escaped(&url, name.data);
+        }
+    } else if (create) {
+        buf_append_str(&url, "/api/v2/buckets");
+        buf_append_str(&body, "{\"orgID\":");
+        buf_append_json_quoted(&body, b->native_id);
+        buf_append_str(&body, ",\"name\":");
+        buf_append_json_quoted(&body, name.data);
+        buf_append_str(&body, ",\"retentionRules\":[]}");
+    } else {
+        buf_append_str(&url, "/api/v2/buckets/");
+        append_escaped(&url, b->native_id);
+        method = "DELETE";
+    }
+    buf_append(&url, "", 1);
+    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
+    q->batch = b;
+    q->resp_max = STATEMENT_RESP_MAX;
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
+    if (method != NULL)
+        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, method);
+    else if (body.len > 0) {
+        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+        curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
+    }
+    buf_deinit(&name);
+    buf_deinit(&url);
+    buf_deinit(&body);
+    return q;
+}
+
+/* The first "id":"..." of a 2.x answer (an org's or a bucket's: their ID comes before any
+ * nested object holding another). 1 when found. */
+static int first_id(const char *body, size_t len, char *out, size_t cap)
+{
+    const char *k = body != NULL ? memmem(body, len, "\"id\"", 4) : NULL;
+    if (k == NULL)
+        return 0;
+    const char *p = k + 4, *end = body + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':'))
+        p++; /* 2.x indents its JSON: "id": "..." */
+    if (p >= end || *p != '"')
+        return 0;
+    p++;
+    size_t n = 0;
+    while (p < end && *p != '"' && n + 1 < cap && (isalnum((unsigned char)*p)))
+        out[n++] = *p++;
+    out[n] = '\0';
+    return p < end && *p == '"' && n > 0;
+}
+
+int statement_next_step(struct sender *s, struct batch *b, const struct request *q, CURLcode result,
+                        long http)
+{
+    (void)s;
+    if (b->native_step != 0 || result != CURLE_OK || http != 200)
+        return 0;
+    if (!first_id(q->resp.data, q->resp.len, b->native_id, sizeof(b->native_id)))
+        return 0; /* DROP of a bucket that is not there: applied; CREATE: refused */
+    b->native_step = 1;
+    return 1;
+}
+
+/* A statement for a v2 or v3 backend: its equivalent there, or NULL (none). 3.x: POST
+ * /api/v3/configure/database {"db":...} for CREATE DATABASE, DELETE ...?db= for DROP DATABASE,
+ * the database named as its writes' (database-template with no rp). 2.x: request_v2. */
+static struct request *request_native(struct sender *s, struct batch *b)
+{
+    struct sender_conf *c = s->conf;
+    char db[WAL_NAME_MAX + 1];
+    b->native_stmt = (int)gen_statement_kind(b->body.data, b->body.len, db, sizeof(db));
+    if (b->native_stmt == GEN_STMT_UNSUPPORTED)
+        return NULL;
+    if (c->api == REPLAY_API_V2)
+        return request_v2(s, b, db);
+    struct gen_target t;
+    request_target(c, &t);
+    struct buf name, url, body;
+    buf_init(&name);
+    buf_init(&url);
+    buf_init(&body);
+    gen_target_name(&name, &t, db, "");
+    buf_append(&name, "", 1);
+    buf_append_str(&url, c->url);
+    buf_append_str(&url, "/api/v3/configure/database");
+    if (b->native_stmt == GEN_STMT_DROP_DATABASE) {
+        buf_append_str(&url, "?db=");
+        char *e = curl_easy_escape(NULL, name.data, 0);
+        IWR_ASSERT(e != NULL);
+        buf_append_str(&url, e);
+        curl_free(e);
+    } else {
+        buf_append_str(&body, "{\"db\":");
+        buf_append_json_quoted(&body, name.data);
+        buf_append_str(&body, "}");
+    }
+    buf_append(&url, "", 1);
+    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
+    q->batch = b;
+    q->resp_max = STATEMENT_RESP_MAX;
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
+    if (b->native_stmt == GEN_STMT_DROP_DATABASE) {
+        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+        curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
+    }
+    buf_deinit(&name);
+    buf_deinit(&url);
+    buf_deinit(&body);
+    return q;
+}
+
+void statement_unsupported(struct sender *s, struct batch *b)
+{
+    log_warn("event=statement_unsupported backend=%s kind=%s seq=%" PRIu64 " action=dead_letter",
+             s->conf->name, replay_api_name(s->conf->api), b->segs[0].seq);
+    s->st.unsupported_total++;
+    struct buf a;
+    buf_init(&a);
+    buf_printf(&a, "501 unsupported: a %s backend has no equivalent of this statement",
+               replay_api_name(s->conf->api));
+    free(b->answer);
+    b->answer_len = a.len;
+    b->answer = buf_steal(&a);
+    s->store->refuse(s, b);
+    /* Go on from the next step of the loop, not from inside send_ready. */
+    s->waiting = 1;
+    s->due_ms = replay_now_ms(s->r) + 1;
+    replay_rearm(s->r);
+}
+
 struct request *request_statement(struct sender *s, struct batch *b)
 {
+    if (s->conf->api != REPLAY_API_V1)
+        return request_native(s, b);
     struct buf url, form;
     buf_init(&url);
     buf_init(&form);
@@ -176,7 +344,12 @@ static void outcome(struct sender *s, const struct batch *b, const struct reques
 struct replay_verdict statement_answered(struct sender *s, struct batch *b, const struct request *q,
                                          CURLcode result, long http)
 {
-    struct replay_verdict v = replay_classify_statement(result, http, q->resp.data, q->resp.len);
+    struct replay_verdict v =
+        s->conf->api == REPLAY_API_V1
+            ? replay_classify_statement(result, http, q->resp.data, q->resp.len)
+        : s->conf->api == REPLAY_API_V2
+            ? gen_classify_v2_statement(result, http, (enum gen_stmt)b->native_stmt, b->native_step)
+            : gen_classify_v3_statement(result, http, (enum gen_stmt)b->native_stmt);
     if (v.action == REPLAY_ACK)
         outcome(s, b, q, http, 1);
     else if (v.action == REPLAY_DEAD)

@@ -2,6 +2,7 @@
  * durations, lag), its last error with credentials scrubbed, and the snapshot replay_status
  * copies out. Loop thread only. */
 #include "replay/replay_int.h"
+#include "replay/generation.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -162,6 +163,7 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
     snprintf(out->name, sizeof(out->name), "%s", s->conf->name);
     snprintf(out->url, sizeof(out->url), "%s", s->conf->display_url);
     snprintf(out->shard, sizeof(out->shard), "%s", s->conf->shard ? s->conf->shard : "");
+    snprintf(out->kind, sizeof(out->kind), "%s", replay_api_name(s->conf->api));
     out->cursor = s->acked;
     out->rebuilding = s->rb.active;
     out->rebuild_lost = s->rb.lost;

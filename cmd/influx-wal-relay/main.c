@@ -327,6 +327,9 @@ static void view_of(const struct replay_backend_status *s, struct relay_backend_
     memcpy(v->name, s->name, sizeof(s->name));
     memcpy(v->url, s->url, sizeof(s->url));
     memcpy(v->shard, s->shard, sizeof(s->shard));
+    _Static_assert(sizeof(v->kind) >= sizeof(s->kind), "room for the kind");
+    memcpy(v->kind, s->kind, sizeof(s->kind));
+    v->unsupported_total = s->unsupported_total;
     memcpy(v->last_error, s->last_error, sizeof(s->last_error));
     v->up = s->up;
     v->caught_up = s->caught_up;

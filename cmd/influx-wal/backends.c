@@ -6,6 +6,7 @@
 
 #include "common/xalloc.h"
 #include "config/config.h"
+#include "replay/generation.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -82,6 +83,14 @@ int cli_backend_resolve(struct cli *cli, const char *config_path, const char *co
     if (b == NULL) {
         config_deinit(&c);
         return cli_fail(cli, "no backend '%s' in %s and no --url %s=...", name, path, name);
+    }
+    if (b->api != REPLAY_API_V1) {
+        /* Both users (scrub, rebuild) read with InfluxQL and influxd's own tools. */
+        int frc =
+            cli_fail(cli, "backend '%s' is api = \"%s\": %s is for v1 (InfluxDB 1.x) backends only",
+                     name, replay_api_name(b->api), cli->cmd->name);
+        config_deinit(&c);
+        return frc;
     }
     set_url(out, b->url, strlen(b->url));
     out->username = dup_or_null(b->username);

@@ -16,7 +16,7 @@
 #define PACKAGED_CONFIG "/etc/influx-wal-relay/relay.toml"
 
 static const struct cli_command commands[] = {
-    {"status", cmd_status, "status [--json]", "the log's bounds and size; each backend's cursor, lag and dead letters"},
+    {"status", cmd_status, "status [--json] [--config FILE]", "the log's bounds and size; each backend's kind (v1, v2, v3; from the config), cursor, lag and dead letters"},
     {"cat", cmd_cat, "cat [--from SEQ] [--to SEQ] [--backend NAME] [--headers]", "records as line protocol"},
     {"export", cmd_export, "export --backend NAME --output FILE [--from SEQ] [--to SEQ]", "a backlog as a file `influx -import` loads"},
     {"replay", cmd_replay, "replay --backend NAME --to URL [--config FILE] [--from SEQ] [--to-seq SEQ] [--timeout SEC] [--dry-run]",

@@ -4,6 +4,8 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "config/config.h"
+#include "replay/generation.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,6 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#define PACKAGED_CONFIG "/etc/influx-wal-relay/relay.toml"
 
 static void human_bytes(char *out, size_t cap, uint64_t b)
 {
@@ -63,19 +68,58 @@ static int parse_and_open(struct cli *cli, const struct cli_opt *opts, struct wa
     return rc != 0 ? rc : cli_open(cli, 0, w);
 }
 
+/* Each backend's kind (its api) as the daemon's config says: --config FILE, else the packaged
+ * config when readable. 0, or the exit status after the message (a --config that does not
+ * load); *loaded 0 when there was no config to read. */
+static int status_config(struct cli *cli, const char *path, struct config *c, int *loaded)
+{
+    *loaded = 0;
+    config_defaults(c);
+    if (path == NULL && access(PACKAGED_CONFIG, R_OK) == 0)
+        path = PACKAGED_CONFIG;
+    if (path == NULL)
+        return 0;
+    char err[512];
+    if (config_load_file(c, path, err, sizeof(err)) != 0) {
+        config_deinit(c);
+        config_defaults(c);
+        return cli_fail(cli, "%s", err);
+    }
+    *loaded = 1;
+    return 0;
+}
+
+/* "v1", "v2", "v3", or NULL for a backend the config does not name. */
+static const char *status_kind(const struct config *c, int loaded, const char *name)
+{
+    const struct replay_backend_opts *b = loaded ? config_find_backend(c, name) : NULL;
+    return b != NULL ? replay_api_name(b->api) : NULL;
+}
+
 int cmd_status(struct cli *cli)
 {
     int json = 0;
-    const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+    const char *config_path = NULL;
+    const struct cli_opt opts[] = {
+        {"--json", NULL, &json}, {"--config", &config_path, NULL}, {NULL, NULL, NULL}};
     struct wal *w = NULL;
     int rc = parse_and_open(cli, opts, &w);
     if (rc != 0)
         return rc;
+    struct config cfg;
+    int loaded = 0;
+    rc = status_config(cli, config_path, &cfg, &loaded);
+    if (rc != 0) {
+        config_deinit(&cfg);
+        wal_close(w);
+        return rc;
+    }
     struct wal_stats st;
     struct wal_cursor_info *ci = NULL;
     size_t n = 0;
     rc = wal_stats(w, &st, &ci, &n);
     if (rc != 0) {
+        config_deinit(&cfg);
         wal_close(w);
         return cli_fail(cli, "cannot read the log: %s", iwr_strerror(rc));
     }
@@ -96,6 +140,12 @@ int cmd_status(struct cli *cli)
         for (size_t i = 0; i < n; i++) {
             printf("%s{\"name\":", i ? "," : "");
             json_str(stdout, ci[i].name);
+            const char *kind = status_kind(&cfg, loaded, ci[i].name);
+            printf(",\"kind\":");
+            if (kind != NULL)
+                json_str(stdout, kind);
+            else
+                printf("null");
             printf(",\"cursor\":%" PRIu64 ",\"lag_records\":%" PRIu64 ",\"lag_bytes\":%" PRIu64
                    ",\"lag_seconds\":%.3f,\"dead_letters\":%" PRIu64,
                    ci[i].seq, ci[i].lag_records, ci[i].lag_bytes, (double)ci[i].lag_ns / 1e9,
@@ -131,9 +181,14 @@ int cmd_status(struct cli *cli)
         for (size_t i = 0; i < n; i++) {
             char lag[32];
             human_bytes(lag, sizeof(lag), ci[i].lag_bytes);
+            /* The kind only when the config names the backend: the line is as before else. */
+            const char *kind = status_kind(&cfg, loaded, ci[i].name);
+            char named[WAL_NAME_MAX + 8];
+            snprintf(named, sizeof(named), "%-16s%s%s", ci[i].name, kind != NULL ? " " : "",
+                     kind != NULL ? kind : "");
             printf("  %-16s cursor %" PRIu64 "  lag %" PRIu64 " records, %s, %.1f s  dead %" PRIu64
                    "\n",
-                   ci[i].name, ci[i].seq, ci[i].lag_records, lag, (double)ci[i].lag_ns / 1e9,
+                   named, ci[i].seq, ci[i].lag_records, lag, (double)ci[i].lag_ns / 1e9,
                    ci[i].dead_letters);
             if (rebuild_state(rd, ci[i].name, &rs))
                 printf("  %-16s rebuilding from %s since sequence %" PRIu64 "%s\n", "", rs.from,
@@ -144,6 +199,7 @@ int cmd_status(struct cli *cli)
         wal_reader_end(rd);
     wal_reader_free(rd);
     free(ci);
+    config_deinit(&cfg);
     wal_close(w);
     return 0;
 }

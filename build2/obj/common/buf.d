@@ -1,0 +1,3 @@
+build2/obj/common/buf.o: common/buf.c common/buf.h common/xalloc.h
+common/buf.h:
+common/xalloc.h:

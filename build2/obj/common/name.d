@@ -1,0 +1,2 @@
+build2/obj/common/name.o: common/name.c common/name.h
+common/name.h:

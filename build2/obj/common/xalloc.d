@@ -1,0 +1,3 @@
+build2/obj/common/xalloc.o: common/xalloc.c common/xalloc.h common/log.h
+common/xalloc.h:
+common/log.h:

@@ -1,0 +1,11 @@
+build2/obj/config/influxdb_relay.o: config/influxdb_relay.c \
+ config/config_int.h config/config.h replay/replay.h common/hist.h \
+ common/buf.h wal/wal.h config/toml.h common/xalloc.h
+config/config_int.h:
+config/config.h:
+replay/replay.h:
+common/hist.h:
+common/buf.h:
+wal/wal.h:
+config/toml.h:
+common/xalloc.h:

@@ -1,0 +1,15 @@
+build2/obj/relay/status.o: relay/status.c relay/relay_int.h common/buf.h \
+ common/hist.h common/hostport.h relay/lineproto.h common/precision.h \
+ relay/relay.h wal/wal.h /usr/share/include/llhttp/llhttp.h common/log.h \
+ common/xalloc.h
+relay/relay_int.h:
+common/buf.h:
+common/hist.h:
+common/hostport.h:
+relay/lineproto.h:
+common/precision.h:
+relay/relay.h:
+wal/wal.h:
+/usr/share/include/llhttp/llhttp.h:
+common/log.h:
+common/xalloc.h:

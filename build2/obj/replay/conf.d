@@ -1,0 +1,13 @@
+build2/obj/replay/conf.o: replay/conf.c replay/replay_int.h common/buf.h \
+ replay/classify.h replay/replay.h common/hist.h wal/wal.h \
+ replay/generation.h common/err.h common/url.h common/xalloc.h
+replay/replay_int.h:
+common/buf.h:
+replay/classify.h:
+replay/replay.h:
+common/hist.h:
+wal/wal.h:
+replay/generation.h:
+common/err.h:
+common/url.h:
+common/xalloc.h:

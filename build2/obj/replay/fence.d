@@ -1,0 +1,13 @@
+build2/obj/replay/fence.o: replay/fence.c replay/replay_int.h \
+ common/buf.h replay/classify.h replay/replay.h common/hist.h wal/wal.h \
+ common/err.h common/log.h common/name.h common/xalloc.h
+replay/replay_int.h:
+common/buf.h:
+replay/classify.h:
+replay/replay.h:
+common/hist.h:
+wal/wal.h:
+common/err.h:
+common/log.h:
+common/name.h:
+common/xalloc.h:

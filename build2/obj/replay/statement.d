@@ -1,0 +1,13 @@
+build2/obj/replay/statement.o: replay/statement.c replay/replay_int.h \
+ common/buf.h replay/classify.h replay/replay.h common/hist.h wal/wal.h \
+ replay/generation.h common/err.h common/log.h common/xalloc.h
+replay/replay_int.h:
+common/buf.h:
+replay/classify.h:
+replay/replay.h:
+common/hist.h:
+wal/wal.h:
+replay/generation.h:
+common/err.h:
+common/log.h:
+common/xalloc.h:

@@ -1,0 +1,372 @@
+/* The generations of InfluxDB a backend can be: write URLs (1.x /write, 2.x /api/v2/write,
+ * 3.x /api/v3/write_lp), liveness paths, the reading of 2.x's and 3.x's answers and the
+ * statements that have an equivalent there. Pure; owns nothing; any thread.
+ *
+ * 3.x (InfluxDB 3 Core) answers a write with line protocol errors as a 400 whose JSON body has
+ * an "error" text and a "data" array of {"original_line","line_number","error_message"}, with
+ * accept_partial=true (its default) after it stored the other lines, with accept_partial=false
+ * having stored nothing. It refuses what 1.x takes, per line: a tag and a field of one name, a
+ * new tag on a table that exists, a field of another type than the table's. Lines are numbered
+ * from 1 in the body as sent. */
+#include "replay/generation.h"
+
+#include "common/err.h"
+#include "common/precision.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *replay_api_name(enum replay_api api)
+{
+    switch (api) {
+    case REPLAY_API_V2:
+        return "v2";
+    case REPLAY_API_V3:
+        return "v3";
+    case REPLAY_API_V1:
+        break;
+    }
+    return "v1";
+}
+
+int replay_api_parse(const char *s, enum replay_api *out)
+{
+    if (strcmp(s, "v1") == 0)
+        *out = REPLAY_API_V1;
+    else if (strcmp(s, "v2") == 0)
+        *out = REPLAY_API_V2;
+    else if (strcmp(s, "v3") == 0)
+        *out = REPLAY_API_V3;
+    else
+        return IWR_EINVAL;
+    return 0;
+}
+
+static void append_escaped(struct buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const char *end = s + n; s < end; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            buf_append(out, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            buf_append(out, e, 3);
+        }
+    }
+}
+
+void gen_expand(struct buf *out, const char *tmpl, const char *db, const char *rp)
+{
+    const char *p = tmpl;
+    while (*p != '\0') {
+        if (strncmp(p, "{db}", 4) == 0) {
+            buf_append_str(out, db);
+            p += 4;
+        } else if (strncmp(p, "{rp}", 4) == 0) {
+            buf_append_str(out, rp[0] != '\0' ? rp : "autogen");
+            p += 4;
+        } else {
+            buf_append(out, p, 1);
+            p++;
+        }
+    }
+}
+
+void gen_target_name(struct buf *out, const struct gen_target *t, const char *db, const char *rp)
+{
+    switch (t->api) {
+    case REPLAY_API_V2:
+        gen_expand(out, t->bucket_template != NULL ? t->bucket_template : "{db}/{rp}", db, rp);
+        break;
+    case REPLAY_API_V3:
+        gen_expand(out, t->database_template != NULL ? t->database_template : "{db}", db, rp);
+        break;
+    case REPLAY_API_V1:
+        buf_append_str(out, db);
+        break;
+    }
+}
+
+/* 2.x's spellings (ns, us, ms, s) and 3.x's (nanosecond, ...). The log holds nanoseconds, so
+ * anything coarser than seconds never reaches here; it is sent as nanoseconds to be safe. */
+static const char *precision_name(enum replay_api api, uint8_t p)
+{
+    static const char *const v2[] = {"ns", "us", "ms", "s"};
+    static const char *const v3[] = {"nanosecond", "microsecond", "millisecond", "second"};
+    unsigned i = p <= LP_S ? p : LP_NS;
+    return api == REPLAY_API_V3 ? v3[i] : v2[i];
+}
+
+void gen_write_url(struct buf *out, const struct gen_target *t, const char *db, const char *rp,
+                   uint8_t precision)
+{
+    struct buf name;
+    buf_init(&name);
+    gen_target_name(&name, t, db, rp);
+    buf_append_str(out, t->base);
+    switch (t->api) {
+    case REPLAY_API_V1:
+        buf_append_str(out, "/write?db=");
+        append_escaped(out, name.data, name.len);
+        if (rp[0] != '\0') {
+            buf_append_str(out, "&rp=");
+            append_escaped(out, rp, strlen(rp));
+        }
+        buf_append_str(out, "&precision=");
+        buf_append_str(out, lp_precision_v1_name(precision));
+        break;
+    case REPLAY_API_V2:
+        buf_append_str(out, "/api/v2/write?org=");
+        if (t->org != NULL)
+            append_escaped(out, t->org, strlen(t->org));
+        buf_append_str(out, "&bucket=");
+        append_escaped(out, name.data, name.len);
+        buf_append_str(out, "&precision=");
+        buf_append_str(out, precision_name(t->api, precision));
+        break;
+    case REPLAY_API_V3:
+        buf_append_str(out, "/api/v3/write_lp?db=");
+        append_escaped(out, name.data, name.len);
+        buf_append_str(out, "&precision=");
+        buf_append_str(out, precision_name(t->api, precision));
+        buf_append_str(out, t->accept_partial ? "&accept_partial=true" : "&accept_partial=false");
+        if (t->no_sync)
+            buf_append_str(out, "&no_sync=true");
+        break;
+    }
+    buf_append(out, "", 1);
+    buf_deinit(&name);
+}
+
+const char *gen_ping_path(enum replay_api api)
+{
+    return api == REPLAY_API_V1 ? "/ping" : "/health";
+}
+
+/* ---- answers ------------------------------------------------------------------------------ */
+
+static const char *find_n(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (hay == NULL || len < n)
+        return NULL;
+    return memmem(hay, len, needle, n);
+}
+
+/* The smallest "line_number": N in 'body' (0: none). Reads the numbers only: an
+ * "original_line" holding that text inside its string is escaped JSON and cannot have an
+ * unescaped quote before the colon, so "\"line_number\":" is only ever the key. */
+static size_t first_line_number(const char *body, size_t len)
+{
+    size_t best = 0;
+    const char *p = body, *end = body + len;
+    for (;;) {
+        const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
+        if (k == NULL)
+            break;
+        p = k + 13;
+        while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n'))
+            p++;
+        size_t v = 0;
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9' && digits < 12) {
+            v = v * 10 + (size_t)(*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits > 0 && v > 0 && (best == 0 || v < best))
+            best = v;
+    }
+    return best;
+}
+
+size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
+{
+    if (find_n(body, len, "partial write of line protocol occurred") == NULL)
+        return 0;
+    size_t n = 0;
+    const char *p = body, *end = body + len;
+    for (;;) {
+        const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
+        if (k == NULL)
+            break;
+        p = k + 13;
+        while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n'))
+            p++;
+        size_t v = 0;
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9' && digits < 12) {
+            v = v * 10 + (size_t)(*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits == 0 || v == 0 || v > lines)
+            continue;
+        size_t i = n;
+        while (i > 0 && out[i - 1] > v) /* insertion: the list is short */
+            i--;
+        if ((i > 0 && out[i - 1] == v) || i == cap)
+            continue;
+        if (n == cap) /* keep the smallest: the largest goes */
+            n--;
+        memmove(out + i + 1, out + i, (n - i) * sizeof(*out));
+        out[i] = v;
+        n++;
+    }
+    return n;
+}
+
+struct replay_verdict gen_classify_v3(CURLcode result, long http, const char *body, size_t len,
+                                      size_t lines, size_t *split_after)
+{
+    *split_after = 0;
+    struct replay_verdict v = replay_classify(result, http, body, len);
+    v.db_missing = 0; /* 3.x creates a database on its first write */
+    if (result != CURLE_OK || http != 400)
+        return v;
+    size_t first = first_line_number(body, len);
+    if (first == 0 || first > lines) {
+        /* Not about a line (a database name 3.x refuses, a bad parameter): every line of the
+         * batch shares it. */
+        v.action = REPLAY_DEAD;
+        return v;
+    }
+    if (lines <= 1) {
+        v.action = REPLAY_DEAD;
+        return v;
+    }
+    v.action = REPLAY_SPLIT;
+    /* Lines before the first refused one, or that line alone when it is the first. */
+    *split_after = first > 1 ? first - 1 : 1;
+    return v;
+}
+
+struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *body, size_t len)
+{
+    struct replay_verdict v = replay_classify(result, http, body, len);
+    v.db_missing = 0;
+    if (result == CURLE_OK && http == 422) /* outside the bucket's retention: all of it */
+        v.action = REPLAY_SPLIT;
+    return v;
+}
+
+struct replay_verdict gen_classify_v3_statement(CURLcode result, long http, enum gen_stmt kind)
+{
+    struct replay_verdict v = replay_classify(result, http, NULL, 0);
+    v.db_missing = 0;
+    if (result != CURLE_OK || (http >= 200 && http < 300))
+        return v;
+    if ((http == 409 && kind == GEN_STMT_CREATE_DATABASE) ||
+        (http == 404 && kind == GEN_STMT_DROP_DATABASE)) {
+        v.action = REPLAY_ACK;
+        v.down = 0;
+        return v;
+    }
+    if (http >= 500) {
+        v.action = REPLAY_RETRY;
+        v.down = 1;
+        return v;
+    }
+    if (http < 400)
+        return v;
+    switch (http) {
+    case 401:
+    case 403:
+        v.action = REPLAY_HOLD;
+        break;
+    case 408:
+    case 429:
+        v.action = REPLAY_RETRY;
+        break;
+    default:
+        v.action = REPLAY_DEAD;
+        break;
+    }
+    return v;
+}
+
+struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum gen_stmt kind,
+                                                int step)
+{
+    if (result == CURLE_OK && step == 0 && http == 200 && kind == GEN_STMT_CREATE_DATABASE) {
+        struct replay_verdict v = {REPLAY_DEAD, 0, 0}; /* no org of that name */
+        return v;
+    }
+    if (result == CURLE_OK && step == 1 && http == 422 && kind == GEN_STMT_CREATE_DATABASE) {
+        struct replay_verdict v = {REPLAY_ACK, 0, 0};
+        return v;
+    }
+    /* DROP's DELETE answering 404 is applied by the 3.x rule; CREATE's lookup 404 (no such
+     * org) is refused by it. */
+    enum gen_stmt as = step == 1 ? kind : GEN_STMT_CREATE_DATABASE;
+    return gen_classify_v3_statement(result, http, as);
+}
+
+/* ---- statements --------------------------------------------------------------------------- */
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    return p;
+}
+
+/* Keyword 'kw' (case-insensitive) followed by a space: *pp moves past both. */
+static int keyword(const char **pp, const char *end, const char *kw)
+{
+    size_t n = strlen(kw);
+    const char *p = skip_space(*pp, end);
+    if ((size_t)(end - p) <= n || strncasecmp(p, kw, n) != 0 || !isspace((unsigned char)p[n]))
+        return 0;
+    *pp = p + n;
+    return 1;
+}
+
+/* A bare [A-Za-z0-9_] identifier or a "quoted" one (backslash escapes). */
+static int identifier(const char **pp, const char *end, char *out, size_t cap)
+{
+    const char *p = skip_space(*pp, end);
+    size_t n = 0;
+    if (p < end && *p == '"') {
+        for (p++; p < end && *p != '"'; p++) {
+            if (*p == '\\' && p + 1 < end)
+                p++;
+            if (n + 1 >= cap)
+                return 0;
+            out[n++] = *p;
+        }
+        if (p >= end)
+            return 0;
+        p++;
+    } else {
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_')) {
+            if (n + 1 >= cap)
+                return 0;
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    *pp = p;
+    return n > 0;
+}
+
+enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_cap)
+{
+    const char *p = q, *end = q + len;
+    enum gen_stmt kind;
+    if (keyword(&p, end, "CREATE"))
+        kind = GEN_STMT_CREATE_DATABASE;
+    else if (keyword(&p, end, "DROP"))
+        kind = GEN_STMT_DROP_DATABASE;
+    else
+        return GEN_STMT_UNSUPPORTED;
+    if (!keyword(&p, end, "DATABASE") || !identifier(&p, end, db, db_cap))
+        return GEN_STMT_UNSUPPORTED;
+    p = skip_space(p, end);
+    if (p < end && *p == ';')
+        p = skip_space(p + 1, end);
+    return p == end ? kind : GEN_STMT_UNSUPPORTED; /* a WITH clause, a second statement */
+}
