@@ -186,6 +186,11 @@ int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const 
 void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
                   enum lp_precision p, const struct buf *db, const struct buf *rp,
                   uint8_t consistency);
+/* The start of every write's commit callback: a committed record's points are counted; a
+ * client that went away is released (1: nothing more to do), else 0 and the answer is due. */
+int write_done_settle(struct conn *c, int rc);
+/* A failed commit's status (503 when the log is full, 500 otherwise, logged) and its text. */
+int write_failure_text(int rc, size_t points, char *msg, size_t size);
 /* "", any, one, quorum, all -> 0..4; IWR_EPARSE for anything else. */
 int write_parse_consistency(const char *s, uint8_t *out);
 

@@ -93,22 +93,40 @@ int write_parse_consistency(const char *s, uint8_t *out)
     return IWR_EPARSE;
 }
 
+int write_done_settle(struct conn *c, int rc)
+{
+    if (rc == 0)
+        c->relay->ctr.points_total += c->req.lp.points;
+    if (c->closing) {
+        /* The client went away; the record is durable (or not) all the same. */
+        conn_release_after_wal(c);
+        return 1;
+    }
+    c->waiting_wal = 0;
+    return 0;
+}
+
+int write_failure_text(int rc, size_t points, char *msg, size_t size)
+{
+    if (iwr_is_full(rc)) {
+        /* The limit that was hit is named by the code: max-size, min-free or ENOSPC. */
+        snprintf(msg, size, "write-ahead log is full (%s), retry later",
+                 wal_full_reason_text(wal_full_reason_of(rc)));
+        return 503;
+    }
+    log_error("event=append_failed err=\"%s\" points=%zu", iwr_strerror(rc), points);
+    snprintf(msg, size, "internal error: write not committed");
+    return 500;
+}
+
 static void write_done(void *arg, int rc, uint64_t seq)
 {
     struct conn *c = arg;
-    struct relay *r = c->relay;
     (void)seq;
-    if (c->closing) {
-        /* The client went away; the record is durable (or not) all the same. */
-        if (rc == 0)
-            r->ctr.points_total += c->req.lp.points;
-        conn_release_after_wal(c);
+    if (write_done_settle(c, rc))
         return;
-    }
-    c->waiting_wal = 0;
     struct http_req *req = &c->req;
     if (rc == 0) {
-        r->ctr.points_total += req->lp.points;
         if (req->lp.rejected == 0) {
             http_respond(c, 204, NULL, NULL, 0);
             return;
@@ -122,18 +140,12 @@ static void write_done(void *arg, int rc, uint64_t seq)
         buf_append_str(&msg, " dropped=0");
         http_respond_error(c, 400, msg.data, msg.len);
         buf_deinit(&msg);
-    } else if (iwr_is_full(rc)) {
-        /* The limit that was hit is named by the code: max-size, min-free or ENOSPC. */
-        char body[200];
-        int n = snprintf(body, sizeof(body),
-                         "{\"error\":\"write-ahead log is full (%s), retry later\"}\n",
-                         wal_full_reason_text(wal_full_reason_of(rc)));
-        http_respond(c, 503, "Retry-After: 5\r\n", body, (size_t)n);
-    } else {
-        log_error("event=append_failed err=\"%s\" points=%zu", iwr_strerror(rc), req->lp.points);
-        static const char body[] = "{\"error\":\"internal error: write not committed\"}\n";
-        http_respond(c, 500, NULL, body, sizeof(body) - 1);
+        return;
     }
+    char msg[160], body[200];
+    int status = write_failure_text(rc, req->lp.points, msg, sizeof(msg));
+    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
+    http_respond(c, status, status == 503 ? "Retry-After: 5\r\n" : NULL, body, (size_t)n);
 }
 
 void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,

@@ -6,6 +6,7 @@
  * for bad lines are 1.x's (lineproto.c), the body around them the generation's. Loop thread only. */
 #include "relay/lpv3.h"
 #include "relay/relay_int.h"
+#include "relay/shard_split.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -69,19 +70,12 @@ out:
 static void write_v3_done(void *arg, int rc, uint64_t seq)
 {
     struct conn *c = arg;
-    struct relay *r = c->relay;
     (void)seq;
-    if (c->closing) {
-        if (rc == 0)
-            r->ctr.points_total += c->req.lp.points;
-        conn_release_after_wal(c);
+    if (write_done_settle(c, rc))
         return;
-    }
-    c->waiting_wal = 0;
     struct http_req *req = &c->req;
     int v3 = req->ep == EP_WRITE_V3;
     if (rc == 0) {
-        r->ctr.points_total += req->lp.points;
         if (req->lp.rejected == 0)
             http_respond(c, 204, NULL, NULL, 0);
         else
@@ -89,29 +83,19 @@ static void write_v3_done(void *arg, int rc, uint64_t seq)
         return;
     }
     char msg[160];
-    int n;
-    int status;
-    if (iwr_is_full(rc)) {
-        status = 503;
-        n = snprintf(msg, sizeof(msg), "write-ahead log is full (%s), retry later",
-                     wal_full_reason_text(wal_full_reason_of(rc)));
-    } else {
-        log_error("event=append_failed err=\"%s\" points=%zu", iwr_strerror(rc), req->lp.points);
-        status = 500;
-        n = snprintf(msg, sizeof(msg), "internal error: write not committed");
-    }
+    int status = write_failure_text(rc, req->lp.points, msg, sizeof(msg));
+    size_t n = strlen(msg);
     const char *hdr = status == 503 ? "Retry-After: 5\r\n" : NULL;
     if (v3) {
         struct buf b;
         buf_init(&b);
         buf_append_str(&b, "{\"error\":\"");
-        buf_append_json_str(&b, msg, (size_t)n);
+        buf_append_json_str(&b, msg, n);
         buf_append_str(&b, "\"}\n");
         http_respond(c, status, hdr, b.data, b.len);
         buf_deinit(&b);
     } else {
-        respond_v2(c, status, hdr, status == 503 ? "unavailable" : "internal error", msg,
-                   (size_t)n);
+        respond_v2(c, status, hdr, status == 503 ? "unavailable" : "internal error", msg, n);
     }
 }
 
@@ -130,7 +114,7 @@ static void commit_norm(struct conn *c, struct http_req *req, const struct buf *
     rec.body = req->norm.data;
     rec.body_len = req->norm.len;
     c->waiting_wal = 1;
-    wal_append(c->relay->wal, &rec, write_v3_done, c);
+    shard_split_append(c->relay, &rec, write_v3_done, c); /* wal_append, by shard */
 }
 
 /* 0 with auth off or good credentials; else 1, logged, the caller answers. */

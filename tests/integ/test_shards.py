@@ -183,5 +183,31 @@ def test_sighup_changing_shards_is_refused():
     h.check(placed(), "points still go by the shards the relay started with")
 
 
+def test_v2_v3_writes_are_sharded():
+    """/api/v3/write_lp and 2.x's /api/v2/write split by shard as /write does."""
+    backends, r = start_all()
+    create_db(r)
+    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    t0 = 1700000000000000000
+    for path, field in (("/api/v3/write_lp?db=%s" % DB, "v3"),
+                        ("/api/v2/write?org=o&bucket=%s" % DB, "v2")):
+        body = "".join("%s,host=h %s=%di %d\n" % (m, field, i, t0 + i)
+                       for m in MEASUREMENTS for i in range(5)).encode()
+        st, _, resp = h.request("POST", r.url + path, body=body)
+        h.check_eq(st, 204, "%s through the relay" % path, resp[:200])
+    groups = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
+
+    def counts():
+        return {(b, m, f): backends[b].count(DB, m, field=f) for b in backends
+                for m in MEASUREMENTS for f in ("v3", "v2")}
+    expect = {(b, m, f): 5 if b in groups[shard_of(["s1", "s2"], DB, m)] else 0
+              for b in backends for m in MEASUREMENTS for f in ("v3", "v2")}
+    h.wait_until(lambda: counts() == expect, timeout=30)
+    got = counts()
+    for k in sorted(expect):
+        h.check_eq(got[k], expect[k], "%s holds %d %s points of %s" % (k[0], expect[k], k[2],
+                                                                       k[1]))
+
+
 h.run([test_every_point_in_one_shard, test_one_per_shard_stopped_catches_up,
-       test_sighup_changing_shards_is_refused])
+       test_sighup_changing_shards_is_refused, test_v2_v3_writes_are_sharded])
