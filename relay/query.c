@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "relay/influxql.h"
+#include "relay/shard_split.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,11 +32,14 @@ struct proxy {
     int paused;
 };
 
-int query_pick_backend(const struct relay_backend_view *st, size_t n)
+/* query_pick_backend among the backends of shard 'shard' (NULL: of any). */
+static int pick_in_shard(const struct relay_backend_view *st, size_t n, const char *shard)
 {
     int best = -1;
     for (size_t i = 0; i < n; i++) {
         if (!st[i].up || st[i].rebuilding) /* a backend being rebuilt holds only part */
+            continue;
+        if (shard != NULL && strcmp(st[i].shard, shard) != 0)
             continue;
         if (st[i].caught_up)
             return (int)i;
@@ -43,6 +47,11 @@ int query_pick_backend(const struct relay_backend_view *st, size_t n)
             best = (int)i;
     }
     return best;
+}
+
+int query_pick_backend(const struct relay_backend_view *st, size_t n)
+{
+    return pick_in_shard(st, n, NULL);
 }
 
 int query_backend_for_read(struct relay *r, struct relay_backend_view **st)
@@ -126,12 +135,35 @@ static void proxy_done(void *arg, int rc, const char *err)
 
 /* Pass the request on as it came, to a backend or ('peer') to the leader relay. 'unparsed':
  * the relay could not classify it, so it is sent for the backend's own parse error, and with
- * no backend up the answer is 400, not 503. */
-static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const char *peer)
+ * no backend up the answer is 400, not 503. 'shard': only a backend of that shard may answer
+ * (NULL: any), and with none of them up the answer is a 503 naming it. */
+static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const char *peer,
+                     const char *shard)
 {
     struct relay *r = c->relay;
     struct relay_backend_view *st = NULL;
-    int i = peer == NULL ? query_backend_for_read(r, &st) : r->hooks.query != NULL ? 0 : -1;
+    int i = -1;
+    if (peer != NULL) {
+        i = r->hooks.query != NULL ? 0 : -1;
+    } else {
+        size_t n = 0;
+        if (r->hooks.backends)
+            r->hooks.backends(r->hooks.arg, &st, &n);
+        if (r->hooks.query != NULL)
+            i = pick_in_shard(st, n, shard);
+    }
+    if (i < 0 && shard != NULL && !unparsed) {
+        free(st);
+        struct buf body;
+        buf_init(&body);
+        buf_append_str(&body, "{\"error\":\"shard ");
+        buf_append_json_str(&body, shard, strlen(shard));
+        buf_append_str(&body, " has no backend up\"}\n");
+        log_warn("event=query_shard_down shard=%s", shard);
+        http_respond(c, 503, "Retry-After: 5\r\n", body.data, body.len);
+        buf_deinit(&body);
+        return;
+    }
     if (i < 0 && unparsed) {
         free(st);
         static const char msg[] = "the query cannot be parsed as InfluxQL and no backend is up "
@@ -182,15 +214,43 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     }
 }
 
-static void proxy_read(struct conn *c, struct http_req *req, int unparsed)
+/* With shards: the shard every statement of the query reads from (each names one
+ * measurement, shard_split_read_measurement, and they all live on one shard), or NULL when
+ * that is not known (several shards, a statement over every measurement, a tag in the key). */
+static const char *read_shard(struct relay *r, const struct query_params *qp,
+                              const struct iql_stmt *pieces, size_t n)
 {
-    proxy_to(c, req, unparsed, NULL);
+    if (r->split == NULL)
+        return NULL;
+    int shard = -1;
+    struct buf m;
+    buf_init(&m);
+    for (size_t i = 0; i < n; i++) {
+        if (pieces[i].kind == IQL_EMPTY)
+            continue;
+        int s = -1;
+        if (shard_split_read_measurement(qp->q.data + pieces[i].text_off, pieces[i].text_len,
+                                         &m))
+            s = shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data, m.len);
+        if (s < 0 || (shard >= 0 && s != shard)) {
+            shard = -1;
+            break;
+        }
+        shard = s;
+    }
+    buf_deinit(&m);
+    return shard >= 0 ? shard_split_name(r->split, (size_t)shard) : NULL;
+}
+
+static void proxy_read(struct conn *c, struct http_req *req, int unparsed, const char *shard)
+{
+    proxy_to(c, req, unparsed, NULL, shard);
 }
 
 void query_forward(struct conn *c, struct http_req *req, const char *peer)
 {
     log_info("event=statement_forwarded leader=%s", peer);
-    proxy_to(c, req, 0, peer);
+    proxy_to(c, req, 0, peer, NULL);
 }
 
 /* ---- which path a query takes ---------------------------------------------------------------- */
@@ -299,7 +359,7 @@ void query_handle(struct conn *c, struct http_req *req)
     }
     if (unknown > 0) {
         /* influxd parses the whole query first: one bad statement fails all of it. */
-        proxy_read(c, req, 1);
+        proxy_read(c, req, 1, NULL);
     } else if (per_server != NULL) {
         char msg[200];
         int len = snprintf(msg, sizeof(msg),
@@ -308,7 +368,7 @@ void query_handle(struct conn *c, struct http_req *req)
                            per_server);
         http_respond_error(c, 400, msg, (size_t)len);
     } else if (logged == 0) {
-        proxy_read(c, req, 0);
+        proxy_read(c, req, 0, read_shard(c->relay, &qp, pieces, n));
     } else if (reads > 0) {
         static const char msg[] = "a query that mixes reads (SELECT, SHOW) with statements that "
                                   "change schema or data cannot go through the relay: send them "

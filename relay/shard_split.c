@@ -4,6 +4,7 @@
  * ring and one scratch buffer per shard, reused across requests. Loop thread only. */
 #include "relay/shard_split.h"
 
+#include "relay/influxql.h"
 #include "relay/relay_int.h"
 #include "relay/shard_ring.h"
 
@@ -194,6 +195,132 @@ int shard_split_statement_measurement(const char *q, size_t len, struct buf *m)
         buf_append(m, q + i, 1);
     }
     return 1;
+}
+
+static int tok_is(const char *q, const struct iql_token *t, enum iql_tok kind, const char *text)
+{
+    size_t n = strlen(text);
+    return t->tok == kind && t->len == n && strncasecmp(q + t->off, text, n) == 0;
+}
+
+/* Whether a '/' after token 't' starts a regex (influxql.h: after SELECT, FROM, BY, ',', '(',
+ * '=', '!=', '=~', '!~' or '.'). */
+static int regex_after(const char *q, const struct iql_token *t)
+{
+    static const char *const kws[] = {"SELECT", "FROM", "BY"};
+    static const char *const puncts[] = {",", "(", "."};
+    static const char *const ops[] = {"=", "!=", "=~", "!~"};
+    for (size_t i = 0; i < 3; i++)
+        if (tok_is(q, t, IQL_T_KEYWORD, kws[i]) || tok_is(q, t, IQL_T_PUNCT, puncts[i]))
+            return 1;
+    for (size_t i = 0; i < 4; i++)
+        if (tok_is(q, t, IQL_T_OP, ops[i]))
+            return 1;
+    return 0;
+}
+
+/* The value of identifier token 't' in line protocol's escaped form, appended to 'm'; 0 for one
+ * we do not map (a bare run glued to a quote, a newline in the name). */
+static int ident_measurement(const char *q, const struct iql_token *t, struct buf *m)
+{
+    const char *p = q + t->off;
+    size_t n = t->len;
+    int quoted = n >= 2 && p[0] == '"' && p[n - 1] == '"';
+    if (quoted) {
+        p++;
+        n -= 2;
+    } else if (memchr(p, '"', n) != NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (quoted && ch == '\\' && i + 1 < n) {
+            ch = p[++i];
+            if (ch == 'n')
+                return 0;
+        }
+        if (ch == '\n')
+            return 0;
+        if (ch == ' ' || ch == ',')
+            buf_append(m, "\\", 1);
+        buf_append(m, &ch, 1);
+    }
+    return n > 0;
+}
+
+int shard_split_read_measurement(const char *q, size_t len, struct buf *m)
+{
+    m->len = 0;
+    struct iql_token t, prev = {.tok = IQL_T_EOF};
+    int depth = 0, froms = 0, after_from = 0, named = 0;
+    for (size_t at = 0; at < len;) {
+        at = iql_scan(q, len, at, regex_after(q, &prev), &t);
+        if (t.tok == IQL_T_WS)
+            continue;
+        switch (t.tok) {
+        case IQL_T_BADSTRING:
+        case IQL_T_BADESCAPE:
+        case IQL_T_BADREGEX:
+        case IQL_T_ILLEGAL:
+        case IQL_T_SEMICOLON:
+            return 0;
+        default:
+            break;
+        }
+        if (after_from) { /* the token right after the top-level FROM */
+            after_from = 0;
+            if (t.tok != IQL_T_IDENT || !ident_measurement(q, &t, m))
+                return 0;
+            named = 1;
+        } else if (named == 1) { /* the token after the name: no '.', no second source */
+            named = 2;
+            if (tok_is(q, &t, IQL_T_PUNCT, ".") || tok_is(q, &t, IQL_T_PUNCT, ","))
+                return 0;
+        }
+        if (tok_is(q, &t, IQL_T_PUNCT, "(")) {
+            depth++;
+        } else if (tok_is(q, &t, IQL_T_PUNCT, ")")) {
+            depth--;
+        } else if (depth == 0 && tok_is(q, &t, IQL_T_KEYWORD, "FROM")) {
+            froms++;
+            after_from = 1;
+        } else if (depth == 0 && tok_is(q, &t, IQL_T_KEYWORD, "ON")) {
+            return 0;
+        }
+        prev = t;
+    }
+    if (froms != 1 || named == 0) {
+        m->len = 0;
+        return 0;
+    }
+    return 1;
+}
+
+int shard_split_measurement_shard(struct shard_split *s, const char *db, size_t db_len,
+                                  const char *m, size_t m_len)
+{
+    for (size_t i = 0; i < s->n_key; i++)
+        if (s->key[i].kind == KEY_TAG)
+            return -1;
+    /* As a line: the measurement ends where the series key's tags would start. */
+    struct buf line;
+    buf_init(&line);
+    buf_append(&line, m, m_len);
+    buf_append(&line, " ", 1);
+    size_t i = shard_split_line(s, db != NULL ? db : "", db_len, line.data, line.len);
+    buf_deinit(&line);
+    return (int)i;
+}
+
+size_t shard_split_count(const struct shard_split *s)
+{
+    return s->n_shards;
+}
+
+const char *shard_split_name(const struct shard_split *s, size_t i)
+{
+    IWR_ASSERT(i < s->n_shards);
+    return s->names[i];
 }
 
 /* A DROP MEASUREMENT or DELETE FROM of one measurement goes to the shard holding it when the

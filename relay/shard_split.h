@@ -27,6 +27,22 @@ size_t shard_split_line(struct shard_split *s, const char *db, size_t db_len, co
  * one measurement; its name in line protocol's escaped form in 'm'. */
 int shard_split_statement_measurement(const char *q, size_t len, struct buf *m);
 
+/* Whether the read statement q[0, len) (SELECT, EXPLAIN SELECT, SHOW ... FROM) names exactly
+ * one measurement: one FROM outside parentheses, followed by one identifier, bare or quoted,
+ * not qualified (db.rp.m), not a regex, not a list, not a subquery, and no ON outside
+ * parentheses (SHOW ... ON db names another database). Its name in line protocol's escaped
+ * form (' ' and ',' after a backslash) in 'm'. 0 otherwise: the shard is not known. Pure. */
+int shard_split_read_measurement(const char *q, size_t len, struct buf *m);
+
+/* The index of the shard holding measurement 'm' (m_len bytes, line protocol's escaped form)
+ * of database 'db', or -1 when the key names a tag (any shard may hold some of it). */
+int shard_split_measurement_shard(struct shard_split *s, const char *db, size_t db_len,
+                                  const char *m, size_t m_len);
+
+/* The number of shards, and the name of shard 'i' (< that; borrowed, lives with 's'). */
+size_t shard_split_count(const struct shard_split *s);
+const char *shard_split_name(const struct shard_split *s, size_t i);
+
 /* Append 'rec' (line protocol, every line ending in '\n') to the relay's log as wal_append
  * does, but with its lines grouped by shard into parts (struct wal_record in wal/wal.h): one
  * record, so one transaction and one 'done'. A statement (WAL_REC_STATEMENT) is every

@@ -97,6 +97,58 @@ int main(void)
             CHECK(rc == 1 && strcmp(m.data, st[i].m) == 0, "%s -> %s", st[i].q, st[i].m);
         }
     }
+
+    /* Reads: the one measurement a statement names, or none (several or unknown shards). */
+    static const struct {
+        const char *q, *m;
+    } rd[] = {
+        {"SELECT count(n) FROM cpu", "cpu"},
+        {"select * from \"c pu,x\" where time > now() - 1h group by *", "c\\ pu\\,x"},
+        {"SELECT mean(v) FROM cpu WHERE host =~ /web/ GROUP BY time(1m)", "cpu"},
+        {"EXPLAIN SELECT n FROM mem", "mem"},
+        {"SHOW TAG KEYS FROM disk", "disk"},
+        {"SHOW FIELD KEYS FROM \"a\\\"b\"", "a\"b"},
+        {"SELECT n FROM \"from\"", "from"},
+        {"SELECT * FROM (SELECT n FROM cpu)", NULL},
+        {"SELECT n FROM cpu, mem", NULL},
+        {"SELECT n FROM /c.*/", NULL},
+        {"SELECT n FROM db.rp.cpu", NULL},
+        {"SELECT n FROM rp.\"cpu\"", NULL},
+        {"SELECT n FROM \"db\"..cpu", NULL},
+        {"SHOW MEASUREMENTS", NULL},
+        {"SHOW DATABASES", NULL},
+        {"SHOW TAG KEYS ON otherdb FROM cpu", NULL},
+        {"SELECT 1", NULL},
+        {"SELECT n FROM", NULL},
+        {"SELECT n FROM cpu; SELECT n FROM mem", NULL},
+        {"SELECT n FROM \"unterminated", NULL},
+    };
+    for (size_t i = 0; i < sizeof(rd) / sizeof(rd[0]); i++) {
+        int rc = shard_split_read_measurement(rd[i].q, strlen(rd[i].q), &m);
+        if (rd[i].m == NULL) {
+            CHECK_EQ_INT(rc, 0, rd[i].q);
+        } else {
+            buf_append(&m, "", 1);
+            CHECK(rc == 1 && strcmp(m.data, rd[i].m) == 0, "%s -> %s", rd[i].q, rd[i].m);
+        }
+    }
     buf_deinit(&m);
+
+    /* A measurement's shard is the one its lines go to; with a tag in the key, unknown. */
+    s = shard_split_new(names, 3, dm, 2);
+    static const char *const ms[] = {"cpu", "mem", "c\\ pu", "disk", "net"};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s,host=a v=1 1\n", ms[i]);
+        CHECK_EQ_INT(shard_split_measurement_shard(s, "db", 2, ms[i], strlen(ms[i])),
+                     (long)got(s, line), ms[i]);
+    }
+    CHECK_EQ_INT((long)shard_split_count(s), 3, "three shards");
+    CHECK_EQ_STR(shard_split_name(s, 1), "s2", "shard 1 is s2");
+    shard_split_free(s);
+    s = shard_split_new(names, 3, mh, 2);
+    CHECK_EQ_INT(shard_split_measurement_shard(s, "db", 2, "cpu", 3), -1,
+                 "a tag in the key: the shard of a measurement is unknown");
+    shard_split_free(s);
     return tap_done();
 }
