@@ -11,11 +11,15 @@
   * one backend per shard stopped under load (a1, b2) catches up exactly once started again;
     /health names each backend's shard and the one holding the log;
   * DROP MEASUREMENT through the relay reaches the shard holding it;
-  * a SIGHUP that changes the shards is refused, and routing stays as it started.
+  * a SIGHUP that changes the shards is refused, and routing stays as it started;
+  * /query of one measurement goes to a backend of the shard holding it: the relay's answer is
+    the shard's own, for measurements of both shards; with both backends of a shard stopped,
+    a read of its measurement is a 503 naming it while the other shard's still answer.
 
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
 import bisect
+import json
 import urllib.parse
 
 import harness as h
@@ -209,5 +213,75 @@ def test_v2_v3_writes_are_sharded():
                                                                        k[1]))
 
 
+def relay_read(r, q):
+    """A read through the relay's /query: (status, answering backend, parsed body)."""
+    st, hdrs, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
+        [("q", q), ("db", DB), ("epoch", "ns")]).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        doc = json.loads(body.decode("utf-8", "replace") or "{}")
+    except ValueError:
+        doc = {"raw": body[:300]}
+    return st, hdrs.get("x-influx-wal-backend"), doc
+
+
+def test_query_routed_by_shard():
+    backends, r = start_all()
+    create_db(r)
+    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    loads = run_loads(r, requests=4, ppr=25)
+    for ld in loads:
+        ld.join(60)
+        h.check(ld.conn_errors == 0 and ld.acked_total == 100, "load %s acknowledged" %
+                ld.measurement, ld.summary())
+    check_placement(backends, loads)
+    h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
+    groups = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
+    queries = ["SELECT count(n) FROM %s", "SELECT * FROM %s", "SHOW TAG KEYS FROM \"%s\"",
+               "SELECT max(n) FROM %s GROUP BY *; SELECT count(n) FROM %s WHERE time > 0"]
+    seen = set()
+    for m in MEASUREMENTS:
+        shard = shard_of(["s1", "s2"], DB, m)
+        seen.add(shard)
+        for q in queries:
+            q = q.replace("%s", m)
+            st, by, doc = relay_read(r, q)
+            h.check_eq(st, 200, "%s through the relay" % q)
+            h.check(by in groups[shard], "%s answered by a backend of %s" % (q, shard), by)
+            direct = backends[groups[shard][0]].query(q, db=DB)
+            h.check_eq(doc, direct, "%s: the relay's answer is %s's own" % (q, shard))
+        st, _, doc = relay_read(r, "SELECT count(n) FROM %s" % m)
+        h.check_eq(doc["results"][0]["series"][0]["values"][0][1], 100,
+                   "%s counted in full through the relay" % m)
+    h.check_eq(seen, {"s1", "s2"}, "measurements of both shards were read")
+
+    # Both backends of s1 stopped: its measurements are a 503 naming it, never an empty
+    # answer from s2; s2's still answer.
+    backends["a1"].stop()
+    backends["a2"].stop()
+    # A point for s1 makes its senders try (and fail) now, not at their next tick.
+    on_s1 = [m for m in MEASUREMENTS if shard_of(["s1", "s2"], DB, m) == "s1"][0]
+    st, _, body = h.request("POST", r.url + "/write?db=" + DB,
+                            body=("%s n=1 1\n" % on_s1).encode())
+    h.check_eq(st, 204, "a write is still acknowledged with s1 down")
+
+    def s1_down():
+        return all(not b["up"] for b in r.health()[1]["backends"] if b["name"] in ("a1", "a2"))
+
+    h.wait_until(s1_down, timeout=30)
+    h.check(s1_down(), "the relay sees a1 and a2 down", r.health()[1]["backends"])
+    for m in MEASUREMENTS:
+        shard = shard_of(["s1", "s2"], DB, m)
+        st, by, doc = relay_read(r, "SELECT count(n) FROM %s" % m)
+        if shard == "s1":
+            h.check_eq(st, 503, "a read of %s (on s1) with s1 down" % m)
+            h.check_eq(doc, {"error": "shard s1 has no backend up"}, "the 503 names the shard")
+        else:
+            h.check_eq(st, 200, "a read of %s (on s2) with s1 down" % m)
+            h.check(by in groups["s2"], "answered by s2", by)
+            h.check_eq(doc["results"][0]["series"][0]["values"][0][1], 100, "%s in full" % m)
+
+
 h.run([test_every_point_in_one_shard, test_one_per_shard_stopped_catches_up,
-       test_sighup_changing_shards_is_refused, test_v2_v3_writes_are_sharded])
+       test_sighup_changing_shards_is_refused, test_v2_v3_writes_are_sharded,
+       test_query_routed_by_shard])
