@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "relay/influxql.h"
+#include "relay/shard_merge.h"
 #include "relay/shard_split.h"
 
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #define PROXY_QUEUE_MAX (4 * 1024 * 1024) /* client write backlog that pauses the backend */
 #define PROXY_DRAIN_CHECK_MS 20
+#define FAN_BODY_MAX (16 * 1024 * 1024) /* each shard's answer to a merged SHOW, in memory */
 
 struct proxy {
     uv_timer_t drain;   /* while paused: is the client's backlog down again? */
@@ -214,6 +216,202 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     }
 }
 
+/* ---- a SHOW over every shard, merged ---------------------------------------------------------- */
+
+struct fan;
+
+static const char *fwd_header(const struct http_req *req, const char *name, size_t *len);
+
+struct fan_part {
+    struct fan *fan;
+    void *handle;        /* the transfer, valid until done */
+    char backend[65];
+    const char *shard;   /* borrowed from the splitter */
+    struct buf body;
+    long status;
+    int rc;              /* done's */
+    int too_big;
+    char err[160];
+};
+
+struct fan {
+    struct conn *client;
+    size_t n, pending;
+    struct fan_part *parts;
+};
+
+static void fan_head(void *arg, long status, const char *headers, size_t len)
+{
+    struct fan_part *p = arg;
+    (void)headers;
+    (void)len;
+    p->status = status;
+}
+
+static int fan_data(void *arg, const char *data, size_t len)
+{
+    struct fan_part *p = arg;
+    if (p->fan->client->closing)
+        return -1;
+    if (p->body.len + len > FAN_BODY_MAX) {
+        p->too_big = 1;
+        return -1;
+    }
+    buf_append(&p->body, data, len);
+    return 0;
+}
+
+/* Every shard answered (or failed): the merged answer, the first refusal as it came, or an
+ * error naming the shard that failed. */
+static void fan_finish(struct fan *f)
+{
+    struct conn *c = f->client;
+    if (c->closing) {
+        conn_release_after_wal(c);
+    } else {
+        c->waiting_wal = 0;
+        struct fan_part *bad = NULL;
+        for (size_t i = 0; i < f->n && bad == NULL; i++)
+            if (f->parts[i].rc != 0 || f->parts[i].too_big || f->parts[i].status != 200)
+                bad = &f->parts[i];
+        struct buf out, err;
+        buf_init(&out);
+        buf_init(&err);
+        if (bad != NULL && (bad->rc != 0 || bad->too_big)) {
+            buf_printf(&err, "shard %s (backend %s): %s", bad->shard, bad->backend,
+                       bad->too_big ? "its answer is larger than the relay merges" : bad->err);
+            log_warn("event=query_merge_failed shard=%s backend=%s status=%d", bad->shard,
+                     bad->backend, bad->rc);
+            http_respond_error(c, bad->too_big ? 502 : bad->rc, err.data, err.len);
+        } else if (bad != NULL) { /* the backend's own refusal (401, 400, ...), as it came */
+            http_respond(c, (int)bad->status, "Content-Type: application/json\r\n",
+                         bad->body.data != NULL ? bad->body.data : "", bad->body.len);
+        } else {
+            const char **bodies = xcalloc(f->n, sizeof(*bodies));
+            size_t *lens = xcalloc(f->n, sizeof(*lens));
+            for (size_t i = 0; i < f->n; i++) {
+                bodies[i] = f->parts[i].body.data != NULL ? f->parts[i].body.data : "";
+                lens[i] = f->parts[i].body.len;
+            }
+            if (shard_merge_answers(bodies, lens, f->n, &out, &err) == 0) {
+                http_respond(c, 200, "Content-Type: application/json\r\n", out.data, out.len);
+            } else {
+                log_warn("event=query_merge_failed shards=%zu", f->n);
+                http_respond_error(c, 502, err.data, err.len);
+            }
+            free(bodies);
+            free(lens);
+        }
+        buf_deinit(&out);
+        buf_deinit(&err);
+    }
+    for (size_t i = 0; i < f->n; i++)
+        buf_deinit(&f->parts[i].body);
+    free(f->parts);
+    free(f);
+}
+
+static void fan_done(void *arg, int rc, const char *err)
+{
+    struct fan_part *p = arg;
+    p->handle = NULL;
+    p->rc = rc;
+    snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err : "backend failed");
+    if (--p->fan->pending == 0)
+        fan_finish(p->fan);
+}
+
+/* Whether the answers to this request can be merged: every statement a mergeable SHOW, JSON
+ * answers (no Accept of CSV or MessagePack) and not chunked. */
+static int fan_wanted(struct http_req *req, const struct query_params *qp)
+{
+    if (!qp->has_q || !shard_merge_mergeable(qp->q.data, qp->q.len))
+        return 0;
+    size_t qslen, alen = 0;
+    const char *qs = req_query(req, &qslen);
+    struct buf v;
+    buf_init(&v);
+    int chunked = query_get(qs, qslen, "chunked", &v) ||
+                  (req->body.data != NULL && query_get(req->body.data, req->body.len, "chunked", &v));
+    buf_deinit(&v);
+    const char *accept = fwd_header(req, "Accept", &alen);
+    int json = accept == NULL || memmem(accept, alen, "json", 4) != NULL ||
+               memmem(accept, alen, "*/*", 3) != NULL;
+    return !chunked && json;
+}
+
+/* Send the request to one backend of each shard and answer with the merge; a shard with no
+ * backend up is a 503 naming it, before anything is sent. */
+static void fan_out(struct conn *c, struct http_req *req)
+{
+    struct relay *r = c->relay;
+    struct relay_backend_view *st = NULL;
+    size_t n = 0, n_shards = shard_split_count(r->split);
+    if (r->hooks.backends)
+        r->hooks.backends(r->hooks.arg, &st, &n);
+    struct fan *f = xcalloc(1, sizeof(*f));
+    f->client = c;
+    f->n = n_shards;
+    f->parts = xcalloc(n_shards, sizeof(*f->parts));
+    for (size_t k = 0; k < n_shards; k++) {
+        struct fan_part *p = &f->parts[k];
+        p->fan = f;
+        p->shard = shard_split_name(r->split, k);
+        buf_init(&p->body);
+        int i = r->hooks.query != NULL ? pick_in_shard(st, n, p->shard) : -1;
+        if (i < 0) {
+            struct buf body;
+            buf_init(&body);
+            buf_append_str(&body, "{\"error\":\"shard ");
+            buf_append_json_str(&body, p->shard, strlen(p->shard));
+            buf_append_str(&body, " has no backend up\"}\n");
+            log_warn("event=query_shard_down shard=%s", p->shard);
+            http_respond(c, 503, "Retry-After: 5\r\n", body.data, body.len);
+            buf_deinit(&body);
+            for (size_t j = 0; j <= k; j++)
+                buf_deinit(&f->parts[j].body);
+            free(f->parts);
+            free(f);
+            free(st);
+            return;
+        }
+        snprintf(p->backend, sizeof(p->backend), "%s", st[i].name);
+    }
+    free(st);
+    /* The client's headers but Accept-Encoding: the relay reads these answers itself. */
+    struct buf headers;
+    buf_init(&headers);
+    const char *h = req->fwd.data != NULL ? req->fwd.data : "", *end = h + req->fwd.len;
+    while (h < end) {
+        const char *eol = memmem(h, (size_t)(end - h), "\r\n", 2);
+        const char *next = eol != NULL ? eol + 2 : end;
+        if (strncasecmp(h, "Accept-Encoding:", 16) != 0)
+            buf_append(&headers, h, (size_t)(next - h));
+        h = next;
+    }
+    static const struct relay_query_cbs cbs = {fan_head, fan_data, fan_done};
+    c->waiting_wal = 1;
+    f->pending = n_shards + 1; /* one more while starting: no finish before every start */
+    for (size_t k = 0; k < n_shards; k++) {
+        struct fan_part *p = &f->parts[k];
+        struct relay_query q = {
+            .backend = p->backend,
+            .post = req->method == HTTP_POST,
+            .target = req->url.data,
+            .target_len = req->url.len,
+            .headers = headers.data != NULL ? headers.data : "",
+            .headers_len = headers.len,
+            .body = req->body.data,
+            .body_len = req->body.len,
+        };
+        if (r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle) != 0)
+            fan_done(p, 503, "the chosen backend is gone (reconfigured): try again");
+    }
+    buf_deinit(&headers);
+    if (--f->pending == 0)
+        fan_finish(f);
+}
+
 /* With shards: the shard every statement of the query reads from (each names one
  * measurement, shard_split_read_measurement, and they all live on one shard), or NULL when
  * that is not known (several shards, a statement over every measurement, a tag in the key). */
@@ -368,7 +566,11 @@ void query_handle(struct conn *c, struct http_req *req)
                            per_server);
         http_respond_error(c, 400, msg, (size_t)len);
     } else if (logged == 0) {
-        proxy_read(c, req, 0, read_shard(c->relay, &qp, pieces, n));
+        const char *shard = read_shard(c->relay, &qp, pieces, n);
+        if (shard == NULL && c->relay->split != NULL && fan_wanted(req, &qp))
+            fan_out(c, req);
+        else
+            proxy_read(c, req, 0, shard);
     } else if (reads > 0) {
         static const char msg[] = "a query that mixes reads (SELECT, SHOW) with statements that "
                                   "change schema or data cannot go through the relay: send them "

@@ -14,7 +14,9 @@
   * a SIGHUP that changes the shards is refused, and routing stays as it started;
   * /query of one measurement goes to a backend of the shard holding it: the relay's answer is
     the shard's own, for measurements of both shards; with both backends of a shard stopped,
-    a read of its measurement is a 503 naming it while the other shard's still answer.
+    a read of its measurement is a 503 naming it while the other shard's still answer;
+  * SHOW MEASUREMENTS, SHOW DATABASES, SHOW FIELD KEYS through the relay are the union of the
+    shards' answers; with a shard down, a 503 naming it.
 
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
@@ -255,6 +257,23 @@ def test_query_routed_by_shard():
                    "%s counted in full through the relay" % m)
     h.check_eq(seen, {"s1", "s2"}, "measurements of both shards were read")
 
+    # A SHOW over every measurement goes to each shard and the answers are merged.
+    def names(doc, i=0):
+        return [v[0] for s in doc["results"][i].get("series", []) for v in s["values"]]
+
+    st, by, doc = relay_read(r, "SHOW MEASUREMENTS; SHOW DATABASES")
+    h.check_eq(st, 200, "SHOW MEASUREMENTS; SHOW DATABASES through the relay", doc)
+    h.check(by is None, "a merged answer names no single backend", by)
+    h.check_eq(names(doc), sorted(MEASUREMENTS), "SHOW MEASUREMENTS lists the union")
+    h.check_eq(names(doc, 1).count(DB), 1, "SHOW DATABASES lists the database once")
+    for b in ("a1", "b1"):
+        own = names(backends[b].query("SHOW MEASUREMENTS", db=DB))
+        h.check(0 < len(own) < len(MEASUREMENTS), "%s alone holds only some" % b, own)
+    st, _, doc = relay_read(r, "SHOW FIELD KEYS")
+    h.check_eq(st, 200, "SHOW FIELD KEYS through the relay", doc)
+    h.check_eq(sorted(s["name"] for s in doc["results"][0]["series"]), sorted(MEASUREMENTS),
+               "SHOW FIELD KEYS has a series for every measurement of both shards")
+
     # Both backends of s1 stopped: its measurements are a 503 naming it, never an empty
     # answer from s2; s2's still answer.
     backends["a1"].stop()
@@ -270,6 +289,9 @@ def test_query_routed_by_shard():
 
     h.wait_until(s1_down, timeout=30)
     h.check(s1_down(), "the relay sees a1 and a2 down", r.health()[1]["backends"])
+    st, _, doc = relay_read(r, "SHOW MEASUREMENTS")
+    h.check_eq(st, 503, "SHOW MEASUREMENTS with s1 down is refused, not half answered")
+    h.check_eq(doc, {"error": "shard s1 has no backend up"}, "the 503 names the shard")
     for m in MEASUREMENTS:
         shard = shard_of(["s1", "s2"], DB, m)
         st, by, doc = relay_read(r, "SELECT count(n) FROM %s" % m)
