@@ -216,12 +216,13 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     }
 }
 
-/* ---- a SHOW over every shard, merged ---------------------------------------------------------- */
+/* ---- a SHOW over every shard, merged --------------------------------------------------------- */
 
 struct fan;
 
 static const char *fwd_header(const struct http_req *req, const char *name, size_t *len);
 
+/* One shard's transfer of a fanned-out read; its answer is held whole in 'body'. */
 struct fan_part {
     struct fan *fan;
     void *handle;        /* the transfer, valid until done */
@@ -234,6 +235,8 @@ struct fan_part {
     char err[160];
 };
 
+/* A client's read sent to every shard: owns the parts, freed by fan_finish once the last one
+ * is done (the connection is held open until then, as for a proxied read). */
 struct fan {
     struct conn *client;
     size_t n, pending;
@@ -332,7 +335,8 @@ static int fan_wanted(struct http_req *req, const struct query_params *qp)
     struct buf v;
     buf_init(&v);
     int chunked = query_get(qs, qslen, "chunked", &v) ||
-                  (req->body.data != NULL && query_get(req->body.data, req->body.len, "chunked", &v));
+                  (req->body.data != NULL &&
+                   query_get(req->body.data, req->body.len, "chunked", &v));
     buf_deinit(&v);
     const char *accept = fwd_header(req, "Accept", &alen);
     int json = accept == NULL || memmem(accept, alen, "json", 4) != NULL ||
