@@ -177,6 +177,8 @@ def test_sighup_changing_shards_is_refused():
     loads = run_loads(r, requests=5, ppr=10)
     for ld in loads:
         ld.join(60)
+        h.check(ld.conn_errors == 0 and ld.acked_total == 5 * 10, "load %s acknowledged" %
+                ld.measurement, ld.summary())
     want = {m: ld.acked_total for m, ld in zip(MEASUREMENTS, loads)}
     groups = {"s1": a1, "s2": b1}
 
@@ -186,7 +188,9 @@ def test_sighup_changing_shards_is_refused():
                    for m in MEASUREMENTS for s in [shard_of(["s1", "s2"], DB, m)])
 
     h.wait_until(placed, timeout=30)
-    h.check(placed(), "points still go by the shards the relay started with")
+    h.check(placed(), "points still go by the shards the relay started with",
+            {m: (s, a1.count(DB, m), b1.count(DB, m), want[m])
+             for m in MEASUREMENTS for s in [shard_of(["s1", "s2"], DB, m)]})
 
 
 def test_v2_v3_writes_are_sharded():
