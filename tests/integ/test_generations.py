@@ -17,7 +17,8 @@ a real server):
     predicate; without WHERE, the whole time range) and the stand-in's points go as influxd's
     do; what 2.x cannot say (!=, DROP SERIES) and a DELETE on 3.x are counted unsupported;
   - a bad token: the data is kept (hold, 401), nothing dead-lettered;
-  - /metrics, /health and `influx-wal status` show each backend with its kind.
+  - /metrics, /health, /status.json, the status page and `influx-wal status` show each backend
+    with its kind.
 """
 
 import json
@@ -245,6 +246,12 @@ def test_generations():
         h.check_eq(r.metric("influx_wal_backend_info", backend=name, kind=kind), 1,
                    "/metrics: %s is %s" % (name, kind))
         h.check_eq(backend_of(doc, name)["kind"], kind, "/health: %s is %s" % (name, kind))
+    st, _, body = h.request("GET", r.url + "/status.json")
+    h.check_eq({x["name"]: x["kind"] for x in json.loads(body)["backends"]},
+               {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2"}, "/status.json kinds")
+    st, _, body = h.request("GET", r.url + "/status")
+    h.check(st == 200 and all('<td class="t">%s</td>' % k in body.decode() for k in ("v1", "v2", "v3")),
+            "the status page's backend rows show v1, v2 and v3")
     st = r.cli_json("status", "--json", "--config", r.config_path)
     h.check_eq({x["name"]: x["kind"] for x in st["backends"]},
                {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2"}, "influx-wal status --json kinds")
