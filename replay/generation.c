@@ -422,8 +422,7 @@ static int parse_time_string(const char *s, size_t len, int64_t *ns)
     const char *p = s, *end = s + len;
     int64_t y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
     if (!digits(&p, end, 4, &y) || p >= end || *p++ != '-' || !digits(&p, end, 2, &mo) ||
-        p >= end || *p++ != '-' || !digits(&p, end, 2, &d) || mo < 1 || mo > 12 || d < 1 ||
-        d > 31)
+        p >= end || *p++ != '-' || !digits(&p, end, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
         return 0;
     if (p < end) {
         if (*p != 'T' && *p != ' ')
@@ -596,19 +595,19 @@ int gen_v2_delete_body(struct buf *out, const char *q, size_t len)
             any = 1;
         }
         const char *r = skip_space(p, end);
-        ok = ok && (r == end || *r == ';' || isspace((unsigned char)p[0])); /* no "a, b", no regex */
+        /* Nothing but a space or the end after the name: no "a, b", no "db.rp.m". */
+        ok = ok && (r == end || *r == ';' || isspace((unsigned char)p[0]));
     }
     if (ok && keyword(&p, end, "WHERE")) {
         any = 1;
         do {
-            const char *save = p;
             if (!identifier(&p, end, name, sizeof(name))) {
                 ok = 0;
                 break;
             }
             p = skip_space(p, end);
-            if (strcasecmp(name, "time") == 0 && save[strspn(save, " \t\r\n")] != '"') {
-                int op; /* '>' '>=' '<' '<=' */
+            if (strcasecmp(name, "time") == 0) { /* bare or "quoted", as InfluxQL reads it */
+                int op;                          /* 3 '>=', 2 '>', 1 '<=', 0 '<' */
                 if (p < end && (*p == '>' || *p == '<')) {
                     op = *p++ == '>' ? 2 : 0;
                     if (p < end && *p == '=') {
@@ -624,7 +623,10 @@ int gen_v2_delete_body(struct buf *out, const char *q, size_t len)
                     ok = 0;
                     break;
                 }
-                t = t < GEN_TIME_MIN + 1 ? GEN_TIME_MIN + 1 : t > GEN_TIME_MAX - 1 ? GEN_TIME_MAX - 1 : t;
+                if (t < GEN_TIME_MIN + 1)
+                    t = GEN_TIME_MIN + 1;
+                if (t > GEN_TIME_MAX - 1)
+                    t = GEN_TIME_MAX - 1;
                 /* 2.x's start and stop are both inclusive. */
                 if (op == 3 && t > start)
                     start = t;
