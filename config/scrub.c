@@ -4,6 +4,7 @@
 #include "config/config_int.h"
 
 #include "common/xalloc.h"
+#include "replay/generation.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,16 @@ int cfg_validate_scrub(const struct config *c, char *err, size_t err_cap)
     if (s->rate == 0)
         return cfg_fail(err, err_cap, "scrub.rate must be at least 1 (queries per second)");
     for (size_t i = 0; i < s->n_backends; i++) {
-        if (config_find_backend(c, s->backends[i]) == NULL)
+        const struct replay_backend_opts *b = config_find_backend(c, s->backends[i]);
+        if (b == NULL)
             return cfg_fail(err, err_cap, "scrub.backends: no backend named \"%.64s\"",
                             s->backends[i]);
+        /* Scrub compares InfluxQL counts: 1.x only, as influx-wal scrub refuses the others. */
+        if (b->api != REPLAY_API_V1)
+            return cfg_fail(err, err_cap,
+                            "scrub.backends: \"%.64s\" is api = \"%s\"; scrub is for api = "
+                            "\"v1\" backends only",
+                            s->backends[i], replay_api_name(b->api));
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->backends[i], s->backends[j]) == 0)
                 return cfg_fail(err, err_cap, "scrub.backends: \"%.64s\" is named twice",

@@ -358,7 +358,7 @@ static void json_backends(struct buf *b, const struct relay_snapshot *s, struct 
             series_note_error(ser, x->last_error, s->now_ns);
         buf_append_str(b, i ? ",{\"name\":" : "{\"name\":");
         buf_append_json_quoted(b, x->name);
-        buf_append_str(b, ",\"kind\":\"influxdb\",\"url\":");
+        buf_printf(b, ",\"kind\":\"%s\",\"url\":", x->kind[0] != '\0' ? x->kind : "v1");
         buf_append_json_quoted(b, x->url);
         buf_printf(b,
                    ",\"state\":\"%s\",\"up\":%s,\"caught_up\":%s,\"given_up\":%s,\"cursor\":%" PRIu64

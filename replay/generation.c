@@ -299,6 +299,9 @@ struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum
         struct replay_verdict v = {REPLAY_ACK, 0, 0};
         return v;
     }
+    /* A DELETE on a bucket that is not there (404) had nothing to delete: applied. */
+    if (kind == GEN_STMT_DELETE)
+        return gen_classify_v3_statement(result, http, GEN_STMT_DROP_DATABASE);
     /* DROP's DELETE answering 404 is applied by the 3.x rule; CREATE's lookup 404 (no such
      * org) is refused by it. */
     enum gen_stmt as = step == 1 ? kind : GEN_STMT_CREATE_DATABASE;
@@ -369,4 +372,305 @@ enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_
     if (p < end && *p == ';')
         p = skip_space(p + 1, end);
     return p == end ? kind : GEN_STMT_UNSUPPORTED; /* a WITH clause, a second statement */
+}
+
+/* ---- DELETE for 2.x's delete API ---------------------------------------------------------- */
+
+#define GEN_TIME_MIN (INT64_MIN + 2) /* 2.x's earliest and latest storable times */
+#define GEN_TIME_MAX (INT64_MAX - 1)
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int digits(const char **pp, const char *end, int n, int64_t *out)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++, (*pp)++) {
+        if (*pp >= end || !isdigit((unsigned char)**pp))
+            return 0;
+        v = v * 10 + (**pp - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM:SS[.frac]' or RFC 3339 ('T', then 'Z' or an offset), as
+ * InfluxQL reads a time string; s[0, len) is between the quotes. */
+static int parse_time_string(const char *s, size_t len, int64_t *ns)
+{
+    const char *p = s, *end = s + len;
+    int64_t y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
+    if (!digits(&p, end, 4, &y) || p >= end || *p++ != '-' || !digits(&p, end, 2, &mo) ||
+        p >= end || *p++ != '-' || !digits(&p, end, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return 0;
+    if (p < end) {
+        if (*p != 'T' && *p != ' ')
+            return 0;
+        p++;
+        if (!digits(&p, end, 2, &h) || p >= end || *p++ != ':' || !digits(&p, end, 2, &mi) ||
+            p >= end || *p++ != ':' || !digits(&p, end, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+            return 0;
+        if (p < end && *p == '.') {
+            int n = 0;
+            for (p++; p < end && isdigit((unsigned char)*p); p++, n++)
+                if (n < 9)
+                    frac = frac * 10 + (*p - '0');
+            if (n == 0)
+                return 0;
+            for (; n < 9; n++)
+                frac *= 10;
+        }
+        if (p < end && (*p == 'Z' || *p == 'z')) {
+            p++;
+        } else if (p < end && (*p == '+' || *p == '-')) {
+            int sign = *p++ == '-' ? -1 : 1;
+            int64_t oh, om;
+            if (!digits(&p, end, 2, &oh) || p >= end || *p++ != ':' || !digits(&p, end, 2, &om))
+                return 0;
+            off = sign * (oh * 3600 + om * 60);
+        }
+        if (p != end)
+            return 0;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    if (secs <= GEN_TIME_MIN / 1000000000 || secs >= GEN_TIME_MAX / 1000000000)
+        return 0;
+    *ns = secs * 1000000000 + frac;
+    return 1;
+}
+
+/* A time in a comparison: an integer (nanoseconds), or a 'string', optionally followed by
+ * "+ 1h" / "- 30m" (what now() - 1h becomes once logged: iql_rewrite_now). */
+static int time_value(const char **pp, const char *end, int64_t *ns)
+{
+    const char *p = skip_space(*pp, end);
+    if (p < end && *p == '\'') {
+        const char *q = memchr(p + 1, '\'', (size_t)(end - p - 1));
+        if (q == NULL || !parse_time_string(p + 1, (size_t)(q - p - 1), ns))
+            return 0;
+        p = q + 1;
+    } else {
+        int neg = p < end && *p == '-';
+        p += neg;
+        if (p >= end || !isdigit((unsigned char)*p))
+            return 0;
+        int64_t v = 0;
+        for (; p < end && isdigit((unsigned char)*p); p++) {
+            if (v > (INT64_MAX - 9) / 10)
+                return 0;
+            v = v * 10 + (*p - '0');
+        }
+        *ns = neg ? -v : v;
+    }
+    const char *r = skip_space(p, end);
+    if (r < end && (*r == '+' || *r == '-')) {
+        int sign = *r == '-' ? -1 : 1;
+        r = skip_space(r + 1, end);
+        int64_t n = 0;
+        if (r >= end || !isdigit((unsigned char)*r))
+            return 0;
+        for (; r < end && isdigit((unsigned char)*r); r++) {
+            if (n > 1000000000000LL)
+                return 0;
+            n = n * 10 + (*r - '0');
+        }
+        static const struct {
+            const char *u;
+            int64_t ns;
+        } units[] = {{"ns", 1},
+                     {"ms", 1000000},
+                     {"us", 1000},
+                     {"u", 1000},
+                     {"s", 1000000000LL},
+                     {"m", 60000000000LL},
+                     {"h", 3600000000000LL},
+                     {"d", 86400000000000LL},
+                     {"w", 604800000000000LL}};
+        size_t i = 0;
+        for (; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t ul = strlen(units[i].u);
+            if ((size_t)(end - r) >= ul && strncmp(r, units[i].u, ul) == 0 &&
+                (r + ul == end || !isalnum((unsigned char)r[ul]))) {
+                r += ul;
+                break;
+            }
+        }
+        if (i == sizeof(units) / sizeof(units[0]) || n > INT64_MAX / units[i].ns / 2)
+            return 0;
+        if (__builtin_add_overflow(*ns, sign * n * units[i].ns, ns))
+            return 0;
+        p = r;
+    }
+    *pp = p;
+    return 1;
+}
+
+/* A 'string' literal's contents into out (backslash escapes taken). */
+static int string_literal(const char **pp, const char *end, char *out, size_t cap)
+{
+    const char *p = skip_space(*pp, end);
+    size_t n = 0;
+    if (p >= end || *p != '\'')
+        return 0;
+    for (p++; p < end && *p != '\''; p++) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        if (n + 1 >= cap)
+            return 0;
+        out[n++] = *p;
+    }
+    if (p >= end)
+        return 0;
+    out[n] = '\0';
+    *pp = p + 1;
+    return 1;
+}
+
+static void append_rfc3339nano(struct buf *out, int64_t ns)
+{
+    int64_t secs = ns / 1000000000, frac = ns % 1000000000;
+    if (frac < 0) {
+        frac += 1000000000;
+        secs--;
+    }
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    buf_printf(out, "\"%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09lldZ\"", (long long)y,
+               (long long)m, (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60),
+               (long long)(rem % 60), (long long)frac);
+}
+
+/* A double-quoted delete-predicate string ("a \"b\"": 2.x's predicate escapes quotes). */
+static void append_predicate_string(struct buf *out, const char *s)
+{
+    buf_append_str(out, "\"");
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            buf_append_str(out, "\\");
+        buf_append(out, s, 1);
+    }
+    buf_append_str(out, "\"");
+}
+
+int gen_v2_delete_body(struct buf *out, const char *q, size_t len)
+{
+    const char *p = q, *end = q + len;
+    char name[256], value[256];
+    struct buf pred;
+    buf_init(&pred);
+    int64_t start = GEN_TIME_MIN, stop = GEN_TIME_MAX;
+    int ok = keyword(&p, end, "DELETE");
+    int any = 0;
+    if (ok && keyword(&p, end, "FROM")) {
+        ok = identifier(&p, end, name, sizeof(name));
+        if (ok) {
+            buf_append_str(&pred, "_measurement=");
+            append_predicate_string(&pred, name);
+            any = 1;
+        }
+        const char *r = skip_space(p, end);
+        /* Nothing but a space or the end after the name: no "a, b", no "db.rp.m". */
+        ok = ok && (r == end || *r == ';' || isspace((unsigned char)p[0]));
+    }
+    if (ok && keyword(&p, end, "WHERE")) {
+        any = 1;
+        do {
+            if (!identifier(&p, end, name, sizeof(name))) {
+                ok = 0;
+                break;
+            }
+            p = skip_space(p, end);
+            if (strcasecmp(name, "time") == 0) { /* bare or "quoted", as InfluxQL reads it */
+                int op;                          /* 3 '>=', 2 '>', 1 '<=', 0 '<' */
+                if (p < end && (*p == '>' || *p == '<')) {
+                    op = *p++ == '>' ? 2 : 0;
+                    if (p < end && *p == '=') {
+                        op |= 1;
+                        p++;
+                    }
+                } else {
+                    ok = 0;
+                    break;
+                }
+                int64_t t;
+                if (!time_value(&p, end, &t)) {
+                    ok = 0;
+                    break;
+                }
+                if (t < GEN_TIME_MIN + 1)
+                    t = GEN_TIME_MIN + 1;
+                if (t > GEN_TIME_MAX - 1)
+                    t = GEN_TIME_MAX - 1;
+                /* 2.x's start and stop are both inclusive. */
+                if (op == 3 && t > start)
+                    start = t;
+                else if (op == 2 && t + 1 > start)
+                    start = t + 1;
+                else if (op == 1 && t < stop)
+                    stop = t;
+                else if (op == 0 && t - 1 < stop)
+                    stop = t - 1;
+            } else {
+                if (p >= end || *p != '=' || (p + 1 < end && p[1] == '~') ||
+                    !string_literal((p++, &p), end, value, sizeof(value))) {
+                    ok = 0; /* !=, =~, a number, a field: 2.x's predicate has no equivalent */
+                    break;
+                }
+                if (pred.len > 0)
+                    buf_append_str(&pred, " AND ");
+                if (name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789_")] != '\0') {
+                    ok = 0; /* a key the predicate cannot write bare */
+                    break;
+                }
+                buf_append_str(&pred, name);
+                buf_append_str(&pred, "=");
+                append_predicate_string(&pred, value);
+            }
+        } while (keyword(&p, end, "AND"));
+    }
+    p = skip_space(p, end);
+    if (p < end && *p == ';')
+        p = skip_space(p + 1, end);
+    ok = ok && any && p == end && start <= stop;
+    if (ok) {
+        buf_append_str(out, "{\"start\":");
+        append_rfc3339nano(out, start);
+        buf_append_str(out, ",\"stop\":");
+        append_rfc3339nano(out, stop);
+        if (pred.len > 0) {
+            buf_append_str(out, ",\"predicate\":");
+            buf_append(&pred, "", 1);
+            buf_append_json_quoted(out, pred.data);
+        }
+        buf_append_str(out, "}");
+    }
+    buf_deinit(&pred);
+    return ok ? 0 : IWR_EINVAL;
 }

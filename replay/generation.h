@@ -59,20 +59,31 @@ enum gen_stmt {
     GEN_STMT_UNSUPPORTED = 0, /* no equivalent: a counted 'unsupported' dead letter */
     GEN_STMT_CREATE_DATABASE,
     GEN_STMT_DROP_DATABASE,
+    GEN_STMT_DELETE, /* DELETE [FROM m] [WHERE ...]: 2.x's /api/v2/delete (gen_v2_delete_body) */
 };
 /* Read InfluxQL statement 'q': CREATE DATABASE <name> (without WITH) and DROP DATABASE <name>
  * give the database's name in 'db' (caller's buffer, NUL-terminated); anything else is
- * unsupported. */
+ * unsupported here (a DELETE is gen_v2_delete_body's: GEN_STMT_DELETE when it maps). */
 /* A 3.x answer to a mapped statement: 2xx applied, and also 409 to CREATE DATABASE (it
  * exists) and 404 to DROP DATABASE (it does not), as 1.x takes both; 401/403 hold; 408, 429,
  * 5xx and transport failures retry; another 4xx refused (dead). */
 struct replay_verdict gen_classify_v3_statement(CURLcode result, long http, enum gen_stmt kind);
 /* A 2.x answer to a mapped statement's step ('step' 0: the ID lookup, answered 200 without
  * the ID: applied for DROP, there being nothing to drop, refused for CREATE; 1: the buckets
- * call): 2xx applied, and 422 to CREATE (the bucket exists) and 404 to DROP's DELETE;
+ * call): 2xx applied, and 422 to CREATE (the bucket exists) and 404 to DROP's DELETE and to
+ * a DELETE's /api/v2/delete (no such bucket: nothing to delete);
  * otherwise as gen_classify_v3_statement. */
 struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum gen_stmt kind,
                                                 int step);
 enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_cap);
+/* The JSON body of 2.x's POST /api/v2/delete for InfluxQL DELETE statement 'q', appended to
+ * 'out': {"start","stop"} (RFC 3339 with nanoseconds, both inclusive as 2.x reads them; an
+ * open side is 2.x's earliest or latest time) and, when there is one, "predicate" (
+ * _measurement="m" for FROM m, and key="value" for each tag compared with = to a string, joined
+ * by AND). 'q' is one statement: DELETE FROM m, DELETE [FROM m] WHERE c [AND c ...] where each
+ * c is time >|>=|<|<= (an integer in nanoseconds or a time string, optionally +/- a duration)
+ * or tag = 'value'. 0, or IWR_EINVAL for anything else (OR, !=, =~, a regex or several
+ * measurements, a field, an empty range): no equivalent, and 'out' is unchanged. */
+int gen_v2_delete_body(struct buf *out, const char *q, size_t len);
 
 #endif

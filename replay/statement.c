@@ -124,6 +124,45 @@ static struct request *request_v2(struct sender *s, struct batch *b, const char 
     return q;
 }
 
+/* 2.x's delete API for an InfluxQL DELETE: POST /api/v2/delete?org=&bucket= with
+ * {"start","stop","predicate"} (gen_v2_delete_body), the bucket the record's db/rp is written
+ * to (bucket-template); NULL when the statement has no equivalent there. */
+static struct request *request_v2_delete(struct sender *s, struct batch *b)
+{
+    struct sender_conf *c = s->conf;
+    struct buf body;
+    buf_init(&body);
+    if (b->db == NULL || b->db[0] == '\0' ||
+        gen_v2_delete_body(&body, b->body.data, b->body.len) != 0) {
+        buf_deinit(&body);
+        return NULL;
+    }
+    b->native_stmt = GEN_STMT_DELETE;
+    struct gen_target t;
+    request_target(c, &t);
+    struct buf name, url;
+    buf_init(&name);
+    buf_init(&url);
+    gen_target_name(&name, &t, b->db, b->rp != NULL ? b->rp : "");
+    buf_append(&name, "", 1);
+    buf_append_str(&url, c->url);
+    buf_append_str(&url, "/api/v2/delete?org=");
+    append_escaped(&url, c->org != NULL ? c->org : "");
+    buf_append_str(&url, "&bucket=");
+    append_escaped(&url, name.data);
+    buf_append(&url, "", 1);
+    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
+    q->batch = b;
+    q->resp_max = STATEMENT_RESP_MAX;
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
+    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+    curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
+    buf_deinit(&name);
+    buf_deinit(&url);
+    buf_deinit(&body);
+    return q;
+}
+
 /* The first "id":"..." of a 2.x answer (an org's or a bucket's: their ID comes before any
  * nested object holding another). 1 when found. */
 static int first_id(const char *body, size_t len, char *out, size_t cap)
@@ -148,6 +187,8 @@ int statement_next_step(struct sender *s, struct batch *b, const struct request 
                         long http)
 {
     (void)s;
+    if (b->native_stmt == GEN_STMT_DELETE) /* one step */
+        return 0;
     if (b->native_step != 0 || result != CURLE_OK || http != 200)
         return 0;
     if (!first_id(q->resp.data, q->resp.len, b->native_id, sizeof(b->native_id)))
@@ -156,7 +197,8 @@ int statement_next_step(struct sender *s, struct batch *b, const struct request 
     return 1;
 }
 
-/* A statement for a v2 or v3 backend: its equivalent there, or NULL (none). 3.x: POST
+/* A statement for a v2 or v3 backend: its equivalent there, or NULL (none). 2.x also maps a
+ * DELETE (request_v2_delete). 3.x: POST
  * /api/v3/configure/database {"db":...} for CREATE DATABASE, DELETE ...?db= for DROP DATABASE,
  * the database named as its writes' (database-template with no rp). 2.x: request_v2. */
 static struct request *request_native(struct sender *s, struct batch *b)
@@ -164,6 +206,8 @@ static struct request *request_native(struct sender *s, struct batch *b)
     struct sender_conf *c = s->conf;
     char db[WAL_NAME_MAX + 1];
     b->native_stmt = (int)gen_statement_kind(b->body.data, b->body.len, db, sizeof(db));
+    if (b->native_stmt == GEN_STMT_UNSUPPORTED && c->api == REPLAY_API_V2)
+        return request_v2_delete(s, b); /* a DELETE it maps, else NULL */
     if (b->native_stmt == GEN_STMT_UNSUPPORTED)
         return NULL;
     if (c->api == REPLAY_API_V2)
@@ -320,10 +364,27 @@ static void outcome(struct sender *s, const struct batch *b, const struct reques
     snprintf(o->backend, sizeof(o->backend), "%s", s->conf->name);
     o->status = http;
     o->applied = applied;
-    o->body_len = q->resp.len;
-    o->body = xmalloc(q->resp.len + 1);
-    if (q->resp.len > 0)
-        memcpy(o->body, q->resp.data, q->resp.len);
+    if (s->conf->api != REPLAY_API_V1) {
+        /* The client asked InfluxQL's /query: a 2.x or 3.x answer (204, a bucket, ...) is
+         * given to it as influxd 1.x would have answered. */
+        struct buf a1;
+        buf_init(&a1);
+        if (applied)
+            buf_append_str(&a1, "{\"results\":[{\"statement_id\":0}]}\n");
+        else
+            buf_printf(&a1,
+                       "{\"results\":[{\"statement_id\":0,\"error\":\"the %s backend refused "
+                       "it: HTTP %ld\"}]}\n",
+                       replay_api_name(s->conf->api), http);
+        o->status = 200;
+        o->body_len = a1.len;
+        o->body = buf_steal(&a1);
+    } else {
+        o->body_len = q->resp.len;
+        o->body = xmalloc(q->resp.len + 1);
+        if (q->resp.len > 0)
+            memcpy(o->body, q->resp.data, q->resp.len);
+    }
     size_t slot = r->stmt_recent_next++ % STATEMENT_RECENT;
     if (r->stmt_recent[slot] != NULL) {
         free(r->stmt_recent[slot]->body);

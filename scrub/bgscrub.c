@@ -1,5 +1,5 @@
 /* The daemon's background scrub (bgscrub.h): a state machine on the loop that, per run, takes
- * each backend after the first in turn and compares it with the first: SHOW DATABASES on both,
+ * each v1 backend after the first in turn and compares it with the first: SHOW DATABASES on both,
  * then per database its retention policies and field keys on both, then per retention policy
  * and measurement the figures of the last hours on both (scrub/window.h), then a slice-wise
  * read of the log's backlog since the pair's cursors, and only then the classification of the
@@ -225,7 +225,7 @@ static void run_begin(struct bgscrub *s)
     for (size_t i = 0; i < (s->n_names ? s->n_names : n); i++) {
         const char *want = s->n_names ? s->names[i] : st[i].name;
         for (size_t j = 0; j < n; j++)
-            if (strcmp(st[j].name, want) == 0)
+            if (strcmp(st[j].name, want) == 0 && strcmp(st[j].kind, "v1") == 0)
                 strs_add_once(&s->run, &s->n_run, want);
     }
     free(st);

@@ -12,6 +12,9 @@ parts the relay's v2 backends use:
   POST /api/v2/write?org=&bucket=&precision=   204; 400 invalid line protocol (nothing
        written: 2.x parses the whole batch first); 401; 404 org or bucket not found;
        422 a field type conflict with what the bucket holds
+  POST /api/v2/delete?org=&bucket=    204; body {"start","stop"} (RFC 3339, both inclusive) and
+       an optional "predicate" (key="value" joined by AND; _measurement names the measurement);
+       400 a missing or bad time or predicate; 404 org or bucket not found
   GET  /standin/points                the stand-in's own inspection endpoint (not InfluxDB's)
 
 Authorization: "Token <token>" on everything under /api/v2 (a missing or wrong one: 401
@@ -19,8 +22,12 @@ Authorization: "Token <token>" on everything under /api/v2 (a missing or wrong o
 {"code": ..., "message": ...}. Each answer names, in EXAMPLE, the reference example its
 shape was checked against. Run: standin_influx2.py PORT TOKEN ORG"""
 
+import calendar
+import json
 import os
+import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import standin_common as sc  # noqa: E402
@@ -38,7 +45,40 @@ EXAMPLE = {
     "buckets": "GET /api/v2/buckets 200 Buckets {links, buckets: [{id, orgID, name}]}",
     "bucket_deleted": "DELETE /api/v2/buckets/{bucketID} 204 'Success. The bucket was deleted'",
     "bucket_exists": "POST /api/v2/buckets 422 Error {code: conflict, message: bucket with name x already exists}",
+    "deleted": "POST /api/v2/delete 204 'Success. The delete was run.' (DeletePredicateRequest "
+               "{start, stop, predicate: _measurement=\"example\" AND tagKey=\"tagValue\"})",
+    "delete_invalid": "POST /api/v2/delete 400 Error {code: invalid, message}",
 }
+
+RFC3339 = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
+PREDICATE = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def rfc3339_ns(text):
+    m = RFC3339.match(text or "")
+    if m is None:
+        return None
+    y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
+    frac = int((m.group(7) or ".0")[1:].ljust(9, "0"))
+    off = 0
+    if m.group(8) != "Z":
+        sign = -1 if m.group(8)[0] == "-" else 1
+        off = sign * (int(m.group(8)[1:3]) * 3600 + int(m.group(8)[4:6]) * 60)
+    return (calendar.timegm((y, mo, d, h, mi, sec)) - off) * 1000000000 + frac
+
+
+def parse_predicate(text):
+    """key="value" AND ... (the delete predicate syntax without OR, regex or parentheses, which
+    2.x refuses); a dict, or None when it does not parse."""
+    conds = {}
+    if not text or not text.strip():
+        return conds
+    for part in re.split(r"\s+AND\s+", text.strip()):
+        m = PREDICATE.match(part)
+        if m is None:
+            return None
+        conds[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2))
+    return conds
 
 PRECISION_NS = {"ns": 1, "us": 1000, "ms": 1000000, "s": 1000000000}
 
@@ -78,7 +118,6 @@ class Influx2(sc.StandIn):
                            "not_found")
             return 200, {"X-Standin-Example": EXAMPLE["orgs"]}, {"orgs": orgs}
         if path == "/api/v2/buckets" and method == "POST":
-            import json
             doc = json.loads(body or b"{}")
             if doc.get("orgID") != self.org["id"]:
                 return err(404, "not found", "organization not found", "not_found")
@@ -104,7 +143,48 @@ class Influx2(sc.StandIn):
             return 204, {"X-Standin-Example": EXAMPLE["bucket_deleted"]}, b""
         if path == "/api/v2/write" and method == "POST":
             return self.write(params, body)
+        if path == "/api/v2/delete" and method == "POST":
+            return self.delete(params, body)
         return err(404, "not found", "path not found", "not_found")
+
+    def delete(self, params, body):
+        if not params.get("org") and not params.get("orgID"):
+            return err(400, "invalid", "Please provide either orgID or org", "delete_invalid")
+        if params.get("org", self.org["name"]) != self.org["name"]:
+            return err(404, "not found", "organization name \"%s\" not found" % params["org"],
+                       "not_found")
+        bucket = params.get("bucket", "")
+        if bucket not in self.buckets:
+            return err(404, "not found", "bucket \"%s\" not found" % bucket, "not_found")
+        try:
+            doc = json.loads(body or b"")
+        except ValueError:
+            return err(400, "invalid", "invalid request; error parsing request json",
+                       "delete_invalid")
+        start, stop = rfc3339_ns(doc.get("start")), rfc3339_ns(doc.get("stop"))
+        if start is None or stop is None:
+            return err(400, "invalid", "invalid request; error parsing request json: start and "
+                       "stop must be RFC3339Nano times", "delete_invalid")
+        if start > stop:
+            return err(400, "invalid", "invalid request; start time must be before stop time",
+                       "delete_invalid")
+        conds = parse_predicate(doc.get("predicate", ""))
+        if conds is None:
+            return err(400, "invalid", "invalid request; the predicate does not parse",
+                       "delete_invalid")
+        now = time.time_ns()
+
+        def hit(p):
+            ts = p["time"] if p["time"] is not None else now
+            if p["where"] != bucket or not start <= ts <= stop:
+                return False
+            for k, v in conds.items():
+                have = p["measurement"] if k == "_measurement" else p["tags"].get(k)
+                if have != v:
+                    return False
+            return True
+        self.points = {k: p for k, p in self.points.items() if not hit(p)}
+        return 204, {"X-Standin-Example": EXAMPLE["deleted"]}, b""
 
     def write(self, params, body):
         if not params.get("org") and not params.get("orgID"):

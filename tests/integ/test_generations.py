@@ -13,8 +13,12 @@ a real server):
   - statements: CREATE DATABASE and DROP DATABASE through 2.x's buckets API (org and bucket
     looked up first) and 3.x's database endpoints; CREATE RETENTION POLICY an `unsupported`
     dead letter for both, counted, and the writes after it still flow;
+  - DELETE: 2.x gets it as POST /api/v2/delete (start, stop and a _measurement and tag
+    predicate; without WHERE, the whole time range) and the stand-in's points go as influxd's
+    do; what 2.x cannot say (!=, DROP SERIES) and a DELETE on 3.x are counted unsupported;
   - a bad token: the data is kept (hold, 401), nothing dead-lettered;
-  - /metrics, /health and `influx-wal status` show each backend with its kind.
+  - /metrics, /health, /status.json, the status page and `influx-wal status` show each backend
+    with its kind.
 """
 
 import json
@@ -73,8 +77,9 @@ def backend_of(doc, name):
     return [b for b in doc["backends"] if b["name"] == name][0]
 
 
-def statement(r, q):
-    return h.request("POST", r.url + "/query", urllib.parse.urlencode({"q": q}),
+def statement(r, q, db=None):
+    form = {"q": q} if db is None else {"q": q, "db": db}
+    return h.request("POST", r.url + "/query", urllib.parse.urlencode(form),
                      {"Content-Type": "application/x-www-form-urlencoded"}, timeout=30.0)
 
 
@@ -181,6 +186,53 @@ def test_generations():
     rc, out, _ = r.run_cli("dead", "list", "--backend", "b")
     h.check(rc == 0 and "unsupported" in out, "b's dead letter says unsupported", out)
 
+    # DELETE: 2.x's delete API for what it can say, unsupported for the rest and for 3.x.
+    t2 = t1 + 100
+    body = "\n".join(["del,host=x v=1i %d" % t2, "del,host=x v=2i %d" % (t2 + 10),
+                      "del,host=y v=3i %d" % (t2 + 1), "gone v=1i %d" % t2,
+                      "ne,host=x v=1i %d" % t2])
+    h.check_eq(r.write(DB, body)[0], 204, "points to delete")
+    h.check(h.wait_until(lambda: caught("a", "b", "c"), 20), "caught up before the deletes")
+    h.check_eq(len(stored(b, "db/autogen", "del")), 3, "2.x holds del's three points")
+    st, _, out = statement(r, "DELETE FROM \"del\" WHERE \"host\" = 'x' AND time >= %d AND "
+                              "time < %d" % (t2, t2 + 5), db=DB)
+    h.check_eq(st, 200, "DELETE with a tag and a time range through the relay", out)
+    h.check(h.wait_until(lambda: caught("a"), 10), "a caught up before the next DELETE")
+    st, _, out = statement(r, 'DELETE FROM "gone"', db=DB)
+    h.check_eq(st, 200, "DELETE without WHERE through the relay", out)
+    left = lambda: sorted(p["fields"]["v"] for p in stored(b, "db/autogen", "del"))
+    h.check(h.wait_until(lambda: left() == [2, 3], 10),
+            "2.x: only host=x in [t2, t2+5) deleted, as influxd deletes", left())
+    h.check(h.wait_until(lambda: stored(b, "db/autogen", "gone") == [], 10),
+            "2.x: DELETE FROM gone without WHERE deleted all of it")
+    left_a = lambda: sorted(x["v"] for x in a.values(DB, 'SELECT v FROM "del"'))
+    h.check(h.wait_until(lambda: left_a() == [2, 3], 10),
+            "1.x (real influxd) deleted the same point", left_a())
+    h.check_eq(len(stored(b, "db/autogen", "cpu")), n, "2.x: the other measurements untouched")
+    h.check(h.wait_until(lambda: r.metric("influx_wal_backend_unsupported_statements_total",
+                                          backend="c") == 3, 10),
+            "3.x: both DELETEs are counted unsupported (it has no delete of points)")
+    h.check_eq(len(stored(c, DB, "del")), 3, "3.x still holds del's points")
+    h.check_eq(r.metric("influx_wal_backend_unsupported_statements_total", backend="b"), 1,
+               "2.x: both DELETEs had an equivalent")
+    h.check(h.wait_until(lambda: caught("a"), 10), "a caught up before DELETE with !=")
+    st, _, out = statement(r, "DELETE FROM \"ne\" WHERE \"host\" != 'y'", db=DB)
+    h.check_eq(st, 200, "DELETE with != through the relay", out)
+    # The credentials probe of a DELETE or DROP SERIES goes to the first caught-up backend, a
+    # v1 one only while a is caught up (the stand-in has no 1.x /write): wait for it.
+    h.check(h.wait_until(lambda: caught("a"), 10), "a caught up before DROP SERIES")
+    st, _, out = statement(r, 'DROP SERIES FROM "ne"', db=DB)
+    h.check_eq(st, 200, "DROP SERIES through the relay", out)
+    h.check(h.wait_until(lambda: r.metric("influx_wal_backend_unsupported_statements_total",
+                                          backend="b") == 3, 10),
+            "2.x: DELETE with != and DROP SERIES are counted unsupported")
+    h.check_eq(len(stored(b, "db/autogen", "ne")), 1, "2.x keeps what it could not delete")
+    h.check_eq(r.write(DB, "after2 n=1i %d" % (t2 + 20))[0], 204, "a write after the deletes")
+    h.check(h.wait_until(lambda: len(stored(b, "db/autogen", "after2")) == 1, 10),
+            "2.x gets the write after the unsupported ones: no wedge")
+    _, doc = r.health()
+    h.check_eq(backend_of(doc, "b")["unsupported_statements"], 3, "/health: b's unsupported count")
+
     # A bad token: held (401), nothing dead-lettered, the log keeps its records.
     _, doc = r.health()
     bad = backend_of(doc, "badtoken")
@@ -194,6 +246,12 @@ def test_generations():
         h.check_eq(r.metric("influx_wal_backend_info", backend=name, kind=kind), 1,
                    "/metrics: %s is %s" % (name, kind))
         h.check_eq(backend_of(doc, name)["kind"], kind, "/health: %s is %s" % (name, kind))
+    st, _, body = h.request("GET", r.url + "/status.json")
+    h.check_eq({x["name"]: x["kind"] for x in json.loads(body)["backends"]},
+               {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2"}, "/status.json kinds")
+    st, _, body = h.request("GET", r.url + "/status")
+    h.check(st == 200 and all('<td class="t">%s</td>' % k in body.decode() for k in ("v1", "v2", "v3")),
+            "the status page's backend rows show v1, v2 and v3")
     st = r.cli_json("status", "--json", "--config", r.config_path)
     h.check_eq({x["name"]: x["kind"] for x in st["backends"]},
                {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2"}, "influx-wal status --json kinds")

@@ -143,6 +143,8 @@ def test_outage_in_browser():
                                  "history")),
             "/status.json has the version, uptime, data dir, log, ingest, backends, history",
             d)
+    h.check(d and [x["kind"] for x in d["backends"]] == ["v1", "v1"],
+            "/status.json: each backend's kind is its api, v1 here", d and d["backends"])
 
     # Without JavaScript: the server's table says the same.
     for path in ("/", "/status"):
@@ -156,6 +158,9 @@ def test_outage_in_browser():
                 states)
         h.check(all(len(x["cells"]) == 14 and x["cells"][5].strip() == "0" for x in p.rows),
                 "GET %s: each backend row has its 14 cells, lag records 0" % path,
+                [x["cells"] for x in p.rows])
+        h.check([x["cells"][1].strip() for x in p.rows] == ["v1", "v1"],
+                "GET %s: the kind cell of each backend row says v1" % path,
                 [x["cells"] for x in p.rows])
         h.check(p.links == [] and {"backends", "wal", "endpoints", "chart-ingest"} <= p.ids,
                 "GET %s links nothing external and has the backends, log, endpoints tables and "

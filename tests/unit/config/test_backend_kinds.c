@@ -65,6 +65,26 @@ int main(void)
                            "database-template = \"\"\n");
     CHECK(rc == 0, "empty v2/v3 strings on a v1 backend are as absent (the packaged file): %s",
           err);
+    /* The background scrub compares InfluxQL counts: a v2 or v3 backend in [scrub] backends is
+     * a config error, as influx-wal scrub refuses one; a v1 pair beside them is fine. */
+    static const char kinds[] =
+        "[[backend]]\nname = \"a\"\nurl = \"http://h:8086\"\n"
+        "[[backend]]\nname = \"a2\"\nurl = \"http://h:8088\"\n"
+        "[[backend]]\nname = \"b\"\nurl = \"http://h:8087\"\napi = \"v2\"\norg = \"o\"\n"
+        "[[backend]]\nname = \"c\"\nurl = \"http://h:8181\"\napi = \"v3\"\n";
+    char text[1024];
+    snprintf(text, sizeof(text), "%s[scrub]\nenabled = true\nbackends = [\"a\", \"a2\"]\n", kinds);
+    rc = load_and_validate(text);
+    CHECK(rc == 0, "scrub of two v1 backends beside v2/v3 ones: %s", err);
+    snprintf(text, sizeof(text), "%s[scrub]\nenabled = true\nbackends = [\"a\", \"b\"]\n", kinds);
+    rc = load_and_validate(text);
+    CHECK(rc != 0 && strstr(err, "scrub.backends: \"b\" is api = \"v2\"") != NULL &&
+              strstr(err, "v1\" backends only") != NULL && strchr(err, '\n') == NULL,
+          "scrub naming a v2 backend refused in one line (got: %s)", err);
+    snprintf(text, sizeof(text), "%s[scrub]\nbackends = [\"c\", \"a\"]\n", kinds);
+    rc = load_and_validate(text);
+    CHECK(rc != 0 && strstr(err, "scrub.backends: \"c\" is api = \"v3\"") != NULL,
+          "scrub naming a v3 backend refused, enabled or not (got: %s)", err);
     config_deinit(&cfg);
     return tap_done();
 }

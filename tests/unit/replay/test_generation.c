@@ -4,6 +4,7 @@
  * tests/integ/standin_influx3.py, answers the same). */
 #include "tests/unit/tap.h"
 
+#include "common/err.h"
 #include "common/precision.h"
 #include "replay/generation.h"
 
@@ -202,9 +203,77 @@ static void test_statements(void)
     CHECK(v.action == REPLAY_RETRY && v.down, "3.x 500: retry, down");
 }
 
+/* InfluxQL DELETE to 2.x's /api/v2/delete body: start and stop both inclusive, RFC 3339 in
+ * nanoseconds; only what 2.x's predicate can say is mapped. */
+static void test_v2_delete(void)
+{
+    static const struct {
+        const char *q, *want;
+    } ok[] = {
+        {"DELETE FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-02T00:00:00Z'",
+         "{\"start\":\"2024-01-01T00:00:00.000000000Z\","
+         "\"stop\":\"2024-01-01T23:59:59.999999999Z\","
+         "\"predicate\":\"_measurement=\\\"cpu\\\"\"}"},
+        {"delete from \"c p\"", "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
+                                "\"stop\":\"2262-04-11T23:47:16.854775806Z\","
+                                "\"predicate\":\"_measurement=\\\"c p\\\"\"}"},
+        {"DELETE FROM m WHERE time > 1000000000 AND time <= 1700000000000000000 - 1h;",
+         "{\"start\":\"1970-01-01T00:00:01.000000001Z\","
+         "\"stop\":\"2023-11-14T21:13:20.000000000Z\","
+         "\"predicate\":\"_measurement=\\\"m\\\"\"}"},
+        {"DELETE FROM m WHERE host = 'a\\'b' AND \"time\" < '2000-01-01'",
+         "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
+         "\"stop\":\"1999-12-31T23:59:59.999999999Z\","
+         "\"predicate\":\"_measurement=\\\"m\\\" AND host=\\\"a'b\\\"\"}"},
+        {"DELETE WHERE time >= '2024-03-01T12:00:00.5+01:00'",
+         "{\"start\":\"2024-03-01T11:00:00.500000000Z\","
+         "\"stop\":\"2262-04-11T23:47:16.854775806Z\"}"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct buf out;
+        buf_init(&out);
+        int rc = gen_v2_delete_body(&out, ok[i].q, strlen(ok[i].q));
+        buf_append(&out, "", 1);
+        CHECK(rc == 0 && strcmp(out.data, ok[i].want) == 0, "%s -> %s (got %d %s)", ok[i].q,
+              ok[i].want, rc, out.data);
+        buf_deinit(&out);
+    }
+    static const char *const refused[] = {
+        "DELETE",
+        "DELETE FROM a, b",
+        "DELETE FROM /c.*/",
+        "DELETE FROM m WHERE host != 'a'",
+        "DELETE FROM m WHERE host =~ /a/",
+        "DELETE FROM m WHERE host = 'a' OR host = 'b'",
+        "DELETE FROM m WHERE value = 1",
+        "DELETE FROM m WHERE time = 5",
+        "DELETE FROM m WHERE time < 5 AND time > 10",
+        "DELETE FROM m WHERE time < 'yesterday'",
+        "DELETE FROM m WHERE \"a-b\" = 'x'",
+        "DELETE FROM m; DROP SERIES FROM m",
+        "DROP SERIES FROM m",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct buf out;
+        buf_init(&out);
+        int rc = gen_v2_delete_body(&out, refused[i], strlen(refused[i]));
+        CHECK(rc == IWR_EINVAL && out.len == 0, "not mapped: %s", refused[i]);
+        buf_deinit(&out);
+    }
+    struct replay_verdict v = gen_classify_v2_statement(CURLE_OK, 204, GEN_STMT_DELETE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_ACK, "2.x delete 204: applied");
+    v = gen_classify_v2_statement(CURLE_OK, 404, GEN_STMT_DELETE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_ACK, "2.x delete of a bucket not there: nothing to delete");
+    v = gen_classify_v2_statement(CURLE_OK, 400, GEN_STMT_DELETE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_DEAD, "2.x delete 400: refused");
+    v = gen_classify_v2_statement(CURLE_OK, 401, GEN_STMT_DELETE, 0);
+    CHECK_EQ_INT(v.action, REPLAY_HOLD, "2.x delete 401: hold");
+}
+
 int main(void)
 {
     test_urls();
+    test_v2_delete();
     test_v3_errors();
     test_statements();
     return tap_done();
