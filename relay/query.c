@@ -56,12 +56,27 @@ int query_pick_backend(const struct relay_backend_view *st, size_t n)
     return pick_in_shard(st, n, NULL);
 }
 
+static int is_v1(const struct relay_backend_view *v)
+{
+    return v->kind[0] == '\0' || strcmp(v->kind, "v1") == 0;
+}
+
 int query_backend_for_read(struct relay *r, struct relay_backend_view **st)
 {
     size_t n = 0;
     if (r->hooks.backends)
         r->hooks.backends(r->hooks.arg, st, &n);
-    return r->hooks.query != NULL ? query_pick_backend(*st, n) : -1;
+    if (r->hooks.query == NULL)
+        return -1;
+    /* The 1.x backends first: the others' views are hidden from the pick by marking them down
+     * in this private copy of the views. */
+    int have_v1 = 0;
+    for (size_t i = 0; i < n; i++)
+        have_v1 |= (*st)[i].up && is_v1(&(*st)[i]);
+    for (size_t i = 0; have_v1 && i < n; i++)
+        if (!is_v1(&(*st)[i]))
+            (*st)[i].up = 0;
+    return query_pick_backend(*st, n);
 }
 
 static void proxy_closed(uv_handle_t *h)

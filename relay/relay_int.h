@@ -250,7 +250,10 @@ void statement_handle(struct conn *c, struct http_req *req, const char *qs, size
  * rebuilt; -1 if none. */
 int query_pick_backend(const struct relay_backend_view *st, size_t n);
 /* The backends' views into *st (NULL before; the caller frees it) and query_pick_backend's
- * choice among them; -1 also when the relay has no query hook. */
+ * choice among them; -1 also when the relay has no query hook. The choice is among the 1.x
+ * (api = "v1") backends when one is up: the privilege probe speaks 1.x's /write and /query
+ * with the client's 1.x credentials, which a 2.x or 3.x server would refuse; among any
+ * otherwise. */
 int query_backend_for_read(struct relay *r, struct relay_backend_view **st);
 
 /* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */

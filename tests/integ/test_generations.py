@@ -262,5 +262,25 @@ def test_generations():
     h.check(rc == 1 and "v1 (InfluxDB 1.x) backends only" in err, "scrub refuses a v3 backend", err)
 
 
+def test_probe_goes_to_a_v1_backend():
+    """A DELETE's privilege probe speaks 1.x (/write, /query with the client's credentials):
+    with a 2.x backend listed first and caught up, it must still go to the 1.x one."""
+    a = h.Influxd("a").start()
+    a.create_db(DB)
+    b = standin(2, TOKEN2, ORG)
+    v2_bucket(b, "db/autogen")
+    r = h.Relay(config={"backend": [
+        dict(name="b", url=b.base, api="v2", token=TOKEN2, org=ORG),
+        dict(name="a", url=a.url)]}).start()
+    t0 = (int(time.time()) - 600) * 1000000000
+    h.check_eq(r.write(DB, "probe v=1i %d\nprobe v=2i %d" % (t0, t0 + 1))[0], 204, "two points")
+    h.check(h.wait_until(lambda: all(x["caught_up"] for x in r.health()[1]["backends"]), 20),
+            "both caught up", r.health())
+    st, _, out = statement(r, "DELETE FROM probe WHERE time = %d" % t0, db=DB)
+    h.check_eq(st, 200, "DELETE through the relay: the probe asked the 1.x backend", out)
+    h.check(h.wait_until(lambda: a.count(DB, "probe", field="v") == 1, 10),
+            "1.x deleted the one point", a.count(DB, "probe", field="v"))
+
+
 if __name__ == "__main__":
-    h.run([test_generations])
+    h.run([test_generations, test_probe_goes_to_a_v1_backend])
