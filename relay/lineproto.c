@@ -912,7 +912,7 @@ static int normalize(const char *in, size_t len, enum lp_precision p, int64_t no
     }
     if (!rewritten && run_a == 0 && run_e == len && len > 0 && may_borrow)
         res->as_received = 1;
-    else
+    else if (run_e > run_a) /* an empty body may be NULL */
         buf_append(out, in + run_a, run_e - run_a);
     free(c.spans);
     free(c.fields);
