@@ -1,0 +1,78 @@
+/* libFuzzer target for what the relay reads from backends' answers: the shards' /query answers
+ * merged (shard_merge_answers) and 3.x's write_lp answers (gen_v3_partial_lines,
+ * gen_classify_v3). The first byte picks the batch's line count (1..64); the rest is split at
+ * 0xFF bytes into up to four answer bodies. Checks:
+ * - the merge either fails with a reason or gives a body ending in '\n'; merging one answer
+ *   with itself gives the same as merging it alone (duplicates are kept once);
+ * - the partial-write line numbers are sorted, without repeats, each in [1, lines];
+ * - a split point is never past the batch. */
+#include "common/buf.h"
+#include "relay/shard_merge.h"
+#include "replay/generation.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void require(int cond)
+{
+    if (!cond)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    size_t lines = (size_t)(data[0] & 63) + 1;
+    const char *bodies[4];
+    size_t lens[4], n = 0;
+    const char *p = (const char *)data + 1, *end = (const char *)data + size;
+    while (n < 4) {
+        const char *cut = memchr(p, 0xff, (size_t)(end - p));
+        bodies[n] = p;
+        lens[n] = (size_t)((cut ? cut : end) - p);
+        n++;
+        if (cut == NULL)
+            break;
+        p = cut + 1;
+    }
+
+    struct buf out, err, one, twice;
+    buf_init(&out);
+    buf_init(&err);
+    buf_init(&one);
+    buf_init(&twice);
+    if (shard_merge_answers(bodies, lens, n, &out, &err) == 0)
+        require(out.len > 0 && out.data[out.len - 1] == '\n');
+    else
+        require(err.len > 0);
+    const char *pair[2] = {bodies[0], bodies[0]};
+    size_t pair_len[2] = {lens[0], lens[0]};
+    buf_clear(&err);
+    int rc1 = shard_merge_answers(bodies, lens, 1, &one, &err);
+    buf_clear(&err);
+    int rc2 = shard_merge_answers(pair, pair_len, 2, &twice, &err);
+    require(rc1 == rc2);
+    if (rc1 == 0)
+        require(one.len == twice.len && memcmp(one.data, twice.data, one.len) == 0);
+    buf_deinit(&out);
+    buf_deinit(&err);
+    buf_deinit(&one);
+    buf_deinit(&twice);
+
+    size_t nums[16];
+    size_t k = gen_v3_partial_lines(bodies[0], lens[0], lines, nums, 16);
+    require(k <= 16);
+    for (size_t i = 0; i < k; i++) {
+        require(nums[i] >= 1 && nums[i] <= lines);
+        require(i == 0 || nums[i] > nums[i - 1]);
+    }
+    size_t split_after = 0;
+    (void)gen_classify_v3(CURLE_OK, 400, bodies[0], lens[0], lines, &split_after);
+    require(split_after <= lines);
+    return 0;
+}
