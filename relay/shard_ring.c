@@ -3,6 +3,7 @@
 #include "relay/shard_ring.h"
 
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/xalloc.h"
 
 #include <stdio.h>
@@ -23,18 +24,7 @@ struct shard_ring {
 
 uint64_t shard_ring_hash(const void *p, size_t len)
 {
-    const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
+    return hash_mix64(hash_fnv1a(HASH_FNV_OFFSET, p, len));
 }
 
 /* qsort has no context argument: the names are reached through this while sorting, which

@@ -4,6 +4,7 @@
  * disagree about what "differs" means. */
 #include "scrub/window.h"
 
+#include "common/hash.h"
 #include "common/xalloc.h"
 #include "relay/lineproto.h"
 
@@ -14,25 +15,10 @@
 
 /* ---- hashing and the set ------------------------------------------------------------------- */
 
-uint64_t scrub_mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 uint64_t scrub_hash(uint64_t h, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    h ^= 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return scrub_mix64(h ^ n);
+    h = hash_fnv1a(h ^ HASH_FNV_OFFSET, p, n);
+    return hash_mix64(h ^ n);
 }
 
 uint64_t scrub_window_key(const char *db, const char *rp, const char *m, int64_t hour)
@@ -40,7 +26,7 @@ uint64_t scrub_window_key(const char *db, const char *rp, const char *m, int64_t
     uint64_t h = scrub_hash(0, db, strlen(db) + 1);
     h = scrub_hash(h, rp, strlen(rp) + 1);
     h = scrub_hash(h, m, strlen(m) + 1);
-    return scrub_mix64(h ^ (uint64_t)hour);
+    return hash_mix64(h ^ (uint64_t)hour);
 }
 
 int64_t scrub_hour_of(int64_t ts_ns)

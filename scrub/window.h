@@ -30,9 +30,7 @@ int scrub_hmap_add(struct scrub_hmap *m, uint64_t key);
 /* 1 and *val when present (val may be NULL; 0 for a key only added), else 0. */
 int scrub_hmap_get(const struct scrub_hmap *m, uint64_t key, uint64_t *val);
 
-/* splitmix64's finalizer: a 64-bit value mixed so that every bit depends on every other. */
-uint64_t scrub_mix64(uint64_t x);
-/* FNV-1a of p[0, n) from 'h', finished with scrub_mix64. */
+/* FNV-1a of p[0, n) from 'h', finished with hash_mix64 (common/hash.h). */
 uint64_t scrub_hash(uint64_t h, const void *p, size_t n);
 /* The key of a window: database, retention policy ("" for the default, or for any), measurement,
  * hour (its first nanosecond). */

@@ -7,6 +7,7 @@
 #include "cmd/influx-wal/audit.h"
 
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/xalloc.h"
 #include "relay/lineproto.h"
 #include "scrub/window.h"
@@ -164,8 +165,8 @@ static void scan_record(struct audit *a, const struct wal_record *rec, int refus
         if (a->have_since && hour < a->since_hour)
             continue;
         size_t group = group_of(a, rec, &ln);
-        uint64_t key = scrub_mix64(((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ln.ts_ns);
-        key = scrub_mix64(key ^ tags_hash(&ln));
+        uint64_t key = hash_mix64(((uint64_t)group * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ln.ts_ns);
+        key = hash_mix64(key ^ tags_hash(&ln));
         if (refused_pass) {
             scrub_hmap_add(&a->refused, key);
             continue;
