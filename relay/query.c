@@ -34,6 +34,23 @@ struct proxy {
     int paused;
 };
 
+/* The client's request as it goes to 'backend': its method, target and body, and 'headers'
+ * (the forwarded ones, borrowed). */
+static struct relay_query query_of(const struct http_req *req, const char *backend,
+                                   const struct buf *headers)
+{
+    return (struct relay_query){
+        .backend = backend,
+        .post = req->method == HTTP_POST,
+        .target = req->url.data,
+        .target_len = req->url.len,
+        .headers = headers->data != NULL ? headers->data : "",
+        .headers_len = headers->len,
+        .body = req->body.data,
+        .body_len = req->body.len,
+    };
+}
+
 /* query_pick_backend among the backends of shard 'shard' (NULL: of any). */
 static int pick_in_shard(const struct relay_backend_view *st, size_t n, const char *shard)
 {
@@ -208,17 +225,8 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     buf_append(&headers, req->fwd.data, req->fwd.len);
     if (peer != NULL) /* the leader answers it itself, never forwards it again */
         buf_printf(&headers, "X-Influx-Wal-Forwarded: %s\r\n", r->cfg_limits.relay_name);
-    struct relay_query q = {
-        .backend = p->backend,
-        .post = req->method == HTTP_POST,
-        .target = req->url.data,
-        .target_len = req->url.len,
-        .headers = headers.data != NULL ? headers.data : "",
-        .headers_len = headers.len,
-        .body = req->body.data,
-        .body_len = req->body.len,
-        .peer = peer != NULL,
-    };
+    struct relay_query q = query_of(req, p->backend, &headers);
+    q.peer = peer != NULL;
     static const struct relay_query_cbs cbs = {proxy_head, proxy_data, proxy_done};
     c->waiting_wal = 1; /* the connection outlives a client that leaves, until we are done */
     int rc = r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle);
@@ -413,16 +421,7 @@ static void fan_out(struct conn *c, struct http_req *req)
     f->pending = n_shards + 1; /* one more while starting: no finish before every start */
     for (size_t k = 0; k < n_shards; k++) {
         struct fan_part *p = &f->parts[k];
-        struct relay_query q = {
-            .backend = p->backend,
-            .post = req->method == HTTP_POST,
-            .target = req->url.data,
-            .target_len = req->url.len,
-            .headers = headers.data != NULL ? headers.data : "",
-            .headers_len = headers.len,
-            .body = req->body.data,
-            .body_len = req->body.len,
-        };
+        struct relay_query q = query_of(req, p->backend, &headers);
         if (r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle) != 0)
             fan_done(p, 503, "the chosen backend is gone (reconfigured): try again");
     }

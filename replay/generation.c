@@ -156,6 +156,22 @@ static const char *find_n(const char *hay, size_t len, const char *needle)
     return memmem(hay, len, needle, n);
 }
 
+/* The next "line_number": N in p[0, end): *v = N (0 when no digits follow the key), the text
+ * after it returned; NULL when there is none. */
+static const char *next_line_number(const char *p, const char *end, size_t *v)
+{
+    const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
+    if (k == NULL)
+        return NULL;
+    p = k + 13;
+    while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n'))
+        p++;
+    *v = 0;
+    for (int digits = 0; p < end && *p >= '0' && *p <= '9' && digits < 12; digits++)
+        *v = *v * 10 + (size_t)(*p++ - '0');
+    return p;
+}
+
 /* The smallest "line_number": N in 'body' (0: none). Reads the numbers only: an
  * "original_line" holding that text inside its string is escaped JSON and cannot have an
  * unescaped quote before the colon, so "\"line_number\":" is only ever the key. */
@@ -164,20 +180,11 @@ static size_t first_line_number(const char *body, size_t len)
     size_t best = 0;
     const char *p = body, *end = body + len;
     for (;;) {
-        const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
-        if (k == NULL)
+        size_t v;
+        p = next_line_number(p, end, &v);
+        if (p == NULL)
             break;
-        p = k + 13;
-        while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n'))
-            p++;
-        size_t v = 0;
-        int digits = 0;
-        while (p < end && *p >= '0' && *p <= '9' && digits < 12) {
-            v = v * 10 + (size_t)(*p - '0');
-            p++;
-            digits++;
-        }
-        if (digits > 0 && v > 0 && (best == 0 || v < best))
+        if (v > 0 && (best == 0 || v < best))
             best = v;
     }
     return best;
@@ -190,20 +197,11 @@ size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *
     size_t n = 0;
     const char *p = body, *end = body + len;
     for (;;) {
-        const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
-        if (k == NULL)
+        size_t v;
+        p = next_line_number(p, end, &v);
+        if (p == NULL)
             break;
-        p = k + 13;
-        while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n'))
-            p++;
-        size_t v = 0;
-        int digits = 0;
-        while (p < end && *p >= '0' && *p <= '9' && digits < 12) {
-            v = v * 10 + (size_t)(*p - '0');
-            p++;
-            digits++;
-        }
-        if (digits == 0 || v == 0 || v > lines)
+        if (v == 0 || v > lines)
             continue;
         size_t i = n;
         while (i > 0 && out[i - 1] > v) /* insertion: the list is short */
