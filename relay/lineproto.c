@@ -27,21 +27,6 @@
 #define LP_MIN_NANO (INT64_MIN + 2)
 #define LP_MAX_NANO (INT64_MAX - 1)
 
-struct lp_span {
-    const unsigned char *p;
-    size_t n;
-};
-
-struct lp_ctx {
-    int allow_unsigned;
-    size_t max_errors;
-    int64_t now;           /* the default timestamp, truncated to the precision */
-    struct lp_span *spans; /* scratch for the duplicate-tag check of unsorted tags */
-    size_t spans_cap;
-    struct lp_field *fields; /* scratch for the type check of lines with many fields */
-    size_t fields_cap;
-};
-
 /* Byte classes for the hot loops: a scanner skips bytes whose class bit for it is clear
  * (skip_to). C_END: what can end a line or make its end differ from the next '\n'; C_LINE:
  * what scan_line looks at; C_WALK: what walk_field looks at in a value; C_EQ: '=' alone. */
@@ -133,7 +118,7 @@ static size_t skip_ws(const unsigned char *b, size_t i, size_t n)
 /* influxd's scanLine: the end of the line starting at 'i' (a '\n' or 'n'). A newline inside a
  * quoted field value, or after a backslash, does not end the line; quotes count only after the
  * first unescaped space and once more '=' than ',' have been seen, as influxd counts them. */
-static size_t scan_line(const unsigned char *b, size_t i, size_t n)
+size_t lp_scan_line(const unsigned char *b, size_t i, size_t n)
 {
     int quoted = 0, fields = 0;
     size_t equals = 0, commas = 0;
@@ -175,7 +160,7 @@ static size_t scan_line(const unsigned char *b, size_t i, size_t n)
 /* The line b[*ls, *end) as lp_normalize takes it: a "\r" before its end dropped, leading
  * whitespace skipped, then a final "\n" (quoted or escaped, ending the body) dropped as influxd
  * strips it. 0 for a blank or '#' comment line. */
-static int line_trim(const unsigned char *b, size_t *ls, size_t *end)
+int lp_line_trim(const unsigned char *b, size_t *ls, size_t *end)
 {
     if (*end > *ls && b[*end - 1] == '\r')
         (*end)--;
@@ -604,7 +589,7 @@ static int engine_check(const struct lp_field *f)
 /* One field of b[p, end) as influxd's walkFields splits it: the key ends at the first '=' not
  * preceded by a backslash (*eq; end if none), the value skips \" and \\ and ends at a ','
  * outside quotes (the return value; end if none). */
-static size_t walk_field(const unsigned char *b, size_t p, size_t end, size_t *eq)
+size_t lp_walk_field(const unsigned char *b, size_t p, size_t end, size_t *eq)
 {
     size_t j = p;
     for (;; j++) {
@@ -644,7 +629,7 @@ static int walk_fields(struct lp_ctx *c, struct lp_point *pt)
     size_t cap = sizeof(local) / sizeof(local[0]);
     int all_time = 1;
     while (p < end) {
-        size_t j, q = walk_field(b, p, end, &j);
+        size_t j, q = lp_walk_field(b, p, end, &j);
         if ((long long)(j - p) > (long long)(end - p) - 2)
             return fail_span(pt, R_INVALID_VALUE, p, j);
         size_t sz = pt->key_len + 4 + (j - p);
@@ -741,8 +726,8 @@ static int scan_time(struct lp_point *pt, int64_t mult)
 
 /* influxd's parsePoint, then the refusals of its shard that do not depend on stored state.
  * On success pt->ts is in nanoseconds when the line has a timestamp. */
-static int parse_point(struct lp_ctx *c, struct lp_point *pt, const unsigned char *b, size_t n,
-                       int64_t mult)
+int lp_parse_point(struct lp_ctx *c, struct lp_point *pt, const unsigned char *b, size_t n,
+                int64_t mult)
 {
     memset(pt, 0, sizeof(*pt));
     pt->b = b;
@@ -827,7 +812,7 @@ static int reads_back(struct lp_ctx *c, const struct lp_point *pt, const unsigne
                       size_t olen, int64_t ns)
 {
     struct lp_point back;
-    return scan_line(o, 0, olen) == olen - 1 && parse_point(c, &back, o, olen - 1, 1) == 0 &&
+    return lp_scan_line(o, 0, olen) == olen - 1 && lp_parse_point(c, &back, o, olen - 1, 1) == 0 &&
            back.ts_end != back.ts_start && back.ts == ns && back.fields_end == pt->fields_end;
 }
 
@@ -858,15 +843,15 @@ static int normalize(const char *in, size_t len, enum lp_precision p, int64_t no
         size_t end = skip_to(b, pos, len, C_END);
         int special = end < len && b[end] != '\n';
         if (special)
-            end = scan_line(b, pos, len);
+            end = lp_scan_line(b, pos, len);
         size_t ls = pos, line_start = pos, line_end = end;
         pos = end + 1;
         /* CRLF: the '\r' is dropped (influxd 1.6.7 would refuse the line). */
-        if (!line_trim(b, &ls, &end))
+        if (!lp_line_trim(b, &ls, &end))
             continue;
 
         struct lp_point pt;
-        if (parse_point(&c, &pt, b + ls, end - ls, mult) != 0) {
+        if (lp_parse_point(&c, &pt, b + ls, end - ls, mult) != 0) {
             lp_error_add(res, c.max_errors, &pt, c.now);
             continue;
         }
@@ -929,85 +914,4 @@ int lp_normalize_borrow(const char *in, size_t len, enum lp_precision p, int64_t
                         const struct lp_options *opt, struct buf *out, struct lp_result *res)
 {
     return normalize(in, len, p, now_ns, opt, out, res, 1);
-}
-
-/* ---- Reading stored lines back (influx-wal audit) ------------------------------------------ */
-
-int lp_line_next(const char *body, size_t len, size_t *pos, enum lp_precision p,
-                 struct lp_line *out)
-{
-    const unsigned char *b = (const unsigned char *)body;
-    /* Stored lines passed lp_normalize with or without unsigned fields: take both. */
-    struct lp_ctx c = {.allow_unsigned = 1, .max_errors = 1};
-    while (*pos < len) {
-        /* The line walk of lp_normalize. */
-        size_t ls = *pos, end = scan_line(b, ls, len);
-        *pos = end + 1;
-        if (!line_trim(b, &ls, &end))
-            continue;
-        struct lp_point pt;
-        int rc = parse_point(&c, &pt, b + ls, end - ls, lp_precision_ns(p));
-        free(c.spans);
-        free(c.fields);
-        if (rc != 0)
-            return IWR_EPARSE;
-        size_t m = 1; /* the measurement's first byte is never its end */
-        while (m < pt.key_len && !(b[ls + m] == ',' && b[ls + m - 1] != '\\'))
-            m++;
-        *out = (struct lp_line){
-            .line = body + ls,
-            .len = end - ls,
-            .measurement_len = m,
-            .key_len = pt.key_len,
-            .fields_start = pt.fields_start,
-            .fields_end = pt.fields_end,
-            .has_ts = pt.ts_end > pt.ts_start,
-            .ts_ns = pt.ts,
-        };
-        return 1;
-    }
-    return 0;
-}
-
-int lp_line_next_tag(const struct lp_line *ln, size_t *pos, const char **tag, size_t *tag_len)
-{
-    /* scan_key's rule: a comma is a separator unless the byte before it is a backslash. */
-    size_t i = *pos < ln->measurement_len ? ln->measurement_len : *pos;
-    if (i >= ln->key_len)
-        return 0;
-    size_t start = ++i; /* past the ',' */
-    while (i < ln->key_len && !(ln->line[i] == ',' && ln->line[i - 1] != '\\'))
-        i++;
-    *tag = ln->line + start;
-    *tag_len = i - start;
-    *pos = i;
-    return 1;
-}
-
-int lp_line_next_field(const struct lp_line *ln, size_t *pos, struct buf *key)
-{
-    const unsigned char *b = (const unsigned char *)ln->line;
-    size_t p = *pos < ln->fields_start ? ln->fields_start : *pos, end = ln->fields_end;
-    while (p < end) {
-        size_t j, q = walk_field(b, p, end, &j);
-        size_t k = p, kn = j - p;
-        p = q < end ? q + 1 : end;
-        if (kn == 4 && memcmp(b + k, "time", 4) == 0)
-            continue;
-        buf_clear(key);
-        lp_unescape(key, ln->line + k, kn);
-        *pos = p;
-        return 1;
-    }
-    *pos = p;
-    return 0;
-}
-
-void lp_unescape(struct buf *out, const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = lp_unesc_next(u, n, &i);
-        buf_append(out, &ch, 1);
-    }
 }

@@ -106,4 +106,34 @@ static inline unsigned char lp_unesc_next(const unsigned char *k, size_t n, size
     return ch;
 }
 
+/* ---- the scanner's pieces shared with the reader (lineproto.c, lineproto_read.c) ---------- */
+
+struct lp_span {
+    const unsigned char *p;
+    size_t n;
+};
+
+struct lp_ctx {
+    int allow_unsigned;
+    size_t max_errors;
+    int64_t now;           /* the default timestamp, truncated to the precision */
+    struct lp_span *spans; /* scratch for the duplicate-tag check of unsorted tags */
+    size_t spans_cap;
+    struct lp_field *fields; /* scratch for the type check of lines with many fields */
+    size_t fields_cap;
+};
+
+/* influxd's scanLine: the end of the line starting at 'i' (a '\n' or 'n'). */
+size_t lp_scan_line(const unsigned char *b, size_t i, size_t n);
+/* The line b[*ls, *end) as lp_normalize takes it ("\r" and the final "\n" dropped, leading
+ * whitespace skipped); 0 for a blank or '#' comment line. */
+int lp_line_trim(const unsigned char *b, size_t *ls, size_t *end);
+/* One field of b[p, end) as influxd's walkFields splits it: the key ends at *eq, the value at
+ * the return value. */
+size_t lp_walk_field(const unsigned char *b, size_t p, size_t end, size_t *eq);
+/* influxd's parsePoint and its shard's stateless refusals, timestamps multiplied by 'mult'
+ * into ns. c's scratch arrays are the caller's to free. */
+int lp_parse_point(struct lp_ctx *c, struct lp_point *pt, const unsigned char *b, size_t n,
+                int64_t mult);
+
 #endif

@@ -139,6 +139,7 @@ class Lpcheck:
         self.bin = os.path.join(tmp, "lpcheck")
         cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-I.", "tests/tools/lpcheck.c",
                "relay/lineproto.c", "relay/lineproto_gonum.c", "relay/lineproto_errors.c",
+               "relay/lineproto_read.c",
                "common/precision.c", "common/clock.c", "common/buf.c", "common/xalloc.c",
                "common/log.c", "common/err.c", "common/utf8.c", "-o", self.bin]
         subprocess.run(cmd, cwd=h.ROOT, check=True, timeout=120)
