@@ -70,6 +70,25 @@ static void append_escaped(struct buf *out, const char *s)
     curl_free(e);
 }
 
+/* A request to a 2.x or 3.x endpoint for batch 'b' (a statement): JSON headers, 'url' (a
+ * buf, NUL added here), then 'method' (NULL: POST of 'body' when it has any, else GET). */
+static struct request *native_request(struct sender *s, struct batch *b, struct buf *url,
+                                      const char *method, const struct buf *body)
+{
+    buf_append(url, "", 1);
+    struct request *q = request_new(s, REQ_WRITE, url->data, s->conf->timeout_ms);
+    q->batch = b;
+    q->resp_max = STATEMENT_RESP_MAX;
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, s->conf->json_headers);
+    if (method != NULL) {
+        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, method);
+    } else if (body->len > 0) {
+        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+        curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body->data);
+    }
+    return q;
+}
+
 /* 2.x, in two steps (its buckets API takes IDs): CREATE DATABASE: GET /api/v2/orgs?org= then
  * POST /api/v2/buckets {"orgID","name"}; DROP DATABASE: GET /api/v2/buckets?org=&name= then
  * DELETE /api/v2/buckets/ID. The bucket is named as the database's writes without an rp
@@ -107,17 +126,7 @@ static struct request *request_v2(struct sender *s, struct batch *b, const char 
         append_escaped(&url, b->native_id);
         method = "DELETE";
     }
-    buf_append(&url, "", 1);
-    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
-    q->batch = b;
-    q->resp_max = STATEMENT_RESP_MAX;
-    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
-    if (method != NULL)
-        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, method);
-    else if (body.len > 0) {
-        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-        curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
-    }
+    struct request *q = native_request(s, b, &url, method, &body);
     buf_deinit(&name);
     buf_deinit(&url);
     buf_deinit(&body);
@@ -150,13 +159,7 @@ static struct request *request_v2_delete(struct sender *s, struct batch *b)
     append_escaped(&url, c->org != NULL ? c->org : "");
     buf_append_str(&url, "&bucket=");
     append_escaped(&url, name.data);
-    buf_append(&url, "", 1);
-    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
-    q->batch = b;
-    q->resp_max = STATEMENT_RESP_MAX;
-    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
-    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-    curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
+    struct request *q = native_request(s, b, &url, NULL, &body);
     buf_deinit(&name);
     buf_deinit(&url);
     buf_deinit(&body);
@@ -233,17 +236,9 @@ static struct request *request_native(struct sender *s, struct batch *b)
         buf_append_json_quoted(&body, name.data);
         buf_append_str(&body, "}");
     }
-    buf_append(&url, "", 1);
-    struct request *q = request_new(s, REQ_WRITE, url.data, c->timeout_ms);
-    q->batch = b;
-    q->resp_max = STATEMENT_RESP_MAX;
-    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, c->json_headers);
-    if (b->native_stmt == GEN_STMT_DROP_DATABASE) {
-        curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
-    } else {
-        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-        curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body.data);
-    }
+    struct request *q = native_request(s, b, &url,
+                                       b->native_stmt == GEN_STMT_DROP_DATABASE ? "DELETE" : NULL,
+                                       &body);
     buf_deinit(&name);
     buf_deinit(&url);
     buf_deinit(&body);
