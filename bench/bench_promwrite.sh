@@ -54,13 +54,11 @@ function request()
 end
 LUA
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 run_wrk() { # label url conns pid-or-empty
     local out="$work/wrk-$1-$3.txt" t0=0 t1=0
-    [ -n "$4" ] && t0=$(cpu_ticks "$4")
+    [ -n "$4" ] && t0=$(bench_cpu_ticks "$4")
     wrk -t2 -c"$3" -d"${SECS}s" --timeout 10s --latency -s "$work/promwrite.lua" "$2" >"$out" 2>&1
-    [ -n "$4" ] && t1=$(cpu_ticks "$4")
+    [ -n "$4" ] && t1=$(bench_cpu_ticks "$4")
     /usr/bin/python3 - "$1" "$3" "$out" "$SERIES" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 label, conns, path, per, ticks, hz = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])

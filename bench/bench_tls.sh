@@ -43,13 +43,11 @@ relay=$!
 pids+=($relay)
 bench_wait_ping "http://127.0.0.1:$plain" || exit 1
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$relay/stat"; }
-
 run_wrk() { # label url
     local out="$work/wrk-$1.txt" t0 t1
-    t0=$(cpu_ticks)
+    t0=$(bench_cpu_ticks "$relay")
     wrk -t2 -c16 -d"${SECS}s" --timeout 10s --latency -s bench/wrk_write.lua "$2" >"$out" 2>&1
-    t1=$(cpu_ticks)
+    t1=$(bench_cpu_ticks "$relay")
     /usr/bin/python3 - "$1" "$out" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 label, path, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
