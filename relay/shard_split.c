@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
@@ -363,17 +364,44 @@ void shard_split_append(struct relay *r, const struct wal_record *rec, wal_done_
         wal_append(r->wal, rec, done, arg);
         return;
     }
-    for (size_t i = 0; i < s->n_shards; i++) {
-        s->bodies[i].len = 0;
-        s->points[i] = 0;
-    }
+    /* Most requests' lines all go to one shard (one measurement, or one shard in all): then
+     * the record is the body as it came with one part, and nothing is copied here. The lines
+     * are sorted into the shards' buffers only from the first line that goes elsewhere. */
+    size_t first = SIZE_MAX;
+    int mixed = 0;
+    uint32_t lines = 0;
     for (size_t at = 0; at < rec->body_len;) {
         const char *nl = memchr(rec->body + at, '\n', rec->body_len - at);
         size_t end = nl != NULL ? (size_t)(nl - rec->body) + 1 : rec->body_len;
-        size_t i = shard_split_line(s, rec->db, rec->db_len, rec->body + at, end - at);
-        buf_append(&s->bodies[i], rec->body + at, end - at);
-        s->points[i]++; /* a normalised line is one point */
+        size_t i = s->n_shards == 1 ? 0 : shard_split_line(s, rec->db, rec->db_len,
+                                                           rec->body + at, end - at);
+        if (first == SIZE_MAX)
+            first = i;
+        if (!mixed && i != first) {
+            mixed = 1;
+            for (size_t k = 0; k < s->n_shards; k++) {
+                s->bodies[k].len = 0;
+                s->points[k] = 0;
+            }
+            buf_append(&s->bodies[first], rec->body, at);
+            s->points[first] = lines;
+        }
+        if (mixed) {
+            buf_append(&s->bodies[i], rec->body + at, end - at);
+            s->points[i]++; /* a normalised line is one point */
+        }
+        lines++;
         at = end;
+    }
+    if (!mixed) {
+        unsigned char e[WAL_PART_ENTRY_MAX];
+        struct wal_record one = *rec;
+        one.n_parts = 1;
+        one.parts = e;
+        one.parts_len = wal_part_encode(e, s->names[first], (uint32_t)rec->body_len, lines);
+        one.points = lines;
+        wal_append(r->wal, &one, done, arg); /* copies the record */
+        return;
     }
     struct buf body, table;
     buf_init(&body);
