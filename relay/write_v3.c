@@ -211,8 +211,10 @@ void write_v3_handle(struct conn *c, struct http_req *req)
         lpv3_parse_precision(tmp.data, tmp.len, &prec) != 0) {
         struct buf msg;
         buf_init(&msg);
-        buf_printf(&msg, "serde error: unknown variant `%.64s`, expected one of `auto`, "
-                         "`second`, `millisecond`, `microsecond`, `nanosecond`", tmp.data);
+        buf_printf(&msg, "serde error: unknown variant `%.*s`, expected one of `auto`, "
+                         "`second`, `millisecond`, `microsecond`, `nanosecond`",
+                   (int)(tmp.len < 64 ? tmp.len : 64), tmp.data);
+        buf_append(&msg, "", 1); /* buf_printf does not end it with a NUL */
         respond_v3_text(c, 400, msg.data);
         buf_deinit(&msg);
         goto out;

@@ -1281,6 +1281,8 @@ static void test_tokens_buckets(void)
         snprintf(name, sizeof(name), "bucket load error %zu: %s", i, cases[i].want);
         CHECK_EQ_STR(err, cases[i].want, name);
     }
+    config_deinit(&cfg); /* test_defaults starts from a zeroed config */
+    memset(&cfg, 0, sizeof(cfg));
 }
 
 int main(void)
