@@ -7,15 +7,8 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SECS=${BENCH_SECONDS:-10}
-work=$(mktemp -d "${TMPDIR:-/tmp}/iwr-bench-ingest.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . bench/lib.sh
+bench_begin ingest
 
 # A real influxd, for the direct figures.
 bench_influxd_config "$work/influxd"

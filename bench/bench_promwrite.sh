@@ -11,15 +11,8 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SECS=${BENCH_SECONDS:-10}
 SERIES=500
-work=$(mktemp -d "${TMPDIR:-/tmp}/iwr-bench-promwrite.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . bench/lib.sh
+bench_begin promwrite
 
 # The requests, built with the tests' encoder: bodies/0 .. bodies/63.
 mkdir -p "$work/bodies"

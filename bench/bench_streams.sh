@@ -11,15 +11,8 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 LINES=${BENCH_STREAM_LINES:-400000}
-work=$(mktemp -d "${TMPDIR:-/tmp}/iwr-bench-streams.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . bench/lib.sh
+bench_begin streams
 
 bench_influxd_config "$work/influxd"
 ig=$(bench_free_port)

@@ -9,15 +9,8 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SECS=${BENCH_SECONDS:-10}
-work=$(mktemp -d "${TMPDIR:-/tmp}/iwr-bench-tls.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 . bench/lib.sh
+bench_begin tls
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 || exit 1

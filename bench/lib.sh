@@ -89,3 +89,16 @@ print("%-10s -c%-3s %12.0f points/s acknowledged  p50 %7.2f ms  p99 %7.2f ms  (%
       % (label, conns, ok_rps * 1000, lat(50), lat(99), reqs, bad, cpu))
 PY
 }
+
+# bench_begin NAME: a fresh work directory in $work and an empty $pids; at exit every PID in
+# $pids is stopped (the script's own processes only) and $work removed.
+bench_begin() {
+    work=$(mktemp -d "${TMPDIR:-/tmp}/iwr-bench-$1.XXXXXX")
+    pids=()
+    trap bench_cleanup EXIT
+}
+bench_cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
