@@ -132,6 +132,9 @@ def test_scrub():
     st, _, body = r.write(DB, "m,host=late f=1,i=1i,s=\"x\",b=true %d\nn,host=late v=1 %d\n" % (t5, t5))
     h.check_eq(st, 204, "the relay takes points while B is down", body)
     h.check(h.wait_until(lambda: a.count(DB, "m", "f") == 62, timeout=20), "A has them")
+    # A's cursor is committed after A's 204: wait for it, or the scrub sees A's window in flight too.
+    h.check(h.wait_until(lambda: [x["lag_records"] for x in r.cli_json("status", "--json")["backends"]
+                                  if x["name"] == "a"] == [0], timeout=20), "A has acknowledged them")
     # The scrub needs B up: pause the relay (SIGSTOP) so the record stays in its log for B.
     r.pause()
     b.restart()
