@@ -64,6 +64,25 @@ def test_log_upgrade():
     h.check_eq(meta_format(data), 1, "without shards the log stays format 1 (0.1 can still open it)")
 
 
+def test_log_upgrade_to_shards():
+    """The same 0.1 log opened by a daemon with two shards: its records have no shard parts, so
+    they are every shard's (both get all 95 points); the log is then marked format 2."""
+    data = os.path.join(h.tmpdir("upgrade_shards"), "data")
+    os.makedirs(data)
+    shutil.copy(os.path.join(FIXTURE, "data.mdb"), data)
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        x.create_db("fix")
+        x.create_db("fix2")
+    r = h.Relay(backends=[a, b], data_dir=data, args=["--shard", "s1=a", "--shard", "s2=b"]).start()
+    for x in (a, b):
+        h.check(h.wait_until(lambda: x.count("fix", "cpu", "n") == 50 and x.count("fix2", "net", "rx") == 15,
+                             timeout=30), "%s (a shard of its own) has every 0.1 record" % x.name)
+    r.stop()
+    h.check_eq(meta_format(data), 2, "a daemon with shards marks the log format 2")
+
+
 def meta_format(data):
     """The log's format version, read with Debian's mdb_dump (lmdb-utils) from the meta table."""
     rc, out, err = h.run_cmd(["mdb_dump", "-p", "-s", "meta", data])
@@ -87,4 +106,4 @@ def meta_format(data):
     return None
 
 if __name__ == "__main__":
-    h.run([test_log_upgrade])
+    h.run([test_log_upgrade, test_log_upgrade_to_shards])
