@@ -146,10 +146,13 @@ static int take_body(struct conn *c, struct http_req *req, int v3, const char **
     if (zrc == IWR_EFULL) {
         char msg[96];
         snprintf(msg, sizeof(msg), "max request size (%zu bytes) exceeded", max);
-        if (v3)
+        if (v3) {
             respond_v3_text(c, 413, msg);
-        else
-            respond_v2(c, 413, NULL, "request too large", msg, strlen(msg));
+        } else {
+            /* The 2.x reference's OSS 413 example, word for word (2.x clients read the code). */
+            static const char v2msg[] = "unable to read data: points batch is too large";
+            respond_v2(c, 413, NULL, "request too large", v2msg, sizeof(v2msg) - 1);
+        }
         return -1;
     }
     if (zrc != 0) {
@@ -246,8 +249,9 @@ void write_v3_handle(struct conn *c, struct http_req *req)
     req->lp.rejected = res.rejected;
     buf_clear(&req->lp.errors);
     if (res.rejected > 0 && !accept_partial) {
-        /* 3.x stops at the first bad line and writes nothing. */
-        buf_append_str(&req->lp.errors, "{\"error\":\"line protocol parsing error\",\"data\":");
+        /* 3.x stops at the first bad line and writes nothing; the error text is the write
+         * guide's ("Do not accept partial writes"). */
+        buf_append_str(&req->lp.errors, "{\"error\":\"parsing failed for write_lp endpoint\",\"data\":");
         buf_append(&req->lp.errors, res.first_json.data, res.first_json.len);
         buf_append_str(&req->lp.errors, "}\n");
         http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
