@@ -2,16 +2,18 @@
  * least-behind one that is up, so that after an outage readers never see the node still
  * catching up while another has everything. The transfer itself is the backends' side's
  * (relay_hooks.query: the same HTTP client, TLS options and timeouts as the writes); here we
- * pick the backend, pass on the client's own headers and credentials (never any of the
- * backend's), and stream the answer back with a header naming the backend, pausing the
- * transfer while the client is slow to read. The client connection closes after the answer
- * (its framing: Content-Length when the backend sent one, else the end of the connection).
- * Loop thread only. */
+ * pick the backend, pass on the client's own headers and credentials (to a 1.x backend never any
+ * of the backend's), and stream the answer back with a header naming the backend, pausing the
+ * transfer while the client is slow to read. A 2.x or 3.x backend is the exception: it knows
+ * tokens, not the relay's users, so the relay checks the client and sends that backend's token.
+ * The client connection closes after the answer (its framing: Content-Length when the backend
+ * sent one, else the end of the connection). Loop thread only. */
 #include "relay/relay_int.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "relay/influxql.h"
+#include "relay/query_creds.h"
 #include "relay/shard_merge.h"
 #include "relay/shard_split.h"
 
@@ -33,6 +35,9 @@ struct proxy {
     int finished;
     int paused;
 };
+
+static const char *fwd_header(const struct http_req *req, const char *name, size_t *len);
+static int type_is(const char *v, size_t len, const char *want);
 
 /* The client's request as it goes to 'backend': its method, target and body, and 'headers'
  * (the forwarded ones, borrowed). */
@@ -211,6 +216,18 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
         http_respond(c, 503, "Retry-After: 5\r\n", body, sizeof(body) - 1);
         return;
     }
+    /* A 2.x or 3.x backend knows tokens, not the relay's users: the relay checks the client
+     * itself (when auth is on) and the backend gets its own token in place of whatever the
+     * client sent for the relay. */
+    int native = peer == NULL && !is_v1(&st[i]);
+    if (native) {
+        size_t qlen;
+        const char *q = req_query(req, &qlen);
+        if (auth_check(c, req, q, qlen) != 0) {
+            free(st);
+            return;
+        }
+    }
     struct proxy *p = xcalloc(1, sizeof(*p));
     p->client = c;
     p->relay = r;
@@ -220,17 +237,37 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     p->drain.data = p;
     /* The client's own headers (Authorization, Content-Type, Accept, Accept-Encoding) and its
      * target (with any u/p) go as they came: the relay adds no credential of its own. */
-    struct buf headers;
+    struct buf headers, target, body;
     buf_init(&headers);
-    buf_append(&headers, req->fwd.data, req->fwd.len);
+    buf_init(&target);
+    buf_init(&body);
+    if (native)
+        qc_drop_header(req->fwd.data, req->fwd.len, "Authorization", &headers);
+    else
+        buf_append(&headers, req->fwd.data, req->fwd.len);
     if (peer != NULL) /* the leader answers it itself, never forwards it again */
         buf_printf(&headers, "X-Influx-Wal-Forwarded: %s\r\n", r->cfg_limits.relay_name);
     struct relay_query q = query_of(req, p->backend, &headers);
     q.peer = peer != NULL;
+    if (native) {
+        q.backend_credentials = 1;
+        qc_target_without_credentials(req->url.data, req->url.len, &target);
+        q.target = target.data;
+        q.target_len = target.len;
+        size_t tlen = 0;
+        const char *type = fwd_header(req, "Content-Type", &tlen);
+        if (req->method == HTTP_POST && type_is(type, tlen, "application/x-www-form-urlencoded")) {
+            qc_drop_credentials(req->body.data != NULL ? req->body.data : "", req->body.len, &body);
+            q.body = body.data != NULL ? body.data : "";
+            q.body_len = body.len;
+        }
+    }
     static const struct relay_query_cbs cbs = {proxy_head, proxy_data, proxy_done};
     c->waiting_wal = 1; /* the connection outlives a client that leaves, until we are done */
     int rc = r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle);
     buf_deinit(&headers);
+    buf_deinit(&target);
+    buf_deinit(&body);
     if (rc != 0) {
         c->waiting_wal = 0;
         uv_close((uv_handle_t *)&p->drain, proxy_closed);
@@ -243,7 +280,6 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
 
 struct fan;
 
-static const char *fwd_header(const struct http_req *req, const char *name, size_t *len);
 
 /* One shard's transfer of a fanned-out read; its answer is held whole in 'body'. */
 struct fan_part {

@@ -108,7 +108,9 @@ class Handler(BaseHTTPRequestHandler):
                 # What each answer named as its documentation example, for the tests' check
                 # that none goes without one.
                 st.answers.append({"method": method, "path": url.path, "status": status,
-                                   "example": headers.get("X-Standin-Doc-Example")})
+                                   "example": headers.get("X-Standin-Doc-Example"),
+                                   "params": sorted(query_form(method, params, self.headers,
+                                                               body))})
         if not isinstance(out, (bytes, str)):
             out = json.dumps(out)
             headers.setdefault("Content-Type", "application/json")
@@ -141,7 +143,9 @@ class StandIn:
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = []
-        self.answers = []  # {method, path, status, example} for every answer but inspection's
+        # {method, path, status, example, params (the names only)} for every answer but the
+        # inspection endpoint's.
+        self.answers = []
         # (where, measurement, tags, time) -> point dict: where (bucket or db), measurement,
         # tags, fields, time. One series at one time is one point in every generation: a
         # second write merges its fields in (the last value wins).

@@ -22,6 +22,7 @@ a real server):
     with its kind.
 """
 
+import base64
 import json
 import os
 import sys
@@ -315,6 +316,90 @@ def test_probe_goes_to_a_v1_backend():
             "1.x deleted the one point", a.count(DB, "probe", field="v"))
 
 
+def relay_query(r, params, auth=None, post_form=False):
+    """/query through relay r: (status, headers, parsed JSON or the raw body)."""
+    hdrs = {}
+    if auth is not None:
+        hdrs["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
+    if post_form:
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        st, hd, out = h.request("POST", r.url + "/query", urllib.parse.urlencode(params), hdrs)
+    else:
+        st, hd, out = h.request("GET", r.url + "/query?" + urllib.parse.urlencode(params), None,
+                                hdrs)
+    try:
+        return st, hd, json.loads(out)
+    except ValueError:
+        return st, hd, out
+
+
+def series_values(doc):
+    return [row for res in doc["results"] for s in res.get("series", []) for row in s["values"]]
+
+
+def test_query_through_the_relay():
+    """Reads through the relay to a v2 backend (2.x's v1-compatible /query, the backend's token
+    in place of the client's credentials, which the relay checks itself) and to a v3 backend
+    (3.x's v1-compatible /query, Bearer): what was written through the relay is read back."""
+    b = standin(2, TOKEN2, ORG)
+    c = standin(3, TOKEN3)
+    v2_bucket(b, "db/autogen")
+    v2_bucket(b, "db/week")
+    users = [{"name": "reader", "password": "pw-r"}]
+    r2 = h.Relay(name="r2", config={"auth": {"enabled": True, "user": users}, "backend": [
+        dict(name="b", url=b.base, api="v2", token=TOKEN2, org=ORG)]}).start()
+    r3 = h.Relay(name="r3", config={"backend": [
+        dict(name="c", url=c.base, api="v3", token=TOKEN3)]}).start()
+    t0 = (int(time.time()) - 600) * 1000000000
+    rows = [[t0, 21.5, "k"], [t0 + 1, 23.25, "l"], [t0 + 2, 22, "k"]]
+    body = "\n".join("temp,room=%s v=%r %d" % (room, float(v), t) for t, v, room in rows)
+    st, _, out = h.write(r2.url, DB, body, auth=("reader", "pw-r"))
+    h.check_eq(st, 204, "three points through r2 (auth on)", out)
+    st, _, out = h.write(r2.url, DB, "temp,room=k v=99 %d" % t0, rp="week", auth=("reader", "pw-r"))
+    h.check_eq(st, 204, "one point into rp week through r2", out)
+    h.check_eq(r3.write(DB, body)[0], 204, "three points through r3")
+    for r in (r2, r3):
+        h.check(h.wait_until(lambda: all(x["caught_up"] for x in r.health()[1]["backends"]), 20),
+                "%s caught up" % r.name, r.health())
+
+    want = [[t, v] for t, v, _room in rows]
+    q = {"db": DB, "q": "SELECT v FROM temp", "epoch": "ns"}
+    before = len(answers(b))
+    st, hd, doc = relay_query(r2, dict(q, u="reader", p="pw-r"))
+    h.check_eq((st, hd.get("x-influx-wal-backend")), (200, "b"), "r2 /query answered by b", doc)
+    h.check_eq(series_values(doc), want, "v2: the values written through the relay read back")
+    h.check_eq(doc["results"][0].get("statement_id"), 0, "v2: 2.x's result has its statement_id")
+    asked = [a for a in answers(b)[before:] if a["path"] == "/query"]
+    h.check(len(asked) == 1 and asked[0]["status"] == 200 and
+            "u" not in asked[0]["params"] and "p" not in asked[0]["params"],
+            "b got one /query with its token and without the client's u and p", asked)
+    st, hd, doc = relay_query(r2, q, auth=("reader", "pw-r"), post_form=True)
+    h.check_eq(st, 200, "r2 POST /query with Basic auth", doc)
+    h.check_eq(series_values(doc), want, "v2: the same values from a form POST")
+    st, hd, doc = relay_query(r2, dict(q, rp="week"), auth=("reader", "pw-r"))
+    h.check_eq(series_values(doc), [[t0, 99]], "v2: rp=week reads bucket db/week (virtual DBRP)",
+               doc)
+    before = len(answers(b))
+    st, _, doc = relay_query(r2, q, auth=("reader", "wrong"))
+    h.check_eq(st, 401, "r2: a wrong password is the relay's 401", doc)
+    st, _, doc = relay_query(r2, q)
+    h.check_eq(st, 401, "r2: no credentials, the relay's 401", doc)
+    h.check_eq(len(answers(b)), before, "b was not asked for either")
+
+    before = len(answers(c))
+    st, hd, doc = relay_query(r3, q)
+    h.check_eq((st, hd.get("x-influx-wal-backend")), (200, "c"), "r3 /query answered by c", doc)
+    h.check_eq(series_values(doc), want, "v3: the values written through the relay read back")
+    asked = [a for a in answers(c)[before:] if a["path"] == "/query"]
+    h.check(len(asked) == 1 and asked[0]["status"] == 200,
+            "c got one /query, with the backend's Bearer token (the stand-in answers 401 "
+            "without)", asked)
+    st, _, doc = relay_query(r3, dict(q, db="nothing"))
+    h.check_eq(st, 404, "v3: a database that is not there: 3.x's 404, as it came", doc)
+    for p, module in ((b, s2), (c, s3)):
+        check_named(p, module)
+
+
 def doc_answer(st, hdrs, body, p, module, name):
     """The answer of stand-in 'p' was documentation example 'name' with its literal body."""
     h.check_eq(hdrs.get(module.HEADER.lower()), module.EXAMPLE[name], "%s names %s" % (p.name, name))
@@ -436,4 +521,5 @@ def test_standin_doc_examples():
 
 
 if __name__ == "__main__":
-    h.run([test_generations, test_probe_goes_to_a_v1_backend, test_standin_doc_examples])
+    h.run([test_generations, test_probe_goes_to_a_v1_backend, test_standin_doc_examples,
+           test_query_through_the_relay])
