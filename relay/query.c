@@ -235,8 +235,9 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     free(st);
     uv_timer_init(r->loop, &p->drain);
     p->drain.data = p;
-    /* The client's own headers (Authorization, Content-Type, Accept, Accept-Encoding) and its
-     * target (with any u/p) go as they came: the relay adds no credential of its own. */
+    /* To a 1.x backend the client's own headers (Authorization, Content-Type, Accept,
+     * Accept-Encoding) and its target (with any u/p) go as they came: the relay adds no
+     * credential of its own. To a 2.x or 3.x one, without the client's credentials. */
     struct buf headers, target, body;
     buf_init(&headers);
     buf_init(&target);
@@ -279,7 +280,6 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
 /* ---- a SHOW over every shard, merged --------------------------------------------------------- */
 
 struct fan;
-
 
 /* One shard's transfer of a fanned-out read; its answer is held whole in 'body'. */
 struct fan_part {

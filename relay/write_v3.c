@@ -169,6 +169,36 @@ static int take_body(struct conn *c, struct http_req *req, int v3, const char **
     return 0;
 }
 
+static int path_equals(const struct http_req *req, const char *path)
+{
+    size_t n = strlen(path);
+    return req->url.data != NULL && req->path_len == n && memcmp(req->url.data, path, n) == 0;
+}
+
+int write_gen_too_large(struct conn *c, const struct http_req *req)
+{
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
+    if (path_equals(req, "/api/v3/write_lp")) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "max request size (%zu bytes) exceeded",
+                 c->relay->cfg_limits.max_body_bytes);
+        respond_v3_text(c, 413, msg);
+        return 1;
+    }
+    struct buf org;
+    buf_init(&org);
+    int v2_client = path_equals(req, "/api/v2/write") && query_get(q, qlen, "org", &org) &&
+                    org.len > 0;
+    buf_deinit(&org);
+    if (!v2_client)
+        return 0;
+    /* The 2.x reference's OSS 413 example, as after inflating (take_body). */
+    static const char v2msg[] = "unable to read data: points batch is too large";
+    respond_v2(c, 413, NULL, "request too large", v2msg, sizeof(v2msg) - 1);
+    return 1;
+}
+
 /* serde's reading of a bool in a query string: 1, 0, or -1 when it is neither. */
 static int query_bool(const char *q, size_t qlen, const char *key, int dflt, struct buf *tmp)
 {
