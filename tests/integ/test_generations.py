@@ -19,7 +19,12 @@ a real server):
   - a bad token: the data is kept (hold, 401), nothing dead-lettered; the same for an org the
     2.x backend does not have (its 400 orgNotFound);
   - /metrics, /health, /status.json, the status page and `influx-wal status` show each backend
-    with its kind.
+    with its kind;
+  - /query through the relay to a v2 and a v3 backend reads back what was written through it,
+    with the backend's token in place of the client's credentials;
+  - every stand-in answer names the documentation example it was checked against
+    (X-Standin-Doc-Example), and the bodies the documentation gives literally are compared
+    (test_standin_doc_examples).
 """
 
 import base64
