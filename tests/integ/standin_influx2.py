@@ -92,6 +92,7 @@ DOC_BODIES = {
     "too_large": {"code": "request too large",
                   "message": "unable to read data: points batch is too large"},
 }
+DOC_BODIES["delete_org_not_found"] = DOC_BODIES["org_not_found_400"]  # PostDelete's is the same
 # The OSS 413 comes from reading the body; the stand-in's limit stands for that failure.
 MAX_BODY_BYTES = 1 << 20
 
