@@ -662,8 +662,7 @@ static void respond_refused(struct conn *c, const struct read_route *rr)
     size_t n = rr->n_plans > rr->refused ? rr->n_plans : rr->refused + 1;
     for (size_t i = 0; i < n; i++) {
         buf_printf(&body, "%s{\"statement_id\":%zu,\"error\":", i > 0 ? "," : "", i);
-        const char *e = i == rr->refused ? rr->why : "not executed";
-        buf_append_json_str(&body, e, strlen(e));
+        buf_append_json_quoted(&body, i == rr->refused ? rr->why : "not executed");
         buf_append_str(&body, "}");
     }
     buf_append_str(&body, "]}\n");
