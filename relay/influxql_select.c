@@ -49,12 +49,11 @@ static int is_word(const struct toks *v, size_t i, const char *w)
  * '=', '!=', '=~', '!~' or '.'). */
 static int regex_after(const char *q, const struct iql_token *t)
 {
-    static const char *const words[] = {"SELECT", "FROM", "BY", ",", "(", ".", "=", "!=", "=~",
-                                        "!~"};
-    static const enum iql_tok kinds[] = {IQL_T_KEYWORD, IQL_T_KEYWORD, IQL_T_KEYWORD,
-                                         IQL_T_PUNCT,   IQL_T_PUNCT,   IQL_T_PUNCT,
-                                         IQL_T_OP,      IQL_T_OP,      IQL_T_OP,
-                                         IQL_T_OP};
+    static const char *const words[] = {"SELECT", "FROM", "BY", ",",  "(",
+                                        ".",      "=",    "!=", "=~", "!~"};
+    static const enum iql_tok kinds[] = {IQL_T_KEYWORD, IQL_T_KEYWORD, IQL_T_KEYWORD, IQL_T_PUNCT,
+                                         IQL_T_PUNCT,   IQL_T_PUNCT,   IQL_T_OP,      IQL_T_OP,
+                                         IQL_T_OP,      IQL_T_OP};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t n = strlen(words[i]);
         if (t->tok == kinds[i] && t->len == n && strncasecmp(q + t->off, words[i], n) == 0)
@@ -252,8 +251,8 @@ static int read_source(const struct toks *v, size_t a, size_t b, struct iql_sele
 /* Whether token i starts a clause that ends FROM, WHERE or GROUP BY. */
 static int clause_start(const struct toks *v, size_t i)
 {
-    static const char *const kws[] = {"WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "SLIMIT",
-                                      "SOFFSET"};
+    static const char *const kws[] = {"WHERE",  "GROUP",  "ORDER",  "LIMIT",
+                                      "OFFSET", "SLIMIT", "SOFFSET"};
     for (size_t k = 0; k < sizeof(kws) / sizeof(kws[0]); k++)
         if (is_kw(v, i, kws[k]))
             return 1;

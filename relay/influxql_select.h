@@ -21,8 +21,8 @@
 enum iql_fill {
     IQL_FILL_NULL = 0, /* the default */
     IQL_FILL_NONE,
-    IQL_FILL_ZERO,     /* fill(0) */
-    IQL_FILL_NUMBER,   /* any other number */
+    IQL_FILL_ZERO,   /* fill(0) */
+    IQL_FILL_NUMBER, /* any other number */
     IQL_FILL_PREVIOUS,
     IQL_FILL_LINEAR,
 };
@@ -37,27 +37,27 @@ struct iql_source {
 };
 
 struct iql_select {
-    int explain;                  /* EXPLAIN [ANALYZE] SELECT */
+    int explain; /* EXPLAIN [ANALYZE] SELECT */
     struct iql_source sources[IQL_SEL_SOURCES_MAX];
-    size_t n_sources;             /* the named measurements */
-    int sources_unknown;          /* a regex, a subquery or too many: any measurement */
-    int subquery;                 /* FROM (SELECT ...) */
-    int wildcard;                 /* a field list of * or a regex: the columns are the union */
+    size_t n_sources;    /* the named measurements */
+    int sources_unknown; /* a regex, a subquery or too many: any measurement */
+    int subquery;        /* FROM (SELECT ...) */
+    int wildcard;        /* a field list of * or a regex: the columns are the union */
     char calls[IQL_SEL_CALLS_MAX][IQL_SEL_NAME_MAX]; /* the top-level calls, lower case */
     size_t n_calls;
     int calls_overflow;
-    int call_wildcard;            /* a call of * or a regex: count(*) (one column per field) */
-    int call_expr;                /* a call inside another or inside an expression */
-    int raw_fields;               /* a field (or an expression without calls) in the list */
-    int group_time;               /* GROUP BY time(...) */
-    int group_all;                /* GROUP BY * */
-    int group_regex;              /* GROUP BY /re/, or more tags than IQL_SEL_TAGS_MAX */
+    int call_wildcard; /* a call of * or a regex: count(*) (one column per field) */
+    int call_expr;     /* a call inside another or inside an expression */
+    int raw_fields;    /* a field (or an expression without calls) in the list */
+    int group_time;    /* GROUP BY time(...) */
+    int group_all;     /* GROUP BY * */
+    int group_regex;   /* GROUP BY /re/, or more tags than IQL_SEL_TAGS_MAX */
     size_t group_tags[IQL_SEL_TAGS_MAX][2]; /* offset, length of each tag's name in 'names' */
     size_t n_group_tags;
     enum iql_fill fill;
     int64_t limit, offset, slimit, soffset; /* 0 when absent */
-    int desc;                     /* ORDER BY time DESC */
-    struct buf names;             /* owned: the names the spans above point into */
+    int desc;                               /* ORDER BY time DESC */
+    struct buf names;                       /* owned: the names the spans above point into */
 };
 
 /* Read the one statement q[0, len) (no ';') as a SELECT without INTO (EXPLAIN allowed) into

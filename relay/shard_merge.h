@@ -49,8 +49,8 @@ struct shard_merge_plan {
     int one_row;       /* BUCKETS without GROUP BY time: a series' rows make one */
     enum shard_merge_op ops[IQL_SEL_CALLS_MAX]; /* BUCKETS: column i + 1's */
     size_t n_ops;
-    int op_all;        /* ops[0] for every column (count(*)) */
-    char why[320];     /* ERROR's text */
+    int op_all;    /* ops[0] for every column (count(*)) */
+    char why[320]; /* ERROR's text */
 };
 
 /* The plan for merging the answers of every shard to SELECT 's' when the shard key's tags are
@@ -67,7 +67,7 @@ int shard_merge_plan_select(const struct iql_select *s, const char *const *key_t
 /* shard_merge_answers with plans[k] for the k-th result of every answer (statement_id k; a
  * result past n_plans is merged as a SHOW). */
 int shard_merge_answers_plan(const char *const *bodies, const size_t *lens, size_t n,
-                             const struct shard_merge_plan *plans, size_t n_plans,
-                             struct buf *out, struct buf *err);
+                             const struct shard_merge_plan *plans, size_t n_plans, struct buf *out,
+                             struct buf *err);
 
 #endif

@@ -34,8 +34,8 @@ static int plan(const char *q, const char *tag, struct shard_merge_plan *p)
 }
 
 /* a and b merged by the plan of SELECT q (key tag 'tag'). */
-static void selected(const char *q, const char *tag, const char *a, const char *b,
-                     const char *want, const char *name)
+static void selected(const char *q, const char *tag, const char *a, const char *b, const char *want,
+                     const char *name)
 {
     struct shard_merge_plan p;
     CHECK_EQ_INT(plan(q, tag, &p), 1, q);
@@ -66,11 +66,11 @@ static void plans(void)
     CHECK(plan("SELECT * FROM cpu LIMIT 3", "host", &p) == 1 && p.kind == SHARD_MERGE_POINTS &&
               p.limit == 3 && p.widen_columns,
           "raw points of a series on every shard: merged by time, LIMIT after");
-    CHECK(plan("SELECT count(n), sum(n), min(n), max(n) FROM cpu GROUP BY time(1m) fill(0)",
-               "host", &p) == 0,
+    CHECK(plan("SELECT count(n), sum(n), min(n), max(n) FROM cpu GROUP BY time(1m) fill(0)", "host",
+               &p) == 0,
           "fill(0) with min/max refused");
-    CHECK(plan("SELECT count(n), sum(n), min(n), max(n) FROM cpu GROUP BY time(1m)", "host",
-               &p) == 1 &&
+    CHECK(plan("SELECT count(n), sum(n), min(n), max(n) FROM cpu GROUP BY time(1m)", "host", &p) ==
+                  1 &&
               p.kind == SHARD_MERGE_BUCKETS && p.n_ops == 4 && p.ops[0] == SHARD_OP_ADD &&
               p.ops[1] == SHARD_OP_ADD && p.ops[2] == SHARD_OP_MIN && p.ops[3] == SHARD_OP_MAX &&
               !p.select_row && !p.one_row,
@@ -98,8 +98,7 @@ static void plans(void)
     CHECK(plan("SELECT n FROM cpu SLIMIT 1", NULL, &p) == 0, "SLIMIT refused even without a tag");
     CHECK(plan("EXPLAIN SELECT n FROM cpu", NULL, &p) == 0, "EXPLAIN refused");
     CHECK(plan("SELECT n FROM (SELECT n FROM cpu)", NULL, &p) == 0, "a subquery refused");
-    CHECK(plan("SELECT count(n), host FROM cpu", "host", &p) == 0 &&
-              p.kind == SHARD_MERGE_ERROR,
+    CHECK(plan("SELECT count(n), host FROM cpu", "host", &p) == 0 && p.kind == SHARD_MERGE_ERROR,
           "fields beside count: only influxd's own error passes");
 }
 
