@@ -323,21 +323,35 @@ static void tags_id(json_t *series, struct buf *out)
     free(keys);
 }
 
+/* A series with what it is sorted and grouped by: name, then tag set identity, then columns
+ * (their compact JSON), then arrival (shard order). */
 struct ordered {
     json_t *series;
     struct buf id;
+    char *cols;
+    size_t at;
 };
 
-static int series_cmp(const void *a, const void *b)
+static int ordered_cmp_key(const struct ordered *x, const struct ordered *y)
 {
-    const struct ordered *x = a, *y = b;
     int c = strcmp(str_of(json_object_get(x->series, "name")),
                    str_of(json_object_get(y->series, "name")));
     if (c != 0)
         return c;
     size_t n = x->id.len < y->id.len ? x->id.len : y->id.len;
     c = n > 0 ? memcmp(x->id.data, y->id.data, n) : 0;
-    return c != 0 ? c : (x->id.len > y->id.len) - (x->id.len < y->id.len);
+    if (c != 0)
+        return c;
+    if (x->id.len != y->id.len)
+        return x->id.len < y->id.len ? -1 : 1;
+    return strcmp(x->cols, y->cols);
+}
+
+static int ordered_cmp(const void *a, const void *b)
+{
+    const struct ordered *x = a, *y = b;
+    int c = ordered_cmp_key(x, y);
+    return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
 }
 
 /* Every series of 'all' gets the union of their columns, "time" first and the rest sorted,
@@ -407,30 +421,45 @@ static void widen_columns(json_t **all, size_t n, json_t *owned)
 /* GROUP BY *: every series of a measurement gets the union of its tag keys ("" when absent). */
 static void widen_tags(json_t **all, size_t n, json_t *owned)
 {
+    json_t *keys = json_object(); /* measurement -> {tag key: true} */
     for (size_t i = 0; i < n; i++) {
+        json_t *tags = json_object_get(all[i], "tags");
+        if (!json_is_object(tags))
+            continue;
         const char *name = str_of(json_object_get(all[i], "name"));
-        for (size_t j = 0; j < n; j++) {
-            json_t *tj = json_object_get(all[j], "tags");
-            if (strcmp(str_of(json_object_get(all[j], "name")), name) != 0 ||
-                !json_is_object(tj))
-                continue;
-            const char *key;
-            json_t *val;
-            json_object_foreach(tj, key, val)
-            {
-                (void)val;
-                json_t *ti = json_object_get(all[i], "tags");
-                if (ti != NULL && json_object_get(ti, key) != NULL)
-                    continue;
-                json_t *copy = json_copy(all[i]);
-                json_t *nt = ti != NULL ? json_copy(ti) : json_object();
-                json_object_set_new(nt, key, json_string(""));
-                json_object_set_new(copy, "tags", nt);
-                json_array_append_new(owned, copy);
-                all[i] = copy;
-            }
+        json_t *set = json_object_get(keys, name);
+        if (set == NULL) {
+            set = json_object();
+            json_object_set_new(keys, name, set);
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach(tags, key, val)
+        {
+            (void)val;
+            json_object_set(set, key, json_true());
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        json_t *set = json_object_get(keys, str_of(json_object_get(all[i], "name")));
+        json_t *tags = json_object_get(all[i], "tags");
+        if (set == NULL || json_object_size(tags) == json_object_size(set))
+            continue;
+        json_t *copy = json_copy(all[i]);
+        json_t *nt = tags != NULL ? json_copy(tags) : json_object();
+        const char *key;
+        json_t *val;
+        json_object_foreach(set, key, val)
+        {
+            (void)val;
+            if (json_object_get(nt, key) == NULL)
+                json_object_set_new(nt, key, json_string(""));
+        }
+        json_object_set_new(copy, "tags", nt);
+        json_array_append_new(owned, copy);
+        all[i] = copy;
+    }
+    json_decref(keys);
 }
 
 struct prow {
@@ -575,49 +604,54 @@ static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n
         widen_tags(all, n_all, owned);
     if (p->widen_columns)
         widen_columns(all, n_all, owned);
-    struct ordered *groups = xcalloc(n_all > 0 ? n_all : 1, sizeof(*groups));
+    /* Sorted by name, tags, columns and arrival, the series to be made one are neighbours,
+     * in shard order, and the groups come out in influxd's order. */
+    struct ordered *ord = xcalloc(n_all > 0 ? n_all : 1, sizeof(*ord));
+    for (size_t i = 0; i < n_all; i++) {
+        ord[i].series = all[i];
+        ord[i].at = i;
+        buf_init(&ord[i].id);
+        tags_id(all[i], &ord[i].id);
+        json_t *cols = json_object_get(all[i], "columns");
+        ord[i].cols = cols != NULL ? json_dumps(cols, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (ord[i].cols == NULL)
+            ord[i].cols = xstrdup("");
+    }
+    qsort(ord, n_all, sizeof(*ord), ordered_cmp);
     json_t **same = xcalloc(n_all > 0 ? n_all : 1, sizeof(*same));
-    char *used = xcalloc(n_all > 0 ? n_all : 1, 1);
-    size_t n_groups = 0;
-    int rc = 0;
-    for (size_t a = 0; a < n_all && rc == 0; a++) {
-        if (used[a])
-            continue;
-        size_t k = 0;
-        for (size_t b = a; b < n_all; b++) {
-            if (!used[b] && same_series(all[a], all[b])) {
-                used[b] = 1;
-                same[k++] = all[b];
-            }
-        }
-        json_t *one = k == 1 ? json_incref(same[0]) : merge_rows(p, same, k, err);
-        if (one == NULL) {
-            rc = -1;
-            break;
-        }
-        groups[n_groups].series = one;
-        buf_init(&groups[n_groups].id);
-        tags_id(one, &groups[n_groups].id);
-        n_groups++;
-    }
-    if (rc == 0)
-        qsort(groups, n_groups, sizeof(*groups), series_cmp);
     json_t *merged = json_array();
-    for (size_t g = 0; g < n_groups; g++) {
-        size_t at = p->desc ? n_groups - 1 - g : g;
-        json_array_append(merged, groups[at].series);
+    int rc = 0;
+    for (size_t a = 0; a < n_all && rc == 0;) {
+        size_t b = a + 1;
+        while (b < n_all && ordered_cmp_key(&ord[a], &ord[b]) == 0)
+            b++;
+        for (size_t k = a; k < b; k++)
+            same[k - a] = ord[k].series;
+        json_t *one = b - a == 1 ? json_incref(same[0]) : merge_rows(p, same, b - a, err);
+        if (one == NULL)
+            rc = -1;
+        else
+            json_array_append_new(merged, one);
+        a = b;
     }
-    for (size_t g = 0; g < n_groups; g++) {
-        json_decref(groups[g].series);
-        buf_deinit(&groups[g].id);
+    if (p->desc) { /* series in reverse order too */
+        size_t ns = json_array_size(merged);
+        json_t *rev = json_array();
+        for (size_t i = ns; i > 0; i--)
+            json_array_append(rev, json_array_get(merged, i - 1));
+        json_decref(merged);
+        merged = rev;
     }
+    for (size_t i = 0; i < n_all; i++) {
+        buf_deinit(&ord[i].id);
+        free(ord[i].cols);
+    }
+    free(ord);
+    free(same);
     if (rc == 0 && json_array_size(merged) > 0)
         json_object_set_new(out, "series", merged);
     else
         json_decref(merged);
-    free(used);
-    free(same);
-    free(groups);
     json_decref(owned);
     return rc;
 }
