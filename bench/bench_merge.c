@@ -30,8 +30,9 @@ static void answer(struct buf *b, int k, int n, int shared)
 {
     buf_append_str(b, "{\"results\":[{\"statement_id\":0,\"series\":[");
     for (int i = 0; i < n; i++) {
-        buf_printf(b, "%s{\"name\":\"cpu\",\"tags\":{\"host\":\"h%d\"},\"columns\":[\"time\","
-                      "\"count\"],\"values\":[",
+        buf_printf(b,
+                   "%s{\"name\":\"cpu\",\"tags\":{\"host\":\"h%d\"},\"columns\":[\"time\","
+                   "\"count\"],\"values\":[",
                    i ? "," : "", shared ? i : 2 * i + k);
         for (int r = 0; r < 10; r++)
             buf_printf(b, "%s[%lld,%d]", r ? "," : "", 1700000040000000000LL + r * 60000000000LL,

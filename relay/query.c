@@ -499,9 +499,14 @@ struct read_route {
 /* SHOWs about one server rather than its data: any backend answers them. */
 static int per_server_show(const char *name)
 {
-    static const char *const names[] = {"SHOW CONTINUOUS QUERIES", "SHOW DIAGNOSTICS",
-                                        "SHOW GRANTS", "SHOW QUERIES", "SHOW SHARD GROUPS",
-                                        "SHOW SHARDS", "SHOW STATS", "SHOW SUBSCRIPTIONS",
+    static const char *const names[] = {"SHOW CONTINUOUS QUERIES",
+                                        "SHOW DIAGNOSTICS",
+                                        "SHOW GRANTS",
+                                        "SHOW QUERIES",
+                                        "SHOW SHARD GROUPS",
+                                        "SHOW SHARDS",
+                                        "SHOW STATS",
+                                        "SHOW SUBSCRIPTIONS",
                                         "SHOW USERS"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)
@@ -510,8 +515,7 @@ static int per_server_show(const char *name)
 }
 
 /* The shard every source of 's' lives on (no tag in the key), or -1 (several, or unknown). */
-static int select_shard(struct relay *r, const struct query_params *qp,
-                        const struct iql_select *s)
+static int select_shard(struct relay *r, const struct query_params *qp, const struct iql_select *s)
 {
     if (s->sources_unknown || s->n_sources == 0)
         return -1;
@@ -544,8 +548,8 @@ static enum route plan_statement(struct relay *r, const struct query_params *qp,
         struct buf m;
         buf_init(&m);
         if (shard_split_read_measurement(q, len, &m))
-            *shard = shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data,
-                                                   m.len);
+            *shard =
+                shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data, m.len);
         buf_deinit(&m);
         p->kind = SHARD_MERGE_SHOW;
         if (*shard >= 0)
@@ -568,7 +572,7 @@ static enum route plan_statement(struct relay *r, const struct query_params *qp,
         *shard = n_tags == 0 ? select_shard(r, qp, &sel) : -1;
         /* One shard: routed there whatever the plan (it is only needed if the query fans
          * out). */
-        route = *shard >= 0                              ? ROUTE_SHARD
+        route = *shard >= 0                          ? ROUTE_SHARD
                 : ok || p->kind == SHARD_MERGE_ERROR ? ROUTE_FAN
                                                      : ROUTE_REFUSE;
         if (*shard >= 0 && !ok && p->kind != SHARD_MERGE_ERROR)
@@ -580,8 +584,8 @@ static enum route plan_statement(struct relay *r, const struct query_params *qp,
         struct buf m;
         buf_init(&m);
         if (n_tags == 0 && shard_split_read_measurement(q, len, &m))
-            *shard = shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data,
-                                                   m.len);
+            *shard =
+                shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data, m.len);
         buf_deinit(&m);
         p->kind = SHARD_MERGE_ERROR;
         snprintf(p->why, sizeof(p->why),
@@ -606,9 +610,8 @@ static void plan_reads(struct relay *r, const struct query_params *qp,
         if (pieces[i].kind == IQL_EMPTY)
             continue;
         int shard;
-        enum route ro = plan_statement(r, qp, qp->q.data + pieces[i].text_off,
-                                       pieces[i].text_len, pieces[i].name, &rr->plans[id],
-                                       &shard);
+        enum route ro = plan_statement(r, qp, qp->q.data + pieces[i].text_off, pieces[i].text_len,
+                                       pieces[i].name, &rr->plans[id], &shard);
         if (ro == ROUTE_REFUSE) {
             rr->route = ROUTE_REFUSE;
             rr->refused = id;

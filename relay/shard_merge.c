@@ -182,16 +182,18 @@ int shard_merge_plan_select(const struct iql_select *s, const char *const *key_t
         p->kind = SHARD_MERGE_POINTS;
         p->limit = s->limit;
         if (s->offset > 0)
-            return refuse(p, "OFFSET cannot be merged across shards: the shard key's tag %.*s "
-                             "is not in GROUP BY, so a series' points are on several shards "
-                             "and each would skip its own (use LIMIT alone, or GROUP BY %.*s)",
+            return refuse(p,
+                          "OFFSET cannot be merged across shards: the shard key's tag %.*s "
+                          "is not in GROUP BY, so a series' points are on several shards "
+                          "and each would skip its own (use LIMIT alone, or GROUP BY %.*s)",
                           tl, t, tl, t);
         return 1;
     }
     if (s->call_expr || s->calls_overflow)
-        return refuse(p, "an expression over aggregates cannot be merged across shards: the "
-                         "shard key's tag %.*s is not in GROUP BY, so a series' points are on "
-                         "several shards; %s, each alone (or add GROUP BY %.*s)",
+        return refuse(p,
+                      "an expression over aggregates cannot be merged across shards: the "
+                      "shard key's tag %.*s is not in GROUP BY, so a series' points are on "
+                      "several shards; %s, each alone (or add GROUP BY %.*s)",
                       tl, t, merge_fns, tl, t);
     int minmax = 0;
     p->kind = SHARD_MERGE_BUCKETS;
@@ -202,28 +204,32 @@ int shard_merge_plan_select(const struct iql_select *s, const char *const *key_t
                                  : strcmp(f, "max") == 0                          ? SHARD_OP_MAX
                                                                                   : SHARD_OP_KEEP;
         if (op == SHARD_OP_KEEP)
-            return refuse(p, "%s() cannot be merged across shards: the shard key's tag %.*s is "
-                             "not in GROUP BY, so a series' points are on several shards; %s "
-                             "(or add GROUP BY %.*s)",
+            return refuse(p,
+                          "%s() cannot be merged across shards: the shard key's tag %.*s is "
+                          "not in GROUP BY, so a series' points are on several shards; %s "
+                          "(or add GROUP BY %.*s)",
                           f, tl, t, merge_fns, tl, t);
         minmax |= op != SHARD_OP_ADD;
         p->ops[p->n_ops++] = op;
     }
-    if (s->fill == IQL_FILL_PREVIOUS || s->fill == IQL_FILL_LINEAR ||
-        s->fill == IQL_FILL_NUMBER || (s->fill == IQL_FILL_ZERO && minmax))
-        return refuse(p, "this fill() cannot be merged across shards: the shard key's tag %.*s "
-                         "is not in GROUP BY, so each shard would fill its own gaps; fill(null) "
-                         "and fill(none) merge, and fill(0) with count() and sum()",
+    if (s->fill == IQL_FILL_PREVIOUS || s->fill == IQL_FILL_LINEAR || s->fill == IQL_FILL_NUMBER ||
+        (s->fill == IQL_FILL_ZERO && minmax))
+        return refuse(p,
+                      "this fill() cannot be merged across shards: the shard key's tag %.*s "
+                      "is not in GROUP BY, so each shard would fill its own gaps; fill(null) "
+                      "and fill(none) merge, and fill(0) with count() and sum()",
                       tl, t);
     if (s->offset > 0)
-        return refuse(p, "OFFSET cannot be merged across shards: the shard key's tag %.*s is "
-                         "not in GROUP BY, so a series' buckets are on several shards and each "
-                         "would skip its own (use LIMIT alone, or GROUP BY %.*s)",
+        return refuse(p,
+                      "OFFSET cannot be merged across shards: the shard key's tag %.*s is "
+                      "not in GROUP BY, so a series' buckets are on several shards and each "
+                      "would skip its own (use LIMIT alone, or GROUP BY %.*s)",
                       tl, t, tl, t);
     if (s->call_wildcard && (s->n_calls != 1 || minmax))
-        return refuse(p, "a wildcard call other than count(*) or sum(*) alone cannot be merged "
-                         "across shards: the shard key's tag %.*s is not in GROUP BY; name the "
-                         "field (or add GROUP BY %.*s)",
+        return refuse(p,
+                      "a wildcard call other than count(*) or sum(*) alone cannot be merged "
+                      "across shards: the shard key's tag %.*s is not in GROUP BY; name the "
+                      "field (or add GROUP BY %.*s)",
                       tl, t, tl, t);
     p->op_all = s->call_wildcard;
     p->select_row = s->n_calls == 1 && minmax;
@@ -273,7 +279,8 @@ static int row_time(json_t *row, int64_t *t)
     }
     const char *s = json_string_value(v);
     int y, mo, d, h, mi, sec, used = 0;
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
+    if (s == NULL ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
         used != 19 || mo < 1 || mo > 12)
         return -1;
     int64_t frac = 0;
@@ -288,7 +295,8 @@ static int row_time(json_t *row, int64_t *t)
     for (; digits < 9; digits++)
         frac *= 10;
     *t = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) *
-          1000000000) + frac;
+          1000000000) +
+         frac;
     return 0;
 }
 
@@ -361,8 +369,7 @@ static void widen_columns(json_t **all, size_t n, json_t *owned)
     json_t *set = json_object();
     for (size_t i = 0; i < n; i++) {
         json_t *cols = json_object_get(all[i], "columns");
-        if (!json_is_array(cols) || strcmp(str_of(json_array_get(cols, 0)),
-                                           "time") != 0) {
+        if (!json_is_array(cols) || strcmp(str_of(json_array_get(cols, 0)), "time") != 0) {
             json_decref(set);
             return; /* not a SELECT's series: left as they came */
         }
@@ -510,8 +517,9 @@ static void combine(const struct shard_merge_plan *p, struct prow *rows, size_t 
     size_t width = json_array_size(rows[0].row);
     json_array_append(row, json_array_get(rows[0].row, 0));
     for (size_t c = 1; c < width; c++) {
-        enum shard_merge_op op = p->op_all ? p->ops[0] : c - 1 < p->n_ops ? p->ops[c - 1]
-                                                                         : SHARD_OP_KEEP;
+        enum shard_merge_op op = p->op_all          ? p->ops[0]
+                                 : c - 1 < p->n_ops ? p->ops[c - 1]
+                                                    : SHARD_OP_KEEP;
         json_t *acc = json_array_get(rows[0].row, c);
         uint64_t isum = 0;
         double rsum = 0;
@@ -531,7 +539,7 @@ static void combine(const struct shard_merge_plan *p, struct prow *rows, size_t 
             }
         }
         if (op == SHARD_OP_ADD)
-            json_array_append_new(row, !any  ? json_null()
+            json_array_append_new(row, !any   ? json_null()
                                        : real ? json_real(rsum)
                                               : json_integer((json_int_t)isum));
         else
@@ -596,8 +604,8 @@ static json_t *merge_rows(const struct shard_merge_plan *p, json_t **same, size_
 
 /* The SELECT result 'i' of every answer (series of every shard in 'all'), merged by plan 'p'
  * into 'out' (a copy of the first answer's result without its series). 0, or -1 with 'err'. */
-static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n_all,
-                        json_t *out, struct buf *err)
+static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n_all, json_t *out,
+                        struct buf *err)
 {
     json_t *owned = json_array(); /* widened copies, freed at the end */
     if (p->widen_tags)
@@ -724,8 +732,8 @@ static json_t *merge_result(json_t **docs, size_t n, size_t i, const struct shar
 }
 
 int shard_merge_answers_plan(const char *const *bodies, const size_t *lens, size_t n,
-                             const struct shard_merge_plan *plans, size_t n_plans,
-                             struct buf *out, struct buf *err)
+                             const struct shard_merge_plan *plans, size_t n_plans, struct buf *out,
+                             struct buf *err)
 {
     json_t **docs = xcalloc(n > 0 ? n : 1, sizeof(*docs));
     int rc = 0;
