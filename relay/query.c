@@ -514,6 +514,19 @@ static int per_server_show(const char *name)
     return 0;
 }
 
+/* Whether keyword 'kw' is among the tokens of q[0, len). */
+static int has_keyword(const char *q, size_t len, const char *kw)
+{
+    size_t n = strlen(kw);
+    struct iql_token t;
+    for (size_t at = 0; at < len;) {
+        at = iql_scan(q, len, at, 0, &t);
+        if (t.tok == IQL_T_KEYWORD && t.len == n && strncasecmp(q + t.off, kw, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* The shard every source of 's' lives on (no tag in the key), or -1 (several, or unknown). */
 static int select_shard(struct relay *r, const struct query_params *qp, const struct iql_select *s)
 {
@@ -558,11 +571,17 @@ static enum route plan_statement(struct relay *r, const struct query_params *qp,
             return ROUTE_FAN;
         if (per_server_show(name))
             return ROUTE_ANY;
-        snprintf(p->why, sizeof(p->why),
-                 "%s cannot be merged across shards: a count or a page (CARDINALITY, LIMIT, "
-                 "OFFSET, SLIMIT, SOFFSET) of one shard is not the whole one's; run it on a "
-                 "backend of each shard",
-                 name);
+        if (strstr(name, "CARDINALITY") != NULL || has_keyword(q, len, "CARDINALITY"))
+            snprintf(p->why, sizeof(p->why),
+                     "%s%s cannot be merged across shards: a count of one shard is not the "
+                     "whole one's; run it on a backend of each shard",
+                     name, strstr(name, "CARDINALITY") != NULL ? "" : " CARDINALITY");
+        else
+            snprintf(p->why, sizeof(p->why),
+                     "%s with LIMIT, OFFSET, SLIMIT or SOFFSET cannot be merged across shards: "
+                     "a page of one shard is not the whole one's; run it on a backend of each "
+                     "shard",
+                     name);
         return ROUTE_REFUSE;
     }
     struct iql_select sel;

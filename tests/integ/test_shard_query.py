@@ -196,6 +196,21 @@ def test_default_key_through_haproxy():
         {"statement_id": 0, "error": "SLIMIT and SOFFSET cannot be merged across shards: each "
          "shard would count only its own series"},
         {"statement_id": 1, "error": "not executed"}]}), "SLIMIT over two shards is refused")
+    # influxd's own parse error comes back as it came, from a query that needs every shard.
+    bad = "SELECT n FROM /^m/ WHERE"
+    st, _, doc = read(hp_url, bad, DB)
+    h.check_eq((st, doc), read(ref.url, bad, DB)[0:3:2], "%s: influxd's own parse error" % bad)
+    h.check(st == 400 and "error parsing query" in doc.get("error", ""), "a 400 parse error", doc)
+    st, _, doc = read(hp_url, "SHOW SERIES CARDINALITY", DB)
+    h.check_eq((st, doc), (200, {"results": [{"statement_id": 0, "error":
+        "SHOW SERIES CARDINALITY cannot be merged across shards: a count of one shard is not the "
+        "whole one's; run it on a backend of each shard"}]}),
+        "SHOW SERIES CARDINALITY is refused, not one shard's")
+    st, _, doc = read(hp_url, "SHOW TAG VALUES WITH KEY = host LIMIT 2", DB)
+    h.check_eq((st, doc), (200, {"results": [{"statement_id": 0, "error":
+        "SHOW TAG VALUES with LIMIT, OFFSET, SLIMIT or SOFFSET cannot be merged across shards: a "
+        "page of one shard is not the whole one's; run it on a backend of each shard"}]}),
+        "SHOW TAG VALUES ... LIMIT over every shard is refused")
     hp.signal(15)
     hp.wait_exit(15)
 
