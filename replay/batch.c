@@ -13,6 +13,7 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -36,6 +37,7 @@ void batch_free(struct batch *b)
     free(b->segs);
     free(b->gz);
     free(b->answer);
+    free(b->keys);
     free(b);
 }
 
@@ -174,6 +176,178 @@ void batch_split_at(const struct batch *b, size_t want, struct batch **first,
     uint64_t before = b->n_segs > 0 ? b->segs[0].seq - 1 : b->end_seq;
     batch_seal(*first, before);
     (*second)->end_seq = b->end_seq;
+}
+
+size_t batch_lines_within(const struct batch *b, size_t max_bytes)
+{
+    size_t lines = 0;
+    const char *p = b->body.data, *end = p + b->body.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t upto = nl != NULL ? (size_t)(nl - b->body.data) + 1 : b->body.len;
+        if (lines > 0 && upto > max_bytes)
+            break;
+        lines++;
+        p = b->body.data + upto;
+    }
+    return lines;
+}
+
+/* ---- series and times -------------------------------------------------------------------- */
+
+/* splitmix64's finalizer: every bit of the input moves every bit of the output. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* The timestamp at the end of a stored line (every stored line has one: the relay stamps those
+ * that came without), in ns; 0 when it cannot be read there. */
+static int line_time(const char *line, size_t len, int64_t unit_ns, int64_t *ns)
+{
+    size_t i = len, digits = 0;
+    while (i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9' && digits < 20) {
+        i--;
+        digits++;
+    }
+    if (digits == 0 || digits > 19)
+        return 0;
+    size_t first = i;
+    int neg = i > 0 && line[i - 1] == '-';
+    if (neg)
+        i--;
+    if (i == 0 || line[i - 1] != ' ')
+        return 0;
+    uint64_t v = 0;
+    for (size_t k = first; k < len; k++)
+        v = v * 10 + (uint64_t)(line[k] - '0');
+    if (v > (uint64_t)INT64_MAX)
+        return 0;
+    int64_t t = neg ? -(int64_t)v : (int64_t)v;
+    /* Saturate: two times that saturate alike may be taken for one, which only costs
+     * concurrency, never order. */
+    if (t > INT64_MAX / unit_ns)
+        t = INT64_MAX;
+    else if (t < INT64_MIN / unit_ns)
+        t = INT64_MIN;
+    else
+        t *= unit_ns;
+    *ns = t;
+    return 1;
+}
+
+/* The series of a line as influxd keys it: the measurement and the set of tags, whatever their
+ * order (each tag is hashed alone and the hashes added), up to the first unescaped space. */
+static uint64_t line_series(const char *line, size_t len)
+{
+    uint64_t sum = 0, h = 0xcbf29ce484222325ULL, seed = 0x9e3779b97f4a7c15ULL;
+    int measurement = 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == '\\' && i + 1 < len) { /* an escaped character is part of the name */
+            h = (h ^ c) * 0x100000001b3ULL;
+            c = (unsigned char)line[++i];
+        } else if (c == ',' || c == ' ') {
+            uint64_t part = mix64(h ^ (measurement ? seed : 0));
+            sum += measurement ? part * 3 : part;
+            measurement = 0;
+            h = 0xcbf29ce484222325ULL;
+            if (c == ' ')
+                return mix64(sum);
+            continue;
+        }
+        h = (h ^ c) * 0x100000001b3ULL;
+    }
+    return mix64(sum + mix64(h));
+}
+
+/* The body's lines, one at a time: [*at, *at + *len) without the '\n'. 0 at the end. */
+static int next_line(const struct batch *b, size_t *pos, const char **at, size_t *len)
+{
+    if (*pos >= b->body.len)
+        return 0;
+    const char *p = b->body.data + *pos;
+    const char *nl = memchr(p, '\n', b->body.len - *pos);
+    size_t n = nl != NULL ? (size_t)(nl - p) : b->body.len - *pos;
+    *at = p;
+    *len = n;
+    *pos += n + 1;
+    return 1;
+}
+
+/* The lowest and highest time of the batch (keys_made 1). */
+static void batch_times(struct batch *b)
+{
+    if (b->keys_made >= 1)
+        return;
+    int64_t unit = lp_precision_ns((enum lp_precision)b->precision);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    size_t pos = 0, n;
+    const char *l;
+    while (next_line(b, &pos, &l, &n)) {
+        int64_t t;
+        if (!line_time(l, n, unit, &t)) {
+            b->keys_wild = 1;
+            break;
+        }
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
+    b->t_lo = lo;
+    b->t_hi = hi;
+    b->keys_made = 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One sorted 64-bit key per line: its series and its time (keys_made 2). */
+static void batch_keys(struct batch *b)
+{
+    batch_times(b);
+    if (b->keys_made >= 2 || b->keys_wild)
+        return;
+    int64_t unit = lp_precision_ns((enum lp_precision)b->precision);
+    b->keys = xmalloc((b->lines > 0 ? b->lines : 1) * sizeof(*b->keys));
+    size_t pos = 0, n, k = 0;
+    const char *l;
+    while (next_line(b, &pos, &l, &n) && k < b->lines) {
+        int64_t t = 0;
+        (void)line_time(l, n, unit, &t); /* it could be read: batch_times said so */
+        b->keys[k++] = mix64(line_series(l, n) ^ mix64((uint64_t)t));
+    }
+    b->n_keys = k;
+    qsort(b->keys, k, sizeof(*b->keys), cmp_u64);
+    b->keys_made = 2;
+}
+
+int batch_overlap(struct batch *a, struct batch *b)
+{
+    batch_times(a);
+    batch_times(b);
+    if (a->keys_wild || b->keys_wild)
+        return 1;
+    if (a->t_hi < b->t_lo || b->t_hi < a->t_lo)
+        return 0;
+    batch_keys(a);
+    batch_keys(b);
+    size_t i = 0, j = 0;
+    while (i < a->n_keys && j < b->n_keys) {
+        if (a->keys[i] == b->keys[j])
+            return 1;
+        if (a->keys[i] < b->keys[j])
+            i++;
+        else
+            j++;
+    }
+    return 0;
 }
 
 void batch_seg_record(const struct batch *b, size_t i, struct wal_record *rec)
