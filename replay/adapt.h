@@ -1,6 +1,6 @@
 /* Adaptive concurrency for one backend: how many batches its sender keeps in flight and how
  * large it cuts them, from the answers it gets. A pure state machine: the sender reports each
- * send and each answer (its outcome, latency and size, with the loop's clock), and reads the
+ * send and each answer (its outcome, latency and size, with a monotonic clock), and reads the
  * two limits back. No I/O, no clock of its own, no allocation; any thread, one owner.
  *
  * In flight (additive increase, multiplicative decrease, as TCP and Vector's adaptive request
