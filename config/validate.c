@@ -124,6 +124,15 @@ static int validate_backend(const struct config *c, size_t i, char *err, size_t 
     if (b->max_in_flight == 0)
         return cfg_fail(err, err_cap, "backend '%s': max-in-flight must be greater than 0",
                         b->name);
+    if (b->min_in_flight == 0)
+        return cfg_fail(err, err_cap, "backend '%s': min-in-flight must be greater than 0",
+                        b->name);
+    if (b->min_in_flight > b->max_in_flight)
+        return cfg_fail(err, err_cap, "backend '%s': min-in-flight (%zu) is above max-in-flight (%zu)",
+                        b->name, b->min_in_flight, b->max_in_flight);
+    if (b->batch_min_bytes == 0)
+        return cfg_fail(err, err_cap, "backend '%s': batch-min-bytes must be greater than 0",
+                        b->name);
     if (b->retry_max_delay_ms == 0)
         return cfg_fail(err, err_cap, "backend '%s': retry-max-delay must be greater than 0",
                         b->name);

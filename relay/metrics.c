@@ -354,6 +354,13 @@ enum bfam {
     BF_BARRIER_TIMEOUTS,
     BF_FENCE_WAITING,
     BF_FENCE_TIMEOUTS,
+    BF_IN_FLIGHT,
+    BF_IN_FLIGHT_LIMIT,
+    BF_IN_FLIGHT_RAISES,
+    BF_IN_FLIGHT_CUTS,
+    BF_BATCH_LIMIT,
+    BF_BATCH_RAISES,
+    BF_BATCH_CUTS,
     BF_COUNT
 };
 
@@ -398,6 +405,20 @@ static const struct {
      "statement."},
     {"influx_wal_peer_fence_timeouts_total", "counter",
      "Fences passed after peer-timeout without the leader relay applying the statement."},
+    {"influx_wal_backend_in_flight", "gauge", "Writes to the backend in flight now."},
+    {"influx_wal_backend_in_flight_limit", "gauge",
+     "Writes the sender may have in flight now, adapted to the backend's answers between "
+     "min-in-flight and max-in-flight."},
+    {"influx_wal_backend_in_flight_limit_raises_total", "counter",
+     "Times the in-flight limit was raised (throughput held with the window in use)."},
+    {"influx_wal_backend_in_flight_limit_cuts_total", "counter",
+     "Times the in-flight limit was lowered (timeouts, 5xx, refused connections, latency)."},
+    {"influx_wal_backend_batch_bytes_limit", "gauge",
+     "Body bytes a batch may have now, adapted between batch-min-bytes and batch-max-bytes."},
+    {"influx_wal_backend_batch_bytes_limit_raises_total", "counter",
+     "Times the batch size was doubled (answers well within the timeout)."},
+    {"influx_wal_backend_batch_bytes_limit_cuts_total", "counter",
+     "Times the batch size was halved (timeouts, 413, answers near the timeout)."},
 };
 
 static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta)
@@ -443,6 +464,20 @@ static double bvalue(enum bfam f, const struct relay_backend_view *s, double eta
         return s->fence_wait_seq != 0 ? 1 : 0;
     case BF_FENCE_TIMEOUTS:
         return (double)s->fence_timeouts_total;
+    case BF_IN_FLIGHT:
+        return (double)s->in_flight;
+    case BF_IN_FLIGHT_LIMIT:
+        return (double)s->in_flight_limit;
+    case BF_IN_FLIGHT_RAISES:
+        return (double)s->in_flight_raises_total;
+    case BF_IN_FLIGHT_CUTS:
+        return (double)s->in_flight_cuts_total;
+    case BF_BATCH_LIMIT:
+        return (double)s->batch_bytes_limit;
+    case BF_BATCH_RAISES:
+        return (double)s->batch_bytes_raises_total;
+    case BF_BATCH_CUTS:
+        return (double)s->batch_bytes_cuts_total;
     case BF_COUNT:
         break;
     }

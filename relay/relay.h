@@ -137,6 +137,10 @@ struct relay_backend_view {
     uint64_t barrier_wait_seq, barrier_wait_since_ns;
     uint64_t barrier_timeouts_total, fence_timeouts_total;
     uint64_t oldest_unacked_ns; /* receive time of the first record not delivered; 0: none */
+    /* Adaptive concurrency: writes in flight, the limits chosen now, their raises and cuts. */
+    uint64_t in_flight, in_flight_limit, batch_bytes_limit;
+    uint64_t in_flight_raises_total, in_flight_cuts_total;
+    uint64_t batch_bytes_raises_total, batch_bytes_cuts_total;
 };
 
 /* A peer relay as the daemon last polled it. */

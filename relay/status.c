@@ -375,6 +375,10 @@ static void json_backends(struct buf *b, const struct relay_snapshot *s, struct 
                    ",\"retries\":%" PRIu64 ",\"down_since\":",
                    x->sent_points_total, x->dead_letters_total, x->retries_total);
         jsecs(b, x->down_since_ns);
+        buf_printf(b,
+                   ",\"in_flight\":%" PRIu64 ",\"in_flight_limit\":%" PRIu64
+                   ",\"batch_bytes_limit\":%" PRIu64,
+                   x->in_flight, x->in_flight_limit, x->batch_bytes_limit);
         buf_append_str(b, ",\"last_error\":");
         buf_append_json_quoted(b, x->last_error);
         buf_append_str(b, ",\"last_error_at\":");

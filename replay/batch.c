@@ -13,6 +13,7 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -36,6 +37,7 @@ void batch_free(struct batch *b)
     free(b->segs);
     free(b->gz);
     free(b->answer);
+    free(b->keys);
     free(b);
 }
 
@@ -174,6 +176,249 @@ void batch_split_at(const struct batch *b, size_t want, struct batch **first,
     uint64_t before = b->n_segs > 0 ? b->segs[0].seq - 1 : b->end_seq;
     batch_seal(*first, before);
     (*second)->end_seq = b->end_seq;
+}
+
+size_t batch_lines_within(const struct batch *b, size_t max_bytes)
+{
+    size_t lines = 0;
+    const char *p = b->body.data, *end = p + b->body.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t upto = nl != NULL ? (size_t)(nl - b->body.data) + 1 : b->body.len;
+        if (lines > 0 && upto > max_bytes)
+            break;
+        lines++;
+        p = b->body.data + upto;
+    }
+    return lines;
+}
+
+/* ---- series and times -------------------------------------------------------------------- */
+
+/* splitmix64's finalizer: every bit of the input moves every bit of the output. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* 'n' bytes, eight at a time (a multiply per word, not per byte), finished with one more
+ * multiply: enough spread for summing (line_series mixes the sum again). */
+static inline uint64_t hash_bytes(const char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    if (n > 0) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
+}
+
+/* The value of 8 ASCII digits (checked by the caller), most significant first, without a
+ * multiply per digit: pairs, then fours, then the eight. */
+static uint64_t digits8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    w -= 0x3030303030303030ULL;
+    w = (w * 10 + (w >> 8)) & 0x00ff00ff00ff00ffULL;
+    w = (w * 100 + (w >> 16)) & 0x0000ffff0000ffffULL;
+    return (w * 10000 + (w >> 32)) & 0xffffffffULL;
+}
+
+/* The timestamp at the end of a stored line (every stored line has one: the relay stamps those
+ * that came without), in ns; 0 when it cannot be read there. */
+static int line_time(const char *line, size_t len, int64_t unit_ns, int64_t *ns)
+{
+    size_t i = len, digits = 0;
+    while (i > 0 && (unsigned char)(line[i - 1] - '0') < 10 && digits < 20) {
+        i--;
+        digits++;
+    }
+    if (digits == 0 || digits > 19)
+        return 0;
+    size_t first = i;
+    int neg = i > 0 && line[i - 1] == '-';
+    if (neg)
+        i--;
+    if (i == 0 || line[i - 1] != ' ')
+        return 0;
+    uint64_t v = 0;
+    size_t k = first;
+    for (; digits % 8 != 0; digits--)
+        v = v * 10 + (uint64_t)(line[k++] - '0');
+    for (; digits > 0; digits -= 8, k += 8)
+        v = v * 100000000ULL + digits8(line + k);
+    if (v > (uint64_t)INT64_MAX)
+        return 0;
+    int64_t t = neg ? -(int64_t)v : (int64_t)v;
+    /* Saturate: two times that saturate alike may be taken for one, which only costs
+     * concurrency, never order. */
+    if (t > INT64_MAX / unit_ns)
+        t = INT64_MAX;
+    else if (t < INT64_MIN / unit_ns)
+        t = INT64_MIN;
+    else
+        t *= unit_ns;
+    *ns = t;
+    return 1;
+}
+
+/* Whether any byte of 'w' is ',', ' ' or '\\' (the classic test for a zero byte, on w XOR
+ * each of them). */
+static int word_has_delim(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t a = w ^ (ones * ','), b = w ^ (ones * ' '), c = w ^ (ones * '\\');
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs ? 1 : 0;
+}
+
+/* The series of a line as influxd keys it: the measurement and the set of tags, whatever their
+ * order (each tag is hashed alone and the hashes added), up to the first unescaped space. The
+ * names are hashed as written, escapes included. Not mixed: batch_keys mixes it with the time. */
+static uint64_t line_series(const char *line, size_t len)
+{
+    uint64_t sum = 0;
+    size_t start = 0, i = 0;
+    int measurement = 1;
+    while (i < len) {
+        if (i + 8 <= len) { /* eight bytes without a delimiter at once */
+            uint64_t w;
+            memcpy(&w, line + i, 8);
+            if (!word_has_delim(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        char c = line[i];
+        if (c == '\\') { /* an escaped character is part of the name */
+            i += 2;
+            continue;
+        }
+        if (c != ',' && c != ' ') {
+            i++;
+            continue;
+        }
+        uint64_t part = hash_bytes(line + start, i - start, measurement ? 0x51ed27 : 0x7a9);
+        sum += measurement ? part * 3 : part;
+        measurement = 0;
+        if (c == ' ')
+            return sum;
+        start = ++i;
+    }
+    return sum + hash_bytes(line + start, (i < len ? i : len) - start, 1);
+}
+
+/* The body's lines, one at a time: [*at, *at + *len) without the '\n'. 0 at the end. */
+static int next_line(const struct batch *b, size_t *pos, const char **at, size_t *len)
+{
+    if (*pos >= b->body.len)
+        return 0;
+    const char *p = b->body.data + *pos;
+    const char *nl = memchr(p, '\n', b->body.len - *pos);
+    size_t n = nl != NULL ? (size_t)(nl - p) : b->body.len - *pos;
+    *at = p;
+    *len = n;
+    *pos += n + 1;
+    return 1;
+}
+
+/* The lowest and highest time of the batch, and each line's time in 'keys' for batch_keys
+ * (keys_made 1). */
+static void batch_times(struct batch *b)
+{
+    if (b->keys_made >= 1)
+        return;
+    int64_t unit = lp_precision_ns((enum lp_precision)b->precision);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    size_t cap = b->lines > 0 ? b->lines : 1, k = 0;
+    b->keys = xmalloc(cap * sizeof(*b->keys));
+    size_t pos = 0, n;
+    const char *l;
+    while (k < cap && next_line(b, &pos, &l, &n)) {
+        int64_t t;
+        if (!line_time(l, n, unit, &t)) {
+            b->keys_wild = 1;
+            break;
+        }
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+        b->keys[k++] = (uint64_t)t;
+    }
+    b->n_keys = k;
+    b->t_lo = lo;
+    b->t_hi = hi;
+    b->keys_made = 1;
+}
+
+/* Sort 'n' keys: least significant byte first, eight stable counting passes ('tmp' holds n). */
+static void radix_sort(uint64_t *k, uint64_t *tmp, size_t n)
+{
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((k[i] >> shift) & 0xff) + 1]++;
+        for (size_t d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(k[i] >> shift) & 0xff]++] = k[i];
+        uint64_t *t = k;
+        k = tmp;
+        tmp = t;
+    }
+    /* Eight passes: the sorted keys are back in the first array. */
+}
+
+/* One sorted 64-bit key per line: its series and its time (keys_made 2). */
+static void batch_keys(struct batch *b)
+{
+    batch_times(b);
+    if (b->keys_made >= 2 || b->keys_wild)
+        return;
+    size_t pos = 0, n, k = 0;
+    const char *l;
+    while (k < b->n_keys && next_line(b, &pos, &l, &n)) {
+        b->keys[k] = mix64(line_series(l, n) + b->keys[k] * 0x9e3779b97f4a7c15ULL);
+        k++;
+    }
+    uint64_t *tmp = xmalloc((k > 0 ? k : 1) * sizeof(*tmp));
+    radix_sort(b->keys, tmp, k);
+    free(tmp);
+    b->keys_made = 2;
+}
+
+int batch_overlap(struct batch *a, struct batch *b)
+{
+    batch_times(a);
+    batch_times(b);
+    if (a->keys_wild || b->keys_wild)
+        return 1;
+    if (a->t_hi < b->t_lo || b->t_hi < a->t_lo)
+        return 0;
+    batch_keys(a);
+    batch_keys(b);
+    size_t i = 0, j = 0;
+    while (i < a->n_keys && j < b->n_keys) {
+        if (a->keys[i] == b->keys[j])
+            return 1;
+        if (a->keys[i] < b->keys[j])
+            i++;
+        else
+            j++;
+    }
+    return 0;
 }
 
 void batch_seg_record(const struct batch *b, size_t i, struct wal_record *rec)

@@ -81,6 +81,12 @@ struct sender_conf *sender_conf_new(const struct replay_backend_opts *o)
     c->batch_max_bytes = o->batch_max_bytes ? o->batch_max_bytes : d.batch_max_bytes;
     c->batch_max_points = o->batch_max_points ? o->batch_max_points : d.batch_max_points;
     c->max_in_flight = o->max_in_flight ? o->max_in_flight : d.max_in_flight;
+    c->min_in_flight = o->min_in_flight ? o->min_in_flight : d.min_in_flight;
+    if (c->min_in_flight > c->max_in_flight) /* config_validate refuses it; the CLI's flags */
+        c->min_in_flight = c->max_in_flight;
+    c->batch_min_bytes = o->batch_min_bytes ? o->batch_min_bytes : d.batch_min_bytes;
+    if (c->batch_min_bytes > c->batch_max_bytes) /* a small batch-max-bytes wins */
+        c->batch_min_bytes = c->batch_max_bytes;
     c->start = o->start;
     c->ephemeral = o->ephemeral;
     c->source = o->ephemeral && o->source != NULL ? xstrdup(o->source) : NULL;

@@ -29,10 +29,13 @@ enum replay_api { REPLAY_API_V1 = 0, REPLAY_API_V2 = 2, REPLAY_API_V3 = 3 };
  * (config_deinit for a loaded config's backends).
  * url: http or https, at most 200 bytes, a trailing '/' dropped; user:password@ in it works
  * but is never shown in status or logs.
- * max_in_flight: batches in memory and on the wire; after a failure one at a time until a
- * write is acknowledged. The cursor always moves in log order; with more than one in flight a
- * resent batch can land after a later one, which is harmless with explicit timestamps unless
- * one series and timestamp is written twice with different values inside the window. */
+ * min_in_flight, max_in_flight: the bounds of the batches in memory and on the wire, and
+ * batch_min_bytes, batch_max_bytes those of a batch's size: within them both follow the
+ * backend's answers (replay/adapt.h: more in flight while throughput holds, fewer when latency
+ * doubles, half on timeouts and 5xx; smaller batches after a timeout, so a slow link
+ * progresses). After a failure one at a time until a write is acknowledged. The cursor always
+ * moves in log order, and a batch is not sent while one before it that is not done holds a
+ * point of the same series and timestamp, so no point overtakes an older one of its own. */
 struct replay_backend_opts {
     const char *name;            /* [A-Za-z0-9_.-]{1,64} */
     const char *url;             /* base URL: "http://127.0.0.1:8086" */
@@ -45,8 +48,10 @@ struct replay_backend_opts {
     uint64_t timeout_ms;         /* whole request; 10000 (/ping: at most 5000) */
     uint64_t connect_timeout_ms; /* 2000 */
     size_t batch_max_bytes;      /* 4 MiB; a single longer line is sent alone */
+    size_t batch_min_bytes;      /* 16 KiB; lowered to batch_max_bytes when above it */
     size_t batch_max_points;     /* 5000 lines */
-    size_t max_in_flight;        /* 2 */
+    size_t min_in_flight;        /* 1 */
+    size_t max_in_flight;        /* 4 */
     uint64_t retry_max_delay_ms; /* backoff cap; 30000 (it starts at 100 ms, with jitter) */
     enum replay_start start;     /* where a backend unknown to the log starts; latest */
     int create_database;         /* on 404 "database not found": CREATE DATABASE once, retry */
@@ -89,8 +94,8 @@ struct replay_backend_opts {
 };
 
 /* Fill 'o' with the defaults of every option: zero and NULL, except timeout 10 s, connect
- * timeout 2 s, batches of at most 4 MiB and 5000 points, 2 in flight, retry backoff capped at
- * 30 s, start latest. Any thread. */
+ * timeout 2 s, batches of 16 KiB to 4 MiB and at most 5000 points, 1 to 4 in flight, retry
+ * backoff capped at 30 s, start latest. Any thread. */
 void replay_backend_opts_defaults(struct replay_backend_opts *o);
 
 /* Create the replay engine on 'loop' over log 'w' (borrowed; both outlive it). The log's
@@ -170,6 +175,11 @@ struct replay_backend_status {
     uint64_t barrier_wait_since_ns;
     uint64_t barrier_timeouts_total, fence_timeouts_total;
     uint64_t oldest_unacked_ns; /* receive time of the first record after the cursor; 0 none */
+    /* Adaptive concurrency (replay/adapt.h): writes in flight now, the limits chosen now, and
+     * how often each was raised and cut (this process). */
+    uint64_t in_flight, in_flight_limit, batch_bytes_limit;
+    uint64_t in_flight_raises_total, in_flight_cuts_total;
+    uint64_t batch_bytes_raises_total, batch_bytes_cuts_total;
 };
 
 /* A snapshot of every backend's status, in configuration order; caller frees *out (NULL when

@@ -9,6 +9,7 @@
 #define IWR_REPLAY_INT_H
 
 #include "common/buf.h"
+#include "replay/adapt.h"
 #include "replay/classify.h"
 #include "replay/replay.h"
 #include "wal/wal.h"
@@ -71,6 +72,13 @@ struct batch {
     int native_stmt;      /* for a v2/v3 backend: its enum gen_stmt (statement.c) */
     int native_step;      /* 2.x: 0 looks up the org's or bucket's ID, 1 uses it */
     char native_id[40];   /* that ID */
+    /* Its points' series and times, made on first use by batch_overlap: 1 the time range,
+     * 2 the keys too; keys_wild: a line's time could not be read (it overlaps anything). */
+    int keys_made, keys_wild;
+    int64_t t_lo, t_hi; /* ns */
+    uint64_t *keys;     /* one per line, a hash of series and time, sorted */
+    size_t n_keys;
+    uint64_t ticket;    /* its last send (adapt_sent) */
 };
 
 struct batch_limits {
@@ -97,6 +105,13 @@ void batch_split(const struct batch *b, struct batch **first, struct batch **sec
 /* The same, with 'want' lines (1 <= want < b->lines) in the first part. */
 void batch_split_at(const struct batch *b, size_t want, struct batch **first,
                     struct batch **second);
+/* How many lines from the start of 'b' fit in 'max_bytes' (at least 1). */
+size_t batch_lines_within(const struct batch *b, size_t max_bytes);
+/* Whether 'a' and 'b' may hold a point of the same series (measurement and tags, in any order)
+ * and timestamp: 1 when they do, or when a line's time cannot be read; 0 only when they
+ * certainly do not (64-bit hashes: a collision makes a false 1, never a false 0). Caches what
+ * it computes in both. */
+int batch_overlap(struct batch *a, struct batch *b);
 /* A view of segment 'i' as a record (for wal_dead_add): borrows b. */
 void batch_seg_record(const struct batch *b, size_t i, struct wal_record *rec);
 /* gzip 'len' bytes into a malloc'd buffer (caller frees). 0 or -ENOMEM/-EINVAL. */
@@ -131,6 +146,7 @@ struct sender_conf {
     int accept_partial, no_sync;
     uint64_t timeout_ms, connect_timeout_ms, retry_max_delay_ms, give_up_after_ms;
     size_t batch_max_bytes, batch_max_points, max_in_flight, give_up_bytes;
+    size_t batch_min_bytes, min_in_flight; /* the adaptive limits' floors (adapt.h) */
     enum replay_start start;
     int ephemeral; /* see struct replay_backend_opts */
     char *source;
@@ -212,6 +228,9 @@ struct sender {
     struct batch *head, *tail;
     size_t n_batches;
     size_t sending;
+    /* How many batches may be in flight and how large they are cut: adapted to the backend's
+     * answers within the options' bounds (adapt.h). */
+    struct adapt ad;
     struct request *reqs;
     /* Retrying. */
     unsigned fails;  /* failures since the last acknowledged write */

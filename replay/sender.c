@@ -21,7 +21,11 @@
  * - Dead letters are submitted before the move that passes their record, and the writer
  *   applies ops in order, so no refused line is ever lost between the two.
  * - No read transaction is held outside fill() and tick(): batches are copies.
- * - Memory is bounded by max_in_flight batches of batch_max_bytes (splitting only cuts them). */
+ * - Memory is bounded by max_in_flight batches of batch_max_bytes (splitting only cuts them).
+ * - Batches go out in log order, at most the adaptive window (s->ad, adapt.h) at once, cut to
+ *   its batch size first; a batch waits while one before it that is not done holds a point
+ *   of the same series and timestamp (batch_overlap), so a resend never lands over a newer
+ *   value of its own point. Statements and fences keep their barrier (statement.c). */
 #include "replay/replay_int.h"
 
 #include "replay/generation.h"
@@ -33,6 +37,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
 
 #define BACKOFF_START_MS 100
 #define PING_TIMEOUT_MS 2000
@@ -208,7 +213,16 @@ static void send_batch(struct sender *s, struct batch *b)
     }
     b->state = BATCH_SENDING;
     s->sending++;
+    if (!b->stmt)
+        b->ticket = adapt_sent(&s->ad, s->sending);
     replay_add_request(s->r, q);
+}
+
+/* The adaptive controller's bounds from the options. */
+static void adapt_bounds_of(const struct sender_conf *c, struct adapt_bounds *b)
+{
+    *b = (struct adapt_bounds){c->min_in_flight, c->max_in_flight, c->batch_min_bytes,
+                               c->batch_max_bytes, c->timeout_ms};
 }
 
 static void send_ping(struct sender *s)
@@ -247,6 +261,41 @@ static int pass_fences(struct sender *s)
     return passed;
 }
 
+static void queue_replace(struct sender *s, struct batch *b, struct batch *first,
+                          struct batch *second);
+
+/* Whether a batch before 'b' in the window that is not done (in flight, or waiting to be sent
+ * again) may hold a point of the same series and timestamp: then 'b' waits, so that the older
+ * value can never land after the newer one. */
+static int overlaps_earlier(struct sender *s, struct batch *b)
+{
+    for (struct batch *x = s->head; x != NULL && x != b; x = x->next) {
+        if (x->stmt || x->fence || (x->state != BATCH_SENDING && x->state != BATCH_QUEUED))
+            continue; /* done, or its lines go to the dead letters, not to the backend */
+        if (batch_overlap(x, b))
+            return 1;
+    }
+    return 0;
+}
+
+/* A queued batch larger than the batch size now (the size came down after it was cut, a
+ * timeout for one): its first part that fits takes its place, the rest follows it. */
+static struct batch *fit_batch(struct sender *s, struct batch *b)
+{
+    if (b->stmt || b->fence || b->lines < 2 || b->body.len <= s->ad.batch_bytes)
+        return b;
+    size_t want = batch_lines_within(b, s->ad.batch_bytes);
+    if (want >= b->lines)
+        return b;
+    struct batch *first, *second;
+    batch_split_at(b, want, &first, &second);
+    log_debug("event=batch_cut backend=%s seq=%" PRIu64 " lines=%zu bytes=%zu limit=%zu",
+              s->conf->name, b->segs[0].seq, b->lines, b->body.len, s->ad.batch_bytes);
+    queue_replace(s, b, first, second);
+    batch_free(b);
+    return first;
+}
+
 /* Send the queued batches, in log order, up to the window. After a failure, only the first
  * goes (it is the probe), so a backend on hold does not get the whole window refused again. */
 static void send_ready(struct sender *s)
@@ -259,13 +308,16 @@ static void send_ready(struct sender *s)
             return;
         advance(s);
     }
-    size_t window = s->fails > 0 ? 1 : s->conf->max_in_flight;
+    size_t window = s->fails > 0 ? 1 : s->ad.in_flight;
     int stop = 0;
     for (struct batch *b = s->head; b != NULL && !stop && s->sending < window; b = b->next) {
         if (!statement_may_send(s, b, &stop)) /* a statement goes alone, in its place */
             continue;
         if (b->stmt && !fence_barrier_ok(s, b)) /* the other relays first (fence.c) */
             break;
+        b = fit_batch(s, b);
+        if (!b->stmt && overlaps_earlier(s, b))
+            break; /* in order: nothing after it goes before it */
         send_batch(s, b);
     }
 }
@@ -402,7 +454,8 @@ static void fill(struct sender *s)
                  c->name, s->acked, stored);
         sender_resync(s, stored);
     }
-    if (s->mode != MODE_UP || s->n_batches >= c->max_in_flight) {
+    size_t window = s->ad.in_flight; /* batches read ahead: the adaptive window */
+    if (s->mode != MODE_UP || s->n_batches >= window) {
         wal_reader_end(s->reader);
         return;
     }
@@ -413,7 +466,7 @@ static void fill(struct sender *s)
     /* A range reads nothing past its end. */
     uint64_t end = s->store->end(s, high);
     const char *who = s->source;
-    struct batch_limits lim = {c->batch_max_bytes, c->batch_max_points};
+    struct batch_limits lim = {s->ad.batch_bytes, c->batch_max_points};
     uint64_t prev_end = s->tail != NULL ? s->tail->end_seq : s->target;
     struct batch *open = NULL;
     int full = 0;
@@ -473,7 +526,7 @@ static void fill(struct sender *s)
                 queue_push(s, open);
                 open = NULL;
             }
-            if (s->n_batches >= c->max_in_flight) {
+            if (s->n_batches >= window) {
                 full = 1;
                 break;
             }
@@ -492,7 +545,7 @@ static void fill(struct sender *s)
                 open = NULL;
             }
             if (open == NULL) {
-                if (s->n_batches >= c->max_in_flight) {
+                if (s->n_batches >= window) {
                     s->part_seq = from > 0 ? rec.seq : 0;
                     s->part_off = from;
                     full = 1;
@@ -605,6 +658,32 @@ static void give_up(struct sender *s, const char *reason)
 /* ---- answers ----------------------------------------------------------------------------------
  */
 
+/* Tell the controller how the backend answered a write: an answer is capacity, a timeout,
+ * 5xx, 408, 429 or a transport failure is overload, a 413 says the batch is too large; a
+ * hold (credentials, a missing database) says nothing about capacity. */
+static void adapt_observe(struct sender *s, const struct batch *b, struct replay_verdict v,
+                          CURLcode result, long http, uint64_t us)
+{
+    enum adapt_outcome o;
+    if (result == CURLE_OPERATION_TIMEDOUT)
+        o = ADAPT_TIMEOUT;
+    else if (v.action == REPLAY_RETRY)
+        o = ADAPT_OVERLOAD;
+    else if (v.action == REPLAY_HOLD)
+        return;
+    else if (result == CURLE_OK && http == 413)
+        o = ADAPT_TOO_LARGE;
+    else
+        o = ADAPT_OK;
+    size_t in_flight = s->ad.in_flight, batch_bytes = s->ad.batch_bytes;
+    int full = b->body.len * 2 >= batch_bytes || b->lines * 2 >= s->conf->batch_max_points;
+    adapt_answer(&s->ad, b->ticket, o, b->body.len, full, us, uv_hrtime() / 1000);
+    if (s->ad.in_flight != in_flight || s->ad.batch_bytes != batch_bytes)
+        log_debug("event=adapt backend=%s outcome=%d latency_ms=%" PRIu64 " in_flight=%zu"
+                  " batch_bytes=%zu",
+                  s->conf->name, (int)o, us / 1000, s->ad.in_flight, s->ad.batch_bytes);
+}
+
 static void write_done(struct sender *s, struct request *q, CURLcode result, long http, uint64_t us)
 {
     struct batch *b = q->batch;
@@ -626,6 +705,8 @@ static void write_done(struct sender *s, struct request *q, CURLcode result, lon
         v = gen_classify_v2(result, http, q->resp.data, q->resp.len);
     else
         v = replay_classify(result, http, q->resp.data, q->resp.len);
+    if (!b->stmt)
+        adapt_observe(s, b, v, result, http, us);
     switch (v.action) {
     case REPLAY_ACK:
         b->state = BATCH_DONE;
@@ -769,6 +850,9 @@ struct sender *sender_new(struct replay *r, struct sender_conf *conf)
     s->r = r;
     s->conf = conf;
     s->mode = MODE_STARTING;
+    struct adapt_bounds ab;
+    adapt_bounds_of(conf, &ab);
+    adapt_init(&s->ad, &ab);
     sender_status_init(s);
     s->store = conf->ephemeral ? &sender_store_memory : &sender_store_log;
     snprintf(s->source, sizeof(s->source), "%s", conf->ephemeral ? conf->source : conf->name);
@@ -787,6 +871,9 @@ void sender_reconfigure(struct sender *s, struct sender_conf *conf)
     sender_conf_unref(s->conf);
     s->conf = conf;
     conf->refs++;
+    struct adapt_bounds ab;
+    adapt_bounds_of(conf, &ab);
+    adapt_set_bounds(&s->ad, &ab);
 }
 
 void sender_stop(struct sender *s, int forget)

@@ -181,6 +181,13 @@ void sender_status(const struct sender *s, uint64_t head, struct replay_backend_
         out->lag_records = end > out->cursor ? end - out->cursor : 0;
     }
     out->oldest_unacked_ns = s->oldest_unacked_ns;
+    out->in_flight = s->sending;
+    out->in_flight_limit = s->ad.in_flight;
+    out->batch_bytes_limit = s->ad.batch_bytes;
+    out->in_flight_raises_total = s->ad.in_flight_raises;
+    out->in_flight_cuts_total = s->ad.in_flight_cuts;
+    out->batch_bytes_raises_total = s->ad.batch_raises;
+    out->batch_bytes_cuts_total = s->ad.batch_cuts;
     if (out->caught_up || out->lag_records == 0) {
         out->lag_records = out->lag_bytes = 0;
         out->lag_seconds = 0;

@@ -364,6 +364,13 @@ static void view_of(const struct replay_backend_status *s, struct relay_backend_
     v->barrier_timeouts_total = s->barrier_timeouts_total;
     v->fence_timeouts_total = s->fence_timeouts_total;
     v->oldest_unacked_ns = s->oldest_unacked_ns;
+    v->in_flight = s->in_flight;
+    v->in_flight_limit = s->in_flight_limit;
+    v->batch_bytes_limit = s->batch_bytes_limit;
+    v->in_flight_raises_total = s->in_flight_raises_total;
+    v->in_flight_cuts_total = s->in_flight_cuts_total;
+    v->batch_bytes_raises_total = s->batch_bytes_raises_total;
+    v->batch_bytes_cuts_total = s->batch_bytes_cuts_total;
 }
 
 /* ---- several relays (replay/fence.c) ---- */

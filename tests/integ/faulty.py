@@ -23,7 +23,10 @@ stopped by PID like everything else:
         requests sent together reach influxd in any order. Everything else passes through unchanged.
 
 Both modes answer GET /__faulty/stats with JSON counters (tcp mode: only when the first bytes of
-a connection are exactly that request) and print one line per event on stdout.
+a connection are exactly that request) and print one line per event on stdout. The http mode
+also takes POST /__faulty/arm?fail=N[&status=S] while it runs: the next N requests on --paths
+are answered S (default --fail-status) as --fail-count would (a burst of 5xx in the middle of a
+run); it answers the counters.
 """
 import argparse
 import http.client
@@ -198,6 +201,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         path = urllib.parse.urlsplit(self.path).path
         if path == "/__faulty/stats":
+            self._answer(200, [("Content-Type", "application/json")], stats_body())
+            return
+        if path == "/__faulty/arm":
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            with LOCK:
+                cfg.fail_count = STATS["failed"] + int(q.get("fail", ["0"])[0])
+                cfg.fail_status = int(q.get("status", [str(cfg.fail_status)])[0])
+            say("event=armed fail_until=%d status=%d" % (cfg.fail_count, cfg.fail_status))
             self._answer(200, [("Content-Type", "application/json")], stats_body())
             return
         bump("requests")

@@ -151,6 +151,7 @@ def test_drop_and_delete_during_writes():
     a = h.Influxd("a").start()
     b = h.Influxd("b").start()
     r = h.Relay(config=relay_config([a, b], **{"batch-max-points": 50,
+                                               "min-in-flight": 4,
                                                "max-in-flight": 4})).start()
     ok_stmt(r, "CREATE DATABASE %s" % DB)
     base = 1_600_000_000_000_000_000
@@ -269,6 +270,7 @@ def test_order_and_sigkill():
     b = h.Influxd("b").start()
     slow_b = faulty_http(b.url, "--paths", "/write", "--hold-before-ms", 400, "--hold-jitter")
     r = h.Relay(config=relay_config([a, ("b", slow_b.url)], **{"batch-max-points": 25,
+                                                               "min-in-flight": 4,
                                                                "max-in-flight": 4})).start()
     ok_stmt(r, "CREATE DATABASE %s" % DB)
     h.check(h.wait_until(lambda: caught_up(r), timeout=30), "caught up")

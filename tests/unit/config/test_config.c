@@ -77,7 +77,9 @@ static void test_defaults(void)
     CHECK_EQ_INT(b ? b->connect_timeout_ms : 0, 2000, "defaults: connect timeout");
     CHECK_EQ_INT(b ? b->batch_max_bytes : 0, 4 << 20, "defaults: batch bytes");
     CHECK_EQ_INT(b ? b->batch_max_points : 0, 5000, "defaults: batch points");
-    CHECK_EQ_INT(b ? b->max_in_flight : 0, 2, "defaults: in flight");
+    CHECK_EQ_INT(b ? b->max_in_flight : 0, 4, "defaults: at most 4 in flight");
+    CHECK_EQ_INT(b ? b->min_in_flight : 0, 1, "defaults: at least 1 in flight");
+    CHECK_EQ_INT(b ? b->batch_min_bytes : 0, 16 << 10, "defaults: batches down to 16 KiB");
     CHECK_EQ_INT(b ? b->retry_max_delay_ms : 0, 30000, "defaults: retry cap");
     CHECK_EQ_INT(b ? (int)b->start : -1, REPLAY_START_LATEST, "defaults: start latest");
     CHECK(b && b->give_up_after_ms == 0 && b->give_up_bytes == 0, "defaults: never give up");
@@ -132,6 +134,8 @@ static const char full_layout[] = "[http]\n"
                                   "connect-timeout = \"3s\"\n"
                                   "batch-max-bytes = \"1MiB\"\n"
                                   "batch-max-points = 100\n"
+                                  "batch-min-bytes = \"8KiB\"\n"
+                                  "min-in-flight = 2\n"
                                   "max-in-flight = 4\n"
                                   "retry-max-delay = \"1m\"\n"
                                   "start = \"earliest\"\n"
@@ -204,6 +208,8 @@ static void test_full_layout(void)
         CHECK_EQ_INT(a->batch_max_bytes, 1 << 20, "batch-max-bytes");
         CHECK_EQ_INT(a->batch_max_points, 100, "batch-max-points");
         CHECK_EQ_INT(a->max_in_flight, 4, "max-in-flight");
+        CHECK_EQ_INT(a->min_in_flight, 2, "min-in-flight");
+        CHECK_EQ_INT(a->batch_min_bytes, 8 << 10, "batch-min-bytes");
         CHECK_EQ_INT(a->retry_max_delay_ms, 60000, "retry-max-delay");
         CHECK_EQ_INT(a->start, REPLAY_START_EARLIEST, "start");
         CHECK_EQ_INT(a->create_database, 1, "create-database");
@@ -751,6 +757,12 @@ static void test_validate(void)
           "backend 'local': batch-max-points must be greater than 0");
     VCASE(cfg.backends[0].max_in_flight = 0,
           "backend 'local': max-in-flight must be greater than 0");
+    VCASE(cfg.backends[0].min_in_flight = 0,
+          "backend 'local': min-in-flight must be greater than 0");
+    VCASE(cfg.backends[0].min_in_flight = 5,
+          "backend 'local': min-in-flight (5) is above max-in-flight (4)");
+    VCASE(cfg.backends[0].batch_min_bytes = 0,
+          "backend 'local': batch-min-bytes must be greater than 0");
     VCASE(cfg.backends[0].retry_max_delay_ms = 0,
           "backend 'local': retry-max-delay must be greater than 0");
     VCASE(cfg.backends[0].start = (enum replay_start)9,
@@ -1050,6 +1062,7 @@ static void test_files(void)
     CHECK(p->timeout_ms == q->timeout_ms && p->connect_timeout_ms == q->connect_timeout_ms &&
               p->batch_max_bytes == q->batch_max_bytes &&
               p->batch_max_points == q->batch_max_points && p->max_in_flight == q->max_in_flight &&
+              p->min_in_flight == q->min_in_flight && p->batch_min_bytes == q->batch_min_bytes &&
               p->retry_max_delay_ms == q->retry_max_delay_ms && p->start == q->start &&
               p->username == NULL && p->token == NULL && p->ca_file == NULL,
           "packaged [[backend]] values are the defaults");

@@ -5,6 +5,8 @@
 
 #include "replay/replay_int.h"
 
+#include "common/precision.h"
+
 #include <zlib.h>
 
 static struct wal_record rec(uint64_t seq, const char *db, const char *rp, const char *body)
@@ -218,8 +220,95 @@ static void test_urls(void)
     CHECK_EQ_STR(batch_precision_name(77), "ns", "unknown precision falls back to ns");
 }
 
+/* A batch of 'body' (precision ns unless set after). */
+static struct batch *batch_of(uint64_t seq, const char *body)
+{
+    static const struct batch_limits lim = {1 << 20, 100000};
+    struct wal_record r = rec(seq, "db", "", body);
+    struct batch *b = batch_new(&r);
+    batch_add(b, &r, 0, &lim);
+    batch_seal(b, seq - 1);
+    return b;
+}
+
+/* batch_overlap of two batches of one body each, both ways round. */
+static int overlap_of(const char *x, const char *y)
+{
+    struct batch *a = batch_of(1, x), *b = batch_of(2, y);
+    int o = batch_overlap(a, b);
+    CHECK(batch_overlap(b, a) == o, "overlap is symmetric");
+    batch_free(a);
+    batch_free(b);
+    return o;
+}
+
+static void test_overlap(void)
+{
+    CHECK(!overlap_of("cpu,host=a v=1 10\ncpu,host=a v=2 20\n", "cpu,host=a v=3 30\n"),
+          "times apart: no overlap");
+    CHECK(overlap_of("cpu,host=a v=1 10\ncpu,host=a v=2 20\n", "cpu,host=a v=9 20\n"),
+          "the same series and time: overlap");
+    CHECK(!overlap_of("cpu,host=a v=1 10\ncpu,host=b v=2 20\n", "cpu,host=c v=9 20\n"),
+          "the same time, another series: none");
+    CHECK(!overlap_of("cpu,host=a v=1 20\n", "mem,host=a v=1 20\n"),
+          "another measurement: none");
+    CHECK(overlap_of("cpu,host=a,dc=x v=1 20\n", "cpu,dc=x,host=a u=2 20\n"),
+          "tags in another order are the same series");
+    CHECK(!overlap_of("cpu,host=a,dc=x v=1 20\n", "cpu,host=x,dc=a v=1 20\n"),
+          "values swapped between tags: another series");
+    CHECK(overlap_of("c\\ pu,host=a\\,b v=1 20\n", "c\\ pu,host=a\\,b w=1 20\n"),
+          "escaped spaces and commas are part of the names");
+    CHECK(!overlap_of("c\\ pu,host=a\\,b v=1 20\n", "c\\ pu,host=a,b v=1 20\n"),
+          "... and not a separator");
+    CHECK(!overlap_of("cpu,host=a s=\"x 20\" 10\n", "cpu,host=a v=1 20\n"),
+          "the time is the last word, not one inside a string field");
+    CHECK(overlap_of("cpu,host=a v=1 -5\n", "cpu,host=a v=1 -5\n"),
+          "negative times are read");
+    CHECK(overlap_of("cpu,host=a v=1\n", "mem v=1 5\n"),
+          "a line without a readable time overlaps anything");
+
+    /* Precisions: 2 s and 2000000000 ns are one time. */
+    struct batch *a = batch_of(1, "cpu v=1 2\n"), *b = batch_of(2, "cpu v=2 2000000000\n");
+    a->precision = LP_S;
+    CHECK(batch_overlap(a, b), "times compared in ns across precisions");
+    batch_free(a);
+    batch_free(b);
+
+    /* Many lines: the halves of one batch, each half's series and times. */
+    struct buf body;
+    buf_init(&body);
+    for (int i = 0; i < 2000; i++)
+        buf_printf(&body, "m,host=h%d v=%di %d\n", i % 37, i, 1000 + i / 37);
+    buf_append(&body, "", 1);
+    struct batch *w = batch_of(1, body.data), *x, *y;
+    batch_split_at(w, 1000, &x, &y);
+    CHECK(!batch_overlap(x, y), "2000 distinct points split in two: the halves do not overlap");
+    struct batch *z = batch_of(3, "m,host=h5 v=0i 1027\n");
+    int in_x = 0, in_y = 0; /* the point of host h5 at time 1027: i = 27 * 37 + 5 = 1004 */
+    in_x = batch_overlap(x, z);
+    in_y = batch_overlap(y, z);
+    CHECK(!in_x && in_y, "a point of the second half is found in it only");
+    batch_free(w);
+    batch_free(x);
+    batch_free(y);
+    batch_free(z);
+    buf_deinit(&body);
+}
+
+static void test_lines_within(void)
+{
+    struct batch *b = batch_of(1, "a v=1 1\nb v=2 2\nc v=3 3\n"); /* 8 bytes a line */
+    CHECK_EQ_INT(batch_lines_within(b, 16), 2, "two lines in 16 bytes");
+    CHECK_EQ_INT(batch_lines_within(b, 17), 2, "... and in 17");
+    CHECK_EQ_INT(batch_lines_within(b, 3), 1, "at least one line");
+    CHECK_EQ_INT(batch_lines_within(b, 1000), 3, "every line when it fits");
+    batch_free(b);
+}
+
 int main(void)
 {
+    test_overlap();
+    test_lines_within();
     test_add_and_caps();
     test_odd_bodies();
     test_split();
