@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Resharding, for real, on loopback: a relay with two shards of two influxd 1.6.7 each, then a
+third shard added to its config
+
+    load -> relay [[shard]] s1=a1,a2 s2=b1,b2 (+ s3=c1,c2 after a restart) -> six influxd
+
+  * a shard added to the config is pending: after the restart its backends get the statements
+    (a CREATE DATABASE; a backend new to the log starts at its head) but no points, and the ring stays over the active shards (the placement
+    checked on all six, the ring computed here again, as in test_shards.py); /health,
+    /status.json and `influx-wal status` name the active and the pending shards;
+  * POST /api/shards/activate switches the ring (recorded in the log: a restart keeps it);
+    removing an active shard or naming an unknown one is refused;
+
+Uses tests/integ/harness.py. Every wait has a deadline."""
+
+import bisect
+import json
+import urllib.parse
+
+import harness as h
+
+DB = "reshdb"
+MEASUREMENTS = ["cpu", "mem", "disk", "net", "swap", "system", "kernel", "diskio", "nstat",
+                "procstat", "temp", "http"]
+GROUPS = {"s1": ("a1", "a2"), "s2": ("b1", "b2"), "s3": ("c1", "c2")}
+
+
+M64 = (1 << 64) - 1
+
+
+def ring_hash(b):
+    """FNV-1a 64 and the splitmix64 finaliser (relay/shard_ring.h), as test_shards.py has it."""
+    x = 0xcbf29ce484222325
+    for c in b:
+        x = ((x ^ c) * 0x100000001b3) & M64
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & M64
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def shard_of(names, db, m):
+    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in names for v in range(128))
+    i = bisect.bisect_left([p[0] for p in pts], ring_hash(("%s\0%s\0" % (db, m)).encode()))
+    return pts[0 if i == len(pts) else i][1]
+
+
+def shards_cfg(names):
+    return {"shard": [{"name": n, "backends": list(GROUPS[n])} for n in names]}
+
+
+def start_two():
+    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
+    r = h.Relay(backends=[backends[n] for n in ("a1", "a2", "b1", "b2")],
+                config=shards_cfg(["s1", "s2"])).start()
+    return backends, r
+
+
+def add_third(backends, r):
+    """The config gains s3 (c1, c2); the relay restarts with it (a SIGHUP that changes the
+    shards is refused)."""
+    r.backends = [(n, backends[n].url) for n in ("a1", "a2", "b1", "b2", "c1", "c2")]
+    r.config = shards_cfg(["s1", "s2", "s3"])
+    r.restart()
+
+
+def statement(r, q):
+    st, _, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
+        [("q", q), ("db", DB)]).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    h.check(st in (200, 202), "%s through the relay: %d" % (q, st), body[:200])
+
+
+def load(r, requests=4, ppr=25, tag=None):
+    loads = [h.Load(r.url, DB, points_per_request=ppr, requests=requests, concurrency=1,
+                    measurement=m) for m in MEASUREMENTS]
+    for ld in loads:
+        ld.start()
+    for ld in loads:
+        ld.join(120)
+        h.check(ld.conn_errors == 0 and ld.acked_total == requests * ppr,
+                "load %s acknowledged" % ld.measurement, ld.summary())
+    return {ld.measurement: ld.acked_total for ld in loads}
+
+
+def count(backend, m):
+    """Points of m on one influxd; 0 when it has not got the database (yet)."""
+    if DB not in backend.databases():
+        return 0
+    return backend.count(DB, m)
+
+
+def counts(backends):
+    return {(b, m): count(backends[b], m) for b in backends for m in MEASUREMENTS}
+
+
+def expect_placement(backends, want, ring):
+    """Every measurement complete on both backends of the shard 'ring' gives it, absent from the
+    other four."""
+    expect = {}
+    for m in MEASUREMENTS:
+        s = shard_of(ring, DB, m)
+        for shard, members in GROUPS.items():
+            for b in members:
+                expect[(b, m)] = want[m] if shard == s else 0
+    h.wait_until(lambda: counts(backends) == expect, timeout=60)
+    got = counts(backends)
+    bad = {k: (got[k], v) for k, v in expect.items() if got[k] != v}
+    h.check(not bad, "every point in exactly one shard's backends (ring over %s)" % ",".join(ring),
+            bad)
+
+
+def admin(r, path, **params):
+    st, _, body = h.request("POST", r.url + path + "?" + urllib.parse.urlencode(params), body=b"")
+    try:
+        doc = json.loads(body.decode() or "{}")
+    except ValueError:
+        doc = {"raw": body[:200]}
+    return st, doc
+
+
+def test_pending_shard_gets_no_keys():
+    backends, r = start_two()
+    statement(r, "CREATE DATABASE %s" % DB)
+    first = load(r)
+    expect_placement(backends, first, ["s1", "s2"])
+    add_third(backends, r)
+    # A backend new to the log starts at its head: the database comes with a statement now.
+    statement(r, "CREATE DATABASE %s" % DB)
+    h.wait_until(lambda: all(DB in backends[b].databases() for b in ("c1", "c2")), timeout=30)
+    st, doc = r.health()
+    h.check_eq(doc.get("shards", {}).get("active"), ["s1", "s2"], "/health: the active shards")
+    h.check_eq(doc["shards"]["pending"], ["s3"], "/health: s3 is pending")
+    st, _, body = h.request("GET", r.url + "/status.json")
+    sj = json.loads(body)
+    h.check_eq((sj["shards"]["active"], sj["shards"]["pending"]), (["s1", "s2"], ["s3"]),
+               "/status.json names them too")
+    for b in ("c1", "c2"):
+        h.check(DB in backends[b].databases(), "%s got the CREATE DATABASE (a statement)" % b)
+    second = load(r)
+    both = {m: first[m] + second[m] for m in MEASUREMENTS}
+    expect_placement(backends, both, ["s1", "s2"])
+    for b in ("c1", "c2"):
+        h.check_eq(backends[b].points_total(DB), 0, "%s (pending s3) got no points" % b)
+    r.stop()
+    rc, out, err = r.run_cli("status", "--config", r.config_path)
+    h.check_eq(rc, 0, "influx-wal status", err)
+    line = [x for x in out.splitlines() if x.startswith("shards")]
+    h.check_eq(line, ["shards      active s1,s2; pending s3 (no keys until "
+                      "`influx-wal reshard --apply`)"], "influx-wal status names them")
+    doc = r.cli_json("status", "--json", "--config", r.config_path)
+    h.check_eq(doc.get("shards"), {"active": ["s1", "s2"], "pending": ["s3"], "switch_seq": 0},
+               "influx-wal status --json")
+    r.start()
+
+    # Switching: refused for an unknown shard, for dropping an active one, then done.
+    st, doc = admin(r, "/api/shards/activate", shards="s1,s2,s9")
+    h.check_eq((st, doc), (404, {"error": "no such shard in the config: s9"}), "unknown shard")
+    st, doc = admin(r, "/api/shards/activate", shards="s1,s3")
+    h.check_eq(st, 409, "an active shard left out is refused", doc)
+    st, doc = admin(r, "/api/shards/activate", shards="s1,s2,s3")
+    h.check_eq(st, 200, "the switch", doc)
+    seq = doc["shards"]["switch_seq"]
+    h.check(seq > 0 and doc["shards"]["active"] == ["s1", "s2", "s3"] and
+            doc["shards"]["pending"] == [], "switched, recorded at a sequence", doc)
+    st, again = admin(r, "/api/shards/activate", shards="s3,s1,s2")
+    h.check_eq((st, again["shards"]["switch_seq"]), (200, seq), "the same set again: no change")
+    third = load(r)
+    moved = [m for m in MEASUREMENTS if shard_of(["s1", "s2", "s3"], DB, m) == "s3"]
+    h.check(len(moved) > 0, "some measurements move to s3", moved)
+    for m in MEASUREMENTS:
+        old = shard_of(["s1", "s2"], DB, m)
+        new = shard_of(["s1", "s2", "s3"], DB, m)
+        h.check(new in (old, "s3"), "%s stays on %s or moves to s3 only" % (m, old), new)
+        for b in GROUPS[new]:
+            h.wait_until(lambda: backends[b].count(DB, m) == third[m] + (both[m] if new == old else 0),
+                         timeout=30)
+            h.check_eq(backends[b].count(DB, m), third[m] + (both[m] if new == old else 0),
+                       "%s on %s after the switch" % (m, b))
+    r.restart()
+    st, doc = r.health()
+    h.check_eq((doc["shards"]["active"], doc["shards"]["switch_seq"]), (["s1", "s2", "s3"], seq),
+               "a restart keeps the switched ring (the log's state)")
+
+
+h.run([test_pending_shard_gets_no_keys])
