@@ -10,11 +10,20 @@ third shard added to its config
     /status.json and `influx-wal status` name the active and the pending shards;
   * POST /api/shards/activate switches the ring (recorded in the log: a restart keeps it);
     removing an active shard or naming an unknown one is refused;
+  * `influx-wal reshard --plan` prints exactly the measurements the ring moves, with their
+    points (and --json the same);
+  * `influx-wal reshard --apply` under a bounded write load: --keep-old stops before deleting
+    (the state file stays, the old shard keeps its copy), a second --apply resumes and deletes;
+    in the end every point is in exactly one shard's backends (counted per measurement on all
+    six) and the moved measurements are gone from their old shard;
+  * an --apply killed (SIGKILL) in the middle resumes from its state file and ends the same.
 
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
 import bisect
 import json
+import os
+import subprocess
 import urllib.parse
 
 import harness as h
@@ -46,8 +55,13 @@ def shard_of(names, db, m):
     return pts[0 if i == len(pts) else i][1]
 
 
-def shards_cfg(names):
-    return {"shard": [{"name": n, "backends": list(GROUPS[n])} for n in names]}
+def shards_cfg(names, backends=None):
+    """The config: [[shard]] tables, and with 'backends' the [[backend]] tables too (the CLI
+    reads them from the file)."""
+    cfg = {"shard": [{"name": n, "backends": list(GROUPS[n])} for n in names]}
+    if backends is not None:
+        cfg["backend"] = [{"name": b, "url": backends[b].url} for n in names for b in GROUPS[n]]
+    return cfg
 
 
 def start_two():
@@ -184,4 +198,124 @@ def test_pending_shard_gets_no_keys():
                "a restart keeps the switched ring (the log's state)")
 
 
-h.run([test_pending_shard_gets_no_keys])
+def start_file_config():
+    """As start_two, with the backends in the config file (the CLI finds them there)."""
+    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
+    r = h.Relay(config=shards_cfg(["s1", "s2"], backends)).start()
+    statement(r, "CREATE DATABASE %s" % DB)
+    first = load(r)
+    expect_placement(backends, first, ["s1", "s2"])
+    r.config = shards_cfg(["s1", "s2", "s3"], backends)
+    r.restart()
+    statement(r, "CREATE DATABASE %s" % DB)
+    h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
+    return backends, r, first
+
+
+def reshard(r, *args, timeout=300):
+    return h.run_cli("reshard", "--config", r.config_path, "--relay", r.url, *args,
+                     timeout=timeout)
+
+
+def moving():
+    return [m for m in sorted(MEASUREMENTS)
+            if shard_of(["s1", "s2"], DB, m) != shard_of(["s1", "s2", "s3"], DB, m)]
+
+
+def start_load(r, requests=30, ppr=20):
+    """A bounded write load on every measurement, running while the reshard does."""
+    loads = [h.Load(r.url, DB, points_per_request=ppr, requests=requests, concurrency=1,
+                    measurement=m, interval=0.05, deadline=120) for m in MEASUREMENTS]
+    for ld in loads:
+        ld.start()
+    return loads
+
+
+def finish_load(loads):
+    for ld in loads:
+        ld.join(180)
+        h.check(ld.conn_errors == 0 and ld.n503 == 0 and ld.acked_total == ld.requests * ld.ppr,
+                "load %s acknowledged in full during the reshard" % ld.measurement, ld.summary())
+    return {ld.measurement: ld.acked_total for ld in loads}
+
+
+def check_final(backends, r, want):
+    h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=60)
+    expect_placement(backends, want, ["s1", "s2", "s3"])
+    for m in moving():
+        old = shard_of(["s1", "s2"], DB, m)
+        for b in GROUPS[old]:
+            h.check(m not in backends[b].measurements(DB),
+                    "%s deleted from %s (its old shard %s)" % (m, b, old))
+    st, doc = r.health()
+    h.check_eq((doc["shards"]["active"], doc["shards"]["pending"]), (["s1", "s2", "s3"], []),
+               "every shard active after the reshard")
+
+
+def test_plan_and_apply():
+    backends, r, first = start_file_config()
+    moves = moving()
+    h.check(len(moves) > 0, "some measurements move to s3", moves)
+    rc, out, err = reshard(r, "--plan")
+    h.check_eq(rc, 0, "reshard --plan", err)
+    want = ["move db=%s measurement=%s from=%s to=s3 points=%d" %
+            (DB, m, shard_of(["s1", "s2"], DB, m), first[m]) for m in moves]
+    want.append("plan active=s1,s2 target=s1,s2,s3 measurements=%d points=%d" %
+                (len(moves), sum(first[m] for m in moves)))
+    h.check_eq(out.splitlines(), want, "reshard --plan: exactly the moves")
+    rc, out, err = reshard(r, "--plan", "--json")
+    h.check_eq(rc, 0, "reshard --plan --json", err)
+    doc = json.loads(out)
+    h.check_eq(doc, {"active": ["s1", "s2"], "target": ["s1", "s2", "s3"], "points":
+                     sum(first[m] for m in moves),
+                     "moves": [{"database": DB, "measurement": m,
+                                "from": shard_of(["s1", "s2"], DB, m), "to": "s3",
+                                "points": first[m]} for m in moves]},
+               "reshard --plan --json")
+    rc, out, err = h.run_cli("reshard", "--config", r.config_path, "--relay", r.url)
+    h.check_eq((rc, err.splitlines()[0]), (2, "influx-wal reshard: give one of --plan and --apply"),
+               "neither --plan nor --apply: usage")
+
+    loads = start_load(r)
+    h.wait_until(lambda: sum(ld.acked_total for ld in loads) > 0, timeout=30)
+    rc, out, err = reshard(r, "--apply", "--keep-old")
+    h.check_eq(rc, 0, "reshard --apply --keep-old", err[-2000:])
+    h.check(os.path.exists(r.config_path + ".reshard"), "--keep-old leaves the state file")
+    for m in moves:
+        old = shard_of(["s1", "s2"], DB, m)
+        h.check(all(backends[b].count(DB, m) >= first[m] for b in GROUPS[old]),
+                "%s still on its old shard %s with --keep-old" % (m, old))
+    h.check("step=switch" in err and "step=settled" in err and "step=verified" in err,
+            "the steps are logged", err[-1500:])
+    rc, out, err = reshard(r, "--apply")
+    h.check_eq(rc, 0, "reshard --apply again: resumes and deletes", err[-2000:])
+    h.check("step=resume phase=drop" in err, "it resumed at the drop", err[-1500:])
+    h.check(not os.path.exists(r.config_path + ".reshard"), "done: the state file is gone")
+    h.check(out.startswith("reshard done measurements=%d " % len(moves)), "the summary", out)
+    second = finish_load(loads)
+    check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
+    rc, out, err = reshard(r, "--plan")
+    h.check_eq((rc, out), (0, "plan active=s1,s2,s3 target=s1,s2,s3 measurements=0 points=0\n"),
+               "after the reshard the plan is empty")
+
+
+def test_apply_killed_resumes():
+    backends, r, first = start_file_config()
+    loads = start_load(r, requests=20)
+    argv = [h.cli_bin(), "reshard", "--config", r.config_path, "--relay", r.url, "--apply"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state = r.config_path + ".reshard"
+    try:
+        h.wait_until(lambda: os.path.exists(state) or proc.poll() is not None, timeout=60)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    h.check(os.path.exists(state), "killed with its state file written")
+    rc, out, err = reshard(r, "--apply")
+    h.check_eq(rc, 0, "reshard --apply after the kill: resumed to the end", err[-2000:])
+    h.check("step=resume" in err, "it resumed from the state file", err[-1500:])
+    second = finish_load(loads)
+    check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
+
+
+h.run([test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes])
