@@ -21,8 +21,8 @@
  *            copies what reached the old shard between the copy and the switch; then the same
  *            comparison without copying must find nothing the new side lacks
  *   drop     POST /api/shards/drop on the first relay (a DROP MEASUREMENT in its log for the
- *            old shard only), until the old shard's backends passed it and no longer list the
- *            measurement; then the state file goes
+ *            old shard only), until the old shard's backends passed it and hold no point of
+ *            the measurement; then the state file goes
  *
  * --keep-old stops before the drop (the state stays: a later --apply drops). One thread. */
 #include "cmd/influx-wal/rebuild.h"
@@ -729,18 +729,23 @@ static int dropped(struct reshard *rs, char *why, size_t cap)
                 done = -1;
                 break;
             }
+            /* Points, not SHOW MEASUREMENTS: influxd 1.6 may go on listing a dropped
+             * measurement until it restarts (seen when the measurement had a shard group of
+             * its own for an old point). */
             buf_clear(&q);
-            buf_append_str(&q, "SHOW MEASUREMENTS ON ");
+            buf_append_str(&q, "SELECT count(*) FROM ");
             influx_quote_ident(&q, mv->db);
+            buf_append_str(&q, "..");
+            influx_quote_ident(&q, mv->m);
             buf_append(&q, "", 1);
-            struct names ms;
-            if (show_names(rs, k.c, q.data, &ms) != 0) {
+            struct count cnt = {0};
+            if (influx_query(k.c, mv->db, q.data, count_result, &cnt) != 0) {
                 done = -1;
-            } else if (rb_names_has(&ms, mv->m)) {
-                snprintf(why, cap, "backend %s still lists %s", s->backends[j], mv->m);
+            } else if (cnt.max > 0) {
+                snprintf(why, cap, "backend %s still holds %" PRIu64 " points of %s",
+                         s->backends[j], cnt.max, mv->m);
                 done = 0;
             }
-            rb_names_free(&ms);
             conn_close(&k);
         }
     }
