@@ -17,13 +17,17 @@ third shard added to its config
     a point rewritten after the switch keeps its new value through the copy from the old shard;
     in the end every point is in exactly one shard's backends (counted per measurement on all
     six) and the moved measurements are gone from their old shard;
-  * an --apply killed (SIGKILL) in the middle resumes from its state file and ends the same.
+  * an --apply killed (SIGKILL) in the middle resumes from its state file and ends the same;
+  * two relays, each with its own log, behind HAProxy (packaging/haproxy.cfg), the load going
+    through HAProxy to both: the reshard switches both, and the end is the same (every point in
+    exactly one shard, moved measurements gone from the old one, both relays on the new ring).
 
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
 import bisect
 import json
 import os
+import re
 import subprocess
 import urllib.parse
 
@@ -350,4 +354,53 @@ def test_apply_killed_resumes():
     check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
 
 
-h.run([test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes])
+def test_two_relays_behind_haproxy():
+    import test_topology as topo
+    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
+    relays = [h.Relay(config=shards_cfg(["s1", "s2"], backends), name="relay%d" % i).start()
+              for i in (1, 2)]
+    statement(relays[0], "CREATE DATABASE %s" % DB)
+    front, stats = h.free_port(), h.free_port()
+    cfg = os.path.join(h.tmpdir("haproxy-cfg"), "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(topo.haproxy_config(front, stats, {"relay1": relays[0], "relay2": relays[1]}))
+    h.Process([topo.HAPROXY, "-db", "-f", cfg], name="haproxy", port=front).start(timeout=15)
+    class Front:  # load() and start_load() use only the url
+        url = "http://127.0.0.1:%d" % front
+
+    hp = Front()
+    stats_url = "http://127.0.0.1:%d" % stats
+    h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
+                 topo.relay_state(stats_url, "relay2") == "UP", timeout=15)
+    h.check(topo.relay_state(stats_url, "relay1") == "UP" and
+            topo.relay_state(stats_url, "relay2") == "UP", "HAProxy sees both relays UP",
+            topo.haproxy_states(stats_url))
+    first = load(hp)
+    expect_placement(backends, first, ["s1", "s2"])
+    for r in relays:
+        r.config = shards_cfg(["s1", "s2", "s3"], backends)
+        r.restart()
+    h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
+                 topo.relay_state(stats_url, "relay2") == "UP", timeout=15)
+    statement(relays[0], "CREATE DATABASE %s" % DB)
+    h.wait_until(lambda: all(b["caught_up"] for r in relays for b in r.health()[1]["backends"]),
+                 timeout=30)
+    loads = start_load(hp)
+    h.wait_until(lambda: sum(ld.acked_total for ld in loads) > 0, timeout=30)
+    rc, out, err = h.run_cli("reshard", "--apply", "--config", relays[0].config_path,
+                             "--relay", relays[0].url, "--relay", relays[1].url,
+                             "--timeout", "60", timeout=200)
+    h.check_eq(rc, 0, "reshard --apply over both relays", err[-2000:])
+    h.check_eq(len(re.findall(r"step=switch relay=", err)), 2, "both relays switched")
+    second = finish_load(loads)
+    took = [r.metric("influx_wal_ingest_points_total", 0) for r in relays]
+    h.check(all(n > 0 for n in took), "HAProxy spread the writes over both relays", took)
+    for r in relays:
+        h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=60)
+    check_final(backends, relays[1], {m: first[m] + second[m] for m in MEASUREMENTS})
+    st, doc = relays[0].health()
+    h.check_eq(doc["shards"]["active"], ["s1", "s2", "s3"], "relay1 on the new ring too")
+
+
+h.run([test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes,
+       test_two_relays_behind_haproxy])
