@@ -11,15 +11,17 @@
  * whole and renamed), so that running --apply again resumes where it stopped:
  *
  *   copy     each moving measurement from its old shard's backend into every backend of its
- *            new shard, while writes go on to the old shard (reshard_copy.c)
+ *            new shard, while writes go on to the old shard (reshard_copy.c), then once more
+ *            for what changed meanwhile (values that differ are the old shard's: overwritten)
  *   switch   POST /api/shards/activate on every relay: each routes with the new ring from its
  *            switch record on
  *   settle   until, on every relay, every backend of an old shard has passed that relay's
  *            switch record (cursor >= switch_seq): from then on nothing reaches the old shard
  *            for a moved measurement, so what it holds is final
  *   sync     again from every backend of the old shard to every backend of the new one, which
- *            copies what reached the old shard between the copy and the switch; then the same
- *            comparison without copying must find nothing the new side lacks
+ *            copies what reached the old shard between the copy and the switch, writing only
+ *            fields the new side lacks (one it holds may be a rewrite made after the switch);
+ *            then the same comparison without copying must find nothing the new side lacks
  *   drop     POST /api/shards/drop on the first relay (a DROP MEASUREMENT in its log for the
  *            old shard only), until the old shard's backends passed it and hold no point of
  *            the measurement; then the state file goes
@@ -584,10 +586,10 @@ static int set_phase(struct reshard *rs, const char *phase)
 
 /* ---- the steps of --apply ------------------------------------------------------------------ */
 
-/* Sync move 'mv' from backend 'from' to every backend of its new shard (copy: write what they
- * lack; else only count it into *lacking). */
-static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *from, int copy,
-                     uint64_t *lacking)
+/* Sync move 'mv' from backend 'from' to every backend of its new shard as 'mode' says; what
+ * they lacked is added to *lacking. */
+static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *from,
+                     enum reshard_mode mode, uint64_t *lacking)
 {
     const struct cfg_shard *to = shard_cfg(rs, mv->to);
     if (to == NULL)
@@ -599,15 +601,17 @@ static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *fr
         rc = conn_open(rs, to->backends[j], &dst);
         struct reshard_sync out = {0};
         if (rc == 0)
-            rc = reshard_sync_measurement(rs->cli, src.c, dst.c, mv->db, mv->m, copy,
-                                          copy ? &rs->pg : NULL, &out);
+            rc = reshard_sync_measurement(rs->cli, src.c, dst.c, mv->db, mv->m, mode,
+                                          mode != RESHARD_COUNT ? &rs->pg : NULL, &out);
         if (rc == 0) {
             rs->copied += out.written;
             *lacking += out.lacking;
             step(rs,
                  "step=%s db=%s measurement=%s from=%s to=%s lacking=%" PRIu64 " written=%" PRIu64,
-                 copy ? "copy" : "compare", mv->db, mv->m, from, to->backends[j], out.lacking,
-                 out.written);
+                 mode == RESHARD_OVERWRITE ? "copy"
+                 : mode == RESHARD_FILL    ? "fill"
+                                           : "compare",
+                 mv->db, mv->m, from, to->backends[j], out.lacking, out.written);
         }
         conn_close(&dst);
     }
@@ -796,12 +800,17 @@ static int apply(struct reshard *rs)
             total += rs->moves[i].points * (to != NULL ? to->n_backends : 1);
         }
         rs->pg.total = total;
-        for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
-            const char *from = NULL;
-            uint64_t lacking = 0;
-            rc = pick_backend(rs, rs->moves[i].from, &from);
-            if (rc == 0)
-                rc = sync_move(rs, &rs->moves[i], from, 1, &lacking);
+        /* Two passes: the first copies everything, the second (at once before the switch)
+         * what changed on the old shard meanwhile, which leaves only the moments between the
+         * second pass over an hour and the switch for a rewrite to be missed (README). */
+        for (int pass = 0; pass < 2 && rc == 0; pass++) {
+            for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
+                const char *from = NULL;
+                uint64_t lacking = 0;
+                rc = pick_backend(rs, rs->moves[i].from, &from);
+                if (rc == 0)
+                    rc = sync_move(rs, &rs->moves[i], from, RESHARD_OVERWRITE, &lacking);
+            }
         }
         if (rc == 0)
             rc = set_phase(rs, "switch");
@@ -825,13 +834,13 @@ static int apply(struct reshard *rs)
         for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
             const struct cfg_shard *s = shard_cfg(rs, rs->moves[i].from);
             for (size_t j = 0; s != NULL && j < s->n_backends && rc == 0; j++)
-                rc = sync_move(rs, &rs->moves[i], s->backends[j], 1, &lacking);
+                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_FILL, &lacking);
         }
         lacking = 0;
         for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
             const struct cfg_shard *s = shard_cfg(rs, rs->moves[i].from);
             for (size_t j = 0; s != NULL && j < s->n_backends && rc == 0; j++)
-                rc = sync_move(rs, &rs->moves[i], s->backends[j], 0, &lacking);
+                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_COUNT, &lacking);
         }
         if (rc == 0 && lacking > 0)
             rc = cli_fail(rs->cli,

@@ -25,15 +25,24 @@ struct reshard_sync {
     uint64_t lacking, written;
 };
 
+/* What reshard_sync_measurement writes to the target. */
+enum reshard_mode {
+    RESHARD_OVERWRITE, /* every field the target lacks or holds with another value: before the
+                        * switch, when the target holds nothing but copies */
+    RESHARD_FILL,      /* only the fields the target lacks: after the switch, when a value the
+                        * target holds may be a rewrite that went to the new shard */
+    RESHARD_COUNT      /* nothing: count what the target lacks */
+};
+
 /* Bring measurement 'm' of 'db' (every retention policy 'src' has for it) from 'src' to
  * 'dst': for each hour whose figures (scrub/window.h: count and sum per field) differ, read the
- * hour point by point on both sides and, with 'copy', write to 'dst' the fields of the points
- * 'dst' lacks, and only those: a value 'dst' holds for the same series, time and field (a
- * point rewritten after the switch) is never overwritten. Creates the database and retention
- * policies on 'dst' as 'src' has them when 'copy'. 'pg' (may be NULL) is stepped by the points
+ * hour point by point on both sides and write to 'dst' the fields 'mode' says, as line
+ * protocol. Creates the database and retention policies on 'dst' as 'src' has them (not with
+ * RESHARD_COUNT). out->lacking counts the values 'dst' lacks (RESHARD_FILL, RESHARD_COUNT) or
+ * lacks or holds otherwise (RESHARD_OVERWRITE). 'pg' (may be NULL) is stepped by the points
  * written. 0, or 1 after a message. */
 int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx *dst,
-                             const char *db, const char *m, int copy, struct progress *pg,
-                             struct reshard_sync *out);
+                             const char *db, const char *m, enum reshard_mode mode,
+                             struct progress *pg, struct reshard_sync *out);
 
 #endif

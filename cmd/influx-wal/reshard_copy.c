@@ -2,11 +2,13 @@
  * Per retention policy of the source's database: the field keys of both sides, the figures of
  * every hour on both (scrub_figures_query, the scrub's window comparison), and for each hour
  * whose figures differ a point-by-point pass: the target's (series, time, field) keys into a
- * set, then the source's points, of which the fields the target lacks are written to the
- * target as line protocol (scrub_lp_value), in batches. A field the target holds is never
- * written again, whatever its value: after the switch a rewrite of the same series and
+ * map, then the source's points, of which the fields the target lacks are written to the
+ * target as line protocol (scrub_lp_value), in batches. After the switch a field the target
+ * holds is never written again, whatever its value: a rewrite of the same series and
  * timestamp lands on the new shard only, and the copy of the old shard's value must not undo
- * it. Memory: one hour's keys of one side, bounded by MAX_WINDOW_VALUES. */
+ * it (RESHARD_FILL); before the switch the target holds only copies, and a value that differs
+ * is the old shard's newer one (RESHARD_OVERWRITE). Memory: one hour's keys and value hashes of
+ * one side, bounded by MAX_WINDOW_VALUES. */
 #include "cmd/influx-wal/reshard.h"
 #include "cmd/influx-wal/scrub.h"
 
@@ -52,7 +54,7 @@ struct ctx {
     /* the point pass */
     struct scrub_hmap have;
     int collect; /* 1: fill 'have' from the target; 0: compare the source with it */
-    int copy;
+    enum reshard_mode mode;
     struct buf batch, line, tagk;
     uint64_t n_values, lacking, written;
     int too_many;
@@ -214,23 +216,26 @@ static int point_result(void *arg, const json_t *res)
                 if (json_is_null(cv) || fname == NULL)
                     continue;
                 uint64_t key = scrub_hash(sh ^ (uint64_t)t, fname, strlen(fname));
+                enum scrub_ftype ft = field_type(&x->u, fname);
+                uint64_t val = scrub_value_hash(ft, cv), held;
                 if (x->collect) {
                     if (++x->n_values > MAX_WINDOW_VALUES) {
                         x->too_many = 1;
                         return 1;
                     }
-                    scrub_hmap_add(&x->have, key);
+                    scrub_hmap_put(&x->have, key, val);
                     continue;
                 }
-                if (scrub_hmap_get(&x->have, key, NULL))
-                    continue; /* the target has it: never overwritten */
+                if (scrub_hmap_get(&x->have, key, &held) &&
+                    (x->mode != RESHARD_OVERWRITE || held == val))
+                    continue; /* the target has it (after the switch: never overwritten) */
                 x->lacking++;
                 buf_append(&x->line, x->line.len ? "," : " ", 1);
                 scrub_lp_escape(&x->line, fname, ",= ");
                 buf_append(&x->line, "=", 1);
-                scrub_lp_value(&x->line, field_type(&x->u, fname), cv);
+                scrub_lp_value(&x->line, ft, cv);
             }
-            if (x->collect || x->line.len == 0 || !x->copy)
+            if (x->collect || x->line.len == 0 || x->mode == RESHARD_COUNT)
                 continue;
             buf_append(&x->batch, x->tagk.data, x->tagk.len);
             buf_append(&x->batch, x->line.data, x->line.len);
@@ -339,8 +344,8 @@ static int sync_rp(struct ctx *x, const char *rp)
 }
 
 int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx *dst,
-                             const char *db, const char *m, int copy, struct progress *pg,
-                             struct reshard_sync *out)
+                             const char *db, const char *m, enum reshard_mode mode,
+                             struct progress *pg, struct reshard_sync *out)
 {
     memset(out, 0, sizeof(*out));
     struct ctx x;
@@ -348,7 +353,7 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
     x.cli = cli;
     x.c[0] = src;
     x.c[1] = dst;
-    x.copy = copy;
+    x.mode = mode;
     x.pg = pg;
     x.u.db = xstrdup(db);
     x.u.m = xstrdup(m);
@@ -364,7 +369,7 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
     x.list = &rps;
     int rc = influx_query(src, NULL, q.data, rows_result, &x);
     buf_deinit(&q);
-    if (rc == 0 && copy)
+    if (rc == 0 && mode != RESHARD_COUNT)
         rc = ensure_target(&x, db, &rps);
     for (size_t i = 0; rc == 0 && i < rps.n; i++)
         rc = sync_rp(&x, rps.v[i]);

@@ -62,6 +62,8 @@ int scrub_repair_window(struct scrub *s, const struct scrub_unit *u, int64_t hou
  * quoted). */
 void scrub_lp_escape(struct buf *b, const char *s, const char *special);
 void scrub_lp_value(struct buf *b, enum scrub_ftype ft, const json_t *v);
+/* The hash of a field's value as --repair compares them (type and value). */
+uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v);
 
 /* "2026-01-01T10:00:00Z" for 'ns' into buf (at least 40 bytes). */
 const char *scrub_time_str(int64_t ns, char *buf, size_t cap);

@@ -37,7 +37,7 @@ static enum scrub_ftype field_type(const struct scrub_unit *u, const char *name,
     return SCRUB_FT_NONE;
 }
 
-static uint64_t value_hash(enum scrub_ftype t, const json_t *v)
+uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v)
 {
     uint64_t h = (uint64_t)t * 0x9e3779b97f4a7c15ull;
     if (t == SCRUB_FT_FLOAT) {
@@ -133,7 +133,7 @@ static int pass_result(void *arg, const json_t *res)
                     continue;
                 enum scrub_ftype ft = field_type(p->u, fname, p->side);
                 uint64_t key = scrub_hash(sh ^ (uint64_t)t, fname, strlen(fname));
-                uint64_t val = value_hash(ft, cv), other;
+                uint64_t val = scrub_value_hash(ft, cv), other;
                 if (p->map != NULL) {
                     if (++p->n_values > MAX_WINDOW_VALUES) {
                         p->too_many = 1;
