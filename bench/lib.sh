@@ -61,11 +61,13 @@ bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # bench_wrk LABEL URL CONNS [PID]: wrk -t2 for $SECS s with bench/wrk_write.lua (1000-point
 # bodies) into URL; prints acknowledged points/s, p50/p99 and, given PID, that process's CPU
-# per acknowledged point. Its output file goes to $work.
+# per acknowledged point. WRK_PATH, when set, is the path posted to (default /write?db=bench).
+# Its output file goes to $work.
 bench_wrk() {
     local out="$work/wrk-$1-$3.txt" c0=0 c1=0
     [ -n "${4:-}" ] && c0=$(bench_cpu_ticks "$4")
-    wrk -t2 -c"$3" -d"${SECS}s" --timeout 10s --latency -s bench/wrk_write.lua "$2" >"$out" 2>&1
+    wrk -t2 -c"$3" -d"${SECS}s" --timeout 10s --latency -s bench/wrk_write.lua "$2" ${WRK_PATH:+-- "$WRK_PATH"} \
+        >"$out" 2>&1
     [ -n "${4:-}" ] && c1=$(bench_cpu_ticks "$4")
     /usr/bin/python3 - "$1" "$3" "$out" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys

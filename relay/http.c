@@ -296,7 +296,8 @@ static void conn_fail(struct conn *c, int status, const char *msg)
             c->req.start_ns = clock_monotonic_ns();
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
-        http_respond_error(c, status, msg, strlen(msg));
+        if (status != 413 || !write_gen_too_large(c, &c->req))
+            http_respond_error(c, status, msg, strlen(msg));
     }
 }
 

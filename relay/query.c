@@ -2,16 +2,18 @@
  * least-behind one that is up, so that after an outage readers never see the node still
  * catching up while another has everything. The transfer itself is the backends' side's
  * (relay_hooks.query: the same HTTP client, TLS options and timeouts as the writes); here we
- * pick the backend, pass on the client's own headers and credentials (never any of the
- * backend's), and stream the answer back with a header naming the backend, pausing the
- * transfer while the client is slow to read. The client connection closes after the answer
- * (its framing: Content-Length when the backend sent one, else the end of the connection).
- * Loop thread only. */
+ * pick the backend, pass on the client's own headers and credentials (to a 1.x backend never any
+ * of the backend's), and stream the answer back with a header naming the backend, pausing the
+ * transfer while the client is slow to read. A 2.x or 3.x backend is the exception: it knows
+ * tokens, not the relay's users, so the relay checks the client and sends that backend's token.
+ * The client connection closes after the answer (its framing: Content-Length when the backend
+ * sent one, else the end of the connection). Loop thread only. */
 #include "relay/relay_int.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "relay/influxql.h"
+#include "relay/query_creds.h"
 #include "relay/shard_merge.h"
 #include "relay/shard_split.h"
 
@@ -33,6 +35,9 @@ struct proxy {
     int finished;
     int paused;
 };
+
+static const char *fwd_header(const struct http_req *req, const char *name, size_t *len);
+static int type_is(const char *v, size_t len, const char *want);
 
 /* The client's request as it goes to 'backend': its method, target and body, and 'headers'
  * (the forwarded ones, borrowed). */
@@ -211,6 +216,18 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
         http_respond(c, 503, "Retry-After: 5\r\n", body, sizeof(body) - 1);
         return;
     }
+    /* A 2.x or 3.x backend knows tokens, not the relay's users: the relay checks the client
+     * itself (when auth is on) and the backend gets its own token in place of whatever the
+     * client sent for the relay. */
+    int native = peer == NULL && !is_v1(&st[i]);
+    if (native) {
+        size_t qlen;
+        const char *q = req_query(req, &qlen);
+        if (auth_check(c, req, q, qlen) != 0) {
+            free(st);
+            return;
+        }
+    }
     struct proxy *p = xcalloc(1, sizeof(*p));
     p->client = c;
     p->relay = r;
@@ -218,19 +235,40 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     free(st);
     uv_timer_init(r->loop, &p->drain);
     p->drain.data = p;
-    /* The client's own headers (Authorization, Content-Type, Accept, Accept-Encoding) and its
-     * target (with any u/p) go as they came: the relay adds no credential of its own. */
-    struct buf headers;
+    /* To a 1.x backend the client's own headers (Authorization, Content-Type, Accept,
+     * Accept-Encoding) and its target (with any u/p) go as they came: the relay adds no
+     * credential of its own. To a 2.x or 3.x one, without the client's credentials. */
+    struct buf headers, target, body;
     buf_init(&headers);
-    buf_append(&headers, req->fwd.data, req->fwd.len);
+    buf_init(&target);
+    buf_init(&body);
+    if (native)
+        qc_drop_header(req->fwd.data, req->fwd.len, "Authorization", &headers);
+    else
+        buf_append(&headers, req->fwd.data, req->fwd.len);
     if (peer != NULL) /* the leader answers it itself, never forwards it again */
         buf_printf(&headers, "X-Influx-Wal-Forwarded: %s\r\n", r->cfg_limits.relay_name);
     struct relay_query q = query_of(req, p->backend, &headers);
     q.peer = peer != NULL;
+    if (native) {
+        q.backend_credentials = 1;
+        qc_target_without_credentials(req->url.data, req->url.len, &target);
+        q.target = target.data;
+        q.target_len = target.len;
+        size_t tlen = 0;
+        const char *type = fwd_header(req, "Content-Type", &tlen);
+        if (req->method == HTTP_POST && type_is(type, tlen, "application/x-www-form-urlencoded")) {
+            qc_drop_credentials(req->body.data != NULL ? req->body.data : "", req->body.len, &body);
+            q.body = body.data != NULL ? body.data : "";
+            q.body_len = body.len;
+        }
+    }
     static const struct relay_query_cbs cbs = {proxy_head, proxy_data, proxy_done};
     c->waiting_wal = 1; /* the connection outlives a client that leaves, until we are done */
     int rc = r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle);
     buf_deinit(&headers);
+    buf_deinit(&target);
+    buf_deinit(&body);
     if (rc != 0) {
         c->waiting_wal = 0;
         uv_close((uv_handle_t *)&p->drain, proxy_closed);
@@ -242,8 +280,6 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
 /* ---- a SHOW over every shard, merged --------------------------------------------------------- */
 
 struct fan;
-
-static const char *fwd_header(const struct http_req *req, const char *name, size_t *len);
 
 /* One shard's transfer of a fanned-out read; its answer is held whole in 'body'. */
 struct fan_part {
@@ -264,6 +300,8 @@ struct fan {
     struct conn *client;
     size_t n, pending;
     struct fan_part *parts;
+    struct shard_merge_plan *plans; /* one per statement, owned */
+    size_t n_plans;
 };
 
 static void fan_head(void *arg, long status, const char *headers, size_t len)
@@ -319,7 +357,8 @@ static void fan_finish(struct fan *f)
                 bodies[i] = f->parts[i].body.data != NULL ? f->parts[i].body.data : "";
                 lens[i] = f->parts[i].body.len;
             }
-            if (shard_merge_answers(bodies, lens, f->n, &out, &err) == 0) {
+            if (shard_merge_answers_plan(bodies, lens, f->n, f->plans, f->n_plans, &out, &err) ==
+                0) {
                 http_respond(c, 200, "Content-Type: application/json\r\n", out.data, out.len);
             } else {
                 log_warn("event=query_merge_failed shards=%zu", f->n);
@@ -334,6 +373,7 @@ static void fan_finish(struct fan *f)
     for (size_t i = 0; i < f->n; i++)
         buf_deinit(&f->parts[i].body);
     free(f->parts);
+    free(f->plans);
     free(f);
 }
 
@@ -347,12 +387,10 @@ static void fan_done(void *arg, int rc, const char *err)
         fan_finish(p->fan);
 }
 
-/* Whether the answers to this request can be merged: every statement a mergeable SHOW, JSON
- * answers (no Accept of CSV or MessagePack) and not chunked. */
-static int fan_wanted(struct http_req *req, const struct query_params *qp)
+/* Why the answers to this request cannot be merged whatever its statements (NULL: they can):
+ * they must be plain JSON (no Accept of CSV or MessagePack) and not chunked. */
+static const char *fan_refusal(struct http_req *req)
 {
-    if (!qp->has_q || !shard_merge_mergeable(qp->q.data, qp->q.len))
-        return 0;
     size_t qslen, alen = 0;
     const char *qs = req_query(req, &qslen);
     struct buf v;
@@ -364,12 +402,20 @@ static int fan_wanted(struct http_req *req, const struct query_params *qp)
     const char *accept = fwd_header(req, "Accept", &alen);
     int json = accept == NULL || memmem(accept, alen, "json", 4) != NULL ||
                memmem(accept, alen, "*/*", 3) != NULL;
-    return !chunked && json;
+    if (chunked)
+        return "a chunked answer (chunked=true) cannot be merged across shards: ask without "
+               "chunked (each shard's answer is merged whole, up to 16 MiB)";
+    if (!json)
+        return "only JSON answers can be merged across shards: ask without an Accept of CSV or "
+               "MessagePack";
+    return NULL;
 }
 
-/* Send the request to one backend of each shard and answer with the merge; a shard with no
- * backend up is a 503 naming it, before anything is sent. */
-static void fan_out(struct conn *c, struct http_req *req)
+/* Send the request to one backend of each shard and answer with the merge by plans[k] for
+ * statement k (takes 'plans'); a shard with no backend up is a 503 naming it, before anything
+ * is sent. */
+static void fan_out(struct conn *c, struct http_req *req, struct shard_merge_plan *plans,
+                    size_t n_plans)
 {
     struct relay *r = c->relay;
     struct relay_backend_view *st = NULL;
@@ -380,6 +426,8 @@ static void fan_out(struct conn *c, struct http_req *req)
     f->client = c;
     f->n = n_shards;
     f->parts = xcalloc(n_shards, sizeof(*f->parts));
+    f->plans = plans;
+    f->n_plans = n_plans;
     for (size_t k = 0; k < n_shards; k++) {
         struct fan_part *p = &f->parts[k];
         p->fan = f;
@@ -398,6 +446,7 @@ static void fan_out(struct conn *c, struct http_req *req)
             for (size_t j = 0; j <= k; j++)
                 buf_deinit(&f->parts[j].body);
             free(f->parts);
+            free(f->plans);
             free(f);
             free(st);
             return;
@@ -430,32 +479,247 @@ static void fan_out(struct conn *c, struct http_req *req)
         fan_finish(f);
 }
 
-/* With shards: the shard every statement of the query reads from (each names one
- * measurement, shard_split_read_measurement, and they all live on one shard), or NULL when
- * that is not known (several shards, a statement over every measurement, a tag in the key). */
-static const char *read_shard(struct relay *r, const struct query_params *qp,
-                              const struct iql_stmt *pieces, size_t n)
+/* ---- with shards: which shards a read needs ---------------------------------------------- */
+
+#define KEY_TAGS_MAX 8
+
+enum route { ROUTE_ANY, ROUTE_SHARD, ROUTE_FAN, ROUTE_REFUSE };
+
+/* How a query's reads go with shards: to one shard, to any backend, to every shard merged by
+ * plans[k] for statement k, or refused (statement 'refused', its plan's why). */
+struct read_route {
+    enum route route;
+    int shard;
+    struct shard_merge_plan *plans; /* one per statement (ids skip empty pieces), owned */
+    size_t n_plans;
+    size_t refused;
+    const char *why; /* ROUTE_REFUSE: a static text, or the refused plan's why */
+};
+
+/* SHOWs about one server rather than its data: any backend answers them. */
+static int per_server_show(const char *name)
 {
-    if (r->split == NULL)
-        return NULL;
+    static const char *const names[] = {"SHOW CONTINUOUS QUERIES",
+                                        "SHOW DIAGNOSTICS",
+                                        "SHOW GRANTS",
+                                        "SHOW QUERIES",
+                                        "SHOW SHARD GROUPS",
+                                        "SHOW SHARDS",
+                                        "SHOW STATS",
+                                        "SHOW SUBSCRIPTIONS",
+                                        "SHOW USERS"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether keyword 'kw' is among the tokens of q[0, len). */
+static int has_keyword(const char *q, size_t len, const char *kw)
+{
+    size_t n = strlen(kw);
+    struct iql_token t;
+    for (size_t at = 0; at < len;) {
+        at = iql_scan(q, len, at, 0, &t);
+        if (t.tok == IQL_T_KEYWORD && t.len == n && strncasecmp(q + t.off, kw, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The shard every source of 's' lives on (no tag in the key), or -1 (several, or unknown). */
+static int select_shard(struct relay *r, const struct query_params *qp, const struct iql_select *s)
+{
+    if (s->sources_unknown || s->n_sources == 0)
+        return -1;
     int shard = -1;
-    struct buf m;
-    buf_init(&m);
+    for (size_t i = 0; i < s->n_sources; i++) {
+        const struct iql_source *src = &s->sources[i];
+        const char *db = src->has_db ? s->names.data + src->db_off : qp->db.data;
+        size_t db_len = src->has_db ? src->db_len : qp->db.len;
+        int k = shard_split_measurement_shard(r->split, db, db_len, s->names.data + src->m_off,
+                                              src->m_len);
+        if (k < 0 || (shard >= 0 && k != shard))
+            return -1;
+        shard = k;
+    }
+    return shard;
+}
+
+/* One read statement q[0, len) named 'name': its plan in 'p', its shard in *shard (ROUTE_SHARD)
+ * and its route. ROUTE_REFUSE leaves p->why saying why. */
+static enum route plan_statement(struct relay *r, const struct query_params *qp, const char *q,
+                                 size_t len, const char *name, struct shard_merge_plan *p,
+                                 int *shard)
+{
+    const char *tags[KEY_TAGS_MAX];
+    size_t tag_lens[KEY_TAGS_MAX];
+    size_t n_tags = shard_split_key_tags(r->split, tags, tag_lens, KEY_TAGS_MAX);
+    memset(p, 0, sizeof(*p));
+    *shard = -1;
+    if (strncmp(name, "SHOW", 4) == 0) {
+        struct buf m;
+        buf_init(&m);
+        if (shard_split_read_measurement(q, len, &m))
+            *shard =
+                shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data, m.len);
+        buf_deinit(&m);
+        p->kind = SHARD_MERGE_SHOW;
+        if (*shard >= 0)
+            return ROUTE_SHARD;
+        if (shard_merge_mergeable(q, len))
+            return ROUTE_FAN;
+        if (per_server_show(name))
+            return ROUTE_ANY;
+        if (strstr(name, "CARDINALITY") != NULL || has_keyword(q, len, "CARDINALITY"))
+            snprintf(p->why, sizeof(p->why),
+                     "%s%s cannot be merged across shards: a count of one shard is not the "
+                     "whole one's; run it on a backend of each shard",
+                     name, strstr(name, "CARDINALITY") != NULL ? "" : " CARDINALITY");
+        else
+            snprintf(p->why, sizeof(p->why),
+                     "%s with LIMIT, OFFSET, SLIMIT or SOFFSET cannot be merged across shards: "
+                     "a page of one shard is not the whole one's; run it on a backend of each "
+                     "shard",
+                     name);
+        return ROUTE_REFUSE;
+    }
+    struct iql_select sel;
+    enum route route;
+    if (iql_select_read(q, len, &sel) == 0) {
+        int ok = shard_merge_plan_select(&sel, tags, tag_lens, n_tags, p);
+        *shard = n_tags == 0 ? select_shard(r, qp, &sel) : -1;
+        /* One shard: routed there whatever the plan (it is only needed if the query fans
+         * out). */
+        route = *shard >= 0                          ? ROUTE_SHARD
+                : ok || p->kind == SHARD_MERGE_ERROR ? ROUTE_FAN
+                                                     : ROUTE_REFUSE;
+        if (*shard >= 0 && !ok && p->kind != SHARD_MERGE_ERROR)
+            p->kind = SHARD_MERGE_ERROR; /* refused if the query fans out after all */
+    } else {
+        /* Not a shape read here: a plain one-measurement read still has its shard; anything
+         * else goes to every shard for influxd's own parse error, and is refused if they all
+         * answer it. */
+        struct buf m;
+        buf_init(&m);
+        if (n_tags == 0 && shard_split_read_measurement(q, len, &m))
+            *shard =
+                shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data, m.len);
+        buf_deinit(&m);
+        p->kind = SHARD_MERGE_ERROR;
+        snprintf(p->why, sizeof(p->why),
+                 "this SELECT cannot be merged across shards: the relay does not read its "
+                 "shape; query each shard's backends directly");
+        route = *shard >= 0 ? ROUTE_SHARD : ROUTE_FAN;
+    }
+    iql_select_deinit(&sel);
+    return route;
+}
+
+/* The route of a query whose statements pieces[0, n) are all reads, with shards. */
+static void plan_reads(struct relay *r, const struct query_params *qp,
+                       const struct iql_stmt *pieces, size_t n, struct read_route *rr)
+{
+    memset(rr, 0, sizeof(*rr));
+    rr->shard = -1;
+    rr->plans = xcalloc(n > 0 ? n : 1, sizeof(*rr->plans));
+    int shards_differ = 0, fan = 0, any = -1, routed_bad = -1;
+    size_t id = 0;
     for (size_t i = 0; i < n; i++) {
         if (pieces[i].kind == IQL_EMPTY)
             continue;
-        int s = -1;
-        if (shard_split_read_measurement(qp->q.data + pieces[i].text_off, pieces[i].text_len,
-                                         &m))
-            s = shard_split_measurement_shard(r->split, qp->db.data, qp->db.len, m.data, m.len);
-        if (s < 0 || (shard >= 0 && s != shard)) {
-            shard = -1;
-            break;
+        int shard;
+        enum route ro = plan_statement(r, qp, qp->q.data + pieces[i].text_off, pieces[i].text_len,
+                                       pieces[i].name, &rr->plans[id], &shard);
+        if (ro == ROUTE_REFUSE) {
+            rr->route = ROUTE_REFUSE;
+            rr->refused = id;
+            rr->why = rr->plans[id].why;
+            return;
         }
-        shard = s;
+        if (ro == ROUTE_ANY && any < 0)
+            any = (int)i;
+        if (ro == ROUTE_FAN)
+            fan = 1;
+        if (ro == ROUTE_SHARD) {
+            if (rr->shard >= 0 && shard != rr->shard)
+                shards_differ = 1;
+            rr->shard = shard;
+            if (rr->plans[id].kind == SHARD_MERGE_ERROR && routed_bad < 0)
+                routed_bad = (int)id;
+        }
+        id++;
     }
-    buf_deinit(&m);
-    return shard >= 0 ? shard_split_name(r->split, (size_t)shard) : NULL;
+    rr->n_plans = id;
+    if (!fan && !shards_differ) {
+        rr->route = rr->shard >= 0 ? ROUTE_SHARD : ROUTE_ANY;
+        return;
+    }
+    rr->route = ROUTE_FAN;
+    if (any >= 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < (size_t)any; i++)
+            k += pieces[i].kind != IQL_EMPTY;
+        rr->route = ROUTE_REFUSE;
+        rr->refused = k;
+        snprintf(rr->plans[k].why, sizeof(rr->plans[k].why),
+                 "%s answers for one server and cannot be merged across shards: send it in a "
+                 "query of its own",
+                 pieces[any].name);
+        rr->why = rr->plans[k].why;
+    } else if (routed_bad >= 0 && rr->plans[routed_bad].why[0] != '\0') {
+        rr->route = ROUTE_REFUSE;
+        rr->refused = (size_t)routed_bad;
+        rr->why = rr->plans[routed_bad].why;
+    }
+}
+
+/* influxd's answer to a query with a statement it will not run: 200, the refused statement's
+ * error and "not executed" for each of the others (nothing of the query was run). */
+static void respond_refused(struct conn *c, const struct read_route *rr)
+{
+    struct buf body;
+    buf_init(&body);
+    buf_append_str(&body, "{\"results\":[");
+    size_t n = rr->n_plans > rr->refused ? rr->n_plans : rr->refused + 1;
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(&body, "%s{\"statement_id\":%zu,\"error\":", i > 0 ? "," : "", i);
+        buf_append_json_quoted(&body, i == rr->refused ? rr->why : "not executed");
+        buf_append_str(&body, "}");
+    }
+    buf_append_str(&body, "]}\n");
+    log_info("event=query_not_merged statement=%zu", rr->refused);
+    http_respond(c, 200, "Content-Type: application/json\r\n", body.data, body.len);
+    buf_deinit(&body);
+}
+
+/* A read with shards: to the one shard it needs, to any backend, merged from every shard, or
+ * refused. */
+static void shard_read(struct conn *c, struct http_req *req, const struct query_params *qp,
+                       const struct iql_stmt *pieces, size_t n)
+{
+    struct read_route rr;
+    plan_reads(c->relay, qp, pieces, n, &rr);
+    const char *bad = rr.route == ROUTE_FAN ? fan_refusal(req) : NULL;
+    if (bad != NULL) {
+        http_respond_error(c, 400, bad, strlen(bad));
+        free(rr.plans);
+    } else if (rr.route == ROUTE_REFUSE) {
+        /* n_plans counts up to the refusal only: the rest are not executed either */
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += pieces[i].kind != IQL_EMPTY;
+        rr.n_plans = total;
+        respond_refused(c, &rr);
+        free(rr.plans);
+    } else if (rr.route == ROUTE_FAN) {
+        fan_out(c, req, rr.plans, rr.n_plans);
+    } else {
+        free(rr.plans);
+        proxy_to(c, req, 0, NULL,
+                 rr.route == ROUTE_SHARD ? shard_split_name(c->relay->split, (size_t)rr.shard)
+                                         : NULL);
+    }
 }
 
 static void proxy_read(struct conn *c, struct http_req *req, int unparsed, const char *shard)
@@ -583,12 +847,10 @@ void query_handle(struct conn *c, struct http_req *req)
                            "not through the relay",
                            per_server);
         http_respond_error(c, 400, msg, (size_t)len);
+    } else if (logged == 0 && c->relay->split != NULL && n > 0) {
+        shard_read(c, req, &qp, pieces, n);
     } else if (logged == 0) {
-        const char *shard = read_shard(c->relay, &qp, pieces, n);
-        if (shard == NULL && c->relay->split != NULL && fan_wanted(req, &qp))
-            fan_out(c, req);
-        else
-            proxy_read(c, req, 0, shard);
+        proxy_read(c, req, 0, NULL);
     } else if (reads > 0) {
         static const char msg[] = "a query that mixes reads (SELECT, SHOW) with statements that "
                                   "change schema or data cannot go through the relay: send them "

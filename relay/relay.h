@@ -177,6 +177,9 @@ struct relay_query {
     const char *body;
     size_t body_len;
     int peer; /* 'backend' names a peer relay (a statement forwarded to the leader) */
+    /* The backend is 2.x or 3.x: the relay checked the client and left its credentials out of
+     * 'target', 'headers' and 'body'; the backend's own token goes instead. */
+    int backend_credentials;
 };
 /* The answer, as it comes; all on the loop thread, 'arg' is relay_hooks.query's cb_arg.
  * head: the status and the header block to pass on ("Name: value\r\n" each), once, before

@@ -201,6 +201,10 @@ void write_v3_handle(struct conn *c, struct http_req *req);
 /* write_v3.c: POST /api/v2/write carrying 'org', as InfluxDB 2.x answers it ({"code","message"}
  * bodies, the whole batch refused at a bad line). */
 void write_v2_org_handle(struct conn *c, struct http_req *req);
+/* write_v3.c: the 413 for a body over max-body-size (refused by http.c before routing) in the
+ * generation's shape when 'req' is a 2.x client's /api/v2/write (with 'org') or a
+ * /api/v3/write_lp: 1 when it answered, 0 when the caller gives 1.x's. */
+int write_gen_too_large(struct conn *c, const struct http_req *req);
 /* The db and rp (cleared first, NUL-terminated, rp empty for the default) that the bucket or
  * 3.x database name bucket[0, len) is written to: cfg's [[bucket]] mapping, else "db/rp" or
  * "db". */

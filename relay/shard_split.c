@@ -313,6 +313,22 @@ int shard_split_measurement_shard(struct shard_split *s, const char *db, size_t 
     return (int)i;
 }
 
+size_t shard_split_key_tags(const struct shard_split *s, const char **tags, size_t *lens,
+                            size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_key; i++) {
+        if (s->key[i].kind != KEY_TAG)
+            continue;
+        if (n < max) {
+            tags[n] = s->key[i].tag;
+            lens[n] = s->key[i].tag_len;
+        }
+        n++;
+    }
+    return n;
+}
+
 size_t shard_split_count(const struct shard_split *s)
 {
     return s->n_shards;

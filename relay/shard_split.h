@@ -44,6 +44,11 @@ int shard_split_read_measurement(const char *q, size_t len, struct buf *m);
 int shard_split_measurement_shard(struct shard_split *s, const char *db, size_t db_len,
                                   const char *m, size_t m_len);
 
+/* The tag names of the shard key ("tag:NAME" elements, borrowed, in key order) into
+ * tags[0, max) and their lengths into lens; returns how many there are. */
+size_t shard_split_key_tags(const struct shard_split *s, const char **tags, size_t *lens,
+                            size_t max);
+
 /* The number of shards, and the name of shard 'i' (< that; borrowed, lives with 's'). */
 size_t shard_split_count(const struct shard_split *s);
 const char *shard_split_name(const struct shard_split *s, size_t i);

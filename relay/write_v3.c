@@ -146,10 +146,13 @@ static int take_body(struct conn *c, struct http_req *req, int v3, const char **
     if (zrc == IWR_EFULL) {
         char msg[96];
         snprintf(msg, sizeof(msg), "max request size (%zu bytes) exceeded", max);
-        if (v3)
+        if (v3) {
             respond_v3_text(c, 413, msg);
-        else
-            respond_v2(c, 413, NULL, "request too large", msg, strlen(msg));
+        } else {
+            /* The 2.x reference's OSS 413 example, word for word (2.x clients read the code). */
+            static const char v2msg[] = "unable to read data: points batch is too large";
+            respond_v2(c, 413, NULL, "request too large", v2msg, sizeof(v2msg) - 1);
+        }
         return -1;
     }
     if (zrc != 0) {
@@ -164,6 +167,36 @@ static int take_body(struct conn *c, struct http_req *req, int v3, const char **
     *body = req->inflated.data;
     *body_len = req->inflated.len;
     return 0;
+}
+
+static int path_equals(const struct http_req *req, const char *path)
+{
+    size_t n = strlen(path);
+    return req->url.data != NULL && req->path_len == n && memcmp(req->url.data, path, n) == 0;
+}
+
+int write_gen_too_large(struct conn *c, const struct http_req *req)
+{
+    size_t qlen;
+    const char *q = req_query(req, &qlen);
+    if (path_equals(req, "/api/v3/write_lp")) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "max request size (%zu bytes) exceeded",
+                 c->relay->cfg_limits.max_body_bytes);
+        respond_v3_text(c, 413, msg);
+        return 1;
+    }
+    struct buf org;
+    buf_init(&org);
+    int v2_client = path_equals(req, "/api/v2/write") && query_get(q, qlen, "org", &org) &&
+                    org.len > 0;
+    buf_deinit(&org);
+    if (!v2_client)
+        return 0;
+    /* The 2.x reference's OSS 413 example, as after inflating (take_body). */
+    static const char v2msg[] = "unable to read data: points batch is too large";
+    respond_v2(c, 413, NULL, "request too large", v2msg, sizeof(v2msg) - 1);
+    return 1;
 }
 
 /* serde's reading of a bool in a query string: 1, 0, or -1 when it is neither. */
@@ -246,7 +279,9 @@ void write_v3_handle(struct conn *c, struct http_req *req)
     req->lp.rejected = res.rejected;
     buf_clear(&req->lp.errors);
     if (res.rejected > 0 && !accept_partial) {
-        /* 3.x stops at the first bad line and writes nothing. */
+        /* 3.x stops at the first bad line and writes nothing. The text is the server's (3.x's
+         * source, and clients' tests against 3.11); the write guide's example still shows an
+         * older one, "parsing failed for write_lp endpoint". */
         buf_append_str(&req->lp.errors, "{\"error\":\"line protocol parsing error\",\"data\":");
         buf_append(&req->lp.errors, res.first_json.data, res.first_json.len);
         buf_append_str(&req->lp.errors, "}\n");

@@ -248,6 +248,14 @@ struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *bo
     v.db_missing = 0;
     if (result == CURLE_OK && http == 422) /* outside the bucket's retention: all of it */
         v.action = REPLAY_SPLIT;
+    /* OSS answers an org that is not there with 400 (the reference's PostWrite orgNotFound
+     * example), not 404: the backend's configuration, not the lines, so hold like a 404
+     * rather than split the batch into dead letters. */
+    if (result == CURLE_OK && http == 400 &&
+        find_n(body, len, "failed to decode request body: organization not found") != NULL) {
+        v.action = REPLAY_HOLD;
+        v.down = 0;
+    }
     return v;
 }
 

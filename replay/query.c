@@ -159,7 +159,9 @@ int query_start_conf(struct replay *r, struct sender_conf *c, const struct repla
     if (own && c->token != NULL) {
         struct buf h;
         buf_init(&h);
-        buf_printf(&h, "Authorization: Token %s", c->token);
+        /* As the writes send it (conf.c): 3.x documents Bearer for every endpoint. */
+        buf_printf(&h, "Authorization: %s %s", c->api == REPLAY_API_V3 ? "Bearer" : "Token",
+                   c->token);
         buf_append(&h, "", 1);
         struct curl_slist *l = curl_slist_append(x->headers, h.data);
         IWR_ASSERT(l != NULL);

@@ -231,8 +231,9 @@ int replay_query(struct replay *r, const struct replay_query_req *q,
 /* The daemon's own query, for its own purposes (the background scrub): as replay_query, but
  * with the backend's configured credentials (its URL's user:password@, username and password,
  * or token; never a client's), so the caller must not put any in q->headers or q->target.
- * Never use it for a client's request: the client would gain the backend's privileges. Same
- * returns. Loop thread. */
+ * For a client's request only to a 2.x or 3.x backend, after relay/ checked the client (those
+ * know tokens, not the relay's users); otherwise the client would gain the backend's
+ * privileges. Same returns. Loop thread. */
 int replay_query_own(struct replay *r, const struct replay_query_req *q,
                      const struct replay_query_cbs *cb, void *arg, struct replay_query **out);
 /* Resume a transfer whose data callback returned 1. Buffered data may be delivered from inside

@@ -3,7 +3,7 @@
 # run of every fuzz target. Each test prints "ok ..." / "not ok ..." lines; a test that exits
 # non-zero without saying "not ok" counts as one failure. Ends with "N passed, N failed".
 #   BUILD   build dir (default build)     TESTS   unit|integ|fuzz|all (default all)
-#   ONLY    a substring: run only tests whose path contains it
+#   ONLY    substrings, space-separated: run only tests whose path contains one of them
 #   UNIT_TIMEOUT  seconds each unit binary may run (default 300; integration tests get 900)
 set -u
 cd "$(dirname "$0")/.."
@@ -20,7 +20,13 @@ failures=()
 run_one() { # name, command...
     local name=$1
     shift
-    [ -n "$ONLY" ] && [[ "$name" != *"$ONLY"* ]] && return 0
+    if [ -n "$ONLY" ]; then
+        local want hit=0
+        for want in $ONLY; do
+            [[ "$name" == *"$want"* ]] && hit=1
+        done
+        [ "$hit" = 1 ] || return 0
+    fi
     local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
     local start=$SECONDS
     "$@" >"$log" 2>&1

@@ -445,8 +445,13 @@ static int hook_query(void *arg, const struct relay_query *q, const struct relay
                                   q->headers, q->headers_len, q->body,     q->body_len};
     struct replay_query_cbs rcb = {cb->head, cb->data, cb->done};
     struct replay_query *h = NULL;
-    int rc = q->peer ? replay_peer_query(d->replay, q->backend, &rq, &rcb, cb_arg, &h)
-                     : replay_query(d->replay, &rq, &rcb, cb_arg, &h);
+    int rc;
+    if (q->peer)
+        rc = replay_peer_query(d->replay, q->backend, &rq, &rcb, cb_arg, &h);
+    else if (q->backend_credentials) /* relay/ checked the client and left its credentials out */
+        rc = replay_query_own(d->replay, &rq, &rcb, cb_arg, &h);
+    else
+        rc = replay_query(d->replay, &rq, &rcb, cb_arg, &h);
     *handle = h;
     return rc;
 }

@@ -4,6 +4,8 @@
  * 0xFF bytes into up to four answer bodies. Checks:
  * - the merge either fails with a reason or gives a body ending in '\n'; merging one answer
  *   with itself gives the same as merging it alone (duplicates are kept once);
+ * - merged by a SELECT's plan (kind, order, widening, limit, ops from the first byte), the
+ *   same: a body ending in '\n' or a reason;
  * - the partial-write line numbers are sorted, without repeats, each in [1, lines];
  * - a split point is never past the batch. */
 #include "common/buf.h"
@@ -59,10 +61,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     require(rc1 == rc2);
     if (rc1 == 0)
         require(one.len == twice.len && memcmp(one.data, twice.data, one.len) == 0);
-    buf_deinit(&out);
-    buf_deinit(&err);
     buf_deinit(&one);
     buf_deinit(&twice);
+
+    struct shard_merge_plan plans[2];
+    memset(plans, 0, sizeof(plans));
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t b = (uint8_t)(data[0] >> (i * 3));
+        plans[i].kind = (enum shard_merge_kind)(1 + b % 4);
+        plans[i].desc = (b >> 2) & 1;
+        plans[i].widen_columns = (b >> 3) & 1;
+        plans[i].widen_tags = (b >> 4) & 1;
+        plans[i].limit = (b >> 5) & 3;
+        plans[i].select_row = (b >> 6) & 1;
+        plans[i].one_row = (b >> 7) & 1;
+        plans[i].n_ops = 2;
+        plans[i].ops[0] = (enum shard_merge_op)(b % 4);
+        plans[i].ops[1] = (enum shard_merge_op)((b >> 1) % 4);
+        plans[i].op_all = (b >> 1) & 1;
+        strcpy(plans[i].why, "refused");
+    }
+    buf_clear(&out);
+    buf_clear(&err);
+    if (shard_merge_answers_plan(bodies, lens, n, plans, 2, &out, &err) == 0)
+        require(out.len > 0 && out.data[out.len - 1] == '\n');
+    else
+        require(err.len > 0);
 
     size_t nums[16];
     size_t k = gen_v3_partial_lines(bodies[0], lens[0], lines, nums, 16);
@@ -71,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         require(nums[i] >= 1 && nums[i] <= lines);
         require(i == 0 || nums[i] > nums[i - 1]);
     }
+    buf_deinit(&out);
+    buf_deinit(&err);
     size_t split_after = 0;
     (void)gen_classify_v3(CURLE_OK, 400, bodies[0], lens[0], lines, &split_after);
     require(split_after <= lines);

@@ -5,12 +5,14 @@ of ',', ' ', '=' and quoted string fields) and a test-only inspection endpoint.
 These are stand-ins, not InfluxDB: no InfluxDB 2.x or 3.x server can be installed on this
 machine, so the relay's v2 and v3 backends are tested against these, each implementing the
 published API reference named in its module (paths, parameters, status codes, error bodies).
-The inspection endpoint GET /standin/points (JSON: every stored point) is not part of any
-InfluxDB API and is named so."""
+The inspection endpoint GET /standin/points (JSON: every stored point, and every answer given
+with the documentation example it named) is not part of any InfluxDB API and is named so."""
 
 import json
+import re
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -102,6 +104,13 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.requests.append((method, url.path, params))
             status, headers, out = st.handle(method, url.path, params, self.headers, body)
+            if url.path != "/standin/points":
+                # What each answer named as its documentation example, for the tests' check
+                # that none goes without one.
+                st.answers.append({"method": method, "path": url.path, "status": status,
+                                   "example": headers.get("X-Standin-Doc-Example"),
+                                   "params": sorted(query_form(method, params, self.headers,
+                                                               body))})
         if not isinstance(out, (bytes, str)):
             out = json.dumps(out)
             headers.setdefault("Content-Type", "application/json")
@@ -134,6 +143,9 @@ class StandIn:
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = []
+        # {method, path, status, example, params (the names only)} for every answer but the
+        # inspection endpoint's.
+        self.answers = []
         # (where, measurement, tags, time) -> point dict: where (bucket or db), measurement,
         # tags, fields, time. One series at one time is one point in every generation: a
         # second write merges its fields in (the last value wins).
@@ -147,7 +159,8 @@ class StandIn:
 
     def inspect(self):
         writes = sum(1 for _m, path, _p in self.requests if path.endswith(("/write", "/write_lp")))
-        return 200, {}, {"points": list(self.points.values()), "write_requests": writes}
+        return 200, {}, {"points": list(self.points.values()), "write_requests": writes,
+                         "answers": self.answers}
 
 
 def serve(standin, port):
@@ -155,3 +168,97 @@ def serve(standin, port):
     srv.daemon_threads = True
     srv.standin = standin
     srv.serve_forever()
+
+
+class QueryError(Exception):
+    pass
+
+
+def query_form(method, params, headers, body):
+    """The v1-compatible /query's parameters: the query string, and for a POST the form body
+    (application/x-www-form-urlencoded) or the query itself (application/vnd.influxql)."""
+    form = dict(params)
+    if method == "POST" and body:
+        ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/vnd.influxql" or ctype == "text/plain":
+            form["q"] = body.decode("utf-8", "replace")
+        else:
+            for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace"),
+                                              keep_blank_values=True).items():
+                form[k] = v[-1]
+    return form
+
+
+_SELECT = re.compile(r'^\s*SELECT\s+(?P<cols>.+?)\s+FROM\s+(?P<m>"(?:[^"\\]|\\.)+"|[A-Za-z_][\w.]*)'
+                     r'(?:\s+WHERE\s+(?P<where>.+?))?\s*$', re.I | re.S)
+_COND = re.compile(r'^\s*time\s*(?P<op>>=|<=|>|<|=)\s*(?P<v>-?\d+)(?P<u>ns|u|µ|ms|s)?\s*$', re.I)
+_EPOCH_NS = {"ns": 1, "u": 1000, "µ": 1000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+             "h": 3600 * 10**9}
+_UNIT_NS = {None: 1, "ns": 1, "u": 1000, "µ": 1000, "ms": 10**6, "s": 10**9}
+
+
+def _ident(s):
+    s = s.strip()
+    if len(s) >= 2 and s[0] == s[-1] == '"':
+        return re.sub(r'\\(.)', r'\1', s[1:-1])
+    return s
+
+
+def _json_number(v):
+    """A float with no fraction as Go's encoding/json writes it (90, not 90.0)."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+        return int(v)
+    return v
+
+
+def rfc3339(ns):
+    secs, frac = divmod(ns, 10**9)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    if frac:
+        text += ("." + "%09d" % frac).rstrip("0")
+    return text + "Z"
+
+
+def influxql_select(points, where, q, epoch=None, statement_ids=True):
+    """The stand-ins' InfluxQL: 'SELECT a, b | * FROM m [WHERE time OP N[unit] [AND ...]]' over
+    the points stored in 'where' (a bucket or a database), one result per statement (';'
+    between them), series as 1.x shapes them (time first, then the columns by name; '*' takes
+    tags and fields). Raises QueryError for anything else."""
+    if epoch is not None and epoch not in _EPOCH_NS:
+        raise QueryError("invalid epoch %r" % epoch)
+    results = []
+    for sid, stmt in enumerate(s for s in q.split(";") if s.strip()):
+        m = _SELECT.match(stmt)
+        if m is None:
+            raise QueryError("the stand-in reads only SELECT ... FROM m [WHERE time ...]: %r"
+                             % stmt.strip())
+        meas = _ident(m.group("m"))
+        conds = []
+        for c in re.split(r"\s+AND\s+", m.group("where") or "", flags=re.I) if m.group("where") else []:
+            cm = _COND.match(c)
+            if cm is None:
+                raise QueryError("the stand-in reads only time conditions: %r" % c)
+            conds.append((cm.group("op"), int(cm.group("v")) * _UNIT_NS[cm.group("u")]))
+        ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+               "<": lambda a, b: a < b, "=": lambda a, b: a == b}
+        rows = sorted((p for p in points.values()
+                       if p["where"] == where and p["measurement"] == meas and p["time"] is not None
+                       and all(ops[o](p["time"], v) for o, v in conds)),
+                      key=lambda p: p["time"])
+        star = m.group("cols").strip() == "*"
+        if star:
+            cols = sorted({k for p in rows for k in list(p["fields"]) + list(p["tags"])})
+        else:
+            cols = [_ident(c) for c in m.group("cols").split(",")]
+        res = {"statement_id": sid} if statement_ids else {}
+        if rows:
+            values = []
+            for p in rows:
+                t = rfc3339(p["time"]) if epoch is None else p["time"] // _EPOCH_NS[epoch]
+                values.append([t] + [_json_number(p["fields"].get(c, p["tags"].get(c) if star
+                                                                    else None)) for c in cols])
+            values = [v for v in values if any(x is not None for x in v[1:])]
+            if values:
+                res["series"] = [{"name": meas, "columns": ["time"] + cols, "values": values}]
+        results.append(res)
+    return results

@@ -7,6 +7,7 @@ each library as the error it expects. Then the answers of /api/v3/write_lp that 
 do not show: precision=auto, accept_partial=false, an empty body, missing or bad parameters.
 No InfluxDB 2.x or 3.x server runs here: the answers follow 3.x Core's and 2.x's sources and
 documentation (see the README), not a server's."""
+import gzip
 import json
 import os
 import subprocess
@@ -210,5 +211,36 @@ def test_v3_answers():
     h.check_eq(a.count(DB, "strict", field="v"), 0, "nothing of the accept_partial=false write")
 
 
+def test_too_large():
+    """Bodies over the limits, answered in each generation's shape: a 2.x client's write gets
+    the body of the 2.x reference's OSS example (dataExceedsSizeLimitOSS, which 2.x's own write
+    handler gives) whether the body itself or its inflated size is too large; /api/v3/write_lp
+    3.x's text; /write and /api/v2/write without org 1.x's."""
+    a = h.Influxd("a").start()
+    a.create_db(DB)
+    r = h.Relay(backends={"a": a}, config={"http": {"max-body-size": "64KiB",
+                                                          "max-inflated-size": "256KiB"}}).start()
+    v2_body = {"code": "request too large",
+               "message": "unable to read data: points batch is too large"}
+    bomb = gzip.compress(b"big,src=t v=1i 1000000000\n" * 20000)
+    h.check(len(bomb) < 64 * 1024, "the gzip body is under max-body-size", len(bomb))
+    st, _, b = h.request("POST", r.url + "/api/v2/write?org=o&bucket=" + DB, bomb,
+                         {"Content-Encoding": "gzip", "Authorization": "Token x"})
+    h.check_eq((st, json.loads(b)), (413, v2_body), "inflated past the limit: 413, 2.x's body", b)
+    big = ("\n".join(lines("big", 5000))).encode()
+    h.check(len(big) > 64 * 1024, "the plain body is over max-body-size", len(big))
+    st, _, b = h.request("POST", r.url + "/api/v2/write?org=o&bucket=" + DB, big,
+                         {"Authorization": "Token x"})
+    h.check_eq((st, json.loads(b)), (413, v2_body), "over max-body-size: 413, 2.x's body", b)
+    st, _, b = h.request("POST", r.url + "/api/v3/write_lp?db=" + DB, big, {})
+    h.check_eq((st, b), (413, b"max request size (65536 bytes) exceeded"),
+               "/api/v3/write_lp over max-body-size: 413, 3.x's text")
+    for path in ("/write?db=" + DB, "/api/v2/write?bucket=" + DB):
+        st, _, b = h.request("POST", r.url + path, big, {})
+        h.check_eq((st, json.loads(b)), (413, {"error": "Request Entity Too Large"}),
+                   "%s over max-body-size: 1.x's 413" % path.split("?")[0], b)
+    h.check_eq(a.count(DB, "big", field="v"), 0, "nothing of them stored")
+
+
 h.run([test_installed, test_v3_client_no_sync, test_v3_client_v2_path, test_v2_client,
-       test_v3_answers])
+       test_v3_answers, test_too_large])

@@ -16,11 +16,18 @@ a real server):
   - DELETE: 2.x gets it as POST /api/v2/delete (start, stop and a _measurement and tag
     predicate; without WHERE, the whole time range) and the stand-in's points go as influxd's
     do; what 2.x cannot say (!=, DROP SERIES) and a DELETE on 3.x are counted unsupported;
-  - a bad token: the data is kept (hold, 401), nothing dead-lettered;
+  - a bad token: the data is kept (hold, 401), nothing dead-lettered; the same for an org the
+    2.x backend does not have (its 400 orgNotFound);
   - /metrics, /health, /status.json, the status page and `influx-wal status` show each backend
-    with its kind.
+    with its kind;
+  - /query through the relay to a v2 and a v3 backend reads back what was written through it,
+    with the backend's token in place of the client's credentials;
+  - every stand-in answer names the documentation example it was checked against
+    (X-Standin-Doc-Example), and the bodies the documentation gives literally are compared
+    (test_standin_doc_examples).
 """
 
+import base64
 import json
 import os
 import sys
@@ -29,6 +36,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import standin_influx2 as s2  # noqa: E402
+import standin_influx3 as s3  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DB = "db"
@@ -73,6 +82,22 @@ def v2_bucket(p, name):
     h.check_eq(st, 201, "2.x stand-in: bucket %s created" % name, body)
 
 
+def answers(p):
+    return json.loads(h.get(p.base + "/standin/points")[2])["answers"]
+
+
+def check_named(p, module):
+    """Every answer the stand-in gave names one of its documentation examples; returns how
+    many answers named each, for the test's log."""
+    seen = {}
+    for a in answers(p):
+        seen[a["example"]] = seen.get(a["example"], 0) + 1
+    unnamed = [a for a in answers(p) if a["example"] not in module.EXAMPLE.values()]
+    h.check_eq(unnamed, [], "%s: every answer names a documentation example of %s at %s"
+               % (p.name, module.API_REFERENCE["reference"], module.DOCS_COMMIT[:12]))
+    return seen
+
+
 def backend_of(doc, name):
     return [b for b in doc["backends"] if b["name"] == name][0]
 
@@ -95,6 +120,7 @@ def test_generations():
         dict(name="b", url=b.base, api="v2", token=TOKEN2, org=ORG, **quick),
         dict(name="c", url=c.base, api="v3", token=TOKEN3, **{"accept-partial": True}, **quick),
         dict(name="badtoken", url=b.base, api="v2", token="wrong", org=ORG, **quick),
+        dict(name="badorg", url=b.base, api="v2", token=TOKEN2, org="not-" + ORG, **quick),
     ]
     r = h.Relay(config={"backend": backends}).start()
     t0 = (int(time.time()) - 600) * 1000000000
@@ -158,7 +184,7 @@ def test_generations():
     h.check_eq(st, 200, "CREATE DATABASE through the relay", out)
     dbs = lambda: json.loads(h.get(c.base + "/api/v3/configure/database?format=json",
                                    headers={"Authorization": "Bearer " + TOKEN3})[2])
-    h.check(h.wait_until(lambda: {"iox::database": "other"} in dbs(), 10),
+    h.check(h.wait_until(lambda: "other" in dbs()["databases"], 10),
             "3.x: CREATE DATABASE became POST /api/v3/configure/database", dbs())
     h.check(h.wait_until(lambda: "other" in a.databases(), 10), "1.x: CREATE DATABASE applied")
     buckets = lambda: [x["name"] for x in json.loads(h.get(
@@ -173,7 +199,7 @@ def test_generations():
                 "%s: CREATE RETENTION POLICY is a counted unsupported dead letter" % x)
     st, _, out = statement(r, 'DROP DATABASE "other"')
     h.check_eq(st, 200, "DROP DATABASE through the relay", out)
-    h.check(h.wait_until(lambda: {"iox::database": "other"} not in dbs(), 10),
+    h.check(h.wait_until(lambda: "other" not in dbs()["databases"], 10),
             "3.x: DROP DATABASE became DELETE /api/v3/configure/database", dbs())
     h.check(h.wait_until(lambda: "other/autogen" not in buckets(), 10),
             "2.x: DROP DATABASE became the bucket lookup and DELETE /api/v2/buckets/ID", buckets())
@@ -240,26 +266,39 @@ def test_generations():
             "badtoken: held on 401, no dead letters", bad)
     h.check(r.metric("influx_wal_backend_requests_total", backend="badtoken", code="401", default=0) > 0,
             "badtoken's writes answered 401")
+    # An org the backend does not have: 2.x answers 400 (the reference's orgNotFound), which
+    # is the configuration, not the lines: held, nothing dead-lettered.
+    bad = backend_of(doc, "badorg")
+    h.check(not bad["caught_up"] and bad["dead_letters"] == 0 and "400" in bad["last_error"],
+            "badorg: held on 400 organization not found, no dead letters", bad)
 
     # Kinds everywhere.
-    for name, kind in (("a", "v1"), ("b", "v2"), ("c", "v3"), ("badtoken", "v2")):
+    for name, kind in (("a", "v1"), ("b", "v2"), ("c", "v3"), ("badtoken", "v2"), ("badorg", "v2")):
         h.check_eq(r.metric("influx_wal_backend_info", backend=name, kind=kind), 1,
                    "/metrics: %s is %s" % (name, kind))
         h.check_eq(backend_of(doc, name)["kind"], kind, "/health: %s is %s" % (name, kind))
     st, _, body = h.request("GET", r.url + "/status.json")
     h.check_eq({x["name"]: x["kind"] for x in json.loads(body)["backends"]},
-               {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2"}, "/status.json kinds")
+               {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2", "badorg": "v2"}, "/status.json kinds")
     st, _, body = h.request("GET", r.url + "/status")
     h.check(st == 200 and all('<td class="t">%s</td>' % k in body.decode() for k in ("v1", "v2", "v3")),
             "the status page's backend rows show v1, v2 and v3")
     st = r.cli_json("status", "--json", "--config", r.config_path)
     h.check_eq({x["name"]: x["kind"] for x in st["backends"]},
-               {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2"}, "influx-wal status --json kinds")
+               {"a": "v1", "b": "v2", "c": "v3", "badtoken": "v2", "badorg": "v2"}, "influx-wal status --json kinds")
     rc, out, err = r.run_cli("status", "--config", r.config_path)
     h.check(rc == 0 and any(l.split()[:2] == ["c", "v3"] for l in out.splitlines()),
             "influx-wal status shows c as v3", out, err)
     rc, out, err = r.run_cli("scrub", "--backend", "a", "--backend", "c", "--config", r.config_path)
     h.check(rc == 1 and "v1 (InfluxDB 1.x) backends only" in err, "scrub refuses a v3 backend", err)
+
+    # Every answer the relay provoked from the stand-ins names its documentation example.
+    for p, module in ((b, s2), (c, s3)):
+        seen = check_named(p, module)
+        sys.stderr.write("%s answers by documentation example: %s\n" % (p.name, json.dumps(seen)))
+    h.check(any(a["status"] == 401 for a in answers(b)), "b answered badtoken with 401")
+    h.check(any(a["status"] == 400 and a["example"] == s3.EXAMPLE["partial"] for a in answers(c)),
+            "c's partial write named the write guide's 'Accept partial writes'")
 
 
 def test_probe_goes_to_a_v1_backend():
@@ -282,5 +321,210 @@ def test_probe_goes_to_a_v1_backend():
             "1.x deleted the one point", a.count(DB, "probe", field="v"))
 
 
+def relay_query(r, params, auth=None, post_form=False):
+    """/query through relay r: (status, headers, parsed JSON or the raw body)."""
+    hdrs = {}
+    if auth is not None:
+        hdrs["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
+    if post_form:
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        st, hd, out = h.request("POST", r.url + "/query", urllib.parse.urlencode(params), hdrs)
+    else:
+        st, hd, out = h.request("GET", r.url + "/query?" + urllib.parse.urlencode(params), None,
+                                hdrs)
+    try:
+        return st, hd, json.loads(out)
+    except ValueError:
+        return st, hd, out
+
+
+def series_values(doc):
+    return [row for res in doc["results"] for s in res.get("series", []) for row in s["values"]]
+
+
+def test_query_through_the_relay():
+    """Reads through the relay to a v2 backend (2.x's v1-compatible /query, the backend's token
+    in place of the client's credentials, which the relay checks itself) and to a v3 backend
+    (3.x's v1-compatible /query, Bearer): what was written through the relay is read back."""
+    b = standin(2, TOKEN2, ORG)
+    c = standin(3, TOKEN3)
+    v2_bucket(b, "db/autogen")
+    v2_bucket(b, "db/week")
+    users = [{"name": "reader", "password": "pw-r"}]
+    r2 = h.Relay(name="r2", config={"auth": {"enabled": True, "user": users}, "backend": [
+        dict(name="b", url=b.base, api="v2", token=TOKEN2, org=ORG)]}).start()
+    r3 = h.Relay(name="r3", config={"backend": [
+        dict(name="c", url=c.base, api="v3", token=TOKEN3)]}).start()
+    t0 = (int(time.time()) - 600) * 1000000000
+    rows = [[t0, 21.5, "k"], [t0 + 1, 23.25, "l"], [t0 + 2, 22, "k"]]
+    body = "\n".join("temp,room=%s v=%r %d" % (room, float(v), t) for t, v, room in rows)
+    st, _, out = h.write(r2.url, DB, body, auth=("reader", "pw-r"))
+    h.check_eq(st, 204, "three points through r2 (auth on)", out)
+    st, _, out = h.write(r2.url, DB, "temp,room=k v=99 %d" % t0, rp="week", auth=("reader", "pw-r"))
+    h.check_eq(st, 204, "one point into rp week through r2", out)
+    h.check_eq(r3.write(DB, body)[0], 204, "three points through r3")
+    for r in (r2, r3):
+        h.check(h.wait_until(lambda: all(x["caught_up"] for x in r.health()[1]["backends"]), 20),
+                "%s caught up" % r.name, r.health())
+
+    want = [[t, v] for t, v, _room in rows]
+    q = {"db": DB, "q": "SELECT v FROM temp", "epoch": "ns"}
+    before = len(answers(b))
+    st, hd, doc = relay_query(r2, dict(q, u="reader", p="pw-r"))
+    h.check_eq((st, hd.get("x-influx-wal-backend")), (200, "b"), "r2 /query answered by b", doc)
+    h.check_eq(series_values(doc), want, "v2: the values written through the relay read back")
+    h.check_eq(doc["results"][0].get("statement_id"), 0, "v2: 2.x's result has its statement_id")
+    asked = [a for a in answers(b)[before:] if a["path"] == "/query"]
+    h.check(len(asked) == 1 and asked[0]["status"] == 200 and
+            "u" not in asked[0]["params"] and "p" not in asked[0]["params"],
+            "b got one /query with its token and without the client's u and p", asked)
+    st, hd, doc = relay_query(r2, q, auth=("reader", "pw-r"), post_form=True)
+    h.check_eq(st, 200, "r2 POST /query with Basic auth", doc)
+    h.check_eq(series_values(doc), want, "v2: the same values from a form POST")
+    st, hd, doc = relay_query(r2, dict(q, rp="week"), auth=("reader", "pw-r"))
+    h.check_eq(series_values(doc), [[t0, 99]], "v2: rp=week reads bucket db/week (virtual DBRP)",
+               doc)
+    before = len(answers(b))
+    st, _, doc = relay_query(r2, q, auth=("reader", "wrong"))
+    h.check_eq(st, 401, "r2: a wrong password is the relay's 401", doc)
+    st, _, doc = relay_query(r2, q)
+    h.check_eq(st, 401, "r2: no credentials, the relay's 401", doc)
+    h.check_eq(len(answers(b)), before, "b was not asked for either")
+
+    before = len(answers(c))
+    st, hd, doc = relay_query(r3, q)
+    h.check_eq((st, hd.get("x-influx-wal-backend")), (200, "c"), "r3 /query answered by c", doc)
+    h.check_eq(series_values(doc), want, "v3: the values written through the relay read back")
+    asked = [a for a in answers(c)[before:] if a["path"] == "/query"]
+    h.check(len(asked) == 1 and asked[0]["status"] == 200,
+            "c got one /query, with the backend's Bearer token (the stand-in answers 401 "
+            "without)", asked)
+    st, _, doc = relay_query(r3, dict(q, db="nothing"))
+    h.check_eq(st, 404, "v3: a database that is not there: 3.x's 404, as it came", doc)
+    for p, module in ((b, s2), (c, s3)):
+        check_named(p, module)
+
+
+def doc_answer(st, hdrs, body, p, module, name):
+    """The answer of stand-in 'p' was documentation example 'name' with its literal body."""
+    h.check_eq(hdrs.get(module.HEADER.lower()), module.EXAMPLE[name], "%s names %s" % (p.name, name))
+    if name in module.DOC_BODIES:
+        want = module.DOC_BODIES[name]
+        got = body.decode() if isinstance(want, str) else json.loads(body)
+        h.check_eq(got, want, "%s: the body of %s is the documented one" % (p.name, name))
+
+
+def test_standin_doc_examples():
+    """The stand-ins' answers against the documentation's literal examples (the reference and
+    guides pinned in each stand-in's API_REFERENCE): each request below is the one the example
+    describes, and the answer must be that example's status, name and body."""
+    b = standin(2, TOKEN2, "docs-org")
+    c = standin(3, TOKEN3)
+    auth2 = {"Authorization": "Token " + TOKEN2}
+    org_id = json.loads(h.get(b.base + "/api/v2/orgs?org=docs-org", headers=auth2)[2])["orgs"][0]["id"]
+    st, _, out = h.request("POST", b.base + "/api/v2/buckets",
+                           json.dumps({"orgID": org_id, "name": "db/autogen"}),
+                           dict(auth2, **{"Content-Type": "application/json"}))
+    h.check_eq(st, 201, "bucket made", out)
+
+    cases2 = [
+        ("POST", "/api/v2/write?org=docs-org&bucket=db/autogen", "m v=1", {"Authorization": "Token wrong"},
+         401, "unauthorized"),
+        ("GET", "/api/v2/buckets", None, {}, 401, "unauthorized"),
+        ("POST", "/api/v2/write?org=not-docs-org&bucket=db/autogen", "m v=1", auth2, 400,
+         "org_not_found_400"),
+        ("POST", "/api/v2/write?org=docs-org&bucket=air_sensor", "m v=1", auth2, 404,
+         "bucket_not_found"),
+        ("GET", "/api/v2/orgs?org=my-org", None, auth2, 404, "org_name_not_found"),
+        ("POST", "/api/v2/buckets", json.dumps({"orgID": "0000000000000999", "name": "x"}), auth2,
+         404, "org_id_not_found"),
+        ("DELETE", "/api/v2/buckets/00000000000000ff", None, auth2, 404, "bucket_delete_not_found"),
+        ("POST", "/api/v2/write?org=docs-org&bucket=db/autogen",
+         "m v=1 1\n" * ((s2.MAX_BODY_BYTES // 8) + 1), auth2, 413, "too_large"),
+        ("POST", "/api/v2/delete?org=not-docs-org&bucket=db/autogen",
+         json.dumps({"start": "2020-03-01T00:00:00Z", "stop": "2020-11-14T00:00:00Z"}), auth2, 400,
+         "delete_org_not_found"),
+        ("POST", "/api/v2/write?org=docs-org&bucket=db/autogen", "m v=1 1", auth2, 204, "write_ok"),
+        ("GET", "/ping", None, {}, 204, "ping"),
+        ("GET", "/health", None, {}, 200, "health"),
+    ]
+    for method, path, body, hdrs, want, name in cases2:
+        st, hd, out = h.request(method, b.base + path, body, hdrs)
+        h.check_eq(st, want, "2.x stand-in: %s %s answers %d" % (method, path[:60], want), out[:200])
+        doc_answer(st, hd, out, b, s2, name)
+
+    # 3.x's write guide, "Partial writes": its two lines, with and without accept_partial.
+    auth3 = {"Authorization": "Bearer " + TOKEN3}
+    lines = 'home,room=Sunroom temp=96 1735545600\nhome,room=Sunroom temp="hi" 1735549200'
+    for params, name in (("&accept_partial=false", "rejected"), ("", "partial")):
+        st, hd, out = h.request("POST", c.base + "/api/v3/write_lp?db=sensors" + params, lines, auth3)
+        h.check_eq(st, 400, "3.x stand-in: the guide's lines answer 400 (%s)" % name, out)
+        h.check_eq(hd.get(s3.HEADER.lower()), s3.EXAMPLE[name], "3.x stand-in names %s" % name)
+        got, want = json.loads(out), json.loads(json.dumps(s3.DOC_BODIES[name]))
+        # The page prints the refused line with its string value's quotes dropped; the stand-in
+        # echoes the line as it came: that member is compared with what was sent.
+        data = got["data"][0] if isinstance(got["data"], list) else got["data"]
+        h.check_eq(data["original_line"], 'home,room=Sunroom temp="hi" 1735549200',
+                   "original_line is the line as sent")
+        data["original_line"] = "home,room=Sunroom temp=hi 1735549200"
+        h.check_eq(got, want, "3.x stand-in: the body of %s is the guide's" % name)
+    temps = [p["fields"]["temp"] for p in stored(c, "sensors", "home")]
+    h.check_eq(temps, [96.0], "accept_partial=false stored nothing, the partial write line 1")
+    h.check_eq(stored(c, "sensors", "home")[0]["time"], 1735545600 * 10**9,
+               "no precision: auto read 1735545600 as seconds")
+    cases3 = [
+        ("GET", "/health", None, auth3, 200, "health"),
+        ("GET", "/health", None, {}, 401, "unauthorized"),
+        ("POST", "/api/v3/write_lp?db=sensors", "m v=1", {"Authorization": "Token " + TOKEN3},
+         401, "unauthorized"),
+        ("GET", "/ping", None, auth3, 200, "ping"),
+        ("POST", "/api/v3/write_lp?db=sensors&precision=fortnight", "m v=1", auth3, 400,
+         "bad_request"),
+        ("POST", "/api/v3/write_lp?db=bad_name", "m v=1", auth3, 400, "bad_request"),
+        ("POST", "/api/v3/write_lp?db=sensors&precision=ms", "cpu,host=server01 usage=85.2 "
+         "1638360000000", auth3, 204, "write_ok"),
+        ("POST", "/api/v3/write_lp?db=sensors&precision=millisecond",
+         "cpu,host=server1 usage=50.0 1708976567000", auth3, 204, "write_ok"),
+        ("POST", "/api/v3/configure/database", json.dumps({"db": "sensors"}), auth3, 409,
+         "db_exists"),
+        ("DELETE", "/api/v3/configure/database?db=nothing", None, auth3, 404, "db_not_found"),
+        ("GET", "/query?db=nothing&q=SELECT+v+FROM+m", None, auth3, 404, "query_db_not_found"),
+    ]
+    for method, path, body, hdrs, want, name in cases3:
+        st, hd, out = h.request(method, c.base + path, body, hdrs)
+        h.check_eq(st, want, "3.x stand-in: %s %s answers %d" % (method, path[:60], want), out[:200])
+        doc_answer(st, hd, out, c, s3, name)
+    usage = sorted(p["time"] for p in stored(c, "sensors", "cpu"))
+    h.check_eq(usage, [1638360000000 * 10**6, 1708976567000 * 10**6],
+               "the code samples' precision=ms and the guide's precision=millisecond both read ms")
+
+    # The query examples: the rows they show, written and read back.
+    t = 1706875200  # 2024-02-02T12:00:00Z
+    st, _, out = h.request("POST", c.base + "/api/v3/write_lp?db=mydb&precision=second",
+                           "mytable value=42i %d" % t, auth3)
+    h.check_eq(st, 204, "3.x: mytable written", out)
+    st, hd, out = h.request("GET", c.base + "/query?db=mydb&q=" +
+                            urllib.parse.quote("SELECT value FROM mytable"),
+                            None, {"Authorization": "Token " + TOKEN3})
+    h.check_eq(st, 200, "3.x /query with Token (a v1 endpoint)", out)
+    doc_answer(st, hd, out, c, s3, "query")
+    rows = [["2016-05-19T18:37:5%dZ" % i, 90, "1"] for i in range(5, 9)]
+    lp = "\n".join("mymeas,mytag=1 myfield=90 %d" % (1463683075 + i) for i in range(4))
+    st, _, out = h.request("POST", b.base + "/api/v2/write?org=docs-org&bucket=db/autogen&precision=s",
+                           lp, auth2)
+    h.check_eq(st, 204, "2.x: mymeas written", out)
+    st, hd, out = h.request("GET", b.base + "/query?db=db&q=" +
+                            urllib.parse.quote("SELECT * FROM mymeas"), None, auth2)
+    h.check_eq(st, 200, "2.x /query", out)
+    doc_answer(st, hd, out, b, s2, "query")
+    # influxql-chunk_size_2 is the same series in two chunks of two rows; unchunked, one.
+    h.check_eq(json.loads(out), {"results": [{"statement_id": 0, "series": [{
+        "name": "mymeas", "columns": ["time", "myfield", "mytag"], "values": rows}]}]},
+        "2.x /query: influxql-chunk_size_2's rows, unchunked", out)
+    for p, module in ((b, s2), (c, s3)):
+        check_named(p, module)
+
+
 if __name__ == "__main__":
-    h.run([test_generations, test_probe_goes_to_a_v1_backend])
+    h.run([test_generations, test_probe_goes_to_a_v1_backend, test_standin_doc_examples,
+           test_query_through_the_relay])

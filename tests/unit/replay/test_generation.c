@@ -144,6 +144,10 @@ static void test_v3_errors(void)
     v = gen_classify_v2(CURLE_OK, 400, "{\"code\":\"invalid\",\"message\":\"unable to parse\"}",
                         45);
     CHECK(v.action == REPLAY_SPLIT, "v2: 400 splits");
+    static const char no_org[] =
+        "{\"code\":\"invalid\",\"message\":\"failed to decode request body: organization not found\"}";
+    v = gen_classify_v2(CURLE_OK, 400, no_org, strlen(no_org));
+    CHECK(v.action == REPLAY_HOLD, "v2: 400 organization not found holds, no dead letters");
     v = gen_classify_v2(CURLE_OK, 401,
                         "{\"code\":\"unauthorized\",\"message\":\"unauthorized access\"}", 55);
     CHECK(v.action == REPLAY_HOLD, "v2: 401 holds");
