@@ -9,7 +9,8 @@ third shard added to its config
     checked on all six, the ring computed here again, as in test_shards.py); /health,
     /status.json and `influx-wal status` name the active and the pending shards;
   * POST /api/shards/activate switches the ring (recorded in the log: a restart keeps it);
-    removing an active shard or naming an unknown one is refused;
+    removing an active shard or naming an unknown one is refused, and so is a start with a
+    config that lacks a shard the log routes to (exit 2);
   * `influx-wal reshard --plan` prints exactly the measurements the ring moves, with their
     points (and --json the same);
   * `influx-wal reshard --apply` under a bounded write load: --keep-old stops before deleting
@@ -201,6 +202,16 @@ def test_pending_shard_gets_no_keys():
     st, doc = r.health()
     h.check_eq((doc["shards"]["active"], doc["shards"]["switch_seq"]), (["s1", "s2", "s3"], seq),
                "a restart keeps the switched ring (the log's state)")
+    # A config without s3 cannot route what the log says: refused at start, exit 2.
+    r.stop()
+    path = os.path.join(h.tmpdir("cfg"), "relay.toml")
+    with open(path, "w") as f:
+        f.write(h.to_toml(shards_cfg(["s1", "s2"], backends)))
+    rc, out, err = h.run_relay("--config", path, "--data-dir", r.data_dir,
+                               "--listen", "127.0.0.1:%d" % h.free_port())
+    h.check_eq(rc, 2, "a log routing to a shard the config lacks: exit 2", err[-500:])
+    h.check("influx-wal-relay: the log's active shards do not fit the config (see the log)" in err
+            and "event=shards_active_unknown shard=s3" in err, "the reason, naming s3", err[-800:])
 
 
 def start_file_config():
