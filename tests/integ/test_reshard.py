@@ -19,12 +19,15 @@ third shard added to its config
     in the end every point is in exactly one shard's backends (counted per measurement on all
     six) and the moved measurements are gone from their old shard;
   * an --apply killed (SIGKILL) in the middle resumes from its state file and ends the same;
+  * with [auth], the shards endpoints need an admin user (401, 403), which the CLI takes in the
+    relay's URL;
   * two relays, each with its own log, behind HAProxy (packaging/haproxy.cfg), the load going
     through HAProxy to both: the reshard switches both, and the end is the same (every point in
     exactly one shard, moved measurements gone from the old one, both relays on the new ring).
 
 Uses tests/integ/harness.py. Every wait has a deadline."""
 
+import base64
 import bisect
 import json
 import os
@@ -413,5 +416,37 @@ def test_two_relays_behind_haproxy():
     h.check_eq(doc["shards"]["active"], ["s1", "s2", "s3"], "relay1 on the new ring too")
 
 
-h.run([test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes,
+def test_admin_auth():
+    """With [auth], the shards endpoints need an admin user; the CLI takes one in the relay's
+    URL."""
+    bs = {n: h.Influxd(n).start() for n in ("a1", "b1", "c1")}
+    users = {"enabled": True, "user": [{"name": "admin", "password": "pw1", "admin": True},
+                                       {"name": "writer", "password": "pw2"}]}
+
+    def cfg(names):
+        return {"auth": users, "backend": [{"name": b, "url": bs[b].url} for b in names],
+                "shard": [{"name": "s%d" % (i + 1), "backends": [b]} for i, b in enumerate(names)]}
+
+    r = h.Relay(config=cfg(["a1", "b1"])).start()
+    r.config = cfg(["a1", "b1", "c1"])
+    r.restart()
+    for who, want in ((None, 401), ("writer:pw2", 403), ("admin:pw1", 200)):
+        hdrs = {}
+        if who is not None:
+            hdrs["Authorization"] = "Basic " + base64.b64encode(who.encode()).decode()
+        st, _, body = h.request("GET", r.url + "/api/shards", headers=hdrs)
+        h.check_eq(st, want, "GET /api/shards as %s" % (who or "nobody"), body[:200])
+    st, _, body = h.request("POST", r.url + "/api/shards/activate?shards=s1,s2,s3", body=b"",
+                            headers={"Authorization": "Basic " + base64.b64encode(
+                                b"writer:pw2").decode()})
+    h.check_eq(st, 403, "a switch by a user who is not admin is refused", body[:200])
+    with_admin = r.url.replace("http://", "http://admin:pw1@")
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", r.config_path, "--relay", with_admin)
+    h.check_eq((rc, out), (0, "plan active=s1,s2 target=s1,s2,s3 measurements=0 points=0\n"),
+               "reshard --plan with an admin user in the relay's URL", err)
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", r.config_path, "--relay", r.url)
+    h.check(rc == 1 and "answered 401" in err, "without one: exit 1, the relay's 401 said", err)
+
+
+h.run([test_admin_auth, test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes,
        test_two_relays_behind_haproxy])
