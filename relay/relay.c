@@ -87,8 +87,9 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
     r->started_ns = wal_now_ns();
     hist_init(&r->ctr.duration, request_duration_bounds, DURATION_BUCKETS);
     limits_copy(&r->cfg_limits, cfg);
-    int rc = shard_active_start(r, cfg); /* r->split, over the active shards */
-    if (rc != 0) { /* logged; nothing started yet */
+    /* r->split, over the active shards; a failure is logged, and nothing is started yet. */
+    int rc = shard_active_start(r, cfg);
+    if (rc != 0) {
         shard_active_free(r);
         shard_split_free(r->split);
         limits_free(&r->cfg_limits);
