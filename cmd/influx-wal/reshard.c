@@ -62,9 +62,9 @@ __attribute__((format(printf, 2, 3))) static void step(struct reshard *rs, const
 /* ---- the steps of --apply ------------------------------------------------------------------ */
 
 /* Sync move 'mv' from backend 'from' to every backend of its new shard as 'mode' says; what
- * they lacked is added to *lacking. */
+ * they lacked is added to *lacking, the values they hold otherwise (kept) to *differing. */
 static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *from,
-                     enum reshard_mode mode, uint64_t *lacking)
+                     enum reshard_mode mode, uint64_t *lacking, uint64_t *differing)
 {
     const struct cfg_shard *to = rs_shard_cfg(rs, mv->to);
     if (to == NULL)
@@ -81,12 +81,14 @@ static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *fr
         if (rc == 0) {
             rs->copied += out.written;
             *lacking += out.lacking;
+            *differing += out.differing;
             step(rs,
-                 "step=%s db=%s measurement=%s from=%s to=%s lacking=%" PRIu64 " written=%" PRIu64,
+                 "step=%s db=%s measurement=%s from=%s to=%s lacking=%" PRIu64 " written=%" PRIu64
+                 " differing=%" PRIu64,
                  mode == RESHARD_OVERWRITE ? "copy"
                  : mode == RESHARD_FILL    ? "fill"
                                            : "compare",
-                 mv->db, mv->m, from, to->backends[j], out.lacking, out.written);
+                 mv->db, mv->m, from, to->backends[j], out.lacking, out.written, out.differing);
         }
         rs_conn_close(&dst);
     }
@@ -281,10 +283,11 @@ static int apply(struct reshard *rs)
         for (int pass = 0; pass < 2 && rc == 0; pass++) {
             for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
                 const char *from = NULL;
-                uint64_t lacking = 0;
+                uint64_t lacking = 0, differing = 0;
                 rc = rs_pick_backend(rs, rs->moves[i].from, &from);
                 if (rc == 0)
-                    rc = sync_move(rs, &rs->moves[i], from, RESHARD_OVERWRITE, &lacking);
+                    rc =
+                        sync_move(rs, &rs->moves[i], from, RESHARD_OVERWRITE, &lacking, &differing);
             }
         }
         if (rc == 0)
@@ -305,17 +308,19 @@ static int apply(struct reshard *rs)
         }
     }
     if (rc == 0 && strcmp(rs->phase, "sync") == 0) {
-        uint64_t lacking = 0;
+        uint64_t lacking = 0, differing = 0;
         for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
             const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
             for (size_t j = 0; s != NULL && j < s->n_backends && rc == 0; j++)
-                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_FILL, &lacking);
+                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_FILL, &lacking,
+                               &differing);
         }
-        lacking = 0;
+        lacking = differing = 0;
         for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
             const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
             for (size_t j = 0; s != NULL && j < s->n_backends && rc == 0; j++)
-                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_COUNT, &lacking);
+                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_COUNT, &lacking,
+                               &differing);
         }
         if (rc == 0 && lacking > 0)
             rc = cli_fail(rs->cli,
@@ -323,7 +328,9 @@ static int apply(struct reshard *rs)
                           "after the copy: nothing deleted (run --apply again)",
                           lacking);
         if (rc == 0) {
-            step(rs, "step=verified moves=%zu", rs->n_moves);
+            /* differing: values the new shard holds otherwise than the old one, counted once
+             * per pair of backends; kept as the new shard has them (README). */
+            step(rs, "step=verified moves=%zu differing=%" PRIu64, rs->n_moves, differing);
             rc = rs_set_phase(rs, "drop");
         }
     }

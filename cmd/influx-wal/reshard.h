@@ -22,10 +22,12 @@ struct reshard_move {
     uint64_t drop_seq; /* --apply: the DROP MEASUREMENT's sequence in the first relay's log */
 };
 
-/* What the copy of one measurement did: the values (a field of a point) the target lacked and
- * the points written to it (0 with copy off: only counted). */
+/* What the copy of one measurement did: the values (a field of a point) the target lacked, the
+ * points written to it (0 with RESHARD_COUNT) and, after the switch, the values both sides
+ * hold with different values (the target's kept). */
 struct reshard_sync {
     uint64_t lacking, written;
+    uint64_t differing; /* RESHARD_FILL, RESHARD_COUNT: values both hold, not alike (kept) */
 };
 
 /* What reshard_sync_measurement writes to the target. */

@@ -56,7 +56,7 @@ struct ctx {
     int collect; /* 1: fill 'have' from the target; 0: compare the source with it */
     enum reshard_mode mode;
     struct buf batch, line, tagk;
-    uint64_t n_values, lacking, written;
+    uint64_t n_values, lacking, written, differing;
     int too_many;
     struct progress *pg;
 };
@@ -215,7 +215,7 @@ static int point_result(void *arg, const json_t *res)
                 const char *fname = json_string_value(json_array_get(cols, c));
                 if (json_is_null(cv) || fname == NULL)
                     continue;
-                uint64_t key = scrub_hash(sh ^ (uint64_t)t, fname, strlen(fname));
+                uint64_t key = scrub_point_key(sh, t, fname);
                 enum scrub_ftype ft = field_type(&x->u, fname);
                 uint64_t val = scrub_value_hash(ft, cv), held;
                 if (x->collect) {
@@ -227,8 +227,10 @@ static int point_result(void *arg, const json_t *res)
                     continue;
                 }
                 if (scrub_hmap_get(&x->have, key, &held) &&
-                    (x->mode != RESHARD_OVERWRITE || held == val))
+                    (x->mode != RESHARD_OVERWRITE || held == val)) {
+                    x->differing += held != val; /* kept: the target's may be a rewrite */
                     continue; /* the target has it (after the switch: never overwritten) */
+                }
                 x->lacking++;
                 buf_append(&x->line, x->line.len ? "," : " ", 1);
                 scrub_lp_escape(&x->line, fname, ",= ");
@@ -374,6 +376,7 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
     for (size_t i = 0; rc == 0 && i < rps.n; i++)
         rc = sync_rp(&x, rps.v[i]);
     out->lacking = x.lacking;
+    out->differing = x.differing;
     out->written = x.written;
     names_free(&rps);
     buf_deinit(&x.batch);

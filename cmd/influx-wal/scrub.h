@@ -62,6 +62,9 @@ int scrub_repair_window(struct scrub *s, const struct scrub_unit *u, int64_t hou
  * quoted). */
 void scrub_lp_escape(struct buf *b, const char *s, const char *special);
 void scrub_lp_value(struct buf *b, enum scrub_ftype ft, const json_t *v);
+/* The key of one value in a window: the series' hash, the point's time and the field's name.
+ * scrub_repair.c. */
+uint64_t scrub_point_key(uint64_t series, int64_t t, const char *field);
 /* The hash of a field's value as --repair compares them (type and value). */
 uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v);
 

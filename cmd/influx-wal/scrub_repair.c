@@ -54,6 +54,14 @@ uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v)
     return scrub_hash(h, s ? s : "", s ? json_string_length(v) : 0);
 }
 
+uint64_t scrub_point_key(uint64_t series, int64_t t, const char *field)
+{
+    /* The time is hashed as bytes, not xor'ed into the series' hash: FNV-1a starts by xor'ing
+     * the first byte, so (h ^ t1, "n") and (h ^ t2, "v") collided whenever t1 ^ t2 was 'n' ^ 'v'
+     * (24 ns apart), and a point the other side lacked was taken for present. */
+    return scrub_hash(scrub_hash(series, &t, sizeof(t)), field, strlen(field));
+}
+
 void scrub_lp_escape(struct buf *b, const char *s, const char *special)
 {
     for (; *s != '\0'; s++) {
@@ -132,7 +140,7 @@ static int pass_result(void *arg, const json_t *res)
                 if (json_is_null(cv) || fname == NULL)
                     continue;
                 enum scrub_ftype ft = field_type(p->u, fname, p->side);
-                uint64_t key = scrub_hash(sh ^ (uint64_t)t, fname, strlen(fname));
+                uint64_t key = scrub_point_key(sh, t, fname);
                 uint64_t val = scrub_value_hash(ft, cv), other;
                 if (p->map != NULL) {
                     if (++p->n_values > MAX_WINDOW_VALUES) {

@@ -301,8 +301,10 @@ def test_plan_and_apply():
     # timestamp, another value): the copy must leave the new value.
     rw = moves[0]
     t_rw = 1700000000000000000
+    t_collide = 1699990000000000000  # a multiple of 32
     st, _, body = h.request("POST", r.url + "/write?db=" + DB,
-                            body=("%s,host=rewritten n=1i,v=1 %d\n" % (rw, t_rw)).encode())
+                            body=("%s,host=rewritten n=1i,v=1 %d\n%s,host=collide v=1 %d\n" %
+                                  (rw, t_rw, rw, t_collide + 24)).encode())
     h.check_eq(st, 204, "the point to rewrite, written before the reshard", body)
     first[rw] += 1
     loads = start_load(r)
@@ -334,12 +336,27 @@ def test_plan_and_apply():
         json.dump(state, f)
     h.check(all(rw_values(b) == [(t_rw, 1)] for b in GROUPS[shard_of(["s1", "s2"], DB, rw)]),
             "the old shard still has the old value")
+    # A point only the old shard has (as one that reached it just before the switch would be),
+    # 24 ns before a point both have: its (time, field n) once hashed like the other's (time,
+    # field v), and the sync took it for copied.
+    for b in GROUPS[shard_of(["s1", "s2"], DB, rw)]:
+        backends[b].write(DB, ("%s,host=collide n=7i %d\n" % (rw, t_collide)).encode())
+    first[rw] += 1
     rc, out, err = reshard(r, "--apply")
     h.check_eq(rc, 0, "reshard --apply again: resumes and deletes", err[-2000:])
     h.check("step=resume phase=sync" in err, "it resumed at the sync", err[-1500:])
+    # The rewritten point (two fields), on both new backends, seen from both old ones:
+    # counted, kept.
+    h.check(re.search(r"step=compare db=%s measurement=%s from=\S+ to=\S+ lacking=0 written=0 "
+                      r"differing=2\b" % (DB, rw), err) is not None and
+            "step=verified moves=%d differing=8" % len(moves) in err,
+            "the compare counts the rewritten value as differing (kept)", err[-1500:])
     for b in GROUPS["s3"]:
         h.check_eq(rw_values(b), [(t_rw, 2)],
                    "%s keeps the value rewritten after the switch" % b)
+        h.check_eq([(x["time"], x["n"]) for x in backends[b].values(
+            DB, "SELECT n FROM %s WHERE host = 'collide'" % rw)], [(t_collide, 7)],
+            "%s got the point only the old shard had" % b)
     h.check(not os.path.exists(r.config_path + ".reshard"), "done: the state file is gone")
     h.check(out.startswith("reshard done measurements=%d " % len(moves)), "the summary", out)
     second = finish_load(loads)
