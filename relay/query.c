@@ -172,6 +172,36 @@ static void proxy_done(void *arg, int rc, const char *err)
     uv_close((uv_handle_t *)&p->drain, proxy_closed);
 }
 
+/* The read as it goes to backend 'backend': to a 1.x one the client's header lines
+ * h[0, hlen) and target as they came (the relay adds no credential of its own); to a 2.x or 3.x
+ * one ('native') without the client's credentials, and the backend's own token. Appends the
+ * header lines to 'headers'; 'target' and 'body' hold what a native request sends instead of
+ * the client's. */
+static struct relay_query query_to(const struct http_req *req, const char *backend, int native,
+                                   const char *h, size_t hlen, struct buf *headers,
+                                   struct buf *target, struct buf *body)
+{
+    if (native)
+        qc_drop_header(h, hlen, "Authorization", headers);
+    else
+        buf_append(headers, h, hlen);
+    struct relay_query q = query_of(req, backend, headers);
+    if (!native)
+        return q;
+    q.backend_credentials = 1;
+    qc_target_without_credentials(req->url.data, req->url.len, target);
+    q.target = target->data;
+    q.target_len = target->len;
+    size_t tlen = 0;
+    const char *type = fwd_header(req, "Content-Type", &tlen);
+    if (req->method == HTTP_POST && type_is(type, tlen, "application/x-www-form-urlencoded")) {
+        qc_drop_credentials(req->body.data != NULL ? req->body.data : "", req->body.len, body);
+        q.body = body->data != NULL ? body->data : "";
+        q.body_len = body->len;
+    }
+    return q;
+}
+
 /* Pass the request on as it came, to a backend or ('peer') to the leader relay. 'unparsed':
  * the relay could not classify it, so it is sent for the backend's own parse error, and with
  * no backend up the answer is 400, not 503. 'shard': only a backend of that shard may answer
@@ -242,27 +272,11 @@ static void proxy_to(struct conn *c, struct http_req *req, int unparsed, const c
     buf_init(&headers);
     buf_init(&target);
     buf_init(&body);
-    if (native)
-        qc_drop_header(req->fwd.data, req->fwd.len, "Authorization", &headers);
-    else
-        buf_append(&headers, req->fwd.data, req->fwd.len);
     if (peer != NULL) /* the leader answers it itself, never forwards it again */
         buf_printf(&headers, "X-Influx-Wal-Forwarded: %s\r\n", r->cfg_limits.relay_name);
-    struct relay_query q = query_of(req, p->backend, &headers);
+    struct relay_query q = query_to(req, p->backend, native, req->fwd.data, req->fwd.len, &headers,
+                                    &target, &body);
     q.peer = peer != NULL;
-    if (native) {
-        q.backend_credentials = 1;
-        qc_target_without_credentials(req->url.data, req->url.len, &target);
-        q.target = target.data;
-        q.target_len = target.len;
-        size_t tlen = 0;
-        const char *type = fwd_header(req, "Content-Type", &tlen);
-        if (req->method == HTTP_POST && type_is(type, tlen, "application/x-www-form-urlencoded")) {
-            qc_drop_credentials(req->body.data != NULL ? req->body.data : "", req->body.len, &body);
-            q.body = body.data != NULL ? body.data : "";
-            q.body_len = body.len;
-        }
-    }
     static const struct relay_query_cbs cbs = {proxy_head, proxy_data, proxy_done};
     c->waiting_wal = 1; /* the connection outlives a client that leaves, until we are done */
     int rc = r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle);
@@ -287,6 +301,7 @@ struct fan_part {
     void *handle;        /* the transfer, valid until done */
     char backend[65];
     const char *shard;   /* borrowed from the splitter */
+    int native;          /* a 2.x or 3.x backend: sent without the client's credentials */
     struct buf body;
     long status;
     int rc;              /* done's */
@@ -420,6 +435,7 @@ static void fan_out(struct conn *c, struct http_req *req, struct shard_merge_pla
     struct relay *r = c->relay;
     struct relay_backend_view *st = NULL;
     size_t n = 0, n_shards = shard_split_count(r->split);
+    int native = 0;
     if (r->hooks.backends)
         r->hooks.backends(r->hooks.arg, &st, &n);
     struct fan *f = xcalloc(1, sizeof(*f));
@@ -452,8 +468,22 @@ static void fan_out(struct conn *c, struct http_req *req, struct shard_merge_pla
             return;
         }
         snprintf(p->backend, sizeof(p->backend), "%s", st[i].name);
+        p->native = !is_v1(&st[i]);
+        native |= p->native;
     }
     free(st);
+    if (native) { /* as in proxy_to: the relay checks the client for a 2.x or 3.x backend */
+        size_t qlen;
+        const char *q = req_query(req, &qlen);
+        if (auth_check(c, req, q, qlen) != 0) {
+            for (size_t k = 0; k < n_shards; k++)
+                buf_deinit(&f->parts[k].body);
+            free(f->parts);
+            free(f->plans);
+            free(f);
+            return;
+        }
+    }
     /* The client's headers but Accept-Encoding: the relay reads these answers itself. */
     struct buf headers;
     buf_init(&headers);
@@ -470,9 +500,17 @@ static void fan_out(struct conn *c, struct http_req *req, struct shard_merge_pla
     f->pending = n_shards + 1; /* one more while starting: no finish before every start */
     for (size_t k = 0; k < n_shards; k++) {
         struct fan_part *p = &f->parts[k];
-        struct relay_query q = query_of(req, p->backend, &headers);
+        struct buf hdr, target, body;
+        buf_init(&hdr);
+        buf_init(&target);
+        buf_init(&body);
+        struct relay_query q =
+            query_to(req, p->backend, p->native, headers.data, headers.len, &hdr, &target, &body);
         if (r->hooks.query(r->hooks.arg, &q, &cbs, p, &p->handle) != 0)
             fan_done(p, 503, "the chosen backend is gone (reconfigured): try again");
+        buf_deinit(&hdr);
+        buf_deinit(&target);
+        buf_deinit(&body);
     }
     buf_deinit(&headers);
     if (--f->pending == 0)

@@ -525,6 +525,49 @@ def test_standin_doc_examples():
         check_named(p, module)
 
 
+def test_query_across_shards_native():
+    """A read that needs two shards, one a v2 backend and one a v3 backend: each is asked with
+    its own token and without the client's credentials (the relay checks those), and the
+    answers are merged."""
+    b = standin(2, TOKEN2, ORG)
+    c = standin(3, TOKEN3)
+    v2_bucket(b, "db/autogen")
+    users = [{"name": "reader", "password": "pw-r"}]
+    r = h.Relay(name="rs", config={"auth": {"enabled": True, "user": users}, "backend": [
+        dict(name="b", url=b.base, api="v2", token=TOKEN2, org=ORG),
+        dict(name="c", url=c.base, api="v3", token=TOKEN3)],
+        "shard": [{"name": "s1", "backends": ["b"]}, {"name": "s2", "backends": ["c"]}]}).start()
+    t0 = (int(time.time()) - 600) * 1000000000
+    names = ["m%d" % i for i in range(8)]
+    body = "\n".join("%s v=%d %d" % (m, i, t0 + i) for i, m in enumerate(names))
+    st, _, out = h.write(r.url, DB, body, auth=("reader", "pw-r"))
+    h.check_eq(st, 204, "eight measurements through the sharded relay", out)
+    h.check(h.wait_until(lambda: all(x["caught_up"] for x in r.health()[1]["backends"]), 20),
+            "both shards caught up", r.health())
+    on_b = sorted({p["measurement"] for p in json.loads(h.get(b.base + "/standin/points")[2])["points"]})
+    on_c = sorted({p["measurement"] for p in json.loads(h.get(c.base + "/standin/points")[2])["points"]})
+    h.check(on_b and on_c and sorted(on_b + on_c) == names, "each measurement in one shard", on_b, on_c)
+    if not (on_b and on_c):
+        return
+    mb, mc = on_b[0], on_c[0]
+    q = {"db": DB, "q": "SELECT v FROM %s; SELECT v FROM %s" % (mb, mc), "epoch": "ns"}
+    nb, nc = len(answers(b)), len(answers(c))
+    st, _, doc = relay_query(r, q, auth=("reader", "pw-r"))
+    h.check_eq(st, 200, "a read over both shards is answered", doc)
+    got = [[row for s_ in res.get("series", []) for row in s_["values"]] for res in doc.get("results", [])]
+    h.check_eq(got, [[[t0 + names.index(mb), names.index(mb)]], [[t0 + names.index(mc), names.index(mc)]]],
+               "each statement's answer from its shard, merged", doc)
+    asked_b = [a for a in answers(b)[nb:] if a["path"] == "/query"]
+    asked_c = [a for a in answers(c)[nc:] if a["path"] == "/query"]
+    h.check(len(asked_b) == 1 and asked_b[0]["status"] == 200 and len(asked_c) == 1 and
+            asked_c[0]["status"] == 200, "each backend asked once, with its own token (the "
+            "stand-ins answer 401 to the client's Basic credentials)", asked_b, asked_c)
+    nb, nc = len(answers(b)), len(answers(c))
+    st, _, doc = relay_query(r, q, auth=("reader", "wrong"))
+    h.check_eq(st, 401, "a wrong password: the relay's 401", doc)
+    h.check_eq((len(answers(b)), len(answers(c))), (nb, nc), "and neither backend was asked")
+
+
 if __name__ == "__main__":
     h.run([test_generations, test_probe_goes_to_a_v1_backend, test_standin_doc_examples,
-           test_query_through_the_relay])
+           test_query_through_the_relay, test_query_across_shards_native])
