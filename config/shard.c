@@ -166,6 +166,9 @@ int cfg_validate_shards(const struct config *c, char *err, size_t err_cap)
 {
     for (size_t i = 0; i < c->n_shards; i++) {
         const struct cfg_shard *s = &c->shards[i];
+        if (s->name[0] == '.') /* reserved: the log's markers (WAL_PART_MARK) */
+            return cfg_fail(err, err_cap, "shard name '%s': names starting with '.' are reserved",
+                            s->name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->name, c->shards[j].name) == 0)
                 return cfg_fail(err, err_cap, "shard name '%s' is used twice", s->name);

@@ -283,7 +283,12 @@ void health_handle(struct conn *c, struct http_req *req)
         buf_append_json_quoted(&b, held->shard);
         buf_append_str(&b, "}");
     }
-    buf_append_str(&b, "},\"backends\":[");
+    buf_append_str(&b, "},");
+    if (r->active != NULL) {
+        shard_active_json(&b, r);
+        buf_append_str(&b, ",");
+    }
+    buf_append_str(&b, "\"backends\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             buf_append_str(&b, ",");

@@ -87,13 +87,21 @@ int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
     r->started_ns = wal_now_ns();
     hist_init(&r->ctr.duration, request_duration_bounds, DURATION_BUCKETS);
     limits_copy(&r->cfg_limits, cfg);
-    r->split = shard_split_new(cfg->shards, cfg->n_shards, cfg->shard_key, cfg->n_shard_key);
+    /* r->split, over the active shards; a failure is logged, and nothing is started yet. */
+    int rc = shard_active_start(r, cfg);
+    if (rc != 0) {
+        shard_active_free(r);
+        shard_split_free(r->split);
+        limits_free(&r->cfg_limits);
+        free(r);
+        *out = NULL;
+        return rc;
+    }
     relay_http_settings(&r->settings);
     status_ring_start(r, cfg);
     *out = r;
     r->servers = xcalloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*r->servers));
     r->server_tls = xcalloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*r->server_tls));
-    int rc = 0;
     /* Every TLS context first: a listener that asked for TLS is never bound without it. */
     for (size_t i = 0; cfg->listen_tls != NULL && i < cfg->n_listen && rc == 0; i++) {
         if (cfg->listen_tls[i].cert_file == NULL)
@@ -197,6 +205,7 @@ void relay_free(struct relay *r)
         return;
     limits_free(&r->cfg_limits);
     shard_split_free(r->split);
+    shard_active_free(r);
     for (size_t i = 0; r->server_tls != NULL && i < r->n_servers; i++)
         tls_ctx_free(r->server_tls[i]);
     free(r->server_tls);

@@ -124,7 +124,9 @@ struct relay {
     struct relay_hooks hooks;
     struct relay_options cfg_limits; /* the limits and users in force (owned copies; no
                                       * listeners) */
-    struct shard_split *split; /* NULL without shards; fixed at relay_new (relay/shard_split.h) */
+    struct shard_split *split; /* NULL without shards; over the active shards only, replaced
+                                * by a switch (relay/shard_active.c) */
+    struct shard_active *active; /* the configured and active shards; NULL without shards */
     uv_tcp_t *servers;
     struct tls_ctx **server_tls;   /* per server: its TLS context, NULL for plain HTTP */
     size_t n_servers;
@@ -262,6 +264,18 @@ int query_backend_for_read(struct relay *r, struct relay_backend_view **st);
 
 /* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */
 void admin_rebuild_handle(struct conn *c, struct http_req *req);
+/* shard_active.c: the active shards, kept in the log's state under SHARD_ACTIVE_STATE
+ * (relay/shard_split.h).
+ * shard_active_start reads it (or makes the configured shards active on the first start) and
+ * builds r->split over the active ones: 0, IWR_ECONFLICT (the log names a shard the config
+ * lacks), IWR_ECORRUPT (an unreadable state); both logged. shard_active_json appends
+ * "shards":{...} (nothing * builds r->split over the active ones: 0, IWR_EINVAL (the log names a shard the config lacks),
+ * without shards). admin_shards_handle: GET /api/shards, POST /api/shards/activate and
+ * /api/shards/drop. */
+int shard_active_start(struct relay *r, const struct relay_options *cfg);
+void shard_active_free(struct relay *r);
+void shard_active_json(struct buf *b, const struct relay *r);
+void admin_shards_handle(struct conn *c, struct http_req *req);
 /* peer.c: GET /api/peer/status and POST /api/peer/fence (other relays ask them). */
 void peer_handle(struct conn *c, struct http_req *req);
 /* query.c: pass a logged statement on to the leader relay 'peer' as the client sent it. */

@@ -180,6 +180,14 @@ void relay_route(struct conn *c, struct http_req *req)
             admin_rebuild_handle(c, req);
         else
             method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
+    } else if (path_is(req, "/api/shards") || path_is(req, "/api/shards/activate") ||
+               path_is(req, "/api/shards/drop")) {
+        req->ep = EP_OTHER;
+        int status_only = path_is(req, "/api/shards");
+        if (status_only ? get || head : post)
+            admin_shards_handle(c, req);
+        else
+            method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
     } else if (path_is(req, "/api/peer/status") || path_is(req, "/api/peer/fence")) {
         req->ep = EP_OTHER;
         int status_only = path_is(req, "/api/peer/status");

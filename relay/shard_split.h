@@ -11,6 +11,11 @@
 struct relay;
 struct shard_split;
 
+/* The name of the log's state that holds the active shards (relay/shard_active.c):
+ * "active=NAME,NAME seq=N", N the switch record's sequence (0: none yet). Readers:
+ * `influx-wal status`, `influx-wal reshard`. */
+#define SHARD_ACTIVE_STATE ".shards"
+
 /* A splitter over the shards named in 'shards' (the ring's order does not depend on theirs)
  * with the key elements 'key' ("database", "measurement", "tag:NAME"; validated by config/).
  * Copies what it keeps. NULL when n_shards is 0: nothing is split. */

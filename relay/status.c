@@ -530,6 +530,10 @@ static void status_json(struct buf *b, struct relay *r)
     buf_append_str(b, ",");
     json_wal(b, r, &s);
     buf_append_str(b, ",");
+    if (r->active != NULL) {
+        shard_active_json(b, r);
+        buf_append_str(b, ",");
+    }
     json_ingest(b, r, &s, r->ring);
     buf_append_str(b, ",");
     json_backends(b, &s, r->ring);

@@ -97,6 +97,13 @@ static size_t parts_check(const unsigned char *p, size_t cap, unsigned n, size_t
 int wal_record_part(const struct wal_record *rec, const char *shard, struct wal_record *view)
 {
     *view = *rec;
+    if (rec->n_parts == 1 && rec->parts_len > sizeof(WAL_PART_MARK) &&
+        rec->parts[0] == sizeof(WAL_PART_MARK) - 1 &&
+        memcmp(rec->parts + 1, WAL_PART_MARK, sizeof(WAL_PART_MARK) - 1) == 0) {
+        view->body_len = 0;
+        view->points = 0;
+        return 0;
+    }
     if (rec->n_parts == 0 || shard == NULL)
         return 1;
     view->n_parts = 0;

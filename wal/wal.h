@@ -117,6 +117,10 @@ size_t wal_part_encode(unsigned char *out, const char *shard, uint32_t body_len,
  * *rec. 0 when the record has parts but none for 'shard' (or 'shard' is NULL: an unsharded
  * reader takes the whole record, 1). The view borrows what 'rec' borrows. */
 int wal_record_part(const struct wal_record *rec, const char *shard, struct wal_record *view);
+/* The part name no shard has (config/ refuses shard names starting with '.'): a record whose
+ * only part is it is a marker in log order that no reader sends, not even an unsharded one
+ * (wal_record_part returns 0); the switch of the active shards is one (relay/shard_active.c). */
+#define WAL_PART_MARK ".mark"
 
 /* A backend's position and how far behind the head it is. */
 struct wal_cursor_info {

@@ -758,6 +758,11 @@ int main(int argc, char **argv)
     relay_options_fill(&ro, &d.cfg);
     rc = relay_new(&d.relay, d.loop, d.wal, &ro, &hooks);
     relay_options_free(&ro);
+    if (rc == IWR_ECONFLICT || rc == IWR_ECORRUPT) {
+        fprintf(stderr, "influx-wal-relay: the log's active shards do not fit the config (see "
+                        "the log)\n");
+        return 2;
+    }
     if (rc == IWR_EINVAL) {
         /* TLS that passed check_tls failed now (a file changed in between): logged. */
         fprintf(stderr, "influx-wal-relay: cannot set up TLS (see the log)\n");

@@ -84,5 +84,6 @@ int cmd_audit(struct cli *cli);
 int cmd_compact(struct cli *cli);
 int cmd_scrub(struct cli *cli);
 int cmd_rebuild(struct cli *cli);
+int cmd_reshard(struct cli *cli);
 
 #endif

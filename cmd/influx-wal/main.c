@@ -79,6 +79,23 @@ static const struct cli_command commands[] = {
      "continues (state in --state-dir, default DATA_DIR/rebuild/NAME, which also holds the\n"
      "backup: put it where there is room for a copy of the source). Exit 0 when done and\n"
      "equal, 1 on an error."},
+    {"reshard", cmd_reshard,
+     "reshard (--plan | --apply) --config FILE [--relay URL]... [--url NAME=URL]... [--json] "
+     "[--keep-old] [--timeout SEC]",
+     "move the measurements a shard added to the config takes, while writes flow\n"
+     "The relays (--relay URL, repeatable: name every relay; default the daemon's listen\n"
+     "address) route with a ring over their active shards; the target ring is over every\n"
+     "[[shard]] in --config FILE. --plan prints each measurement that moves, one line each:\n"
+     "\"move db=D measurement=M from=S to=T points=N\" (N: SELECT count(*) on a backend of S\n"
+     "that is caught up on every relay, the largest count of any field, default retention\n"
+     "policy), then \"plan active=.. target=.. measurements=K points=P\"; --json one object.\n"
+     "--apply copies them into every backend of the new shard, switches every relay to the\n"
+     "new ring, waits until every relay's senders for the old shards passed the switch, copies\n"
+     "what reached the old shard before it, checks that the new shard lacks nothing the old one\n"
+     "has (a value the new shard holds is never overwritten), then deletes the moved\n"
+     "measurements from the old shard through the first relay's log (not with --keep-old).\n"
+     "Interrupted, --apply again resumes (state in FILE.reshard). --timeout SEC (default 300)\n"
+     "bounds each wait. Exit 0 when done, 1 on an error."},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -23,10 +23,8 @@ static size_t on_relay_body(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* POST (or GET) base+path to a relay; the answer's JSON into *doc (caller decrefs). 0 with
- * *status set, or 1 after a message (unreachable, not JSON). */
-static int relay_call(struct rb *r, const char *base, int post, const char *path, long *status,
-                      json_t **doc)
+int rb_relay_call(struct cli *cli, const char *base, int post, const char *path, long *status,
+                  json_t **doc)
 {
     CURL *e = curl_easy_init();
     IWR_ASSERT(e != NULL);
@@ -58,13 +56,13 @@ static int relay_call(struct rb *r, const char *base, int post, const char *path
     int rc = 0;
     *doc = NULL;
     if (cc != CURLE_OK) {
-        rc = cli_fail(r->cli, "relay %.*s is unreachable: %s", (int)blen, base,
+        rc = cli_fail(cli, "relay %.*s is unreachable: %s", (int)blen, base,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else {
         json_error_t jerr;
         *doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
         if (*doc == NULL)
-            rc = cli_fail(r->cli,
+            rc = cli_fail(cli,
                           "relay %.*s answered %ld without JSON (is it an "
                           "influx-wal-relay?)",
                           (int)blen, base, *status);
@@ -95,7 +93,7 @@ int rb_relay_change(struct rb *r, size_t i, const char *op, json_t **doc)
     buf_init(&p);
     path_for(&p, op, r->backend, strcmp(op, "/start") == 0 ? r->from : NULL);
     long status = 0;
-    int rc = relay_call(r, r->relays[i].url, 1, p.data, &status, doc);
+    int rc = rb_relay_call(r->cli, r->relays[i].url, 1, p.data, &status, doc);
     buf_deinit(&p);
     if (rc != 0)
         return rc;
@@ -155,7 +153,7 @@ int rb_relays_lost(struct rb *r)
         path_for(&p, "", r->backend, NULL);
         long status = 0;
         json_t *doc = NULL;
-        int rc = relay_call(r, r->relays[i].url, 0, p.data, &status, &doc);
+        int rc = rb_relay_call(r->cli, r->relays[i].url, 0, p.data, &status, &doc);
         buf_deinit(&p);
         if (rc != 0)
             return -1;
@@ -177,7 +175,7 @@ int rb_relays_caught_up(struct rb *r)
         snprintf(path, sizeof(path), "/health/backend/%s", r->backend);
         long status = 0;
         json_t *doc = NULL;
-        int rc = relay_call(r, r->relays[i].url, 0, path, &status, &doc);
+        int rc = rb_relay_call(r->cli, r->relays[i].url, 0, path, &status, &doc);
         json_decref(doc);
         if (rc != 0 || status != 200)
             return 0;

@@ -56,6 +56,18 @@ const struct srp *scrub_find_rp(const struct scrub *s, const char *db, const cha
 int scrub_repair_window(struct scrub *s, const struct scrub_unit *u, int64_t hour, int *from,
                         uint64_t *written);
 
+/* Line protocol as scrub_repair.c writes it (also reshard_copy.c): 's' with a backslash before
+ * each byte of 'special' (", " for a measurement, ",= " for keys and tag values); a field's
+ * value 'v' of type 'ft' as influxd answered it (integers with i, unsigned with u, strings
+ * quoted). */
+void scrub_lp_escape(struct buf *b, const char *s, const char *special);
+void scrub_lp_value(struct buf *b, enum scrub_ftype ft, const json_t *v);
+/* The key of one value in a window: the series' hash, the point's time and the field's name.
+ * scrub_repair.c. */
+uint64_t scrub_point_key(uint64_t series, int64_t t, const char *field);
+/* The hash of a field's value as --repair compares them (type and value). */
+uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v);
+
 /* "2026-01-01T10:00:00Z" for 'ns' into buf (at least 40 bytes). */
 const char *scrub_time_str(int64_t ns, char *buf, size_t cap);
 

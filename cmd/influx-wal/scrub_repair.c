@@ -37,7 +37,7 @@ static enum scrub_ftype field_type(const struct scrub_unit *u, const char *name,
     return SCRUB_FT_NONE;
 }
 
-static uint64_t value_hash(enum scrub_ftype t, const json_t *v)
+uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v)
 {
     uint64_t h = (uint64_t)t * 0x9e3779b97f4a7c15ull;
     if (t == SCRUB_FT_FLOAT) {
@@ -54,13 +54,37 @@ static uint64_t value_hash(enum scrub_ftype t, const json_t *v)
     return scrub_hash(h, s ? s : "", s ? json_string_length(v) : 0);
 }
 
-/* Line-protocol escapes: measurement (comma, space), keys and tag values (also '='). */
-static void lp_escape(struct buf *b, const char *s, const char *special)
+uint64_t scrub_point_key(uint64_t series, int64_t t, const char *field)
+{
+    /* The time is hashed as bytes, not xor'ed into the series' hash: FNV-1a starts by xor'ing
+     * the first byte, so (h ^ t1, "n") and (h ^ t2, "v") collided whenever t1 ^ t2 was 'n' ^ 'v'
+     * (24 ns apart), and a point the other side lacked was taken for present. */
+    return scrub_hash(scrub_hash(series, &t, sizeof(t)), field, strlen(field));
+}
+
+void scrub_lp_escape(struct buf *b, const char *s, const char *special)
 {
     for (; *s != '\0'; s++) {
         if (strchr(special, *s) != NULL)
             buf_append(b, "\\", 1);
         buf_append(b, s, 1);
+    }
+}
+
+void scrub_lp_value(struct buf *b, enum scrub_ftype ft, const json_t *v)
+{
+    if (ft == SCRUB_FT_FLOAT) {
+        buf_printf(b, "%.17g", json_number_value(v));
+    } else if (ft == SCRUB_FT_INTEGER || ft == SCRUB_FT_UNSIGNED) {
+        buf_printf(b, "%" PRId64 "%s", (int64_t)json_integer_value(v),
+                   ft == SCRUB_FT_INTEGER ? "i" : "u");
+    } else if (ft == SCRUB_FT_BOOLEAN) {
+        buf_append_str(b, json_is_true(v) ? "true" : "false");
+    } else {
+        const char *sv = json_string_value(v);
+        buf_append(b, "\"", 1);
+        scrub_lp_escape(b, sv ? sv : "", "\"\\");
+        buf_append(b, "\"", 1);
     }
 }
 
@@ -92,7 +116,7 @@ static int pass_result(void *arg, const json_t *res)
         const char *k;
         json_t *v;
         buf_clear(&p->tagk);
-        lp_escape(&p->tagk, p->u->m, ", ");
+        scrub_lp_escape(&p->tagk, p->u->m, ", ");
         json_object_foreach((json_t *)tags, k, v)
         {
             const char *tv = json_string_value(v);
@@ -101,9 +125,9 @@ static int pass_result(void *arg, const json_t *res)
             uint64_t th = scrub_hash(0, k, strlen(k) + 1);
             sh += scrub_hash(th, tv, strlen(tv));
             buf_append(&p->tagk, ",", 1);
-            lp_escape(&p->tagk, k, ",= ");
+            scrub_lp_escape(&p->tagk, k, ",= ");
             buf_append(&p->tagk, "=", 1);
-            lp_escape(&p->tagk, tv, ",= ");
+            scrub_lp_escape(&p->tagk, tv, ",= ");
         }
         for (size_t r = 0; r < json_array_size(vals); r++) {
             const json_t *row = json_array_get(vals, r);
@@ -116,8 +140,8 @@ static int pass_result(void *arg, const json_t *res)
                 if (json_is_null(cv) || fname == NULL)
                     continue;
                 enum scrub_ftype ft = field_type(p->u, fname, p->side);
-                uint64_t key = scrub_hash(sh ^ (uint64_t)t, fname, strlen(fname));
-                uint64_t val = value_hash(ft, cv), other;
+                uint64_t key = scrub_point_key(sh, t, fname);
+                uint64_t val = scrub_value_hash(ft, cv), other;
                 if (p->map != NULL) {
                     if (++p->n_values > MAX_WINDOW_VALUES) {
                         p->too_many = 1;
@@ -128,21 +152,9 @@ static int pass_result(void *arg, const json_t *res)
                 }
                 missing |= !scrub_hmap_get(p->other, key, &other) || other != val;
                 buf_append(&p->line, p->line.len ? "," : " ", 1);
-                lp_escape(&p->line, fname, ",= ");
+                scrub_lp_escape(&p->line, fname, ",= ");
                 buf_append(&p->line, "=", 1);
-                if (ft == SCRUB_FT_FLOAT) {
-                    buf_printf(&p->line, "%.17g", json_number_value(cv));
-                } else if (ft == SCRUB_FT_INTEGER || ft == SCRUB_FT_UNSIGNED) {
-                    buf_printf(&p->line, "%" PRId64 "%s", (int64_t)json_integer_value(cv),
-                               ft == SCRUB_FT_INTEGER ? "i" : "u");
-                } else if (ft == SCRUB_FT_BOOLEAN) {
-                    buf_append_str(&p->line, json_is_true(cv) ? "true" : "false");
-                } else {
-                    const char *sv = json_string_value(cv);
-                    buf_append(&p->line, "\"", 1);
-                    lp_escape(&p->line, sv ? sv : "", "\"\\");
-                    buf_append(&p->line, "\"", 1);
-                }
+                scrub_lp_value(&p->line, ft, cv);
             }
             if (p->map != NULL || !missing || p->line.len == 0)
                 continue;

@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "config/config.h"
+#include "relay/shard_split.h"
 #include "replay/generation.h"
 
 #include <errno.h>
@@ -58,6 +59,62 @@ static int rebuild_state(struct wal_reader *r, const char *name, struct rebuild_
         return 0;
     return sscanf(text, "rebuild from=%64s seq=%" SCNu64 " started_ns=%" SCNu64 " lost=%d",
                   out->from, &out->seq, &started, &out->lost) == 4;
+}
+
+/* The active shards as the log's state says (relay/shard_active.c), and the configured ones
+ * that are not among them; printed as JSON ("shards":{...},) or as a line. Nothing when the
+ * log has no such state. */
+static void shards_state(struct wal_reader *r, const struct config *c, int loaded, int json)
+{
+    char text[WAL_STATE_MAX + 1];
+    if (r == NULL || wal_reader_state(r, SHARD_ACTIVE_STATE, text, sizeof(text)) != 0 ||
+        strncmp(text, "active=", 7) != 0)
+        return;
+    char *names = text + 7, *sp = strchr(names, ' ');
+    uint64_t seq = 0;
+    if (sp != NULL) {
+        *sp = '\0';
+        sscanf(sp + 1, "seq=%" SCNu64, &seq);
+    }
+    struct buf pending;
+    buf_init(&pending);
+    for (size_t i = 0; loaded && i < c->n_shards; i++) {
+        int found = 0;
+        for (char *p = names; *p != '\0' && !found;) {
+            size_t n = strcspn(p, ",");
+            found = n == strlen(c->shards[i].name) && strncmp(p, c->shards[i].name, n) == 0;
+            p += n + (p[n] == ',');
+        }
+        if (!found) {
+            if (pending.len > 0)
+                buf_append_str(&pending, ",");
+            buf_append_str(&pending, c->shards[i].name);
+        }
+    }
+    buf_reserve(&pending, 1)[0] = '\0'; /* a C string below */
+    if (json) {
+        printf("\"shards\":{\"active\":[");
+        for (char *p = names; *p != '\0';) {
+            size_t n = strcspn(p, ",");
+            printf("%s\"%.*s\"", p == names ? "" : ",", (int)n, p);
+            p += n + (p[n] == ',');
+        }
+        printf("],\"pending\":[");
+        for (const char *p = pending.data; p != NULL && *p != '\0';) {
+            size_t n = strcspn(p, ",");
+            printf("%s\"%.*s\"", p == pending.data ? "" : ",", (int)n, p);
+            p += n + (p[n] == ',');
+        }
+        printf("],\"switch_seq\":%" PRIu64 "},", seq);
+    } else {
+        printf("shards      active %s", names);
+        if (pending.len > 0)
+            printf("; pending %s (no keys until `influx-wal reshard --apply`)", pending.data);
+        if (seq > 0)
+            printf("; switched at sequence %" PRIu64, seq);
+        printf("\n");
+    }
+    buf_deinit(&pending);
 }
 
 /* The options (no positional arguments), then the log read-only: 0, or the exit status after
@@ -134,9 +191,11 @@ int cmd_status(struct cli *cli)
         json_str(stdout, cli->data_dir);
         printf(",\"first_sequence\":%" PRIu64 ",\"last_sequence\":%" PRIu64
                ",\"records\":%" PRIu64 ",\"bytes\":%zu,\"file_bytes\":%zu,\"limit_bytes\":%zu"
-               ",\"dropped_records\":%" PRIu64 ",\"dead_letters\":%" PRIu64 "},\"backends\":[",
+               ",\"dropped_records\":%" PRIu64 ",\"dead_letters\":%" PRIu64 "},",
                st.first_seq, st.last_seq, st.records, st.log_bytes, st.file_bytes, st.max_bytes,
                st.dropped_records, st.dead_letters);
+        shards_state(rd, &cfg, loaded, 1);
+        printf("\"backends\":[");
         for (size_t i = 0; i < n; i++) {
             printf("%s{\"name\":", i ? "," : "");
             json_str(stdout, ci[i].name);
@@ -177,6 +236,7 @@ int cmd_status(struct cli *cli)
                st.max_bytes ? 100.0 * (double)st.log_bytes / (double)st.max_bytes : 0.0, file);
         printf("  dropped   %" PRIu64 " records (drop-oldest)\n", st.dropped_records);
         printf("  dead      %" PRIu64 " letters\n", st.dead_letters);
+        shards_state(rd, &cfg, loaded, 0);
         printf("backends    %zu\n", n);
         for (size_t i = 0; i < n; i++) {
             char lag[32];

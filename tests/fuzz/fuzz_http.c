@@ -2,7 +2,7 @@
  * client socket to a relay connection (a socketpair adopted by the server), with a real log
  * (nosync) behind it; the loop runs until the relay has answered and closed or a bound passes.
  * Covers llhttp with our callbacks and limits, routing, query strings, auth, gzip, line
- * protocol and the commit path. */
+ * protocol, the split by shard, the shards' endpoints and the commit path. */
 #include "common/log.h"
 #include "relay/relay.h"
 #include "wal/wal.h"
@@ -55,12 +55,16 @@ static void setup(void)
     o.max_bytes = 64u << 20;
     o.nosync = 1;
     o.full_policy = WAL_FULL_DROP_OLDEST;
+    o.format = WAL_FORMAT_VERSION; /* the relay below has shards: records with parts */
     o.wake = wake_cb;
     o.wake_arg = &wake;
     if (wal_open(&wal, &o) != 0)
         abort();
     /* The daemon's defaults (config_defaults), with smaller limits and no listeners: the
-     * connections are adopted. */
+     * connections are adopted. Two shards, so that writes are split and the shards' admin
+     * endpoints (/api/shards/activate's list) parse what comes. */
+    static const char *const shards[] = {"s1", "s2"};
+    static const char *const key[] = {"database", "measurement"};
     struct relay_options ro = {
         .max_body_bytes = 1 << 20,
         .max_inflated_bytes = 4 << 20,
@@ -71,6 +75,10 @@ static void setup(void)
         .idle_timeout_ms = 200,
         .max_bytes = (size_t)1 << 30,
         .full_policy = WAL_FULL_REJECT,
+        .shards = shards,
+        .n_shards = 2,
+        .shard_key = key,
+        .n_shard_key = 2,
     };
     if (relay_new(&relay, loop, wal, &ro, NULL) != 0)
         abort();

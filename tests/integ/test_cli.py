@@ -35,7 +35,7 @@ import harness as h  # noqa: E402
 DB = "db"
 L1_REQUESTS = 30
 PPR = 100
-COMMANDS = "status cat export replay rewind skip dead verify audit compact scrub rebuild"
+COMMANDS = "status cat export replay rewind skip dead verify audit compact scrub rebuild reshard"
 
 S = {}  # what the tests share: influxd A and B, the relay, the first load
 

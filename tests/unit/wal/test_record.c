@@ -204,6 +204,17 @@ static void test_parts(void)
     rec.body_len = 17;
     CHECK(wal_record_encode(&rec, 9, &len) == NULL, "part bytes not adding up: refused");
     free(v);
+    /* A marker (one part named WAL_PART_MARK) is nobody's, not even an unsharded reader's. */
+    unsigned char me[WAL_PART_ENTRY_MAX];
+    struct wal_record mark = {.flags = WAL_REC_STATEMENT, .db = "", .body = "-- shards",
+                              .body_len = 9, .n_parts = 1, .parts = me};
+    mark.parts_len = wal_part_encode(me, WAL_PART_MARK, 9, 0);
+    char *mv = wal_record_encode(&mark, 4, &len);
+    CHECK(mv != NULL && wal_record_decode(mv, len, 4, &out) == 0 &&
+              wal_record_part(&out, "s1", &view) == 0 && wal_record_part(&out, NULL, &view) == 0 &&
+              view.body_len == 0,
+          "a marker record is sent to no one");
+    free(mv);
 }
 
 int main(void)

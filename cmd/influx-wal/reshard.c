@@ -1,0 +1,465 @@
+/* influx-wal reshard (--plan | --apply) --config FILE [--relay URL]...: move to the shards that
+ * a ring over every configured shard gives them the measurements that a ring over the active
+ * shards (the relays' GET /api/shards) puts elsewhere.
+ *
+ * --plan reads every active shard's measurements on one of its backends that is up and caught
+ * up on every relay, and prints the ones that move, with their points there (SELECT count(*):
+ * the largest count of any field, in the default retention policy).
+ *
+ * --apply runs these steps, each one a logfmt line on stderr (a redrawn line on a terminal),
+ * the step reached kept in a state file next to the config (CONFIG.reshard, JSON, written
+ * whole and renamed), so that running --apply again resumes where it stopped:
+ *
+ *   copy     each moving measurement from its old shard's backend into every backend of its
+ *            new shard, while writes go on to the old shard (reshard_copy.c), then once more
+ *            for what changed meanwhile (values that differ are the old shard's: overwritten)
+ *   switch   POST /api/shards/activate on every relay: each routes with the new ring from its
+ *            switch record on
+ *   settle   until, on every relay, every backend of an old shard has passed that relay's
+ *            switch record (cursor >= switch_seq): from then on nothing reaches the old shard
+ *            for a moved measurement, so what it holds is final
+ *   sync     again from every backend of the old shard to every backend of the new one, which
+ *            copies what reached the old shard between the copy and the switch, writing only
+ *            fields the new side lacks (one it holds may be a rewrite made after the switch);
+ *            then the same comparison without copying must find nothing the new side lacks
+ *   drop     POST /api/shards/drop on the first relay (a DROP MEASUREMENT in its log for the
+ *            old shard only), until the old shard's backends passed it and hold no point of
+ *            the measurement; then the state file goes
+ *
+ * --keep-old stops before the drop (the state stays: a later --apply drops). One thread. */
+#include "cmd/influx-wal/reshard.h"
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "config/config.h"
+#include "relay/shard_split.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A step: a logfmt line, or on a terminal the progress line kept on a line of its own. */
+__attribute__((format(printf, 2, 3))) static void step(struct reshard *rs, const char *fmt, ...)
+{
+    char detail[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    progress_step(&rs->pg, 0, "%s", detail);
+    if (rs->pg.tty && rs->pg.drawn) {
+        fprintf(stderr, "  %s\n", detail);
+        rs->pg.drawn = 0;
+    }
+}
+
+/* ---- the steps of --apply ------------------------------------------------------------------ */
+
+/* Sync move 'mv' from backend 'from' to every backend of its new shard as 'mode' says; what
+ * they lacked is added to *lacking, the values they hold otherwise (kept) to *differing. */
+static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *from,
+                     enum reshard_mode mode, uint64_t *lacking, uint64_t *differing)
+{
+    const struct cfg_shard *to = rs_shard_cfg(rs, mv->to);
+    if (to == NULL)
+        return cli_fail(rs->cli, "shard %s is not in %s", mv->to, rs->config_path);
+    struct rs_conn src;
+    int rc = rs_conn_open(rs, from, &src);
+    for (size_t j = 0; rc == 0 && j < to->n_backends; j++) {
+        struct rs_conn dst;
+        rc = rs_conn_open(rs, to->backends[j], &dst);
+        struct reshard_sync out = {0};
+        if (rc == 0)
+            rc = reshard_sync_measurement(rs->cli, src.c, dst.c, mv->db, mv->m, mode,
+                                          mode != RESHARD_COUNT ? &rs->pg : NULL, &out);
+        if (rc == 0) {
+            rs->copied += out.written;
+            *lacking += out.lacking;
+            *differing += out.differing;
+            step(rs,
+                 "step=%s db=%s measurement=%s from=%s to=%s lacking=%" PRIu64 " written=%" PRIu64
+                 " differing=%" PRIu64,
+                 mode == RESHARD_OVERWRITE ? "copy"
+                 : mode == RESHARD_FILL    ? "fill"
+                                           : "compare",
+                 mv->db, mv->m, from, to->backends[j], out.lacking, out.written, out.differing);
+        }
+        rs_conn_close(&dst);
+    }
+    rs_conn_close(&src);
+    return rc;
+}
+
+/* Poll until fn says done (1), with the deadline of --timeout; 0 done, 1 after a message. */
+static int wait_for(struct reshard *rs, int (*fn)(struct reshard *rs, char *why, size_t cap),
+                    const char *what)
+{
+    uint64_t end = clock_monotonic_ns() + rs->timeout_ms * 1000000ull;
+    char why[300] = "";
+    for (;;) {
+        int d = fn(rs, why, sizeof(why));
+        if (d < 0)
+            return 1;
+        if (d > 0)
+            return 0;
+        if (clock_monotonic_ns() > end)
+            return cli_fail(rs->cli,
+                            "%s: still waiting after %" PRIu64 " s: %s (run --apply "
+                            "again to resume)",
+                            what, rs->timeout_ms / 1000, why);
+        usleep(200000);
+    }
+}
+
+/* Every backend of every shard a measurement leaves has passed each relay's switch record. */
+static int settled(struct reshard *rs, char *why, size_t cap)
+{
+    for (size_t i = 0; i < rs->n_moves; i++) {
+        const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
+        for (size_t j = 0; s != NULL && j < s->n_backends; j++) {
+            int ok, passed;
+            if (rs_backend_on_relays(rs, s->backends[j], UINT64_MAX, &ok, &passed) != 0)
+                return -1;
+            if (!passed) {
+                snprintf(why, cap, "backend %s (shard %s) has not passed the switch record",
+                         s->backends[j], s->name);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int relay_post(struct reshard *rs, size_t i, struct buf *path, json_t **doc)
+{
+    long status = 0;
+    buf_append(path, "", 1);
+    int rc = rb_relay_call(rs->cli, rs->relays[i].url, 1, path->data, &status, doc);
+    if (rc == 0 && status != 200) {
+        const char *err = influx_str_at(*doc, "error");
+        rc = cli_fail(rs->cli, "relay %s refused %s: %ld %s", rs->relays[i].url, path->data, status,
+                      err != NULL ? err : "");
+        json_decref(*doc);
+        *doc = NULL;
+    }
+    return rc;
+}
+
+static int do_switch(struct reshard *rs)
+{
+    struct buf t;
+    buf_init(&t);
+    rs_csv(&t, rs->target, rs->n_target);
+    char *et = curl_easy_escape(NULL, t.data, 0);
+    int rc = 0;
+    for (size_t i = 0; i < rs->n_relays && rc == 0; i++) {
+        struct buf p;
+        buf_init(&p);
+        buf_printf(&p, "/api/shards/activate?shards=%s", et);
+        json_t *doc = NULL;
+        rc = relay_post(rs, i, &p, &doc);
+        if (rc == 0) {
+            rs->relays[i].switch_seq = (uint64_t)json_integer_value(
+                json_object_get(json_object_get(doc, "shards"), "switch_seq"));
+            step(rs, "step=switch relay=%s shards=%s switch_seq=%" PRIu64, rs->relays[i].url,
+                 t.data, rs->relays[i].switch_seq);
+            rc = rs_state_save(rs);
+        }
+        json_decref(doc);
+        buf_deinit(&p);
+    }
+    curl_free(et);
+    buf_deinit(&t);
+    return rc;
+}
+
+static int dropped(struct reshard *rs, char *why, size_t cap)
+{
+    struct buf q;
+    buf_init(&q);
+    int done = 1;
+    for (size_t i = 0; i < rs->n_moves && done == 1; i++) {
+        const struct reshard_move *mv = &rs->moves[i];
+        const struct cfg_shard *s = rs_shard_cfg(rs, mv->from);
+        for (size_t j = 0; s != NULL && j < s->n_backends && done == 1; j++) {
+            int ok, passed;
+            struct rs_relay keep = rs->relays[0];
+            size_t n = rs->n_relays;
+            rs->n_relays = 1; /* the DROP is in the first relay's log only */
+            int rc = rs_backend_on_relays(rs, s->backends[j], mv->drop_seq, &ok, &passed);
+            rs->n_relays = n;
+            rs->relays[0] = keep;
+            if (rc != 0) {
+                done = -1;
+                break;
+            }
+            if (!passed) {
+                snprintf(why, cap, "backend %s has not applied the DROP MEASUREMENT of %s",
+                         s->backends[j], mv->m);
+                done = 0;
+                break;
+            }
+            struct rs_conn k;
+            if (rs_conn_open(rs, s->backends[j], &k) != 0) {
+                done = -1;
+                break;
+            }
+            /* Points, not SHOW MEASUREMENTS: influxd 1.6 may go on listing a dropped
+             * measurement until it restarts (seen when the measurement had a shard group of
+             * its own for an old point). */
+            buf_clear(&q);
+            buf_append_str(&q, "SELECT count(*) FROM ");
+            influx_quote_ident(&q, mv->db);
+            buf_append_str(&q, "..");
+            influx_quote_ident(&q, mv->m);
+            buf_append(&q, "", 1);
+            struct rs_count cnt = {0};
+            if (influx_query(k.c, mv->db, q.data, rs_count_result, &cnt) != 0) {
+                done = -1;
+            } else if (cnt.max > 0) {
+                snprintf(why, cap, "backend %s still holds %" PRIu64 " points of %s",
+                         s->backends[j], cnt.max, mv->m);
+                done = 0;
+            }
+            rs_conn_close(&k);
+        }
+    }
+    buf_deinit(&q);
+    return done;
+}
+
+static int do_drop(struct reshard *rs)
+{
+    int rc = 0;
+    for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
+        struct reshard_move *mv = &rs->moves[i];
+        if (mv->drop_seq != 0)
+            continue;
+        char *es = curl_easy_escape(NULL, mv->from, 0);
+        char *ed = curl_easy_escape(NULL, mv->db, 0);
+        char *em = curl_easy_escape(NULL, mv->m, 0);
+        struct buf p;
+        buf_init(&p);
+        buf_printf(&p, "/api/shards/drop?shard=%s&db=%s&measurement=%s", es, ed, em);
+        curl_free(es);
+        curl_free(ed);
+        curl_free(em);
+        json_t *doc = NULL;
+        rc = relay_post(rs, 0, &p, &doc);
+        if (rc == 0) {
+            mv->drop_seq = (uint64_t)json_integer_value(json_object_get(doc, "seq"));
+            step(rs, "step=drop db=%s measurement=%s shard=%s seq=%" PRIu64, mv->db, mv->m,
+                 mv->from, mv->drop_seq);
+            rc = rs_state_save(rs);
+        }
+        json_decref(doc);
+        buf_deinit(&p);
+    }
+    if (rc == 0)
+        rc = wait_for(rs, dropped, "drop");
+    return rc;
+}
+
+static int apply(struct reshard *rs)
+{
+    int rc = 0;
+    uint64_t t0 = clock_monotonic_ns();
+    if (strcmp(rs->phase, "copy") == 0) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < rs->n_moves; i++) {
+            const struct cfg_shard *to = rs_shard_cfg(rs, rs->moves[i].to);
+            total += rs->moves[i].points * (to != NULL ? to->n_backends : 1);
+        }
+        rs->pg.total = total;
+        /* Two passes: the first copies everything, the second (at once before the switch)
+         * what changed on the old shard meanwhile, which leaves only the moments between the
+         * second pass over an hour and the switch for a rewrite to be missed (README). */
+        for (int pass = 0; pass < 2 && rc == 0; pass++) {
+            for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
+                const char *from = NULL;
+                uint64_t lacking = 0, differing = 0;
+                rc = rs_pick_backend(rs, rs->moves[i].from, &from);
+                if (rc == 0)
+                    rc =
+                        sync_move(rs, &rs->moves[i], from, RESHARD_OVERWRITE, &lacking, &differing);
+            }
+        }
+        if (rc == 0)
+            rc = rs_set_phase(rs, "switch");
+    }
+    double copy_s = (double)(clock_monotonic_ns() - t0) / 1e9;
+    uint64_t copied_first = rs->copied;
+    if (rc == 0 && strcmp(rs->phase, "switch") == 0) {
+        rc = do_switch(rs);
+        if (rc == 0)
+            rc = rs_set_phase(rs, "settle");
+    }
+    if (rc == 0 && strcmp(rs->phase, "settle") == 0) {
+        rc = wait_for(rs, settled, "settle");
+        if (rc == 0) {
+            step(rs, "step=settled relays=%zu", rs->n_relays);
+            rc = rs_set_phase(rs, "sync");
+        }
+    }
+    if (rc == 0 && strcmp(rs->phase, "sync") == 0) {
+        uint64_t lacking = 0, differing = 0;
+        for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
+            const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
+            for (size_t j = 0; s != NULL && j < s->n_backends && rc == 0; j++)
+                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_FILL, &lacking,
+                               &differing);
+        }
+        lacking = differing = 0;
+        for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
+            const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
+            for (size_t j = 0; s != NULL && j < s->n_backends && rc == 0; j++)
+                rc = sync_move(rs, &rs->moves[i], s->backends[j], RESHARD_COUNT, &lacking,
+                               &differing);
+        }
+        if (rc == 0 && lacking > 0)
+            rc = cli_fail(rs->cli,
+                          "the new shards still lack %" PRIu64 " values the old ones hold "
+                          "after the copy: nothing deleted (run --apply again)",
+                          lacking);
+        if (rc == 0) {
+            /* differing: values the new shard holds otherwise than the old one, counted once
+             * per pair of backends; kept as the new shard has them (README). */
+            step(rs, "step=verified moves=%zu differing=%" PRIu64, rs->n_moves, differing);
+            rc = rs_set_phase(rs, "drop");
+        }
+    }
+    if (rc == 0 && strcmp(rs->phase, "drop") == 0 && rs->keep_old) {
+        progress_end(&rs->pg);
+        printf("reshard copied measurements=%zu; the old shards keep them (--keep-old): run "
+               "--apply again to delete them\n",
+               rs->n_moves);
+        return 0;
+    }
+    if (rc == 0 && strcmp(rs->phase, "drop") == 0) {
+        rc = do_drop(rs);
+        if (rc == 0)
+            rc = rs_set_phase(rs, "done");
+    }
+    if (rc != 0)
+        return rc;
+    progress_end(&rs->pg);
+    unlink(rs->state_path); /* done: a later run is a new reshard */
+    uint64_t total = 0;
+    for (size_t i = 0; i < rs->n_moves; i++)
+        total += rs->moves[i].points;
+    double all_s = (double)(clock_monotonic_ns() - t0) / 1e9;
+    printf("reshard done measurements=%zu points=%" PRIu64 " copied=%" PRIu64
+           " copy_seconds=%.3f copy_points_per_second=%.0f seconds=%.3f\n",
+           rs->n_moves, total, rs->copied, copy_s, copy_s > 0 ? (double)copied_first / copy_s : 0.0,
+           all_s);
+    return 0;
+}
+
+int cmd_reshard(struct cli *cli)
+{
+    struct reshard *rs = xcalloc(1, sizeof(*rs));
+    const char *relay_urls[MAX_RELAYS];
+    size_t n_relay_urls = 0;
+    int rc = cli_take_all(cli, "--url", rs->urls, MAX_URLS, &rs->n_urls);
+    if (rc == 0)
+        rc = cli_take_all(cli, "--relay", relay_urls, MAX_RELAYS, &n_relay_urls);
+    int plan = 0, do_apply = 0;
+    const char *timeout = NULL;
+    const struct cli_opt opts[] = {{"--plan", NULL, &plan},
+                                   {"--apply", NULL, &do_apply},
+                                   {"--config", &rs->config_path, NULL},
+                                   {"--json", NULL, &rs->json},
+                                   {"--keep-old", NULL, &rs->keep_old},
+                                   {"--timeout", &timeout, NULL},
+                                   {NULL, NULL, NULL}};
+    if (rc == 0)
+        rc = cli_parse(cli, opts, NULL, 0, NULL);
+    if (rc == 0 && plan == do_apply)
+        rc = cli_usage(cli, "give one of --plan and --apply");
+    if (rc == 0 && rs->config_path == NULL)
+        rc = cli_usage(cli, "--config FILE is required (the shards and their backends)");
+    rs->timeout_ms = 300000;
+    if (rc == 0 && timeout != NULL) {
+        char *end;
+        unsigned long long v = strtoull(timeout, &end, 10);
+        if (*end != '\0' || v == 0 || v > 86400)
+            rc = cli_usage(cli, "--timeout '%s': expected seconds (1..86400)", timeout);
+        rs->timeout_ms = v * 1000;
+    }
+    if (rc != 0) {
+        free(rs);
+        return rc;
+    }
+    rs->cli = cli;
+    config_defaults(&rs->cfg);
+    char err[512];
+    if (config_load_file(&rs->cfg, rs->config_path, err, sizeof(err)) != 0)
+        rc = cli_fail(cli, "%s", err);
+    if (rc == 0 && rs->cfg.n_shards == 0)
+        rc = cli_fail(cli, "%s has no [[shard]]", rs->config_path);
+    if (rc == 0 && rs->cfg.n_shards > MAX_SHARDS)
+        rc = cli_fail(cli, "more than %d shards", MAX_SHARDS);
+    for (size_t i = 0; rc == 0 && i < rs->cfg.n_shards; i++)
+        rs->target[rs->n_target++] = xstrdup(rs->cfg.shards[i].name);
+    snprintf(rs->state_path, sizeof(rs->state_path), "%s.reshard", rs->config_path);
+    struct rb *tmp = xcalloc(1, sizeof(*tmp));
+    char relay_default[300];
+    for (size_t i = 0; i < n_relay_urls; i++)
+        rs->relays[i].url = relay_urls[i];
+    rs->n_relays = n_relay_urls;
+    if (rc == 0 && rs->n_relays == 0) {
+        rb_relays_default(tmp, rs->config_path, relay_default, sizeof(relay_default));
+        rs->relays[0].url = relay_default;
+        rs->n_relays = 1;
+    }
+    progress_init(&rs->pg, "reshard", "points", 0);
+    if (rc == 0 && do_apply)
+        rc = rs_state_load(rs);
+    if (rc == 0 && rs->phase[0] == '\0') {
+        rc = rs_read_active(rs);
+        for (size_t i = 0; rc == 0 && i < rs->n_active; i++)
+            if (rs_shard_cfg(rs, rs->active[i]) == NULL)
+                rc = cli_fail(cli, "the relays route to shard %s, which %s does not have",
+                              rs->active[i], rs->config_path);
+        if (rc == 0)
+            rc = rs_make_plan(rs);
+        if (rc == 0 && plan && access(rs->state_path, F_OK) == 0)
+            fprintf(stderr,
+                    "influx-wal reshard: a reshard is under way (%s): --apply resumes "
+                    "it\n",
+                    rs->state_path);
+        if (rc == 0 && plan)
+            rs_print_plan(rs);
+        if (rc == 0 && do_apply) {
+            int same = rs->n_active == rs->n_target;
+            for (size_t i = 0; same && i < rs->n_active; i++)
+                same = rs_names_have(rs->active, rs->n_active, rs->target[i]);
+            if (same) {
+                printf("reshard done measurements=0: every configured shard is active\n");
+            } else {
+                rs_print_plan(rs);
+                fflush(stdout);
+                rc = rs_set_phase(rs, "copy");
+            }
+        }
+    } else if (rc == 0) {
+        step(rs, "step=resume phase=%s moves=%zu state=%s", rs->phase, rs->n_moves, rs->state_path);
+    }
+    if (rc == 0 && do_apply && rs->phase[0] != '\0')
+        rc = apply(rs);
+    if (rc != 0)
+        progress_clear(&rs->pg);
+    free(tmp);
+    rs_moves_clear(rs);
+    rs_names_clear(rs->active, &rs->n_active);
+    rs_names_clear(rs->target, &rs->n_target);
+    config_deinit(&rs->cfg);
+    free(rs);
+    return rc == 0 ? 0 : rc == 2 ? 2 : 1;
+}

@@ -1,0 +1,503 @@
+/* influx-wal reshard: the relays' shards and backends (GET /api/shards), the backends by name,
+ * the plan (every active shard's measurements on one of its backends, each placed by the ring
+ * over the active shards and by the one over every configured shard) and the state file that
+ * makes --apply resumable (JSON, written whole to FILE.reshard.tmp, synced, renamed). One
+ * thread. */
+#include "cmd/influx-wal/reshard.h"
+
+#include "common/xalloc.h"
+#include "relay/shard_split.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void rs_names_clear(char **v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free(v[i]);
+    *n = 0;
+}
+
+int rs_names_have(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+void rs_moves_clear(struct reshard *rs)
+{
+    for (size_t i = 0; i < rs->n_moves; i++) {
+        free(rs->moves[i].db);
+        free(rs->moves[i].m);
+        free(rs->moves[i].from);
+        free(rs->moves[i].to);
+    }
+    free(rs->moves);
+    rs->moves = NULL;
+    rs->n_moves = 0;
+}
+
+/* ---- the relays ---------------------------------------------------------------------------- */
+
+/* GET /api/shards on relay i into *doc. 0, or 1 after a message. */
+int rs_relay_shards(struct reshard *rs, size_t i, json_t **doc)
+{
+    long status = 0;
+    int rc = rb_relay_call(rs->cli, rs->relays[i].url, 0, "/api/shards", &status, doc);
+    if (rc == 0 && status != 200) {
+        const char *err = influx_str_at(*doc, "error");
+        rc = cli_fail(rs->cli, "relay %s: GET /api/shards answered %ld %s", rs->relays[i].url,
+                      status, err != NULL ? err : "");
+        json_decref(*doc);
+        *doc = NULL;
+    }
+    return rc;
+}
+
+/* The names in array 'a' into v (replacing what was there). */
+void rs_names_of(const json_t *a, char **v, size_t *n)
+{
+    rs_names_clear(v, n);
+    for (size_t i = 0; i < json_array_size(a) && *n < MAX_SHARDS; i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        if (s != NULL)
+            v[(*n)++] = xstrdup(s);
+    }
+}
+
+void rs_csv(struct buf *b, char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf_append(b, ",", 1);
+        buf_append_str(b, v[i]);
+    }
+    buf_append(b, "", 1);
+    b->len--;
+}
+
+/* The active shards, the same on every relay. 0, or 1 after a message. */
+int rs_read_active(struct reshard *rs)
+{
+    struct buf first;
+    buf_init(&first);
+    int rc = 0;
+    for (size_t i = 0; i < rs->n_relays && rc == 0; i++) {
+        json_t *doc = NULL;
+        rc = rs_relay_shards(rs, i, &doc);
+        if (rc != 0)
+            break;
+        char *v[MAX_SHARDS];
+        size_t n = 0;
+        rs_names_of(json_object_get(json_object_get(doc, "shards"), "active"), v, &n);
+        struct buf b;
+        buf_init(&b);
+        rs_csv(&b, v, n);
+        if (i == 0) {
+            buf_append(&first, b.data, b.len + 1);
+            rs_names_clear(rs->active, &rs->n_active);
+            for (size_t k = 0; k < n; k++)
+                rs->active[rs->n_active++] = xstrdup(v[k]);
+        } else if (strcmp(first.data, b.data) != 0) {
+            rc = cli_fail(rs->cli,
+                          "the relays route with different shards: %s has %s, %s has %s (a "
+                          "reshard was interrupted? run --apply with the state file %s)",
+                          rs->relays[0].url, first.data, rs->relays[i].url, b.data, rs->state_path);
+        }
+        buf_deinit(&b);
+        rs_names_clear(v, &n);
+        json_decref(doc);
+    }
+    buf_deinit(&first);
+    return rc;
+}
+
+/* Whether backend 'name' is up and caught up on every relay (*ok), and whether its cursor is
+ * at or past 'seq' on every relay (*passed; seq per relay from rs->relays[].switch_seq when
+ * 'seq' is UINT64_MAX; with 'seq' 0: whether it is up on every relay). 0, or 1 after a
+ * message. */
+int rs_backend_on_relays(struct reshard *rs, const char *name, uint64_t seq, int *ok, int *passed)
+{
+    *ok = *passed = 1;
+    for (size_t i = 0; i < rs->n_relays; i++) {
+        json_t *doc = NULL;
+        if (rs_relay_shards(rs, i, &doc) != 0)
+            return 1;
+        json_t *bs = json_object_get(doc, "backends");
+        int found = 0;
+        for (size_t k = 0; k < json_array_size(bs); k++) {
+            json_t *b = json_array_get(bs, k);
+            if (strcmp(influx_str_at(b, "name") ? influx_str_at(b, "name") : "", name) != 0)
+                continue;
+            found = 1;
+            uint64_t cur = (uint64_t)json_integer_value(json_object_get(b, "cursor"));
+            uint64_t want = seq == UINT64_MAX ? rs->relays[i].switch_seq : seq;
+            int is_up = json_is_true(json_object_get(b, "up"));
+            *ok &= is_up && json_is_true(json_object_get(b, "caught_up"));
+            *passed &= cur >= want && (seq != 0 || is_up);
+        }
+        json_decref(doc);
+        if (!found) {
+            *ok = *passed = 0;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+const struct cfg_shard *rs_shard_cfg(const struct reshard *rs, const char *name)
+{
+    for (size_t i = 0; i < rs->cfg.n_shards; i++)
+        if (strcmp(rs->cfg.shards[i].name, name) == 0)
+            return &rs->cfg.shards[i];
+    return NULL;
+}
+
+/* A backend of shard 'name' into *out (borrowed from the config): one up and caught up on
+ * every relay if there is one (asked a few times: under load a backend is caught up between
+ * batches), else one up on every relay (what it still lacks reaches it from the logs; the
+ * sync after the switch reads every backend of the shard). 0, or 1 after a message. */
+int rs_pick_backend(struct reshard *rs, const char *name, const char **out)
+{
+    const struct cfg_shard *s = rs_shard_cfg(rs, name);
+    if (s == NULL)
+        return cli_fail(rs->cli, "shard %s is not in %s", name, rs->config_path);
+    const char *up = NULL;
+    for (int attempt = 0; attempt < 10; attempt++) {
+        for (size_t j = 0; j < s->n_backends; j++) {
+            int ok, passed;
+            if (rs_backend_on_relays(rs, s->backends[j], 0, &ok, &passed) != 0)
+                return 1;
+            if (ok) {
+                *out = s->backends[j];
+                return 0;
+            }
+            if (passed && up == NULL) /* passed: found on every relay */
+                up = s->backends[j];
+        }
+        usleep(100000);
+    }
+    if (up != NULL) {
+        *out = up;
+        return 0;
+    }
+    return cli_fail(rs->cli, "shard %s has no backend up on every relay", name);
+}
+
+int rs_conn_open(struct reshard *rs, const char *name, struct rs_conn *k)
+{
+    memset(k, 0, sizeof(*k));
+    int rc = cli_backend_resolve(rs->cli, rs->config_path, rs->urls, rs->n_urls, name, &k->be);
+    if (rc == 0)
+        rc = influx_open(rs->cli, &k->be, &k->c);
+    return rc;
+}
+
+void rs_conn_close(struct rs_conn *k)
+{
+    influx_close(k->c);
+    cli_backend_deinit(&k->be);
+    memset(k, 0, sizeof(*k));
+}
+
+/* ---- the plan ------------------------------------------------------------------------------ */
+
+static int collect_first(void *arg, const json_t *res)
+{
+    struct names *nm = arg;
+    if (influx_str_at(res, "error") != NULL)
+        return 0;
+    return rb_collect_names(arg, res) == 0 ? 0 : (nm->err = "refused", 5);
+}
+
+int rs_show_names(struct reshard *rs, struct influx *c, const char *q, struct names *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = influx_query(c, NULL, q, collect_first, out);
+    if (rc == 5)
+        rc = cli_fail(rs->cli, "%s refused %s", influx_name(c), q);
+    return rc;
+}
+
+int rs_count_result(void *arg, const json_t *res)
+{
+    struct rs_count *n = arg;
+    const json_t *all = json_object_get(res, "series");
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        const json_t *vals = json_object_get(json_array_get(all, i), "values");
+        for (size_t r = 0; r < json_array_size(vals); r++) {
+            const json_t *row = json_array_get(vals, r);
+            for (size_t c = 1; c < json_array_size(row); c++) {
+                json_int_t v = json_integer_value(json_array_get(row, c));
+                if (v > 0 && (uint64_t)v > n->max)
+                    n->max = (uint64_t)v;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Measurement 'm' as line protocol writes it (',' and ' ' escaped): the ring's key. */
+static void lp_name(struct buf *b, const char *m)
+{
+    buf_clear(b);
+    for (const char *p = m; *p; p++) {
+        if (*p == ',' || *p == ' ')
+            buf_append(b, "\\", 1);
+        buf_append(b, p, 1);
+    }
+}
+
+static int move_cmp(const void *x, const void *y)
+{
+    const struct reshard_move *a = x, *b = y;
+    int c = strcmp(a->db, b->db);
+    return c != 0 ? c : strcmp(a->m, b->m);
+}
+
+int rs_make_plan(struct reshard *rs)
+{
+    for (size_t i = 0; i < rs->cfg.n_shard_key; i++)
+        if (strncmp(rs->cfg.shard_key[i], "tag:", 4) == 0)
+            return cli_fail(rs->cli, "reshard needs a [sharding] key of database and measurement "
+                                     "only: with a tag in it a measurement is spread over shards");
+    struct shard_split *old =
+        shard_split_new((const char *const *)rs->active, rs->n_active,
+                        (const char *const *)rs->cfg.shard_key, rs->cfg.n_shard_key);
+    struct shard_split *neu =
+        shard_split_new((const char *const *)rs->target, rs->n_target,
+                        (const char *const *)rs->cfg.shard_key, rs->cfg.n_shard_key);
+    struct buf q, key;
+    buf_init(&q);
+    buf_init(&key);
+    int rc = 0;
+    for (size_t s = 0; s < rs->n_active && rc == 0; s++) {
+        const char *name = NULL;
+        rc = rs_pick_backend(rs, rs->active[s], &name);
+        struct rs_conn k;
+        if (rc == 0)
+            rc = rs_conn_open(rs, name, &k);
+        if (rc != 0)
+            break;
+        struct names dbs;
+        rc = rs_show_names(rs, k.c, "SHOW DATABASES", &dbs);
+        for (size_t d = 0; d < dbs.n && rc == 0; d++) {
+            const char *db = dbs.v[d];
+            if (strcmp(db, "_internal") == 0)
+                continue;
+            buf_clear(&q);
+            buf_append_str(&q, "SHOW MEASUREMENTS ON ");
+            influx_quote_ident(&q, db);
+            buf_append(&q, "", 1);
+            struct names ms;
+            rc = rs_show_names(rs, k.c, q.data, &ms);
+            for (size_t j = 0; j < ms.n && rc == 0; j++) {
+                lp_name(&key, ms.v[j]);
+                int o = shard_split_measurement_shard(old, db, strlen(db), key.data, key.len);
+                int n = shard_split_measurement_shard(neu, db, strlen(db), key.data, key.len);
+                const char *from = shard_split_name(old, (size_t)o);
+                const char *to = shard_split_name(neu, (size_t)n);
+                if (strcmp(from, rs->active[s]) != 0 || strcmp(from, to) == 0)
+                    continue; /* not this shard's (left over), or it stays */
+                buf_clear(&q);
+                buf_append_str(&q, "SELECT count(*) FROM ");
+                influx_quote_ident(&q, ms.v[j]);
+                buf_append(&q, "", 1);
+                struct rs_count cnt = {0};
+                rc = influx_query(k.c, db, q.data, rs_count_result, &cnt);
+                rs->moves = xrealloc(rs->moves, (rs->n_moves + 1) * sizeof(*rs->moves));
+                struct reshard_move *mv = &rs->moves[rs->n_moves++];
+                memset(mv, 0, sizeof(*mv));
+                mv->db = xstrdup(db);
+                mv->m = xstrdup(ms.v[j]);
+                mv->from = xstrdup(from);
+                mv->to = xstrdup(to);
+                mv->points = cnt.max;
+            }
+            rb_names_free(&ms);
+        }
+        rb_names_free(&dbs);
+        rs_conn_close(&k);
+    }
+    buf_deinit(&q);
+    buf_deinit(&key);
+    shard_split_free(old);
+    shard_split_free(neu);
+    if (rs->n_moves > 1)
+        qsort(rs->moves, rs->n_moves, sizeof(*rs->moves), move_cmp);
+    return rc;
+}
+
+static void json_strv(json_t *o, const char *key, char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    json_object_set_new(o, key, a);
+}
+
+static json_t *plan_json(const struct reshard *rs)
+{
+    json_t *o = json_object();
+    json_strv(o, "active", rs->active, rs->n_active);
+    json_strv(o, "target", rs->target, rs->n_target);
+    json_t *a = json_array();
+    uint64_t total = 0;
+    for (size_t i = 0; i < rs->n_moves; i++) {
+        const struct reshard_move *m = &rs->moves[i];
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I}", "database", m->db,
+                                           "measurement", m->m, "from", m->from, "to", m->to,
+                                           "points", (json_int_t)m->points));
+        total += m->points;
+    }
+    json_object_set_new(o, "moves", a);
+    json_object_set_new(o, "points", json_integer((json_int_t)total));
+    return o;
+}
+
+/* A name in a logfmt value: quoted when it holds a space, '=' or '"'. */
+static void lf(FILE *f, const char *s)
+{
+    if (s[0] != '\0' && strpbrk(s, " =\"\\") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void rs_print_plan(const struct reshard *rs)
+{
+    if (rs->json) {
+        json_t *o = plan_json(rs);
+        char *text = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
+        return;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < rs->n_moves; i++) {
+        const struct reshard_move *m = &rs->moves[i];
+        printf("move db=");
+        lf(stdout, m->db);
+        printf(" measurement=");
+        lf(stdout, m->m);
+        printf(" from=%s to=%s points=%" PRIu64 "\n", m->from, m->to, m->points);
+        total += m->points;
+    }
+    struct buf a, t;
+    buf_init(&a);
+    buf_init(&t);
+    rs_csv(&a, rs->active, rs->n_active);
+    rs_csv(&t, rs->target, rs->n_target);
+    printf("plan active=%s target=%s measurements=%zu points=%" PRIu64 "\n", a.data, t.data,
+           rs->n_moves, total);
+    buf_deinit(&a);
+    buf_deinit(&t);
+}
+
+/* ---- the state file ------------------------------------------------------------------------ */
+
+int rs_state_save(struct reshard *rs)
+{
+    json_t *o = plan_json(rs);
+    json_object_set_new(o, "phase", json_string(rs->phase));
+    json_t *rl = json_array();
+    for (size_t i = 0; i < rs->n_relays; i++)
+        json_array_append_new(rl, json_pack("{s:s,s:I}", "url", rs->relays[i].url, "switch_seq",
+                                            (json_int_t)rs->relays[i].switch_seq));
+    json_object_set_new(o, "relays", rl);
+    json_t *ds = json_array();
+    for (size_t i = 0; i < rs->n_moves; i++)
+        json_array_append_new(ds, json_integer((json_int_t)rs->moves[i].drop_seq));
+    json_object_set_new(o, "drop_seqs", ds);
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", rs->state_path);
+    int rc = json_dump_file(o, tmp, JSON_INDENT(1));
+    json_decref(o);
+    FILE *f = rc == 0 ? fopen(tmp, "r+") : NULL;
+    if (f != NULL) {
+        rc = fflush(f) != 0 || fsync(fileno(f)) != 0;
+        fclose(f);
+    } else {
+        rc = 1;
+    }
+    if (rc == 0 && rename(tmp, rs->state_path) != 0)
+        rc = 1;
+    if (rc != 0)
+        return cli_fail(rs->cli, "cannot write the state file %s: %s", rs->state_path,
+                        strerror(errno));
+    return 0;
+}
+
+/* 0 with rs->phase "" when there is no state file; 1 after a message. */
+int rs_state_load(struct reshard *rs)
+{
+    rs->phase[0] = '\0';
+    if (access(rs->state_path, F_OK) != 0)
+        return 0;
+    json_error_t jerr;
+    json_t *o = json_load_file(rs->state_path, 0, &jerr);
+    const char *phase = influx_str_at(o, "phase");
+    if (o == NULL || phase == NULL)
+        return cli_fail(rs->cli,
+                        "the state file %s is not readable: %s (remove it to start "
+                        "over)",
+                        rs->state_path, o == NULL ? jerr.text : "no phase");
+    snprintf(rs->phase, sizeof(rs->phase), "%s", phase);
+    rs_names_of(json_object_get(o, "active"), rs->active, &rs->n_active);
+    char *t[MAX_SHARDS];
+    size_t nt = 0;
+    rs_names_of(json_object_get(o, "target"), t, &nt);
+    int same = nt == rs->n_target;
+    for (size_t i = 0; same && i < nt; i++)
+        same = strcmp(t[i], rs->target[i]) == 0;
+    rs_names_clear(t, &nt);
+    if (!same) {
+        json_decref(o);
+        return cli_fail(rs->cli, "the state file %s is for other shards than %s has now",
+                        rs->state_path, rs->config_path);
+    }
+    json_t *mv = json_object_get(o, "moves"), *ds = json_object_get(o, "drop_seqs");
+    rs_moves_clear(rs);
+    for (size_t i = 0; i < json_array_size(mv); i++) {
+        json_t *m = json_array_get(mv, i);
+        rs->moves = xrealloc(rs->moves, (rs->n_moves + 1) * sizeof(*rs->moves));
+        struct reshard_move *x = &rs->moves[rs->n_moves++];
+        memset(x, 0, sizeof(*x));
+        x->db = xstrdup(influx_str_at(m, "database") ? influx_str_at(m, "database") : "");
+        x->m = xstrdup(influx_str_at(m, "measurement") ? influx_str_at(m, "measurement") : "");
+        x->from = xstrdup(influx_str_at(m, "from") ? influx_str_at(m, "from") : "");
+        x->to = xstrdup(influx_str_at(m, "to") ? influx_str_at(m, "to") : "");
+        x->points = (uint64_t)json_integer_value(json_object_get(m, "points"));
+        x->drop_seq = (uint64_t)json_integer_value(json_array_get(ds, i));
+    }
+    json_t *rl = json_object_get(o, "relays");
+    for (size_t i = 0; i < json_array_size(rl); i++) {
+        const char *url = influx_str_at(json_array_get(rl, i), "url");
+        for (size_t k = 0; url != NULL && k < rs->n_relays; k++)
+            if (strcmp(rs->relays[k].url, url) == 0)
+                rs->relays[k].switch_seq = (uint64_t)json_integer_value(
+                    json_object_get(json_array_get(rl, i), "switch_seq"));
+    }
+    json_decref(o);
+    return 0;
+}
+
+int rs_set_phase(struct reshard *rs, const char *phase)
+{
+    snprintf(rs->phase, sizeof(rs->phase), "%s", phase);
+    return rs_state_save(rs);
+}

@@ -1,0 +1,469 @@
+#!/usr/bin/python3
+"""Resharding, for real, on loopback: a relay with two shards of two influxd 1.6.7 each, then a
+third shard added to its config
+
+    load -> relay [[shard]] s1=a1,a2 s2=b1,b2 (+ s3=c1,c2 after a restart) -> six influxd
+
+  * a shard added to the config is pending: after the restart its backends get the statements
+    (a CREATE DATABASE; a backend new to the log starts at its head) but no points, and the ring stays over the active shards (the placement
+    checked on all six, the ring computed here again, as in test_shards.py); /health,
+    /status.json and `influx-wal status` name the active and the pending shards;
+  * POST /api/shards/activate switches the ring (recorded in the log: a restart keeps it);
+    removing an active shard or naming an unknown one is refused, and so is a start with a
+    config that lacks a shard the log routes to (exit 2);
+  * `influx-wal reshard --plan` prints exactly the measurements the ring moves, with their
+    points (and --json the same);
+  * `influx-wal reshard --apply` under a bounded write load: --keep-old stops before deleting
+    (the state file stays, the old shard keeps its copy), a second --apply resumes and deletes;
+    a point rewritten after the switch keeps its new value through the copy from the old shard;
+    in the end every point is in exactly one shard's backends (counted per measurement on all
+    six) and the moved measurements are gone from their old shard;
+  * an --apply killed (SIGKILL) in the middle resumes from its state file and ends the same;
+  * with [auth], the shards endpoints need an admin user (401, 403), which the CLI takes in the
+    relay's URL;
+  * two relays, each with its own log, behind HAProxy (packaging/haproxy.cfg), the load going
+    through HAProxy to both: the reshard switches both, and the end is the same (every point in
+    exactly one shard, moved measurements gone from the old one, both relays on the new ring).
+
+Uses tests/integ/harness.py. Every wait has a deadline."""
+
+import base64
+import bisect
+import json
+import os
+import re
+import subprocess
+import urllib.parse
+
+import harness as h
+
+DB = "reshdb"
+MEASUREMENTS = ["cpu", "mem", "disk", "net", "swap", "system", "kernel", "diskio", "nstat",
+                "procstat", "temp", "http"]
+GROUPS = {"s1": ("a1", "a2"), "s2": ("b1", "b2"), "s3": ("c1", "c2")}
+
+
+M64 = (1 << 64) - 1
+
+
+def ring_hash(b):
+    """FNV-1a 64 and the splitmix64 finaliser (relay/shard_ring.h), as test_shards.py has it."""
+    x = 0xcbf29ce484222325
+    for c in b:
+        x = ((x ^ c) * 0x100000001b3) & M64
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & M64
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def shard_of(names, db, m):
+    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in names for v in range(128))
+    i = bisect.bisect_left([p[0] for p in pts], ring_hash(("%s\0%s\0" % (db, m)).encode()))
+    return pts[0 if i == len(pts) else i][1]
+
+
+def shards_cfg(names, backends=None):
+    """The config: [[shard]] tables, and with 'backends' the [[backend]] tables too (the CLI
+    reads them from the file)."""
+    cfg = {"shard": [{"name": n, "backends": list(GROUPS[n])} for n in names]}
+    if backends is not None:
+        cfg["backend"] = [{"name": b, "url": backends[b].url} for n in names for b in GROUPS[n]]
+    return cfg
+
+
+def start_two():
+    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
+    r = h.Relay(backends=[backends[n] for n in ("a1", "a2", "b1", "b2")],
+                config=shards_cfg(["s1", "s2"])).start()
+    return backends, r
+
+
+def add_third(backends, r):
+    """The config gains s3 (c1, c2); the relay restarts with it (a SIGHUP that changes the
+    shards is refused)."""
+    r.backends = [(n, backends[n].url) for n in ("a1", "a2", "b1", "b2", "c1", "c2")]
+    r.config = shards_cfg(["s1", "s2", "s3"])
+    r.restart()
+
+
+def statement(r, q):
+    st, _, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
+        [("q", q), ("db", DB)]).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    h.check(st in (200, 202), "%s through the relay: %d" % (q, st), body[:200])
+
+
+def load(r, requests=4, ppr=25, tag=None):
+    loads = [h.Load(r.url, DB, points_per_request=ppr, requests=requests, concurrency=1,
+                    measurement=m) for m in MEASUREMENTS]
+    for ld in loads:
+        ld.start()
+    for ld in loads:
+        ld.join(120)
+        h.check(ld.conn_errors == 0 and ld.acked_total == requests * ppr,
+                "load %s acknowledged" % ld.measurement, ld.summary())
+    return {ld.measurement: ld.acked_total for ld in loads}
+
+
+def count(backend, m):
+    """Points of m on one influxd; 0 when it has not got the database (yet)."""
+    if DB not in backend.databases():
+        return 0
+    return backend.count(DB, m)
+
+
+def counts(backends):
+    return {(b, m): count(backends[b], m) for b in backends for m in MEASUREMENTS}
+
+
+def expect_placement(backends, want, ring):
+    """Every measurement complete on both backends of the shard 'ring' gives it, absent from the
+    other four."""
+    expect = {}
+    for m in MEASUREMENTS:
+        s = shard_of(ring, DB, m)
+        for shard, members in GROUPS.items():
+            for b in members:
+                expect[(b, m)] = want[m] if shard == s else 0
+    h.wait_until(lambda: counts(backends) == expect, timeout=60)
+    got = counts(backends)
+    bad = {k: (got[k], v) for k, v in expect.items() if got[k] != v}
+    h.check(not bad, "every point in exactly one shard's backends (ring over %s)" % ",".join(ring),
+            bad)
+
+
+def admin(r, path, **params):
+    st, _, body = h.request("POST", r.url + path + "?" + urllib.parse.urlencode(params), body=b"")
+    try:
+        doc = json.loads(body.decode() or "{}")
+    except ValueError:
+        doc = {"raw": body[:200]}
+    return st, doc
+
+
+def test_pending_shard_gets_no_keys():
+    backends, r = start_two()
+    statement(r, "CREATE DATABASE %s" % DB)
+    first = load(r)
+    expect_placement(backends, first, ["s1", "s2"])
+    add_third(backends, r)
+    # A backend new to the log starts at its head: the database comes with a statement now.
+    statement(r, "CREATE DATABASE %s" % DB)
+    h.wait_until(lambda: all(DB in backends[b].databases() for b in ("c1", "c2")), timeout=30)
+    st, doc = r.health()
+    h.check_eq(doc.get("shards", {}).get("active"), ["s1", "s2"], "/health: the active shards")
+    h.check_eq(doc["shards"]["pending"], ["s3"], "/health: s3 is pending")
+    st, _, body = h.request("GET", r.url + "/status.json")
+    sj = json.loads(body)
+    h.check_eq((sj["shards"]["active"], sj["shards"]["pending"]), (["s1", "s2"], ["s3"]),
+               "/status.json names them too")
+    for b in ("c1", "c2"):
+        h.check(DB in backends[b].databases(), "%s got the CREATE DATABASE (a statement)" % b)
+    second = load(r)
+    both = {m: first[m] + second[m] for m in MEASUREMENTS}
+    expect_placement(backends, both, ["s1", "s2"])
+    for b in ("c1", "c2"):
+        h.check_eq(backends[b].points_total(DB), 0, "%s (pending s3) got no points" % b)
+    r.stop()
+    rc, out, err = r.run_cli("status", "--config", r.config_path)
+    h.check_eq(rc, 0, "influx-wal status", err)
+    line = [x for x in out.splitlines() if x.startswith("shards")]
+    h.check_eq(line, ["shards      active s1,s2; pending s3 (no keys until "
+                      "`influx-wal reshard --apply`)"], "influx-wal status names them")
+    doc = r.cli_json("status", "--json", "--config", r.config_path)
+    h.check_eq(doc.get("shards"), {"active": ["s1", "s2"], "pending": ["s3"], "switch_seq": 0},
+               "influx-wal status --json")
+    r.start()
+
+    # Switching: refused for an unknown shard, for dropping an active one, then done.
+    st, doc = admin(r, "/api/shards/activate", shards="s1,s2,s9")
+    h.check_eq((st, doc), (404, {"error": "no such shard in the config: s9"}), "unknown shard")
+    st, doc = admin(r, "/api/shards/activate", shards="s1,s3")
+    h.check_eq(st, 409, "an active shard left out is refused", doc)
+    st, doc = admin(r, "/api/shards/activate", shards="s1,s2,s3")
+    h.check_eq(st, 200, "the switch", doc)
+    seq = doc["shards"]["switch_seq"]
+    h.check(seq > 0 and doc["shards"]["active"] == ["s1", "s2", "s3"] and
+            doc["shards"]["pending"] == [], "switched, recorded at a sequence", doc)
+    st, again = admin(r, "/api/shards/activate", shards="s3,s1,s2")
+    h.check_eq((st, again["shards"]["switch_seq"]), (200, seq), "the same set again: no change")
+    third = load(r)
+    moved = [m for m in MEASUREMENTS if shard_of(["s1", "s2", "s3"], DB, m) == "s3"]
+    h.check(len(moved) > 0, "some measurements move to s3", moved)
+    for m in MEASUREMENTS:
+        old = shard_of(["s1", "s2"], DB, m)
+        new = shard_of(["s1", "s2", "s3"], DB, m)
+        h.check(new in (old, "s3"), "%s stays on %s or moves to s3 only" % (m, old), new)
+        for b in GROUPS[new]:
+            h.wait_until(lambda: backends[b].count(DB, m) == third[m] + (both[m] if new == old else 0),
+                         timeout=30)
+            h.check_eq(backends[b].count(DB, m), third[m] + (both[m] if new == old else 0),
+                       "%s on %s after the switch" % (m, b))
+    r.restart()
+    st, doc = r.health()
+    h.check_eq((doc["shards"]["active"], doc["shards"]["switch_seq"]), (["s1", "s2", "s3"], seq),
+               "a restart keeps the switched ring (the log's state)")
+    # A config without s3 cannot route what the log says: refused at start, exit 2.
+    r.stop()
+    path = os.path.join(h.tmpdir("cfg"), "relay.toml")
+    with open(path, "w") as f:
+        f.write(h.to_toml(shards_cfg(["s1", "s2"], backends)))
+    rc, out, err = h.run_relay("--config", path, "--data-dir", r.data_dir,
+                               "--listen", "127.0.0.1:%d" % h.free_port())
+    h.check_eq(rc, 2, "a log routing to a shard the config lacks: exit 2", err[-500:])
+    h.check("influx-wal-relay: the log's active shards do not fit the config (see the log)" in err
+            and "event=shards_active_unknown shard=s3" in err, "the reason, naming s3", err[-800:])
+
+
+def start_file_config():
+    """As start_two, with the backends in the config file (the CLI finds them there)."""
+    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
+    r = h.Relay(config=shards_cfg(["s1", "s2"], backends)).start()
+    statement(r, "CREATE DATABASE %s" % DB)
+    first = load(r)
+    expect_placement(backends, first, ["s1", "s2"])
+    r.config = shards_cfg(["s1", "s2", "s3"], backends)
+    r.restart()
+    statement(r, "CREATE DATABASE %s" % DB)
+    h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
+    return backends, r, first
+
+
+def reshard(r, *args, timeout=200):
+    return h.run_cli("reshard", "--config", r.config_path, "--relay", r.url, "--timeout", "60",
+                     *args, timeout=timeout)
+
+
+def moving():
+    return [m for m in sorted(MEASUREMENTS)
+            if shard_of(["s1", "s2"], DB, m) != shard_of(["s1", "s2", "s3"], DB, m)]
+
+
+def start_load(r, requests=30, ppr=20):
+    """A bounded write load on every measurement, running while the reshard does."""
+    loads = [h.Load(r.url, DB, points_per_request=ppr, requests=requests, concurrency=1,
+                    measurement=m, interval=0.05, deadline=120) for m in MEASUREMENTS]
+    for ld in loads:
+        ld.start()
+    return loads
+
+
+def finish_load(loads):
+    for ld in loads:
+        ld.join(180)
+        h.check(ld.conn_errors == 0 and ld.n503 == 0 and ld.acked_total == ld.requests * ld.ppr,
+                "load %s acknowledged in full during the reshard" % ld.measurement, ld.summary())
+    return {ld.measurement: ld.acked_total for ld in loads}
+
+
+def check_final(backends, r, want):
+    h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=60)
+    expect_placement(backends, want, ["s1", "s2", "s3"])
+    for m in moving():
+        old = shard_of(["s1", "s2"], DB, m)
+        for b in GROUPS[old]:
+            # Counted, not listed: influxd 1.6 may list a dropped measurement in SHOW
+            # MEASUREMENTS until it restarts.
+            h.check_eq(backends[b].count(DB, m), 0,
+                       "%s deleted from %s (its old shard %s)" % (m, b, old))
+    st, doc = r.health()
+    h.check_eq((doc["shards"]["active"], doc["shards"]["pending"]), (["s1", "s2", "s3"], []),
+               "every shard active after the reshard")
+
+
+def test_plan_and_apply():
+    backends, r, first = start_file_config()
+    moves = moving()
+    h.check(len(moves) > 0, "some measurements move to s3", moves)
+    rc, out, err = reshard(r, "--plan")
+    h.check_eq(rc, 0, "reshard --plan", err)
+    want = ["move db=%s measurement=%s from=%s to=s3 points=%d" %
+            (DB, m, shard_of(["s1", "s2"], DB, m), first[m]) for m in moves]
+    want.append("plan active=s1,s2 target=s1,s2,s3 measurements=%d points=%d" %
+                (len(moves), sum(first[m] for m in moves)))
+    h.check_eq(out.splitlines(), want, "reshard --plan: exactly the moves")
+    rc, out, err = reshard(r, "--plan", "--json")
+    h.check_eq(rc, 0, "reshard --plan --json", err)
+    doc = json.loads(out)
+    h.check_eq(doc, {"active": ["s1", "s2"], "target": ["s1", "s2", "s3"], "points":
+                     sum(first[m] for m in moves),
+                     "moves": [{"database": DB, "measurement": m,
+                                "from": shard_of(["s1", "s2"], DB, m), "to": "s3",
+                                "points": first[m]} for m in moves]},
+               "reshard --plan --json")
+    rc, out, err = h.run_cli("reshard", "--config", r.config_path, "--relay", r.url)
+    h.check_eq((rc, err.splitlines()[0]), (2, "influx-wal reshard: give one of --plan and --apply"),
+               "neither --plan nor --apply: usage")
+
+    # One point of a moving measurement that is rewritten after the switch (same series and
+    # timestamp, another value): the copy must leave the new value.
+    rw = moves[0]
+    t_rw = 1700000000000000000
+    t_collide = 1699990000000000000  # a multiple of 32
+    st, _, body = h.request("POST", r.url + "/write?db=" + DB,
+                            body=("%s,host=rewritten n=1i,v=1 %d\n%s,host=collide v=1 %d\n" %
+                                  (rw, t_rw, rw, t_collide + 24)).encode())
+    h.check_eq(st, 204, "the point to rewrite, written before the reshard", body)
+    first[rw] += 1
+    loads = start_load(r)
+    h.wait_until(lambda: sum(ld.acked_total for ld in loads) > 0, timeout=30)
+    rc, out, err = reshard(r, "--apply", "--keep-old")
+    h.check_eq(rc, 0, "reshard --apply --keep-old", err[-2000:])
+    h.check(os.path.exists(r.config_path + ".reshard"), "--keep-old leaves the state file")
+    for m in moves:
+        old = shard_of(["s1", "s2"], DB, m)
+        h.check(all(backends[b].count(DB, m) >= first[m] for b in GROUPS[old]),
+                "%s still on its old shard %s with --keep-old" % (m, old))
+    h.check("step=switch" in err and "step=settled" in err and "step=verified" in err,
+            "the steps are logged", err[-1500:])
+    st, _, body = h.request("POST", r.url + "/write?db=" + DB,
+                            body=("%s,host=rewritten n=2i,v=2 %d\n" % (rw, t_rw)).encode())
+    h.check_eq(st, 204, "the point rewritten after the switch", body)
+    q = "SELECT n FROM %s WHERE host = 'rewritten'" % rw
+    def rw_values(b):
+        return [(row["time"], row["n"]) for row in backends[b].values(DB, q)]
+
+    h.wait_until(lambda: all(rw_values(b) == [(t_rw, 2)] for b in GROUPS["s3"]), timeout=30)
+    # Back to the sync (as a run interrupted there would resume): it copies from the old shard
+    # again, which holds n=1 for that point.
+    with open(r.config_path + ".reshard") as f:
+        state = json.load(f)
+    h.check_eq(state["phase"], "drop", "--keep-old stopped at the drop")
+    state["phase"] = "sync"
+    with open(r.config_path + ".reshard", "w") as f:
+        json.dump(state, f)
+    h.check(all(rw_values(b) == [(t_rw, 1)] for b in GROUPS[shard_of(["s1", "s2"], DB, rw)]),
+            "the old shard still has the old value")
+    # A point only the old shard has (as one that reached it just before the switch would be),
+    # 24 ns before a point both have: its (time, field n) once hashed like the other's (time,
+    # field v), and the sync took it for copied.
+    for b in GROUPS[shard_of(["s1", "s2"], DB, rw)]:
+        backends[b].write(DB, ("%s,host=collide n=7i %d\n" % (rw, t_collide)).encode())
+    first[rw] += 1
+    rc, out, err = reshard(r, "--apply")
+    h.check_eq(rc, 0, "reshard --apply again: resumes and deletes", err[-2000:])
+    h.check("step=resume phase=sync" in err, "it resumed at the sync", err[-1500:])
+    # The rewritten point (two fields), on both new backends, seen from both old ones:
+    # counted, kept.
+    h.check(re.search(r"step=compare db=%s measurement=%s from=\S+ to=\S+ lacking=0 written=0 "
+                      r"differing=2\b" % (DB, rw), err) is not None and
+            "step=verified moves=%d differing=8" % len(moves) in err,
+            "the compare counts the rewritten value as differing (kept)", err[-1500:])
+    for b in GROUPS["s3"]:
+        h.check_eq(rw_values(b), [(t_rw, 2)],
+                   "%s keeps the value rewritten after the switch" % b)
+        h.check_eq([(x["time"], x["n"]) for x in backends[b].values(
+            DB, "SELECT n FROM %s WHERE host = 'collide'" % rw)], [(t_collide, 7)],
+            "%s got the point only the old shard had" % b)
+    h.check(not os.path.exists(r.config_path + ".reshard"), "done: the state file is gone")
+    h.check(out.startswith("reshard done measurements=%d " % len(moves)), "the summary", out)
+    second = finish_load(loads)
+    check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
+    rc, out, err = reshard(r, "--plan")
+    h.check_eq((rc, out), (0, "plan active=s1,s2,s3 target=s1,s2,s3 measurements=0 points=0\n"),
+               "after the reshard the plan is empty")
+
+
+def test_apply_killed_resumes():
+    backends, r, first = start_file_config()
+    loads = start_load(r, requests=20)
+    argv = [h.cli_bin(), "reshard", "--config", r.config_path, "--relay", r.url, "--apply"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state = r.config_path + ".reshard"
+    try:
+        h.wait_until(lambda: os.path.exists(state) or proc.poll() is not None, timeout=60)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    h.check(os.path.exists(state), "killed with its state file written")
+    rc, out, err = reshard(r, "--apply")
+    h.check_eq(rc, 0, "reshard --apply after the kill: resumed to the end", err[-2000:])
+    h.check("step=resume" in err, "it resumed from the state file", err[-1500:])
+    second = finish_load(loads)
+    check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
+
+
+def test_two_relays_behind_haproxy():
+    import test_topology as topo
+    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
+    relays = [h.Relay(config=shards_cfg(["s1", "s2"], backends), name="relay%d" % i).start()
+              for i in (1, 2)]
+    statement(relays[0], "CREATE DATABASE %s" % DB)
+    front, stats = h.free_port(), h.free_port()
+    cfg = os.path.join(h.tmpdir("haproxy-cfg"), "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(topo.haproxy_config(front, stats, {"relay1": relays[0], "relay2": relays[1]}))
+    h.Process([topo.HAPROXY, "-db", "-f", cfg], name="haproxy", port=front).start(timeout=15)
+    class Front:  # load() and start_load() use only the url
+        url = "http://127.0.0.1:%d" % front
+
+    hp = Front()
+    stats_url = "http://127.0.0.1:%d" % stats
+    h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
+                 topo.relay_state(stats_url, "relay2") == "UP", timeout=15)
+    h.check(topo.relay_state(stats_url, "relay1") == "UP" and
+            topo.relay_state(stats_url, "relay2") == "UP", "HAProxy sees both relays UP",
+            topo.haproxy_states(stats_url))
+    first = load(hp)
+    expect_placement(backends, first, ["s1", "s2"])
+    for r in relays:
+        r.config = shards_cfg(["s1", "s2", "s3"], backends)
+        r.restart()
+    h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
+                 topo.relay_state(stats_url, "relay2") == "UP", timeout=15)
+    statement(relays[0], "CREATE DATABASE %s" % DB)
+    h.wait_until(lambda: all(b["caught_up"] for r in relays for b in r.health()[1]["backends"]),
+                 timeout=30)
+    loads = start_load(hp)
+    h.wait_until(lambda: sum(ld.acked_total for ld in loads) > 0, timeout=30)
+    rc, out, err = h.run_cli("reshard", "--apply", "--config", relays[0].config_path,
+                             "--relay", relays[0].url, "--relay", relays[1].url,
+                             "--timeout", "60", timeout=200)
+    h.check_eq(rc, 0, "reshard --apply over both relays", err[-2000:])
+    h.check_eq(len(re.findall(r"step=switch relay=", err)), 2, "both relays switched")
+    second = finish_load(loads)
+    took = [r.metric("influx_wal_ingest_points_total", 0) for r in relays]
+    h.check(all(n > 0 for n in took), "HAProxy spread the writes over both relays", took)
+    for r in relays:
+        h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=60)
+    check_final(backends, relays[1], {m: first[m] + second[m] for m in MEASUREMENTS})
+    st, doc = relays[0].health()
+    h.check_eq(doc["shards"]["active"], ["s1", "s2", "s3"], "relay1 on the new ring too")
+
+
+def test_admin_auth():
+    """With [auth], the shards endpoints need an admin user; the CLI takes one in the relay's
+    URL."""
+    bs = {n: h.Influxd(n).start() for n in ("a1", "b1", "c1")}
+    users = {"enabled": True, "user": [{"name": "admin", "password": "pw1", "admin": True},
+                                       {"name": "writer", "password": "pw2"}]}
+
+    def cfg(names):
+        return {"auth": users, "backend": [{"name": b, "url": bs[b].url} for b in names],
+                "shard": [{"name": "s%d" % (i + 1), "backends": [b]} for i, b in enumerate(names)]}
+
+    r = h.Relay(config=cfg(["a1", "b1"])).start()
+    r.config = cfg(["a1", "b1", "c1"])
+    r.restart()
+    for who, want in ((None, 401), ("writer:pw2", 403), ("admin:pw1", 200)):
+        hdrs = {}
+        if who is not None:
+            hdrs["Authorization"] = "Basic " + base64.b64encode(who.encode()).decode()
+        st, _, body = h.request("GET", r.url + "/api/shards", headers=hdrs)
+        h.check_eq(st, want, "GET /api/shards as %s" % (who or "nobody"), body[:200])
+    st, _, body = h.request("POST", r.url + "/api/shards/activate?shards=s1,s2,s3", body=b"",
+                            headers={"Authorization": "Basic " + base64.b64encode(
+                                b"writer:pw2").decode()})
+    h.check_eq(st, 403, "a switch by a user who is not admin is refused", body[:200])
+    with_admin = r.url.replace("http://", "http://admin:pw1@")
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", r.config_path, "--relay", with_admin)
+    h.check_eq((rc, out), (0, "plan active=s1,s2 target=s1,s2,s3 measurements=0 points=0\n"),
+               "reshard --plan with an admin user in the relay's URL", err)
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", r.config_path, "--relay", r.url)
+    h.check(rc == 1 and "answered 401" in err, "without one: exit 1, the relay's 401 said", err)
+
+
+h.run([test_admin_auth, test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes,
+       test_two_relays_behind_haproxy])
