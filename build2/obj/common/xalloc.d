@@ -1,3 +1,0 @@
-build2/obj/common/xalloc.o: common/xalloc.c common/xalloc.h common/log.h
-common/xalloc.h:
-common/log.h:

@@ -1,3 +1,0 @@
-build2/obj/relay/lpwrite.o: relay/lpwrite.c relay/lpwrite.h common/buf.h
-relay/lpwrite.h:
-common/buf.h:

@@ -1,2 +1,0 @@
-build2/obj/replay/classify.o: replay/classify.c replay/classify.h
-replay/classify.h:
