@@ -57,8 +57,9 @@ int influx_query(struct influx *c, const char *db, const char *q, influx_result_
 /* POST line protocol (ns timestamps) to /write?db=&rp= (rp NULL or "": the default). 0, or 1
  * after a message with influxd's answer. */
 int influx_write(struct influx *c, const char *db, const char *rp, const char *body, size_t len);
-/* The backend's name and URL for messages. */
+/* The backend's name, and its URL without user:password@ (url_display), for messages. */
 const char *influx_name(const struct influx *c);
+const char *influx_shown(const struct influx *c);
 
 /* An InfluxQL identifier in double quotes; an InfluxQL string in single quotes. */
 void influx_quote_ident(struct buf *b, const char *s);

@@ -55,6 +55,11 @@ const char *influx_name(const struct influx *c)
     return c->b->name;
 }
 
+const char *influx_shown(const struct influx *c)
+{
+    return c->shown;
+}
+
 int influx_result_error(const struct influx *c, const json_t *res, int *rc)
 {
     const char *err = influx_str_at(res, "error");

@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -160,7 +161,10 @@ int rb_rpc_of(struct rb *r, const struct cli_backend *b, const char *given, char
         snprintf(out, cap, "%s:%s", host, RPC_DEFAULT_PORT);
     curl_free(host);
     curl_url_cleanup(u);
-    return ok ? 0
-              : cli_fail(r->cli, "cannot tell the RPC address of %s from %s: give it", b->name,
-                         b->url);
+    if (ok)
+        return 0;
+    char *shown = url_display(b->url);
+    int rc = cli_fail(r->cli, "cannot tell the RPC address of %s from %s: give it", b->name, shown);
+    free(shown);
+    return rc;
 }
