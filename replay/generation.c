@@ -334,32 +334,56 @@ static int keyword(const char **pp, const char *end, const char *kw)
     return 1;
 }
 
+/* The text between the quote at p and the next one of the same kind, backslash escapes
+ * taken, into out (NUL-terminated, *len its length): identifiers and string literals quote
+ * alike. The text after the closing quote; NULL when it is missing or the text needs more
+ * than 'cap'. */
+static const char *unquote(const char *p, const char *end, char *out, size_t cap, size_t *len)
+{
+    char quote = *p;
+    size_t n = 0;
+    for (p++; p < end && *p != quote; p++) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        if (n + 1 >= cap)
+            return NULL;
+        out[n++] = *p;
+    }
+    if (p >= end)
+        return NULL;
+    out[n] = '\0';
+    *len = n;
+    return p + 1;
+}
+
 /* A bare [A-Za-z0-9_] identifier or a "quoted" one (backslash escapes). */
 static int identifier(const char **pp, const char *end, char *out, size_t cap)
 {
     const char *p = skip_space(*pp, end);
     size_t n = 0;
     if (p < end && *p == '"') {
-        for (p++; p < end && *p != '"'; p++) {
-            if (*p == '\\' && p + 1 < end)
-                p++;
-            if (n + 1 >= cap)
-                return 0;
-            out[n++] = *p;
-        }
-        if (p >= end)
+        p = unquote(p, end, out, cap, &n);
+        if (p == NULL)
             return 0;
-        p++;
     } else {
         while (p < end && (isalnum((unsigned char)*p) || *p == '_')) {
             if (n + 1 >= cap)
                 return 0;
             out[n++] = *p++;
         }
+        out[n] = '\0';
     }
-    out[n] = '\0';
     *pp = p;
     return n > 0;
+}
+
+/* Only space, and one ';' with space after it, from p to the end: a single statement. */
+static int statement_ends(const char *p, const char *end)
+{
+    p = skip_space(p, end);
+    if (p < end && *p == ';')
+        p = skip_space(p + 1, end);
+    return p == end;
 }
 
 enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_cap)
@@ -374,10 +398,7 @@ enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_
         return GEN_STMT_UNSUPPORTED;
     if (!keyword(&p, end, "DATABASE") || !identifier(&p, end, db, db_cap))
         return GEN_STMT_UNSUPPORTED;
-    p = skip_space(p, end);
-    if (p < end && *p == ';')
-        p = skip_space(p + 1, end);
-    return p == end ? kind : GEN_STMT_UNSUPPORTED; /* a WITH clause, a second statement */
+    return statement_ends(p, end) ? kind : GEN_STMT_UNSUPPORTED; /* WITH, a second statement */
 }
 
 /* ---- DELETE for 2.x's delete API ---------------------------------------------------------- */
@@ -536,20 +557,13 @@ static int time_value(const char **pp, const char *end, int64_t *ns)
 static int string_literal(const char **pp, const char *end, char *out, size_t cap)
 {
     const char *p = skip_space(*pp, end);
-    size_t n = 0;
+    size_t n;
     if (p >= end || *p != '\'')
         return 0;
-    for (p++; p < end && *p != '\''; p++) {
-        if (*p == '\\' && p + 1 < end)
-            p++;
-        if (n + 1 >= cap)
-            return 0;
-        out[n++] = *p;
-    }
-    if (p >= end)
+    p = unquote(p, end, out, cap, &n);
+    if (p == NULL)
         return 0;
-    out[n] = '\0';
-    *pp = p + 1;
+    *pp = p;
     return 1;
 }
 
@@ -661,10 +675,7 @@ int gen_v2_delete_body(struct buf *out, const char *q, size_t len)
             }
         } while (keyword(&p, end, "AND"));
     }
-    p = skip_space(p, end);
-    if (p < end && *p == ';')
-        p = skip_space(p + 1, end);
-    ok = ok && any && p == end && start <= stop;
+    ok = ok && any && statement_ends(p, end) && start <= stop;
     if (ok) {
         buf_append_str(out, "{\"start\":");
         append_rfc3339nano(out, start);

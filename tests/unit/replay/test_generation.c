@@ -173,6 +173,8 @@ static void test_statements(void)
         "CREATE DATABASE \"\"",
         "CREATE DATABASE a; DROP DATABASE b",
         "CREATE USER u WITH PASSWORD 'p'",
+        "CREATE DATABASE \"abc",
+        "DROP DATABASE x;;",
     };
     for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
         CHECK_EQ_INT(gen_statement_kind(unsupported[i], strlen(unsupported[i]), db, sizeof(db)),
@@ -181,6 +183,13 @@ static void test_statements(void)
     q = "CREATE DATABASE abcdef";
     CHECK_EQ_INT(gen_statement_kind(q, strlen(q), small, sizeof(small)), GEN_STMT_UNSUPPORTED,
                  "a name longer than the buffer");
+    q = "CREATE DATABASE \"abcdef\"";
+    CHECK_EQ_INT(gen_statement_kind(q, strlen(q), small, sizeof(small)), GEN_STMT_UNSUPPORTED,
+                 "a quoted name longer than the buffer");
+    q = "DROP DATABASE \"abc\";";
+    CHECK_EQ_INT(gen_statement_kind(q, strlen(q), small, sizeof(small)), GEN_STMT_DROP_DATABASE,
+                 "a quoted name that just fits, then a semicolon");
+    CHECK_EQ_STR(small, "abc", "the quoted name that just fits");
     struct replay_verdict v = gen_classify_v3_statement(CURLE_OK, 409, GEN_STMT_CREATE_DATABASE);
     CHECK_EQ_INT(v.action, REPLAY_ACK, "3.x CREATE of an existing database: applied");
     v = gen_classify_v3_statement(CURLE_OK, 404, GEN_STMT_DROP_DATABASE);
@@ -229,6 +238,10 @@ static void test_v2_delete(void)
          "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
          "\"stop\":\"1999-12-31T23:59:59.999999999Z\","
          "\"predicate\":\"_measurement=\\\"m\\\" AND host=\\\"a'b\\\"\"}"},
+        {"DELETE FROM m WHERE host = ''",
+         "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
+         "\"stop\":\"2262-04-11T23:47:16.854775806Z\","
+         "\"predicate\":\"_measurement=\\\"m\\\" AND host=\\\"\\\"\"}"},
         {"DELETE WHERE time >= '2024-03-01T12:00:00.5+01:00'",
          "{\"start\":\"2024-03-01T11:00:00.500000000Z\","
          "\"stop\":\"2262-04-11T23:47:16.854775806Z\"}"},
@@ -256,6 +269,9 @@ static void test_v2_delete(void)
         "DELETE FROM m WHERE \"a-b\" = 'x'",
         "DELETE FROM m; DROP SERIES FROM m",
         "DROP SERIES FROM m",
+        "DELETE FROM \"m",
+        "DELETE FROM m WHERE host = 'a",
+        "DELETE FROM m;;",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         struct buf out;
