@@ -148,19 +148,11 @@ const char *gen_ping_path(enum replay_api api)
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
-static const char *find_n(const char *hay, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (hay == NULL || len < n)
-        return NULL;
-    return memmem(hay, len, needle, n);
-}
-
 /* The next "line_number": N in p[0, end): *v = N (0 when no digits follow the key), the text
  * after it returned; NULL when there is none. */
 static const char *next_line_number(const char *p, const char *end, size_t *v)
 {
-    const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
+    const char *k = replay_body_find(p, (size_t)(end - p), "\"line_number\"");
     if (k == NULL)
         return NULL;
     p = k + 13;
@@ -192,7 +184,7 @@ static size_t first_line_number(const char *body, size_t len)
 
 size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
 {
-    if (find_n(body, len, "partial write of line protocol occurred") == NULL)
+    if (replay_body_find(body, len, "partial write of line protocol occurred") == NULL)
         return 0;
     size_t n = 0;
     const char *p = body, *end = body + len;
@@ -252,7 +244,8 @@ struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *bo
      * example), not 404: the backend's configuration, not the lines, so hold like a 404
      * rather than split the batch into dead letters. */
     if (result == CURLE_OK && http == 400 &&
-        find_n(body, len, "failed to decode request body: organization not found") != NULL) {
+        replay_body_find(body, len, "failed to decode request body: organization not found") !=
+            NULL) {
         v.action = REPLAY_HOLD;
         v.down = 0;
     }

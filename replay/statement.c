@@ -170,7 +170,7 @@ static struct request *request_v2_delete(struct sender *s, struct batch *b)
  * nested object holding another). 1 when found. */
 static int first_id(const char *body, size_t len, char *out, size_t cap)
 {
-    const char *k = body != NULL ? memmem(body, len, "\"id\"", 4) : NULL;
+    const char *k = replay_body_find(body, len, "\"id\"");
     if (k == NULL)
         return 0;
     const char *p = k + 4, *end = body + len;
