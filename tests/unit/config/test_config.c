@@ -1318,8 +1318,34 @@ static void test_tokens_buckets(void)
     memset(&cfg, 0, sizeof(cfg));
 }
 
+/* [relay] and [[peer]]: the list in file order, each peer's strings its own. */
+static void test_peers(void)
+{
+    int rc = load("[relay]\nname = \"a\"\npeer-timeout = \"5s\"\n"
+                  "[[peer]]\nname = \"b\"\nurl = \"http://127.0.0.1:9097\"\n"
+                  "[[peer]]\nname = \"c\"\nurl = \"https://127.0.0.1:9098/\"\n"
+                  "username = \"u\"\npassword = \"p\"\n");
+    CHECK(rc == 0 && cfg.n_peers == 2, "two peers load (%s)", err);
+    CHECK(cfg.n_peers == 2 && strcmp(cfg.peers[0].name, "b") == 0 &&
+              strcmp(cfg.peers[0].url, "http://127.0.0.1:9097") == 0 &&
+              cfg.peers[0].username == NULL && strcmp(cfg.peers[1].name, "c") == 0 &&
+              strcmp(cfg.peers[1].url, "https://127.0.0.1:9098") == 0 &&
+              strcmp(cfg.peers[1].password, "p") == 0,
+          "in file order, with their settings");
+    CHECK(strcmp(cfg.relay_name, "a") == 0 && cfg.peer_timeout_ms == 5000, "[relay] read");
+    CHECK(validate() == 0, "they validate (%s)", err);
+    rc = load("[[peer]]\nname = \"b\"\n");
+    CHECK(rc != 0 && strcmp(err, "t:1: [[peer]] needs 'url'") == 0 && cfg.n_peers == 0,
+          "a peer without url is refused (%s)", err);
+    rc = load("[[peer]]\nname = \"b\"\nurl = \"http://h:1\"\n"
+              "[[peer]]\nname = \"b\"\nurl = \"http://h:2\"\n");
+    CHECK(rc == 0 && validate() != 0 && strcmp(err, "peer name 'b' is used twice") == 0,
+          "one peer name twice fails --check-config (%s)", err);
+}
+
 int main(void)
 {
+    test_peers();
     test_tokens_buckets();
     test_defaults();
     test_full_layout();
