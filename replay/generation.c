@@ -254,37 +254,14 @@ struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *bo
 
 struct replay_verdict gen_classify_v3_statement(CURLcode result, long http, enum gen_stmt kind)
 {
-    struct replay_verdict v = replay_classify(result, http, NULL, 0);
-    v.db_missing = 0;
-    if (result != CURLE_OK || (http >= 200 && http < 300))
-        return v;
-    if ((http == 409 && kind == GEN_STMT_CREATE_DATABASE) ||
-        (http == 404 && kind == GEN_STMT_DROP_DATABASE)) {
-        v.action = REPLAY_ACK;
-        v.down = 0;
+    if (result == CURLE_OK && ((http == 409 && kind == GEN_STMT_CREATE_DATABASE) ||
+                               (http == 404 && kind == GEN_STMT_DROP_DATABASE))) {
+        struct replay_verdict v = {REPLAY_ACK, 0, 0};
         return v;
     }
-    if (http >= 500) {
-        v.action = REPLAY_RETRY;
-        v.down = 1;
-        return v;
-    }
-    if (http < 400)
-        return v;
-    switch (http) {
-    case 401:
-    case 403:
-        v.action = REPLAY_HOLD;
-        break;
-    case 408:
-    case 429:
-        v.action = REPLAY_RETRY;
-        break;
-    default:
-        v.action = REPLAY_DEAD;
-        break;
-    }
-    return v;
+    /* Otherwise a /query answer's rules, without a body: 3.x's JSON answers carry no
+     * statement "error" member. */
+    return replay_classify_statement(result, http, NULL, 0);
 }
 
 struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum gen_stmt kind,

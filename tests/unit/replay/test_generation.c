@@ -214,6 +214,34 @@ static void test_statements(void)
     CHECK_EQ_INT(v.action, REPLAY_HOLD, "2.x 401 on the lookup: hold");
     v = gen_classify_v3_statement(CURLE_OK, 500, GEN_STMT_DROP_DATABASE);
     CHECK(v.action == REPLAY_RETRY && v.down, "3.x 500: retry, down");
+    static const struct {
+        CURLcode result;
+        long http;
+        enum gen_stmt kind;
+        enum replay_action want;
+        int down;
+    } v3[] = {
+        {CURLE_OK, 204, GEN_STMT_CREATE_DATABASE, REPLAY_ACK, 0},
+        {CURLE_OK, 200, GEN_STMT_DROP_DATABASE, REPLAY_ACK, 0},
+        {CURLE_OK, 409, GEN_STMT_DROP_DATABASE, REPLAY_DEAD, 0},
+        {CURLE_OK, 404, GEN_STMT_DELETE, REPLAY_DEAD, 0},
+        {CURLE_OK, 400, GEN_STMT_CREATE_DATABASE, REPLAY_DEAD, 0},
+        {CURLE_OK, 403, GEN_STMT_DROP_DATABASE, REPLAY_HOLD, 0},
+        {CURLE_OK, 408, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 0},
+        {CURLE_OK, 429, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 0},
+        {CURLE_OK, 503, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 1},
+        {CURLE_OK, 301, GEN_STMT_CREATE_DATABASE, REPLAY_HOLD, 0},
+        {CURLE_COULDNT_CONNECT, 0, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 1},
+        {CURLE_COULDNT_CONNECT, 409, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 1},
+        {CURLE_URL_MALFORMAT, 0, GEN_STMT_DROP_DATABASE, REPLAY_HOLD, 1},
+    };
+    for (size_t i = 0; i < sizeof(v3) / sizeof(v3[0]); i++) {
+        v = gen_classify_v3_statement(v3[i].result, v3[i].http, v3[i].kind);
+        CHECK(v.action == v3[i].want && v.down == v3[i].down && v.db_missing == 0,
+              "3.x statement curl %d http %ld kind %d: %s down %d (got %s down %d)",
+              (int)v3[i].result, v3[i].http, (int)v3[i].kind, replay_action_name(v3[i].want),
+              v3[i].down, replay_action_name(v.action), v.down);
+    }
 }
 
 /* InfluxQL DELETE to 2.x's /api/v2/delete body: start and stop both inclusive, RFC 3339 in
