@@ -164,28 +164,12 @@ static const char *next_line_number(const char *p, const char *end, size_t *v)
     return p;
 }
 
-/* The smallest "line_number": N in 'body' (0: none). Reads the numbers only: an
- * "original_line" holding that text inside its string is escaped JSON and cannot have an
- * unescaped quote before the colon, so "\"line_number\":" is only ever the key. */
-static size_t first_line_number(const char *body, size_t len)
+/* The "line_number": N in 'body' that are 1 to 'max', sorted, without repeats, the smallest
+ * 'cap' of them into 'out'; how many. Reads the numbers only: an "original_line" holding that
+ * text inside its string is escaped JSON and cannot have an unescaped quote before the colon,
+ * so "\"line_number\":" is only ever the key. */
+static size_t line_numbers(const char *body, size_t len, size_t max, size_t *out, size_t cap)
 {
-    size_t best = 0;
-    const char *p = body, *end = body + len;
-    for (;;) {
-        size_t v;
-        p = next_line_number(p, end, &v);
-        if (p == NULL)
-            break;
-        if (v > 0 && (best == 0 || v < best))
-            best = v;
-    }
-    return best;
-}
-
-size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
-{
-    if (replay_body_find(body, len, "partial write of line protocol occurred") == NULL)
-        return 0;
     size_t n = 0;
     const char *p = body, *end = body + len;
     for (;;) {
@@ -193,7 +177,7 @@ size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *
         p = next_line_number(p, end, &v);
         if (p == NULL)
             break;
-        if (v == 0 || v > lines)
+        if (v == 0 || v > max)
             continue;
         size_t i = n;
         while (i > 0 && out[i - 1] > v) /* insertion: the list is short */
@@ -207,6 +191,20 @@ size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *
         n++;
     }
     return n;
+}
+
+/* The smallest "line_number": N in 'body' (0: none). */
+static size_t first_line_number(const char *body, size_t len)
+{
+    size_t first;
+    return line_numbers(body, len, SIZE_MAX, &first, 1) == 1 ? first : 0;
+}
+
+size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
+{
+    if (replay_body_find(body, len, "partial write of line protocol occurred") == NULL)
+        return 0;
+    return line_numbers(body, len, lines, out, cap);
 }
 
 struct replay_verdict gen_classify_v3(CURLcode result, long http, const char *body, size_t len,
