@@ -44,12 +44,14 @@ int replay_api_parse(const char *s, enum replay_api *out)
     return 0;
 }
 
-static void append_escaped(struct buf *out, const char *s, size_t n)
+void gen_append_escaped(struct buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const char *end = s + n; s < end; s++) {
         unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+        /* Not isalnum: a locale must not let a byte above 127 through. */
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
             buf_append(out, s, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -110,10 +112,10 @@ void gen_write_url(struct buf *out, const struct gen_target *t, const char *db, 
     switch (t->api) {
     case REPLAY_API_V1:
         buf_append_str(out, "/write?db=");
-        append_escaped(out, name.data, name.len);
+        gen_append_escaped(out, name.data, name.len);
         if (rp[0] != '\0') {
             buf_append_str(out, "&rp=");
-            append_escaped(out, rp, strlen(rp));
+            gen_append_escaped(out, rp, strlen(rp));
         }
         buf_append_str(out, "&precision=");
         buf_append_str(out, lp_precision_v1_name(precision));
@@ -121,15 +123,15 @@ void gen_write_url(struct buf *out, const struct gen_target *t, const char *db, 
     case REPLAY_API_V2:
         buf_append_str(out, "/api/v2/write?org=");
         if (t->org != NULL)
-            append_escaped(out, t->org, strlen(t->org));
+            gen_append_escaped(out, t->org, strlen(t->org));
         buf_append_str(out, "&bucket=");
-        append_escaped(out, name.data, name.len);
+        gen_append_escaped(out, name.data, name.len);
         buf_append_str(out, "&precision=");
         buf_append_str(out, precision_name(t->api, precision));
         break;
     case REPLAY_API_V3:
         buf_append_str(out, "/api/v3/write_lp?db=");
-        append_escaped(out, name.data, name.len);
+        gen_append_escaped(out, name.data, name.len);
         buf_append_str(out, "&precision=");
         buf_append_str(out, precision_name(t->api, precision));
         buf_append_str(out, t->accept_partial ? "&accept_partial=true" : "&accept_partial=false");

@@ -64,10 +64,7 @@ struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end)
 
 static void append_escaped(struct buf *out, const char *s)
 {
-    char *e = curl_easy_escape(NULL, s, 0);
-    IWR_ASSERT(e != NULL); /* only fails out of memory */
-    buf_append_str(out, e);
-    curl_free(e);
+    gen_append_escaped(out, s, strlen(s));
 }
 
 /* Where a native statement for db/rp goes: the backend's name for them (a bucket or a

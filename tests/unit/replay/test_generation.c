@@ -8,6 +8,7 @@
 #include "common/precision.h"
 #include "replay/generation.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void check_url(const struct gen_target *t, const char *db, const char *rp, const char *want,
@@ -17,6 +18,33 @@ static void check_url(const struct gen_target *t, const char *db, const char *rp
     buf_init(&b);
     gen_write_url(&b, t, db, rp, LP_NS);
     CHECK_EQ_STR(b.data, want, name);
+    buf_deinit(&b);
+}
+
+/* Every byte is encoded as curl_easy_escape encodes it: the statement requests used that. */
+static void test_escape(void)
+{
+    int same = 0;
+    for (int c = 0; c < 256; c++) {
+        char in = (char)c;
+        struct buf b;
+        buf_init(&b);
+        gen_append_escaped(&b, &in, 1);
+        buf_append(&b, "", 1);
+        char *e = curl_easy_escape(NULL, &in, 1);
+        if (e != NULL && strcmp(b.data, e) == 0)
+            same++;
+        else
+            printf("#   byte %d: %s, curl %s\n", c, b.data, e != NULL ? e : "(null)");
+        curl_free(e);
+        buf_deinit(&b);
+    }
+    CHECK_EQ_INT(same, 256, "each of the 256 bytes encoded as curl_easy_escape does");
+    struct buf b;
+    buf_init(&b);
+    gen_append_escaped(&b, "a b/\xc3\xa9~-._Z9", 12);
+    buf_append(&b, "", 1);
+    CHECK_EQ_STR(b.data, "a%20b%2F%C3%A9~-._Z9", "unreserved kept, the rest %XX in upper case");
     buf_deinit(&b);
 }
 
@@ -327,6 +355,7 @@ static void test_v2_delete(void)
 
 int main(void)
 {
+    test_escape();
     test_urls();
     test_v2_delete();
     test_v3_errors();
