@@ -19,8 +19,7 @@
 
 static int word_is(const char *q, const struct iql_token *t, const char *w)
 {
-    size_t n = strlen(w);
-    return t->tok == IQL_T_KEYWORD && t->len == n && strncasecmp(q + t->off, w, n) == 0;
+    return iql_token_is(q, t, IQL_T_KEYWORD, w);
 }
 
 /* One statement (no ';'): SHOW, one of the merged kinds, and none of the words that page or
