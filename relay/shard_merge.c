@@ -1,8 +1,9 @@
 /* The merge of several shards' answers to one read (see relay/shard_merge.h): which SHOW
- * statements merge exactly, the plan for a SELECT, and the merge itself over jansson: a SHOW's
- * series made one and their values sorted; a SELECT's series grouped by name, tags and
- * columns, their rows merged in time order or combined bucket by bucket, and the series in
- * influxd's order (name, then tags). Pure; owns nothing past a call. */
+ * statements merge exactly, the plan for a SELECT, and the merge itself over jansson: the
+ * series of every shard grouped by name, tags and columns (one sort, merge_groups) and put in
+ * influxd's order (name, then tags); a SHOW's groups made one with their values sorted and
+ * unique, a SELECT's with their rows merged in time order or combined bucket by bucket. Pure;
+ * owns nothing past a call. */
 #include "relay/shard_merge.h"
 
 #include "relay/influxql.h"
@@ -120,17 +121,6 @@ static json_t *merge_one(json_t **same, size_t n)
     else
         json_decref(vals);
     return out;
-}
-
-static int same_series(json_t *a, json_t *b)
-{
-    static const char *const keys[] = {"name", "tags", "columns"};
-    for (size_t i = 0; i < 3; i++) {
-        json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
-        if ((x == NULL) != (y == NULL) || (x != NULL && !json_equal(x, y)))
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- the plan for a SELECT ------------------------------------------------------------------ */
@@ -331,11 +321,13 @@ static void tags_id(json_t *series, struct buf *out)
 }
 
 /* A series with what it is sorted and grouped by: name, then tag set identity, then columns
- * (their compact JSON), then arrival (shard order). */
+ * (their compact JSON), then 'exact', then arrival (shard order). */
 struct ordered {
     json_t *series;
     struct buf id;
     char *cols;
+    char *exact; /* name, tags and columns as they are (compact, keys sorted): equal exactly
+                  * when json_equal finds them so, which the readings above need not be */
     size_t at;
 };
 
@@ -351,7 +343,8 @@ static int ordered_cmp_key(const struct ordered *x, const struct ordered *y)
         return c;
     if (x->id.len != y->id.len)
         return x->id.len < y->id.len ? -1 : 1;
-    return strcmp(x->cols, y->cols);
+    c = strcmp(x->cols, y->cols);
+    return c != 0 ? c : strcmp(x->exact, y->exact);
 }
 
 static int ordered_cmp(const void *a, const void *b)
@@ -601,6 +594,69 @@ static json_t *merge_rows(const struct shard_merge_plan *p, json_t **same, size_
     return out;
 }
 
+/* A JSON value's compact text, keys sorted ("" for none). Caller frees. */
+static char *text_of(json_t *v)
+{
+    char *t = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    return t != NULL ? t : xstrdup("");
+}
+
+/* The series all[0, n) (every shard's, in shard order) grouped by name, tags and columns, each
+ * group made one (SHOW: plan NULL, values sorted and unique; SELECT: by plan 'p'), into a new
+ * array in influxd's order: by name, then tags, then columns. NULL with 'err' set when a
+ * SELECT's rows cannot be merged. */
+static json_t *merge_groups(const struct shard_merge_plan *p, json_t **all, size_t n,
+                            struct buf *err)
+{
+    /* Sorted by name, tags, columns and arrival, the series to be made one are neighbours, in
+     * shard order: n log n, where comparing every pair was n squared. */
+    struct ordered *ord = xcalloc(n > 0 ? n : 1, sizeof(*ord));
+    json_t *key = json_object();
+    for (size_t i = 0; i < n; i++) {
+        ord[i].series = all[i];
+        ord[i].at = i;
+        buf_init(&ord[i].id);
+        tags_id(all[i], &ord[i].id);
+        json_t *cols = json_object_get(all[i], "columns");
+        ord[i].cols = cols != NULL ? text_of(cols) : xstrdup("");
+        json_object_clear(key);
+        static const char *const parts[] = {"name", "tags", "columns"};
+        for (size_t k = 0; k < 3; k++)
+            if (json_object_get(all[i], parts[k]) != NULL)
+                json_object_set(key, parts[k], json_object_get(all[i], parts[k]));
+        ord[i].exact = text_of(key);
+    }
+    json_decref(key);
+    qsort(ord, n, sizeof(*ord), ordered_cmp);
+    json_t **same = xcalloc(n > 0 ? n : 1, sizeof(*same));
+    json_t *merged = json_array();
+    for (size_t a = 0; a < n && merged != NULL;) {
+        size_t b = a + 1;
+        while (b < n && ordered_cmp_key(&ord[a], &ord[b]) == 0)
+            b++;
+        for (size_t k = a; k < b; k++)
+            same[k - a] = ord[k].series;
+        json_t *one = p == NULL    ? merge_one(same, b - a)
+                      : b - a == 1 ? json_incref(same[0])
+                                   : merge_rows(p, same, b - a, err);
+        if (one == NULL) {
+            json_decref(merged);
+            merged = NULL;
+        } else {
+            json_array_append_new(merged, one);
+        }
+        a = b;
+    }
+    for (size_t i = 0; i < n; i++) {
+        buf_deinit(&ord[i].id);
+        free(ord[i].cols);
+        free(ord[i].exact);
+    }
+    free(ord);
+    free(same);
+    return merged;
+}
+
 /* The SELECT result 'i' of every answer (series of every shard in 'all'), merged by plan 'p'
  * into 'out' (a copy of the first answer's result without its series). 0, or -1 with 'err'. */
 static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n_all, json_t *out,
@@ -611,37 +667,8 @@ static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n
         widen_tags(all, n_all, owned);
     if (p->widen_columns)
         widen_columns(all, n_all, owned);
-    /* Sorted by name, tags, columns and arrival, the series to be made one are neighbours,
-     * in shard order, and the groups come out in influxd's order. */
-    struct ordered *ord = xcalloc(n_all > 0 ? n_all : 1, sizeof(*ord));
-    for (size_t i = 0; i < n_all; i++) {
-        ord[i].series = all[i];
-        ord[i].at = i;
-        buf_init(&ord[i].id);
-        tags_id(all[i], &ord[i].id);
-        json_t *cols = json_object_get(all[i], "columns");
-        ord[i].cols = cols != NULL ? json_dumps(cols, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        if (ord[i].cols == NULL)
-            ord[i].cols = xstrdup("");
-    }
-    qsort(ord, n_all, sizeof(*ord), ordered_cmp);
-    json_t **same = xcalloc(n_all > 0 ? n_all : 1, sizeof(*same));
-    json_t *merged = json_array();
-    int rc = 0;
-    for (size_t a = 0; a < n_all && rc == 0;) {
-        size_t b = a + 1;
-        while (b < n_all && ordered_cmp_key(&ord[a], &ord[b]) == 0)
-            b++;
-        for (size_t k = a; k < b; k++)
-            same[k - a] = ord[k].series;
-        json_t *one = b - a == 1 ? json_incref(same[0]) : merge_rows(p, same, b - a, err);
-        if (one == NULL)
-            rc = -1;
-        else
-            json_array_append_new(merged, one);
-        a = b;
-    }
-    if (p->desc) { /* series in reverse order too */
+    json_t *merged = merge_groups(p, all, n_all, err);
+    if (merged != NULL && p->desc) { /* series in reverse order too */
         size_t ns = json_array_size(merged);
         json_t *rev = json_array();
         for (size_t i = ns; i > 0; i--)
@@ -649,18 +676,12 @@ static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n
         json_decref(merged);
         merged = rev;
     }
-    for (size_t i = 0; i < n_all; i++) {
-        buf_deinit(&ord[i].id);
-        free(ord[i].cols);
-    }
-    free(ord);
-    free(same);
-    if (rc == 0 && json_array_size(merged) > 0)
+    if (json_array_size(merged) > 0)
         json_object_set_new(out, "series", merged);
     else
         json_decref(merged);
     json_decref(owned);
-    return rc;
+    return merged != NULL ? 0 : -1;
 }
 
 /* Result 'i' of every answer, merged by plan 'p' (NULL: as a SHOW). NULL with 'err' set when
@@ -705,23 +726,7 @@ static json_t *merge_result(json_t **docs, size_t n, size_t i, const struct shar
         }
         return out;
     }
-    json_t *merged = json_array();
-    json_t **same = xcalloc(n_all > 0 ? n_all : 1, sizeof(*same));
-    char *used = xcalloc(n_all > 0 ? n_all : 1, 1);
-    for (size_t a = 0; a < n_all; a++) {
-        if (used[a])
-            continue;
-        size_t k = 0;
-        for (size_t b = a; b < n_all; b++) {
-            if (!used[b] && same_series(all[a], all[b])) {
-                used[b] = 1;
-                same[k++] = all[b];
-            }
-        }
-        json_array_append_new(merged, merge_one(same, k));
-    }
-    free(used);
-    free(same);
+    json_t *merged = merge_groups(NULL, all, n_all, err); /* a SHOW's merge cannot fail */
     free(all);
     if (json_array_size(merged) > 0)
         json_object_set_new(out, "series", merged);
