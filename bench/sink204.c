@@ -34,7 +34,7 @@ struct conn {
     int gzip;
     z_stream z;
     int z_live;
-    uint64_t lines; /* newlines in this body so far */
+    uint64_t lines;     /* newlines in this body so far */
     unsigned char last; /* the body's last byte, for a final line without a newline */
     int any;
 };
