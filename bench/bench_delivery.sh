@@ -115,6 +115,29 @@ def count(port):
     return int(get(port, "/count")[1])
 def caught_up(relay_port, names):
     return all(get(relay_port, "/health/backend/" + n)[0] == 200 for n in names)
+class Peaks:
+    """Samples the relay's RssAnon, RssFile and the log's mapping every 50 ms from a thread;
+    keeps the largest of each (MB). VmHWM says how high, these say what it was made of."""
+    def __init__(self, pid):
+        import threading
+        self.pid, self.peak, self.stop = pid, {"RssAnon": 0.0, "RssFile": 0.0, "log": 0.0}, False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+    def run(self):
+        import time
+        while not self.stop:
+            try:
+                m = mem(self.pid)
+                m["log"] = log_rss(self.pid)
+            except OSError:
+                return
+            for k in self.peak:
+                self.peak[k] = max(self.peak[k], m[k])
+            time.sleep(0.05)
+    def done(self):
+        self.stop = True
+        self.t.join()
+        return self.peak
 PY
 
 fanout() { # N
@@ -129,7 +152,7 @@ fanout() { # N
     start_relay "$rp" "${ports[@]}"
     PYTHONPATH=$work $PY - "$relay" "$rp" "$SECS" "$work" "${#ports[@]}" "${ports[@]}" "${sinks[@]}" <<'PY'
 import os, re, subprocess, sys, time
-from probe import HZ, cpu, threads, mem, count, caught_up
+from probe import HZ, cpu, threads, mem, count, caught_up, Peaks
 relay, rport, secs, work, n = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
                                sys.argv[4], int(sys.argv[5]))
 ports = [int(p) for p in sys.argv[6:6 + n]]
@@ -137,6 +160,7 @@ sinks = [int(p) for p in sys.argv[6 + n:6 + 2 * n]]
 names = ["b%d" % (i + 1) for i in range(n)]
 out = open(os.path.join(work, "wrk-fanout-%d.txt" % n), "w")
 r0, th0, s0 = cpu(relay), threads(relay), [cpu(p) for p in sinks]
+peaks = Peaks(relay)
 t0 = time.monotonic()
 w = subprocess.Popen(["wrk", "-t2", "-c64", "-d%ds" % secs, "--timeout", "10s", "--latency",
                       "-s", "bench/wrk_write.lua", "http://127.0.0.1:%d" % rport],
@@ -159,7 +183,7 @@ while time.monotonic() < deadline:
 t2 = time.monotonic()
 final = [count(p) for p in ports]
 r2, th2, s2 = cpu(relay), threads(relay), [cpu(p) for p in sinks]
-mm = mem(relay)
+mm, pk = mem(relay), peaks.done()
 load, e2e = t1 - t0, t2 - t0
 print("%d backend%s: %.0f points/s acknowledged over %.1f s (p99 %s); end-to-end %.0f points/s "
       "(every backend held all %d acknowledged points %.2f s after the load stopped%s)"
@@ -175,8 +199,9 @@ print("   relay CPU %.3f us/point over load+drain (loop %.3f, wal writer %.3f, o
 print("   wrk CPU %.2f s (%.2f cores); sinks CPU %.2f s in all (%.3f us/point each)"
       % (ru.ru_utime + ru.ru_stime, (ru.ru_utime + ru.ru_stime) / load,
          sum(s2) - sum(s0), per(sum(s2) - sum(s0)) / n))
-print("   relay VmHWM %.1f MB, RssAnon %.1f MB, RssFile %.1f MB"
-      % (mm["VmHWM"], mm["RssAnon"], mm["RssFile"]))
+print("   relay VmHWM %.1f MB; peaks sampled every 50 ms: RssAnon %.1f MB, RssFile %.1f MB, of "
+      "which the log's mapping %.1f MB; at the end RssAnon %.1f MB, RssFile %.1f MB"
+      % (mm["VmHWM"], pk["RssAnon"], pk["RssFile"], pk["log"], mm["RssAnon"], mm["RssFile"]))
 PY
     kill "$relay" "${sinks[@]}"
     wait "$relay" "${sinks[@]}" 2>/dev/null
@@ -216,7 +241,7 @@ PY
     local points=$((POINTS / 1000 * 1000))
     PYTHONPATH=$work $PY - "$relay" "$rp" "$bp" "$points" "$BUILD/bench/sink204" "$work" <<'PY'
 import os, subprocess, sys, time
-from probe import cpu, threads, mem, log_rss, count, caught_up
+from probe import cpu, threads, mem, log_rss, count, caught_up, Peaks
 relay, rport, bport, points, sink_bin, work = (int(sys.argv[1]), int(sys.argv[2]),
                                                int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
                                                sys.argv[6])
@@ -229,14 +254,10 @@ with open("/proc/%d/clear_refs" % relay, "w") as f:
 c0, f0 = cpu(relay), threads(relay, "faults")
 t0 = time.monotonic()
 sink = subprocess.Popen([sink_bin, str(bport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peaks = Peaks(relay)
 try:
-    peak = {"RssAnon": 0.0, "RssFile": 0.0, "log": 0.0}
     deadline, got = t0 + 900, 0
     while time.monotonic() < deadline:
-        m = mem(relay)
-        m["log"] = log_rss(relay)
-        for k in peak:
-            peak[k] = max(peak[k], m[k])
         try:
             got = count(bport)
         except OSError:
@@ -246,7 +267,7 @@ try:
         time.sleep(0.05)
     t1 = time.monotonic()
     c1, f1 = cpu(relay), threads(relay, "faults")
-    m = mem(relay)
+    m, peak = mem(relay), peaks.done()
     print("catch-up: %d points in %.1f s (%.0f points/s), sink holds %d (%s); relay CPU %.3f us/point"
           % (points, t1 - t0, points / (t1 - t0), got, "exact" if got == points else "MISMATCH",
              (c1 - c0) * 1e6 / points))
@@ -258,6 +279,7 @@ try:
     print("   page faults over the catch-up: loop %d, wal writer %d, other %d"
           % tuple(f1[k] - f0[k] for k in ("loop", "writer", "other")))
 finally:
+    peaks.stop = True
     sink.terminate()
     sink.wait()
 PY
