@@ -51,10 +51,7 @@ start_relay() {
                 "$i" "$b"
         done
     } >"$work/relay.toml"
-    "$BUILD/influx-wal-relay" --config "$work/relay.toml" >>"$work/relay.log" 2>&1 &
-    relay=$!
-    pids+=($relay)
-    bench_wait_ping "http://127.0.0.1:$port" || exit 1
+    bench_start_relay "$port"
 }
 
 # What the measuring scripts share: CPU ticks of a process and of each of its threads, memory
