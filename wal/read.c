@@ -92,7 +92,8 @@ int wal_reader_next(struct wal_reader *r, uint64_t after, struct wal_record *rec
     memcpy(&key, k.mv_data, sizeof(key));
     rc = wal_record_decode(d.mv_data, d.mv_size, key, rec);
     rec->seq = key;
-    r->touched += d.mv_size + WAL_MAP_FAULT_AROUND;
+    /* Reading a value in place can map a fault-around window on either side of it. */
+    r->touched += d.mv_size + 2 * WAL_MAP_FAULT_AROUND;
     return rc;
 }
 

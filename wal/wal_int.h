@@ -139,8 +139,8 @@ void wal_reader_check(struct wal *w);
  * kernel maps the page-cache pages around a faulting address too (fault-around, 64 KiB by
  * default). */
 #define WAL_MAP_FAULT_AROUND ((size_t)64 << 10)
-/* Note that this thread read about 'bytes' of the map (count WAL_MAP_FAULT_AROUND per value
- * read besides its length); when the total since the last release passes the budget, release
+/* Note that this thread read about 'bytes' of the map (a value's length and the fault-around
+ * windows its reading may map besides); when the total since the last release passes the budget, release
  * the whole map (wal_map_release). Any thread. */
 void wal_map_touched(struct wal *w, size_t bytes);
 /* Drop every page of the map from the process's resident set. Safe while any thread reads it:
