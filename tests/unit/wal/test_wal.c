@@ -712,7 +712,8 @@ static long log_resident_kb(void)
     int inside = 0;
     while (fgets(line, sizeof(line), f) != NULL) {
         long v;
-        if (strchr(line, '-') != NULL && strchr(line, '/') != NULL && line[0] != 'V') {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping's first line */
             size_t n = strlen(line);
             inside = n > 10 && strcmp(line + n - 10, "/data.mdb\n") == 0;
         } else if (inside && sscanf(line, "Rss: %ld kB", &v) == 1) {
