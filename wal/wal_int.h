@@ -140,8 +140,8 @@ void wal_reader_check(struct wal *w);
  * default). */
 #define WAL_MAP_FAULT_AROUND ((size_t)64 << 10)
 /* Note that this thread read about 'bytes' of the map (a value's length and the fault-around
- * windows its reading may map besides); when the total since the last release passes the budget, release
- * the whole map (wal_map_release). Any thread. */
+ * windows its reading may map besides); when the total since the last release passes the
+ * budget, release the whole map (wal_map_release). Any thread. */
 void wal_map_touched(struct wal *w, size_t bytes);
 /* Drop every page of the map from the process's resident set. Safe while any thread reads it:
  * the map is a read-only shared mapping of the file, so a page dropped is faulted back in from
