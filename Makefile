@@ -42,7 +42,8 @@ BINS := $(BUILD)/influx-wal-relay $(BUILD)/influx-wal
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
-BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# sink204 is a tool the bench scripts start, not a benchmark: run.sh runs only bench_*.
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/sink204
 # LD_PRELOAD shims for the tests; never sanitized (preloaded ahead of the sanitizer runtime).
 SHIMS := $(BUILD)/tests/tools/powerloss.so
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

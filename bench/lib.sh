@@ -56,6 +56,15 @@ CONF
     BENCH_INFLUXD_RPC="127.0.0.1:$rpc"
 }
 
+# bench_start_relay PORT: start $BUILD/influx-wal-relay with $work/relay.toml (listening on
+# PORT), logging to $work/relay.log; sets $relay, adds it to $pids, waits for its /ping.
+bench_start_relay() {
+    "$BUILD/influx-wal-relay" --config "$work/relay.toml" >>"$work/relay.log" 2>&1 &
+    relay=$!
+    pids+=($relay)
+    bench_wait_ping "http://127.0.0.1:$1" || exit 1
+}
+
 # bench_cpu_ticks PID: the CPU (user + system, in clock ticks) process PID has used so far.
 bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -61,6 +61,8 @@ static int drop_oldest(struct wal *w, struct wtx *t, size_t need)
             break;
         t->dropped++;
         t->dropped_now++;
+        /* Freeing a large value reads its first page through the map. */
+        wal_map_touched(w, WAL_MAP_FAULT_AROUND);
     }
     mdb_cursor_close(c);
     if (rc == MDB_NOTFOUND)
@@ -313,5 +315,8 @@ int wal_trim_chunk(struct wal *w, struct wtx *t, int *more)
         n++;
     }
     mdb_cursor_close(c);
+    /* Each record looked at had its first page read through the map (its receive time; LMDB
+     * reads a large value's page count to free it). */
+    wal_map_touched(w, (n + 1) * WAL_MAP_FAULT_AROUND);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }

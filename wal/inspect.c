@@ -70,6 +70,7 @@ long wal_verify(struct wal *w, void (*problem)(void *arg, const char *line), voi
                 seq - 1);
         prev = seq;
         sum->records++;
+        wal_map_touched(w, d.mv_size + WAL_MAP_FAULT_AROUND); /* the whole log, read in place */
     }
     if (rc == 0)
         mdb_cursor_close(c);

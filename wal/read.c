@@ -10,9 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 struct wal_reader {
     struct wal *w;
@@ -20,9 +18,7 @@ struct wal_reader {
     MDB_cursor *log;
     MDB_cursor *dead;
     int active;
-    /* The span of the map this transaction's records were read from: released from our
-     * resident set at wal_reader_end (see there). */
-    uintptr_t lo, hi;
+    size_t touched; /* map bytes read since wal_reader_begin, for wal_map_touched */
 };
 
 int wal_reader_new(struct wal *w, struct wal_reader **out)
@@ -78,17 +74,9 @@ void wal_reader_end(struct wal_reader *r)
     if (r->active)
         mdb_txn_reset(r->txn);
     r->active = 0;
-    /* Records are read straight from LMDB's file mapping, and every page read stays in the
-     * process's resident set until the kernel needs the memory: a sender catching up a large
-     * backlog would grow by the backlog's size. The caller has copied what it keeps, so drop
-     * the pages from our mapping; they stay in the page cache and fault back in if read again
-     * (the map is read-only and shared, so nothing is lost). */
-    if (r->hi > r->lo) {
-        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        uintptr_t from = r->lo & ~(page - 1), to = (r->hi + page - 1) & ~(page - 1);
-        madvise((void *)from, to - from, MADV_DONTNEED);
-    }
-    r->lo = r->hi = 0;
+    /* Once per transaction, not per record: one atomic add for a whole fill. */
+    wal_map_touched(r->w, r->touched);
+    r->touched = 0;
 }
 
 int wal_reader_next(struct wal_reader *r, uint64_t after, struct wal_record *rec)
@@ -104,11 +92,8 @@ int wal_reader_next(struct wal_reader *r, uint64_t after, struct wal_record *rec
     memcpy(&key, k.mv_data, sizeof(key));
     rc = wal_record_decode(d.mv_data, d.mv_size, key, rec);
     rec->seq = key;
-    uintptr_t a = (uintptr_t)d.mv_data, z = a + d.mv_size;
-    if (r->hi == r->lo || a < r->lo)
-        r->lo = a;
-    if (z > r->hi)
-        r->hi = z;
+    /* Reading a value in place can map a fault-around window on either side of it. */
+    r->touched += d.mv_size + 2 * WAL_MAP_FAULT_AROUND;
     return rc;
 }
 
@@ -190,6 +175,7 @@ int wal_reader_dead_next(struct wal_reader *r, const char *name, const char *aft
     }
     if (rc != 0)
         return wal_err(rc, "dead_get");
+    r->touched += v.mv_size + WAL_MAP_FAULT_AROUND;
     if (name != NULL) {
         size_t n = strlen(name);
         if (k.mv_size != n + 9 || memcmp(k.mv_data, name, n + 1) != 0)

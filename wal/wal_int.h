@@ -16,6 +16,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 _Static_assert(sizeof(size_t) == 8, "log keys are size_t with MDB_INTEGERKEY");
@@ -85,6 +86,7 @@ struct wal {
     int lock_fd;              /* the daemon's hold on WAL_LOCK_FILE; -1 for the CLI */
     size_t psize;
     uintptr_t map_lo, map_hi; /* our mapping of data.mdb, from /proc/self/maps; 0 if unknown */
+    atomic_size_t map_touched; /* bytes of the map faulted in since the last release, at most */
 
     pthread_t writer;
     int writer_started;
@@ -132,6 +134,19 @@ int wal_meta_get64(MDB_txn *txn, struct wal *w, const char *key, uint64_t *v);
 int wal_meta_put64(MDB_txn *txn, struct wal *w, const char *key, uint64_t v);
 /* Clear reader slots of dead processes (a killed CLI must not pin pages). */
 void wal_reader_check(struct wal *w);
+
+/* The most a read of one value through the map can make resident beyond the value itself: the
+ * kernel maps the page-cache pages around a faulting address too (fault-around, 64 KiB by
+ * default). */
+#define WAL_MAP_FAULT_AROUND ((size_t)64 << 10)
+/* Note that this thread read about 'bytes' of the map (a value's length and the fault-around
+ * windows its reading may map besides); when the total since the last release passes the
+ * budget, release the whole map (wal_map_release). Any thread. */
+void wal_map_touched(struct wal *w, size_t bytes);
+/* Drop every page of the map from the process's resident set. Safe while any thread reads it:
+ * the map is a read-only shared mapping of the file, so a page dropped is faulted back in from
+ * the page cache, unchanged, when next read. Any thread. */
+void wal_map_release(struct wal *w);
 
 /* submit.c */
 /* Writer: move a committed batch to the done list ('committed': it appended records) and wake
