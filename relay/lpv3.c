@@ -1,6 +1,9 @@
 /* Line protocol for /api/v3/write_lp: precision names, auto precision, a verdict per line; see
- * lpv3.h. Each line is found with lineproto's own splitter (lp_line_next) and validated alone
- * with lp_normalize, so lines are cut and judged exactly as on /write. Pure; any thread. */
+ * lpv3.h. A body is first normalised whole, in one lp_normalize pass, which is the answer
+ * whenever no line is refused and every line is read in one precision. Otherwise each line is
+ * found with lineproto's own splitter (lp_line_next) and validated alone with lp_normalize, so
+ * lines are cut and judged exactly as on /write, and each refusal gets its line number. Pure;
+ * any thread. */
 #include "relay/lpv3.h"
 
 #include "common/err.h"
@@ -131,9 +134,11 @@ static size_t skip_empty_lines(const char *s, size_t from, size_t to, size_t *ne
     return to;
 }
 
-int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
-                   const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+int lpv3_normalize_by_line(const char *in, size_t len, struct lpv3_precision prec,
+                           int64_t now_ns, const struct lp_options *opt, struct buf *out,
+                           struct lpv3_result *res)
 {
+    res->as_received = 0;
     struct lp_options one = {0};
     if (opt != NULL)
         one = *opt;
@@ -186,4 +191,56 @@ int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64
     res->stamped += lr.stamped;
     lp_result_deinit(&lr);
     return 0;
+}
+
+/* Whether auto reads a timestamp of magnitude 'mag' (lp_result.ts_mag_min) and every larger one
+ * in ns; with no timestamp (UINT64_MAX) it reads none in another unit. */
+static int auto_all_ns(uint64_t mag)
+{
+    return mag > (uint64_t)INT64_MAX || lpv3_guess_precision((int64_t)mag) == LP_NS;
+}
+
+static int normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                     const struct lp_options *opt, struct buf *out, struct lpv3_result *res,
+                     int may_borrow)
+{
+    struct lp_options one = {0};
+    if (opt != NULL)
+        one = *opt;
+    one.max_errors = 1;
+    struct lp_result lr;
+    lp_result_init(&lr);
+    size_t at = out->len;
+    /* Under auto, a line without a timestamp is stamped in ns, and the whole pass reads every
+     * timestamp in ns: right unless one is small enough for auto to read it in s, ms or us. */
+    enum lp_precision p = prec.is_auto ? LP_NS : prec.p;
+    if (may_borrow)
+        lp_normalize_borrow(in, len, p, now_ns, &one, out, &lr);
+    else
+        lp_normalize(in, len, p, now_ns, &one, out, &lr);
+    /* A line's verdict and stored form depend on that line alone, and the whole pass cuts lines
+     * where lp_line_next does, so without refusals the pass is the line-by-line answer. A
+     * refusal needs that path for its line number (and the lines after it for theirs). */
+    if (lr.rejected == 0 && (!prec.is_auto || auto_all_ns(lr.ts_mag_min))) {
+        res->points += lr.points;
+        res->stamped += lr.stamped;
+        res->as_received = lr.as_received;
+    } else {
+        out->len = at;
+        lpv3_normalize_by_line(in, len, prec, now_ns, opt, out, res);
+    }
+    lp_result_deinit(&lr);
+    return 0;
+}
+
+int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                   const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+{
+    return normalize(in, len, prec, now_ns, opt, out, res, 0);
+}
+
+int lpv3_normalize_borrow(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                          const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+{
+    return normalize(in, len, prec, now_ns, opt, out, res, 1);
 }
