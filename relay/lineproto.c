@@ -80,6 +80,7 @@ void lp_result_init(struct lp_result *r)
     r->stamped = 0;
     r->as_received = 0;
     r->ts_mag_min = UINT64_MAX;
+    r->ts_mag_max = 0;
     buf_init(&r->errors);
 }
 
@@ -899,6 +900,8 @@ static int normalize(const char *in, size_t len, enum lp_precision p, int64_t no
             uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
             if (mag < res->ts_mag_min)
                 res->ts_mag_min = mag;
+            if (mag > res->ts_mag_max)
+                res->ts_mag_max = mag;
         }
     }
     if (!rewritten && run_a == 0 && run_e == len && len > 0 && may_borrow)
