@@ -134,15 +134,22 @@ static size_t skip_empty_lines(const char *s, size_t from, size_t to, size_t *ne
     return to;
 }
 
-int lpv3_normalize_by_line(const char *in, size_t len, struct lpv3_precision prec,
-                           int64_t now_ns, const struct lp_options *opt, struct buf *out,
-                           struct lpv3_result *res)
+/* 'opt' (NULL: the defaults) describing one refused line: lpv3 takes only the first text of
+ * each lp_normalize call. */
+static struct lp_options one_description(const struct lp_options *opt)
 {
-    res->as_received = 0;
     struct lp_options one = {0};
     if (opt != NULL)
         one = *opt;
     one.max_errors = 1;
+    return one;
+}
+
+int lpv3_normalize_by_line(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                           const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+{
+    res->as_received = 0;
+    struct lp_options one = one_description(opt);
     struct lp_result lr;
     lp_result_init(&lr);
     size_t pos = 0;
@@ -223,10 +230,7 @@ static int normalize(const char *in, size_t len, struct lpv3_precision prec, int
                      const struct lp_options *opt, struct buf *out, struct lpv3_result *res,
                      int may_borrow)
 {
-    struct lp_options one = {0};
-    if (opt != NULL)
-        one = *opt;
-    one.max_errors = 1;
+    struct lp_options one = one_description(opt);
     struct lp_result lr;
     lp_result_init(&lr);
     size_t at = out->len;

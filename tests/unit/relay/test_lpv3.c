@@ -179,8 +179,8 @@ static const struct fcase fcases[] = {
     {"auto, negative microseconds", "a v=1 -4999999999999999\n", "auto", 0,
      "a v=1 -4999999999999999000\n", 1, 0, 0, 0, "", 0},
     {"auto, ns then s then ms then us", "a v=1 " NS "\nb v=2 3\nc v=3 6000000000\nd v=4 " NS "\n",
-     "auto", 0,
-     "a v=1 " NS "\nb v=2 3000000000\nc v=3 6000000000000000\nd v=4 " NS "\n", 4, 0, 0, 0, "", 0},
+     "auto", 0, "a v=1 " NS "\nb v=2 3000000000\nc v=3 6000000000000000\nd v=4 " NS "\n", 4, 0, 0,
+     0, "", 0},
     {"auto, a zero timestamp is seconds", "a v=1 " NS "\nb v=2 0\n", "auto", 0,
      "a v=1 " NS "\nb v=2 0\n", 2, 0, 0, 0, "", 0},
     {"auto, seconds and no timestamp: the receive time whole", "a v=1 3\nb v=2\n", "auto", 0,
@@ -188,8 +188,8 @@ static const struct fcase fcases[] = {
     {"auto, no timestamp first, then seconds", "b v=2\na v=1 3\n", "auto", 0,
      "b v=2 1700000000123456789\na v=1 3000000000\n", 2, 0, 1, 0, "", 0},
     {"auto, seconds up to the largest, then ms", "a v=1 4999999999\nb v=2 -3\nc v=3 5000000000\n",
-     "auto", 0, "a v=1 4999999999000000000\nb v=2 -3000000000\nc v=3 5000000000000000\n", 3, 0,
-     0, 0, "", 0},
+     "auto", 0, "a v=1 4999999999000000000\nb v=2 -3000000000\nc v=3 5000000000000000\n", 3, 0, 0,
+     0, "", 0},
     {"auto, ms first, then s", "a v=1 5000000000\nb v=2 4999999999\n", "auto", 0,
      "a v=1 5000000000000000\nb v=2 4999999999000000000\n", 2, 0, 0, 0, "", 0},
     {"auto, every line ms", "a v=1 1708976567000\nb v=2 -1708976567001\n", "auto", 0,
@@ -208,8 +208,8 @@ static const struct fcase fcases[] = {
      "a v=1 1700000000123456789\nb v=2 1700000000123456789\n", 2, 0, 2, 0, "", 0},
     {"seconds, small timestamps: one pass", "a v=1 2\nb v=2\n", "s", 0,
      "a v=1 2000000000\nb v=2 1700000000000000000\n", 2, 0, 1, 0, "", 0},
-    {"a bad line in the middle", "a v=1 1\nb\nc v=3 3\n", "ns", 0, "a v=1 1\nc v=3 3\n", 2, 1, 0,
-     0, EOBJ("missing fields", 2, "b"), 1},
+    {"a bad line in the middle", "a v=1 1\nb\nc v=3 3\n", "ns", 0, "a v=1 1\nc v=3 3\n", 2, 1, 0, 0,
+     EOBJ("missing fields", 2, "b"), 1},
     {"bad lines in the middle, auto, seconds", "a v=1 1\nb\nc v=3 3\nd 4\n", "auto", 0,
      "a v=1 1000000000\nc v=3 3000000000\n", 2, 2, 0, 0, EOBJ("missing fields", 2, "b"), 2},
     {"a bad line first, ns after it", "b\na v=1 " NS "\n", "auto", 0, "a v=1 " NS "\n", 1, 1, 0, 0,
@@ -228,8 +228,8 @@ static const struct fcase fcases[] = {
      "a v=1 " NS "\nb v=2 " NS "\n", 2, 0, 0, 0, "", 0},
     {"CRLF, auto, seconds", "a v=1 1\r\nb v=2 2\r\n", "auto", 0,
      "a v=1 1000000000\nb v=2 2000000000\n", 2, 0, 0, 0, "", 0},
-    {"CRLF and a bad line", "a v=1 1\r\nb\r\nc v=3 3\r\n", "ns", 0, "a v=1 1\nc v=3 3\n", 2, 1, 0, 0,
-     EOBJ("missing fields", 2, "b"), 1},
+    {"CRLF and a bad line", "a v=1 1\r\nb\r\nc v=3 3\r\n", "ns", 0, "a v=1 1\nc v=3 3\n", 2, 1, 0,
+     0, EOBJ("missing fields", 2, "b"), 1},
     {"empty and comment lines: one pass", "\n\na v=1 " NS "\n\n# c\n  \nb v=2 " NS "\n\n", "auto",
      0, "a v=1 " NS "\nb v=2 " NS "\n", 2, 0, 0, 0, "", 0},
     {"empty lines count in the line number", "\n\na v=1 1\n\n# c\nb\n", "auto", 0,
@@ -295,10 +295,9 @@ static void test_fallback(void)
             for (size_t j = 0; j < res.errors_json.len; j++)
                 objects += res.errors_json.data[j] == '{';
             int list_ok = objects == k->described &&
-                          (k->described == 0 ||
-                           (res.errors_json.len >= res.first_json.len &&
-                            memcmp(res.errors_json.data, res.first_json.data,
-                                   res.first_json.len) == 0));
+                          (k->described == 0 || (res.errors_json.len >= res.first_json.len &&
+                                                 memcmp(res.errors_json.data, res.first_json.data,
+                                                        res.first_json.len) == 0));
             CHECK(list_ok, "%s, %s: %zu error objects, the first one first (accept_partial=true)",
                   k->name, names[path], k->described);
             buf_deinit(&out);
