@@ -79,6 +79,8 @@ void lp_result_init(struct lp_result *r)
     r->rejected = 0;
     r->stamped = 0;
     r->as_received = 0;
+    r->ts_mag_min = UINT64_MAX;
+    r->ts_mag_max = 0;
     buf_init(&r->errors);
 }
 
@@ -892,8 +894,15 @@ static int normalize(const char *in, size_t len, enum lp_precision p, int64_t no
             }
         }
         res->points++;
-        if (!has_ts)
+        if (!has_ts) {
             res->stamped++;
+        } else {
+            uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+            if (mag < res->ts_mag_min)
+                res->ts_mag_min = mag;
+            if (mag > res->ts_mag_max)
+                res->ts_mag_max = mag;
+        }
     }
     if (!rewritten && run_a == 0 && run_e == len && len > 0 && may_borrow)
         res->as_received = 1;

@@ -20,6 +20,11 @@ struct lp_result {
     size_t stamped;    /* accepted lines that had no timestamp and got 'now_ns' */
     struct buf errors; /* InfluxDB's text for the rejected lines, "\n"-joined; caller owns */
     int as_received;   /* lp_normalize_borrow: its last body is stored as received */
+    /* The smallest and largest |timestamp|, in ns, of the accepted lines that had one
+     * (UINT64_MAX and 0 if none): lpv3's auto precision reads each timestamp's unit from its
+     * size. */
+    uint64_t ts_mag_min;
+    uint64_t ts_mag_max;
 };
 
 void lp_result_init(struct lp_result *r);

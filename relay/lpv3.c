@@ -1,6 +1,9 @@
 /* Line protocol for /api/v3/write_lp: precision names, auto precision, a verdict per line; see
- * lpv3.h. Each line is found with lineproto's own splitter (lp_line_next) and validated alone
- * with lp_normalize, so lines are cut and judged exactly as on /write. Pure; any thread. */
+ * lpv3.h. A body is first normalised whole, in one lp_normalize pass, which is the answer
+ * whenever no line is refused and every line is read in one precision (under auto: every
+ * timestamp of the first line's unit). Otherwise each line is found with lineproto's own
+ * splitter (lp_line_next) and validated alone with lp_normalize, so lines are cut and judged
+ * exactly as on /write, and each refusal gets its line number. Pure; any thread. */
 #include "relay/lpv3.h"
 
 #include "common/err.h"
@@ -131,13 +134,22 @@ static size_t skip_empty_lines(const char *s, size_t from, size_t to, size_t *ne
     return to;
 }
 
-int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
-                   const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+/* 'opt' (NULL: the defaults) describing one refused line: lpv3 takes only the first text of
+ * each lp_normalize call. */
+static struct lp_options one_description(const struct lp_options *opt)
 {
     struct lp_options one = {0};
     if (opt != NULL)
         one = *opt;
     one.max_errors = 1;
+    return one;
+}
+
+int lpv3_normalize_by_line(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                           const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+{
+    res->as_received = 0;
+    struct lp_options one = one_description(opt);
     struct lp_result lr;
     lp_result_init(&lr);
     size_t pos = 0;
@@ -186,4 +198,72 @@ int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64
     res->stamped += lr.stamped;
     lp_result_deinit(&lr);
     return 0;
+}
+
+/* The unit auto reads the body's first line in, as the line-by-line path reads it: its
+ * timestamp's, or ns (how a line without one, or a refused one, is read). */
+static enum lp_precision auto_first_unit(const char *in, size_t len)
+{
+    size_t pos = 0;
+    struct lp_line ln;
+    if (lp_line_next(in, len, &pos, LP_NS, &ln) == 1 && ln.has_ts)
+        return lpv3_guess_precision(ln.ts_ns);
+    return LP_NS;
+}
+
+/* Whether auto reads every line 'lr' accepted at precision 'p' in 'p' itself: each timestamp
+ * as sent (ns / the unit) guesses 'p', which the smallest and the largest decide, the guess
+ * growing with the magnitude; and a line without one is stamped in ns, as auto stamps it. */
+static int auto_reads_all_in(const struct lp_result *lr, enum lp_precision p)
+{
+    if (lr->stamped > 0 && p != LP_NS)
+        return 0;
+    if (lr->ts_mag_min > lr->ts_mag_max)
+        return 1; /* no timestamp */
+    /* Accepted timestamps are in [LP_MIN_NANO, LP_MAX_NANO]: the magnitudes fit in int64. */
+    uint64_t unit = (uint64_t)lp_precision_ns(p);
+    return lpv3_guess_precision((int64_t)(lr->ts_mag_min / unit)) == p &&
+           lpv3_guess_precision((int64_t)(lr->ts_mag_max / unit)) == p;
+}
+
+static int normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                     const struct lp_options *opt, struct buf *out, struct lpv3_result *res,
+                     int may_borrow)
+{
+    struct lp_options one = one_description(opt);
+    struct lp_result lr;
+    lp_result_init(&lr);
+    size_t at = out->len;
+    /* Under auto the whole pass reads every line in the unit of the first: the answer when the
+     * others guess the same unit (checked after it). */
+    enum lp_precision p = prec.is_auto ? auto_first_unit(in, len) : prec.p;
+    if (may_borrow)
+        lp_normalize_borrow(in, len, p, now_ns, &one, out, &lr);
+    else
+        lp_normalize(in, len, p, now_ns, &one, out, &lr);
+    /* A line's verdict and stored form depend on that line alone, and the whole pass cuts lines
+     * where lp_line_next does, so without refusals the pass is the line-by-line answer. A
+     * refusal needs that path for its line number (and the lines after it for theirs). */
+    if (lr.rejected == 0 && (!prec.is_auto || auto_reads_all_in(&lr, p))) {
+        res->points += lr.points;
+        res->stamped += lr.stamped;
+        res->as_received = lr.as_received;
+    } else {
+        out->len = at;
+        lpv3_normalize_by_line(in, len, prec, now_ns, opt, out, res);
+    }
+    lp_result_deinit(&lr);
+    return 0;
+}
+
+int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                   const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+{
+    return normalize(in, len, prec, now_ns, opt, out, res, 0);
+}
+
+int lpv3_normalize_borrow(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                          const struct lp_options *opt, struct buf *out, struct lpv3_result *res)
+{
+    return normalize(in, len, prec, now_ns, opt, out, res, 1);
 }

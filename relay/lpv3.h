@@ -36,9 +36,10 @@ const char *lpv3_check_db_name(const char *name, size_t len);
 #define LPV3_ORIGINAL_LINE_MAX 20
 
 struct lpv3_result {
-    size_t points;    /* accepted lines */
-    size_t rejected;  /* refused lines */
-    size_t stamped;   /* accepted lines without a timestamp, given 'now_ns' */
+    size_t points;   /* accepted lines */
+    size_t rejected; /* refused lines */
+    size_t stamped;  /* accepted lines without a timestamp, given 'now_ns' */
+    int as_received; /* lpv3_normalize_borrow: the normalised body is 'in' itself */
     /* The first LPV3_MAX_DESCRIBED refused lines as JSON objects, comma-separated (no
      * brackets): {"error_message":"...","line_number":N,"original_line":"..."}, 3.x's member
      * names and order; caller owns. */
@@ -57,6 +58,15 @@ void lpv3_result_deinit(struct lpv3_result *r);
  * not 3.x's parser's. Borrows 'in'; appends to 'out' and to 'res'. Returns 0. */
 int lpv3_normalize(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
                    const struct lp_options *opt, struct buf *out, struct lpv3_result *res);
+/* lpv3_normalize, except that when every byte of 'in' would be stored as it is, nothing is
+ * appended to 'out' and res->as_received is set (as lp_normalize_borrow does); otherwise
+ * res->as_received is cleared and 'out' is as lpv3_normalize leaves it. */
+int lpv3_normalize_borrow(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                          const struct lp_options *opt, struct buf *out, struct lpv3_result *res);
+/* lpv3_normalize the slow way, each line found with lp_line_next and normalised alone: the
+ * reference lpv3_normalize's one pass over the body must equal (tests and the fuzz oracle). */
+int lpv3_normalize_by_line(const char *in, size_t len, struct lpv3_precision prec, int64_t now_ns,
+                           const struct lp_options *opt, struct buf *out, struct lpv3_result *res);
 
 /* Append one per-line error object (see lpv3_result) to 'out'. */
 void lpv3_append_line_error(struct buf *out, const char *msg, size_t msg_len, size_t line_number,

@@ -99,9 +99,11 @@ static void write_v3_done(void *arg, int rc, uint64_t seq)
     }
 }
 
-/* Append req->norm (req->lp.points points) for db/rp; write_v3_done answers. */
-static void commit_norm(struct conn *c, struct http_req *req, const struct buf *db,
-                        const struct buf *rp)
+/* Append the normalised body norm[0, norm_len) (req->lp.points points: req->norm, or the body
+ * as received when nothing in it was rewritten; wal_append copies it) for db/rp;
+ * write_v3_done answers. */
+static void commit_norm(struct conn *c, struct http_req *req, const char *norm, size_t norm_len,
+                        const struct buf *db, const struct buf *rp)
 {
     struct wal_record rec = {0};
     rec.recv_ns = req->recv_ns;
@@ -111,8 +113,8 @@ static void commit_norm(struct conn *c, struct http_req *req, const struct buf *
     rec.db_len = db->len;
     rec.rp = rp->data ? rp->data : "";
     rec.rp_len = rp->len;
-    rec.body = req->norm.data;
-    rec.body_len = req->norm.len;
+    rec.body = norm;
+    rec.body_len = norm_len;
     c->waiting_wal = 1;
     shard_split_append(c->relay, &rec, write_v3_done, c); /* wal_append, by shard */
 }
@@ -272,7 +274,7 @@ void write_v3_handle(struct conn *c, struct http_req *req)
     struct lp_options lo = {.allow_unsigned = r->cfg_limits.allow_unsigned};
     struct lpv3_result res;
     lpv3_result_init(&res);
-    lpv3_normalize(body, body_len, prec, (int64_t)req->recv_ns, &lo, &req->norm, &res);
+    lpv3_normalize_borrow(body, body_len, prec, (int64_t)req->recv_ns, &lo, &req->norm, &res);
     r->ctr.rejected_lines_total += res.rejected;
     r->ctr.stamped_points_total += res.stamped;
     req->lp.points = res.points;
@@ -299,8 +301,10 @@ void write_v3_handle(struct conn *c, struct http_req *req)
             http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
         else if (db.len > UINT16_MAX || rp.len > UINT16_MAX)
             http_respond_error(c, 400, "database or retention policy name too long", 42);
+        else if (res.as_received)
+            commit_norm(c, req, body, body_len, &db, &rp);
         else
-            commit_norm(c, req, &db, &rp);
+            commit_norm(c, req, req->norm.data, req->norm.len, &db, &rp);
     }
     lpv3_result_deinit(&res);
 out:
@@ -365,7 +369,7 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
     if (req->lp.points == 0)
         http_respond(c, 204, NULL, NULL, 0);
     else
-        commit_norm(c, req, &db, &rp);
+        commit_norm(c, req, req->norm.data, req->norm.len, &db, &rp);
 out:
     buf_deinit(&bucket);
     buf_deinit(&db);

@@ -4,7 +4,8 @@
  * - the counts are consistent: stamped <= points, every line used at least one byte, and errors
  *   are described exactly when lines were rejected;
  * - what was stored is stable: normalising it again (as a backend would read it, in ns) accepts
- *   every line, stamps none and gives back the same bytes. */
+ *   every line, stamps none and gives back the same bytes, and the smallest and largest
+ *   |timestamp| are the same (unless lines were stamped: then they bound the first ones). */
 #include "common/buf.h"
 #include "relay/lineproto.h"
 
@@ -61,6 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     require(lp_normalize(out.data + base, olen, LP_NS, NOW_NS + 1, &opt, &again, &res2) == 0);
     require(res2.rejected == 0 && res2.points == res.points && res2.stamped == 0);
     require(again.len == olen && (olen == 0 || memcmp(again.data, out.data + base, olen) == 0));
+    require(res.stamped > 0 ? res2.ts_mag_min <= res.ts_mag_min
+                            : res2.ts_mag_min == res.ts_mag_min);
+    require(res.stamped > 0 ? res2.ts_mag_max >= res.ts_mag_max
+                            : res2.ts_mag_max == res.ts_mag_max);
+    require((res2.ts_mag_min == UINT64_MAX) == (res.points == 0));
+    require(res2.ts_mag_min <= res2.ts_mag_max || res.points == 0);
 
     lp_result_deinit(&res2);
     buf_deinit(&again);

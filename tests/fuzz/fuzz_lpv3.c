@@ -1,6 +1,9 @@
 /* libFuzzer target for lpv3_normalize and lpv3_parse_precision. The first byte picks the
  * precision (low 3 bits: auto, s, ms, us, ns, ...) and unsigned support (bit 3); the rest is the
  * body. Checks:
+ * - the one-pass lpv3_normalize, lpv3_normalize_borrow and the line-by-line reference
+ *   lpv3_normalize_by_line give the same result: stored bytes (the body itself when borrowed),
+ *   counts and error objects, so that write_lp answers and stores the same whichever ran;
  * - the verdicts agree with lp_normalize's on the whole body (the same lines accepted and
  *   refused; lpv3 judges each line alone, so this is what pins its splitting) when the precision
  *   is fixed;
@@ -24,6 +27,28 @@ static void require(int cond)
 {
     if (!cond)
         abort();
+}
+
+static int same_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+    return an == bn && (an == 0 || memcmp(a, b, an) == 0);
+}
+
+static int same_buf(const struct buf *a, const struct buf *b)
+{
+    return same_bytes(a->data, a->len, b->data, b->len);
+}
+
+/* 'fast' (appended to 'fast_out' after 'skip' bytes it already held) is 'ref'. */
+static void require_same(const struct lpv3_result *fast, const struct buf *fast_out, size_t skip,
+                         const struct lpv3_result *ref, const struct buf *ref_out)
+{
+    require(fast->points == ref->points && fast->rejected == ref->rejected &&
+            fast->stamped == ref->stamped);
+    require(same_buf(&fast->errors_json, &ref->errors_json));
+    require(same_buf(&fast->first_json, &ref->first_json));
+    const char *stored = fast_out->data != NULL ? fast_out->data + skip : "";
+    require(same_bytes(stored, fast_out->len - skip, ref_out->data, ref_out->len));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,6 +84,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             require(res.errors_json.data[i + 15] >= '1' && res.errors_json.data[i + 15] <= '9');
         }
     require(objects <= LPV3_MAX_DESCRIBED && objects <= res.rejected);
+
+    /* The oracle: the line-by-line path, and the borrowing one after bytes already in 'out'
+     * (a fallback must keep them). */
+    struct buf ref_out, bor_out;
+    struct lpv3_result ref, bor;
+    buf_init(&ref_out);
+    buf_init(&bor_out);
+    lpv3_result_init(&ref);
+    lpv3_result_init(&bor);
+    require(lpv3_normalize_by_line(body, len, prec, NOW_NS, &opt, &ref_out, &ref) == 0);
+    require(!ref.as_received && !res.as_received);
+    require_same(&res, &out, 0, &ref, &ref_out);
+    static const char held[] = "held v=1 1\n";
+    buf_append(&bor_out, held, sizeof(held) - 1);
+    require(lpv3_normalize_borrow(body, len, prec, NOW_NS, &opt, &bor_out, &bor) == 0);
+    require(memcmp(bor_out.data, held, sizeof(held) - 1) == 0);
+    if (bor.as_received) {
+        require(bor_out.len == sizeof(held) - 1 && len > 0);
+        buf_append(&bor_out, body, len);
+    }
+    require_same(&bor, &bor_out, sizeof(held) - 1, &ref, &ref_out);
+    buf_deinit(&ref_out);
+    buf_deinit(&bor_out);
+    lpv3_result_deinit(&ref);
+    lpv3_result_deinit(&bor);
 
     if (!prec.is_auto) {
         struct buf whole;
