@@ -358,7 +358,7 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
     if (take_body(c, req, 0, &body, &body_len) != 0)
         goto out;
     struct lp_options lo = {.allow_unsigned = r->cfg_limits.allow_unsigned, .max_errors = 1};
-    lp_normalize(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
+    lp_normalize_borrow(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
     r->ctr.rejected_lines_total += req->lp.rejected;
     if (req->lp.rejected > 0) {
         /* 2.x refuses the whole batch at its first bad point. */
@@ -368,6 +368,8 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
     r->ctr.stamped_points_total += req->lp.stamped;
     if (req->lp.points == 0)
         http_respond(c, 204, NULL, NULL, 0);
+    else if (req->lp.as_received)
+        commit_norm(c, req, body, body_len, &db, &rp); /* nothing to rewrite: stored as sent */
     else
         commit_norm(c, req, req->norm.data, req->norm.len, &db, &rp);
 out:
