@@ -421,16 +421,6 @@ static void activate(struct conn *c, const struct buf *list)
         answer_error(c, 400, "the shards' names are too long to record in the log's state");
         return;
     }
-    unsigned char e[WAL_PART_ENTRY_MAX];
-    struct wal_record rec = {0};
-    rec.recv_ns = wal_now_ns();
-    rec.flags = WAL_REC_STATEMENT;
-    rec.db = rec.rp = rec.target = "";
-    rec.body = body.data;
-    rec.body_len = body.len;
-    rec.n_parts = 1;
-    rec.parts = e;
-    rec.parts_len = wal_part_encode(e, WAL_PART_MARK, (uint32_t)body.len, 0);
     struct active_call *ac = xcalloc(1, sizeof(*ac));
     ac->c = c;
     ac->r = r;
@@ -440,7 +430,7 @@ static void activate(struct conn *c, const struct buf *list)
     c->waiting_wal = 1;
     /* The writer applies appends in submission order: every record appended after this one,
      * split with the new ring from here on, comes after it in the log. */
-    wal_append(r->wal, &rec, activate_committed, ac);
+    shard_split_append_mark(r->wal, body.data, body.len, activate_committed, ac);
     r->split = split_of(a, mark);
     buf_deinit(&body);
 }

@@ -19,6 +19,7 @@
 
 #include "relay/influxql.h"
 #include "relay/relay_int.h"
+#include "relay/shard_split.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -352,17 +353,7 @@ void shard_moving_handle(struct conn *c, struct http_req *req, struct shard_movi
     struct buf body;
     buf_init(&body);
     buf_printf(&body, "-- shards moving measurements=%zu", n);
-    unsigned char e[WAL_PART_ENTRY_MAX];
-    struct wal_record rec = {0};
-    rec.recv_ns = wal_now_ns();
-    rec.flags = WAL_REC_STATEMENT;
-    rec.db = rec.rp = rec.target = "";
-    rec.body = body.data;
-    rec.body_len = body.len;
-    rec.n_parts = 1;
-    rec.parts = e;
-    rec.parts_len = wal_part_encode(e, WAL_PART_MARK, (uint32_t)body.len, 0);
-    wal_append(mv->wal, &rec, mark_committed, mc);
+    shard_split_append_mark(mv->wal, body.data, body.len, mark_committed, mc);
     buf_deinit(&body);
 }
 
