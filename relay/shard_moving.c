@@ -180,7 +180,7 @@ void shard_moving_json(struct buf *b, const struct shard_moving *mv)
     buf_printf(b, ",\"moving\":%s,\"moving_seq\":%" PRIu64, mv->text, mv->seq);
 }
 
-/* ---- the endpoint --------------------------------------------------------------------------- */
+/* ---- the endpoint ---------------------------------------------------------------------------- */
 
 /* A change being committed: the connection waits for it; the set it replaced, to go back. */
 struct moving_call {
@@ -357,7 +357,7 @@ void shard_moving_handle(struct conn *c, struct http_req *req, struct shard_movi
     buf_deinit(&body);
 }
 
-/* ---- the check -------------------------------------------------------------------------------- */
+/* ---- the check ------------------------------------------------------------------------------- */
 
 /* The next token of q[*at, end) that is not whitespace or a comment; 0 at the end. */
 static int next_token(const char *q, size_t end, size_t *at, struct iql_token *prev,
