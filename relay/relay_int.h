@@ -279,9 +279,9 @@ int admin_param(const struct http_req *req, const char *q, size_t qlen, const ch
  * (relay/shard_split.h).
  * shard_active_start reads it (or makes the configured shards active on the first start) and
  * builds r->split over the active ones: 0, IWR_ECONFLICT (the log names a shard the config
- * lacks), IWR_ECORRUPT (an unreadable state); both logged. shard_active_json appends
- * "shards":{...} (nothing without shards). admin_shards_handle: GET /api/shards, POST /api/shards/activate and
- * /api/shards/drop. */
+ * lacks), IWR_ECORRUPT (an unreadable state, or moving set: relay/shard_moving.h); logged.
+ * shard_active_json appends "shards":{...} (nothing without shards). admin_shards_handle:
+ * GET /api/shards, POST /api/shards/activate, /api/shards/drop and /api/shards/moving. */
 int shard_active_start(struct relay *r, const struct relay_options *cfg);
 void shard_active_free(struct relay *r);
 void shard_active_json(struct buf *b, const struct relay *r);

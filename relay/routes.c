@@ -181,7 +181,7 @@ void relay_route(struct conn *c, struct http_req *req)
         else
             method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
     } else if (req_path_is(req, "/api/shards") || req_path_is(req, "/api/shards/activate") ||
-               req_path_is(req, "/api/shards/drop")) {
+               req_path_is(req, "/api/shards/drop") || req_path_is(req, "/api/shards/moving")) {
         req->ep = EP_OTHER;
         int status_only = req_path_is(req, "/api/shards");
         if (status_only ? get || head : post)

@@ -16,10 +16,13 @@
  *   POST /api/shards/drop?shard=S&db=D&measurement=M
  *                                            log DROP MEASUREMENT M for shard S only (reshard
  *                                            deletes what moved away through the log)
+ *   POST /api/shards/moving  {"moves":[...]}  the measurements a reshard is moving, whose
+ *                                            deletes are refused meanwhile (shard_moving.c)
  *
  * Admin credentials with [auth]. Answers JSON; errors {"error": "..."} with 400, 404 (no such
  * shard), 409 (not a superset, or a switch in flight), 503. Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/shard_moving.h"
 #include "relay/shard_split.h"
 
 #include "common/err.h"
@@ -41,6 +44,7 @@ struct shard_active {
     struct shard_split **retired; /* splits replaced by a switch: a /query fan-out in flight may
                                    * still read their names, so they live until relay_free */
     size_t n_retired;
+    struct shard_moving *moving; /* what a reshard is moving (shard_moving.c) */
 };
 
 static char **strs_dup(const char *const *v, size_t n)
@@ -194,6 +198,9 @@ int shard_active_start(struct relay *r, const struct relay_options *cfg)
             return IWR_ECORRUPT;
         }
     }
+    int mrc = shard_moving_load(r->wal, &a->moving);
+    if (mrc != 0)
+        return mrc;
     r->split = split_of(a, a->active);
     struct buf b;
     buf_init(&b);
@@ -218,6 +225,7 @@ void shard_active_free(struct relay *r)
     for (size_t i = 0; i < a->n_retired; i++)
         shard_split_free(a->retired[i]);
     free(a->retired);
+    shard_moving_free(a->moving);
     free(a);
     r->active = NULL;
 }
@@ -240,8 +248,15 @@ void shard_active_json(struct buf *b, const struct relay *r)
         }
         buf_append_str(b, pass == 0 ? "],\"pending\":[" : "]");
     }
-    buf_printf(b, ",\"switch_seq\":%" PRIu64 ",\"switching\":%s}", a->switch_seq,
+    buf_printf(b, ",\"switch_seq\":%" PRIu64 ",\"switching\":%s", a->switch_seq,
                a->switching ? "true" : "false");
+    shard_moving_json(b, a->moving);
+    buf_append_str(b, "}");
+}
+
+struct shard_moving *shard_active_moving(const struct relay *r)
+{
+    return r->active != NULL ? r->active->moving : NULL;
 }
 
 /* ---- the endpoints ------------------------------------------------------------------------ */
@@ -406,16 +421,6 @@ static void activate(struct conn *c, const struct buf *list)
         answer_error(c, 400, "the shards' names are too long to record in the log's state");
         return;
     }
-    unsigned char e[WAL_PART_ENTRY_MAX];
-    struct wal_record rec = {0};
-    rec.recv_ns = wal_now_ns();
-    rec.flags = WAL_REC_STATEMENT;
-    rec.db = rec.rp = rec.target = "";
-    rec.body = body.data;
-    rec.body_len = body.len;
-    rec.n_parts = 1;
-    rec.parts = e;
-    rec.parts_len = wal_part_encode(e, WAL_PART_MARK, (uint32_t)body.len, 0);
     struct active_call *ac = xcalloc(1, sizeof(*ac));
     ac->c = c;
     ac->r = r;
@@ -425,7 +430,7 @@ static void activate(struct conn *c, const struct buf *list)
     c->waiting_wal = 1;
     /* The writer applies appends in submission order: every record appended after this one,
      * split with the new ring from here on, comes after it in the log. */
-    wal_append(r->wal, &rec, activate_committed, ac);
+    shard_split_append_mark(r->wal, body.data, body.len, activate_committed, ac);
     r->split = split_of(a, mark);
     buf_deinit(&body);
 }
@@ -500,6 +505,10 @@ void admin_shards_handle(struct conn *c, struct http_req *req)
     }
     if (req_path_is(req, "/api/shards")) {
         answer_state(c, 1);
+        return;
+    }
+    if (req_path_is(req, "/api/shards/moving")) {
+        shard_moving_handle(c, req, r->active->moving);
         return;
     }
     struct buf a, b, m;

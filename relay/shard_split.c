@@ -317,6 +317,22 @@ static void statement_append(struct relay *r, const struct wal_record *rec, wal_
     buf_deinit(&m);
 }
 
+void shard_split_append_mark(struct wal *w, const char *text, size_t len, wal_done_cb *done,
+                             void *arg)
+{
+    unsigned char e[WAL_PART_ENTRY_MAX];
+    struct wal_record rec = {0};
+    rec.recv_ns = wal_now_ns();
+    rec.flags = WAL_REC_STATEMENT;
+    rec.db = rec.rp = rec.target = "";
+    rec.body = text;
+    rec.body_len = len;
+    rec.n_parts = 1;
+    rec.parts = e;
+    rec.parts_len = wal_part_encode(e, WAL_PART_MARK, (uint32_t)len, 0);
+    wal_append(w, &rec, done, arg);
+}
+
 void shard_split_append(struct relay *r, const struct wal_record *rec, wal_done_cb *done,
                         void *arg)
 {

@@ -63,4 +63,10 @@ const char *shard_split_name(const struct shard_split *s, size_t i);
 void shard_split_append(struct relay *r, const struct wal_record *rec, wal_done_cb *done,
                         void *arg);
 
+/* Append a mark record to 'w': a statement whose one part is WAL_PART_MARK (no sender sends
+ * it), 'text' its body (a comment saying what it marks), so that its sequence is a point in
+ * log order: every record appended before is before it. Borrows 'text' for the call. */
+void shard_split_append_mark(struct wal *w, const char *text, size_t len, wal_done_cb *done,
+                             void *arg);
+
 #endif

@@ -18,6 +18,7 @@
  *
  * The statement's text is never logged (user statements hold passwords). Loop thread only. */
 #include "relay/relay_int.h"
+#include "relay/shard_moving.h"
 #include "relay/shard_split.h"
 
 #include "common/err.h"
@@ -147,6 +148,19 @@ static void committed(void *arg, int rc, uint64_t seq)
 static void commit(struct stmt_req *sr)
 {
     struct relay *r = sr->relay;
+    /* Checked here, in the loop turn of the append, so that a statement let through is in
+     * the log before the mark record of a moving set that refuses it (shard_moving.c). */
+    struct buf why;
+    buf_init(&why);
+    if (shard_moving_refuses(shard_active_moving(r), sr->q.data, sr->q.len, sr->db.data,
+                             sr->db.len, &why)) {
+        log_info("event=statement_refused reason=reshard_moving");
+        buf_append(&why, "", 1);
+        stmt_fail(sr, 409, why.data);
+        buf_deinit(&why);
+        return;
+    }
+    buf_deinit(&why);
     uint64_t now = wal_now_ns();
     /* now() is the commit time for every backend, however late it applies the statement. */
     struct buf text;

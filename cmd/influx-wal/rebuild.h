@@ -74,10 +74,12 @@ uint64_t rb_tree_bytes(const char *path);
  * 0, 1 after a message, 4 when a relay took a new start point; rb_relays_lost: 1 lost, 0 not,
  * -1 after a message; rb_relays_caught_up: 1 when the backend is caught up on every relay;
  * rb_relays_default: the one relay to tell when no --relay is given (its URL in 'buf'). */
-/* POST (or GET) base+path to a relay; the answer's JSON into *doc (caller decrefs). 0 with
- * *status set, or 1 after a message (unreachable, not JSON). Also used by reshard.c. */
-int rb_relay_call(struct cli *cli, const char *base, int post, const char *path, long *status,
-                  json_t **doc);
+/* POST 'body' (NULL: GET; "" an empty POST, else JSON) to base+path of a relay, with the
+ * user:password of 'base' (if any) as HTTP Basic; the answer's JSON into *doc (caller
+ * decrefs). 0 with *status set, or 1 after a message (unreachable, not JSON, 401 or 403: the
+ * credentials). Also used by reshard*.c. */
+int rb_relay_call(struct cli *cli, const char *base, const char *body, const char *path,
+                  long *status, json_t **doc);
 int rb_relay_change(struct rb *r, size_t i, const char *op, json_t **doc);
 int rb_relays_start(struct rb *r);
 int rb_relays_lost(struct rb *r);

@@ -25,24 +25,55 @@ static size_t on_relay_body(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-int rb_relay_call(struct cli *cli, const char *base, int post, const char *path, long *status,
-                  json_t **doc)
+/* The URL's user:password@ as curl options, and the URL without it (into *bare, caller frees
+ * with curl_free; NULL when curl cannot read the URL: it is then given as it is and fails). */
+static void relay_credentials(CURL *e, const char *base, char **bare)
+{
+    CURLU *u = NULL;
+    char *user = NULL, *pass = NULL;
+    *bare = NULL;
+    if (url_parse(base, &u) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+        curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
+        if (curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+            curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_URL, bare, 0) != CURLUE_OK)
+            *bare = NULL;
+    }
+    if (*bare != NULL && user != NULL) {
+        /* HTTP Basic, as the relay's [auth] reads it for an operator's endpoints. */
+        curl_easy_setopt(e, CURLOPT_USERNAME, user);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, pass != NULL ? pass : "");
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    }
+    curl_free(user);
+    curl_free(pass);
+    curl_url_cleanup(u);
+}
+
+int rb_relay_call(struct cli *cli, const char *base, const char *body_out, const char *path,
+                  long *status, json_t **doc)
 {
     CURL *e = curl_easy_init();
     IWR_ASSERT(e != NULL);
     struct buf url, body;
     buf_init(&url);
     buf_init(&body);
-    size_t blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/')
+    char *bare = NULL;
+    relay_credentials(e, base, &bare);
+    const char *b = bare != NULL ? bare : base;
+    size_t blen = strlen(b);
+    while (blen > 0 && b[blen - 1] == '/')
         blen--;
-    buf_append(&url, base, blen);
+    buf_append(&url, b, blen);
     buf_append(&url, "", 1);
-    char *shown = url_display(url.data); /* never the URL's user:password@ */
+    curl_free(bare);
+    char *shown = url_display(base); /* never the URL's user:password@ */
     url.len--;
     buf_append_str(&url, path);
     buf_append(&url, "", 1);
     char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
     curl_easy_setopt(e, CURLOPT_URL, url.data);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
@@ -51,13 +82,18 @@ int rb_relay_call(struct cli *cli, const char *base, int post, const char *path,
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_relay_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-    if (post) {
+    if (body_out != NULL) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body_out);
+        if (body_out[0] != '\0') {
+            hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+        }
     }
     CURLcode cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
     int rc = 0;
     *doc = NULL;
     if (cc != CURLE_OK) {
@@ -71,6 +107,16 @@ int rb_relay_call(struct cli *cli, const char *base, int post, const char *path,
                           "relay %s answered %ld without JSON (is it an "
                           "influx-wal-relay?)",
                           shown, *status);
+    }
+    if (rc == 0 && (*status == 401 || *status == 403)) {
+        const char *err = influx_str_at(*doc, "error");
+        rc = cli_fail(cli,
+                      "relay %s answered %ld to %s: %s (with [auth] its operator endpoints need "
+                      "a relay user with admin = true: give it in the URL, --relay "
+                      "http://USER:PASSWORD@HOST:PORT)",
+                      shown, *status, path, err != NULL ? err : "");
+        json_decref(*doc);
+        *doc = NULL;
     }
     free(shown);
     buf_deinit(&url);
@@ -99,7 +145,7 @@ int rb_relay_change(struct rb *r, size_t i, const char *op, json_t **doc)
     buf_init(&p);
     path_for(&p, op, r->backend, strcmp(op, "/start") == 0 ? r->from : NULL);
     long status = 0;
-    int rc = rb_relay_call(r->cli, r->relays[i].url, 1, p.data, &status, doc);
+    int rc = rb_relay_call(r->cli, r->relays[i].url, "", p.data, &status, doc);
     buf_deinit(&p);
     if (rc != 0)
         return rc;
@@ -159,7 +205,7 @@ int rb_relays_lost(struct rb *r)
         path_for(&p, "", r->backend, NULL);
         long status = 0;
         json_t *doc = NULL;
-        int rc = rb_relay_call(r->cli, r->relays[i].url, 0, p.data, &status, &doc);
+        int rc = rb_relay_call(r->cli, r->relays[i].url, NULL, p.data, &status, &doc);
         buf_deinit(&p);
         if (rc != 0)
             return -1;
@@ -181,7 +227,7 @@ int rb_relays_caught_up(struct rb *r)
         snprintf(path, sizeof(path), "/health/backend/%s", r->backend);
         long status = 0;
         json_t *doc = NULL;
-        int rc = rb_relay_call(r->cli, r->relays[i].url, 0, path, &status, &doc);
+        int rc = rb_relay_call(r->cli, r->relays[i].url, NULL, path, &status, &doc);
         json_decref(doc);
         if (rc != 0 || status != 200)
             return 0;

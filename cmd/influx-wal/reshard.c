@@ -118,18 +118,19 @@ static int wait_for(struct reshard *rs, int (*fn)(struct reshard *rs, char *why,
     }
 }
 
-/* Every backend of every shard a measurement leaves has passed each relay's switch record. */
-static int settled(struct reshard *rs, char *why, size_t cap)
+/* Every backend of every shard a measurement leaves has passed each relay's record 'which'
+ * (RS_SEQ_SWITCH, RS_SEQ_MOVING). */
+static int old_shards_passed(struct reshard *rs, uint64_t which, char *why, size_t cap)
 {
     for (size_t i = 0; i < rs->n_moves; i++) {
         const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
         for (size_t j = 0; s != NULL && j < s->n_backends; j++) {
             int ok, passed;
-            if (rs_backend_on_relays(rs, s->backends[j], UINT64_MAX, &ok, &passed) != 0)
+            if (rs_backend_on_relays(rs, s->backends[j], which, &ok, &passed) != 0)
                 return -1;
             if (!passed) {
-                snprintf(why, cap, "backend %s (shard %s) has not passed the switch record",
-                         s->backends[j], s->name);
+                snprintf(why, cap, "backend %s (shard %s) has not passed the %s record",
+                         s->backends[j], s->name, which == RS_SEQ_SWITCH ? "switch" : "moving");
                 return 0;
             }
         }
@@ -137,11 +138,24 @@ static int settled(struct reshard *rs, char *why, size_t cap)
     return 1;
 }
 
-static int relay_post(struct reshard *rs, size_t i, struct buf *path, json_t **doc)
+static int settled(struct reshard *rs, char *why, size_t cap)
+{
+    return old_shards_passed(rs, RS_SEQ_SWITCH, why, cap);
+}
+
+/* No statement let through before the moving set is still to reach an old shard's backend
+ * (a DELETE applied there after the copy read it would leave the copy). */
+static int moving_passed(struct reshard *rs, char *why, size_t cap)
+{
+    return old_shards_passed(rs, RS_SEQ_MOVING, why, cap);
+}
+
+static int relay_post(struct reshard *rs, size_t i, struct buf *path, const char *body,
+                      json_t **doc)
 {
     long status = 0;
     buf_append(path, "", 1);
-    int rc = rb_relay_call(rs->cli, rs->relays[i].url, 1, path->data, &status, doc);
+    int rc = rb_relay_call(rs->cli, rs->relays[i].url, body, path->data, &status, doc);
     if (rc == 0 && status != 200) {
         const char *err = influx_str_at(*doc, "error");
         rc = cli_fail(rs->cli, "relay %s refused %s: %ld %s", rs->relays[i].shown, path->data,
@@ -149,6 +163,40 @@ static int relay_post(struct reshard *rs, size_t i, struct buf *path, json_t **d
         json_decref(*doc);
         *doc = NULL;
     }
+    return rc;
+}
+
+/* Tell every relay the measurements that move (on) or that nothing moves any more (off):
+ * meanwhile they refuse the statements that would delete points of one (shard_moving.c). */
+static int set_moving(struct reshard *rs, int on)
+{
+    json_t *o = json_object();
+    json_t *a = json_array();
+    for (size_t i = 0; on && i < rs->n_moves; i++) {
+        const struct reshard_move *m = &rs->moves[i];
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "database", m->db,
+                                           "measurement", m->m, "from", m->from, "to", m->to));
+    }
+    json_object_set_new(o, "moves", a);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    int rc = 0;
+    for (size_t i = 0; i < rs->n_relays && rc == 0; i++) {
+        struct buf p;
+        buf_init(&p);
+        buf_append_str(&p, "/api/shards/moving");
+        json_t *doc = NULL;
+        rc = relay_post(rs, i, &p, body, &doc);
+        if (rc == 0) {
+            rs->relays[i].moving_seq = (uint64_t)json_integer_value(
+                json_object_get(json_object_get(doc, "shards"), "moving_seq"));
+            step(rs, "step=moving relay=%s measurements=%zu seq=%" PRIu64, rs->relays[i].shown,
+                 on ? rs->n_moves : 0, rs->relays[i].moving_seq);
+        }
+        json_decref(doc);
+        buf_deinit(&p);
+    }
+    free(body);
     return rc;
 }
 
@@ -164,7 +212,7 @@ static int do_switch(struct reshard *rs)
         buf_init(&p);
         buf_printf(&p, "/api/shards/activate?shards=%s", et);
         json_t *doc = NULL;
-        rc = relay_post(rs, i, &p, &doc);
+        rc = relay_post(rs, i, &p, "", &doc);
         if (rc == 0) {
             rs->relays[i].switch_seq = (uint64_t)json_integer_value(
                 json_object_get(json_object_get(doc, "shards"), "switch_seq"));
@@ -182,8 +230,6 @@ static int do_switch(struct reshard *rs)
 
 static int dropped(struct reshard *rs, char *why, size_t cap)
 {
-    struct buf q;
-    buf_init(&q);
     int done = 1;
     for (size_t i = 0; i < rs->n_moves && done == 1; i++) {
         const struct reshard_move *mv = &rs->moves[i];
@@ -214,24 +260,17 @@ static int dropped(struct reshard *rs, char *why, size_t cap)
             /* Points, not SHOW MEASUREMENTS: influxd 1.6 may go on listing a dropped
              * measurement until it restarts (seen when the measurement had a shard group of
              * its own for an old point). */
-            buf_clear(&q);
-            buf_append_str(&q, "SELECT count(*) FROM ");
-            influx_quote_ident(&q, mv->db);
-            buf_append_str(&q, "..");
-            influx_quote_ident(&q, mv->m);
-            buf_append(&q, "", 1);
-            struct rs_count cnt = {0};
-            if (influx_query(k.c, mv->db, q.data, rs_count_result, &cnt) != 0) {
+            uint64_t left = 0;
+            if (rs_count_points(rs, k.c, mv->db, mv->m, &left) != 0) {
                 done = -1;
-            } else if (cnt.max > 0) {
+            } else if (left > 0) {
                 snprintf(why, cap, "backend %s still holds %" PRIu64 " points of %s",
-                         s->backends[j], cnt.max, mv->m);
+                         s->backends[j], left, mv->m);
                 done = 0;
             }
             rs_conn_close(&k);
         }
     }
-    buf_deinit(&q);
     return done;
 }
 
@@ -252,7 +291,7 @@ static int do_drop(struct reshard *rs)
         curl_free(ed);
         curl_free(em);
         json_t *doc = NULL;
-        rc = relay_post(rs, 0, &p, &doc);
+        rc = relay_post(rs, 0, &p, "", &doc);
         if (rc == 0) {
             mv->drop_seq = (uint64_t)json_integer_value(json_object_get(doc, "seq"));
             step(rs, "step=drop db=%s measurement=%s shard=%s seq=%" PRIu64, mv->db, mv->m,
@@ -271,7 +310,13 @@ static int apply(struct reshard *rs)
 {
     int rc = 0;
     uint64_t t0 = clock_monotonic_ns();
-    if (strcmp(rs->phase, "copy") == 0) {
+    /* Until the sync is done a delete of a moving measurement could be undone by a copy: the
+     * relays refuse them (set again on resume: the same set changes nothing). */
+    if (strcmp(rs->phase, "drop") != 0)
+        rc = set_moving(rs, 1);
+    if (rc == 0 && strcmp(rs->phase, "copy") == 0)
+        rc = wait_for(rs, moving_passed, "moving");
+    if (rc == 0 && strcmp(rs->phase, "copy") == 0) {
         uint64_t total = 0;
         for (size_t i = 0; i < rs->n_moves; i++) {
             const struct cfg_shard *to = rs_shard_cfg(rs, rs->moves[i].to);
@@ -336,6 +381,9 @@ static int apply(struct reshard *rs)
         }
     }
     if (rc == 0 && strcmp(rs->phase, "drop") == 0 && rs->keep_old) {
+        rc = set_moving(rs, 0);
+        if (rc != 0)
+            return rc;
         progress_end(&rs->pg);
         printf("reshard copied measurements=%zu; the old shards keep them (--keep-old): run "
                "--apply again to delete them\n",
@@ -344,6 +392,8 @@ static int apply(struct reshard *rs)
     }
     if (rc == 0 && strcmp(rs->phase, "drop") == 0) {
         rc = do_drop(rs);
+        if (rc == 0)
+            rc = set_moving(rs, 0);
         if (rc == 0)
             rc = rs_set_phase(rs, "done");
     }

@@ -61,7 +61,12 @@ struct rs_relay {
     const char *url;
     char *shown; /* url for messages, without its user:password@ (url_display) */
     uint64_t switch_seq; /* 0: not switched yet */
+    uint64_t moving_seq; /* the record of the moving set it was given (this run) */
 };
+
+/* rs_backend_on_relays's 'seq' for each relay's own record: the switch, the moving set. */
+#define RS_SEQ_SWITCH UINT64_MAX
+#define RS_SEQ_MOVING (UINT64_MAX - 1)
 
 /* One run of `influx-wal reshard` (reshard.c). */
 struct reshard {
@@ -104,14 +109,15 @@ struct rs_count {
  *   rs_read_active: the active shards, the same on every relay, into rs->active
  *   rs_backend_on_relays: whether backend 'name' is up and caught up on every relay (*ok), and
  *     whether its cursor is at or past 'seq' on every relay (*passed; seq per relay from
- *     rs->relays[].switch_seq when 'seq' is UINT64_MAX; with 'seq' 0: whether it is up on
- *     every relay)
+ *     rs->relays[].switch_seq with RS_SEQ_SWITCH, .moving_seq with RS_SEQ_MOVING; with 'seq'
+ *     0: whether it is up on every relay)
  *   rs_shard_cfg: the [[shard]] named so, or NULL
  *   rs_pick_backend: a backend of the shard, caught up on every relay if one is (asked a few
  *     times: under load a backend is caught up between batches), else one up on every relay
  *   rs_conn_open/rs_conn_close: a backend by name, as the config or --url gives it
  *   rs_show_names: the first column of a SHOW's rows; rs_count_result: the collector for
- *     struct rs_count
+ *     struct rs_count; rs_count_points: the points of measurement 'm' in every retention
+ *     policy of 'db' (per policy the largest field count of SELECT count(*), summed)
  *   rs_make_plan: the moves from rs->active to rs->target; rs_print_plan: them on stdout
  *   rs_state_save/rs_state_load (rs->phase "" when there is no file)/rs_set_phase */
 void rs_names_clear(char **v, size_t *n);
@@ -128,6 +134,8 @@ int rs_conn_open(struct reshard *rs, const char *name, struct rs_conn *k);
 void rs_conn_close(struct rs_conn *k);
 int rs_show_names(struct reshard *rs, struct influx *c, const char *q, struct names *out);
 int rs_count_result(void *arg, const json_t *res);
+int rs_count_points(struct reshard *rs, struct influx *c, const char *db, const char *m,
+                    uint64_t *out);
 int rs_make_plan(struct reshard *rs);
 void rs_print_plan(const struct reshard *rs);
 int rs_state_save(struct reshard *rs);

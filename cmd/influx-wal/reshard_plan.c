@@ -49,7 +49,7 @@ void rs_moves_clear(struct reshard *rs)
 int rs_relay_shards(struct reshard *rs, size_t i, json_t **doc)
 {
     long status = 0;
-    int rc = rb_relay_call(rs->cli, rs->relays[i].url, 0, "/api/shards", &status, doc);
+    int rc = rb_relay_call(rs->cli, rs->relays[i].url, NULL, "/api/shards", &status, doc);
     if (rc == 0 && status != 200) {
         const char *err = influx_str_at(*doc, "error");
         rc = cli_fail(rs->cli, "relay %s: GET /api/shards answered %ld %s", rs->relays[i].shown,
@@ -120,9 +120,8 @@ int rs_read_active(struct reshard *rs)
 }
 
 /* Whether backend 'name' is up and caught up on every relay (*ok), and whether its cursor is
- * at or past 'seq' on every relay (*passed; seq per relay from rs->relays[].switch_seq when
- * 'seq' is UINT64_MAX; with 'seq' 0: whether it is up on every relay). 0, or 1 after a
- * message. */
+ * at or past 'seq' on every relay (*passed; RS_SEQ_SWITCH, RS_SEQ_MOVING: each relay's own;
+ * with 'seq' 0: whether it is up on every relay). 0, or 1 after a message. */
 int rs_backend_on_relays(struct reshard *rs, const char *name, uint64_t seq, int *ok, int *passed)
 {
     *ok = *passed = 1;
@@ -138,7 +137,9 @@ int rs_backend_on_relays(struct reshard *rs, const char *name, uint64_t seq, int
                 continue;
             found = 1;
             uint64_t cur = (uint64_t)json_integer_value(json_object_get(b, "cursor"));
-            uint64_t want = seq == UINT64_MAX ? rs->relays[i].switch_seq : seq;
+            uint64_t want = seq == RS_SEQ_SWITCH   ? rs->relays[i].switch_seq
+                            : seq == RS_SEQ_MOVING ? rs->relays[i].moving_seq
+                                                   : seq;
             int is_up = json_is_true(json_object_get(b, "up"));
             *ok &= is_up && json_is_true(json_object_get(b, "caught_up"));
             *passed &= cur >= want && (seq != 0 || is_up);
@@ -244,6 +245,35 @@ int rs_count_result(void *arg, const json_t *res)
     return 0;
 }
 
+int rs_count_points(struct reshard *rs, struct influx *c, const char *db, const char *m,
+                    uint64_t *out)
+{
+    *out = 0;
+    struct buf q;
+    buf_init(&q);
+    buf_append_str(&q, "SHOW RETENTION POLICIES ON ");
+    influx_quote_ident(&q, db);
+    buf_append(&q, "", 1);
+    struct names rps;
+    int rc = rs_show_names(rs, c, q.data, &rps);
+    for (size_t i = 0; i < rps.n && rc == 0; i++) {
+        buf_clear(&q);
+        buf_append_str(&q, "SELECT count(*) FROM ");
+        influx_quote_ident(&q, db);
+        buf_append_str(&q, ".");
+        influx_quote_ident(&q, rps.v[i]);
+        buf_append_str(&q, ".");
+        influx_quote_ident(&q, m);
+        buf_append(&q, "", 1);
+        struct rs_count cnt = {0};
+        rc = influx_query(c, db, q.data, rs_count_result, &cnt);
+        *out += cnt.max; /* a point is in one retention policy only */
+    }
+    rb_names_free(&rps);
+    buf_deinit(&q);
+    return rc;
+}
+
 /* Measurement 'm' as line protocol writes it (',' and ' ' escaped): the ring's key. */
 static void lp_name(struct buf *b, const char *m)
 {
@@ -306,12 +336,8 @@ int rs_make_plan(struct reshard *rs)
                 const char *to = shard_split_name(neu, (size_t)n);
                 if (strcmp(from, rs->active[s]) != 0 || strcmp(from, to) == 0)
                     continue; /* not this shard's (left over), or it stays */
-                buf_clear(&q);
-                buf_append_str(&q, "SELECT count(*) FROM ");
-                influx_quote_ident(&q, ms.v[j]);
-                buf_append(&q, "", 1);
-                struct rs_count cnt = {0};
-                rc = influx_query(k.c, db, q.data, rs_count_result, &cnt);
+                uint64_t points = 0;
+                rc = rs_count_points(rs, k.c, db, ms.v[j], &points);
                 rs->moves = xrealloc(rs->moves, (rs->n_moves + 1) * sizeof(*rs->moves));
                 struct reshard_move *mv = &rs->moves[rs->n_moves++];
                 memset(mv, 0, sizeof(*mv));
@@ -319,7 +345,7 @@ int rs_make_plan(struct reshard *rs)
                 mv->m = xstrdup(ms.v[j]);
                 mv->from = xstrdup(from);
                 mv->to = xstrdup(to);
-                mv->points = cnt.max;
+                mv->points = points;
             }
             rb_names_free(&ms);
         }
@@ -417,7 +443,8 @@ int rs_state_save(struct reshard *rs)
     json_object_set_new(o, "phase", json_string(rs->phase));
     json_t *rl = json_array();
     for (size_t i = 0; i < rs->n_relays; i++)
-        json_array_append_new(rl, json_pack("{s:s,s:I}", "url", rs->relays[i].url, "switch_seq",
+        /* The URL as shown: the file never holds the relay's password. */
+        json_array_append_new(rl, json_pack("{s:s,s:I}", "url", rs->relays[i].shown, "switch_seq",
                                             (json_int_t)rs->relays[i].switch_seq));
     json_object_set_new(o, "relays", rl);
     json_t *ds = json_array();
@@ -489,7 +516,7 @@ int rs_state_load(struct reshard *rs)
     for (size_t i = 0; i < json_array_size(rl); i++) {
         const char *url = influx_str_at(json_array_get(rl, i), "url");
         for (size_t k = 0; url != NULL && k < rs->n_relays; k++)
-            if (strcmp(rs->relays[k].url, url) == 0)
+            if (strcmp(rs->relays[k].shown, url) == 0)
                 rs->relays[k].switch_seq = (uint64_t)json_integer_value(
                     json_object_get(json_array_get(rl, i), "switch_seq"));
     }

@@ -424,5 +424,199 @@ def test_admin_auth():
     h.check(rc == 1 and "answered 401" in err, "without one: exit 1, the relay's 401 said", err)
 
 
+def moving_refusal(m, old):
+    return {"error": "measurement \"%s\" in database \"%s\" is being moved from shard %s to "
+                     "s3 by a reshard: retry when it is done" % (m, DB, old)}
+
+
+def committed(r):
+    return len(r.grep_log(r"event=statement_committed"))
+
+
+def test_moving_refuses_deletes():
+    """While a reshard moves a measurement, a relay refuses what would delete its points (409,
+    nothing committed), keeps refusing across a restart, and lets everything else pass; after
+    the reshard the same DELETE works on the new shard."""
+    sh, r, first = start_file_config()
+    backends = sh.backends
+    moves = moving()
+    m = moves[0]
+    old = shard_of(["s1", "s2"], DB, m)
+    stay = [x for x in sorted(MEASUREMENTS) if x not in moves][0]
+    rc, out, err = reshard(r, "--plan", "--json")
+    h.check_eq(rc, 0, "reshard --plan --json", err)
+    plan = json.loads(out)
+    # The set as `reshard --apply` gives it (the plan's moves; their points are ignored).
+    st, _, body = h.request("POST", r.url + "/api/shards/moving", body=out.encode(),
+                            headers={"Content-Type": "application/json"})
+    h.check_eq(st, 200, "POST /api/shards/moving", body[:300])
+    doc = json.loads(body)
+    seq = doc["shards"]["moving_seq"]
+    want_moving = [{k: mv[k] for k in ("database", "measurement", "from", "to")}
+                   for mv in plan["moves"]]
+    h.check(seq > 0 and doc["shards"]["moving"] == want_moving,
+            "the moving set, recorded at a sequence", doc)
+    st, hd = r.health()
+    h.check_eq((hd["shards"]["moving"], hd["shards"]["moving_seq"]), (want_moving, seq),
+               "/health shows the moving set")
+    before = committed(r)
+    refused = [
+        ("DELETE FROM %s" % m, moving_refusal(m, old)),
+        ("DELETE FROM \"%s\" WHERE time < now()" % m, moving_refusal(m, old)),
+        ("DROP MEASUREMENT %s" % m, moving_refusal(m, old)),
+        ("DROP SERIES FROM %s, %s" % (stay, m), moving_refusal(m, old)),
+        ("DELETE FROM %s; DELETE FROM %s" % (stay, m), moving_refusal(m, old)),
+        ("DELETE WHERE time < now()", {"error": "DELETE without FROM may delete points of "
+                                       "measurement \"%s\" in database \"%s\", which is being "
+                                       "moved from shard %s to s3 by a reshard: retry when it "
+                                       "is done" % (m, DB, old)}),
+        ("DELETE FROM /%s/" % m[:2], {"error": "a regex in FROM may delete points of measurement "
+                                      "\"%s\" in database \"%s\", which is being moved from "
+                                      "shard %s to s3 by a reshard: retry when it is done" %
+                                      (m, DB, old)}),
+        ("DROP DATABASE %s" % DB, {"error": "DROP DATABASE may delete points of measurement "
+                                   "\"%s\" in database \"%s\", which is being moved from "
+                                   "shard %s to s3 by a reshard: retry when it is done" %
+                                   (m, DB, old)}),
+    ]
+    for q, want in refused:
+        st, _, doc = h.query_json(r.url, q, db=DB)
+        h.check_eq((st, doc), (409, want), "refused while moving: %s" % q)
+    h.check_eq(committed(r), before, "nothing committed for the refused statements")
+    for b in GROUPS[old]:
+        h.check_eq(backends[b].count(DB, m), first[m], "%s still has every point of %s" % (b, m))
+    stay_shard = shard_of(["s1", "s2"], DB, stay)
+    for b in GROUPS[stay_shard]:
+        h.check_eq(backends[b].count(DB, stay), first[stay],
+                   "%s: the DELETE FROM %s beside a refused one was not run" % (b, stay))
+    # Other statements pass: a DELETE of a measurement that stays, another database's DROP.
+    h.statement(r.url, "DELETE FROM %s" % stay, db=DB)
+    h.statement(r.url, "CREATE DATABASE other")
+    h.statement(r.url, "DROP DATABASE other")
+    for b in GROUPS[stay_shard]:
+        h.wait_until(lambda: backends[b].count(DB, stay) == 0, timeout=30)
+        h.check_eq(backends[b].count(DB, stay), 0, "%s: DELETE FROM %s (not moving) ran" %
+                   (b, stay))
+    r.restart()
+    st, _, doc = h.query_json(r.url, "DELETE FROM %s" % m, db=DB)
+    h.check_eq((st, doc), (409, moving_refusal(m, old)), "refused after a restart too")
+    st, hd = r.health()
+    h.check_eq((hd["shards"]["moving"], hd["shards"]["moving_seq"]), (want_moving, seq),
+               "a restart keeps the moving set (the log's state)")
+    # The reshard sets the same set (no change) and clears it at the end.
+    rc, out, err = reshard(r, "--apply")
+    h.check_eq(rc, 0, "reshard --apply", err[-2000:])
+    h.check("step=moving relay=%s measurements=%d seq=%d" % (r.url, len(moves), seq) in err and
+            "step=moving relay=%s measurements=0 seq=0" % r.url in err,
+            "--apply set the moving set (the same one: unchanged) and cleared it", err[-2000:])
+    st, hd = r.health()
+    h.check_eq((hd["shards"]["moving"], hd["shards"]["moving_seq"]), ([], 0),
+               "nothing moves after the reshard")
+    for b in GROUPS["s3"]:
+        h.check_eq(backends[b].count(DB, m), first[m], "%s (new shard) has every point of %s" %
+                   (b, m))
+    h.statement(r.url, "DELETE FROM %s" % m, db=DB)
+    for b in GROUPS["s3"] + GROUPS[old]:
+        h.wait_until(lambda: backends[b].count(DB, m) == 0, timeout=30)
+        h.check_eq(backends[b].count(DB, m), 0, "%s: DELETE FROM %s after the reshard" % (b, m))
+    st, _, body = h.request("POST", r.url + "/api/shards/moving", body=b"{\"moves\":[{}]}")
+    h.check_eq(st, 400, "a move without its names is refused", body[:300])
+
+
+def auth_headers(who):
+    return {"Authorization": "Basic " + base64.b64encode(who.encode()).decode()}
+
+
+def test_reshard_apply_with_auth():
+    """With [auth], --apply works with the admin user in the relay's URL (a password holding
+    '@' and ':'), and without it ends at once with one line and exit 1."""
+    bs = {n: h.Influxd(n).start() for n in ("a1", "b1", "c1")}
+    users = {"enabled": True, "user": [{"name": "admin", "password": "p@ss:w", "admin": True},
+                                       {"name": "writer", "password": "pw2"}]}
+
+    def cfg(names):
+        return {"auth": users, "backend": [{"name": b, "url": bs[b].url} for b in names],
+                "shard": [{"name": "s%d" % (i + 1), "backends": [b]} for i, b in enumerate(names)]}
+
+    r = h.Relay(config=cfg(["a1", "b1"])).start()
+    st, _, body = h.request("POST", r.url + "/query?q=CREATE+DATABASE+" + DB, body=b"",
+                            headers=auth_headers("admin:p@ss:w"))
+    h.check(st in (200, 202), "CREATE DATABASE as admin", body[:200])
+    lines = "".join("%s,host=h n=%di %d\n" % (m, i, 1700000000000000000 + i)
+                    for m in MEASUREMENTS for i in range(10))
+    st, _, body = h.write(r.url, DB, lines, auth=("writer", "pw2"))
+    h.check_eq(st, 204, "points written as writer", body[:200])
+    for m in MEASUREMENTS:
+        b = bs["a1" if shard_of(["s1", "s2"], DB, m) == "s1" else "b1"]
+        h.wait_until(lambda: count(b, m) == 10, timeout=30)
+    r.config = cfg(["a1", "b1", "c1"])
+    r.restart()
+    moves = moving()
+    for args in (("--plan",), ("--apply",)):
+        rc, out, err = h.run_cli("reshard", *args, "--config", r.config_path, "--relay", r.url,
+                                 "--timeout", "30")
+        h.check_eq((rc, err.strip().splitlines()),
+                   (1, ["influx-wal reshard: relay %s answered 401 to /api/shards: %s (with "
+                        "[auth] its operator endpoints need a relay user with admin = true: give "
+                        "it in the URL, --relay http://USER:PASSWORD@HOST:PORT)" %
+                        (r.url, json.loads(h.request("GET", r.url + "/api/shards")[2])["error"])]),
+                   "reshard %s without credentials: one line, exit 1" % args[0])
+    h.check(not os.path.exists(r.config_path + ".reshard"), "nothing started without them")
+    with_admin = r.url.replace("http://", "http://admin:p@ss:w@")
+    rc, out, err = h.run_cli("reshard", "--apply", "--config", r.config_path, "--relay",
+                             with_admin, "--timeout", "60", timeout=200)
+    h.check_eq(rc, 0, "reshard --apply with the admin user in the relay's URL", err[-2000:])
+    h.check(out.splitlines()[-1].startswith("reshard done measurements=%d " % len(moves)),
+            "it moved every measurement the ring gives s3", out)
+    h.check("p@ss" not in out + err and "step=switch relay=%s " % r.url in err,
+            "the password is never printed", err[-1500:])
+    mv = re.search(r"step=moving relay=%s measurements=%d seq=(\d+)" % (re.escape(r.url),
+                                                                      len(moves)), err)
+    h.check(mv is not None and int(mv.group(1)) > 0 and err.index(mv.group(0)) <
+            err.index("step=copy"), "the relay was told the moving set before the copy",
+            err[-1500:])
+    st, _, body = h.request("GET", r.url + "/api/shards", headers=auth_headers("admin:p@ss:w"))
+    doc = json.loads(body)
+    h.check_eq((doc["shards"]["active"], doc["shards"]["moving"]), (["s1", "s2", "s3"], []),
+               "switched, nothing moving")
+    for m in moves:
+        old = bs["a1" if shard_of(["s1", "s2"], DB, m) == "s1" else "b1"]
+        h.check_eq((count(bs["c1"], m), count(old, m)), (10, 0),
+                   "%s moved to c1 and deleted from its old shard" % m)
+
+
+def test_plan_counts_every_rp():
+    """--plan's points are every retention policy's."""
+    bs = {n: h.Influxd(n).start() for n in ("a1", "b1", "c1")}
+
+    def cfg(names):
+        return {"backend": [{"name": b, "url": bs[b].url} for b in names],
+                "shard": [{"name": "s%d" % (i + 1), "backends": [b]} for i, b in enumerate(names)]}
+
+    r = h.Relay(config=cfg(["a1", "b1"])).start()
+    statement(r, "CREATE DATABASE %s" % DB)
+    statement(r, "CREATE RETENTION POLICY two ON %s DURATION 0s REPLICATION 1" % DB)
+    moves = moving()
+    m = moves[0]
+    lines = "".join("%s,host=h n=%di %d\n" % (m, i, 1700000000000000000 + i) for i in range(7))
+    st, _, body = h.write(r.url, DB, lines)
+    h.check_eq(st, 204, "7 points in the default policy", body[:200])
+    lines = "".join("%s,host=h n=%di,v=1 %d\n" % (m, i, 1700000000000000000 + i)
+                    for i in range(5))
+    st, _, body = h.write(r.url, DB, lines, rp="two")
+    h.check_eq(st, 204, "5 points (2 fields) in policy two", body[:200])
+    b = bs["a1" if shard_of(["s1", "s2"], DB, m) == "s1" else "b1"]
+    h.wait_until(lambda: count(b, m) == 7 and b.count(DB, m, rp="two") == 5, timeout=30)
+    r.config = cfg(["a1", "b1", "c1"])
+    r.restart()
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", r.config_path, "--relay", r.url)
+    h.check_eq(rc, 0, "reshard --plan", err)
+    line = [x for x in out.splitlines() if x.startswith("move db=%s measurement=%s " % (DB, m))]
+    h.check_eq(line, ["move db=%s measurement=%s from=%s to=s3 points=12" %
+                      (DB, m, shard_of(["s1", "s2"], DB, m))],
+               "the points of both retention policies")
+
+
 h.run([test_admin_auth, test_pending_shard_gets_no_keys, test_plan_and_apply, test_apply_killed_resumes,
-       test_two_relays_behind_haproxy])
+       test_two_relays_behind_haproxy, test_moving_refuses_deletes, test_reshard_apply_with_auth,
+       test_plan_counts_every_rp])
