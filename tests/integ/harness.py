@@ -1545,8 +1545,15 @@ def statement(url, q, db=None):
     """A logged statement (CREATE DATABASE, DROP MEASUREMENT...) through a relay's /query:
     checked answered, 200 (applied) or 202 (committed, not yet applied)."""
     params = [("q", q)] + ([("db", db)] if db else [])
-    st, _, body = request("POST", url + "/query", body=urllib.parse.urlencode(params).encode(),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    # Just after a start the relay may not have heard from any backend yet: its 503 "no backend
+    # is up" commits nothing and asks for a retry, which a client makes. Bounded.
+    deadline = time.time() + 20
+    while True:
+        st, _, body = request("POST", url + "/query", body=urllib.parse.urlencode(params).encode(),
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        if st != 503 or b"no backend is up" not in body or time.time() > deadline:
+            break
+        time.sleep(0.5)
     check(st in (200, 202), "%s through %s: %d" % (q, url, st), body[:200])
 
 
