@@ -19,8 +19,10 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK (64 * 1024)
 /* Answers queued to a client that does not read them: past this, its requests wait. */
@@ -744,6 +746,24 @@ void conn_release_after_wal(struct conn *c)
     c->waiting_wal = 0;
     if (c->closing && c->handles_open == 0)
         conn_free(c);
+}
+
+int conn_peer_gone(struct conn *c)
+{
+    if (c->closing)
+        return 1;
+    /* Reading is stopped while a request is handled, so a reset is found by asking the socket:
+     * a peek reports the pending error without taking any bytes a pipelining client sent. */
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return 0;
+    char probe;
+    ssize_t n = recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    log_debug("event=conn_peer_gone err=\"%s\"", strerror(errno));
+    conn_close(c);
+    return 1;
 }
 
 /* A new connection: accepted from 'server', or adopted from 'fd' when server is NULL; TLS on

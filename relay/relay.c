@@ -203,6 +203,8 @@ void relay_free(struct relay *r)
 {
     if (r == NULL)
         return;
+    /* A write's work holds its connection, so the loop cannot run dry before it is done. */
+    IWR_ASSERT(r->writes_working == 0);
     limits_free(&r->cfg_limits);
     shard_split_free(r->split);
     shard_active_free(r);
