@@ -2,9 +2,10 @@
  *
  * Owns every TCP handle and connection; loop thread only. A connection handles one request at
  * a time: once a request is complete the parser is paused and reading stops until its answer is
- * written (a write waits for its log commit), so pipelined requests are answered in order and a
- * slow commit pushes back on the client instead of piling up memory. Bytes read past the
- * request wait in 'pending'. One timer per connection bounds how long a request may take to
+ * written (a /write waits for its validation on the pool, then for its log commit), so
+ * pipelined requests are answered, and their records appended, in order, and a slow commit
+ * pushes back on the client instead of piling up memory. Bytes read past the request wait in
+ * 'pending'. One timer per connection bounds how long a request may take to
  * arrive (read timeout) and how long a kept-alive connection may sit idle.
  *
  * The transport is the only difference between plain and TLS connections: conn_send encrypts

@@ -1,5 +1,6 @@
 /* Internals shared by the files of relay/: the relay, its connections and requests, its
- * counters. Not for use outside relay/. Loop thread only. */
+ * counters. Not for use outside relay/. Loop thread only, except a /write's request buffers
+ * while its work runs on the pool (write.c). */
 #ifndef IWR_RELAY_INT_H
 #define IWR_RELAY_INT_H
 
