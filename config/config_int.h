@@ -38,6 +38,10 @@ extern const char *const cfg_name_rule;
 int cfg_precision_ok(const char *s);
 
 /* The lists in struct config. The push functions take the strings of what they are given. */
+/* The array 'list' of *n elements of 'size' bytes (NULL when empty), grown by one to hold a
+ * copy of 'item', which is then zeroed: the list owns what it pointed to. Returns the array
+ * (it may have moved); *n counts the new element. The typed push functions below use it. */
+void *cfg_push(void *list, size_t *n, void *item, size_t size);
 void cfg_udp_defaults(struct cfg_udp *u);
 void cfg_udp_deinit(struct cfg_udp *u);
 void cfg_listen_clear(struct config *c);

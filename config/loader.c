@@ -585,8 +585,7 @@ static int load_bucket(struct loader *ld, const struct toml_node *t)
         free(b.retention_policy);
         return rc;
     }
-    c->buckets = xrealloc(c->buckets, (c->n_buckets + 1) * sizeof(*c->buckets));
-    c->buckets[c->n_buckets++] = b;
+    c->buckets = cfg_push(c->buckets, &c->n_buckets, &b, sizeof(b));
     return 0;
 }
 

@@ -68,8 +68,7 @@ int cfg_load_peer(struct loader *ld, const struct toml_node *t)
         return rc;
     }
     struct config *c = ld->c;
-    c->peers = xrealloc(c->peers, (c->n_peers + 1) * sizeof(*c->peers));
-    c->peers[c->n_peers++] = p;
+    c->peers = cfg_push(c->peers, &c->n_peers, &p, sizeof(p));
     return 0;
 }
 

@@ -47,8 +47,7 @@ void cfg_shards_deinit(struct config *c)
 
 static void shard_push(struct config *c, struct cfg_shard *s)
 {
-    c->shards = xrealloc(c->shards, (c->n_shards + 1) * sizeof(*c->shards));
-    c->shards[c->n_shards++] = *s;
+    c->shards = cfg_push(c->shards, &c->n_shards, s, sizeof(*s));
 }
 
 /* A list of non-empty strings at 'v' into *out (replacing what was there). */

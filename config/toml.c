@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 
@@ -106,12 +107,11 @@ const char *toml_type_name(enum toml_type t)
 
 /* ---- the tree ---------------------------------------------------------------------------- */
 
+/* Compared before the keys themselves: a table holds up to TOML_MAX_KEYS keys, scanned often.
+ * Any hash serves; the project's one (common/hash.h), its low bits. */
 static uint32_t key_hash(const char *s)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: a table holds up to TOML_MAX_KEYS keys, scanned often */
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return (uint32_t)hash_fnv1a(HASH_FNV_OFFSET, s, strlen(s));
 }
 
 void toml_free(struct toml_node *n)

@@ -96,6 +96,23 @@ static int is_set(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
+/* A backend setting that must be greater than 0. */
+struct positive {
+    const char *key;
+    uint64_t v;
+};
+
+/* The error for the first of p[0, n) that is 0, else 0. */
+static int positive_check(const char *backend, const struct positive *p, size_t n, char *err,
+                          size_t err_cap)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].v == 0)
+            return cfg_fail(err, err_cap, "backend '%s': %s must be greater than 0", backend,
+                            p[i].key);
+    return 0;
+}
+
 static int validate_backend(const struct config *c, size_t i, char *err, size_t err_cap)
 {
     const struct replay_backend_opts *b = &c->backends[i];
@@ -110,32 +127,29 @@ static int validate_backend(const struct config *c, size_t i, char *err, size_t 
     if (why != NULL)
         return cfg_fail(err, err_cap, "backend '%s': url \"%.80s\" %s", b->name,
                         b->url ? b->url : "", why);
-    if (b->timeout_ms == 0)
-        return cfg_fail(err, err_cap, "backend '%s': timeout must be greater than 0", b->name);
-    if (b->connect_timeout_ms == 0)
-        return cfg_fail(err, err_cap, "backend '%s': connect-timeout must be greater than 0",
-                        b->name);
-    if (b->batch_max_bytes == 0)
-        return cfg_fail(err, err_cap, "backend '%s': batch-max-bytes must be greater than 0",
-                        b->name);
-    if (b->batch_max_points == 0)
-        return cfg_fail(err, err_cap, "backend '%s': batch-max-points must be greater than 0",
-                        b->name);
-    if (b->max_in_flight == 0)
-        return cfg_fail(err, err_cap, "backend '%s': max-in-flight must be greater than 0",
-                        b->name);
-    if (b->min_in_flight == 0)
-        return cfg_fail(err, err_cap, "backend '%s': min-in-flight must be greater than 0",
-                        b->name);
+    /* In this order: the first one wrong is the one named, the in-flight pair compared as
+     * soon as both are known to be set. */
+    const struct positive before[] = {
+        {"timeout", b->timeout_ms},
+        {"connect-timeout", b->connect_timeout_ms},
+        {"batch-max-bytes", b->batch_max_bytes},
+        {"batch-max-points", b->batch_max_points},
+        {"max-in-flight", b->max_in_flight},
+        {"min-in-flight", b->min_in_flight},
+    };
+    const struct positive after[] = {
+        {"batch-min-bytes", b->batch_min_bytes},
+        {"retry-max-delay", b->retry_max_delay_ms},
+    };
+    int rc = positive_check(b->name, before, NFIELDS(before), err, err_cap);
+    if (rc != 0)
+        return rc;
     if (b->min_in_flight > b->max_in_flight)
         return cfg_fail(err, err_cap, "backend '%s': min-in-flight (%zu) is above max-in-flight (%zu)",
                         b->name, b->min_in_flight, b->max_in_flight);
-    if (b->batch_min_bytes == 0)
-        return cfg_fail(err, err_cap, "backend '%s': batch-min-bytes must be greater than 0",
-                        b->name);
-    if (b->retry_max_delay_ms == 0)
-        return cfg_fail(err, err_cap, "backend '%s': retry-max-delay must be greater than 0",
-                        b->name);
+    rc = positive_check(b->name, after, NFIELDS(after), err, err_cap);
+    if (rc != 0)
+        return rc;
     if (b->start != REPLAY_START_LATEST && b->start != REPLAY_START_EARLIEST)
         return cfg_fail(err, err_cap, "backend '%s': start is neither latest nor earliest",
                         b->name);
@@ -173,6 +187,12 @@ static int validate_udp(const struct config *c, size_t i, char *err, size_t err_
     return 0;
 }
 
+/* Whether stream listener 's' listens on 'transport' ("tcp" or "udp"); no protocol: both. */
+static int stream_on(const struct cfg_stream *s, const char *transport)
+{
+    return s->protocol == NULL || strcmp(s->protocol, transport) == 0;
+}
+
 static int validate_stream(const struct config *c, size_t i, char *err, size_t err_cap)
 {
     const struct cfg_stream *s = &c->streams[i];
@@ -185,13 +205,11 @@ static int validate_stream(const struct config *c, size_t i, char *err, size_t e
         return cfg_fail(err, err_cap, "%s \"%.64s\": database must not be empty", kind,
                         s->listen);
     /* Two enabled listeners cannot share a port on the same transport. */
-    int tcp = s->protocol == NULL || strcmp(s->protocol, "tcp") == 0;
-    int udp = s->protocol == NULL || strcmp(s->protocol, "udp") == 0;
     for (size_t j = 0; s->enabled && j < i; j++) {
         const struct cfg_stream *o = &c->streams[j];
-        int otcp = o->protocol == NULL || strcmp(o->protocol, "tcp") == 0;
-        int oudp = o->protocol == NULL || strcmp(o->protocol, "udp") == 0;
-        if (o->enabled && strcmp(o->listen, s->listen) == 0 && ((tcp && otcp) || (udp && oudp)))
+        int tcp = stream_on(s, "tcp") && stream_on(o, "tcp");
+        int udp = stream_on(s, "udp") && stream_on(o, "udp");
+        if (o->enabled && strcmp(o->listen, s->listen) == 0 && (tcp || udp))
             return cfg_fail(err, err_cap, "%s.listen \"%.64s\" is given twice", kind, s->listen);
     }
     if (s->kind == CFG_GRAPHITE) {

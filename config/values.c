@@ -431,18 +431,23 @@ void cfg_backends_clear(struct config *c)
     c->n_backends = 0;
 }
 
+void *cfg_push(void *list, size_t *n, void *item, size_t size)
+{
+    char *a = xrealloc(list, (*n + 1) * size);
+    memcpy(a + *n * size, item, size);
+    memset(item, 0, size);
+    (*n)++;
+    return a;
+}
+
 void cfg_backend_push(struct config *c, struct replay_backend_opts *b)
 {
-    c->backends = xrealloc(c->backends, (c->n_backends + 1) * sizeof(*c->backends));
-    c->backends[c->n_backends++] = *b;
-    memset(b, 0, sizeof(*b));
+    c->backends = cfg_push(c->backends, &c->n_backends, b, sizeof(*b));
 }
 
 void cfg_udp_push(struct config *c, struct cfg_udp *u)
 {
-    c->udp = xrealloc(c->udp, (c->n_udp + 1) * sizeof(*c->udp));
-    c->udp[c->n_udp++] = *u;
-    memset(u, 0, sizeof(*u));
+    c->udp = cfg_push(c->udp, &c->n_udp, u, sizeof(*u));
 }
 
 void cfg_stream_deinit(struct cfg_stream *s)
@@ -463,9 +468,7 @@ void cfg_stream_deinit(struct cfg_stream *s)
 
 void cfg_stream_push(struct config *c, struct cfg_stream *s)
 {
-    c->streams = xrealloc(c->streams, (c->n_streams + 1) * sizeof(*c->streams));
-    c->streams[c->n_streams++] = *s;
-    memset(s, 0, sizeof(*s));
+    c->streams = cfg_push(c->streams, &c->n_streams, s, sizeof(*s));
 }
 
 void config_defaults(struct config *c)

@@ -123,8 +123,16 @@ static void rebuild_status_handle(struct conn *c, const char *backend)
     buf_deinit(&b);
 }
 
-/* The value of 'key' from the query string, else from an urlencoded body. */
-static int param(struct http_req *req, const char *q, size_t qlen, const char *key, struct buf *out)
+int admin_begin(struct conn *c, struct http_req *req, const char *what, const char **q,
+                size_t *qlen)
+{
+    *q = req_query(req, qlen);
+    /* Pausing a backend, moving a cursor or the ring, fencing: an operator's acts. */
+    return auth_require_admin(c, req, *q, *qlen, what);
+}
+
+int admin_param(const struct http_req *req, const char *q, size_t qlen, const char *key,
+                struct buf *out)
 {
     if (query_get(q, qlen, key, out) && out->len > 0)
         return 1;
@@ -134,29 +142,25 @@ static int param(struct http_req *req, const char *q, size_t qlen, const char *k
 void admin_rebuild_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
+    const char *q;
     size_t qlen;
-    const char *q = req_query(req, &qlen);
-    /* Pausing a backend or moving its cursor is an operator's act: with [auth], admin only. */
-    if (auth_require_admin(c, req, q, qlen, "the rebuild endpoints") != 0)
+    if (admin_begin(c, req, "the rebuild endpoints", &q, &qlen) != 0)
         return;
     struct buf backend, source;
     buf_init(&backend);
     buf_init(&source);
-    int have_backend = param(req, q, qlen, "backend", &backend);
-    const char *path = req->url.data;
-    size_t plen = req->path_len;
-    if (plen > 0 && path[plen - 1] == '/')
-        plen--;
+    int have_backend = admin_param(req, q, qlen, "backend", &backend);
     enum relay_rebuild_op op = RELAY_REBUILD_START;
-    if (plen == 12) { /* "/api/rebuild" */
+    if (req_path_is(req, "/api/rebuild")) {
         rebuild_status_handle(c, have_backend ? backend.data : NULL);
         goto out;
-    } else if (plen == 19 && memcmp(path, "/api/rebuild/finish", 19) == 0) {
+    } else if (req_path_is(req, "/api/rebuild/finish")) {
         op = RELAY_REBUILD_FINISH;
-    } else if (plen == 18 && memcmp(path, "/api/rebuild/abort", 18) == 0) {
+    } else if (req_path_is(req, "/api/rebuild/abort")) {
         op = RELAY_REBUILD_ABORT;
     }
-    if (!have_backend || (op == RELAY_REBUILD_START && !param(req, q, qlen, "from", &source))) {
+    if (!have_backend ||
+        (op == RELAY_REBUILD_START && !admin_param(req, q, qlen, "from", &source))) {
         static const char msg[] = "missing parameter: backend= (and from= to start)";
         http_respond_error(c, 400, msg, sizeof(msg) - 1);
         goto out;

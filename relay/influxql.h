@@ -76,12 +76,23 @@ struct iql_token {
     enum iql_tok tok;
     size_t off, len; /* bytes of the input */
     int kw;          /* for IQL_T_KEYWORD: internal keyword number (> 0); else 0 */
+    int regex_next;  /* a '/' after it (whitespace between) starts a regex (see above): the
+                      * next iql_scan's regex_ok when it is the previous token but whitespace */
 };
 
 /* Scan one token of s[0, len) starting at 'pos' (< len; at len it returns IQL_T_EOF with
  * len 0). 'regex_ok': a '/' here starts a regex (see above). Returns pos + t->len; every token
  * but EOF is at least one byte long. */
 size_t iql_scan(const char *s, size_t len, size_t pos, int regex_ok, struct iql_token *t);
+
+/* Whether token 't' of s is of kind 'kind' and spelled 'text' in any case. */
+int iql_token_is(const char *s, const struct iql_token *t, enum iql_tok kind, const char *text);
+
+/* The value of identifier token 't' of s appended to 'out': unquoted, escapes undone, and with
+ * 'lp_escape' in line protocol's escaped form (' ' and ',' after a backslash, as a series key
+ * has them). Returns 0 for a token that is not an identifier or one not mapped here (empty, a
+ * bare run glued to a quote, a newline or \n in the name); 'out' may then hold a part. */
+int iql_ident_value(const char *s, const struct iql_token *t, int lp_escape, struct buf *out);
 
 /* ---- statements ---- */
 

@@ -1,6 +1,7 @@
 /* InfluxQL's scanner as influxd 1.6.7's: the token at a position (identifiers, keywords,
  * strings, numbers, durations, regexes where the parser would ask for one, operators, comments),
- * iql_scan for the tests and the fuzz target, and the tokens of one statement up to its ';'.
+ * iql_scan for the tests, the fuzz target and the readers of a statement's shape (with a token's
+ * identifier value: iql_ident_value), and the tokens of one statement up to its ';'.
  * Pure: owns nothing beyond the token vector the caller passes in; any thread. */
 #include "relay/influxql_int.h"
 
@@ -338,7 +339,43 @@ size_t iql_scan(const char *s, size_t len, size_t pos, int regex_ok, struct iql_
     out->off = t.off;
     out->len = t.len;
     out->kw = t.tk == TK_KEYWORD ? t.kw : 0;
+    out->regex_next = regex_trigger(&t);
     return end;
+}
+
+int iql_token_is(const char *s, const struct iql_token *t, enum iql_tok kind, const char *text)
+{
+    size_t n = strlen(text);
+    return t->tok == kind && t->len == n && strncasecmp(s + t->off, text, n) == 0;
+}
+
+int iql_ident_value(const char *s, const struct iql_token *t, int lp_escape, struct buf *out)
+{
+    if (t->tok != IQL_T_IDENT)
+        return 0;
+    const char *p = s + t->off;
+    size_t n = t->len;
+    int quoted = n >= 2 && p[0] == '"' && p[n - 1] == '"';
+    if (quoted) {
+        p++;
+        n -= 2;
+    } else if (memchr(p, '"', n) != NULL) {
+        return 0; /* abc"def": influxd's value is the quoted part; not worth mapping */
+    }
+    for (size_t k = 0; k < n; k++) {
+        char ch = p[k];
+        if (quoted && ch == '\\' && k + 1 < n) {
+            ch = p[++k];
+            if (ch == 'n')
+                return 0;
+        }
+        if (ch == '\n')
+            return 0;
+        if (lp_escape && (ch == ' ' || ch == ','))
+            buf_append(out, "\\", 1);
+        buf_append(out, &ch, 1);
+    }
+    return n > 0;
 }
 
 

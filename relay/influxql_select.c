@@ -23,10 +23,7 @@ struct toks {
 
 static int is_tok(const struct toks *v, size_t i, enum iql_tok kind, const char *text)
 {
-    if (i >= v->n || v->t[i].tok != kind)
-        return 0;
-    size_t n = strlen(text);
-    return v->t[i].len == n && strncasecmp(v->q + v->t[i].off, text, n) == 0;
+    return i < v->n && iql_token_is(v->q, &v->t[i], kind, text);
 }
 
 static int is_kw(const struct toks *v, size_t i, const char *w)
@@ -45,23 +42,6 @@ static int is_word(const struct toks *v, size_t i, const char *w)
     return is_tok(v, i, IQL_T_IDENT, w);
 }
 
-/* Whether a '/' after token 't' starts a regex (influxql.h: after SELECT, FROM, BY, ',', '(',
- * '=', '!=', '=~', '!~' or '.'). */
-static int regex_after(const char *q, const struct iql_token *t)
-{
-    static const char *const words[] = {"SELECT", "FROM", "BY", ",",  "(",
-                                        ".",      "=",    "!=", "=~", "!~"};
-    static const enum iql_tok kinds[] = {IQL_T_KEYWORD, IQL_T_KEYWORD, IQL_T_KEYWORD, IQL_T_PUNCT,
-                                         IQL_T_PUNCT,   IQL_T_PUNCT,   IQL_T_OP,      IQL_T_OP,
-                                         IQL_T_OP,      IQL_T_OP};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        size_t n = strlen(words[i]);
-        if (t->tok == kinds[i] && t->len == n && strncasecmp(q + t->off, words[i], n) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* The tokens of q[0, len) but whitespace and comments; IWR_EPARSE on a bad token or a ';'. */
 static int tokenize(const char *q, size_t len, struct toks *v)
 {
@@ -71,7 +51,7 @@ static int tokenize(const char *q, size_t len, struct toks *v)
     v->t = NULL;
     v->n = 0;
     for (size_t at = 0; at < len;) {
-        at = iql_scan(q, len, at, regex_after(q, &prev), &t);
+        at = iql_scan(q, len, at, prev.regex_next, &t);
         if (t.tok == IQL_T_WS)
             continue;
         prev = t;
@@ -97,36 +77,11 @@ static int tokenize(const char *q, size_t len, struct toks *v)
     return 0;
 }
 
-/* The value of identifier token i appended to 'out': unquoted, and with 'lp' in line
- * protocol's escaped form (' ' and ',' after a backslash). 0 for one not mapped here (a bare
- * run glued to a quote, a newline or \n in the name). */
+/* The value of identifier token i appended to 'out' (iql_ident_value; 'lp': escaped as line
+ * protocol's); 0 for one not mapped. */
 static int ident_value(const struct toks *v, size_t i, struct buf *out, int lp)
 {
-    if (i >= v->n || v->t[i].tok != IQL_T_IDENT)
-        return 0;
-    const char *p = v->q + v->t[i].off;
-    size_t n = v->t[i].len;
-    int quoted = n >= 2 && p[0] == '"' && p[n - 1] == '"';
-    if (quoted) {
-        p++;
-        n -= 2;
-    } else if (memchr(p, '"', n) != NULL) {
-        return 0;
-    }
-    for (size_t k = 0; k < n; k++) {
-        char ch = p[k];
-        if (quoted && ch == '\\' && k + 1 < n) {
-            ch = p[++k];
-            if (ch == 'n')
-                return 0;
-        }
-        if (ch == '\n')
-            return 0;
-        if (lp && (ch == ' ' || ch == ','))
-            buf_append(out, "\\", 1);
-        buf_append(out, &ch, 1);
-    }
-    return n > 0;
+    return i < v->n && iql_ident_value(v->q, &v->t[i], lp, out);
 }
 
 /* The index of the ')' closing the '(' at i, or v->n. */

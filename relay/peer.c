@@ -116,9 +116,9 @@ out:
 
 void peer_handle(struct conn *c, struct http_req *req)
 {
+    const char *q;
     size_t qlen;
-    const char *q = req_query(req, &qlen);
-    if (auth_require_admin(c, req, q, qlen, "the peer endpoints") != 0)
+    if (admin_begin(c, req, "the peer endpoints", &q, &qlen) != 0)
         return;
     if (req->method == HTTP_POST)
         fence_handle(c, req, q, qlen);

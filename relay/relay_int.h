@@ -184,6 +184,8 @@ void relay_route(struct conn *c, struct http_req *req);
 int query_get(const char *q, size_t qlen, const char *key, struct buf *out);
 /* The query string of 'req', after its '?' (empty when there is none), its length in *qlen. */
 const char *req_query(const struct http_req *req, size_t *qlen);
+/* Whether the path of 'req' is 'p', or 'p' and a '/' (tolerated, as InfluxDB's router does). */
+int req_path_is(const struct http_req *req, const char *p);
 
 /* write.c */
 /* POST /write and 1.8's /api/v2/write: checks on the loop, then inflating, validating and
@@ -275,13 +277,21 @@ int query_backend_for_read(struct relay *r, struct relay_backend_view **st);
 
 /* admin.c: POST /api/rebuild/{start,finish,abort}?backend=..[&from=..], GET /api/rebuild. */
 void admin_rebuild_handle(struct conn *c, struct http_req *req);
+/* What every operator endpoint (rebuild, shards, peer) starts with: the URL's query string
+ * into *q, *qlen (borrowed from 'req'), then, with [auth], an admin user only
+ * (auth_require_admin; 'what' names the endpoints in its 403). 0 to go on, -1 once answered. */
+int admin_begin(struct conn *c, struct http_req *req, const char *what, const char **q,
+                size_t *qlen);
+/* The value of 'key' from the query string q[0, qlen), else from an urlencoded body, into 'out':
+ * 1 when one of them has it not empty, else 0. */
+int admin_param(const struct http_req *req, const char *q, size_t qlen, const char *key,
+                struct buf *out);
 /* shard_active.c: the active shards, kept in the log's state under SHARD_ACTIVE_STATE
  * (relay/shard_split.h).
  * shard_active_start reads it (or makes the configured shards active on the first start) and
  * builds r->split over the active ones: 0, IWR_ECONFLICT (the log names a shard the config
  * lacks), IWR_ECORRUPT (an unreadable state); both logged. shard_active_json appends
- * "shards":{...} (nothing * builds r->split over the active ones: 0, IWR_EINVAL (the log names a shard the config lacks),
- * without shards). admin_shards_handle: GET /api/shards, POST /api/shards/activate and
+ * "shards":{...} (nothing without shards). admin_shards_handle: GET /api/shards, POST /api/shards/activate and
  * /api/shards/drop. */
 int shard_active_start(struct relay *r, const struct relay_options *cfg);
 void shard_active_free(struct relay *r);

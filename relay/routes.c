@@ -85,7 +85,7 @@ static void ping_handle(struct conn *c, struct http_req *req)
     }
 }
 
-static int path_is(const struct http_req *req, const char *p)
+int req_path_is(const struct http_req *req, const char *p)
 {
     size_t n = strlen(p);
     if (req->path_len == n && memcmp(req->url.data, p, n) == 0)
@@ -107,13 +107,13 @@ void relay_route(struct conn *c, struct http_req *req)
 {
     int get = req->method == HTTP_GET, head = req->method == HTTP_HEAD;
     int post = req->method == HTTP_POST;
-    if (path_is(req, "/write")) {
+    if (req_path_is(req, "/write")) {
         req->ep = EP_WRITE;
         if (post)
             write_handle(c, req, 0);
         else
             method_not_allowed(c, "POST");
-    } else if (path_is(req, "/api/v2/write")) {
+    } else if (req_path_is(req, "/api/v2/write")) {
         req->ep = EP_WRITE_V2;
         struct buf org;
         buf_init(&org);
@@ -129,68 +129,68 @@ void relay_route(struct conn *c, struct http_req *req)
             write_v2_org_handle(c, req);
         else
             write_handle(c, req, 1);
-    } else if (path_is(req, "/api/v3/write_lp")) {
+    } else if (req_path_is(req, "/api/v3/write_lp")) {
         req->ep = EP_WRITE_V3;
         if (post)
             write_v3_handle(c, req);
         else
             method_not_allowed(c, "POST");
-    } else if (path_is(req, "/api/v1/prom/write")) {
+    } else if (req_path_is(req, "/api/v1/prom/write")) {
         req->ep = EP_PROM_WRITE;
         if (post)
             promwrite_handle(c, req);
         else
             method_not_allowed(c, "POST");
-    } else if (path_is(req, "/ping")) {
+    } else if (req_path_is(req, "/ping")) {
         req->ep = EP_PING;
         if (get || head)
             ping_handle(c, req);
         else
             method_not_allowed(c, "GET, HEAD");
-    } else if (path_is(req, "/health") || (req->path_len > 16 &&
+    } else if (req_path_is(req, "/health") || (req->path_len > 16 &&
                                            memcmp(req->url.data, "/health/backend/", 16) == 0)) {
         req->ep = EP_HEALTH;
         if (get || head)
             health_handle(c, req);
         else
             method_not_allowed(c, "GET, HEAD");
-    } else if (path_is(req, "/query")) {
+    } else if (req_path_is(req, "/query")) {
         req->ep = EP_QUERY;
         if (get || post)
             query_handle(c, req);
         else
             method_not_allowed(c, "GET, POST");
-    } else if (path_is(req, "/metrics")) {
+    } else if (req_path_is(req, "/metrics")) {
         req->ep = EP_METRICS;
         if (get || head)
             metrics_handle(c, req);
         else
             method_not_allowed(c, "GET, HEAD");
-    } else if (path_is(req, "/") || path_is(req, "/status") || path_is(req, "/status.json")) {
+    } else if (req_path_is(req, "/") || req_path_is(req, "/status") || req_path_is(req, "/status.json")) {
         req->ep = EP_STATUS;
         if (get || head)
-            status_handle(c, req, path_is(req, "/status.json"));
+            status_handle(c, req, req_path_is(req, "/status.json"));
         else
             method_not_allowed(c, "GET, HEAD");
-    } else if (path_is(req, "/api/rebuild") || path_is(req, "/api/rebuild/start") ||
-               path_is(req, "/api/rebuild/finish") || path_is(req, "/api/rebuild/abort")) {
+    } else if (req_path_is(req, "/api/rebuild") || req_path_is(req, "/api/rebuild/start") ||
+               req_path_is(req, "/api/rebuild/finish") || req_path_is(req, "/api/rebuild/abort")) {
         req->ep = EP_OTHER; /* counted with the others in /metrics */
-        int status_only = path_is(req, "/api/rebuild");
+        int status_only = req_path_is(req, "/api/rebuild");
         if (status_only ? get || head : post)
             admin_rebuild_handle(c, req);
         else
             method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
-    } else if (path_is(req, "/api/shards") || path_is(req, "/api/shards/activate") ||
-               path_is(req, "/api/shards/drop")) {
+    } else if (req_path_is(req, "/api/shards") || req_path_is(req, "/api/shards/activate") ||
+               req_path_is(req, "/api/shards/drop")) {
         req->ep = EP_OTHER;
-        int status_only = path_is(req, "/api/shards");
+        int status_only = req_path_is(req, "/api/shards");
         if (status_only ? get || head : post)
             admin_shards_handle(c, req);
         else
             method_not_allowed(c, status_only ? "GET, HEAD" : "POST");
-    } else if (path_is(req, "/api/peer/status") || path_is(req, "/api/peer/fence")) {
+    } else if (req_path_is(req, "/api/peer/status") || req_path_is(req, "/api/peer/fence")) {
         req->ep = EP_OTHER;
-        int status_only = path_is(req, "/api/peer/status");
+        int status_only = req_path_is(req, "/api/peer/status");
         if (status_only ? get || head : post)
             peer_handle(c, req);
         else

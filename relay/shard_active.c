@@ -487,29 +487,18 @@ static void drop(struct conn *c, const struct buf *shard, const struct buf *db, 
     buf_deinit(&q);
 }
 
-static int param(struct http_req *req, const char *q, size_t qlen, const char *key, struct buf *out)
-{
-    if (query_get(q, qlen, key, out) && out->len > 0)
-        return 1;
-    return req->body.len > 0 && query_get(req->body.data, req->body.len, key, out) && out->len > 0;
-}
-
 void admin_shards_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
+    const char *q;
     size_t qlen;
-    const char *q = req_query(req, &qlen);
-    if (auth_require_admin(c, req, q, qlen, "the shards endpoints") != 0)
+    if (admin_begin(c, req, "the shards endpoints", &q, &qlen) != 0)
         return;
     if (r->active == NULL) {
         answer_error(c, 404, "this relay has no [[shard]]");
         return;
     }
-    const char *path = req->url.data;
-    size_t plen = req->path_len;
-    if (plen > 0 && path[plen - 1] == '/')
-        plen--;
-    if (plen == 11) { /* "/api/shards" */
+    if (req_path_is(req, "/api/shards")) {
         answer_state(c, 1);
         return;
     }
@@ -517,16 +506,16 @@ void admin_shards_handle(struct conn *c, struct http_req *req)
     buf_init(&a);
     buf_init(&b);
     buf_init(&m);
-    if (plen == 20 && memcmp(path, "/api/shards/activate", 20) == 0) {
-        if (!param(req, q, qlen, "shards", &a))
+    if (req_path_is(req, "/api/shards/activate")) {
+        if (!admin_param(req, q, qlen, "shards", &a))
             answer_error(c, 400, "missing parameter: shards=NAME,NAME");
         else if (r->wal == NULL)
             answer_error(c, 503, "no log");
         else
             activate(c, &a);
     } else {
-        if (!param(req, q, qlen, "shard", &a) || !param(req, q, qlen, "db", &b) ||
-            !param(req, q, qlen, "measurement", &m))
+        if (!admin_param(req, q, qlen, "shard", &a) || !admin_param(req, q, qlen, "db", &b) ||
+            !admin_param(req, q, qlen, "measurement", &m))
             answer_error(c, 400, "missing parameter: shard=, db= and measurement=");
         else if (r->wal == NULL)
             answer_error(c, 503, "no log");

@@ -1,8 +1,9 @@
 /* The merge of several shards' answers to one read (see relay/shard_merge.h): which SHOW
- * statements merge exactly, the plan for a SELECT, and the merge itself over jansson: a SHOW's
- * series made one and their values sorted; a SELECT's series grouped by name, tags and
- * columns, their rows merged in time order or combined bucket by bucket, and the series in
- * influxd's order (name, then tags). Pure; owns nothing past a call. */
+ * statements merge exactly, the plan for a SELECT, and the merge itself over jansson: the
+ * series of every shard grouped by name, tags and columns (one sort, merge_groups) and put in
+ * influxd's order (name, then tags); a SHOW's groups made one with their values sorted and
+ * unique, a SELECT's with their rows merged in time order or combined bucket by bucket. Pure;
+ * owns nothing past a call. */
 #include "relay/shard_merge.h"
 
 #include "relay/influxql.h"
@@ -19,8 +20,7 @@
 
 static int word_is(const char *q, const struct iql_token *t, const char *w)
 {
-    size_t n = strlen(w);
-    return t->tok == IQL_T_KEYWORD && t->len == n && strncasecmp(q + t->off, w, n) == 0;
+    return iql_token_is(q, t, IQL_T_KEYWORD, w);
 }
 
 /* One statement (no ';'): SHOW, one of the merged kinds, and none of the words that page or
@@ -78,6 +78,16 @@ int shard_merge_mergeable(const char *q, size_t len)
     return ok && any;
 }
 
+/* obj[key] = arr when arr has an entry (influxd leaves empty "values" and "series" out);
+ * takes 'arr'. */
+static void set_nonempty(json_t *obj, const char *key, json_t *arr)
+{
+    if (json_array_size(arr) > 0)
+        json_object_set_new(obj, key, arr);
+    else
+        json_decref(arr);
+}
+
 struct row {
     char *text; /* the value's compact JSON */
     json_t *v;  /* borrowed from its answer */
@@ -88,24 +98,36 @@ static int row_cmp(const void *a, const void *b)
     return strcmp(((const struct row *)a)->text, ((const struct row *)b)->text);
 }
 
-/* The values of 'series' (an array of series objects, same name, tags and columns: the first
- * is copied) made one series, sorted and unique. */
-static json_t *merge_one(json_t **same, size_t n)
+/* Every row ("values" entry) of the series same[0, n), in their order, their number in *k; the
+ * rows are borrowed from the series, the array is the caller's to free. */
+static json_t **rows_of(json_t **same, size_t n, size_t *k)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += json_array_size(json_object_get(same[i], "values"));
-    struct row *rows = xcalloc(total > 0 ? total : 1, sizeof(*rows));
-    size_t k = 0;
+    json_t **rows = xcalloc(total > 0 ? total : 1, sizeof(*rows));
+    *k = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *vals = json_object_get(same[i], "values");
-        for (size_t j = 0; j < json_array_size(vals); j++) {
-            rows[k].v = json_array_get(vals, j);
-            rows[k].text = json_dumps(rows[k].v, JSON_COMPACT | JSON_ENCODE_ANY);
-            IWR_ASSERT(rows[k].text != NULL); /* only fails out of memory */
-            k++;
-        }
+        for (size_t j = 0; j < json_array_size(vals); j++)
+            rows[(*k)++] = json_array_get(vals, j);
     }
+    return rows;
+}
+
+/* The values of 'series' (an array of series objects, same name, tags and columns: the first
+ * is copied) made one series, sorted and unique. */
+static json_t *merge_one(json_t **same, size_t n)
+{
+    size_t k;
+    json_t **all = rows_of(same, n, &k);
+    struct row *rows = xcalloc(k > 0 ? k : 1, sizeof(*rows));
+    for (size_t i = 0; i < k; i++) {
+        rows[i].v = all[i];
+        rows[i].text = json_dumps(rows[i].v, JSON_COMPACT | JSON_ENCODE_ANY);
+        IWR_ASSERT(rows[i].text != NULL); /* only fails out of memory */
+    }
+    free(all);
     qsort(rows, k, sizeof(*rows), row_cmp);
     json_t *out = json_deep_copy(same[0]);
     json_t *vals = json_array();
@@ -116,22 +138,8 @@ static json_t *merge_one(json_t **same, size_t n)
     for (size_t i = 0; i < k; i++)
         free(rows[i].text);
     free(rows);
-    if (json_array_size(vals) > 0)
-        json_object_set_new(out, "values", vals);
-    else
-        json_decref(vals);
+    set_nonempty(out, "values", vals);
     return out;
-}
-
-static int same_series(json_t *a, json_t *b)
-{
-    static const char *const keys[] = {"name", "tags", "columns"};
-    for (size_t i = 0; i < 3; i++) {
-        json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
-        if ((x == NULL) != (y == NULL) || (x != NULL && !json_equal(x, y)))
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- the plan for a SELECT ------------------------------------------------------------------ */
@@ -300,26 +308,31 @@ static int row_time(json_t *row, int64_t *t)
     return 0;
 }
 
+/* The keys of object 'obj' (none for anything else) in byte order, their number in *n; the
+ * keys are borrowed from 'obj', the array is the caller's to free. */
+static const char **sorted_keys(json_t *obj, size_t *n)
+{
+    size_t k = 0;
+    *n = json_object_size(obj);
+    const char **keys = xcalloc(*n > 0 ? *n : 1, sizeof(*keys));
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        (void)val;
+        keys[k++] = key;
+    }
+    qsort(keys, *n, sizeof(*keys), name_cmp);
+    return keys;
+}
+
 /* influxd's tag set identity: the keys in order, each ended by a 0 byte, then the values
  * joined by 0 bytes (the bytes it sorts series by). */
 static void tags_id(json_t *series, struct buf *out)
 {
     json_t *tags = json_object_get(series, "tags");
-    size_t n = json_object_size(tags), k = 0;
-    const char **keys = xcalloc(n > 0 ? n : 1, sizeof(*keys));
-    const char *key;
-    json_t *val;
-    json_object_foreach(tags, key, val)
-    {
-        (void)val;
-        keys[k++] = key;
-    }
-    for (size_t i = 1; i < n; i++) /* few keys: insertion sort */
-        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
-            const char *x = keys[j];
-            keys[j] = keys[j - 1];
-            keys[j - 1] = x;
-        }
+    size_t n;
+    const char **keys = sorted_keys(tags, &n);
     for (size_t i = 0; i < n; i++)
         buf_append(out, keys[i], strlen(keys[i]) + 1);
     for (size_t i = 0; i < n; i++) {
@@ -332,11 +345,13 @@ static void tags_id(json_t *series, struct buf *out)
 }
 
 /* A series with what it is sorted and grouped by: name, then tag set identity, then columns
- * (their compact JSON), then arrival (shard order). */
+ * (their compact JSON), then 'exact', then arrival (shard order). */
 struct ordered {
     json_t *series;
     struct buf id;
     char *cols;
+    char *exact; /* name, tags and columns as they are (compact, keys sorted): equal exactly
+                  * when json_equal finds them so, which the readings above need not be */
     size_t at;
 };
 
@@ -352,7 +367,8 @@ static int ordered_cmp_key(const struct ordered *x, const struct ordered *y)
         return c;
     if (x->id.len != y->id.len)
         return x->id.len < y->id.len ? -1 : 1;
-    return strcmp(x->cols, y->cols);
+    c = strcmp(x->cols, y->cols);
+    return c != 0 ? c : strcmp(x->exact, y->exact);
 }
 
 static int ordered_cmp(const void *a, const void *b)
@@ -377,16 +393,8 @@ static void widen_columns(json_t **all, size_t n, json_t *owned)
             if (json_is_string(json_array_get(cols, c)))
                 json_object_set_new(set, json_string_value(json_array_get(cols, c)), json_true());
     }
-    size_t nc = json_object_size(set), k = 0;
-    const char **names = xcalloc(nc > 0 ? nc : 1, sizeof(*names));
-    const char *key;
-    json_t *val;
-    json_object_foreach(set, key, val)
-    {
-        (void)val;
-        names[k++] = key;
-    }
-    qsort(names, nc, sizeof(*names), name_cmp);
+    size_t nc;
+    const char **names = sorted_keys(set, &nc);
     json_t *cols = json_array();
     json_array_append_new(cols, json_string("time"));
     for (size_t c = 0; c < nc; c++)
@@ -553,25 +561,23 @@ static void combine(const struct shard_merge_plan *p, struct prow *rows, size_t 
 static json_t *merge_rows(const struct shard_merge_plan *p, json_t **same, size_t n,
                           struct buf *err)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += json_array_size(json_object_get(same[i], "values"));
-    struct prow *rows = xcalloc(total > 0 ? total : 1, sizeof(*rows));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *vals = json_object_get(same[i], "values");
-        for (size_t j = 0; j < json_array_size(vals); j++, k++) {
-            rows[k].row = json_array_get(vals, j);
-            rows[k].order = k;
-            rows[k].desc = p->desc;
-            if (!json_is_array(rows[k].row) || row_time(rows[k].row, &rows[k].t) != 0) {
-                buf_printf(err, "a row of series %s has no time the relay can read",
-                           str_of(json_object_get(same[i], "name")));
-                free(rows);
-                return NULL;
-            }
+    size_t k;
+    json_t **all = rows_of(same, n, &k);
+    struct prow *rows = xcalloc(k > 0 ? k : 1, sizeof(*rows));
+    for (size_t i = 0; i < k; i++) {
+        rows[i].row = all[i];
+        rows[i].order = i;
+        rows[i].desc = p->desc;
+        if (!json_is_array(rows[i].row) || row_time(rows[i].row, &rows[i].t) != 0) {
+            /* every series of a group has the same name */
+            buf_printf(err, "a row of series %s has no time the relay can read",
+                       str_of(json_object_get(same[0], "name")));
+            free(all);
+            free(rows);
+            return NULL;
         }
     }
+    free(all);
     qsort(rows, k, sizeof(*rows), prow_cmp);
     json_t *vals = json_array();
     if (p->kind != SHARD_MERGE_BUCKETS) {
@@ -595,54 +601,86 @@ static json_t *merge_rows(const struct shard_merge_plan *p, json_t **same, size_
         vals = cut;
     }
     json_t *out = json_copy(same[0]);
-    if (json_array_size(vals) > 0)
-        json_object_set_new(out, "values", vals);
-    else
-        json_decref(vals);
+    set_nonempty(out, "values", vals);
     return out;
 }
 
-/* The SELECT result 'i' of every answer (series of every shard in 'all'), merged by plan 'p'
- * into 'out' (a copy of the first answer's result without its series). 0, or -1 with 'err'. */
-static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n_all, json_t *out,
-                        struct buf *err)
+/* A JSON value's compact text, keys sorted ("" for none). Caller frees. */
+static char *text_of(json_t *v)
 {
-    json_t *owned = json_array(); /* widened copies, freed at the end */
-    if (p->widen_tags)
-        widen_tags(all, n_all, owned);
-    if (p->widen_columns)
-        widen_columns(all, n_all, owned);
-    /* Sorted by name, tags, columns and arrival, the series to be made one are neighbours,
-     * in shard order, and the groups come out in influxd's order. */
-    struct ordered *ord = xcalloc(n_all > 0 ? n_all : 1, sizeof(*ord));
-    for (size_t i = 0; i < n_all; i++) {
+    char *t = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    return t != NULL ? t : xstrdup("");
+}
+
+/* The series all[0, n) (every shard's, in shard order) grouped by name, tags and columns, each
+ * group made one (SHOW: plan NULL, values sorted and unique; SELECT: by plan 'p'), into a new
+ * array in influxd's order: by name, then tags, then columns. NULL with 'err' set when a
+ * SELECT's rows cannot be merged. */
+static json_t *merge_groups(const struct shard_merge_plan *p, json_t **all, size_t n,
+                            struct buf *err)
+{
+    /* Sorted by name, tags, columns and arrival, the series to be made one are neighbours, in
+     * shard order: n log n, where comparing every pair was n squared. */
+    struct ordered *ord = xcalloc(n > 0 ? n : 1, sizeof(*ord));
+    json_t *key = json_object();
+    for (size_t i = 0; i < n; i++) {
         ord[i].series = all[i];
         ord[i].at = i;
         buf_init(&ord[i].id);
         tags_id(all[i], &ord[i].id);
         json_t *cols = json_object_get(all[i], "columns");
-        ord[i].cols = cols != NULL ? json_dumps(cols, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        if (ord[i].cols == NULL)
-            ord[i].cols = xstrdup("");
+        ord[i].cols = cols != NULL ? text_of(cols) : xstrdup("");
+        json_object_clear(key);
+        static const char *const parts[] = {"name", "tags", "columns"};
+        for (size_t k = 0; k < 3; k++)
+            if (json_object_get(all[i], parts[k]) != NULL)
+                json_object_set(key, parts[k], json_object_get(all[i], parts[k]));
+        ord[i].exact = text_of(key);
     }
-    qsort(ord, n_all, sizeof(*ord), ordered_cmp);
-    json_t **same = xcalloc(n_all > 0 ? n_all : 1, sizeof(*same));
+    json_decref(key);
+    qsort(ord, n, sizeof(*ord), ordered_cmp);
+    json_t **same = xcalloc(n > 0 ? n : 1, sizeof(*same));
     json_t *merged = json_array();
-    int rc = 0;
-    for (size_t a = 0; a < n_all && rc == 0;) {
+    for (size_t a = 0; a < n && merged != NULL;) {
         size_t b = a + 1;
-        while (b < n_all && ordered_cmp_key(&ord[a], &ord[b]) == 0)
+        while (b < n && ordered_cmp_key(&ord[a], &ord[b]) == 0)
             b++;
         for (size_t k = a; k < b; k++)
             same[k - a] = ord[k].series;
-        json_t *one = b - a == 1 ? json_incref(same[0]) : merge_rows(p, same, b - a, err);
-        if (one == NULL)
-            rc = -1;
-        else
+        json_t *one = p == NULL    ? merge_one(same, b - a)
+                      : b - a == 1 ? json_incref(same[0])
+                                   : merge_rows(p, same, b - a, err);
+        if (one == NULL) {
+            json_decref(merged);
+            merged = NULL;
+        } else {
             json_array_append_new(merged, one);
+        }
         a = b;
     }
-    if (p->desc) { /* series in reverse order too */
+    for (size_t i = 0; i < n; i++) {
+        buf_deinit(&ord[i].id);
+        free(ord[i].cols);
+        free(ord[i].exact);
+    }
+    free(ord);
+    free(same);
+    return merged;
+}
+
+/* The series of every shard's result (in 'all') merged, as a SHOW's (plan NULL) or by SELECT
+ * plan 'p', into 'out' (a copy of the first answer's result without its series). 0, or -1 with
+ * 'err'. */
+static int merge_series(const struct shard_merge_plan *p, json_t **all, size_t n_all, json_t *out,
+                        struct buf *err)
+{
+    json_t *owned = json_array(); /* widened copies, freed at the end */
+    if (p != NULL && p->widen_tags)
+        widen_tags(all, n_all, owned);
+    if (p != NULL && p->widen_columns)
+        widen_columns(all, n_all, owned);
+    json_t *merged = merge_groups(p, all, n_all, err);
+    if (merged != NULL && p != NULL && p->desc) { /* series in reverse order too */
         size_t ns = json_array_size(merged);
         json_t *rev = json_array();
         for (size_t i = ns; i > 0; i--)
@@ -650,16 +688,8 @@ static int merge_select(const struct shard_merge_plan *p, json_t **all, size_t n
         json_decref(merged);
         merged = rev;
     }
-    for (size_t i = 0; i < n_all; i++) {
-        buf_deinit(&ord[i].id);
-        free(ord[i].cols);
-    }
-    free(ord);
-    free(same);
-    if (rc == 0 && json_array_size(merged) > 0)
-        json_object_set_new(out, "series", merged);
-    else
-        json_decref(merged);
+    int rc = merged != NULL ? 0 : -1;
+    set_nonempty(out, "series", merged);
     json_decref(owned);
     return rc;
 }
@@ -697,37 +727,12 @@ static json_t *merge_result(json_t **docs, size_t n, size_t i, const struct shar
         free(all);
         return out;
     }
-    if (p != NULL && p->kind != SHARD_MERGE_SHOW) {
-        int rc = merge_select(p, all, n_all, out, err);
-        free(all);
-        if (rc != 0) {
-            json_decref(out);
-            return NULL;
-        }
-        return out;
-    }
-    json_t *merged = json_array();
-    json_t **same = xcalloc(n_all > 0 ? n_all : 1, sizeof(*same));
-    char *used = xcalloc(n_all > 0 ? n_all : 1, 1);
-    for (size_t a = 0; a < n_all; a++) {
-        if (used[a])
-            continue;
-        size_t k = 0;
-        for (size_t b = a; b < n_all; b++) {
-            if (!used[b] && same_series(all[a], all[b])) {
-                used[b] = 1;
-                same[k++] = all[b];
-            }
-        }
-        json_array_append_new(merged, merge_one(same, k));
-    }
-    free(used);
-    free(same);
+    int rc = merge_series(p != NULL && p->kind != SHARD_MERGE_SHOW ? p : NULL, all, n_all, out, err);
     free(all);
-    if (json_array_size(merged) > 0)
-        json_object_set_new(out, "series", merged);
-    else
-        json_decref(merged);
+    if (rc != 0) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 

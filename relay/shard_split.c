@@ -198,64 +198,13 @@ int shard_split_statement_measurement(const char *q, size_t len, struct buf *m)
     return 1;
 }
 
-static int tok_is(const char *q, const struct iql_token *t, enum iql_tok kind, const char *text)
-{
-    size_t n = strlen(text);
-    return t->tok == kind && t->len == n && strncasecmp(q + t->off, text, n) == 0;
-}
-
-/* Whether a '/' after token 't' starts a regex (influxql.h: after SELECT, FROM, BY, ',', '(',
- * '=', '!=', '=~', '!~' or '.'). */
-static int regex_after(const char *q, const struct iql_token *t)
-{
-    static const char *const kws[] = {"SELECT", "FROM", "BY"};
-    static const char *const puncts[] = {",", "(", "."};
-    static const char *const ops[] = {"=", "!=", "=~", "!~"};
-    for (size_t i = 0; i < 3; i++)
-        if (tok_is(q, t, IQL_T_KEYWORD, kws[i]) || tok_is(q, t, IQL_T_PUNCT, puncts[i]))
-            return 1;
-    for (size_t i = 0; i < 4; i++)
-        if (tok_is(q, t, IQL_T_OP, ops[i]))
-            return 1;
-    return 0;
-}
-
-/* The value of identifier token 't' in line protocol's escaped form, appended to 'm'; 0 for one
- * we do not map (a bare run glued to a quote, a newline in the name). */
-static int ident_measurement(const char *q, const struct iql_token *t, struct buf *m)
-{
-    const char *p = q + t->off;
-    size_t n = t->len;
-    int quoted = n >= 2 && p[0] == '"' && p[n - 1] == '"';
-    if (quoted) {
-        p++;
-        n -= 2;
-    } else if (memchr(p, '"', n) != NULL) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (quoted && ch == '\\' && i + 1 < n) {
-            ch = p[++i];
-            if (ch == 'n')
-                return 0;
-        }
-        if (ch == '\n')
-            return 0;
-        if (ch == ' ' || ch == ',')
-            buf_append(m, "\\", 1);
-        buf_append(m, &ch, 1);
-    }
-    return n > 0;
-}
-
 int shard_split_read_measurement(const char *q, size_t len, struct buf *m)
 {
     m->len = 0;
     struct iql_token t, prev = {.tok = IQL_T_EOF};
     int depth = 0, froms = 0, after_from = 0, named = 0;
     for (size_t at = 0; at < len;) {
-        at = iql_scan(q, len, at, regex_after(q, &prev), &t);
+        at = iql_scan(q, len, at, prev.regex_next, &t);
         if (t.tok == IQL_T_WS)
             continue;
         switch (t.tok) {
@@ -270,22 +219,22 @@ int shard_split_read_measurement(const char *q, size_t len, struct buf *m)
         }
         if (after_from) { /* the token right after the top-level FROM */
             after_from = 0;
-            if (t.tok != IQL_T_IDENT || !ident_measurement(q, &t, m))
+            if (!iql_ident_value(q, &t, 1, m))
                 return 0;
             named = 1;
         } else if (named == 1) { /* the token after the name: no '.', no second source */
             named = 2;
-            if (tok_is(q, &t, IQL_T_PUNCT, ".") || tok_is(q, &t, IQL_T_PUNCT, ","))
+            if (iql_token_is(q, &t, IQL_T_PUNCT, ".") || iql_token_is(q, &t, IQL_T_PUNCT, ","))
                 return 0;
         }
-        if (tok_is(q, &t, IQL_T_PUNCT, "(")) {
+        if (iql_token_is(q, &t, IQL_T_PUNCT, "(")) {
             depth++;
-        } else if (tok_is(q, &t, IQL_T_PUNCT, ")")) {
+        } else if (iql_token_is(q, &t, IQL_T_PUNCT, ")")) {
             depth--;
-        } else if (depth == 0 && tok_is(q, &t, IQL_T_KEYWORD, "FROM")) {
+        } else if (depth == 0 && iql_token_is(q, &t, IQL_T_KEYWORD, "FROM")) {
             froms++;
             after_from = 1;
-        } else if (depth == 0 && tok_is(q, &t, IQL_T_KEYWORD, "ON")) {
+        } else if (depth == 0 && iql_token_is(q, &t, IQL_T_KEYWORD, "ON")) {
             return 0;
         }
         prev = t;

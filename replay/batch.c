@@ -8,6 +8,8 @@
  * under their own record's sequence. */
 #include "replay/replay_int.h"
 
+#include "replay/generation.h"
+
 #include "common/err.h"
 #include "common/precision.h"
 #include "common/xalloc.h"
@@ -467,32 +469,16 @@ int batch_gzip(const char *in, size_t len, char **out, size_t *out_len)
     return 0;
 }
 
-/* RFC 3986 unreserved characters stay, everything else is %XX. */
-static void append_escaped_n(struct buf *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const char *end = s + n; s < end; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            buf_append(out, s, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            buf_append(out, e, 3);
-        }
-    }
-}
-
 static void append_escaped(struct buf *out, const char *s)
 {
-    append_escaped_n(out, s, strlen(s));
+    gen_append_escaped(out, s, strlen(s));
 }
 
 void batch_statement_form(struct buf *out, const char *q, size_t q_len, const char *db,
                           const char *rp)
 {
     buf_append_str(out, "q=");
-    append_escaped_n(out, q, q_len);
+    gen_append_escaped(out, q, q_len);
     if (db[0] != '\0') {
         buf_append_str(out, "&db=");
         append_escaped(out, db);

@@ -11,13 +11,17 @@
 
 #include <string.h>
 
-/* memmem over a body that is not NUL-terminated. */
-static int body_has(const char *body, size_t len, const char *needle)
+const char *replay_body_find(const char *body, size_t len, const char *needle)
 {
     size_t n = strlen(needle);
     if (body == NULL || len < n)
-        return 0;
-    return memmem(body, len, needle, n) != NULL;
+        return NULL;
+    return memmem(body, len, needle, n);
+}
+
+static int body_has(const char *body, size_t len, const char *needle)
+{
+    return replay_body_find(body, len, needle) != NULL;
 }
 
 /* Transport failures an operator has to fix (a bad URL, TLS set up wrong): hold rather than

@@ -38,6 +38,11 @@ struct replay_verdict replay_classify(CURLcode result, long http_status, const c
 struct replay_verdict replay_classify_statement(CURLcode result, long http_status,
                                                 const char *body, size_t body_len);
 
+/* The first 'needle' (a C string) in body[0, body_len), which need not be NUL-terminated and
+ * may be NULL when 'body_len' is 0; NULL when it is not there. Answers are read with it here
+ * and in generation.c. */
+const char *replay_body_find(const char *body, size_t body_len, const char *needle);
+
 /* "ack", "retry", "split", "dead", "hold". */
 const char *replay_action_name(enum replay_action a);
 

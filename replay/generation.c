@@ -44,12 +44,14 @@ int replay_api_parse(const char *s, enum replay_api *out)
     return 0;
 }
 
-static void append_escaped(struct buf *out, const char *s, size_t n)
+void gen_append_escaped(struct buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const char *end = s + n; s < end; s++) {
         unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+        /* Not isalnum: a locale must not let a byte above 127 through. */
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
             buf_append(out, s, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -110,10 +112,10 @@ void gen_write_url(struct buf *out, const struct gen_target *t, const char *db, 
     switch (t->api) {
     case REPLAY_API_V1:
         buf_append_str(out, "/write?db=");
-        append_escaped(out, name.data, name.len);
+        gen_append_escaped(out, name.data, name.len);
         if (rp[0] != '\0') {
             buf_append_str(out, "&rp=");
-            append_escaped(out, rp, strlen(rp));
+            gen_append_escaped(out, rp, strlen(rp));
         }
         buf_append_str(out, "&precision=");
         buf_append_str(out, lp_precision_v1_name(precision));
@@ -121,15 +123,15 @@ void gen_write_url(struct buf *out, const struct gen_target *t, const char *db, 
     case REPLAY_API_V2:
         buf_append_str(out, "/api/v2/write?org=");
         if (t->org != NULL)
-            append_escaped(out, t->org, strlen(t->org));
+            gen_append_escaped(out, t->org, strlen(t->org));
         buf_append_str(out, "&bucket=");
-        append_escaped(out, name.data, name.len);
+        gen_append_escaped(out, name.data, name.len);
         buf_append_str(out, "&precision=");
         buf_append_str(out, precision_name(t->api, precision));
         break;
     case REPLAY_API_V3:
         buf_append_str(out, "/api/v3/write_lp?db=");
-        append_escaped(out, name.data, name.len);
+        gen_append_escaped(out, name.data, name.len);
         buf_append_str(out, "&precision=");
         buf_append_str(out, precision_name(t->api, precision));
         buf_append_str(out, t->accept_partial ? "&accept_partial=true" : "&accept_partial=false");
@@ -148,19 +150,11 @@ const char *gen_ping_path(enum replay_api api)
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
-static const char *find_n(const char *hay, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (hay == NULL || len < n)
-        return NULL;
-    return memmem(hay, len, needle, n);
-}
-
 /* The next "line_number": N in p[0, end): *v = N (0 when no digits follow the key), the text
  * after it returned; NULL when there is none. */
 static const char *next_line_number(const char *p, const char *end, size_t *v)
 {
-    const char *k = find_n(p, (size_t)(end - p), "\"line_number\"");
+    const char *k = replay_body_find(p, (size_t)(end - p), "\"line_number\"");
     if (k == NULL)
         return NULL;
     p = k + 13;
@@ -172,28 +166,12 @@ static const char *next_line_number(const char *p, const char *end, size_t *v)
     return p;
 }
 
-/* The smallest "line_number": N in 'body' (0: none). Reads the numbers only: an
- * "original_line" holding that text inside its string is escaped JSON and cannot have an
- * unescaped quote before the colon, so "\"line_number\":" is only ever the key. */
-static size_t first_line_number(const char *body, size_t len)
+/* The "line_number": N in 'body' that are 1 to 'max', sorted, without repeats, the smallest
+ * 'cap' of them into 'out'; how many. Reads the numbers only: an "original_line" holding that
+ * text inside its string is escaped JSON and cannot have an unescaped quote before the colon,
+ * so "\"line_number\":" is only ever the key. */
+static size_t line_numbers(const char *body, size_t len, size_t max, size_t *out, size_t cap)
 {
-    size_t best = 0;
-    const char *p = body, *end = body + len;
-    for (;;) {
-        size_t v;
-        p = next_line_number(p, end, &v);
-        if (p == NULL)
-            break;
-        if (v > 0 && (best == 0 || v < best))
-            best = v;
-    }
-    return best;
-}
-
-size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
-{
-    if (find_n(body, len, "partial write of line protocol occurred") == NULL)
-        return 0;
     size_t n = 0;
     const char *p = body, *end = body + len;
     for (;;) {
@@ -201,7 +179,7 @@ size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *
         p = next_line_number(p, end, &v);
         if (p == NULL)
             break;
-        if (v == 0 || v > lines)
+        if (v == 0 || v > max)
             continue;
         size_t i = n;
         while (i > 0 && out[i - 1] > v) /* insertion: the list is short */
@@ -215,6 +193,20 @@ size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *
         n++;
     }
     return n;
+}
+
+/* The smallest "line_number": N in 'body' (0: none). */
+static size_t first_line_number(const char *body, size_t len)
+{
+    size_t first;
+    return line_numbers(body, len, SIZE_MAX, &first, 1) == 1 ? first : 0;
+}
+
+size_t gen_v3_partial_lines(const char *body, size_t len, size_t lines, size_t *out, size_t cap)
+{
+    if (replay_body_find(body, len, "partial write of line protocol occurred") == NULL)
+        return 0;
+    return line_numbers(body, len, lines, out, cap);
 }
 
 struct replay_verdict gen_classify_v3(CURLcode result, long http, const char *body, size_t len,
@@ -252,7 +244,8 @@ struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *bo
      * example), not 404: the backend's configuration, not the lines, so hold like a 404
      * rather than split the batch into dead letters. */
     if (result == CURLE_OK && http == 400 &&
-        find_n(body, len, "failed to decode request body: organization not found") != NULL) {
+        replay_body_find(body, len, "failed to decode request body: organization not found") !=
+            NULL) {
         v.action = REPLAY_HOLD;
         v.down = 0;
     }
@@ -261,37 +254,14 @@ struct replay_verdict gen_classify_v2(CURLcode result, long http, const char *bo
 
 struct replay_verdict gen_classify_v3_statement(CURLcode result, long http, enum gen_stmt kind)
 {
-    struct replay_verdict v = replay_classify(result, http, NULL, 0);
-    v.db_missing = 0;
-    if (result != CURLE_OK || (http >= 200 && http < 300))
-        return v;
-    if ((http == 409 && kind == GEN_STMT_CREATE_DATABASE) ||
-        (http == 404 && kind == GEN_STMT_DROP_DATABASE)) {
-        v.action = REPLAY_ACK;
-        v.down = 0;
+    if (result == CURLE_OK && ((http == 409 && kind == GEN_STMT_CREATE_DATABASE) ||
+                               (http == 404 && kind == GEN_STMT_DROP_DATABASE))) {
+        struct replay_verdict v = {REPLAY_ACK, 0, 0};
         return v;
     }
-    if (http >= 500) {
-        v.action = REPLAY_RETRY;
-        v.down = 1;
-        return v;
-    }
-    if (http < 400)
-        return v;
-    switch (http) {
-    case 401:
-    case 403:
-        v.action = REPLAY_HOLD;
-        break;
-    case 408:
-    case 429:
-        v.action = REPLAY_RETRY;
-        break;
-    default:
-        v.action = REPLAY_DEAD;
-        break;
-    }
-    return v;
+    /* Otherwise a /query answer's rules, without a body: 3.x's JSON answers carry no
+     * statement "error" member. */
+    return replay_classify_statement(result, http, NULL, 0);
 }
 
 struct replay_verdict gen_classify_v2_statement(CURLcode result, long http, enum gen_stmt kind,
@@ -334,32 +304,56 @@ static int keyword(const char **pp, const char *end, const char *kw)
     return 1;
 }
 
+/* The text between the quote at p and the next one of the same kind, backslash escapes
+ * taken, into out (NUL-terminated, *len its length): identifiers and string literals quote
+ * alike. The text after the closing quote; NULL when it is missing or the text needs more
+ * than 'cap'. */
+static const char *unquote(const char *p, const char *end, char *out, size_t cap, size_t *len)
+{
+    char quote = *p;
+    size_t n = 0;
+    for (p++; p < end && *p != quote; p++) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        if (n + 1 >= cap)
+            return NULL;
+        out[n++] = *p;
+    }
+    if (p >= end)
+        return NULL;
+    out[n] = '\0';
+    *len = n;
+    return p + 1;
+}
+
 /* A bare [A-Za-z0-9_] identifier or a "quoted" one (backslash escapes). */
 static int identifier(const char **pp, const char *end, char *out, size_t cap)
 {
     const char *p = skip_space(*pp, end);
     size_t n = 0;
     if (p < end && *p == '"') {
-        for (p++; p < end && *p != '"'; p++) {
-            if (*p == '\\' && p + 1 < end)
-                p++;
-            if (n + 1 >= cap)
-                return 0;
-            out[n++] = *p;
-        }
-        if (p >= end)
+        p = unquote(p, end, out, cap, &n);
+        if (p == NULL)
             return 0;
-        p++;
     } else {
         while (p < end && (isalnum((unsigned char)*p) || *p == '_')) {
             if (n + 1 >= cap)
                 return 0;
             out[n++] = *p++;
         }
+        out[n] = '\0';
     }
-    out[n] = '\0';
     *pp = p;
     return n > 0;
+}
+
+/* Only space, and one ';' with space after it, from p to the end: a single statement. */
+static int statement_ends(const char *p, const char *end)
+{
+    p = skip_space(p, end);
+    if (p < end && *p == ';')
+        p = skip_space(p + 1, end);
+    return p == end;
 }
 
 enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_cap)
@@ -374,10 +368,7 @@ enum gen_stmt gen_statement_kind(const char *q, size_t len, char *db, size_t db_
         return GEN_STMT_UNSUPPORTED;
     if (!keyword(&p, end, "DATABASE") || !identifier(&p, end, db, db_cap))
         return GEN_STMT_UNSUPPORTED;
-    p = skip_space(p, end);
-    if (p < end && *p == ';')
-        p = skip_space(p + 1, end);
-    return p == end ? kind : GEN_STMT_UNSUPPORTED; /* a WITH clause, a second statement */
+    return statement_ends(p, end) ? kind : GEN_STMT_UNSUPPORTED; /* WITH, a second statement */
 }
 
 /* ---- DELETE for 2.x's delete API ---------------------------------------------------------- */
@@ -536,20 +527,13 @@ static int time_value(const char **pp, const char *end, int64_t *ns)
 static int string_literal(const char **pp, const char *end, char *out, size_t cap)
 {
     const char *p = skip_space(*pp, end);
-    size_t n = 0;
+    size_t n;
     if (p >= end || *p != '\'')
         return 0;
-    for (p++; p < end && *p != '\''; p++) {
-        if (*p == '\\' && p + 1 < end)
-            p++;
-        if (n + 1 >= cap)
-            return 0;
-        out[n++] = *p;
-    }
-    if (p >= end)
+    p = unquote(p, end, out, cap, &n);
+    if (p == NULL)
         return 0;
-    out[n] = '\0';
-    *pp = p + 1;
+    *pp = p;
     return 1;
 }
 
@@ -661,10 +645,7 @@ int gen_v2_delete_body(struct buf *out, const char *q, size_t len)
             }
         } while (keyword(&p, end, "AND"));
     }
-    p = skip_space(p, end);
-    if (p < end && *p == ';')
-        p = skip_space(p + 1, end);
-    ok = ok && any && p == end && start <= stop;
+    ok = ok && any && statement_ends(p, end) && start <= stop;
     if (ok) {
         buf_append_str(out, "{\"start\":");
         append_rfc3339nano(out, start);

@@ -26,6 +26,10 @@ struct gen_target {
     int accept_partial, no_sync;   /* v3 */
 };
 
+/* Append s[0, n) percent-encoded for a URL query or a form body: RFC 3986's unreserved
+ * characters (A-Z a-z 0-9 - . _ ~) as they are, every other byte %XX in upper case, as
+ * curl_easy_escape writes it. */
+void gen_append_escaped(struct buf *out, const char *s, size_t n);
 /* Append 'tmpl' with {db} and {rp} replaced ({rp} of an empty rp: "autogen"); other text is
  * copied as written. */
 void gen_expand(struct buf *out, const char *tmpl, const char *db, const char *rp);

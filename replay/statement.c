@@ -64,16 +64,28 @@ struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end)
 
 static void append_escaped(struct buf *out, const char *s)
 {
-    char *e = curl_easy_escape(NULL, s, 0);
-    IWR_ASSERT(e != NULL); /* only fails out of memory */
-    buf_append_str(out, e);
-    curl_free(e);
+    gen_append_escaped(out, s, strlen(s));
+}
+
+/* Where a native statement for db/rp goes: the backend's name for them (a bucket or a
+ * database, NUL-terminated) into 'name' and its base URL into 'url', both initialised here. */
+static void native_target(const struct sender_conf *c, const char *db, const char *rp,
+                          struct buf *name, struct buf *url)
+{
+    struct gen_target t;
+    request_target(c, &t);
+    buf_init(name);
+    buf_init(url);
+    gen_target_name(name, &t, db, rp);
+    buf_append(name, "", 1);
+    buf_append_str(url, c->url);
 }
 
 /* A request to a 2.x or 3.x endpoint for batch 'b' (a statement): JSON headers, 'url' (a
- * buf, NUL added here), then 'method' (NULL: POST of 'body' when it has any, else GET). */
+ * buf, NUL added here), then 'method' (NULL: POST of 'body' when it has any, else GET).
+ * Deinitialises 'url' and 'body': curl copied what it needs. */
 static struct request *native_request(struct sender *s, struct batch *b, struct buf *url,
-                                      const char *method, const struct buf *body)
+                                      const char *method, struct buf *body)
 {
     buf_append(url, "", 1);
     struct request *q = request_new(s, REQ_WRITE, url->data, s->conf->timeout_ms);
@@ -86,6 +98,8 @@ static struct request *native_request(struct sender *s, struct batch *b, struct 
         curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
         curl_easy_setopt(q->easy, CURLOPT_COPYPOSTFIELDS, body->data);
     }
+    buf_deinit(url);
+    buf_deinit(body);
     return q;
 }
 
@@ -96,15 +110,9 @@ static struct request *native_request(struct sender *s, struct batch *b, struct 
 static struct request *request_v2(struct sender *s, struct batch *b, const char *db)
 {
     struct sender_conf *c = s->conf;
-    struct gen_target t;
-    request_target(c, &t);
     struct buf name, url, body;
-    buf_init(&name);
-    buf_init(&url);
+    native_target(c, db, "", &name, &url);
     buf_init(&body);
-    gen_target_name(&name, &t, db, "");
-    buf_append(&name, "", 1);
-    buf_append_str(&url, c->url);
     int create = b->native_stmt == GEN_STMT_CREATE_DATABASE;
     const char *method = NULL;
     if (b->native_step == 0) {
@@ -128,8 +136,6 @@ static struct request *request_v2(struct sender *s, struct batch *b, const char 
     }
     struct request *q = native_request(s, b, &url, method, &body);
     buf_deinit(&name);
-    buf_deinit(&url);
-    buf_deinit(&body);
     return q;
 }
 
@@ -147,22 +153,14 @@ static struct request *request_v2_delete(struct sender *s, struct batch *b)
         return NULL;
     }
     b->native_stmt = GEN_STMT_DELETE;
-    struct gen_target t;
-    request_target(c, &t);
     struct buf name, url;
-    buf_init(&name);
-    buf_init(&url);
-    gen_target_name(&name, &t, b->db, b->rp != NULL ? b->rp : "");
-    buf_append(&name, "", 1);
-    buf_append_str(&url, c->url);
+    native_target(c, b->db, b->rp != NULL ? b->rp : "", &name, &url);
     buf_append_str(&url, "/api/v2/delete?org=");
     append_escaped(&url, c->org != NULL ? c->org : "");
     buf_append_str(&url, "&bucket=");
     append_escaped(&url, name.data);
     struct request *q = native_request(s, b, &url, NULL, &body);
     buf_deinit(&name);
-    buf_deinit(&url);
-    buf_deinit(&body);
     return q;
 }
 
@@ -170,7 +168,7 @@ static struct request *request_v2_delete(struct sender *s, struct batch *b)
  * nested object holding another). 1 when found. */
 static int first_id(const char *body, size_t len, char *out, size_t cap)
 {
-    const char *k = body != NULL ? memmem(body, len, "\"id\"", 4) : NULL;
+    const char *k = replay_body_find(body, len, "\"id\"");
     if (k == NULL)
         return 0;
     const char *p = k + 4, *end = body + len;
@@ -215,22 +213,13 @@ static struct request *request_native(struct sender *s, struct batch *b)
         return NULL;
     if (c->api == REPLAY_API_V2)
         return request_v2(s, b, db);
-    struct gen_target t;
-    request_target(c, &t);
     struct buf name, url, body;
-    buf_init(&name);
-    buf_init(&url);
+    native_target(c, db, "", &name, &url);
     buf_init(&body);
-    gen_target_name(&name, &t, db, "");
-    buf_append(&name, "", 1);
-    buf_append_str(&url, c->url);
     buf_append_str(&url, "/api/v3/configure/database");
     if (b->native_stmt == GEN_STMT_DROP_DATABASE) {
         buf_append_str(&url, "?db=");
-        char *e = curl_easy_escape(NULL, name.data, 0);
-        IWR_ASSERT(e != NULL);
-        buf_append_str(&url, e);
-        curl_free(e);
+        append_escaped(&url, name.data);
     } else {
         buf_append_str(&body, "{\"db\":");
         buf_append_json_quoted(&body, name.data);
@@ -240,8 +229,6 @@ static struct request *request_native(struct sender *s, struct batch *b)
                                        b->native_stmt == GEN_STMT_DROP_DATABASE ? "DELETE" : NULL,
                                        &body);
     buf_deinit(&name);
-    buf_deinit(&url);
-    buf_deinit(&body);
     return q;
 }
 

@@ -40,6 +40,7 @@ static void take_row(struct audit *a, struct window *lo, struct window *hi, cons
 
 struct fetch {
     struct audit *a;
+    const struct influx *c;
     struct window *lo, *hi;
     const char *db;
     struct buf *notes;
@@ -53,7 +54,7 @@ static int fetch_result(void *arg, const json_t *res)
     if (err != NULL) {
         /* Nothing there: every count is 0. Anything else is a failure. */
         if (strstr(err, "not found") == NULL)
-            return cli_fail(f->a->cli, "querying %s (db %s): %s", f->a->url, f->db, err);
+            return cli_fail(f->a->cli, "querying %s (db %s): %s", influx_shown(f->c), f->db, err);
         if (f->notes->len == 0 || strstr(f->notes->data, err) == NULL)
             buf_printf(f->notes, "note: the backend answered \"%s\": its counts are 0\n", err);
         return 0;
@@ -87,7 +88,7 @@ static int fetch_counts(struct audit *a, struct influx *c, struct window *lo, st
     buf_printf(&q, " WHERE time >= %" PRId64 " AND time < %" PRId64 " GROUP BY time(1h)", lo->hour,
                (hi - 1)->hour + HOUR_NS);
     buf_append(&q, "", 1);
-    struct fetch f = {a, lo, hi, db, notes};
+    struct fetch f = {a, c, lo, hi, db, notes};
     int rc = influx_query(c, db, q.data, fetch_result, &f);
     buf_deinit(&q);
     return rc;

@@ -57,13 +57,34 @@ int influx_query(struct influx *c, const char *db, const char *q, influx_result_
 /* POST line protocol (ns timestamps) to /write?db=&rp= (rp NULL or "": the default). 0, or 1
  * after a message with influxd's answer. */
 int influx_write(struct influx *c, const char *db, const char *rp, const char *body, size_t len);
-/* The backend's name and URL for messages. */
+/* The backend's name, and its URL without user:password@ (url_display), for messages. */
 const char *influx_name(const struct influx *c);
+const char *influx_shown(const struct influx *c);
 
 /* An InfluxQL identifier in double quotes; an InfluxQL string in single quotes. */
 void influx_quote_ident(struct buf *b, const char *s);
 void influx_quote_string(struct buf *b, const char *s);
 /* The string value of o[key], or NULL. */
 const char *influx_str_at(const json_t *o, const char *key);
+
+/* Whether statement result 'res' of a query on 'c' is an error: 0 when it is not (read it).
+ * Else 1, and *rc is what the result callback returns: 0 when the error says "not found" (no
+ * such database, retention policy or measurement on this side: nothing there), else 1 after
+ * the message "NAME: ERROR". */
+int influx_result_error(const struct influx *c, const json_t *res, int *rc);
+/* Each row of each series of statement result 'res' whose first column is a string (a name, as
+ * SHOW statements answer them) to 'fn', with that string. Stops at fn's first non-zero value
+ * and returns it; 0 otherwise. */
+typedef int influx_row_fn(void *arg, const json_t *row, const char *first);
+int influx_rows(const json_t *res, influx_row_fn *fn, void *arg);
+
+/* CREATE DATABASE 'db' on 'c'; CREATE RETENTION POLICY 'rp' ON 'db' with the durations as SHOW
+ * RETENTION POLICIES gives them (Go's "168h0m0s"; 0: infinite), replication 1, DEFAULT when
+ * 'is_default'. influxd keeps a database or policy that exists; an error inside the answer
+ * (a policy that exists with other settings) is not looked at: the writes that follow tell.
+ * 0, or 1 after a message. */
+int influx_create_database(struct influx *c, const char *db);
+int influx_create_rp(struct influx *c, const char *db, const char *rp, const char *duration,
+                     const char *shard_duration, int is_default);
 
 #endif

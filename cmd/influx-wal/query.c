@@ -55,6 +55,88 @@ const char *influx_name(const struct influx *c)
     return c->b->name;
 }
 
+const char *influx_shown(const struct influx *c)
+{
+    return c->shown;
+}
+
+int influx_result_error(const struct influx *c, const json_t *res, int *rc)
+{
+    const char *err = influx_str_at(res, "error");
+    if (err == NULL)
+        return 0;
+    *rc = strstr(err, "not found") != NULL ? 0 : cli_fail(c->cli, "%s: %s", c->b->name, err);
+    return 1;
+}
+
+int influx_rows(const json_t *res, influx_row_fn *fn, void *arg)
+{
+    const json_t *all = json_object_get(res, "series");
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        const json_t *vals = json_object_get(json_array_get(all, i), "values");
+        for (size_t r = 0; r < json_array_size(vals); r++) {
+            const json_t *row = json_array_get(vals, r);
+            const char *first = json_string_value(json_array_get(row, 0));
+            int rc = first != NULL ? fn(arg, row, first) : 0;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int influx_create_database(struct influx *c, const char *db)
+{
+    struct buf q;
+    buf_init(&q);
+    buf_append_str(&q, "CREATE DATABASE ");
+    influx_quote_ident(&q, db);
+    buf_append(&q, "", 1);
+    int rc = influx_query(c, NULL, q.data, NULL, NULL);
+    buf_deinit(&q);
+    return rc;
+}
+
+/* Seconds of a Go duration ("168h0m0s"): InfluxQL wants one unit. */
+static long long go_secs(const char *d)
+{
+    long long secs = 0, n = 0;
+    for (const char *p = d; *p != '\0'; p++) {
+        if (*p >= '0' && *p <= '9') {
+            n = n * 10 + (*p - '0');
+        } else {
+            secs += n * (*p == 'h' ? 3600 : *p == 'm' ? 60 : *p == 's' ? 1 : 0);
+            n = 0;
+        }
+    }
+    return secs;
+}
+
+int influx_create_rp(struct influx *c, const char *db, const char *rp, const char *duration,
+                     const char *shard_duration, int is_default)
+{
+    long long d = go_secs(duration), sd = go_secs(shard_duration);
+    struct buf q;
+    buf_init(&q);
+    buf_append_str(&q, "CREATE RETENTION POLICY ");
+    influx_quote_ident(&q, rp);
+    buf_append_str(&q, " ON ");
+    influx_quote_ident(&q, db);
+    if (d > 0)
+        buf_printf(&q, " DURATION %llds", d);
+    else
+        buf_append_str(&q, " DURATION INF");
+    buf_append_str(&q, " REPLICATION 1");
+    if (sd > 0)
+        buf_printf(&q, " SHARD DURATION %llds", sd);
+    if (is_default)
+        buf_append_str(&q, " DEFAULT");
+    buf_append(&q, "", 1);
+    int rc = influx_query(c, NULL, q.data, NULL, NULL);
+    buf_deinit(&q);
+    return rc;
+}
+
 /* The URL of 'endpoint' under the base URL (a path prefix, if any, kept). Caller frees with
  * curl_free. 0, or 1 after a message. */
 static int endpoint_url(struct influx *c, const char *endpoint, char **out)

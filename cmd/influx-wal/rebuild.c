@@ -29,6 +29,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 
 #include <inttypes.h>
@@ -106,7 +107,7 @@ static int rebuild_run(struct rb *r)
                 break;
             if (rc != 0)
                 return rc;
-            rb_step(r, 0, "step=finish relay=%s", r->relays[i].url);
+            rb_step(r, 0, "step=finish relay=%s", r->relays[i].shown);
         }
         if (rc == 3) {
             if (start_point_lost(r) != 0)
@@ -156,6 +157,8 @@ int cmd_rebuild(struct cli *cli)
     r->n_relays = n_relay_urls;
     if (r->n_relays == 0)
         rb_relays_default(r, config, relay_default, sizeof(relay_default));
+    for (size_t i = 0; i < r->n_relays; i++)
+        r->relays[i].shown = url_display(r->relays[i].url);
     progress_init(&r->pg, "rebuild", "bytes", 0);
     rc = cli_backend_resolve(cli, config, urls, n_urls, from, &r->src);
     if (rc == 0)
@@ -221,6 +224,8 @@ int cmd_rebuild(struct cli *cli)
     cli_backend_deinit(&r->src);
     cli_backend_deinit(&r->dst);
     rb_dbs_clear(r);
+    for (size_t i = 0; i < r->n_relays; i++)
+        free(r->relays[i].shown);
     free(r);
     return rc == 0 ? 0 : rc == 2 ? 2 : 1;
 }

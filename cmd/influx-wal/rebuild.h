@@ -21,6 +21,7 @@
 
 struct rb_relay {
     const char *url; /* borrowed from argv or the config copy */
+    char *shown;     /* url for messages, without its user:password@ (url_display) */
     uint64_t seq;    /* P as this relay answered it; 0 with !known */
     int known;
 };

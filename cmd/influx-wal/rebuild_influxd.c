@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -58,25 +59,21 @@ static void names_push(struct names *nm, char *s)
     nm->v[nm->n++] = s;
 }
 
+static int name_row(void *arg, const json_t *row, const char *first)
+{
+    (void)row;
+    names_push(arg, xstrdup(first));
+    return 0;
+}
+
 int rb_collect_names(void *arg, const json_t *result)
 {
     struct names *nm = arg;
-    const char *err = influx_str_at(result, "error");
-    if (err != NULL) {
+    if (influx_str_at(result, "error") != NULL) {
         nm->err = "refused";
         return 5;
     }
-    json_t *series = json_object_get(result, "series");
-    for (size_t i = 0; i < json_array_size(series); i++) {
-        json_t *values = json_object_get(json_array_get(series, i), "values");
-        for (size_t j = 0; j < json_array_size(values); j++) {
-            const char *s = json_string_value(json_array_get(json_array_get(values, j), 0));
-            if (s == NULL)
-                continue;
-            names_push(nm, xstrdup(s));
-        }
-    }
-    return 0;
+    return influx_rows(result, name_row, nm);
 }
 
 void rb_names_free(struct names *nm)
@@ -164,7 +161,10 @@ int rb_rpc_of(struct rb *r, const struct cli_backend *b, const char *given, char
         snprintf(out, cap, "%s:%s", host, RPC_DEFAULT_PORT);
     curl_free(host);
     curl_url_cleanup(u);
-    return ok ? 0
-              : cli_fail(r->cli, "cannot tell the RPC address of %s from %s: give it", b->name,
-                         b->url);
+    if (ok)
+        return 0;
+    char *shown = url_display(b->url);
+    int rc = cli_fail(r->cli, "cannot tell the RPC address of %s from %s: give it", b->name, shown);
+    free(shown);
+    return rc;
 }

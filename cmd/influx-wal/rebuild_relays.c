@@ -5,6 +5,8 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/url.h"
+#include "common/xalloc.h"
 #include "config/config.h"
 
 #include <curl/curl.h>
@@ -35,6 +37,9 @@ int rb_relay_call(struct cli *cli, const char *base, int post, const char *path,
     while (blen > 0 && base[blen - 1] == '/')
         blen--;
     buf_append(&url, base, blen);
+    buf_append(&url, "", 1);
+    char *shown = url_display(url.data); /* never the URL's user:password@ */
+    url.len--;
     buf_append_str(&url, path);
     buf_append(&url, "", 1);
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -56,17 +61,18 @@ int rb_relay_call(struct cli *cli, const char *base, int post, const char *path,
     int rc = 0;
     *doc = NULL;
     if (cc != CURLE_OK) {
-        rc = cli_fail(cli, "relay %.*s is unreachable: %s", (int)blen, base,
+        rc = cli_fail(cli, "relay %s is unreachable: %s", shown,
                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else {
         json_error_t jerr;
         *doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
         if (*doc == NULL)
             rc = cli_fail(cli,
-                          "relay %.*s answered %ld without JSON (is it an "
+                          "relay %s answered %ld without JSON (is it an "
                           "influx-wal-relay?)",
-                          (int)blen, base, *status);
+                          shown, *status);
     }
+    free(shown);
     buf_deinit(&url);
     buf_deinit(&body);
     return rc;
@@ -102,8 +108,8 @@ int rb_relay_change(struct rb *r, size_t i, const char *op, json_t **doc)
     if (status == 409 && json_is_true(json_object_get(*doc, "start_point_lost")))
         return 3;
     const char *err = influx_str_at(*doc, "error");
-    rc = cli_fail(r->cli, "relay %s refused %s of %s: %ld %s", r->relays[i].url, op + 1, r->backend,
-                  status, err != NULL ? err : "");
+    rc = cli_fail(r->cli, "relay %s refused %s of %s: %ld %s", r->relays[i].shown, op + 1,
+                  r->backend, status, err != NULL ? err : "");
     json_decref(*doc);
     *doc = NULL;
     return rc;
@@ -137,7 +143,7 @@ int rb_relays_start(struct rb *r)
             changed |= r->relays[i].known || r->backup_done;
         r->relays[i].seq = p;
         r->relays[i].known = 1;
-        rb_step(r, 0, "step=start relay=%s from_seq=%" PRIu64 " resumed=%d", r->relays[i].url, p,
+        rb_step(r, 0, "step=start relay=%s from_seq=%" PRIu64 " resumed=%d", r->relays[i].shown, p,
                 resumed);
         json_decref(doc);
     }

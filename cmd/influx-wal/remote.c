@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "config/config.h"
 #include "replay/replay.h"
@@ -117,8 +118,10 @@ static int dry_run(struct cli *cli, struct wal *w, const char *backend, const ch
     if (rc != 0)
         rc = cli_fail(cli, "reading the log: %s", iwr_strerror(rc));
     if (rc == 0) {
+        char *shown = url != NULL ? url_display(url) : NULL; /* never the user:password@ */
         printf("dry run: would send sequences %" PRIu64 "..%" PRIu64 " for backend %s to %s\n",
-               after + 1, to, backend, url != NULL ? url : "(no --to given)");
+               after + 1, to, backend, shown != NULL ? shown : "(no --to given)");
+        free(shown);
         for (size_t i = 0; i < d.n; i++)
             printf("  db=%s rp=%s records=%" PRIu64 " points=%" PRIu64 " bytes=%" PRIu64 "\n",
                    d.keys[i].db, d.keys[i].rp, d.keys[i].records, d.keys[i].points,
@@ -252,9 +255,11 @@ static int send_range(struct cli *cli, struct wal *w, const struct replay_backen
     const struct replay_range_status *s = &run.last;
     if (s->rc == IWR_ENOTFOUND)
         return cli_fail(cli, "no backend '%s' in this log", backend);
+    char *shown = url_display(url); /* never the user:password@ */
     printf("sent %" PRIu64 " records, %" PRIu64 " points in %" PRIu64 " batches to %s "
            "(sequences %" PRIu64 "..%" PRIu64 " of backend %s)\n",
-           s->records, s->points, s->batches, url, s->after_seq + 1, s->to_seq, backend);
+           s->records, s->points, s->batches, shown, s->after_seq + 1, s->to_seq, backend);
+    free(shown);
     if (run.timed_out)
         return cli_fail(cli,
                         "timed out after %" PRIu64 " s: acknowledged through sequence %" PRIu64

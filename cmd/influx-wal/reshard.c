@@ -31,6 +31,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "config/config.h"
 #include "relay/shard_split.h"
@@ -143,8 +144,8 @@ static int relay_post(struct reshard *rs, size_t i, struct buf *path, json_t **d
     int rc = rb_relay_call(rs->cli, rs->relays[i].url, 1, path->data, &status, doc);
     if (rc == 0 && status != 200) {
         const char *err = influx_str_at(*doc, "error");
-        rc = cli_fail(rs->cli, "relay %s refused %s: %ld %s", rs->relays[i].url, path->data, status,
-                      err != NULL ? err : "");
+        rc = cli_fail(rs->cli, "relay %s refused %s: %ld %s", rs->relays[i].shown, path->data,
+                      status, err != NULL ? err : "");
         json_decref(*doc);
         *doc = NULL;
     }
@@ -167,7 +168,7 @@ static int do_switch(struct reshard *rs)
         if (rc == 0) {
             rs->relays[i].switch_seq = (uint64_t)json_integer_value(
                 json_object_get(json_object_get(doc, "shards"), "switch_seq"));
-            step(rs, "step=switch relay=%s shards=%s switch_seq=%" PRIu64, rs->relays[i].url,
+            step(rs, "step=switch relay=%s shards=%s switch_seq=%" PRIu64, rs->relays[i].shown,
                  t.data, rs->relays[i].switch_seq);
             rc = rs_state_save(rs);
         }
@@ -418,6 +419,8 @@ int cmd_reshard(struct cli *cli)
         rs->relays[0].url = relay_default;
         rs->n_relays = 1;
     }
+    for (size_t i = 0; i < rs->n_relays; i++)
+        rs->relays[i].shown = url_display(rs->relays[i].url);
     progress_init(&rs->pg, "reshard", "points", 0);
     if (rc == 0 && do_apply)
         rc = rs_state_load(rs);
@@ -460,6 +463,8 @@ int cmd_reshard(struct cli *cli)
     rs_names_clear(rs->active, &rs->n_active);
     rs_names_clear(rs->target, &rs->n_target);
     config_deinit(&rs->cfg);
+    for (size_t i = 0; i < rs->n_relays; i++)
+        free(rs->relays[i].shown);
     free(rs);
     return rc == 0 ? 0 : rc == 2 ? 2 : 1;
 }

@@ -59,6 +59,7 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
 /* A relay the reshard switches: its URL, and the sequence of its switch record. */
 struct rs_relay {
     const char *url;
+    char *shown; /* url for messages, without its user:password@ (url_display) */
     uint64_t switch_seq; /* 0: not switched yet */
 };
 

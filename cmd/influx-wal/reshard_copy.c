@@ -3,12 +3,12 @@
  * every hour on both (scrub_figures_query, the scrub's window comparison), and for each hour
  * whose figures differ a point-by-point pass: the target's (series, time, field) keys into a
  * map, then the source's points, of which the fields the target lacks are written to the
- * target as line protocol (scrub_lp_value), in batches. After the switch a field the target
+ * target as line protocol (scrub/points.c), in batches. After the switch a field the target
  * holds is never written again, whatever its value: a rewrite of the same series and
  * timestamp lands on the new shard only, and the copy of the old shard's value must not undo
  * it (RESHARD_FILL); before the switch the target holds only copies, and a value that differs
  * is the old shard's newer one (RESHARD_OVERWRITE). Memory: one hour's keys and value hashes of
- * one side, bounded by MAX_WINDOW_VALUES. */
+ * one side, bounded by SCRUB_POINTS_MAX_VALUES. */
 #include "cmd/influx-wal/reshard.h"
 #include "cmd/influx-wal/scrub.h"
 
@@ -20,7 +20,6 @@
 
 #define MIN_TIME (-9223372036854775807LL + 2) /* influxd's own bounds */
 #define MAX_TIME 9223372036854775806LL
-#define MAX_WINDOW_VALUES ((size_t)1 << 23)
 #define BATCH_BYTES ((size_t)4 << 20)
 
 struct names_list {
@@ -52,109 +51,62 @@ struct ctx {
     int side;
     struct names_list *list;
     /* the point pass */
-    struct scrub_hmap have;
-    int collect; /* 1: fill 'have' from the target; 0: compare the source with it */
+    struct scrub_hmap have; /* the target's values, kept by the pass over it */
     enum reshard_mode mode;
-    struct buf batch, line, tagk;
-    uint64_t n_values, lacking, written, differing;
-    int too_many;
+    struct buf batch;
+    uint64_t lacking, written, differing;
     struct progress *pg;
 };
 
-/* SHOW RETENTION POLICIES (name, duration, shardGroupDuration, replicaN, default) or SHOW FIELD
- * KEYS (fieldKey, fieldType) rows. */
-static int rows_result(void *arg, const json_t *res)
+/* A row of SHOW RETENTION POLICIES (name, duration, shardGroupDuration, replicaN, default) or
+ * SHOW FIELD KEYS (fieldKey, fieldType). */
+static int take_row(void *arg, const json_t *row, const char *v0)
 {
     struct ctx *x = arg;
+    if (x->list == NULL) { /* field keys */
+        scrub_unit_add_field(&x->u, v0, x->side,
+                             scrub_ftype_of(json_string_value(json_array_get(row, 1))));
+        return 0;
+    }
+    struct names_list *l = x->list;
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+    l->flag = xrealloc(l->flag, (l->n + 1) * sizeof(*l->flag));
+    l->dur = xrealloc(l->dur, (l->n + 1) * sizeof(*l->dur));
+    l->sdur = xrealloc(l->sdur, (l->n + 1) * sizeof(*l->sdur));
+    const char *d = json_string_value(json_array_get(row, 1));
+    const char *sd = json_string_value(json_array_get(row, 2));
+    l->v[l->n] = xstrdup(v0);
+    l->dur[l->n] = xstrdup(d != NULL ? d : "0s");
+    l->sdur[l->n] = xstrdup(sd != NULL ? sd : "0s");
+    l->flag[l->n] = json_is_true(json_array_get(row, 4));
+    l->n++;
+    return 0;
+}
+
+static int rows_result(void *arg, const json_t *res)
+{
     if (influx_str_at(res, "error") != NULL)
         return 0; /* no such database or measurement on this side: nothing */
-    const json_t *all = json_object_get(res, "series");
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        const json_t *vals = json_object_get(json_array_get(all, i), "values");
-        for (size_t r = 0; r < json_array_size(vals); r++) {
-            const json_t *row = json_array_get(vals, r);
-            const char *v0 = json_string_value(json_array_get(row, 0));
-            if (v0 == NULL)
-                continue;
-            if (x->list == NULL) { /* field keys */
-                scrub_unit_add_field(&x->u, v0, x->side,
-                                     scrub_ftype_of(json_string_value(json_array_get(row, 1))));
-                continue;
-            }
-            struct names_list *l = x->list;
-            l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-            l->flag = xrealloc(l->flag, (l->n + 1) * sizeof(*l->flag));
-            l->dur = xrealloc(l->dur, (l->n + 1) * sizeof(*l->dur));
-            l->sdur = xrealloc(l->sdur, (l->n + 1) * sizeof(*l->sdur));
-            const char *d = json_string_value(json_array_get(row, 1));
-            const char *sd = json_string_value(json_array_get(row, 2));
-            l->v[l->n] = xstrdup(v0);
-            l->dur[l->n] = xstrdup(d != NULL ? d : "0s");
-            l->sdur[l->n] = xstrdup(sd != NULL ? sd : "0s");
-            l->flag[l->n] = json_is_true(json_array_get(row, 4));
-            l->n++;
-        }
-    }
-    return 0;
+    return influx_rows(res, take_row, arg);
 }
 
 static int figures_result(void *arg, const json_t *res)
 {
     struct ctx *x = arg;
-    const char *err = influx_str_at(res, "error");
-    if (err != NULL)
-        return strstr(err, "not found") != NULL
-                   ? 0
-                   : cli_fail(x->cli, "%s: %s", influx_name(x->c[x->side]), err);
+    int rc;
+    if (influx_result_error(x->c[x->side], res, &rc))
+        return rc;
     scrub_figures_add(&x->rows[x->side], &x->u, res);
     return 0;
-}
-
-/* Seconds of a Go duration as SHOW RETENTION POLICIES gives it ("168h0m0s"). */
-static long long go_secs(const char *d)
-{
-    long long secs = 0, n = 0;
-    for (const char *c = d; *c; c++) {
-        if (*c >= '0' && *c <= '9') {
-            n = n * 10 + (*c - '0');
-        } else {
-            secs += n * (*c == 'h' ? 3600 : *c == 'm' ? 60 : *c == 's' ? 1 : 0);
-            n = 0;
-        }
-    }
-    return secs;
 }
 
 /* The database and the source's retention policies on the target (influxd keeps one that
  * exists as it is). */
 static int ensure_target(struct ctx *x, const char *db, const struct names_list *rps)
 {
-    struct buf q;
-    buf_init(&q);
-    buf_append_str(&q, "CREATE DATABASE ");
-    influx_quote_ident(&q, db);
-    buf_append(&q, "", 1);
-    int rc = influx_query(x->c[1], NULL, q.data, NULL, NULL);
-    for (size_t i = 0; rc == 0 && i < rps->n; i++) {
-        buf_clear(&q);
-        long long d = go_secs(rps->dur[i]), sd = go_secs(rps->sdur[i]);
-        buf_append_str(&q, "CREATE RETENTION POLICY ");
-        influx_quote_ident(&q, rps->v[i]);
-        buf_append_str(&q, " ON ");
-        influx_quote_ident(&q, db);
-        if (d > 0)
-            buf_printf(&q, " DURATION %llds", d);
-        else
-            buf_append_str(&q, " DURATION INF");
-        buf_append_str(&q, " REPLICATION 1");
-        if (sd > 0)
-            buf_printf(&q, " SHARD DURATION %llds", sd);
-        if (rps->flag[i])
-            buf_append_str(&q, " DEFAULT");
-        buf_append(&q, "", 1);
-        rc = influx_query(x->c[1], NULL, q.data, NULL, NULL);
-    }
-    buf_deinit(&q);
+    int rc = influx_create_database(x->c[1], db);
+    for (size_t i = 0; rc == 0 && i < rps->n; i++)
+        rc = influx_create_rp(x->c[1], db, rps->v[i], rps->dur[i], rps->sdur[i], rps->flag[i]);
     return rc;
 }
 
@@ -167,110 +119,45 @@ static int flush(struct ctx *x)
     return rc;
 }
 
-static enum scrub_ftype field_type(const struct scrub_unit *u, const char *name)
-{
-    for (size_t i = 0; i < u->n_fields; i++)
-        if (strcmp(u->fields[i].name, name) == 0)
-            return u->fields[i].type[0] != SCRUB_FT_NONE ? u->fields[i].type[0]
-                                                         : u->fields[i].type[1];
-    return SCRUB_FT_NONE;
-}
-
-static int point_result(void *arg, const json_t *res)
+/* A value of the source: written when the target lacks it; before the switch also when the
+ * target holds another value. */
+static int source_value(void *arg, uint64_t key, uint64_t val, int *write)
 {
     struct ctx *x = arg;
-    const char *err = influx_str_at(res, "error");
-    if (err != NULL)
-        return strstr(err, "not found") != NULL
-                   ? 0
-                   : cli_fail(x->cli, "%s: %s", influx_name(x->c[x->collect]), err);
-    const json_t *all = json_object_get(res, "series");
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        const json_t *ser = json_array_get(all, i);
-        const json_t *tags = json_object_get(ser, "tags"), *cols = json_object_get(ser, "columns");
-        const json_t *vals = json_object_get(ser, "values");
-        /* The series: its non-empty tags in any order, as scrub_repair.c keys them. */
-        uint64_t sh = 0;
-        const char *k;
-        json_t *v;
-        buf_clear(&x->tagk);
-        scrub_lp_escape(&x->tagk, x->u.m, ", ");
-        json_object_foreach((json_t *)tags, k, v)
-        {
-            const char *tv = json_string_value(v);
-            if (tv == NULL || tv[0] == '\0')
-                continue;
-            sh += scrub_hash(scrub_hash(0, k, strlen(k) + 1), tv, strlen(tv));
-            buf_append(&x->tagk, ",", 1);
-            scrub_lp_escape(&x->tagk, k, ",= ");
-            buf_append(&x->tagk, "=", 1);
-            scrub_lp_escape(&x->tagk, tv, ",= ");
-        }
-        for (size_t r = 0; r < json_array_size(vals); r++) {
-            const json_t *row = json_array_get(vals, r);
-            int64_t t = json_integer_value(json_array_get(row, 0));
-            buf_clear(&x->line);
-            for (size_t c = 1; c < json_array_size(cols) && c < json_array_size(row); c++) {
-                const json_t *cv = json_array_get(row, c);
-                const char *fname = json_string_value(json_array_get(cols, c));
-                if (json_is_null(cv) || fname == NULL)
-                    continue;
-                uint64_t key = scrub_point_key(sh, t, fname);
-                enum scrub_ftype ft = field_type(&x->u, fname);
-                uint64_t val = scrub_value_hash(ft, cv), held;
-                if (x->collect) {
-                    if (++x->n_values > MAX_WINDOW_VALUES) {
-                        x->too_many = 1;
-                        return 1;
-                    }
-                    scrub_hmap_put(&x->have, key, val);
-                    continue;
-                }
-                if (scrub_hmap_get(&x->have, key, &held) &&
-                    (x->mode != RESHARD_OVERWRITE || held == val)) {
-                    x->differing += held != val; /* kept: the target's may be a rewrite */
-                    continue; /* the target has it (after the switch: never overwritten) */
-                }
-                x->lacking++;
-                buf_append(&x->line, x->line.len ? "," : " ", 1);
-                scrub_lp_escape(&x->line, fname, ",= ");
-                buf_append(&x->line, "=", 1);
-                scrub_lp_value(&x->line, ft, cv);
-            }
-            if (x->collect || x->line.len == 0 || x->mode == RESHARD_COUNT)
-                continue;
-            buf_append(&x->batch, x->tagk.data, x->tagk.len);
-            buf_append(&x->batch, x->line.data, x->line.len);
-            buf_printf(&x->batch, " %" PRId64 "\n", t);
-            x->written++;
-            if (x->batch.len >= BATCH_BYTES && flush(x) != 0)
-                return 1;
-        }
+    uint64_t held;
+    if (scrub_hmap_get(&x->have, key, &held) && (x->mode != RESHARD_OVERWRITE || held == val)) {
+        x->differing += held != val; /* kept: the target's may be a rewrite */
+        return 0; /* the target has it (after the switch: never overwritten) */
     }
+    x->lacking++;
+    *write = x->mode != RESHARD_COUNT;
     return 0;
+}
+
+static int source_point(void *arg, const char *line, size_t len)
+{
+    struct ctx *x = arg;
+    buf_append(&x->batch, line, len);
+    x->written++;
+    return x->batch.len >= BATCH_BYTES && flush(x) != 0;
 }
 
 static int hour_pass(struct ctx *x, int side, int64_t hour)
 {
-    struct buf q;
-    buf_init(&q);
-    buf_append_str(&q, "SELECT * FROM ");
-    influx_quote_ident(&q, x->u.db);
-    buf_append(&q, ".", 1);
-    influx_quote_ident(&q, x->u.rp);
-    buf_append(&q, ".", 1);
-    influx_quote_ident(&q, x->u.m);
-    buf_printf(&q, " WHERE time >= %" PRId64 " AND time < %" PRId64 " GROUP BY *", hour,
-               hour + SCRUB_HOUR_NS);
-    buf_append(&q, "", 1);
-    x->collect = side == 1;
-    int rc = influx_query(x->c[side], x->u.db, q.data, point_result, x);
-    buf_deinit(&q);
-    if (rc == 0 && x->too_many)
+    /* The source's field types on both sides: the hashes of the two compare alike. */
+    struct scrub_points pts;
+    scrub_points_init(&pts, &x->u, 0);
+    pts.keep = side == 1 ? &x->have : NULL;
+    pts.value = source_value;
+    pts.point = source_point;
+    pts.arg = x;
+    int rc = scrub_read_window(x->c[side], &x->u, hour, &pts);
+    if (pts.too_many)
         rc = cli_fail(x->cli,
                       "db=%s rp=%s measurement=%s: more than %zu values in one hour on %s: too "
                       "large to compare point by point",
-                      x->u.db, x->u.rp, x->u.m, MAX_WINDOW_VALUES, influx_name(x->c[side]));
+                      x->u.db, x->u.rp, x->u.m, SCRUB_POINTS_MAX_VALUES, influx_name(x->c[side]));
+    scrub_points_deinit(&pts);
     if (rc == 0 && side == 0)
         rc = flush(x);
     return rc;
@@ -285,7 +172,6 @@ static int on_window(void *arg, int64_t hour, const struct scrub_fig *a, const s
     if (!differs)
         return 0;
     scrub_hmap_deinit(&x->have);
-    x->n_values = 0;
     uint64_t before = x->written, lacking = x->lacking;
     int rc = hour_pass(x, 1, hour);
     if (rc == 0)
@@ -360,8 +246,6 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
     x.u.db = xstrdup(db);
     x.u.m = xstrdup(m);
     buf_init(&x.batch);
-    buf_init(&x.line);
-    buf_init(&x.tagk);
     struct names_list rps = {0};
     struct buf q;
     buf_init(&q);
@@ -380,8 +264,6 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
     out->written = x.written;
     names_free(&rps);
     buf_deinit(&x.batch);
-    buf_deinit(&x.line);
-    buf_deinit(&x.tagk);
     scrub_hmap_deinit(&x.have);
     free(x.u.db);
     free(x.u.m);

@@ -52,7 +52,7 @@ int rs_relay_shards(struct reshard *rs, size_t i, json_t **doc)
     int rc = rb_relay_call(rs->cli, rs->relays[i].url, 0, "/api/shards", &status, doc);
     if (rc == 0 && status != 200) {
         const char *err = influx_str_at(*doc, "error");
-        rc = cli_fail(rs->cli, "relay %s: GET /api/shards answered %ld %s", rs->relays[i].url,
+        rc = cli_fail(rs->cli, "relay %s: GET /api/shards answered %ld %s", rs->relays[i].shown,
                       status, err != NULL ? err : "");
         json_decref(*doc);
         *doc = NULL;
@@ -108,7 +108,8 @@ int rs_read_active(struct reshard *rs)
             rc = cli_fail(rs->cli,
                           "the relays route with different shards: %s has %s, %s has %s (a "
                           "reshard was interrupted? run --apply with the state file %s)",
-                          rs->relays[0].url, first.data, rs->relays[i].url, b.data, rs->state_path);
+                          rs->relays[0].shown, first.data, rs->relays[i].shown, b.data,
+                          rs->state_path);
         }
         buf_deinit(&b);
         rs_names_clear(v, &n);

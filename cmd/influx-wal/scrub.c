@@ -111,69 +111,59 @@ static int ent_cmp(const void *x, const void *y)
     return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
 }
 
-/* Collecting the rows of a SHOW statement: each row to 'row'. */
+/* Collecting the rows of a SHOW statement: each row to 'show_row'. */
 struct show {
     struct scrub *s;
     int side;
     struct schema *sc;
     const char *db, *m;
     char kind;
-    int not_found; /* the answer said the database is not there */
 };
+
+static int show_row(void *arg, const json_t *row, const char *v0)
+{
+    struct show *sh = arg;
+    if (sh->kind == 'D') {
+        if (strcmp(v0, "_internal") != 0 &&
+            (sh->s->database == NULL || strcmp(v0, sh->s->database) == 0))
+            schema_add(sh->sc, sh->side, 'D', v0, NULL, NULL);
+    } else if (sh->kind == 'R') {
+        schema_add(sh->sc, sh->side, 'R', sh->db, v0, NULL);
+        struct scrub *s = sh->s;
+        struct srp *p = NULL;
+        for (size_t k = 0; k < s->n_rps && p == NULL; k++)
+            if (strcmp(s->rps[k].db, sh->db) == 0 && strcmp(s->rps[k].name, v0) == 0)
+                p = &s->rps[k];
+        if (p == NULL) {
+            s->rps = xrealloc(s->rps, (s->n_rps + 1) * sizeof(*s->rps));
+            p = &s->rps[s->n_rps++];
+            memset(p, 0, sizeof(*p));
+            p->db = xstrdup(sh->db);
+            p->name = xstrdup(v0);
+            const char *d = json_string_value(json_array_get(row, 1));
+            const char *sd = json_string_value(json_array_get(row, 2));
+            p->duration = xstrdup(d != NULL ? d : "0s");
+            p->shard_duration = xstrdup(sd != NULL ? sd : "0s");
+        }
+        p->on |= 1 << sh->side;
+        p->is_default |= json_is_true(json_array_get(row, 4));
+    } else if (sh->kind == 'M') {
+        schema_add(sh->sc, sh->side, 'M', sh->db, v0, NULL);
+    } else {
+        struct ent *e = schema_add(sh->sc, sh->side, 'F', sh->db, sh->m, v0);
+        if (e->type[sh->side] == SCRUB_FT_NONE)
+            e->type[sh->side] = scrub_ftype_of(json_string_value(json_array_get(row, 1)));
+    }
+    return 0;
+}
 
 static int show_result(void *arg, const json_t *res)
 {
     struct show *sh = arg;
-    const char *err = influx_str_at(res, "error");
-    if (err != NULL) {
-        if (strstr(err, "not found") != NULL) {
-            sh->not_found = 1;
-            return 0;
-        }
-        return cli_fail(sh->s->cli, "%s: %s", sh->s->be[sh->side].name, err);
-    }
-    const json_t *all = json_object_get(res, "series");
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        const json_t *vals = json_object_get(json_array_get(all, i), "values");
-        for (size_t r = 0; r < json_array_size(vals); r++) {
-            const json_t *row = json_array_get(vals, r);
-            const char *v0 = json_string_value(json_array_get(row, 0));
-            if (v0 == NULL)
-                continue;
-            if (sh->kind == 'D') {
-                if (strcmp(v0, "_internal") != 0 &&
-                    (sh->s->database == NULL || strcmp(v0, sh->s->database) == 0))
-                    schema_add(sh->sc, sh->side, 'D', v0, NULL, NULL);
-            } else if (sh->kind == 'R') {
-                schema_add(sh->sc, sh->side, 'R', sh->db, v0, NULL);
-                struct scrub *s = sh->s;
-                struct srp *p = NULL;
-                for (size_t k = 0; k < s->n_rps && p == NULL; k++)
-                    if (strcmp(s->rps[k].db, sh->db) == 0 && strcmp(s->rps[k].name, v0) == 0)
-                        p = &s->rps[k];
-                if (p == NULL) {
-                    s->rps = xrealloc(s->rps, (s->n_rps + 1) * sizeof(*s->rps));
-                    p = &s->rps[s->n_rps++];
-                    memset(p, 0, sizeof(*p));
-                    p->db = xstrdup(sh->db);
-                    p->name = xstrdup(v0);
-                    const char *d = json_string_value(json_array_get(row, 1));
-                    const char *sd = json_string_value(json_array_get(row, 2));
-                    p->duration = xstrdup(d != NULL ? d : "0s");
-                    p->shard_duration = xstrdup(sd != NULL ? sd : "0s");
-                }
-                p->on |= 1 << sh->side;
-                p->is_default |= json_is_true(json_array_get(row, 4));
-            } else if (sh->kind == 'M') {
-                schema_add(sh->sc, sh->side, 'M', sh->db, v0, NULL);
-            } else {
-                struct ent *e = schema_add(sh->sc, sh->side, 'F', sh->db, sh->m, v0);
-                if (e->type[sh->side] == SCRUB_FT_NONE)
-                    e->type[sh->side] = scrub_ftype_of(json_string_value(json_array_get(row, 1)));
-            }
-        }
-    }
-    return 0;
+    int rc;
+    if (influx_result_error(sh->s->c[sh->side], res, &rc))
+        return rc; /* "not found": the database is not there, nothing to add */
+    return influx_rows(res, show_row, sh);
 }
 
 static int show(struct scrub *s, int side, struct schema *sc, char kind, const char *db,
@@ -194,7 +184,7 @@ static int show(struct scrub *s, int side, struct schema *sc, char kind, const c
         }
     }
     buf_append(&q, "", 1);
-    struct show sh = {s, side, sc, db, m, kind, 0};
+    struct show sh = {s, side, sc, db, m, kind};
     int rc = influx_query(s->c[side], NULL, q.data, show_result, &sh);
     buf_deinit(&q);
     return rc;
@@ -374,12 +364,9 @@ struct figq {
 static int fig_result(void *arg, const json_t *res)
 {
     struct figq *q = arg;
-    const char *err = influx_str_at(res, "error");
-    if (err != NULL) {
-        if (strstr(err, "not found") != NULL)
-            return 0; /* no such database or retention policy on this side: no points */
-        return cli_fail(q->s->cli, "%s: %s", q->s->be[q->side].name, err);
-    }
+    int rc;
+    if (influx_result_error(q->s->c[q->side], res, &rc))
+        return rc; /* "not found": no such database or retention policy here, no points */
     scrub_figures_add(q->r, q->u, res);
     return 0;
 }

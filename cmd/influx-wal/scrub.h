@@ -9,6 +9,7 @@
 #include "cmd/influx-wal/progress.h"
 
 #include "common/buf.h"
+#include "scrub/points.h"
 #include "scrub/window.h"
 
 #include <stddef.h>
@@ -56,17 +57,12 @@ const struct srp *scrub_find_rp(const struct scrub *s, const char *db, const cha
 int scrub_repair_window(struct scrub *s, const struct scrub_unit *u, int64_t hour, int *from,
                         uint64_t *written);
 
-/* Line protocol as scrub_repair.c writes it (also reshard_copy.c): 's' with a backslash before
- * each byte of 'special' (", " for a measurement, ",= " for keys and tag values); a field's
- * value 'v' of type 'ft' as influxd answered it (integers with i, unsigned with u, strings
- * quoted). */
-void scrub_lp_escape(struct buf *b, const char *s, const char *special);
-void scrub_lp_value(struct buf *b, enum scrub_ftype ft, const json_t *v);
-/* The key of one value in a window: the series' hash, the point's time and the field's name.
- * scrub_repair.c. */
-uint64_t scrub_point_key(uint64_t series, int64_t t, const char *field);
-/* The hash of a field's value as --repair compares them (type and value). */
-uint64_t scrub_value_hash(enum scrub_ftype t, const json_t *v);
+/* Read window 'hour' of unit 'u' on 'c' point by point (SELECT * ... GROUP BY *) into 'pts'.
+ * 0, 1 after a message (a failed query, or an error in the answer other than "not found"), or
+ * the value a callback of 'pts' stopped the walk with (1 when pts->too_many). scrub_repair.c;
+ * also reshard_copy.c. */
+int scrub_read_window(struct influx *c, const struct scrub_unit *u, int64_t hour,
+                      struct scrub_points *pts);
 
 /* "2026-01-01T10:00:00Z" for 'ns' into buf (at least 40 bytes). */
 const char *scrub_time_str(int64_t ns, char *buf, size_t cap);

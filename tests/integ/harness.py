@@ -30,6 +30,7 @@ Typical test:
 
 import atexit
 import base64
+import bisect
 import collections
 import gzip as _gzip
 import http.client
@@ -1519,6 +1520,129 @@ class Load:
                     self.run_id, self.requests_sent, self.requests, self.elapsed, self.acked,
                     self.n503, self.conn_errors, self.timeouts, dict(self.statuses),
                     ("; first error: " + self.errors[0]) if self.errors else ""))
+
+
+# --------------------------------------------------------------------------------------------
+# /query through a relay, and shards: the ring, and the fixture of two shards of two influxd
+# --------------------------------------------------------------------------------------------
+
+
+def query_json(url, q, db=None, epoch=None, extra=(), timeout=30.0):
+    """POST /query as a form (q, db, epoch and 'extra' pairs): (status, headers, parsed body);
+    a body that is not JSON comes back as {"raw": its first 300 characters}."""
+    params = [("q", q)] + ([("db", db)] if db else []) + ([("epoch", epoch)] if epoch else [])
+    st, hdrs, body = request("POST", url + "/query", body=urllib.parse.urlencode(
+        params + list(extra)).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=timeout)
+    try:
+        doc = json.loads(body.decode("utf-8", "replace") or "{}")
+    except ValueError:
+        doc = {"raw": body[:300].decode("utf-8", "replace")}
+    return st, hdrs, doc
+
+
+def statement(url, q, db=None):
+    """A logged statement (CREATE DATABASE, DROP MEASUREMENT...) through a relay's /query:
+    checked answered, 200 (applied) or 202 (committed, not yet applied)."""
+    params = [("q", q)] + ([("db", db)] if db else [])
+    st, _, body = request("POST", url + "/query", body=urllib.parse.urlencode(params).encode(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    check(st in (200, 202), "%s through %s: %d" % (q, url, st), body[:200])
+
+
+SHARDS = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
+_M64 = (1 << 64) - 1
+
+
+def ring_hash(b):
+    """FNV-1a 64 and the splitmix64 finaliser of bytes b, as relay/shard_ring.c has them:
+    computed here again, so that a test checks the relay's placement independently."""
+    x = 0xcbf29ce484222325
+    for c in b:
+        x = ((x ^ c) * 0x100000001b3) & _M64
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & _M64
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & _M64
+    return x ^ (x >> 31)
+
+
+def shard_of(shards, *key):
+    """The shard of a key (its elements' values: the database, the measurement, then any tag
+    values) on the ring over the shard names 'shards', 128 virtual nodes each."""
+    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in shards for v in range(128))
+    i = bisect.bisect_left([p[0] for p in pts], ring_hash("".join("%s\0" % k for k in key).encode()))
+    return pts[0 if i == len(pts) else i][1]
+
+
+class TwoShards:
+    """Two shards of two influxd 1.6.7 each, s1 = a1, a2 and s2 = b1, b2, started; 'more' adds
+    shards (e.g. {"s3": ("c1", "c2")}), started too. Relays in front of them:
+
+        sh = h.TwoShards()
+        r = sh.relay()                       # --shard s1=a1,a2 --shard s2=b1,b2
+        h.statement(r.url, "CREATE DATABASE db")
+        sh.shard_of("db", "cpu")             # "s1" or "s2"
+        got, want = sh.placement("db", {"cpu": 100})"""
+
+    def __init__(self, more=None):
+        self.groups = dict(SHARDS)
+        self.groups.update(more or {})
+        self.backends = {n: Influxd(n).start() for g in self.groups.values() for n in g}
+
+    def members(self, shards=SHARDS):
+        """The backend names of 'shards', in order."""
+        return [b for s in shards for b in self.groups[s]]
+
+    def shard_of(self, *key, shards=SHARDS):
+        return shard_of(list(shards), *key)
+
+    def config(self, shards=SHARDS, backends=False, key=None):
+        """The config of a relay over 'shards': [[shard]] tables; with backends=True also the
+        [[backend]] tables (the CLI reads them from the file); 'key' the [sharding] key."""
+        cfg = {"shard": [{"name": s, "backends": list(self.groups[s])} for s in shards]}
+        if backends:
+            cfg["backend"] = [{"name": b, "url": self.backends[b].url} for b in self.members(shards)]
+        if key:
+            cfg["sharding"] = {"key": key}
+        return cfg
+
+    def relay(self, shards=SHARDS, key=None, in_config=False, backends_in_config=False,
+              name="relay"):
+        """A relay over 'shards', started: the shards given as --shard flags, or as [[shard]]
+        tables with in_config (and their backends there too with backends_in_config, else as
+        --backend flags); 'key' the [sharding] key."""
+        if in_config or backends_in_config:
+            cfg = self.config(shards, backends=backends_in_config, key=key)
+            args = []
+        else:
+            cfg = {"sharding": {"key": key}} if key else None
+            args = [a for s in shards for a in ("--shard", "%s=%s" % (s, ",".join(self.groups[s])))]
+        backends = None if backends_in_config else [self.backends[b] for b in self.members(shards)]
+        return Relay(backends=backends, config=cfg, args=args, name=name).start()
+
+    def create_db(self, r, db, timeout=30):
+        """CREATE DATABASE through relay r, then wait (up to 'timeout') until every backend of
+        the shards has it."""
+        statement(r.url, "CREATE DATABASE %s" % db)
+        wait_until(lambda: all(db in self.backends[b].databases() for b in self.members()),
+                   timeout=timeout)
+
+    def placement(self, db, want, shards=SHARDS, count=None, timeout=60):
+        """Where the points of 'want' (measurement -> points) belong: all on both backends of
+        the shard the ring over 'shards' gives the measurement, none on the other backends.
+        Waits (up to 'timeout') for the backends to hold exactly that; returns (got, expect),
+        both {(backend, measurement): points}. 'count(backend, measurement)' counts (default
+        the backend's count of field n)."""
+        count = count or (lambda b, m: self.backends[b].count(db, m))
+        expect = {(b, m): (n if b in self.groups[self.shard_of(db, m, shards=shards)] else 0)
+                  for m, n in want.items() for b in self.members(self.groups)}
+
+        def counts():
+            return {(b, m): count(b, m) for b, m in expect}
+
+        wait_until(lambda: counts() == expect, timeout=timeout)
+        return counts(), expect
 
 
 # --------------------------------------------------------------------------------------------

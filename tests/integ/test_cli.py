@@ -19,7 +19,9 @@ counted exactly:
     missing data dir (1, one line), a data.mdb of garbage (1, one line, no crash);
   - replay takes the daemon's backend options: the built-in defaults (a 1.6 MB record is one
     batch: batches go up to 4 MiB, as in the daemon, not 1 MiB), or with --config FILE the
-    backend's own (batch-max-points = 40: at least 2500 / 40 batches).
+    backend's own (batch-max-points = 40: at least 2500 / 40 batches);
+  - a --relay URL with user:password@ (reshard, rebuild): the error line names the relay without
+    them, when the relay is down and when it refuses.
 """
 
 import json
@@ -504,6 +506,45 @@ def test_replay_options():
     t.stop()
 
 
+def test_relay_url_password():
+    """The password of a --relay URL is never printed: reshard and rebuild name a relay that is
+    down, or that refuses, by its URL without user:password@."""
+    d = h.tmpdir("relay-pw")
+    path = os.path.join(d, "relay.toml")
+    with open(path, "w") as f:
+        f.write(h.to_toml({"backend": [{"name": "a", "url": S["a"].url}],
+                           "shard": [{"name": "s1", "backends": ["a"]}]}))
+    port = h.free_port()
+    down = "http://admin:s3cret@127.0.0.1:%d" % port
+    up = S["r"].url.replace("http://", "http://admin:s3cret@")
+    h.check(up != S["r"].url, "the relay's URL with a password", up)
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", path, "--relay", down)
+    h.check(rc == 1 and "relay http://127.0.0.1:%d is unreachable" % port in err
+            and "s3cret" not in out + err and "admin" not in out + err,
+            "reshard, relay down: exit 1, the relay named without its user:password@", rc, out, err)
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", path, "--relay", up)
+    h.check(rc == 1 and "relay %s: GET /api/shards answered 404" % S["r"].url in err
+            and "s3cret" not in out + err and "admin" not in out + err,
+            "reshard, relay without [[shard]] refusing: exit 1, the relay named without its "
+            "user:password@", rc, out, err)
+
+    t = h.Influxd("pw").start()  # an empty target: rebuild tells the relays only after its checks
+    try:
+        for relay, want in ((down, "relay http://127.0.0.1:%d is unreachable" % port),
+                            (up, "relay %s refused start of pw: 404" % S["r"].url)):
+            rc, out, err = h.run_cli("rebuild", "--backend", "pw", "--from", "a", "--url",
+                                     "a=" + S["a"].url, "--url", "pw=" + t.url, "--relay", relay,
+                                     "--state-dir", os.path.join(d, "rebuild"),
+                                     data_dir=S["r"].data_dir)
+            h.check(rc == 1 and want in err and "s3cret" not in out + err
+                    and "admin" not in out + err,
+                    "rebuild, %s: exit 1, the relay named without its user:password@"
+                    % ("relay down" if relay == down else "relay refusing"), rc, out, err)
+    finally:
+        t.stop()
+
+
 if __name__ == "__main__":
     h.run([setup, test_status, test_cat, test_export, test_replay, test_rewind_skip, test_dead,
-           test_audit, test_verify_compact, test_bad_args, test_replay_options])
+           test_audit, test_verify_compact, test_bad_args, test_replay_options,
+           test_relay_url_password])

@@ -5,8 +5,9 @@ third shard added to its config
     load -> relay [[shard]] s1=a1,a2 s2=b1,b2 (+ s3=c1,c2 after a restart) -> six influxd
 
   * a shard added to the config is pending: after the restart its backends get the statements
-    (a CREATE DATABASE; a backend new to the log starts at its head) but no points, and the ring stays over the active shards (the placement
-    checked on all six, the ring computed here again, as in test_shards.py); /health,
+    (a CREATE DATABASE; a backend new to the log starts at its head) but no points, and the
+    ring stays over the active shards (the placement checked on all six, the ring computed
+    again by harness.shard_of); /health,
     /status.json and `influx-wal status` name the active and the pending shards;
   * POST /api/shards/activate switches the ring (recorded in the log: a restart keeps it);
     removing an active shard or naming an unknown one is refused, and so is a start with a
@@ -25,10 +26,9 @@ third shard added to its config
     through HAProxy to both: the reshard switches both, and the end is the same (every point in
     exactly one shard, moved measurements gone from the old one, both relays on the new ring).
 
-Uses tests/integ/harness.py. Every wait has a deadline."""
+Uses tests/integ/harness.py (its TwoShards fixture, with s3 added). Every wait has a deadline."""
 
 import base64
-import bisect
 import json
 import os
 import re
@@ -40,59 +40,27 @@ import harness as h
 DB = "reshdb"
 MEASUREMENTS = ["cpu", "mem", "disk", "net", "swap", "system", "kernel", "diskio", "nstat",
                 "procstat", "temp", "http"]
-GROUPS = {"s1": ("a1", "a2"), "s2": ("b1", "b2"), "s3": ("c1", "c2")}
-
-
-M64 = (1 << 64) - 1
-
-
-def ring_hash(b):
-    """FNV-1a 64 and the splitmix64 finaliser (relay/shard_ring.h), as test_shards.py has it."""
-    x = 0xcbf29ce484222325
-    for c in b:
-        x = ((x ^ c) * 0x100000001b3) & M64
-    x ^= x >> 30
-    x = (x * 0xbf58476d1ce4e5b9) & M64
-    x ^= x >> 27
-    x = (x * 0x94d049bb133111eb) & M64
-    return x ^ (x >> 31)
-
-
-def shard_of(names, db, m):
-    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in names for v in range(128))
-    i = bisect.bisect_left([p[0] for p in pts], ring_hash(("%s\0%s\0" % (db, m)).encode()))
-    return pts[0 if i == len(pts) else i][1]
-
-
-def shards_cfg(names, backends=None):
-    """The config: [[shard]] tables, and with 'backends' the [[backend]] tables too (the CLI
-    reads them from the file)."""
-    cfg = {"shard": [{"name": n, "backends": list(GROUPS[n])} for n in names]}
-    if backends is not None:
-        cfg["backend"] = [{"name": b, "url": backends[b].url} for n in names for b in GROUPS[n]]
-    return cfg
+THIRD = {"s3": ("c1", "c2")}
+GROUPS = dict(h.SHARDS, **THIRD)
+shard_of = h.shard_of  # shard_of(shard names, DB, measurement)
 
 
 def start_two():
-    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
-    r = h.Relay(backends=[backends[n] for n in ("a1", "a2", "b1", "b2")],
-                config=shards_cfg(["s1", "s2"])).start()
-    return backends, r
+    """Six influxd, s3's two not yet in the config; a relay with s1 and s2 as [[shard]] tables."""
+    sh = h.TwoShards(more=THIRD)
+    return sh, sh.relay(in_config=True)
 
 
-def add_third(backends, r):
+def add_third(sh, r):
     """The config gains s3 (c1, c2); the relay restarts with it (a SIGHUP that changes the
     shards is refused)."""
-    r.backends = [(n, backends[n].url) for n in ("a1", "a2", "b1", "b2", "c1", "c2")]
-    r.config = shards_cfg(["s1", "s2", "s3"])
+    r.backends = [(n, sh.backends[n].url) for n in sh.members(GROUPS)]
+    r.config = sh.config(GROUPS)
     r.restart()
 
 
 def statement(r, q):
-    st, _, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
-        [("q", q), ("db", DB)]).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
-    h.check(st in (200, 202), "%s through the relay: %d" % (q, st), body[:200])
+    h.statement(r.url, q, db=DB)
 
 
 def load(r, requests=4, ppr=25, tag=None):
@@ -114,21 +82,10 @@ def count(backend, m):
     return backend.count(DB, m)
 
 
-def counts(backends):
-    return {(b, m): count(backends[b], m) for b in backends for m in MEASUREMENTS}
-
-
-def expect_placement(backends, want, ring):
+def expect_placement(sh, want, ring):
     """Every measurement complete on both backends of the shard 'ring' gives it, absent from the
     other four."""
-    expect = {}
-    for m in MEASUREMENTS:
-        s = shard_of(ring, DB, m)
-        for shard, members in GROUPS.items():
-            for b in members:
-                expect[(b, m)] = want[m] if shard == s else 0
-    h.wait_until(lambda: counts(backends) == expect, timeout=60)
-    got = counts(backends)
+    got, expect = sh.placement(DB, want, shards=ring, count=lambda b, m: count(sh.backends[b], m))
     bad = {k: (got[k], v) for k, v in expect.items() if got[k] != v}
     h.check(not bad, "every point in exactly one shard's backends (ring over %s)" % ",".join(ring),
             bad)
@@ -144,11 +101,12 @@ def admin(r, path, **params):
 
 
 def test_pending_shard_gets_no_keys():
-    backends, r = start_two()
+    sh, r = start_two()
+    backends = sh.backends
     statement(r, "CREATE DATABASE %s" % DB)
     first = load(r)
-    expect_placement(backends, first, ["s1", "s2"])
-    add_third(backends, r)
+    expect_placement(sh, first, ["s1", "s2"])
+    add_third(sh, r)
     # A backend new to the log starts at its head: the database comes with a statement now.
     statement(r, "CREATE DATABASE %s" % DB)
     h.wait_until(lambda: all(DB in backends[b].databases() for b in ("c1", "c2")), timeout=30)
@@ -163,7 +121,7 @@ def test_pending_shard_gets_no_keys():
         h.check(DB in backends[b].databases(), "%s got the CREATE DATABASE (a statement)" % b)
     second = load(r)
     both = {m: first[m] + second[m] for m in MEASUREMENTS}
-    expect_placement(backends, both, ["s1", "s2"])
+    expect_placement(sh, both, ["s1", "s2"])
     for b in ("c1", "c2"):
         h.check_eq(backends[b].points_total(DB), 0, "%s (pending s3) got no points" % b)
     r.stop()
@@ -209,7 +167,7 @@ def test_pending_shard_gets_no_keys():
     r.stop()
     path = os.path.join(h.tmpdir("cfg"), "relay.toml")
     with open(path, "w") as f:
-        f.write(h.to_toml(shards_cfg(["s1", "s2"], backends)))
+        f.write(h.to_toml(sh.config(backends=True)))
     rc, out, err = h.run_relay("--config", path, "--data-dir", r.data_dir,
                                "--listen", "127.0.0.1:%d" % h.free_port())
     h.check_eq(rc, 2, "a log routing to a shard the config lacks: exit 2", err[-500:])
@@ -219,16 +177,16 @@ def test_pending_shard_gets_no_keys():
 
 def start_file_config():
     """As start_two, with the backends in the config file (the CLI finds them there)."""
-    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
-    r = h.Relay(config=shards_cfg(["s1", "s2"], backends)).start()
+    sh = h.TwoShards(more=THIRD)
+    r = sh.relay(backends_in_config=True)
     statement(r, "CREATE DATABASE %s" % DB)
     first = load(r)
-    expect_placement(backends, first, ["s1", "s2"])
-    r.config = shards_cfg(["s1", "s2", "s3"], backends)
+    expect_placement(sh, first, ["s1", "s2"])
+    r.config = sh.config(GROUPS, backends=True)
     r.restart()
     statement(r, "CREATE DATABASE %s" % DB)
     h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
-    return backends, r, first
+    return sh, r, first
 
 
 def reshard(r, *args, timeout=200):
@@ -258,9 +216,10 @@ def finish_load(loads):
     return {ld.measurement: ld.acked_total for ld in loads}
 
 
-def check_final(backends, r, want):
+def check_final(sh, r, want):
+    backends = sh.backends
     h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=60)
-    expect_placement(backends, want, ["s1", "s2", "s3"])
+    expect_placement(sh, want, ["s1", "s2", "s3"])
     for m in moving():
         old = shard_of(["s1", "s2"], DB, m)
         for b in GROUPS[old]:
@@ -274,7 +233,8 @@ def check_final(backends, r, want):
 
 
 def test_plan_and_apply():
-    backends, r, first = start_file_config()
+    sh, r, first = start_file_config()
+    backends = sh.backends
     moves = moving()
     h.check(len(moves) > 0, "some measurements move to s3", moves)
     rc, out, err = reshard(r, "--plan")
@@ -360,14 +320,14 @@ def test_plan_and_apply():
     h.check(not os.path.exists(r.config_path + ".reshard"), "done: the state file is gone")
     h.check(out.startswith("reshard done measurements=%d " % len(moves)), "the summary", out)
     second = finish_load(loads)
-    check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
+    check_final(sh, r, {m: first[m] + second[m] for m in MEASUREMENTS})
     rc, out, err = reshard(r, "--plan")
     h.check_eq((rc, out), (0, "plan active=s1,s2,s3 target=s1,s2,s3 measurements=0 points=0\n"),
                "after the reshard the plan is empty")
 
 
 def test_apply_killed_resumes():
-    backends, r, first = start_file_config()
+    sh, r, first = start_file_config()
     loads = start_load(r, requests=20)
     argv = [h.cli_bin(), "reshard", "--config", r.config_path, "--relay", r.url, "--apply"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -382,14 +342,13 @@ def test_apply_killed_resumes():
     h.check_eq(rc, 0, "reshard --apply after the kill: resumed to the end", err[-2000:])
     h.check("step=resume" in err, "it resumed from the state file", err[-1500:])
     second = finish_load(loads)
-    check_final(backends, r, {m: first[m] + second[m] for m in MEASUREMENTS})
+    check_final(sh, r, {m: first[m] + second[m] for m in MEASUREMENTS})
 
 
 def test_two_relays_behind_haproxy():
     import test_topology as topo
-    backends = {n: h.Influxd(n).start() for g in GROUPS.values() for n in g}
-    relays = [h.Relay(config=shards_cfg(["s1", "s2"], backends), name="relay%d" % i).start()
-              for i in (1, 2)]
+    sh = h.TwoShards(more=THIRD)
+    relays = [sh.relay(backends_in_config=True, name="relay%d" % i) for i in (1, 2)]
     statement(relays[0], "CREATE DATABASE %s" % DB)
     front, stats = h.free_port(), h.free_port()
     cfg = os.path.join(h.tmpdir("haproxy-cfg"), "haproxy.cfg")
@@ -407,9 +366,9 @@ def test_two_relays_behind_haproxy():
             topo.relay_state(stats_url, "relay2") == "UP", "HAProxy sees both relays UP",
             topo.haproxy_states(stats_url))
     first = load(hp)
-    expect_placement(backends, first, ["s1", "s2"])
+    expect_placement(sh, first, ["s1", "s2"])
     for r in relays:
-        r.config = shards_cfg(["s1", "s2", "s3"], backends)
+        r.config = sh.config(GROUPS, backends=True)
         r.restart()
     h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
                  topo.relay_state(stats_url, "relay2") == "UP", timeout=15)
@@ -428,7 +387,7 @@ def test_two_relays_behind_haproxy():
     h.check(all(n > 0 for n in took), "HAProxy spread the writes over both relays", took)
     for r in relays:
         h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=60)
-    check_final(backends, relays[1], {m: first[m] + second[m] for m in MEASUREMENTS})
+    check_final(sh, relays[1], {m: first[m] + second[m] for m in MEASUREMENTS})
     st, doc = relays[0].health()
     h.check_eq(doc["shards"]["active"], ["s1", "s2", "s3"], "relay1 on the new ring too")
 

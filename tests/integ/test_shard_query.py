@@ -16,40 +16,23 @@ fifth influxd, the reference, holding every point directly
     refused with the exact statement error; chunked=true is a 400;
   * a shard with both backends stopped: a read that needs it is a 503 naming it.
 
-Uses tests/integ/harness.py and Debian's haproxy. Every wait has a deadline."""
+Uses tests/integ/harness.py (its TwoShards fixture) and Debian's haproxy. Every wait has a deadline."""
 
-import bisect
 import json
 import os
-import urllib.parse
 
 import harness as h
 import test_topology as topo
 
 DB = "sqdb"     # relay1 and relay2: key database + measurement
 TDB = "sqtag"   # relay3: key database + measurement + tag:host
-M64 = (1 << 64) - 1
 T0 = 1_700_000_040 * 10**9  # a whole minute
-SHARDS = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
-
-
-def ring_hash(b):
-    x = 0xcbf29ce484222325
-    for c in b:
-        x = ((x ^ c) * 0x100000001b3) & M64
-    x ^= x >> 30
-    x = (x * 0xbf58476d1ce4e5b9) & M64
-    x ^= x >> 27
-    x = (x * 0x94d049bb133111eb) & M64
-    return x ^ (x >> 31)
+SHARDS = h.SHARDS
 
 
 def shard_of(*key):
     """The shard of a key (its elements' values), as relay/shard_ring.c places it."""
-    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in SHARDS for v in range(128))
-    want = ring_hash("".join("%s\0" % k for k in key).encode())
-    i = bisect.bisect_left([p[0] for p in pts], want)
-    return pts[0 if i == len(pts) else i][1]
+    return h.shard_of(SHARDS, *key)
 
 
 def pick_measurements():
@@ -76,15 +59,7 @@ def lines(db_ms, hosts, per, extra_field_in=None):
 
 def read(url, q, db, epoch="ns", extra=()):
     """POST /query: (status, headers, parsed body)."""
-    params = [("q", q), ("db", db)] + ([("epoch", epoch)] if epoch else []) + list(extra)
-    st, hdrs, body = h.request("POST", url + "/query", body=urllib.parse.urlencode(params).encode(),
-                               headers={"Content-Type": "application/x-www-form-urlencoded"},
-                               timeout=30)
-    try:
-        doc = json.loads(body.decode("utf-8", "replace") or "{}")
-    except ValueError:
-        doc = {"raw": body[:300].decode("utf-8", "replace")}
-    return st, hdrs, doc
+    return h.query_json(url, q, db=db, epoch=epoch, extra=extra)
 
 
 def same_as_ref(url, ref, q, db, epoch="ns", what=""):
@@ -105,29 +80,12 @@ def write_all(url, db, body_lines, per_request=40):
         h.check(st == 204, "write %d of %s acknowledged" % (i // per_request, db), st, resp[:200])
 
 
-def four():
-    return {n: h.Influxd(n).start() for n in ("a1", "a2", "b1", "b2")}
-
-
-def relay(backends, key=None):
-    cfg = {"sharding": {"key": key}} if key else None
-    return h.Relay(backends=[backends[n] for n in ("a1", "a2", "b1", "b2")], config=cfg,
-                   args=["--shard", "s1=a1,a2", "--shard", "s2=b1,b2"]).start()
-
-
-def create(urls_dbs):
-    for url, db in urls_dbs:
-        st, _, body = h.request("POST", url + "/query", body=urllib.parse.urlencode(
-            [("q", "CREATE DATABASE %s" % db)]).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"})
-        h.check(st in (200, 202), "CREATE DATABASE %s through %s" % (db, url), st, body[:200])
-
-
 def test_default_key_through_haproxy():
-    backends = four()
+    sh = h.TwoShards()
+    backends = sh.backends
     ref = h.Influxd("ref").start()
     ref.create_db(DB)
-    r1, r2 = relay(backends), relay(backends)
+    r1, r2 = sh.relay(), sh.relay()
     front, stats = h.free_port(), h.free_port()
     cfg = os.path.join(h.tmpdir("haproxy-cfg"), "haproxy.cfg")
     with open(cfg, "w") as f:
@@ -139,8 +97,7 @@ def test_default_key_through_haproxy():
     h.check(h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
                          topo.relay_state(stats_url, "relay2") == "UP", timeout=15),
             "HAProxy sees both relays UP", topo.haproxy_states(stats_url))
-    create([(r1.url, DB)])
-    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    sh.create_db(r1, DB)
     ms = pick_measurements()  # m1, m2 on s1; m3, m4 on s2
     hosts = ["h0", "h1", "h2"]
     pts = lines(ms, hosts, per=20, extra_field_in=ms[0])
@@ -152,14 +109,7 @@ def test_default_key_through_haproxy():
         h.check(r.health()[1]["wal"]["last_sequence"] > 0,
                 "%s took writes through HAProxy (round robin)" % r.name, r.health()[1]["wal"])
 
-    want = {(b, m): (len(hosts) * 20 if b in SHARDS[shard_of(DB, m)] else 0)
-            for b in backends for m in ms}
-
-    def counts():
-        return {(b, m): backends[b].count(DB, m) for b in backends for m in ms}
-
-    h.wait_until(lambda: counts() == want, timeout=60)
-    got = counts()
+    got, want = sh.placement(DB, {m: len(hosts) * 20 for m in ms})
     for k in sorted(want):
         h.check_eq(got[k], want[k], "%s holds %d points of %s" % (k[0], want[k], k[1]))
     for r in (r1, r2):
@@ -216,12 +166,12 @@ def test_default_key_through_haproxy():
 
 
 def test_tag_in_key():
-    backends = four()
+    sh = h.TwoShards()
+    backends = sh.backends
     ref = h.Influxd("ref").start()
     ref.create_db(TDB)
-    r = relay(backends, key=["database", "measurement", "tag:host"])
-    create([(r.url, TDB)])
-    h.wait_until(lambda: all(TDB in b.databases() for b in backends.values()), timeout=30)
+    r = sh.relay(key=["database", "measurement", "tag:host"])
+    sh.create_db(r, TDB)
     hosts = ["h%d" % i for i in range(8)]
     ms = ["cpu", "mem"]
     for m in ms:

@@ -5,7 +5,7 @@
 
   * every point lands in exactly one shard's two backends: counted per measurement on all
     four, each measurement is complete on both backends of one shard and absent from the
-    other two, on the shard the ring gives it (the ring computed here again, independently:
+    other two, on the shard the ring gives it (the ring computed again by harness.shard_of:
     FNV-1a 64 + splitmix64, 128 virtual nodes, key "DB\\0MEASUREMENT\\0");
   * a CREATE DATABASE through the relay reaches all four;
   * one backend per shard stopped under load (a1, b2) catches up exactly once started again;
@@ -18,42 +18,20 @@
   * SHOW MEASUREMENTS, SHOW DATABASES, SHOW FIELD KEYS through the relay are the union of the
     shards' answers; with a shard down, a 503 naming it.
 
-Uses tests/integ/harness.py. Every wait has a deadline."""
-
-import bisect
-import json
-import urllib.parse
+Uses tests/integ/harness.py (its TwoShards fixture). Every wait has a deadline."""
 
 import harness as h
 
 DB = "sharddb"
 MEASUREMENTS = ["cpu", "mem", "disk", "net", "swap", "system", "kernel", "diskio"]
-M64 = (1 << 64) - 1
 
 
-def ring_hash(b):
-    x = 0xcbf29ce484222325
-    for c in b:
-        x = ((x ^ c) * 0x100000001b3) & M64
-    x ^= x >> 30
-    x = (x * 0xbf58476d1ce4e5b9) & M64
-    x ^= x >> 27
-    x = (x * 0x94d049bb133111eb) & M64
-    return x ^ (x >> 31)
-
-
-def shard_of(names, db, m):
-    pts = sorted((ring_hash(("%s#%d" % (n, v)).encode()), n) for n in names for v in range(128))
-    i = bisect.bisect_left([p[0] for p in pts], ring_hash(("%s\0%s\0" % (db, m)).encode()))
-    return pts[0 if i == len(pts) else i][1]
+shard_of = h.shard_of  # shard_of(shard names, DB, measurement)
 
 
 def statement(r, q):
     """A logged statement through the relay's /query."""
-    st, _, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
-        [("q", q), ("db", DB)]).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
-    h.check(st in (200, 202), "%s through the relay: %d" % (q, st), body[:200])
+    h.statement(r.url, q, db=DB)
 
 
 def create_db(r):
@@ -62,10 +40,8 @@ def create_db(r):
 
 
 def start_all():
-    backends = {n: h.Influxd(n).start() for n in ("a1", "a2", "b1", "b2")}
-    args = ["--shard", "s1=a1,a2", "--shard", "s2=b1,b2"]
-    r = h.Relay(backends=[backends[n] for n in ("a1", "a2", "b1", "b2")], args=args).start()
-    return backends, r
+    sh = h.TwoShards()
+    return sh.backends, sh.relay(), sh
 
 
 def run_loads(r, requests, ppr=50):
@@ -76,21 +52,9 @@ def run_loads(r, requests, ppr=50):
     return loads
 
 
-def check_placement(backends, loads, timeout=60):
+def check_placement(sh, loads, timeout=60):
     want = {m: ld.acked_total for m, ld in zip(MEASUREMENTS, loads)}
-    groups = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
-    expect = {}
-    for m in MEASUREMENTS:
-        s = shard_of(["s1", "s2"], DB, m)
-        for shard, members in groups.items():
-            for b in members:
-                expect[(b, m)] = want[m] if shard == s else 0
-
-    def counts():
-        return {(b, m): backends[b].count(DB, m) for b in backends for m in MEASUREMENTS}
-
-    h.wait_until(lambda: counts() == expect, timeout=timeout)
-    got = counts()
+    got, expect = sh.placement(DB, want, timeout=timeout)
     for (b, m), n in sorted(expect.items()):
         h.check_eq(got[(b, m)], n, "%s holds %d points of %s" % (b, n, m))
     used = {shard_of(["s1", "s2"], DB, m) for m in MEASUREMENTS}
@@ -98,26 +62,25 @@ def check_placement(backends, loads, timeout=60):
 
 
 def test_every_point_in_one_shard():
-    backends, r = start_all()
-    create_db(r)
-    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    backends, r, sh = start_all()
+    sh.create_db(r, DB)
     h.check(all(DB in b.databases() for b in backends.values()), "the database is on all four")
     loads = run_loads(r, requests=20)
     for ld in loads:
         ld.join(60)
         h.check(ld.conn_errors == 0 and ld.acked_total == 20 * 50, "load %s acknowledged" %
                 ld.measurement, ld.summary())
-    check_placement(backends, loads)
+    check_placement(sh, loads)
     # DROP MEASUREMENT goes to the shard holding it (the others never hear of it).
     statement(r, "DROP MEASUREMENT cpu")
-    holders = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}[shard_of(["s1", "s2"], DB, "cpu")]
+    holders = h.SHARDS[shard_of(["s1", "s2"], DB, "cpu")]
     h.wait_until(lambda: all(backends[b].count(DB, "cpu") == 0 for b in holders), timeout=30)
     for b in holders:
         h.check_eq(backends[b].count(DB, "cpu"), 0, "cpu dropped from %s" % b)
         h.check_eq(backends[b].points_total(DB), sum(
             ld.acked_total for ld in loads
             if ld.measurement != "cpu" and shard_of(["s1", "s2"], DB, ld.measurement) in
-            [k for k, v in {"s1": ("a1", "a2"), "s2": ("b1", "b2")}.items() if b in v]),
+            [k for k, v in h.SHARDS.items() if b in v]),
             "the rest of %s is kept" % b)
     h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
     st, doc = r.health()
@@ -127,9 +90,8 @@ def test_every_point_in_one_shard():
 
 
 def test_one_per_shard_stopped_catches_up():
-    backends, r = start_all()
-    create_db(r)
-    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    backends, r, sh = start_all()
+    sh.create_db(r, DB)
     loads = run_loads(r, requests=60, ppr=20)
     h.wait_until(lambda: backends["b1"].points_total(DB) > 0 and
                  backends["a2"].points_total(DB) > 0, timeout=30)
@@ -163,7 +125,7 @@ def test_one_per_shard_stopped_catches_up():
     h.check_eq(shards, {"a1": "s1", "a2": "s1", "b1": "s2", "b2": "s2"}, "each backend's shard")
     backends["a1"].restart()
     backends["b2"].restart()
-    check_placement(backends, loads, timeout=90)
+    check_placement(sh, loads, timeout=90)
 
 
 def test_sighup_changing_shards_is_refused():
@@ -195,9 +157,8 @@ def test_sighup_changing_shards_is_refused():
 
 def test_v2_v3_writes_are_sharded():
     """/api/v3/write_lp and 2.x's /api/v2/write split by shard as /write does."""
-    backends, r = start_all()
-    create_db(r)
-    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    backends, r, sh = start_all()
+    sh.create_db(r, DB)
     t0 = 1700000000000000000
     for path, field in (("/api/v3/write_lp?db=%s" % DB, "v3"),
                         ("/api/v2/write?org=o&bucket=%s" % DB, "v2")):
@@ -205,7 +166,7 @@ def test_v2_v3_writes_are_sharded():
                        for m in MEASUREMENTS for i in range(5)).encode()
         st, _, resp = h.request("POST", r.url + path, body=body)
         h.check_eq(st, 204, "%s through the relay" % path, resp[:200])
-    groups = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
+    groups = h.SHARDS
 
     def counts():
         return {(b, m, f): backends[b].count(DB, m, field=f) for b in backends
@@ -221,28 +182,21 @@ def test_v2_v3_writes_are_sharded():
 
 def relay_read(r, q):
     """A read through the relay's /query: (status, answering backend, parsed body)."""
-    st, hdrs, body = h.request("POST", r.url + "/query", body=urllib.parse.urlencode(
-        [("q", q), ("db", DB), ("epoch", "ns")]).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        doc = json.loads(body.decode("utf-8", "replace") or "{}")
-    except ValueError:
-        doc = {"raw": body[:300]}
+    st, hdrs, doc = h.query_json(r.url, q, db=DB, epoch="ns")
     return st, hdrs.get("x-influx-wal-backend"), doc
 
 
 def test_query_routed_by_shard():
-    backends, r = start_all()
-    create_db(r)
-    h.wait_until(lambda: all(DB in b.databases() for b in backends.values()), timeout=30)
+    backends, r, sh = start_all()
+    sh.create_db(r, DB)
     loads = run_loads(r, requests=4, ppr=25)
     for ld in loads:
         ld.join(60)
         h.check(ld.conn_errors == 0 and ld.acked_total == 100, "load %s acknowledged" %
                 ld.measurement, ld.summary())
-    check_placement(backends, loads)
+    check_placement(sh, loads)
     h.wait_until(lambda: all(b["caught_up"] for b in r.health()[1]["backends"]), timeout=30)
-    groups = {"s1": ("a1", "a2"), "s2": ("b1", "b2")}
+    groups = h.SHARDS
     queries = ["SELECT count(n) FROM %s", "SELECT * FROM %s", "SHOW TAG KEYS FROM \"%s\"",
                "SELECT max(n) FROM %s GROUP BY *; SELECT count(n) FROM %s WHERE time > 0"]
     seen = set()

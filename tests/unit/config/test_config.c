@@ -765,6 +765,13 @@ static void test_validate(void)
           "backend 'local': batch-min-bytes must be greater than 0");
     VCASE(cfg.backends[0].retry_max_delay_ms = 0,
           "backend 'local': retry-max-delay must be greater than 0");
+    /* With several wrong, the first in the checks' order is named. */
+    VCASE((cfg.backends[0].batch_max_points = 0, cfg.backends[0].min_in_flight = 0),
+          "backend 'local': batch-max-points must be greater than 0");
+    VCASE((cfg.backends[0].min_in_flight = 5, cfg.backends[0].batch_min_bytes = 0),
+          "backend 'local': min-in-flight (5) is above max-in-flight (4)");
+    VCASE((cfg.backends[0].batch_min_bytes = 0, cfg.backends[0].retry_max_delay_ms = 0),
+          "backend 'local': batch-min-bytes must be greater than 0");
     VCASE(cfg.backends[0].start = (enum replay_start)9,
           "backend 'local': start is neither latest nor earliest");
     VCASE(config_add_backend_flag(&cfg, "a=http://a", err, sizeof(err));
@@ -1241,6 +1248,14 @@ static void test_streams(void)
     CHECK(rc == 0 && validate() != 0 &&
               strcmp(err, "opentsdb.listen \"127.0.0.1:4242\" is given twice") == 0,
           "one port twice fails --check-config (%s)", err);
+    rc = load("[[graphite]]\nlisten = \"127.0.0.1:2003\"\nprotocol = \"udp\"\n"
+              "[[opentsdb]]\nlisten = \"127.0.0.1:2003\"\n");
+    CHECK(rc == 0 && validate() == 0, "one port on UDP and on TCP validates (%s)", err);
+    rc = load("[[graphite]]\nlisten = \"127.0.0.1:2003\"\nprotocol = \"udp\"\n"
+              "[[graphite]]\nlisten = \"127.0.0.1:2003\"\nprotocol = \"udp\"\n");
+    CHECK(rc == 0 && validate() != 0 &&
+              strcmp(err, "graphite.listen \"127.0.0.1:2003\" is given twice") == 0,
+          "one port twice on UDP fails --check-config (%s)", err);
 
     load("");
     rc = config_add_opentsdb_flag(&cfg, "127.0.0.1:4242=tsdb@ms", err, sizeof(err));
@@ -1254,6 +1269,11 @@ static void test_streams(void)
     rc = config_add_opentsdb_flag(&cfg, "127.0.0.1:4242", err, sizeof(err));
     CHECK(rc != 0, "--opentsdb without a database is refused (%s)", err);
     CHECK(validate() == 0, "the flags' listeners validate (%s)", err);
+    /* A flag's Graphite listener takes TCP too: OpenTSDB's port is then given twice. */
+    rc = config_add_graphite_flag(&cfg, "127.0.0.1:4242=g2", err, sizeof(err));
+    CHECK(rc == 0 && validate() != 0 &&
+              strcmp(err, "graphite.listen \"127.0.0.1:4242\" is given twice") == 0,
+          "--graphite on the --opentsdb port fails --check-config (%s)", err);
 }
 
 /* [[auth.user]] token and [[bucket]], the keys of the 2.x and 3.x write APIs. */
@@ -1298,8 +1318,34 @@ static void test_tokens_buckets(void)
     memset(&cfg, 0, sizeof(cfg));
 }
 
+/* [relay] and [[peer]]: the list in file order, each peer's strings its own. */
+static void test_peers(void)
+{
+    int rc = load("[relay]\nname = \"a\"\npeer-timeout = \"5s\"\n"
+                  "[[peer]]\nname = \"b\"\nurl = \"http://127.0.0.1:9097\"\n"
+                  "[[peer]]\nname = \"c\"\nurl = \"https://127.0.0.1:9098/\"\n"
+                  "username = \"u\"\npassword = \"p\"\n");
+    CHECK(rc == 0 && cfg.n_peers == 2, "two peers load (%s)", err);
+    CHECK(cfg.n_peers == 2 && strcmp(cfg.peers[0].name, "b") == 0 &&
+              strcmp(cfg.peers[0].url, "http://127.0.0.1:9097") == 0 &&
+              cfg.peers[0].username == NULL && strcmp(cfg.peers[1].name, "c") == 0 &&
+              strcmp(cfg.peers[1].url, "https://127.0.0.1:9098") == 0 &&
+              strcmp(cfg.peers[1].password, "p") == 0,
+          "in file order, with their settings");
+    CHECK(strcmp(cfg.relay_name, "a") == 0 && cfg.peer_timeout_ms == 5000, "[relay] read");
+    CHECK(validate() == 0, "they validate (%s)", err);
+    rc = load("[[peer]]\nname = \"b\"\n");
+    CHECK(rc != 0 && strcmp(err, "t:1: [[peer]] needs 'url'") == 0 && cfg.n_peers == 0,
+          "a peer without url is refused (%s)", err);
+    rc = load("[[peer]]\nname = \"b\"\nurl = \"http://h:1\"\n"
+              "[[peer]]\nname = \"b\"\nurl = \"http://h:2\"\n");
+    CHECK(rc == 0 && validate() != 0 && strcmp(err, "peer name 'b' is used twice") == 0,
+          "one peer name twice fails --check-config (%s)", err);
+}
+
 int main(void)
 {
+    test_peers();
     test_tokens_buckets();
     test_defaults();
     test_full_layout();

@@ -316,6 +316,56 @@ static void test_tokens(void)
     }
     struct iql_token t;
     CHECK(iql_scan("x", 1, 1, 0, &t) == 1 && t.tok == IQL_T_EOF, "scan at the end is EOF");
+
+    /* regex_next: after SELECT, FROM, BY, ',', '(', '.', '=', '!=' ('<>' is the same token),
+     * '=~' and '!~'; not after anything else. */
+    static const struct {
+        const char *s;
+        int regex_next;
+    } after[] = {
+        {"select", 1},   {"FROM", 1}, {"BY", 1},      {",", 1},   {"(", 1}, {".", 1},     {"=", 1},
+        {"!=", 1},       {"<>", 1},   {"=~", 1},      {"!~", 1},  {")", 0}, {"WHERE", 0}, {"m", 0},
+        {"\"from\"", 0}, {"<", 0},    {"/* c */", 0}, {"'s'", 0}, {" ", 0},
+    };
+    for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
+        iql_scan(after[i].s, strlen(after[i].s), 0, 0, &t);
+        CHECK_EQ_INT(t.regex_next, after[i].regex_next, after[i].s);
+    }
+    iql_scan("From", 4, 0, 0, &t);
+    CHECK(iql_token_is("From", &t, IQL_T_KEYWORD, "FROM") &&
+              !iql_token_is("From", &t, IQL_T_IDENT, "FROM") &&
+              !iql_token_is("From", &t, IQL_T_KEYWORD, "FRO"),
+          "iql_token_is: kind and spelling, any case");
+
+    /* iql_ident_value: unquoted, escapes undone, line protocol's escapes on request. */
+    static const struct {
+        const char *s;
+        int lp;
+        int ok;
+        const char *value;
+    } idents[] = {
+        {"cpu", 0, 1, "cpu"},
+        {"\"a b,c\"", 0, 1, "a b,c"},
+        {"\"a b,c\"", 1, 1, "a\\ b\\,c"},
+        {"\"x\\\"y\"", 1, 1, "x\"y"},
+        {"\"x\\\\y\"", 0, 1, "x\\y"},
+        {"\"x\\ny\"", 0, 0, NULL},
+        {"\"\"", 0, 0, NULL},
+        {"abc\"def\"", 0, 0, NULL},
+        {"FROM", 0, 0, NULL},
+        {"'cpu'", 0, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof(idents) / sizeof(idents[0]); i++) {
+        struct buf v;
+        buf_init(&v);
+        iql_scan(idents[i].s, strlen(idents[i].s), 0, 0, &t);
+        int ok = iql_ident_value(idents[i].s, &t, idents[i].lp, &v);
+        CHECK(ok == idents[i].ok &&
+                  (!ok || (v.len == strlen(idents[i].value) &&
+                           memcmp(v.data, idents[i].value, v.len) == 0)),
+              "identifier value of %s (lp %d)", idents[i].s, idents[i].lp);
+        buf_deinit(&v);
+    }
 }
 
 struct rcase {

@@ -227,6 +227,26 @@ int main(void)
            "\"values\":[[\"host\"]]},{\"name\":\"mem\",\"columns\":[\"k\"],\"values\":[[\"host\"]]"
            "}]},{\"statement_id\":1,\"error\":\"boom\"}]}\n",
            "series of other names concatenated; an error wins");
+    merged("{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"k\"],"
+           "\"values\":[[\"user\"]]},{\"name\":\"mem\",\"columns\":[\"k\"],\"values\":[[\"free\"]]}]}]}",
+           "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"k\"],"
+           "\"values\":[[\"idle\"],[\"user\"]]},{\"name\":\"disk\",\"columns\":[\"k\"],"
+           "\"values\":[[\"used\"]]}]}]}",
+           "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"k\"],"
+           "\"values\":[[\"idle\"],[\"user\"]]},{\"name\":\"disk\",\"columns\":[\"k\"],"
+           "\"values\":[[\"used\"]]},{\"name\":\"mem\",\"columns\":[\"k\"],\"values\":[[\"free\"]]"
+           "}]}]}\n",
+           "SHOW series by name, as influxd orders them, not by the shard they came from");
+    merged("{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"k\"],"
+           "\"values\":[[\"a\"]]},{\"name\":\"m\",\"tags\":{},\"columns\":[\"k\"],"
+           "\"values\":[[\"b\"]]}]}]}",
+           "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"tags\":{},"
+           "\"columns\":[\"k\"],\"values\":[[\"c\"]]},{\"name\":\"m\",\"columns\":[\"k\"],"
+           "\"values\":[[\"d\"]]}]}]}",
+           "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"tags\":{},"
+           "\"columns\":[\"k\"],\"values\":[[\"b\"],[\"c\"]]},{\"name\":\"m\",\"columns\":[\"k\"],"
+           "\"values\":[[\"a\"],[\"d\"]]}]}]}\n",
+           "SHOW series made one only when name, tags and columns are equal exactly");
     merged("{\"results\":[{\"statement_id\":0}]}", "{\"results\":[{\"statement_id\":0}]}",
            "{\"results\":[{\"statement_id\":0}]}\n", "nothing on either shard: no series");
 

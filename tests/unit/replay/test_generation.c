@@ -8,6 +8,7 @@
 #include "common/precision.h"
 #include "replay/generation.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void check_url(const struct gen_target *t, const char *db, const char *rp, const char *want,
@@ -17,6 +18,33 @@ static void check_url(const struct gen_target *t, const char *db, const char *rp
     buf_init(&b);
     gen_write_url(&b, t, db, rp, LP_NS);
     CHECK_EQ_STR(b.data, want, name);
+    buf_deinit(&b);
+}
+
+/* Every byte is encoded as curl_easy_escape encodes it: the statement requests used that. */
+static void test_escape(void)
+{
+    int same = 0;
+    for (int c = 0; c < 256; c++) {
+        char in = (char)c;
+        struct buf b;
+        buf_init(&b);
+        gen_append_escaped(&b, &in, 1);
+        buf_append(&b, "", 1);
+        char *e = curl_easy_escape(NULL, &in, 1);
+        if (e != NULL && strcmp(b.data, e) == 0)
+            same++;
+        else
+            printf("#   byte %d: %s, curl %s\n", c, b.data, e != NULL ? e : "(null)");
+        curl_free(e);
+        buf_deinit(&b);
+    }
+    CHECK_EQ_INT(same, 256, "each of the 256 bytes encoded as curl_easy_escape does");
+    struct buf b;
+    buf_init(&b);
+    gen_append_escaped(&b, "a b/\xc3\xa9~-._Z9", 12);
+    buf_append(&b, "", 1);
+    CHECK_EQ_STR(b.data, "a%20b%2F%C3%A9~-._Z9", "unreserved kept, the rest %XX in upper case");
     buf_deinit(&b);
 }
 
@@ -100,6 +128,13 @@ static void test_v3_errors(void)
         {"400 not about a line: the whole batch", 400, "{\"error\":\"invalid database name: a/b\"}",
          10, REPLAY_DEAD, 0},
         {"a line number past the batch: whole", 400, partial, 2, REPLAY_DEAD, 0},
+        {"the smallest line number, not the first listed", 400,
+         "{\"data\":[{\"line_number\":7},{\"line_number\": 4},{\"line_number\":9}]}", 10,
+         REPLAY_SPLIT, 3},
+        {"line number 0 is none", 400, "{\"data\":[{\"line_number\":0},{\"line_number\":6}]}", 10,
+         REPLAY_SPLIT, 5},
+        {"a key without a number is none", 400, "{\"data\":[{\"line_number\":null}]}", 10,
+         REPLAY_DEAD, 0},
         {"401", 401, "{\"error\":\"unauthorized access\"}", 10, REPLAY_HOLD, 0},
         {"403", 403, "{\"error\":\"forbidden\"}", 10, REPLAY_HOLD, 0},
         {"413 too large: halve", 413, "", 10, REPLAY_SPLIT, 0},
@@ -173,6 +208,8 @@ static void test_statements(void)
         "CREATE DATABASE \"\"",
         "CREATE DATABASE a; DROP DATABASE b",
         "CREATE USER u WITH PASSWORD 'p'",
+        "CREATE DATABASE \"abc",
+        "DROP DATABASE x;;",
     };
     for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
         CHECK_EQ_INT(gen_statement_kind(unsupported[i], strlen(unsupported[i]), db, sizeof(db)),
@@ -181,6 +218,13 @@ static void test_statements(void)
     q = "CREATE DATABASE abcdef";
     CHECK_EQ_INT(gen_statement_kind(q, strlen(q), small, sizeof(small)), GEN_STMT_UNSUPPORTED,
                  "a name longer than the buffer");
+    q = "CREATE DATABASE \"abcdef\"";
+    CHECK_EQ_INT(gen_statement_kind(q, strlen(q), small, sizeof(small)), GEN_STMT_UNSUPPORTED,
+                 "a quoted name longer than the buffer");
+    q = "DROP DATABASE \"abc\";";
+    CHECK_EQ_INT(gen_statement_kind(q, strlen(q), small, sizeof(small)), GEN_STMT_DROP_DATABASE,
+                 "a quoted name that just fits, then a semicolon");
+    CHECK_EQ_STR(small, "abc", "the quoted name that just fits");
     struct replay_verdict v = gen_classify_v3_statement(CURLE_OK, 409, GEN_STMT_CREATE_DATABASE);
     CHECK_EQ_INT(v.action, REPLAY_ACK, "3.x CREATE of an existing database: applied");
     v = gen_classify_v3_statement(CURLE_OK, 404, GEN_STMT_DROP_DATABASE);
@@ -205,6 +249,34 @@ static void test_statements(void)
     CHECK_EQ_INT(v.action, REPLAY_HOLD, "2.x 401 on the lookup: hold");
     v = gen_classify_v3_statement(CURLE_OK, 500, GEN_STMT_DROP_DATABASE);
     CHECK(v.action == REPLAY_RETRY && v.down, "3.x 500: retry, down");
+    static const struct {
+        CURLcode result;
+        long http;
+        enum gen_stmt kind;
+        enum replay_action want;
+        int down;
+    } v3[] = {
+        {CURLE_OK, 204, GEN_STMT_CREATE_DATABASE, REPLAY_ACK, 0},
+        {CURLE_OK, 200, GEN_STMT_DROP_DATABASE, REPLAY_ACK, 0},
+        {CURLE_OK, 409, GEN_STMT_DROP_DATABASE, REPLAY_DEAD, 0},
+        {CURLE_OK, 404, GEN_STMT_DELETE, REPLAY_DEAD, 0},
+        {CURLE_OK, 400, GEN_STMT_CREATE_DATABASE, REPLAY_DEAD, 0},
+        {CURLE_OK, 403, GEN_STMT_DROP_DATABASE, REPLAY_HOLD, 0},
+        {CURLE_OK, 408, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 0},
+        {CURLE_OK, 429, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 0},
+        {CURLE_OK, 503, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 1},
+        {CURLE_OK, 301, GEN_STMT_CREATE_DATABASE, REPLAY_HOLD, 0},
+        {CURLE_COULDNT_CONNECT, 0, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 1},
+        {CURLE_COULDNT_CONNECT, 409, GEN_STMT_CREATE_DATABASE, REPLAY_RETRY, 1},
+        {CURLE_URL_MALFORMAT, 0, GEN_STMT_DROP_DATABASE, REPLAY_HOLD, 1},
+    };
+    for (size_t i = 0; i < sizeof(v3) / sizeof(v3[0]); i++) {
+        v = gen_classify_v3_statement(v3[i].result, v3[i].http, v3[i].kind);
+        CHECK(v.action == v3[i].want && v.down == v3[i].down && v.db_missing == 0,
+              "3.x statement curl %d http %ld kind %d: %s down %d (got %s down %d)",
+              (int)v3[i].result, v3[i].http, (int)v3[i].kind, replay_action_name(v3[i].want),
+              v3[i].down, replay_action_name(v.action), v.down);
+    }
 }
 
 /* InfluxQL DELETE to 2.x's /api/v2/delete body: start and stop both inclusive, RFC 3339 in
@@ -229,6 +301,10 @@ static void test_v2_delete(void)
          "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
          "\"stop\":\"1999-12-31T23:59:59.999999999Z\","
          "\"predicate\":\"_measurement=\\\"m\\\" AND host=\\\"a'b\\\"\"}"},
+        {"DELETE FROM m WHERE host = ''",
+         "{\"start\":\"1677-09-21T00:12:43.145224194Z\","
+         "\"stop\":\"2262-04-11T23:47:16.854775806Z\","
+         "\"predicate\":\"_measurement=\\\"m\\\" AND host=\\\"\\\"\"}"},
         {"DELETE WHERE time >= '2024-03-01T12:00:00.5+01:00'",
          "{\"start\":\"2024-03-01T11:00:00.500000000Z\","
          "\"stop\":\"2262-04-11T23:47:16.854775806Z\"}"},
@@ -256,6 +332,9 @@ static void test_v2_delete(void)
         "DELETE FROM m WHERE \"a-b\" = 'x'",
         "DELETE FROM m; DROP SERIES FROM m",
         "DROP SERIES FROM m",
+        "DELETE FROM \"m",
+        "DELETE FROM m WHERE host = 'a",
+        "DELETE FROM m;;",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         struct buf out;
@@ -276,6 +355,7 @@ static void test_v2_delete(void)
 
 int main(void)
 {
+    test_escape();
     test_urls();
     test_v2_delete();
     test_v3_errors();
