@@ -67,21 +67,23 @@ bench_start_relay() {
 
 # bench_cpu_ticks PID: the CPU (user + system, in clock ticks) process PID has used so far.
 bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# bench_loop_ticks PID: the same for PID's main thread alone: the relay's libuv loop.
+bench_loop_ticks() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; }
 
 # bench_wrk LABEL URL CONNS [PID]: wrk -t2 for $SECS s with bench/wrk_write.lua (1000-point
 # bodies) into URL; prints acknowledged points/s, p50/p99 and, given PID, that process's CPU
-# per acknowledged point. WRK_PATH, when set, is the path posted to (default /write?db=bench).
+# per acknowledged point, and its loop thread's. WRK_PATH, when set, is the path posted to (default /write?db=bench).
 # Its output file goes to $work.
 bench_wrk() {
-    local out="$work/wrk-$1-$3.txt" c0=0 c1=0
-    [ -n "${4:-}" ] && c0=$(bench_cpu_ticks "$4")
+    local out="$work/wrk-$1-$3.txt" c0=0 c1=0 l0=0 l1=0
+    [ -n "${4:-}" ] && c0=$(bench_cpu_ticks "$4") && l0=$(bench_loop_ticks "$4")
     wrk -t2 -c"$3" -d"${SECS}s" --timeout 10s --latency -s bench/wrk_write.lua "$2" ${WRK_PATH:+-- "$WRK_PATH"} \
         >"$out" 2>&1
-    [ -n "${4:-}" ] && c1=$(bench_cpu_ticks "$4")
-    /usr/bin/python3 - "$1" "$3" "$out" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
+    [ -n "${4:-}" ] && c1=$(bench_cpu_ticks "$4") && l1=$(bench_loop_ticks "$4")
+    /usr/bin/python3 - "$1" "$3" "$out" "$((c1 - c0))" "$(getconf CLK_TCK)" "$((l1 - l0))" <<'PY'
 import re, sys
 label, conns, path = sys.argv[1], sys.argv[2], sys.argv[3]
-ticks, hz = int(sys.argv[4]), int(sys.argv[5])
+ticks, hz, loop_ticks = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 t = open(path).read()
 def lat(p):
     m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % p, t, re.M)
@@ -95,7 +97,8 @@ bad = int(non2xx.group(1)) if non2xx else 0
 ok_rps = rps * (reqs - bad) / reqs if reqs else 0
 cpu = ""
 if ticks > 0 and reqs > bad:
-    cpu = "  CPU %.3f us/point" % (ticks / hz * 1e6 / ((reqs - bad) * 1000))
+    cpu = "  CPU %.3f us/point (loop thread %.3f)" % (
+        ticks / hz * 1e6 / ((reqs - bad) * 1000), loop_ticks / hz * 1e6 / ((reqs - bad) * 1000))
 print("%-10s -c%-3s %12.0f points/s acknowledged  p50 %7.2f ms  p99 %7.2f ms  (%d requests, %d not 2xx)%s"
       % (label, conns, ok_rps * 1000, lat(50), lat(99), reqs, bad, cpu))
 PY

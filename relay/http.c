@@ -2,9 +2,10 @@
  *
  * Owns every TCP handle and connection; loop thread only. A connection handles one request at
  * a time: once a request is complete the parser is paused and reading stops until its answer is
- * written (a write waits for its log commit), so pipelined requests are answered in order and a
- * slow commit pushes back on the client instead of piling up memory. Bytes read past the
- * request wait in 'pending'. One timer per connection bounds how long a request may take to
+ * written (a /write waits for its validation on the pool, then for its log commit), so
+ * pipelined requests are answered, and their records appended, in order, and a slow commit
+ * pushes back on the client instead of piling up memory. Bytes read past the request wait in
+ * 'pending'. One timer per connection bounds how long a request may take to
  * arrive (read timeout) and how long a kept-alive connection may sit idle.
  *
  * The transport is the only difference between plain and TLS connections: conn_send encrypts
@@ -19,8 +20,10 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK (64 * 1024)
 /* Answers queued to a client that does not read them: past this, its requests wait. */
@@ -744,6 +747,24 @@ void conn_release_after_wal(struct conn *c)
     c->waiting_wal = 0;
     if (c->closing && c->handles_open == 0)
         conn_free(c);
+}
+
+int conn_peer_gone(struct conn *c)
+{
+    if (c->closing)
+        return 1;
+    /* Reading is stopped while a request is handled, so a reset is found by asking the socket:
+     * a peek reports the pending error without taking any bytes a pipelining client sent. */
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return 0;
+    char probe;
+    ssize_t n = recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    log_debug("event=conn_peer_gone err=\"%s\"", strerror(errno));
+    conn_close(c);
+    return 1;
 }
 
 /* A new connection: accepted from 'server', or adopted from 'fd' when server is NULL; TLS on

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
+#include <malloc.h>
 #include <string.h>
 
 /* The relay keeps its own copy of the limits and users: a reload swaps them whole. The
@@ -79,6 +80,15 @@ int relay_tls_check(const struct relay_tls *tls, char *err, size_t err_cap)
 int relay_new(struct relay **out, uv_loop_t *loop, struct wal *w,
               const struct relay_options *cfg, const struct relay_hooks *hooks)
 {
+#ifdef M_MMAP_THRESHOLD
+    /* A /write's buffers (inflated, normalised, encoded: up to max-inflated-size) are allocated
+     * on libuv's pool threads (write.c), and glibc gives each thread an arena of its own. With
+     * glibc's dynamic threshold, a freed multi-MB buffer raises it and the next ones stay in
+     * their arena when freed, so RSS would grow with every pool thread a large request ran on.
+     * A fixed threshold maps each buffer of 256 KiB or more (the first step of an inflated
+     * body's growth) on its own and unmaps it when freed. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
     struct relay *r = xcalloc(1, sizeof(*r));
     r->loop = loop;
     r->wal = w;
@@ -203,6 +213,8 @@ void relay_free(struct relay *r)
 {
     if (r == NULL)
         return;
+    /* A write's work holds its connection, so the loop cannot run dry before it is done. */
+    IWR_ASSERT(r->writes_working == 0);
     limits_free(&r->cfg_limits);
     shard_split_free(r->split);
     shard_active_free(r);

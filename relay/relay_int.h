@@ -1,5 +1,6 @@
 /* Internals shared by the files of relay/: the relay, its connections and requests, its
- * counters. Not for use outside relay/. Loop thread only. */
+ * counters. Not for use outside relay/. Loop thread only, except a /write's request buffers
+ * while its work runs on the pool (write.c). */
 #ifndef IWR_RELAY_INT_H
 #define IWR_RELAY_INT_H
 
@@ -41,6 +42,8 @@ struct relay_counters {
     uint64_t bytes_total;          /* request bodies as received (before inflating) */
     uint64_t rejected_lines_total;
     uint64_t stamped_points_total; /* points that got the receive time */
+    uint64_t abandoned_writes_total; /* /write requests whose client was gone when their
+                                      * validation ended: nothing appended */
     uint64_t udp_datagrams_total;
     uint64_t udp_rejected_lines_total;
     uint64_t udp_dropped_points_total; /* lost to a full log: UDP has no way to say 503 */
@@ -96,7 +99,8 @@ struct conn {
     int closing;
     int reading;
     int handles_open;              /* tcp + timer, closed one by one */
-    int waiting_wal;               /* an append or a proxied query is in flight: free only after it ends */
+    int waiting_wal;               /* a write's work on the pool, an append or a proxied query
+                                    * is in flight: free only after it ends */
     int refused;                   /* over the connection limit: answered 503 and closing */
     int fail_status;               /* a limit hit inside a parser callback: 413 or 431 */
     int pumping;                   /* a parse loop is running further up the stack */
@@ -143,6 +147,7 @@ struct relay {
     uint64_t started_ns;
     struct relay_counters ctr;
     size_t pending_bytes;          /* request bodies held now, all connections */
+    size_t writes_working;         /* write.c: /write work items queued on the pool */
     llhttp_settings_t settings;
     struct relay_rates rates;      /* metrics.c: moving averages */
     struct status_ring *ring;      /* status.c: the charts' samples; NULL once closed */
@@ -167,6 +172,10 @@ void relay_http_settings(llhttp_settings_t *s);
 /* The append for 'c' completed after the connection closed: free it now if nothing else holds
  * it. */
 void conn_release_after_wal(struct conn *c);
+/* Whether the client of 'c' is gone: the connection is closing, or its socket was reset (then
+ * it is closed here). An EOF is not gone: the client may have half-closed and wait for its
+ * answer. */
+int conn_peer_gone(struct conn *c);
 
 /* routes.c: dispatch a complete request. */
 void relay_route(struct conn *c, struct http_req *req);
@@ -179,6 +188,8 @@ const char *req_query(const struct http_req *req, size_t *qlen);
 int req_path_is(const struct http_req *req, const char *p);
 
 /* write.c */
+/* POST /write and 1.8's /api/v2/write: checks on the loop, then inflating, validating and
+ * encoding on libuv's pool; the answer comes later, after the commit. */
 void write_handle(struct conn *c, struct http_req *req, int v2);
 /* Inflate a gzip body (one or more members) into 'out', at most 'max' bytes. 0, IWR_EPARSE
  * (not gzip or corrupt; 'err' says why), IWR_EFULL (over 'max'). */

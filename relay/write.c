@@ -1,14 +1,23 @@
 /* The write endpoints: POST /write (InfluxDB 1.x) and POST /api/v2/write (1.8's compatibility
  * endpoint). Checks parameters and credentials, inflates gzip within its bound, validates and
  * normalises the line protocol, hands the record to the log and answers once the commit holding
- * it is durable. Answers and their bodies follow InfluxDB's. Loop thread only. */
+ * it is durable. Answers and their bodies follow InfluxDB's.
+ *
+ * The loop thread runs everything but a write's CPU work: inflating, validating and
+ * normalising, and encoding the record (wal_append_prepare) run on libuv's thread pool
+ * (write_work_run), so that ingest leaves the loop to replay. While that work runs the
+ * connection is busy (nothing more is parsed from it: its records stay in request order) and
+ * the loop touches neither the request nor the work item; write_work_done takes the result
+ * back on the loop and submits it. */
 #include "relay/relay_int.h"
 #include "relay/shard_split.h"
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -148,37 +157,173 @@ static void write_done(void *arg, int rc, uint64_t seq)
     http_respond(c, status, status == 503 ? "Retry-After: 5\r\n" : NULL, body, (size_t)n);
 }
 
-void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
-                  enum lp_precision p, const struct buf *db, const struct buf *rp,
-                  uint8_t consistency)
+/* Validate and normalise 'body' into req->norm and req->lp. Reads nothing but its arguments:
+ * any thread. */
+static void write_normalize(struct http_req *req, const char *body, size_t body_len,
+                            enum lp_precision p, int allow_unsigned)
+{
+    struct lp_options lo = {.allow_unsigned = allow_unsigned, .max_errors = 8};
+    lp_normalize_borrow(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
+}
+
+/* The record of a normalised request: borrows 'req', 'body' and the names. Any thread. */
+static void write_record_fill(struct wal_record *rec, const struct http_req *req,
+                              const char *body, size_t body_len, const struct buf *db,
+                              const struct buf *rp, uint8_t consistency)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->recv_ns = req->recv_ns;
+    rec->points = (uint32_t)req->lp.points;
+    rec->precision = LP_NS;
+    rec->consistency = consistency;
+    rec->db = db->data;
+    rec->db_len = db->len;
+    rec->rp = rp->data ? rp->data : "";
+    rec->rp_len = rp->len;
+    /* A body with nothing to rewrite is stored as received (the log copies it). */
+    rec->body = req->lp.as_received ? body : req->norm.data;
+    rec->body_len = req->lp.as_received ? body_len : req->norm.len;
+}
+
+/* After validation, on the loop: count, answer at once when nothing is left to write, else hand
+ * the record to the log. 'op' is the record already encoded (NULL: encode it here); it is used
+ * only without shards: with them the split is chosen here, on the loop, so that every record
+ * is split by the ring in force at its place in the log (a switch record swaps the ring in the
+ * loop turn that submits it). Takes 'op'. */
+static void write_submit(struct conn *c, struct http_req *req, const char *body,
+                         size_t body_len, const struct buf *db, const struct buf *rp,
+                         uint8_t consistency, struct wal_op *op)
 {
     struct relay *r = c->relay;
-    const struct relay_options *lim = &r->cfg_limits;
-    struct lp_options lo = {.allow_unsigned = lim->allow_unsigned, .max_errors = 8};
-    lp_normalize_borrow(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
     r->ctr.rejected_lines_total += req->lp.rejected;
     r->ctr.stamped_points_total += req->lp.stamped;
     if (req->lp.points == 0) {
+        wal_append_discard(op);
         if (req->lp.rejected > 0)
             http_respond_error(c, 400, req->lp.errors.data, req->lp.errors.len);
         else
             http_respond(c, 204, NULL, NULL, 0); /* nothing to write, as InfluxDB answers */
         return;
     }
-    struct wal_record rec = {0};
-    rec.recv_ns = req->recv_ns;
-    rec.points = (uint32_t)req->lp.points;
-    rec.precision = LP_NS;
-    rec.consistency = consistency;
-    rec.db = db->data;
-    rec.db_len = db->len;
-    rec.rp = rp->data ? rp->data : "";
-    rec.rp_len = rp->len;
-    /* A body with nothing to rewrite is stored as received (wal_append copies it). */
-    rec.body = req->lp.as_received ? body : req->norm.data;
-    rec.body_len = req->lp.as_received ? body_len : req->norm.len;
     c->waiting_wal = 1;
+    if (op != NULL && r->split == NULL) {
+        wal_append_submit(r->wal, op, write_done, c);
+        return;
+    }
+    wal_append_discard(op);
+    struct wal_record rec;
+    write_record_fill(&rec, req, body, body_len, db, rp, consistency);
     shard_split_append(r, &rec, write_done, c); /* wal_append, by shard */
+}
+
+void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
+                  enum lp_precision p, const struct buf *db, const struct buf *rp,
+                  uint8_t consistency)
+{
+    write_normalize(req, body, body_len, p, c->relay->cfg_limits.allow_unsigned);
+    write_submit(c, req, body, body_len, db, rp, consistency, NULL);
+}
+
+/* A /write's CPU work on the pool. The loop fills the inputs, copying from the configuration
+ * in force (a SIGHUP may replace it meanwhile); the worker reads only them and the request's
+ * body, and writes only the outputs and the request's inflated, norm and lp. */
+struct write_work {
+    uv_work_t work;
+    struct conn *c;
+    struct buf db, rp;          /* owned */
+    enum lp_precision precision;
+    uint8_t consistency;
+    int allow_unsigned;
+    int encode;                 /* no shards when queued: encode the record too */
+    size_t max_inflated_bytes;
+    int zrc;                    /* gzip_inflate's answer; 0 for a plain body */
+    const char *zerr;           /* its text (static) */
+    const char *body;           /* the body validated: the request's, or its inflated copy */
+    size_t body_len;
+    struct wal_op *op;          /* the encoded record, when 'encode' and points were accepted */
+};
+
+static void write_work_run(uv_work_t *w)
+{
+    struct write_work *ww = w->data;
+    struct http_req *req = &ww->c->req;
+    ww->body = req->body.data;
+    ww->body_len = req->body.len;
+    if (req->gzip) {
+        ww->zrc = gzip_inflate(ww->body, ww->body_len, ww->max_inflated_bytes, &req->inflated,
+                               &ww->zerr);
+        if (ww->zrc != 0)
+            return;
+        ww->body = req->inflated.data;
+        ww->body_len = req->inflated.len;
+    }
+    write_normalize(req, ww->body, ww->body_len, ww->precision, ww->allow_unsigned);
+    if (ww->encode && req->lp.points > 0) {
+        struct wal_record rec;
+        write_record_fill(&rec, req, ww->body, ww->body_len, &ww->db, &ww->rp, ww->consistency);
+        ww->op = wal_append_prepare(&rec);
+    }
+}
+
+static void write_work_free(struct write_work *ww)
+{
+    wal_append_discard(ww->op);
+    buf_deinit(&ww->db);
+    buf_deinit(&ww->rp);
+    free(ww);
+}
+
+static void write_work_done(uv_work_t *w, int status)
+{
+    struct write_work *ww = w->data;
+    struct conn *c = ww->c;
+    struct relay *r = c->relay;
+    IWR_ASSERT(status == 0); /* the work is never cancelled */
+    r->writes_working--;
+    /* A client that is gone gets nothing appended: it heard no answer, and InfluxDB too may or
+     * may not store a write whose client went away. A reset counts as gone; an EOF does not
+     * (a client that half-closes after its request still gets its answer). */
+    if (conn_peer_gone(c)) {
+        r->ctr.abandoned_writes_total++;
+        write_work_free(ww);
+        conn_release_after_wal(c);
+        return;
+    }
+    c->waiting_wal = 0;
+    if (ww->zrc == IWR_EFULL)
+        http_respond_error(c, 413, "Request Entity Too Large", 24);
+    else if (ww->zrc != 0)
+        http_respond_error(c, 400, ww->zerr, strlen(ww->zerr));
+    else
+        write_submit(c, &c->req, ww->body, ww->body_len, &ww->db, &ww->rp, ww->consistency,
+                     ww->op);
+    ww->op = NULL; /* write_submit took it */
+    write_work_free(ww);
+}
+
+/* Queue the work of a checked /write; the answer comes from write_work_done. Takes 'db' and
+ * 'rp' (left empty). */
+static void write_queue(struct conn *c, struct buf *db, struct buf *rp, enum lp_precision p,
+                        uint8_t consistency)
+{
+    struct relay *r = c->relay;
+    struct write_work *ww = xcalloc(1, sizeof(*ww));
+    ww->work.data = ww;
+    ww->c = c;
+    ww->db = *db;
+    ww->rp = *rp;
+    buf_init(db);
+    buf_init(rp);
+    ww->precision = p;
+    ww->consistency = consistency;
+    ww->allow_unsigned = r->cfg_limits.allow_unsigned;
+    ww->max_inflated_bytes = r->cfg_limits.max_inflated_bytes;
+    ww->encode = r->split == NULL;
+    /* The connection stays allocated, and its request untouched, until write_work_done. */
+    c->waiting_wal = 1;
+    r->writes_working++;
+    int rc = uv_queue_work(r->loop, &ww->work, write_work_run, write_work_done);
+    IWR_ASSERT(rc == 0); /* only fails for a NULL work callback */
 }
 
 #define BAD_REQUEST(c, msg) http_respond_error((c), 400, (msg), strlen(msg))
@@ -186,7 +331,6 @@ void write_commit(struct conn *c, struct http_req *req, const char *body, size_t
 void write_handle(struct conn *c, struct http_req *req, int v2)
 {
     struct relay *r = c->relay;
-    const struct relay_options *lim = &r->cfg_limits;
     size_t qlen;
     const char *q = req_query(req, &qlen);
     if (auth_check(c, req, q, qlen) != 0)
@@ -231,23 +375,8 @@ void write_handle(struct conn *c, struct http_req *req, int v2)
         goto out;
     }
 
-    const char *body = req->body.data;
-    size_t body_len = req->body.len;
-    r->ctr.bytes_total += body_len;
-    if (req->gzip) {
-        int zrc = gzip_inflate(body, body_len, lim->max_inflated_bytes, &req->inflated, &err);
-        if (zrc == IWR_EFULL) {
-            http_respond_error(c, 413, "Request Entity Too Large", 24);
-            goto out;
-        }
-        if (zrc != 0) {
-            BAD_REQUEST(c, err);
-            goto out;
-        }
-        body = req->inflated.data;
-        body_len = req->inflated.len;
-    }
-    write_commit(c, req, body, body_len, p, &db, &rp, consistency);
+    r->ctr.bytes_total += req->body.len;
+    write_queue(c, &db, &rp, p, consistency);
 out:
     buf_deinit(&db);
     buf_deinit(&rp);

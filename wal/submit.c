@@ -56,12 +56,30 @@ static void op_submit(struct wal *w, struct wal_op *op)
         w->opt.wake(w->opt.wake_arg);
 }
 
+struct wal_op *wal_append_prepare(const struct wal_record *rec)
+{
+    struct wal_op *op = op_new(OP_APPEND, NULL, NULL);
+    op->rc = wal_record_prepare(rec, &op->enc);
+    op->settled = op->rc != 0; /* refused at submit, through 'done', as wal_append refuses */
+    return op;
+}
+
+void wal_append_submit(struct wal *w, struct wal_op *op, wal_done_cb *done, void *arg)
+{
+    op->done = done;
+    op->arg = arg;
+    op_submit(w, op);
+}
+
+void wal_append_discard(struct wal_op *op)
+{
+    if (op != NULL)
+        op_free(op);
+}
+
 void wal_append(struct wal *w, const struct wal_record *rec, wal_done_cb *done, void *arg)
 {
-    struct wal_op *op = op_new(OP_APPEND, done, arg);
-    op->rc = wal_record_prepare(rec, &op->enc);
-    op->settled = op->rc != 0;
-    op_submit(w, op);
+    wal_append_submit(w, wal_append_prepare(rec), done, arg);
 }
 
 static struct wal_op *name_op(enum wal_op_kind kind, const char *name, int allow_all,

@@ -209,6 +209,16 @@ void wal_close(struct wal *w);
  * IWR_EFATAL (the environment is unusable: see wal_counters.fatal), -errno.
  * Copies what it needs from 'rec' before returning. Any thread. */
 void wal_append(struct wal *w, const struct wal_record *rec, wal_done_cb *done, void *arg);
+/* wal_append in its two halves, for a submitter that encodes off the thread that submits:
+ * wal_append_prepare copies and checksums 'rec' (the half that reads the whole body) into an
+ * op the caller owns; it touches nothing of any log, so any thread, and borrows 'rec' for the
+ * call only. wal_append_submit queues the op as wal_append would and takes it: 'done' gets
+ * what wal_append's gets (an invalid record is IWR_EINVAL there). wal_append_discard drops an
+ * op that will not be submitted (NULL is fine). */
+struct wal_op;
+struct wal_op *wal_append_prepare(const struct wal_record *rec);
+void wal_append_submit(struct wal *w, struct wal_op *op, wal_done_cb *done, void *arg);
+void wal_append_discard(struct wal_op *op);
 
 #define WAL_SEQ_ANY UINT64_MAX
 /* Set backend 'name''s cursor to 'to' (created if missing), but only if it is 'expect' now

@@ -359,8 +359,84 @@ def test_pending_bodies_bound():
     h.check_eq(st, 204, "once they are answered, the budget is free again")
 
 
+def test_client_gone_during_validation():
+    """/write's validation runs off the loop: a client that resets its connection while its large
+    body is being validated gets nothing appended (it heard no answer), and the relay goes on
+    serving. The same body from a client that stays is committed whole, so the first one's
+    points were valid and the reset alone kept them out."""
+    import array
+    import fcntl
+    import struct
+    import termios
+    a, r = setup_pair()
+    # About 12 MB in milliseconds: every line's timestamp is rewritten, which takes a while.
+    lines = 400000
+    t0 = int(time.time() * 1000) - 3600 * 1000
+    body = b"".join(b"gone,host=h%d n=%di %d\n" % (i % 50, i, t0 + i) for i in range(lines))
+    head = b"POST /write?db=%s&precision=ms HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
+        DB.encode(), len(body))
+    appended = r.metric("influx_wal_wal_appended_records_total", 0)
+    s = socket.create_connection(("127.0.0.1", r.port), timeout=10)
+    s.sendall(head + body)
+    # Every byte acknowledged by the relay's kernel (so the request is complete), then a reset:
+    # a linger of 0 makes close() send RST instead of FIN.
+    deadline = time.time() + 10
+    outq = array.array("i", [1])
+    while time.time() < deadline:
+        fcntl.ioctl(s, termios.TIOCOUTQ, outq, True)
+        if outq[0] == 0:
+            break
+        time.sleep(0.0005)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    h.check(h.wait_until(lambda: r.metric("influx_wal_ingest_abandoned_writes_total", 0) >= 1,
+                         timeout=20, interval=0.1),
+            "the write whose client reset is counted as abandoned")
+    h.check_eq(r.metric("influx_wal_wal_appended_records_total", 0), appended,
+               "nothing was appended for it")
+    st, _, _ = curl("-XPOST", r.url + "/write?db=" + DB, "--data-binary", "after_gone n=1i 1")
+    h.check_eq(st, 204, "the relay goes on serving: the next write gets 204")
+    h.check_eq(wait_count(a, 1, measurement="after_gone"), 1, "and its point arrives")
+    h.check_eq(a.count(DB, measurement="gone"), 0, "none of the abandoned body's points arrive")
+    st, _, _ = curl("-XPOST", r.url + "/write?precision=ms&db=" + DB, "--data-binary", "@-",
+                    data=body)
+    h.check_eq(st, 204, "the same body from a client that waits: 204")
+    h.check_eq(wait_count(a, lines, measurement="gone", timeout=60), lines,
+               "and all of its points arrive")
+    h.check_eq(r.metric("influx_wal_ingest_abandoned_writes_total", 0), 1,
+               "only the reset write was abandoned")
+    h.check(r.alive(), "the relay is still running")
+
+
+def test_concurrent_keepalive_writers():
+    """Many writers on keep-alive connections at once, plain and gzip, their validation running
+    on the pool side by side: every request is acknowledged, the log holds each point once,
+    and the backend gets every one of them exactly once."""
+    a, r = setup_pair()
+    loads = [h.Load(r.url, DB, points_per_request=500, requests=150, concurrency=12,
+                    keepalive=True, gzip=g, measurement="conc", deadline=90) for g in (False, True)]
+    for ld in loads:
+        ld.start()
+    for ld in loads:
+        ld.join()
+    acked = sum(ld.acked_total for ld in loads)
+    sent = sum(ld.requests * ld.ppr for ld in loads)
+    h.check(acked == sent and all(not ld.errors for ld in loads),
+            "every request of 24 keep-alive writers is acknowledged (%d of %d points)"
+            % (acked, sent), [ld.errors[:3] for ld in loads])
+    h.check_eq(r.metric("influx_wal_ingest_points_total", 0), acked,
+               "the log committed each acknowledged point once")
+    h.check_eq(wait_count(a, acked, measurement="conc", timeout=90), acked,
+               "the backend holds exactly the acknowledged points")
+    have = set(v["n"] for v in a.values(DB, 'SELECT "n" FROM conc'))
+    want = set().union(*(ld.acked_n() for ld in loads))
+    h.check(have == want, "every acknowledged value is there, and nothing else",
+            len(want - have), len(have - want))
+
+
 if __name__ == "__main__":
     h.run([test_ping_and_routes, test_write_statuses, test_pipelined_and_keepalive,
            test_real_clients, test_auth, test_udp, test_full_log, test_config_and_flags,
            test_influxdb_relay_layout, test_reload_and_stop_under_load, test_idle_timeout,
-           test_pending_bodies_bound])
+           test_pending_bodies_bound, test_client_gone_during_validation,
+           test_concurrent_keepalive_writers])
