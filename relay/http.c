@@ -275,15 +275,21 @@ void http_end_raw(struct conn *c, int status)
     }
 }
 
-void http_respond_error(struct conn *c, int status, const char *msg, size_t msg_len)
+void http_respond_error_hdr(struct conn *c, int status, const char *headers, const char *msg,
+                           size_t msg_len)
 {
     struct buf b;
     buf_init(&b);
     buf_append_str(&b, "{\"error\":\"");
     buf_append_json_str(&b, msg, msg_len);
     buf_append_str(&b, "\"}\n");
-    http_respond(c, status, NULL, b.data, b.len);
+    http_respond(c, status, headers, b.data, b.len);
     buf_deinit(&b);
+}
+
+void http_respond_error(struct conn *c, int status, const char *msg, size_t msg_len)
+{
+    http_respond_error_hdr(c, status, NULL, msg, msg_len);
 }
 
 /* An answer outside the request cycle (a parse error, a limit): sent, then the connection

@@ -166,6 +166,9 @@ void http_end_raw(struct conn *c, int status);
 const char *http_reason(int status);
 /* A JSON error body {"error":"..."} built from 'msg' (escaped). */
 void http_respond_error(struct conn *c, int status, const char *msg, size_t msg_len);
+/* The same with extra header lines ("Name: value\r\n"...), or NULL. */
+void http_respond_error_hdr(struct conn *c, int status, const char *headers, const char *msg,
+                           size_t msg_len);
 int relay_listen_tcp(struct relay *r, const char *hostport, uv_tcp_t *server);
 void relay_close_idle(struct relay *r);
 void relay_http_settings(llhttp_settings_t *s);

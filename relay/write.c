@@ -151,10 +151,10 @@ static void write_done(void *arg, int rc, uint64_t seq)
         buf_deinit(&msg);
         return;
     }
-    char msg[160], body[200];
+    char msg[160];
     int status = write_failure_text(rc, req->lp.points, msg, sizeof(msg));
-    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
-    http_respond(c, status, status == 503 ? "Retry-After: 5\r\n" : NULL, body, (size_t)n);
+    http_respond_error_hdr(c, status, status == 503 ? "Retry-After: 5\r\n" : NULL, msg,
+                           strlen(msg));
 }
 
 /* Validate and normalise 'body' into req->norm and req->lp. Reads nothing but its arguments:

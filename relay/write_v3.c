@@ -87,13 +87,7 @@ static void write_v3_done(void *arg, int rc, uint64_t seq)
     size_t n = strlen(msg);
     const char *hdr = status == 503 ? "Retry-After: 5\r\n" : NULL;
     if (v3) {
-        struct buf b;
-        buf_init(&b);
-        buf_append_str(&b, "{\"error\":\"");
-        buf_append_json_str(&b, msg, n);
-        buf_append_str(&b, "\"}\n");
-        http_respond(c, status, hdr, b.data, b.len);
-        buf_deinit(&b);
+        http_respond_error_hdr(c, status, hdr, msg, n);
     } else {
         respond_v2(c, status, hdr, status == 503 ? "unavailable" : "internal error", msg, n);
     }
