@@ -55,9 +55,10 @@ int rb_state_save(struct rb *r)
     if (f == NULL)
         return cli_fail(r->cli, "%s: %s", tmp, strerror(errno));
     fprintf(f, "backend=%s\nfrom=%s\nbackup=%d\n", r->backend, r->from, r->backup_done);
+    /* A relay by its URL as shown: the file never holds the relay's password. */
     for (size_t i = 0; i < r->n_relays; i++)
         if (r->relays[i].known)
-            fprintf(f, "relay=%" PRIu64 " %s\n", r->relays[i].seq, r->relays[i].url);
+            fprintf(f, "relay=%" PRIu64 " %s\n", r->relays[i].seq, r->relays[i].shown);
     for (size_t i = 0; i < r->n_dbs; i++) {
         fputs(r->restored[i] ? "restored=" : (int)i == r->restoring ? "restoring=" : "db=", f);
         enc_name(f, r->dbs[i]);
@@ -108,8 +109,10 @@ int rb_state_load(struct rb *r)
             if (sp == NULL)
                 continue;
             *sp = '\0';
+            /* The URL as shown; a state file written before this rule holds it as given. */
             for (size_t i = 0; i < r->n_relays; i++)
-                if (strcmp(r->relays[i].url, sp + 1) == 0) {
+                if (strcmp(r->relays[i].shown, sp + 1) == 0 ||
+                    strcmp(r->relays[i].url, sp + 1) == 0) {
                     r->relays[i].seq = strtoull(v, NULL, 10);
                     r->relays[i].known = 1;
                 }

@@ -41,9 +41,15 @@ def rpc(x):
     return "127.0.0.1:%d" % x.rpc_port
 
 
+# The relay's URL carries a password (the relay, without auth, ignores it): the rebuild's state
+# file must not keep it.
+URL_PASSWORD = "pw-in-relay-url"
+
+
 def rebuild_args(r, a, b, *extra):
+    relay = r.url.replace("http://", "http://rebuilder:%s@" % URL_PASSWORD, 1)
     return ["rebuild", "--backend", "b", "--from", "a", "--url", "a=" + a.url, "--url",
-            "b=" + b.url, "--from-rpc", rpc(a), "--rpc", rpc(b), "--relay", r.url,
+            "b=" + b.url, "--from-rpc", rpc(a), "--rpc", rpc(b), "--relay", relay,
             "--state-dir", os.path.join(r.dir, "rebuild-state")] + list(extra)
 
 
@@ -163,6 +169,12 @@ def test_rebuild():
             p.returncode, first_log)
     h.check("step=start" in first_log and "step=backup" in first_log,
             "logfmt lines per step (not a terminal)", first_log)
+    with open(state) as f:
+        state_text = f.read()
+    h.check("relay=" in state_text and URL_PASSWORD not in state_text and
+            r.url.replace("http://", "") in state_text,
+            "the state file names the relay by its URL without the password", state_text)
+    h.check(URL_PASSWORD not in first_log, "nor does the rebuild's output show it")
 
     on, info = rebuilding(r)
     h.check(on is True and info["rebuild"]["from"] == "a" and not info["caught_up"],
