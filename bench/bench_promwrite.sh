@@ -4,7 +4,8 @@
 # distinct requests, so timestamps differ) for BENCH_SECONDS (10) at -c8, to the relay's
 # /api/v1/prom/write (durable commits, its only backend down so the senders stay idle) and
 # straight to a real influxd's /api/v1/prom/write in the same run. Prints acknowledged
-# samples/s, p50/p99 latency and the relay's CPU per sample (utime+stime from /proc/PID/stat).
+# samples/s, p50/p99 latency and the relay's CPU per sample (utime+stime from /proc/PID/stat), and
+# its loop thread's alone (/proc/PID/task/PID/stat): the conversion runs on the pool.
 # Loopback only; everything it starts it stops.
 set -u
 cd "$(dirname "$0")/.."
@@ -48,13 +49,14 @@ end
 LUA
 
 run_wrk() { # label url conns pid-or-empty
-    local out="$work/wrk-$1-$3.txt" t0=0 t1=0
-    [ -n "$4" ] && t0=$(bench_cpu_ticks "$4")
+    local out="$work/wrk-$1-$3.txt" t0=0 t1=0 l0=0 l1=0
+    [ -n "$4" ] && t0=$(bench_cpu_ticks "$4") && l0=$(bench_loop_ticks "$4")
     wrk -t2 -c"$3" -d"${SECS}s" --timeout 10s --latency -s "$work/promwrite.lua" "$2" >"$out" 2>&1
-    [ -n "$4" ] && t1=$(bench_cpu_ticks "$4")
-    /usr/bin/python3 - "$1" "$3" "$out" "$SERIES" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
+    [ -n "$4" ] && t1=$(bench_cpu_ticks "$4") && l1=$(bench_loop_ticks "$4")
+    /usr/bin/python3 - "$1" "$3" "$out" "$SERIES" "$((t1 - t0))" "$(getconf CLK_TCK)" "$((l1 - l0))" <<'PY'
 import re, sys
 label, conns, path, per, ticks, hz = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+loop = int(sys.argv[7])
 t = open(path).read()
 def lat(p):
     m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % p, t, re.M)
@@ -68,7 +70,8 @@ bad = int(non2xx.group(1)) if non2xx else 0
 samples = (reqs - bad) * per
 cpu = ""
 if ticks > 0 and samples > 0:
-    cpu = "  relay CPU %.2f us/sample (%.0f%% of a core, loop and log writer)" % (ticks / hz / samples * 1e6, 100.0 * ticks / hz / secs)
+    cpu = "  relay CPU %.2f us/sample (%.0f%% of a core; its loop thread %.2f us/sample)" % (
+        ticks / hz / samples * 1e6, 100.0 * ticks / hz / secs, loop / hz / samples * 1e6)
 print("%-8s -c%-3s %10.0f samples/s acknowledged  p50 %7.2f ms  p99 %7.2f ms  (%d requests, %d not 2xx)%s"
       % (label, conns, samples / secs, lat(50), lat(99), reqs, bad, cpu))
 PY

@@ -256,8 +256,8 @@ static void ingest_families(struct buf *b, struct relay *r, const struct relay_v
     one_u64(b, "influx_wal_ingest_stamped_points_total", "counter",
             "Points without a timestamp that got the receive time.", k->stamped_points_total);
     one_u64(b, "influx_wal_ingest_abandoned_writes_total", "counter",
-            "Writes whose client reset the connection before their validation ended: nothing "
-            "of them was appended.",
+            "HTTP writes (every write endpoint) whose client reset the connection before their "
+            "decoding and validation ended: nothing of them was appended.",
             k->abandoned_writes_total);
     one_u64(b, "influx_wal_udp_datagrams_total", "counter", "UDP datagrams received.",
             k->udp_datagrams_total);

@@ -42,8 +42,8 @@ struct relay_counters {
     uint64_t bytes_total;          /* request bodies as received (before inflating) */
     uint64_t rejected_lines_total;
     uint64_t stamped_points_total; /* points that got the receive time */
-    uint64_t abandoned_writes_total; /* /write requests whose client was gone when their
-                                      * validation ended: nothing appended */
+    uint64_t abandoned_writes_total; /* HTTP writes whose client was gone when their pool
+                                      * work ended: nothing appended */
     uint64_t udp_datagrams_total;
     uint64_t udp_rejected_lines_total;
     uint64_t udp_dropped_points_total; /* lost to a full log: UDP has no way to say 503 */
@@ -147,7 +147,7 @@ struct relay {
     uint64_t started_ns;
     struct relay_counters ctr;
     size_t pending_bytes;          /* request bodies held now, all connections */
-    size_t writes_working;         /* write.c: /write work items queued on the pool */
+    size_t writes_working;         /* write.c: write jobs queued on the pool (ingest_work) */
     llhttp_settings_t settings;
     struct relay_rates rates;      /* metrics.c: moving averages */
     struct status_ring *ring;      /* status.c: the charts' samples; NULL once closed */
@@ -197,13 +197,51 @@ void write_handle(struct conn *c, struct http_req *req, int v2);
 /* Inflate a gzip body (one or more members) into 'out', at most 'max' bytes. 0, IWR_EPARSE
  * (not gzip or corrupt; 'err' says why), IWR_EFULL (over 'max'). */
 int gzip_inflate(const char *in, size_t len, size_t max, struct buf *out, const char **err);
-/* Validate and normalise the line protocol 'body' (timestamps in 'p' rewritten in ns, points
- * without one stamped with the receive time) into req->norm and append it as one record for db/rp; answer
- * once it is durable (204, or a partial write's 400, 503 when the log is full), or at once when
- * nothing is left to write. Borrows everything. */
-void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
-                  enum lp_precision p, const struct buf *db, const struct buf *rp,
-                  uint8_t consistency);
+/* A write's CPU work (inflating, converting, validating, encoding) on libuv's thread pool, for
+ * every HTTP write endpoint. The endpoint embeds it first in its own job, fills on the loop
+ * what 'run' reads (copies of the configuration it needs: a SIGHUP may replace it meanwhile)
+ * and queues it. Until 'answer' the connection is busy (nothing more is parsed from it, so its
+ * records stay in request order) and the loop touches neither the request nor the job. */
+struct ingest_work {
+    uv_work_t work;
+    struct conn *c;
+    /* On the pool: reads the job and c->req's body; writes the job and c->req's inflated,
+     * norm and lp. */
+    void (*run)(struct ingest_work *w);
+    /* On the loop, once 'run' is done and the client is still there: answers, or submits the
+     * record (whose commit answers). */
+    void (*answer)(struct ingest_work *w);
+    /* On the loop, after 'answer' or instead of it: frees the job. */
+    void (*free)(struct ingest_work *w);
+};
+/* Queue 'w' (its callbacks set) for 'c'. A client that reset its connection while the work ran
+ * gets nothing appended and nothing answered (counted as abandoned). */
+void ingest_work_queue(struct conn *c, struct ingest_work *w);
+
+struct wal_op;
+/* The /write path's part after decoding, for every endpoint whose body becomes 1.x line
+ * protocol (/write, 1.8's /api/v2/write, Prometheus remote write). */
+struct write_target {
+    struct buf db, rp;        /* owned */
+    enum lp_precision precision;
+    uint8_t consistency;
+    int allow_unsigned;
+    int encode;               /* no shards when queued: encode the record on the pool too */
+    struct wal_op *op;        /* the encoded record, when 'encode' and points were accepted */
+};
+/* On the loop: take 'db' and 'rp' (left empty) and copy the configuration 'prepare' reads. */
+void write_target_init(struct write_target *t, struct relay *r, struct buf *db, struct buf *rp,
+                       enum lp_precision p, uint8_t consistency);
+/* Any thread: validate and normalise 'body' into req->norm and req->lp (adding to what
+ * req->lp holds), and encode the record when t->encode. */
+void write_target_prepare(struct write_target *t, struct http_req *req, const char *body,
+                          size_t body_len);
+/* On the loop: count, answer at once when nothing is left to write (204, or the 400 of the
+ * lines refused), else hand the record to the log; its commit answers (204, a partial write's
+ * 400, 503 when the log is full). 'body' is what 'prepare' read. Takes t->op. */
+void write_target_submit(struct write_target *t, struct conn *c, const char *body,
+                         size_t body_len);
+void write_target_deinit(struct write_target *t);
 /* The start of every write's commit callback: a committed record's points are counted; a
  * client that went away is released (1: nothing more to do), else 0 and the answer is due. */
 int write_done_settle(struct conn *c, int rc);

@@ -4,11 +4,10 @@
  * it is durable. Answers and their bodies follow InfluxDB's.
  *
  * The loop thread runs everything but a write's CPU work: inflating, validating and
- * normalising, and encoding the record (wal_append_prepare) run on libuv's thread pool
- * (write_work_run), so that ingest leaves the loop to replay. While that work runs the
- * connection is busy (nothing more is parsed from it: its records stay in request order) and
- * the loop touches neither the request nor the work item; write_work_done takes the result
- * back on the loop and submits it. */
+ * normalising, and encoding the record (wal_append_prepare) run on libuv's thread pool, so that
+ * ingest leaves the loop to replay. ingest_work is that job's frame, shared by every HTTP write
+ * endpoint (write_v3.c, promhttp.c); write_target is the /write path after decoding, shared by
+ * the endpoints whose body becomes 1.x line protocol. */
 #include "relay/relay_int.h"
 #include "relay/shard_split.h"
 
@@ -157,44 +156,69 @@ static void write_done(void *arg, int rc, uint64_t seq)
                            strlen(msg));
 }
 
-/* Validate and normalise 'body' into req->norm and req->lp. Reads nothing but its arguments:
- * any thread. */
-static void write_normalize(struct http_req *req, const char *body, size_t body_len,
-                            enum lp_precision p, int allow_unsigned)
+void write_target_init(struct write_target *t, struct relay *r, struct buf *db, struct buf *rp,
+                       enum lp_precision p, uint8_t consistency)
 {
-    struct lp_options lo = {.allow_unsigned = allow_unsigned, .max_errors = 8};
-    lp_normalize_borrow(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
+    memset(t, 0, sizeof(*t));
+    t->db = *db;
+    t->rp = *rp;
+    buf_init(db);
+    buf_init(rp);
+    t->precision = p;
+    t->consistency = consistency;
+    t->allow_unsigned = r->cfg_limits.allow_unsigned;
+    t->encode = r->split == NULL;
+}
+
+void write_target_deinit(struct write_target *t)
+{
+    wal_append_discard(t->op);
+    t->op = NULL;
+    buf_deinit(&t->db);
+    buf_deinit(&t->rp);
 }
 
 /* The record of a normalised request: borrows 'req', 'body' and the names. Any thread. */
 static void write_record_fill(struct wal_record *rec, const struct http_req *req,
-                              const char *body, size_t body_len, const struct buf *db,
-                              const struct buf *rp, uint8_t consistency)
+                              const char *body, size_t body_len, const struct write_target *t)
 {
     memset(rec, 0, sizeof(*rec));
     rec->recv_ns = req->recv_ns;
     rec->points = (uint32_t)req->lp.points;
     rec->precision = LP_NS;
-    rec->consistency = consistency;
-    rec->db = db->data;
-    rec->db_len = db->len;
-    rec->rp = rp->data ? rp->data : "";
-    rec->rp_len = rp->len;
+    rec->consistency = t->consistency;
+    rec->db = t->db.data;
+    rec->db_len = t->db.len;
+    rec->rp = t->rp.data ? t->rp.data : "";
+    rec->rp_len = t->rp.len;
     /* A body with nothing to rewrite is stored as received (the log copies it). */
     rec->body = req->lp.as_received ? body : req->norm.data;
     rec->body_len = req->lp.as_received ? body_len : req->norm.len;
 }
 
-/* After validation, on the loop: count, answer at once when nothing is left to write, else hand
- * the record to the log. 'op' is the record already encoded (NULL: encode it here); it is used
- * only without shards: with them the split is chosen here, on the loop, so that every record
- * is split by the ring in force at its place in the log (a switch record swaps the ring in the
- * loop turn that submits it). Takes 'op'. */
-static void write_submit(struct conn *c, struct http_req *req, const char *body,
-                         size_t body_len, const struct buf *db, const struct buf *rp,
-                         uint8_t consistency, struct wal_op *op)
+void write_target_prepare(struct write_target *t, struct http_req *req, const char *body,
+                          size_t body_len)
+{
+    struct lp_options lo = {.allow_unsigned = t->allow_unsigned, .max_errors = 8};
+    lp_normalize_borrow(body, body_len, t->precision, (int64_t)req->recv_ns, &lo, &req->norm,
+                        &req->lp);
+    if (t->encode && req->lp.points > 0) {
+        struct wal_record rec;
+        write_record_fill(&rec, req, body, body_len, t);
+        t->op = wal_append_prepare(&rec);
+    }
+}
+
+/* With shards the split is chosen here, on the loop, so that every record is split by the ring
+ * in force at its place in the log (a switch record swaps the ring in the loop turn that
+ * submits it); an op encoded on the pool is used only without them. */
+void write_target_submit(struct write_target *t, struct conn *c, const char *body,
+                         size_t body_len)
 {
     struct relay *r = c->relay;
+    struct http_req *req = &c->req;
+    struct wal_op *op = t->op;
+    t->op = NULL;
     r->ctr.rejected_lines_total += req->lp.rejected;
     r->ctr.stamped_points_total += req->lp.stamped;
     if (req->lp.points == 0) {
@@ -212,41 +236,64 @@ static void write_submit(struct conn *c, struct http_req *req, const char *body,
     }
     wal_append_discard(op);
     struct wal_record rec;
-    write_record_fill(&rec, req, body, body_len, db, rp, consistency);
+    write_record_fill(&rec, req, body, body_len, t);
     shard_split_append(r, &rec, write_done, c); /* wal_append, by shard */
 }
 
-void write_commit(struct conn *c, struct http_req *req, const char *body, size_t body_len,
-                  enum lp_precision p, const struct buf *db, const struct buf *rp,
-                  uint8_t consistency)
+static void ingest_work_run(uv_work_t *w)
 {
-    write_normalize(req, body, body_len, p, c->relay->cfg_limits.allow_unsigned);
-    write_submit(c, req, body, body_len, db, rp, consistency, NULL);
+    struct ingest_work *iw = w->data;
+    iw->run(iw);
 }
 
-/* A /write's CPU work on the pool. The loop fills the inputs, copying from the configuration
- * in force (a SIGHUP may replace it meanwhile); the worker reads only them and the request's
- * body, and writes only the outputs and the request's inflated, norm and lp. */
+static void ingest_work_done(uv_work_t *w, int status)
+{
+    struct ingest_work *iw = w->data;
+    struct conn *c = iw->c;
+    struct relay *r = c->relay;
+    IWR_ASSERT(status == 0); /* the work is never cancelled */
+    r->writes_working--;
+    /* A client that is gone gets nothing appended: it heard no answer, and InfluxDB too may or
+     * may not store a write whose client went away. A reset counts as gone; an EOF does not
+     * (a client that half-closes after its request still gets its answer). */
+    if (conn_peer_gone(c)) {
+        r->ctr.abandoned_writes_total++;
+        iw->free(iw);
+        conn_release_after_wal(c);
+        return;
+    }
+    c->waiting_wal = 0;
+    iw->answer(iw);
+    iw->free(iw);
+}
+
+void ingest_work_queue(struct conn *c, struct ingest_work *iw)
+{
+    struct relay *r = c->relay;
+    iw->work.data = iw;
+    iw->c = c;
+    /* The connection stays allocated, and its request untouched, until ingest_work_done. */
+    c->waiting_wal = 1;
+    r->writes_working++;
+    int rc = uv_queue_work(r->loop, &iw->work, ingest_work_run, ingest_work_done);
+    IWR_ASSERT(rc == 0); /* only fails for a NULL work callback */
+}
+
+/* A /write's job: gzip, then the target's validation. */
 struct write_work {
-    uv_work_t work;
-    struct conn *c;
-    struct buf db, rp;          /* owned */
-    enum lp_precision precision;
-    uint8_t consistency;
-    int allow_unsigned;
-    int encode;                 /* no shards when queued: encode the record too */
+    struct ingest_work iw; /* first */
+    struct write_target t;
     size_t max_inflated_bytes;
-    int zrc;                    /* gzip_inflate's answer; 0 for a plain body */
-    const char *zerr;           /* its text (static) */
-    const char *body;           /* the body validated: the request's, or its inflated copy */
+    int zrc;               /* gzip_inflate's answer; 0 for a plain body */
+    const char *zerr;      /* its text (static) */
+    const char *body;      /* the body validated: the request's, or its inflated copy */
     size_t body_len;
-    struct wal_op *op;          /* the encoded record, when 'encode' and points were accepted */
 };
 
-static void write_work_run(uv_work_t *w)
+static void write_work_run(struct ingest_work *iw)
 {
-    struct write_work *ww = w->data;
-    struct http_req *req = &ww->c->req;
+    struct write_work *ww = (struct write_work *)iw;
+    struct http_req *req = &iw->c->req;
     ww->body = req->body.data;
     ww->body_len = req->body.len;
     if (req->gzip) {
@@ -257,73 +304,41 @@ static void write_work_run(uv_work_t *w)
         ww->body = req->inflated.data;
         ww->body_len = req->inflated.len;
     }
-    write_normalize(req, ww->body, ww->body_len, ww->precision, ww->allow_unsigned);
-    if (ww->encode && req->lp.points > 0) {
-        struct wal_record rec;
-        write_record_fill(&rec, req, ww->body, ww->body_len, &ww->db, &ww->rp, ww->consistency);
-        ww->op = wal_append_prepare(&rec);
-    }
+    write_target_prepare(&ww->t, req, ww->body, ww->body_len);
 }
 
-static void write_work_free(struct write_work *ww)
+static void write_work_answer(struct ingest_work *iw)
 {
-    wal_append_discard(ww->op);
-    buf_deinit(&ww->db);
-    buf_deinit(&ww->rp);
-    free(ww);
-}
-
-static void write_work_done(uv_work_t *w, int status)
-{
-    struct write_work *ww = w->data;
-    struct conn *c = ww->c;
-    struct relay *r = c->relay;
-    IWR_ASSERT(status == 0); /* the work is never cancelled */
-    r->writes_working--;
-    /* A client that is gone gets nothing appended: it heard no answer, and InfluxDB too may or
-     * may not store a write whose client went away. A reset counts as gone; an EOF does not
-     * (a client that half-closes after its request still gets its answer). */
-    if (conn_peer_gone(c)) {
-        r->ctr.abandoned_writes_total++;
-        write_work_free(ww);
-        conn_release_after_wal(c);
-        return;
-    }
-    c->waiting_wal = 0;
+    struct write_work *ww = (struct write_work *)iw;
+    struct conn *c = iw->c;
     if (ww->zrc == IWR_EFULL)
         http_respond_error(c, 413, "Request Entity Too Large", 24);
     else if (ww->zrc != 0)
         http_respond_error(c, 400, ww->zerr, strlen(ww->zerr));
     else
-        write_submit(c, &c->req, ww->body, ww->body_len, &ww->db, &ww->rp, ww->consistency,
-                     ww->op);
-    ww->op = NULL; /* write_submit took it */
-    write_work_free(ww);
+        write_target_submit(&ww->t, c, ww->body, ww->body_len);
 }
 
-/* Queue the work of a checked /write; the answer comes from write_work_done. Takes 'db' and
- * 'rp' (left empty). */
+static void write_work_free(struct ingest_work *iw)
+{
+    struct write_work *ww = (struct write_work *)iw;
+    write_target_deinit(&ww->t);
+    free(ww);
+}
+
+/* Queue the work of a checked /write; the answer comes after it. Takes 'db' and 'rp' (left
+ * empty). */
 static void write_queue(struct conn *c, struct buf *db, struct buf *rp, enum lp_precision p,
                         uint8_t consistency)
 {
     struct relay *r = c->relay;
     struct write_work *ww = xcalloc(1, sizeof(*ww));
-    ww->work.data = ww;
-    ww->c = c;
-    ww->db = *db;
-    ww->rp = *rp;
-    buf_init(db);
-    buf_init(rp);
-    ww->precision = p;
-    ww->consistency = consistency;
-    ww->allow_unsigned = r->cfg_limits.allow_unsigned;
+    write_target_init(&ww->t, r, db, rp, p, consistency);
     ww->max_inflated_bytes = r->cfg_limits.max_inflated_bytes;
-    ww->encode = r->split == NULL;
-    /* The connection stays allocated, and its request untouched, until write_work_done. */
-    c->waiting_wal = 1;
-    r->writes_working++;
-    int rc = uv_queue_work(r->loop, &ww->work, write_work_run, write_work_done);
-    IWR_ASSERT(rc == 0); /* only fails for a NULL work callback */
+    ww->iw.run = write_work_run;
+    ww->iw.answer = write_work_answer;
+    ww->iw.free = write_work_free;
+    ingest_work_queue(c, &ww->iw);
 }
 
 #define BAD_REQUEST(c, msg) http_respond_error((c), 400, (msg), strlen(msg))

@@ -3,14 +3,18 @@
  * client's request; without 'org', write.c answers as 1.8 does). Each validates as /write does,
  * commits to the log before it answers (no_sync changes nothing here: the answer always follows
  * the fsync) and answers with its generation's status codes and JSON error bodies. The texts
- * for bad lines are 1.x's (lineproto.c), the body around them the generation's. Loop thread only. */
+ * for bad lines are 1.x's (lineproto.c), the body around them the generation's. Parameters and
+ * credentials are checked on the loop; inflating, validating and encoding run on libuv's pool
+ * (struct gen_work, an ingest_work), and the answer or the commit follows back on the loop. */
 #include "relay/lpv3.h"
 #include "relay/relay_int.h"
 #include "relay/shard_split.h"
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char text_plain[] = "text/plain; charset=utf-8";
@@ -93,24 +97,111 @@ static void write_v3_done(void *arg, int rc, uint64_t seq)
     }
 }
 
-/* Append the normalised body norm[0, norm_len) (req->lp.points points: req->norm, or the body
- * as received when nothing in it was rewritten; wal_append copies it) for db/rp;
- * write_v3_done answers. */
-static void commit_norm(struct conn *c, struct http_req *req, const char *norm, size_t norm_len,
-                        const struct buf *db, const struct buf *rp)
+/* A 2.x or 3.x write's job. The loop fills the inputs; the pool inflates and validates into
+ * req->norm and req->lp (2.x) or 'v3' (3.x), and encodes the record when there are no shards. */
+struct gen_work {
+    struct ingest_work iw; /* first */
+    struct buf db, rp;     /* owned */
+    int v3;
+    enum lp_precision precision;    /* 2.x */
+    struct lpv3_precision v3_prec;  /* 3.x */
+    int accept_partial;             /* 3.x */
+    int allow_unsigned;
+    int encode;
+    size_t max_inflated_bytes;
+    int zrc;               /* gzip_inflate's answer; 0 for a plain body */
+    const char *zerr;
+    const char *body;      /* the body validated: the request's, or its inflated copy */
+    size_t body_len;
+    struct lpv3_result res; /* 3.x */
+    struct wal_op *op;
+};
+
+/* The record of the validated body: the body as received when nothing in it was rewritten,
+ * else req->norm. Borrows. Any thread. */
+static void gen_record_fill(struct wal_record *rec, const struct gen_work *gw,
+                            const struct http_req *req, int as_received)
 {
-    struct wal_record rec = {0};
-    rec.recv_ns = req->recv_ns;
-    rec.points = (uint32_t)req->lp.points;
-    rec.precision = LP_NS;
-    rec.db = db->data;
-    rec.db_len = db->len;
-    rec.rp = rp->data ? rp->data : "";
-    rec.rp_len = rp->len;
-    rec.body = norm;
-    rec.body_len = norm_len;
+    memset(rec, 0, sizeof(*rec));
+    rec->recv_ns = req->recv_ns;
+    rec->points = (uint32_t)req->lp.points;
+    rec->precision = LP_NS;
+    rec->db = gw->db.data;
+    rec->db_len = gw->db.len;
+    rec->rp = gw->rp.data ? gw->rp.data : "";
+    rec->rp_len = gw->rp.len;
+    rec->body = as_received ? gw->body : req->norm.data;
+    rec->body_len = as_received ? gw->body_len : req->norm.len;
+}
+
+static void gen_work_run(struct ingest_work *iw)
+{
+    struct gen_work *gw = (struct gen_work *)iw;
+    struct http_req *req = &iw->c->req;
+    gw->body = req->body.data;
+    gw->body_len = req->body.len;
+    if (req->gzip) {
+        gw->zrc = gzip_inflate(gw->body, gw->body_len, gw->max_inflated_bytes, &req->inflated,
+                               &gw->zerr);
+        if (gw->zrc != 0)
+            return;
+        gw->body = req->inflated.data;
+        gw->body_len = req->inflated.len;
+    }
+    int as_received;
+    if (gw->v3) {
+        struct lp_options lo = {.allow_unsigned = gw->allow_unsigned};
+        lpv3_normalize_borrow(gw->body, gw->body_len, gw->v3_prec, (int64_t)req->recv_ns, &lo,
+                              &req->norm, &gw->res);
+        req->lp.points = gw->res.points;
+        req->lp.rejected = gw->res.rejected;
+        req->lp.stamped = gw->res.stamped;
+        as_received = gw->res.as_received;
+        if (gw->res.rejected > 0 && !gw->accept_partial)
+            return; /* nothing is written */
+    } else {
+        struct lp_options lo = {.allow_unsigned = gw->allow_unsigned, .max_errors = 1};
+        lp_normalize_borrow(gw->body, gw->body_len, gw->precision, (int64_t)req->recv_ns, &lo,
+                            &req->norm, &req->lp);
+        as_received = req->lp.as_received;
+        if (req->lp.rejected > 0)
+            return; /* 2.x refuses the whole batch */
+    }
+    if (gw->encode && req->lp.points > 0) {
+        struct wal_record rec;
+        gen_record_fill(&rec, gw, req, as_received);
+        gw->op = wal_append_prepare(&rec);
+    }
+}
+
+static void gen_work_free(struct ingest_work *iw)
+{
+    struct gen_work *gw = (struct gen_work *)iw;
+    wal_append_discard(gw->op);
+    buf_deinit(&gw->db);
+    buf_deinit(&gw->rp);
+    lpv3_result_deinit(&gw->res);
+    free(gw);
+}
+
+/* Append the validated body (req->lp.points points) for the job's db/rp: the op encoded on the
+ * pool when there are still no shards, else split here, on the loop (see write_target_submit);
+ * write_v3_done answers. */
+static void commit_norm(struct gen_work *gw, int as_received)
+{
+    struct conn *c = gw->iw.c;
+    struct relay *r = c->relay;
+    struct wal_op *op = gw->op;
+    gw->op = NULL;
     c->waiting_wal = 1;
-    shard_split_append(c->relay, &rec, write_v3_done, c); /* wal_append, by shard */
+    if (op != NULL && r->split == NULL) {
+        wal_append_submit(r->wal, op, write_v3_done, c);
+        return;
+    }
+    wal_append_discard(op);
+    struct wal_record rec;
+    gen_record_fill(&rec, gw, &c->req, as_received);
+    shard_split_append(r, &rec, write_v3_done, c); /* wal_append, by shard */
 }
 
 /* 0 with auth off or good credentials; else 1, logged, the caller answers. */
@@ -125,44 +216,46 @@ static int auth_refused(struct conn *c, struct http_req *req, const char *q, siz
     return 1;
 }
 
-/* The body of 'req', inflated when it is gzip; 0, or an answer was sent (-1). 'v3' picks the
- * generation's texts. */
-static int take_body(struct conn *c, struct http_req *req, int v3, const char **body,
-                     size_t *body_len)
+/* The answer to a gzip body that did not inflate (gw->zrc != 0), in the generation's shape. */
+static void answer_gzip_error(struct gen_work *gw)
 {
-    struct relay *r = c->relay;
-    *body = req->body.data;
-    *body_len = req->body.len;
-    r->ctr.bytes_total += req->body.len;
-    if (!req->gzip)
-        return 0;
-    const char *err = NULL;
-    size_t max = r->cfg_limits.max_inflated_bytes;
-    int zrc = gzip_inflate(req->body.data, req->body.len, max, &req->inflated, &err);
-    if (zrc == IWR_EFULL) {
+    struct conn *c = gw->iw.c;
+    if (gw->zrc == IWR_EFULL) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "max request size (%zu bytes) exceeded", max);
-        if (v3) {
+        snprintf(msg, sizeof(msg), "max request size (%zu bytes) exceeded",
+                 gw->max_inflated_bytes);
+        if (gw->v3) {
             respond_v3_text(c, 413, msg);
         } else {
             /* The 2.x reference's OSS 413 example, word for word (2.x clients read the code). */
             static const char v2msg[] = "unable to read data: points batch is too large";
             respond_v2(c, 413, NULL, "request too large", v2msg, sizeof(v2msg) - 1);
         }
-        return -1;
+        return;
     }
-    if (zrc != 0) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "error decoding gzip stream: %s", err);
-        if (v3)
-            respond_v3_text(c, 400, msg);
-        else
-            V2_INVALID(c, msg);
-        return -1;
-    }
-    *body = req->inflated.data;
-    *body_len = req->inflated.len;
-    return 0;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "error decoding gzip stream: %s", gw->zerr);
+    if (gw->v3)
+        respond_v3_text(c, 400, msg);
+    else
+        V2_INVALID(c, msg);
+}
+
+/* A job for 'c' writing to bucket[0, len) as the configuration maps it. */
+static struct gen_work *gen_work_new(struct conn *c, int v3, const char *bucket, size_t len)
+{
+    struct relay *r = c->relay;
+    struct gen_work *gw = xcalloc(1, sizeof(*gw));
+    gw->v3 = v3;
+    buf_init(&gw->db);
+    buf_init(&gw->rp);
+    write_map_bucket(&r->cfg_limits, bucket, len, &gw->db, &gw->rp);
+    lpv3_result_init(&gw->res);
+    gw->allow_unsigned = r->cfg_limits.allow_unsigned;
+    gw->encode = r->split == NULL && gw->db.len <= UINT16_MAX && gw->rp.len <= UINT16_MAX;
+    gw->max_inflated_bytes = r->cfg_limits.max_inflated_bytes;
+    gw->iw.free = gen_work_free;
+    return gw;
 }
 
 static int path_equals(const struct http_req *req, const char *path)
@@ -207,6 +300,48 @@ static int query_bool(const char *q, size_t qlen, const char *key, int dflt, str
     return -1;
 }
 
+static void v3_work_answer(struct ingest_work *iw)
+{
+    struct gen_work *gw = (struct gen_work *)iw;
+    struct conn *c = iw->c;
+    struct relay *r = c->relay;
+    struct http_req *req = &c->req;
+    if (gw->zrc != 0) {
+        answer_gzip_error(gw);
+        return;
+    }
+    const struct lpv3_result *res = &gw->res;
+    r->ctr.rejected_lines_total += res->rejected;
+    r->ctr.stamped_points_total += res->stamped;
+    buf_clear(&req->lp.errors);
+    if (res->rejected > 0 && !gw->accept_partial) {
+        /* 3.x stops at the first bad line and writes nothing. The text is the server's (3.x's
+         * source, and clients' tests against 3.11); the write guide's example still shows an
+         * older one, "parsing failed for write_lp endpoint". */
+        buf_append_str(&req->lp.errors, "{\"error\":\"line protocol parsing error\",\"data\":");
+        buf_append(&req->lp.errors, res->first_json.data, res->first_json.len);
+        buf_append_str(&req->lp.errors, "}\n");
+        http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
+        return;
+    }
+    if (res->points == 0 && res->rejected == 0) {
+        respond_v3_text(c, 400, "incoming write was empty");
+        return;
+    }
+    if (res->rejected > 0) {
+        buf_append_str(&req->lp.errors,
+                       "{\"error\":\"partial write of line protocol occurred\",\"data\":[");
+        buf_append(&req->lp.errors, res->errors_json.data, res->errors_json.len);
+        buf_append_str(&req->lp.errors, "]}\n");
+    }
+    if (res->points == 0)
+        http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
+    else if (gw->db.len > UINT16_MAX || gw->rp.len > UINT16_MAX)
+        http_respond_error(c, 400, "database or retention policy name too long", 42);
+    else
+        commit_norm(gw, res->as_received);
+}
+
 void write_v3_handle(struct conn *c, struct http_req *req)
 {
     struct relay *r = c->relay;
@@ -217,14 +352,10 @@ void write_v3_handle(struct conn *c, struct http_req *req)
         http_respond(c, 401, NULL, body, sizeof(body) - 1);
         return;
     }
-    struct buf name, db, rp, tmp;
+    struct buf name, tmp;
     buf_init(&name);
-    buf_init(&db);
-    buf_init(&rp);
     buf_init(&tmp);
     struct lpv3_precision prec = {1, LP_NS};
-    const char *body;
-    size_t body_len;
     int accept_partial = query_bool(q, qlen, "accept_partial", 1, &tmp);
     int no_sync = query_bool(q, qlen, "no_sync", 0, &tmp);
     const char *bad_name = NULL;
@@ -261,51 +392,39 @@ void write_v3_handle(struct conn *c, struct http_req *req)
         respond_v3_text(c, 400, "unacceptable content-encoding");
         goto out;
     }
-    if (take_body(c, req, 1, &body, &body_len) != 0)
-        goto out;
-    write_map_bucket(&r->cfg_limits, name.data, name.len, &db, &rp);
-
-    struct lp_options lo = {.allow_unsigned = r->cfg_limits.allow_unsigned};
-    struct lpv3_result res;
-    lpv3_result_init(&res);
-    lpv3_normalize_borrow(body, body_len, prec, (int64_t)req->recv_ns, &lo, &req->norm, &res);
-    r->ctr.rejected_lines_total += res.rejected;
-    r->ctr.stamped_points_total += res.stamped;
-    req->lp.points = res.points;
-    req->lp.rejected = res.rejected;
-    buf_clear(&req->lp.errors);
-    if (res.rejected > 0 && !accept_partial) {
-        /* 3.x stops at the first bad line and writes nothing. The text is the server's (3.x's
-         * source, and clients' tests against 3.11); the write guide's example still shows an
-         * older one, "parsing failed for write_lp endpoint". */
-        buf_append_str(&req->lp.errors, "{\"error\":\"line protocol parsing error\",\"data\":");
-        buf_append(&req->lp.errors, res.first_json.data, res.first_json.len);
-        buf_append_str(&req->lp.errors, "}\n");
-        http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
-    } else if (res.points == 0 && res.rejected == 0) {
-        respond_v3_text(c, 400, "incoming write was empty");
-    } else {
-        if (res.rejected > 0) {
-            buf_append_str(&req->lp.errors,
-                           "{\"error\":\"partial write of line protocol occurred\",\"data\":[");
-            buf_append(&req->lp.errors, res.errors_json.data, res.errors_json.len);
-            buf_append_str(&req->lp.errors, "]}\n");
-        }
-        if (res.points == 0)
-            http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
-        else if (db.len > UINT16_MAX || rp.len > UINT16_MAX)
-            http_respond_error(c, 400, "database or retention policy name too long", 42);
-        else if (res.as_received)
-            commit_norm(c, req, body, body_len, &db, &rp);
-        else
-            commit_norm(c, req, req->norm.data, req->norm.len, &db, &rp);
-    }
-    lpv3_result_deinit(&res);
+    r->ctr.bytes_total += req->body.len;
+    struct gen_work *gw = gen_work_new(c, 1, name.data, name.len);
+    gw->v3_prec = prec;
+    gw->accept_partial = accept_partial;
+    gw->iw.run = gen_work_run;
+    gw->iw.answer = v3_work_answer;
+    ingest_work_queue(c, &gw->iw);
 out:
     buf_deinit(&name);
-    buf_deinit(&db);
-    buf_deinit(&rp);
     buf_deinit(&tmp);
+}
+
+static void v2_work_answer(struct ingest_work *iw)
+{
+    struct gen_work *gw = (struct gen_work *)iw;
+    struct conn *c = iw->c;
+    struct relay *r = c->relay;
+    struct http_req *req = &c->req;
+    if (gw->zrc != 0) {
+        answer_gzip_error(gw);
+        return;
+    }
+    r->ctr.rejected_lines_total += req->lp.rejected;
+    if (req->lp.rejected > 0) {
+        /* 2.x refuses the whole batch at its first bad point. */
+        respond_v2(c, 400, NULL, "invalid", req->lp.errors.data, req->lp.errors.len);
+        return;
+    }
+    r->ctr.stamped_points_total += req->lp.stamped;
+    if (req->lp.points == 0)
+        http_respond(c, 204, NULL, NULL, 0);
+    else
+        commit_norm(gw, req->lp.as_received); /* nothing to rewrite: stored as sent */
 }
 
 void write_v2_org_handle(struct conn *c, struct http_req *req)
@@ -318,14 +437,11 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
         respond_v2(c, 401, NULL, "unauthorized", msg, sizeof(msg) - 1);
         return;
     }
-    struct buf bucket, db, rp, tmp;
+    struct buf bucket, tmp;
     buf_init(&bucket);
-    buf_init(&db);
-    buf_init(&rp);
     buf_init(&tmp);
     enum lp_precision p = LP_NS;
-    const char *body;
-    size_t body_len;
+    struct gen_work *gw = NULL;
     query_get(q, qlen, "bucket", &bucket);
     if (bucket.len == 0) {
         V2_INVALID(c, "bucket is required");
@@ -340,35 +456,22 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
         V2_INVALID(c, "unsupported Content-Encoding (use gzip or identity)");
         goto out;
     }
-    write_map_bucket(&r->cfg_limits, bucket.data, bucket.len, &db, &rp);
-    if (db.len == 0 || db.len > UINT16_MAX || rp.len > UINT16_MAX) {
+    gw = gen_work_new(c, 0, bucket.data, bucket.len);
+    if (gw->db.len == 0 || gw->db.len > UINT16_MAX || gw->rp.len > UINT16_MAX) {
         struct buf msg;
         buf_init(&msg);
         buf_printf(&msg, "bucket \"%.200s\" not found", bucket.data);
         respond_v2(c, 404, NULL, "not found", msg.data, msg.len);
         buf_deinit(&msg);
+        gen_work_free(&gw->iw);
         goto out;
     }
-    if (take_body(c, req, 0, &body, &body_len) != 0)
-        goto out;
-    struct lp_options lo = {.allow_unsigned = r->cfg_limits.allow_unsigned, .max_errors = 1};
-    lp_normalize_borrow(body, body_len, p, (int64_t)req->recv_ns, &lo, &req->norm, &req->lp);
-    r->ctr.rejected_lines_total += req->lp.rejected;
-    if (req->lp.rejected > 0) {
-        /* 2.x refuses the whole batch at its first bad point. */
-        respond_v2(c, 400, NULL, "invalid", req->lp.errors.data, req->lp.errors.len);
-        goto out;
-    }
-    r->ctr.stamped_points_total += req->lp.stamped;
-    if (req->lp.points == 0)
-        http_respond(c, 204, NULL, NULL, 0);
-    else if (req->lp.as_received)
-        commit_norm(c, req, body, body_len, &db, &rp); /* nothing to rewrite: stored as sent */
-    else
-        commit_norm(c, req, req->norm.data, req->norm.len, &db, &rp);
+    r->ctr.bytes_total += req->body.len;
+    gw->precision = p;
+    gw->iw.run = gen_work_run;
+    gw->iw.answer = v2_work_answer;
+    ingest_work_queue(c, &gw->iw);
 out:
     buf_deinit(&bucket);
-    buf_deinit(&db);
-    buf_deinit(&rp);
     buf_deinit(&tmp);
 }

@@ -247,6 +247,29 @@ def request(method, url, body=None, headers=None, timeout=10.0):
         conn.close()
 
 
+def send_then_reset(port, raw, timeout=10.0):
+    """Send the whole HTTP request 'raw' (bytes) to 127.0.0.1:port, wait until the peer's kernel
+    has acknowledged every byte (so the request is complete on the server), then reset the
+    connection: a linger of 0 makes close() send RST instead of FIN. Returns whether every byte
+    was acknowledged within 'timeout'."""
+    import array
+    import fcntl
+    import struct
+    import termios
+    s = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    s.sendall(raw)
+    deadline = time.time() + timeout
+    outq = array.array("i", [1])
+    while time.time() < deadline:
+        fcntl.ioctl(s, termios.TIOCOUTQ, outq, True)
+        if outq[0] == 0:
+            break
+        time.sleep(0.0005)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    return outq[0] == 0
+
+
 def get(url, timeout=10.0, headers=None):
     return request("GET", url, headers=headers, timeout=timeout)
 

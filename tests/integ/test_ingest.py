@@ -359,52 +359,51 @@ def test_pending_bodies_bound():
     h.check_eq(st, 204, "once they are answered, the budget is free again")
 
 
-def test_client_gone_during_validation():
-    """/write's validation runs off the loop: a client that resets its connection while its large
-    body is being validated gets nothing appended (it heard no answer), and the relay goes on
-    serving. The same body from a client that stays is committed whole, so the first one's
-    points were valid and the reset alone kept them out."""
-    import array
-    import fcntl
-    import struct
-    import termios
-    a, r = setup_pair()
-    # About 12 MB in milliseconds: every line's timestamp is rewritten, which takes a while.
-    lines = 400000
+def gone_bodies(lines):
+    """(endpoint, raw request head without Content-Length, body) for every HTTP write endpoint
+    whose work runs on the pool, each body 'lines' points of measurement gone_<endpoint> that
+    take the relay a while (every timestamp rewritten; remote write converted first)."""
     t0 = int(time.time() * 1000) - 3600 * 1000
-    body = b"".join(b"gone,host=h%d n=%di %d\n" % (i % 50, i, t0 + i) for i in range(lines))
-    head = b"POST /write?db=%s&precision=ms HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
-        DB.encode(), len(body))
-    appended = r.metric("influx_wal_wal_appended_records_total", 0)
-    s = socket.create_connection(("127.0.0.1", r.port), timeout=10)
-    s.sendall(head + body)
-    # Every byte acknowledged by the relay's kernel (so the request is complete), then a reset:
-    # a linger of 0 makes close() send RST instead of FIN.
-    deadline = time.time() + 10
-    outq = array.array("i", [1])
-    while time.time() < deadline:
-        fcntl.ioctl(s, termios.TIOCOUTQ, outq, True)
-        if outq[0] == 0:
-            break
-        time.sleep(0.0005)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
-    h.check(h.wait_until(lambda: r.metric("influx_wal_ingest_abandoned_writes_total", 0) >= 1,
-                         timeout=20, interval=0.1),
-            "the write whose client reset is counted as abandoned")
-    h.check_eq(r.metric("influx_wal_wal_appended_records_total", 0), appended,
-               "nothing was appended for it")
-    st, _, _ = curl("-XPOST", r.url + "/write?db=" + DB, "--data-binary", "after_gone n=1i 1")
-    h.check_eq(st, 204, "the relay goes on serving: the next write gets 204")
-    h.check_eq(wait_count(a, 1, measurement="after_gone"), 1, "and its point arrives")
-    h.check_eq(a.count(DB, measurement="gone"), 0, "none of the abandoned body's points arrive")
-    st, _, _ = curl("-XPOST", r.url + "/write?precision=ms&db=" + DB, "--data-binary", "@-",
-                    data=body)
-    h.check_eq(st, 204, "the same body from a client that waits: 204")
-    h.check_eq(wait_count(a, lines, measurement="gone", timeout=60), lines,
-               "and all of its points arrive")
-    h.check_eq(r.metric("influx_wal_ingest_abandoned_writes_total", 0), 1,
-               "only the reset write was abandoned")
+    lp = [b"".join(b"gone_%s,host=h%d n=%di %d\n" % (e, i % 50, i, t0 + i) for i in range(lines))
+          for e in (b"v1", b"v2", b"v3")]
+    prom = h.snappy_block(h.prom_write_request(
+        [([("__name__", "gone_prom"), ("host", "h")], [(float(i), t0 + i) for i in range(lines)])]))
+    return [("v1", "/write?db=%s&precision=ms" % DB, lp[0]),
+            ("v2", "/api/v2/write?org=o&bucket=%s&precision=ms" % DB, lp[1]),
+            ("v3", "/api/v3/write_lp?db=%s&precision=millisecond" % DB, lp[2]),
+            ("prom", "/api/v1/prom/write?db=%s" % DB, prom)]
+
+
+def test_client_gone_during_validation():
+    """Every HTTP write endpoint's work (inflating, converting, validating) runs off the loop: a
+    client that resets its connection while its large body is being worked on gets nothing
+    appended (it heard no answer), and the relay goes on serving. The same body from a client
+    that stays is committed whole, so the first one's points were valid and the reset alone
+    kept them out."""
+    a, r = setup_pair()
+    lines = 400000
+    for k, (name, path, body) in enumerate(gone_bodies(lines)):
+        raw = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
+            path.encode(), len(body)) + body
+        appended = r.metric("influx_wal_wal_appended_records_total", 0)
+        h.check(h.send_then_reset(r.port, raw), "%s: the whole request reached the relay" % name)
+        h.check(h.wait_until(lambda: r.metric("influx_wal_ingest_abandoned_writes_total", 0) >= k + 1,
+                             timeout=20, interval=0.1),
+                "%s: the write whose client reset is counted as abandoned" % name)
+        h.check_eq(r.metric("influx_wal_wal_appended_records_total", 0), appended,
+                   "%s: nothing was appended for it" % name)
+        st, _, _ = curl("-XPOST", r.url + "/write?db=" + DB, "--data-binary",
+                        "after_%s n=1i 1" % name)
+        h.check_eq(st, 204, "%s: the relay goes on serving: the next write gets 204" % name)
+        points = r.metric("influx_wal_ingest_points_total", 0)
+        st, _, data = h.request("POST", r.url + path, body=body, timeout=60)
+        h.check_eq(st, 204, "%s: the same body from a client that waits: 204" % name, data[:200])
+        h.check_eq(r.metric("influx_wal_ingest_points_total", 0) - points, lines,
+                   "%s: and all of its points are committed" % name)
+    h.check_eq(wait_count(a, lines, measurement="gone_v1", timeout=60), lines,
+               "the points of the body whose client stayed arrive, once")
+    h.check_eq(r.metric("influx_wal_ingest_abandoned_writes_total", 0), 4,
+               "only the four reset writes were abandoned")
     h.check(r.alive(), "the relay is still running")
 
 
