@@ -402,15 +402,22 @@ static int scan_boolean(struct lp_point *pt, size_t *pi)
     return fail(pt, R_INVALID_BOOLEAN);
 }
 
-/* influxd's scanFields from the space after the key. */
-static int scan_fields(struct lp_ctx *c, struct lp_point *pt)
+/* influxd's scanFields from the space after the key. On the way the first 'cap' fields are
+ * recorded in rec[] as walkFields would split them, their count in *nrec; it is set past 'cap'
+ * when the two splits may differ. They agree without a backslash in the fields unless an '='
+ * outside quotes follows a string value's closing quote before the next ',' (x="s"y=1: one
+ * field for walkFields, two for scanFields): a key then ends at the first '=' outside a quoted
+ * value and a value at the next ',' outside one, for both. */
+static int scan_fields(struct lp_ctx *c, struct lp_point *pt, struct lp_field *rec, size_t cap,
+                       size_t *nrec)
 {
     const unsigned char *b = pt->b;
     size_t n = pt->n;
     size_t i = skip_ws(b, pt->key_len, n);
-    size_t equals = 0, commas = 0;
-    int quoted = 0;
+    size_t equals = 0, commas = 0, kstart = i;
+    int quoted = 0, in_string = 0; /* in_string: in a string value, up to the next ',' */
     pt->fields_start = i;
+    *nrec = 0;
     /* i >= 2 below: the key is at least one byte, then the space. */
     for (;;) {
         i = skip_to(b, i, n, C_FIELD);
@@ -434,21 +441,43 @@ static int scan_fields(struct lp_ctx *c, struct lp_point *pt)
             if (i + 1 >= n || b[i + 1] == ',' || b[i + 1] == ' ')
                 return fail(pt, R_MISSING_FIELD_VALUE);
             unsigned char v = b[i + 1];
+            if (in_string)
+                *nrec = cap; /* walkFields reads this '=' as part of the value */
+            struct lp_field *f = *nrec < cap ? &rec[*nrec] : NULL;
+            (*nrec)++;
+            if (f != NULL) {
+                f->k = b + kstart;
+                f->kn = i - kstart;
+                f->v = b + i + 1;
+                f->vn = 0; /* set at the value's end */
+            }
             if ((v >= '0' && v <= '9') || v == '.' || v == '-' || v == 'N' || v == 'n') {
                 i++;
                 if (scan_number(c, pt, &i) != 0)
                     return -1;
+                if (f != NULL)
+                    f->type = b[i - 1] == 'i' ? T_INTEGER : b[i - 1] == 'u' ? T_UNSIGNED : T_FLOAT;
                 continue;
             }
             if (v != '"') {
                 i++;
                 if (scan_boolean(pt, &i) != 0)
                     return -1;
+                if (f != NULL)
+                    f->type = T_BOOLEAN;
                 continue;
             }
+            if (f != NULL)
+                f->type = T_STRING;
+            in_string = 1;
         }
-        if (ch == ',' && !quoted)
+        if (ch == ',' && !quoted) {
             commas++;
+            in_string = 0;
+            if (*nrec > 0 && *nrec <= cap)
+                rec[*nrec - 1].vn = (size_t)(b + i - rec[*nrec - 1].v);
+            kstart = i + 1;
+        }
         if (ch == ' ' && !quoted)
             break;
         if (ch == '\\')
@@ -457,6 +486,8 @@ static int scan_fields(struct lp_ctx *c, struct lp_point *pt)
     }
     pt->fields_end = i;
     pt->nfields = equals;
+    if (*nrec > 0 && *nrec <= cap)
+        rec[*nrec - 1].vn = (size_t)(b + i - rec[*nrec - 1].v);
     if (quoted)
         return fail(pt, R_UNBALANCED_QUOTES);
     if (equals == 0 || commas != equals - 1)
@@ -740,15 +771,30 @@ int lp_parse_point(struct lp_ctx *c, struct lp_point *pt, const unsigned char *b
         pt->num = pt->key_len;
         return fail(pt, R_MAX_KEY);
     }
-    if (scan_fields(c, pt) != 0)
+    struct lp_field rec[16];
+    size_t nrec;
+    if (scan_fields(c, pt, rec, sizeof(rec) / sizeof(rec[0]), &nrec) != 0)
         return -1;
-    /* Without a backslash, walkFields splits the fields exactly as scanFields did, so a single
-     * field can only fail on size or as "time": skip the walk when neither can happen. */
-    size_t flen = pt->fields_end - pt->fields_start;
-    int walk = pt->nfields > 1 || pt->fields_escaped || pt->key_len + 4 + flen > LP_MAX_KEY ||
-               (flen >= 5 && memcmp(b + pt->fields_start, "time=", 5) == 0);
     struct lp_point shard = {.reason = R_OK};
-    if (walk && walk_fields(c, pt) != 0) {
+    if (!pt->fields_escaped && nrec <= sizeof(rec) / sizeof(rec[0])) {
+        /* walkFields' split is scanFields' (see scan_fields): its checks on the fields as
+         * recorded, in its order (each key's size, then the shard's refusals). */
+        int all_time = 1;
+        for (size_t k = 0; k < nrec; k++) {
+            size_t sz = pt->key_len + 4 + rec[k].kn;
+            if (sz > LP_MAX_KEY) {
+                pt->num = sz;
+                return fail(pt, R_MAX_KEY);
+            }
+            if (!is_time(&rec[k]))
+                all_time = 0;
+        }
+        if (all_time)
+            shard.reason = R_TIME_FIELD;
+        else if (nrec > 1 && type_conflict(pt, rec, nrec) != 0)
+            shard = *pt;
+        pt->reason = R_OK;
+    } else if (walk_fields(c, pt) != 0) {
         /* walkFields' own errors come before the timestamp's; the shard's come last. */
         if (pt->reason != R_TIME_FIELD && pt->reason != R_TYPE_CONFLICT && pt->reason != R_ENGINE)
             return -1;

@@ -77,6 +77,10 @@ static const struct tcase cases[] = {
      "", 1, 0, 0},
     {"walkFields finds no value", "cpu a\\\\=1", 0, LP_NS, 0, "",
      ERR "cpu a\\\\=1': invalid value: field-key=a\\\\=1", 0, 1, 0},
+    {"an = after a string's closing quote: one field for walkFields", "cpu x=\"s\"t=1i,k", 0,
+     LP_NS, 0, "", ERR "cpu x=\"s\"t=1i,k': invalid value: field-key=k", 0, 1, 0},
+    {"a ',' after the closing quote: the same split for both", "cpu x=\"s\",t=1i,k=2 1", 0,
+     LP_NS, 0, "cpu x=\"s\",t=1i,k=2 1\n", "", 1, 0, 0},
 
     /* Measurement and tags */
     {"missing fields", "cpu", 0, LP_NS, 0, "", ERR "cpu': missing fields", 0, 1, 0},
