@@ -218,6 +218,12 @@ struct ingest_work {
  * gets nothing appended and nothing answered (counted as abandoned). */
 void ingest_work_queue(struct conn *c, struct ingest_work *w);
 
+/* Any thread: the body a write's job validates, in *body and *len: the request's, or with
+ * Content-Encoding gzip its inflated copy in req->inflated (at most 'max' bytes). 0, or
+ * gzip_inflate's error (its text in *zerr). */
+int ingest_body(struct http_req *req, size_t max, const char **body, size_t *len,
+                const char **zerr);
+
 struct wal_op;
 /* The /write path's part after decoding, for every endpoint whose body becomes 1.x line
  * protocol (/write, 1.8's /api/v2/write, Prometheus remote write). */

@@ -240,6 +240,22 @@ void write_target_submit(struct write_target *t, struct conn *c, const char *bod
     shard_split_append(r, &rec, write_done, c); /* wal_append, by shard */
 }
 
+int ingest_body(struct http_req *req, size_t max, const char **body, size_t *len,
+                const char **zerr)
+{
+    *body = req->body.data;
+    *len = req->body.len;
+    *zerr = NULL;
+    if (!req->gzip)
+        return 0;
+    int rc = gzip_inflate(*body, *len, max, &req->inflated, zerr);
+    if (rc == 0) {
+        *body = req->inflated.data;
+        *len = req->inflated.len;
+    }
+    return rc;
+}
+
 static void ingest_work_run(uv_work_t *w)
 {
     struct ingest_work *iw = w->data;
@@ -294,16 +310,9 @@ static void write_work_run(struct ingest_work *iw)
 {
     struct write_work *ww = (struct write_work *)iw;
     struct http_req *req = &iw->c->req;
-    ww->body = req->body.data;
-    ww->body_len = req->body.len;
-    if (req->gzip) {
-        ww->zrc = gzip_inflate(ww->body, ww->body_len, ww->max_inflated_bytes, &req->inflated,
-                               &ww->zerr);
-        if (ww->zrc != 0)
-            return;
-        ww->body = req->inflated.data;
-        ww->body_len = req->inflated.len;
-    }
+    ww->zrc = ingest_body(req, ww->max_inflated_bytes, &ww->body, &ww->body_len, &ww->zerr);
+    if (ww->zrc != 0)
+        return;
     write_target_prepare(&ww->t, req, ww->body, ww->body_len);
 }
 

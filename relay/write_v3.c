@@ -138,16 +138,9 @@ static void gen_work_run(struct ingest_work *iw)
 {
     struct gen_work *gw = (struct gen_work *)iw;
     struct http_req *req = &iw->c->req;
-    gw->body = req->body.data;
-    gw->body_len = req->body.len;
-    if (req->gzip) {
-        gw->zrc = gzip_inflate(gw->body, gw->body_len, gw->max_inflated_bytes, &req->inflated,
-                               &gw->zerr);
-        if (gw->zrc != 0)
-            return;
-        gw->body = req->inflated.data;
-        gw->body_len = req->inflated.len;
-    }
+    gw->zrc = ingest_body(req, gw->max_inflated_bytes, &gw->body, &gw->body_len, &gw->zerr);
+    if (gw->zrc != 0)
+        return;
     int as_received;
     if (gw->v3) {
         struct lp_options lo = {.allow_unsigned = gw->allow_unsigned};
@@ -300,16 +293,14 @@ static int query_bool(const char *q, size_t qlen, const char *key, int dflt, str
     return -1;
 }
 
-static void v3_work_answer(struct ingest_work *iw)
+static void gen_work_answer(struct ingest_work *iw);
+
+/* The answer to a 3.x write whose body inflated. */
+static void v3_answer(struct gen_work *gw)
 {
-    struct gen_work *gw = (struct gen_work *)iw;
-    struct conn *c = iw->c;
+    struct conn *c = gw->iw.c;
     struct relay *r = c->relay;
     struct http_req *req = &c->req;
-    if (gw->zrc != 0) {
-        answer_gzip_error(gw);
-        return;
-    }
     const struct lpv3_result *res = &gw->res;
     r->ctr.rejected_lines_total += res->rejected;
     r->ctr.stamped_points_total += res->stamped;
@@ -397,23 +388,19 @@ void write_v3_handle(struct conn *c, struct http_req *req)
     gw->v3_prec = prec;
     gw->accept_partial = accept_partial;
     gw->iw.run = gen_work_run;
-    gw->iw.answer = v3_work_answer;
+    gw->iw.answer = gen_work_answer;
     ingest_work_queue(c, &gw->iw);
 out:
     buf_deinit(&name);
     buf_deinit(&tmp);
 }
 
-static void v2_work_answer(struct ingest_work *iw)
+/* The answer to a 2.x write whose body inflated. */
+static void v2_answer(struct gen_work *gw)
 {
-    struct gen_work *gw = (struct gen_work *)iw;
-    struct conn *c = iw->c;
+    struct conn *c = gw->iw.c;
     struct relay *r = c->relay;
     struct http_req *req = &c->req;
-    if (gw->zrc != 0) {
-        answer_gzip_error(gw);
-        return;
-    }
     r->ctr.rejected_lines_total += req->lp.rejected;
     if (req->lp.rejected > 0) {
         /* 2.x refuses the whole batch at its first bad point. */
@@ -425,6 +412,17 @@ static void v2_work_answer(struct ingest_work *iw)
         http_respond(c, 204, NULL, NULL, 0);
     else
         commit_norm(gw, req->lp.as_received); /* nothing to rewrite: stored as sent */
+}
+
+static void gen_work_answer(struct ingest_work *iw)
+{
+    struct gen_work *gw = (struct gen_work *)iw;
+    if (gw->zrc != 0)
+        answer_gzip_error(gw);
+    else if (gw->v3)
+        v3_answer(gw);
+    else
+        v2_answer(gw);
 }
 
 void write_v2_org_handle(struct conn *c, struct http_req *req)
@@ -469,7 +467,7 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
     r->ctr.bytes_total += req->body.len;
     gw->precision = p;
     gw->iw.run = gen_work_run;
-    gw->iw.answer = v2_work_answer;
+    gw->iw.answer = gen_work_answer;
     ingest_work_queue(c, &gw->iw);
 out:
     buf_deinit(&bucket);
