@@ -239,12 +239,21 @@ struct write_target {
 void write_target_init(struct write_target *t, struct relay *r, struct buf *db, struct buf *rp,
                        enum lp_precision p, uint8_t consistency);
 /* Any thread: validate and normalise 'body' into req->norm and req->lp (adding to what
- * req->lp holds), and encode the record when t->encode. */
+ * req->lp holds), then write_target_encode. */
 void write_target_prepare(struct write_target *t, struct http_req *req, const char *body,
                           size_t body_len);
+/* Any thread: when t->encode and req->lp has points, encode their record into t->op: 'body'
+ * itself when req->lp.as_received, else req->norm. */
+void write_target_encode(struct write_target *t, const struct http_req *req, const char *body,
+                         size_t body_len);
+/* On the loop: append req->lp's points (the record 'body' or req->norm, as above): t->op when
+ * it was encoded and there are still no shards, else split by the ring in force; 'done' answers
+ * after the commit. Takes t->op. */
+void write_target_append(struct write_target *t, struct conn *c, const char *body,
+                         size_t body_len, wal_done_cb *done);
 /* On the loop: count, answer at once when nothing is left to write (204, or the 400 of the
- * lines refused), else hand the record to the log; its commit answers (204, a partial write's
- * 400, 503 when the log is full). 'body' is what 'prepare' read. Takes t->op. */
+ * lines refused), else write_target_append; the commit answers (204, a partial write's 400,
+ * 503 when the log is full). 'body' is what 'prepare' read. Takes t->op. */
 void write_target_submit(struct write_target *t, struct conn *c, const char *body,
                          size_t body_len);
 void write_target_deinit(struct write_target *t);

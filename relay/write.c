@@ -167,7 +167,8 @@ void write_target_init(struct write_target *t, struct relay *r, struct buf *db, 
     t->precision = p;
     t->consistency = consistency;
     t->allow_unsigned = r->cfg_limits.allow_unsigned;
-    t->encode = r->split == NULL;
+    /* A name too long for a record is refused on the loop; nothing to encode then. */
+    t->encode = r->split == NULL && t->db.len <= UINT16_MAX && t->rp.len <= UINT16_MAX;
 }
 
 void write_target_deinit(struct write_target *t)
@@ -196,17 +197,40 @@ static void write_record_fill(struct wal_record *rec, const struct http_req *req
     rec->body_len = req->lp.as_received ? body_len : req->norm.len;
 }
 
+void write_target_encode(struct write_target *t, const struct http_req *req, const char *body,
+                         size_t body_len)
+{
+    if (t->encode && req->lp.points > 0) {
+        struct wal_record rec;
+        write_record_fill(&rec, req, body, body_len, t);
+        t->op = wal_append_prepare(&rec);
+    }
+}
+
 void write_target_prepare(struct write_target *t, struct http_req *req, const char *body,
                           size_t body_len)
 {
     struct lp_options lo = {.allow_unsigned = t->allow_unsigned, .max_errors = 8};
     lp_normalize_borrow(body, body_len, t->precision, (int64_t)req->recv_ns, &lo, &req->norm,
                         &req->lp);
-    if (t->encode && req->lp.points > 0) {
-        struct wal_record rec;
-        write_record_fill(&rec, req, body, body_len, t);
-        t->op = wal_append_prepare(&rec);
+    write_target_encode(t, req, body, body_len);
+}
+
+void write_target_append(struct write_target *t, struct conn *c, const char *body,
+                         size_t body_len, wal_done_cb *done)
+{
+    struct relay *r = c->relay;
+    struct wal_op *op = t->op;
+    t->op = NULL;
+    c->waiting_wal = 1;
+    if (op != NULL && r->split == NULL) {
+        wal_append_submit(r->wal, op, done, c);
+        return;
     }
+    wal_append_discard(op);
+    struct wal_record rec;
+    write_record_fill(&rec, &c->req, body, body_len, t);
+    shard_split_append(r, &rec, done, c); /* wal_append, by shard */
 }
 
 /* With shards the split is chosen here, on the loop, so that every record is split by the ring
@@ -217,27 +241,16 @@ void write_target_submit(struct write_target *t, struct conn *c, const char *bod
 {
     struct relay *r = c->relay;
     struct http_req *req = &c->req;
-    struct wal_op *op = t->op;
-    t->op = NULL;
     r->ctr.rejected_lines_total += req->lp.rejected;
     r->ctr.stamped_points_total += req->lp.stamped;
     if (req->lp.points == 0) {
-        wal_append_discard(op);
         if (req->lp.rejected > 0)
             http_respond_error(c, 400, req->lp.errors.data, req->lp.errors.len);
         else
             http_respond(c, 204, NULL, NULL, 0); /* nothing to write, as InfluxDB answers */
         return;
     }
-    c->waiting_wal = 1;
-    if (op != NULL && r->split == NULL) {
-        wal_append_submit(r->wal, op, write_done, c);
-        return;
-    }
-    wal_append_discard(op);
-    struct wal_record rec;
-    write_record_fill(&rec, req, body, body_len, t);
-    shard_split_append(r, &rec, write_done, c); /* wal_append, by shard */
+    write_target_append(t, c, body, body_len, write_done);
 }
 
 int ingest_body(struct http_req *req, size_t max, const char **body, size_t *len,

@@ -98,41 +98,21 @@ static void write_v3_done(void *arg, int rc, uint64_t seq)
 }
 
 /* A 2.x or 3.x write's job. The loop fills the inputs; the pool inflates and validates into
- * req->norm and req->lp (2.x) or 'v3' (3.x), and encodes the record when there are no shards. */
+ * req->norm and req->lp (with 'res' for 3.x), and encodes the record when there are no shards
+ * (write_target). */
 struct gen_work {
     struct ingest_work iw; /* first */
-    struct buf db, rp;     /* owned */
+    struct write_target t; /* db, rp, 2.x's precision, the record */
     int v3;
-    enum lp_precision precision;    /* 2.x */
     struct lpv3_precision v3_prec;  /* 3.x */
     int accept_partial;             /* 3.x */
-    int allow_unsigned;
-    int encode;
     size_t max_inflated_bytes;
     int zrc;               /* gzip_inflate's answer; 0 for a plain body */
     const char *zerr;
     const char *body;      /* the body validated: the request's, or its inflated copy */
     size_t body_len;
     struct lpv3_result res; /* 3.x */
-    struct wal_op *op;
 };
-
-/* The record of the validated body: the body as received when nothing in it was rewritten,
- * else req->norm. Borrows. Any thread. */
-static void gen_record_fill(struct wal_record *rec, const struct gen_work *gw,
-                            const struct http_req *req, int as_received)
-{
-    memset(rec, 0, sizeof(*rec));
-    rec->recv_ns = req->recv_ns;
-    rec->points = (uint32_t)req->lp.points;
-    rec->precision = LP_NS;
-    rec->db = gw->db.data;
-    rec->db_len = gw->db.len;
-    rec->rp = gw->rp.data ? gw->rp.data : "";
-    rec->rp_len = gw->rp.len;
-    rec->body = as_received ? gw->body : req->norm.data;
-    rec->body_len = as_received ? gw->body_len : req->norm.len;
-}
 
 static void gen_work_run(struct ingest_work *iw)
 {
@@ -141,60 +121,32 @@ static void gen_work_run(struct ingest_work *iw)
     gw->zrc = ingest_body(req, gw->max_inflated_bytes, &gw->body, &gw->body_len, &gw->zerr);
     if (gw->zrc != 0)
         return;
-    int as_received;
     if (gw->v3) {
-        struct lp_options lo = {.allow_unsigned = gw->allow_unsigned};
+        struct lp_options lo = {.allow_unsigned = gw->t.allow_unsigned};
         lpv3_normalize_borrow(gw->body, gw->body_len, gw->v3_prec, (int64_t)req->recv_ns, &lo,
                               &req->norm, &gw->res);
         req->lp.points = gw->res.points;
         req->lp.rejected = gw->res.rejected;
         req->lp.stamped = gw->res.stamped;
-        as_received = gw->res.as_received;
+        req->lp.as_received = gw->res.as_received;
         if (gw->res.rejected > 0 && !gw->accept_partial)
             return; /* nothing is written */
     } else {
-        struct lp_options lo = {.allow_unsigned = gw->allow_unsigned, .max_errors = 1};
-        lp_normalize_borrow(gw->body, gw->body_len, gw->precision, (int64_t)req->recv_ns, &lo,
+        struct lp_options lo = {.allow_unsigned = gw->t.allow_unsigned, .max_errors = 1};
+        lp_normalize_borrow(gw->body, gw->body_len, gw->t.precision, (int64_t)req->recv_ns, &lo,
                             &req->norm, &req->lp);
-        as_received = req->lp.as_received;
         if (req->lp.rejected > 0)
             return; /* 2.x refuses the whole batch */
     }
-    if (gw->encode && req->lp.points > 0) {
-        struct wal_record rec;
-        gen_record_fill(&rec, gw, req, as_received);
-        gw->op = wal_append_prepare(&rec);
-    }
+    write_target_encode(&gw->t, req, gw->body, gw->body_len);
 }
 
 static void gen_work_free(struct ingest_work *iw)
 {
     struct gen_work *gw = (struct gen_work *)iw;
-    wal_append_discard(gw->op);
-    buf_deinit(&gw->db);
-    buf_deinit(&gw->rp);
+    write_target_deinit(&gw->t);
     lpv3_result_deinit(&gw->res);
     free(gw);
-}
-
-/* Append the validated body (req->lp.points points) for the job's db/rp: the op encoded on the
- * pool when there are still no shards, else split here, on the loop (see write_target_submit);
- * write_v3_done answers. */
-static void commit_norm(struct gen_work *gw, int as_received)
-{
-    struct conn *c = gw->iw.c;
-    struct relay *r = c->relay;
-    struct wal_op *op = gw->op;
-    gw->op = NULL;
-    c->waiting_wal = 1;
-    if (op != NULL && r->split == NULL) {
-        wal_append_submit(r->wal, op, write_v3_done, c);
-        return;
-    }
-    wal_append_discard(op);
-    struct wal_record rec;
-    gen_record_fill(&rec, gw, &c->req, as_received);
-    shard_split_append(r, &rec, write_v3_done, c); /* wal_append, by shard */
 }
 
 /* 0 with auth off or good credentials; else 1, logged, the caller answers. */
@@ -240,12 +192,12 @@ static struct gen_work *gen_work_new(struct conn *c, int v3, const char *bucket,
     struct relay *r = c->relay;
     struct gen_work *gw = xcalloc(1, sizeof(*gw));
     gw->v3 = v3;
-    buf_init(&gw->db);
-    buf_init(&gw->rp);
-    write_map_bucket(&r->cfg_limits, bucket, len, &gw->db, &gw->rp);
+    struct buf db, rp;
+    buf_init(&db);
+    buf_init(&rp);
+    write_map_bucket(&r->cfg_limits, bucket, len, &db, &rp);
+    write_target_init(&gw->t, r, &db, &rp, LP_NS, 0);
     lpv3_result_init(&gw->res);
-    gw->allow_unsigned = r->cfg_limits.allow_unsigned;
-    gw->encode = r->split == NULL && gw->db.len <= UINT16_MAX && gw->rp.len <= UINT16_MAX;
     gw->max_inflated_bytes = r->cfg_limits.max_inflated_bytes;
     gw->iw.free = gen_work_free;
     return gw;
@@ -327,10 +279,10 @@ static void v3_answer(struct gen_work *gw)
     }
     if (res->points == 0)
         http_respond(c, 400, NULL, req->lp.errors.data, req->lp.errors.len);
-    else if (gw->db.len > UINT16_MAX || gw->rp.len > UINT16_MAX)
+    else if (gw->t.db.len > UINT16_MAX || gw->t.rp.len > UINT16_MAX)
         http_respond_error(c, 400, "database or retention policy name too long", 42);
     else
-        commit_norm(gw, res->as_received);
+        write_target_append(&gw->t, c, gw->body, gw->body_len, write_v3_done);
 }
 
 void write_v3_handle(struct conn *c, struct http_req *req)
@@ -411,7 +363,7 @@ static void v2_answer(struct gen_work *gw)
     if (req->lp.points == 0)
         http_respond(c, 204, NULL, NULL, 0);
     else
-        commit_norm(gw, req->lp.as_received); /* nothing to rewrite: stored as sent */
+        write_target_append(&gw->t, c, gw->body, gw->body_len, write_v3_done);
 }
 
 static void gen_work_answer(struct ingest_work *iw)
@@ -455,7 +407,7 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
         goto out;
     }
     gw = gen_work_new(c, 0, bucket.data, bucket.len);
-    if (gw->db.len == 0 || gw->db.len > UINT16_MAX || gw->rp.len > UINT16_MAX) {
+    if (gw->t.db.len == 0 || gw->t.db.len > UINT16_MAX || gw->t.rp.len > UINT16_MAX) {
         struct buf msg;
         buf_init(&msg);
         buf_printf(&msg, "bucket \"%.200s\" not found", bucket.data);
@@ -465,7 +417,7 @@ void write_v2_org_handle(struct conn *c, struct http_req *req)
         goto out;
     }
     r->ctr.bytes_total += req->body.len;
-    gw->precision = p;
+    gw->t.precision = p;
     gw->iw.run = gen_work_run;
     gw->iw.answer = gen_work_answer;
     ingest_work_queue(c, &gw->iw);
