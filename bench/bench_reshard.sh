@@ -5,7 +5,9 @@
 # points copied per second (the CLI's own copy_points_per_second), the CLI's CPU per copied point
 # (user + system from the kernel's accounting of the child, as /proc/PID/stat has it) and, as the
 # same-run reference, the rate at which the same points were written straight to influxd.
-# Loopback only; everything it starts it stops.
+# Twice: with the default [sharding] key (whole measurements move) and with
+# ["database", "measurement", "tag:host"] (100 hosts per measurement: series move, selected by
+# their hosts). Loopback only; everything it starts it stops.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,28 +19,35 @@ start_influxd() { # dir -> sets url
     bench_influxd_config "$work/$1"
     influxd run -config "$work/$1/influxd.conf" >"$work/$1.log" 2>&1 &
     pids+=($!)
+    rpids+=($!)
     bench_wait_ping "$BENCH_INFLUXD_URL" || exit 1
     url=$BENCH_INFLUXD_URL
 }
-start_influxd a1
+round() { # $1: a name for its files, $2: the [sharding] key's TOML value, or "" (the default)
+name=$1
+key=$2
+rpids=()
+start_influxd $name-a1
 a1=$url
-start_influxd b1
+start_influxd $name-b1
 b1=$url
 port=$(bench_free_port)
 write_config() { # with s2 or not
     {
-        printf '[http]\nlisten = ["127.0.0.1:%s"]\n[wal]\ndir = "%s/wal"\n[log]\nlevel = "warn"\n' \
-            "$port" "$work"
+        printf '[http]\nlisten = ["127.0.0.1:%s"]\n[wal]\ndir = "%s/%s-wal"\n[log]\nlevel = "warn"\n' \
+            "$port" "$work" "$name"
+        [ -n "$key" ] && printf '[sharding]\nkey = %s\n' "$key"
         printf '[[backend]]\nname = "a1"\nurl = "%s"\n' "$a1"
         [ "$1" = 2 ] && printf '[[backend]]\nname = "b1"\nurl = "%s"\n' "$b1"
         printf '[[shard]]\nname = "s1"\nbackends = ["a1"]\n'
         [ "$1" = 2 ] && printf '[[shard]]\nname = "s2"\nbackends = ["b1"]\n'
-    } >"$work/relay.toml"
+    } >"$work/$name.toml"
 }
 start_relay() {
-    "$BUILD/influx-wal-relay" --config "$work/relay.toml" >>"$work/relay.log" 2>&1 &
+    "$BUILD/influx-wal-relay" --config "$work/$name.toml" >>"$work/relay.log" 2>&1 &
     relay=$!
     pids+=($relay)
+    rpids+=($relay)
     bench_wait_ping "http://127.0.0.1:$port" || exit 1
 }
 write_config 1
@@ -49,7 +58,7 @@ write_config 2
 start_relay
 
 curl -s -XPOST "$a1/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
-/usr/bin/python3 - "$work/lp" "$POINTS" <<'PY'
+/usr/bin/python3 - "$work/$name-lp" "$POINTS" <<'PY'
 import os, sys, time
 out, n = sys.argv[1], int(sys.argv[2])
 os.makedirs(out)
@@ -65,14 +74,14 @@ if chunk:
     open("%s/%05d" % (out, k), "w").write("".join(chunk))
 PY
 t0=$(date +%s.%N)
-for f in "$work"/lp/*; do
+for f in "$work/$name-lp"/*; do
     curl -s -o /dev/null -XPOST "$a1/write?db=bench" --data-binary "@$f"
 done
 t1=$(date +%s.%N)
 
-echo "reshard: s1 (one influxd, $POINTS points in 20 measurements) -> s1, s2 (one influxd each); $(influxd version | head -1)"
+echo "reshard, key ${key:-[\"database\", \"measurement\"]}: s1 (one influxd, $POINTS points in 20 measurements of 100 hosts) -> s1, s2 (one influxd each); $(influxd version | head -1)"
 TIMEFORMAT='%U %S'
-{ time "$BUILD/influx-wal" reshard --apply --config "$work/relay.toml" \
+{ time "$BUILD/influx-wal" reshard --apply --config "$work/$name.toml" \
     --relay "http://127.0.0.1:$port" >"$work/out.txt" 2>"$work/err.txt"; } 2>"$work/time.txt"
 rc=$?
 if [ "$rc" -ne 0 ]; then
@@ -80,6 +89,7 @@ if [ "$rc" -ne 0 ]; then
     tail -5 "$work/err.txt"
     exit 1
 fi
+for p in "${rpids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 /usr/bin/python3 - "$work/out.txt" "$work/time.txt" "$t0" "$t1" "$POINTS" <<'PY'
 import re, sys
 out = open(sys.argv[1]).read().strip().splitlines()[-1]
@@ -94,3 +104,6 @@ print("  whole     %s s (copy, switch, settle, sync, verify, drop)" % f["seconds
 print("  influxd   %8.0f points/s  (the same points written straight to s1, 5000 a request)" %
       (points / (t1 - t0)))
 PY
+}
+round measurement ""
+round series '["database", "measurement", "tag:host"]'

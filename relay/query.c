@@ -15,6 +15,7 @@
 #include "relay/influxql.h"
 #include "relay/query_creds.h"
 #include "relay/shard_merge.h"
+#include "relay/shard_moving.h"
 #include "relay/shard_split.h"
 
 #include <stdio.h>
@@ -626,6 +627,13 @@ static enum route plan_statement(struct relay *r, const struct query_params *qp,
     enum route route;
     if (iql_select_read(q, len, &sel) == 0) {
         int ok = shard_merge_plan_select(&sel, tags, tag_lens, n_tags, p);
+        struct buf why;
+        buf_init(&why);
+        int moving = n_tags > 0 && shard_moving_reads(shard_active_moving(r), &sel, qp->db.data,
+                                                      qp->db.len, &why);
+        if (moving)
+            snprintf(p->why, sizeof(p->why), "%.*s", (int)why.len, why.data);
+        buf_deinit(&why);
         *shard = n_tags == 0 ? select_shard(r, qp, &sel) : -1;
         /* One shard: routed there whatever the plan (it is only needed if the query fans
          * out). */
@@ -634,6 +642,8 @@ static enum route plan_statement(struct relay *r, const struct query_params *qp,
                                                      : ROUTE_REFUSE;
         if (*shard >= 0 && !ok && p->kind != SHARD_MERGE_ERROR)
             p->kind = SHARD_MERGE_ERROR; /* refused if the query fans out after all */
+        if (moving)
+            route = ROUTE_REFUSE; /* a reshard's series on two shards: nothing is sent */
     } else {
         /* Not a shape read here: a plain one-measurement read still has its shard; anything
          * else goes to every shard for influxd's own parse error, and is refused if they all

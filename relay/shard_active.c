@@ -13,7 +13,7 @@
  *                                            each backend's shard and cursor
  *   POST /api/shards/activate?shards=a,b,c   route with the ring over a,b,c from now on (a
  *                                            superset of the active shards; the same set: 200)
- *   POST /api/shards/drop?shard=S&db=D&measurement=M
+ *   POST /api/shards/drop?shard=S&db=D&measurement=M [{"keys":[{tag: value}, ...]}]
  *                                            log DROP MEASUREMENT M for shard S only (reshard
  *                                            deletes what moved away through the log)
  *   POST /api/shards/moving  {"moves":[...]}  the measurements a reshard is moving, whose
@@ -30,6 +30,7 @@
 #include "common/xalloc.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,8 +452,11 @@ static void drop_committed(void *arg, int rc, uint64_t seq)
     call_free(ac);
 }
 
-/* DROP MEASUREMENT with the name quoted as an InfluxQL identifier. */
-static void drop(struct conn *c, const struct buf *shard, const struct buf *db, const struct buf *m)
+/* DROP MEASUREMENT with the name quoted as an InfluxQL identifier; with a body {"keys":[{tag:
+ * value, ...}, ...]} (a reshard with a tag in the key moved those series) DROP SERIES FROM it
+ * WHERE their tags are one of those. */
+static void drop(struct conn *c, struct http_req *req, const struct buf *shard,
+                 const struct buf *db, const struct buf *m)
 {
     struct relay *r = c->relay;
     if (shard_index(r->active, shard->data, shard->len) < 0) {
@@ -465,13 +469,32 @@ static void drop(struct conn *c, const struct buf *shard, const struct buf *db, 
     }
     struct buf q;
     buf_init(&q);
-    buf_append_str(&q, "DROP MEASUREMENT \"");
+    json_t *keys = NULL;
+    if (req->body.len > 0) {
+        json_t *doc = json_loadb(req->body.data, req->body.len, 0, NULL);
+        keys = json_incref(json_object_get(doc, "keys"));
+        json_decref(doc);
+    }
+    buf_append_str(&q, req->body.len > 0 ? "DROP SERIES FROM " : "DROP MEASUREMENT ");
+    buf_append(&q, "\"", 1);
     for (size_t i = 0; i < m->len; i++) {
         if (m->data[i] == '"' || m->data[i] == '\\')
             buf_append(&q, "\\", 1);
         buf_append(&q, m->data + i, 1);
     }
-    buf_append_str(&q, "\"");
+    buf_append(&q, "\"", 1);
+    if (req->body.len > 0) {
+        buf_append_str(&q, " WHERE ");
+        if (shard_keys_where(&q, keys) != 0) {
+            static const char msg[] = "expected a JSON body {\"keys\":[{\"TAG\":\"VALUE\", ...}, "
+                                      "...]} (the series to drop), or none";
+            json_decref(keys);
+            buf_deinit(&q);
+            http_respond_error(c, 400, msg, sizeof(msg) - 1);
+            return;
+        }
+    }
+    json_decref(keys);
     unsigned char e[WAL_PART_ENTRY_MAX];
     struct wal_record rec = {0};
     rec.recv_ns = wal_now_ns();
@@ -529,7 +552,7 @@ void admin_shards_handle(struct conn *c, struct http_req *req)
         else if (r->wal == NULL)
             answer_error(c, 503, "no log");
         else
-            drop(c, &a, &b, &m);
+            drop(c, req, &a, &b, &m);
     }
     buf_deinit(&a);
     buf_deinit(&b);

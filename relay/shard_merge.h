@@ -50,7 +50,7 @@ struct shard_merge_plan {
     enum shard_merge_op ops[IQL_SEL_CALLS_MAX]; /* BUCKETS: column i + 1's */
     size_t n_ops;
     int op_all;    /* ops[0] for every column (count(*)) */
-    char why[320]; /* ERROR's text */
+    char why[512]; /* ERROR's text */
 };
 
 /* The plan for merging the answers of every shard to SELECT 's' when the shard key's tags are

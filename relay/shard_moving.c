@@ -18,6 +18,7 @@
 #include "relay/shard_moving.h"
 
 #include "relay/influxql.h"
+#include "relay/influxql_select.h"
 #include "relay/relay_int.h"
 #include "relay/shard_split.h"
 
@@ -357,6 +358,57 @@ void shard_moving_handle(struct conn *c, struct http_req *req, struct shard_movi
     buf_deinit(&body);
 }
 
+/* ---- a reshard's series ---------------------------------------------------------------------- */
+
+/* 's' in the quotes 'q' (InfluxQL: an identifier in double quotes, a string in single). */
+static void quote_with(struct buf *b, const char *s, char q)
+{
+    buf_append(b, &q, 1);
+    for (; *s != '\0'; s++) {
+        if (*s == q || *s == '\\')
+            buf_append(b, "\\", 1);
+        buf_append(b, s, 1);
+    }
+    buf_append(b, &q, 1);
+}
+
+int shard_keys_where(struct buf *b, const json_t *keys)
+{
+    if (!json_is_array(keys) || json_array_size(keys) == 0)
+        return -1;
+    for (size_t i = 0; i < json_array_size(keys); i++) {
+        const json_t *o = json_array_get(keys, i);
+        if (!json_is_object(o) || json_object_size(o) == 0)
+            return -1;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)o, k, v)
+        {
+            if (!json_is_string(v) || k[0] == '\0')
+                return -1;
+        }
+    }
+    buf_append(b, "(", 1);
+    for (size_t i = 0; i < json_array_size(keys); i++) {
+        const json_t *o = json_array_get(keys, i);
+        buf_append_str(b, i > 0 ? " OR (" : "(");
+        const char *k;
+        json_t *v;
+        int first = 1;
+        json_object_foreach((json_t *)o, k, v)
+        {
+            buf_append_str(b, first ? "" : " AND ");
+            quote_with(b, k, '"');
+            buf_append_str(b, " = ");
+            quote_with(b, json_string_value(v), '\'');
+            first = 0;
+        }
+        buf_append(b, ")", 1);
+    }
+    buf_append(b, ")", 1);
+    return 0;
+}
+
 /* ---- the check ------------------------------------------------------------------------------- */
 
 /* The next token of q[*at, end) that is not whitespace or a comment; 0 at the end. */
@@ -455,6 +507,41 @@ static const struct move *piece_hit(const struct shard_moving *mv, const char *q
     }
     buf_deinit(&name);
     return hit;
+}
+
+int shard_moving_reads(const struct shard_moving *mv, const struct iql_select *s, const char *db,
+                       size_t db_len, struct buf *msg)
+{
+    if (mv == NULL || mv->n == 0)
+        return 0;
+    const struct move *hit = NULL;
+    struct buf name;
+    buf_init(&name);
+    for (size_t i = 0; i < s->n_sources && hit == NULL; i++) {
+        const struct iql_source *src = &s->sources[i];
+        const char *m = s->names.data + src->m_off;
+        buf_clear(&name);
+        for (size_t k = 0; k < src->m_len; k++) { /* line protocol's escapes off */
+            if (m[k] == '\\' && k + 1 < src->m_len && (m[k + 1] == ' ' || m[k + 1] == ','))
+                k++;
+            buf_append(&name, m + k, 1);
+        }
+        hit = src->has_db ? find(mv, s->names.data + src->db_off, src->db_len, &name)
+                          : find(mv, db, db_len, &name);
+    }
+    if (hit == NULL && (s->sources_unknown || s->n_sources == 0))
+        hit = find(mv, db, db_len, NULL); /* a regex or a subquery: any of them */
+    buf_deinit(&name);
+    if (hit == NULL)
+        return 0;
+    buf_clear(msg);
+    buf_printf(msg,
+               "measurement \"%s\" in database \"%s\" is being moved from shard %s to %s by a "
+               "reshard, and with a tag in the shard key some of its series are on both shards "
+               "until it ends: no SELECT of it is merged meanwhile (SHOW statements are); retry "
+               "when it is done",
+               hit->m, hit->db, hit->from, hit->to);
+    return 1;
 }
 
 int shard_moving_refuses(const struct shard_moving *mv, const char *q, size_t len, const char *db,

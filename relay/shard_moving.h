@@ -7,9 +7,12 @@
 
 #include "common/buf.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 
 struct conn;
+struct iql_select;
 struct http_req;
 struct relay;
 struct shard_moving;
@@ -45,5 +48,20 @@ struct shard_moving *shard_active_moving(const struct relay *r);
  * the set. */
 int shard_moving_refuses(const struct shard_moving *mv, const char *q, size_t len, const char *db,
                          size_t db_len, struct buf *msg);
+
+/* Whether SELECT 's' (db= 'db') reads a moving measurement, with a tag in the shard key: its
+ * moving series are then on the old shard and on the new one (copied) at once, and a merge
+ * would count them twice. 1 with the reason in 'msg' (the statement's error), else 0. A
+ * regex or subquery in FROM counts for every measurement of the database. Pure over the set. */
+int shard_moving_reads(const struct shard_moving *mv, const struct iql_select *s, const char *db,
+                       size_t db_len, struct buf *msg);
+
+/* The InfluxQL condition met by the series whose tags match one of 'keys', a JSON array of
+ * objects of tag names to values (a value "" matches a series without the tag, as influxd
+ * has it), appended to 'b': (("a" = 'x' AND "b" = 'y') OR (...)). -1 (nothing appended) when
+ * 'keys' is not a non-empty array of non-empty objects of strings. A reshard with a tag in
+ * the shard key moves series by such keys: its copy selects them, its drop (POST
+ * /api/shards/drop with {"keys":[...]}) deletes them. Pure. */
+int shard_keys_where(struct buf *b, const json_t *keys);
 
 #endif

@@ -254,8 +254,13 @@ void scrub_figures_query(struct buf *q, const struct scrub_unit *u, int64_t sinc
     scrub_quote_ident(q, u->rp);
     buf_append(q, ".", 1);
     scrub_quote_ident(q, u->m);
-    buf_printf(q, " WHERE time >= %" PRId64 " AND time < %" PRId64 " GROUP BY time(1h) fill(none)",
-               since, until);
+    buf_append_str(q, " WHERE ");
+    if (u->where != NULL) {
+        buf_append_str(q, u->where);
+        buf_append_str(q, " AND ");
+    }
+    buf_printf(q, "time >= %" PRId64 " AND time < %" PRId64 " GROUP BY time(1h) fill(none)", since,
+               until);
     buf_append(q, "", 1);
     q->len--;
 }

@@ -64,6 +64,8 @@ struct scrub_field {
  * its strings (scrub_unit_deinit). */
 struct scrub_unit {
     char *db, *rp, *m;
+    const char *where; /* borrowed, may be NULL: a condition on tags the unit's series meet
+                        * (a reshard's series, shard_keys_where), ANDed into every SELECT */
     struct scrub_field *fields;
     size_t n_fields;
 };
@@ -116,5 +118,6 @@ void scrub_fig_json(const struct scrub_fig *f, struct buf *b);
 /* An InfluxQL identifier in double quotes; an InfluxQL string in single quotes. */
 void scrub_quote_ident(struct buf *b, const char *s);
 void scrub_quote_string(struct buf *b, const char *s);
+
 
 #endif

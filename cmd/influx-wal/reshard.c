@@ -77,19 +77,23 @@ static int sync_move(struct reshard *rs, struct reshard_move *mv, const char *fr
         rc = rs_conn_open(rs, to->backends[j], &dst);
         struct reshard_sync out = {0};
         if (rc == 0)
-            rc = reshard_sync_measurement(rs->cli, src.c, dst.c, mv->db, mv->m, mode,
+            rc = reshard_sync_measurement(rs->cli, src.c, dst.c, mv->db, mv->m, mv->where, mode,
                                           mode != RESHARD_COUNT ? &rs->pg : NULL, &out);
         if (rc == 0) {
             rs->copied += out.written;
             *lacking += out.lacking;
             *differing += out.differing;
+            char series[40] = "";
+            if (mv->keys != NULL)
+                snprintf(series, sizeof(series), " series=%zu", json_array_size(mv->keys));
             step(rs,
-                 "step=%s db=%s measurement=%s from=%s to=%s lacking=%" PRIu64 " written=%" PRIu64
-                 " differing=%" PRIu64,
+                 "step=%s db=%s measurement=%s%s from=%s to=%s lacking=%" PRIu64
+                 " written=%" PRIu64 " differing=%" PRIu64,
                  mode == RESHARD_OVERWRITE ? "copy"
                  : mode == RESHARD_FILL    ? "fill"
                                            : "compare",
-                 mv->db, mv->m, from, to->backends[j], out.lacking, out.written, out.differing);
+                 mv->db, mv->m, series, from, to->backends[j], out.lacking, out.written,
+                 out.differing);
         }
         rs_conn_close(&dst);
     }
@@ -172,11 +176,19 @@ static int set_moving(struct reshard *rs, int on)
 {
     json_t *o = json_object();
     json_t *a = json_array();
+    size_t n = 0;
     for (size_t i = 0; on && i < rs->n_moves; i++) {
         const struct reshard_move *m = &rs->moves[i];
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "database", m->db,
-                                           "measurement", m->m, "from", m->from, "to", m->to));
+        json_t *e = json_pack("{s:s,s:s,s:s,s:s}", "database", m->db, "measurement", m->m, "from",
+                              m->from, "to", m->to);
+        int seen = 0; /* a measurement's series in several moves: once */
+        for (size_t k = 0; k < json_array_size(a) && !seen; k++)
+            seen = json_equal(json_array_get(a, k), e);
+        if (!seen)
+            json_array_append(a, e);
+        json_decref(e);
     }
+    n = json_array_size(a);
     json_object_set_new(o, "moves", a);
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -190,8 +202,8 @@ static int set_moving(struct reshard *rs, int on)
         if (rc == 0) {
             rs->relays[i].moving_seq = (uint64_t)json_integer_value(
                 json_object_get(json_object_get(doc, "shards"), "moving_seq"));
-            step(rs, "step=moving relay=%s measurements=%zu seq=%" PRIu64, rs->relays[i].shown,
-                 on ? rs->n_moves : 0, rs->relays[i].moving_seq);
+            step(rs, "step=moving relay=%s measurements=%zu seq=%" PRIu64, rs->relays[i].shown, n,
+                 rs->relays[i].moving_seq);
         }
         json_decref(doc);
         buf_deinit(&p);
@@ -247,8 +259,8 @@ static int dropped(struct reshard *rs, char *why, size_t cap)
                 break;
             }
             if (!passed) {
-                snprintf(why, cap, "backend %s has not applied the DROP MEASUREMENT of %s",
-                         s->backends[j], mv->m);
+                snprintf(why, cap, "backend %s has not applied the %s of %s", s->backends[j],
+                         mv->keys != NULL ? "DROP SERIES" : "DROP MEASUREMENT", mv->m);
                 done = 0;
                 break;
             }
@@ -261,7 +273,7 @@ static int dropped(struct reshard *rs, char *why, size_t cap)
              * measurement until it restarts (seen when the measurement had a shard group of
              * its own for an old point). */
             uint64_t left = 0;
-            if (rs_count_points(rs, k.c, mv->db, mv->m, &left) != 0) {
+            if (rs_count_points(rs, k.c, mv->db, mv->m, mv->where, &left) != 0) {
                 done = -1;
             } else if (left > 0) {
                 snprintf(why, cap, "backend %s still holds %" PRIu64 " points of %s",
@@ -291,11 +303,20 @@ static int do_drop(struct reshard *rs)
         curl_free(ed);
         curl_free(em);
         json_t *doc = NULL;
-        rc = relay_post(rs, 0, &p, "", &doc);
+        /* Some series: their keys in the body (the relay writes DROP SERIES ... WHERE). */
+        char *body = NULL;
+        if (mv->keys != NULL) {
+            json_t *o = json_pack("{s:O}", "keys", mv->keys);
+            body = json_dumps(o, JSON_COMPACT);
+            json_decref(o);
+        }
+        rc = relay_post(rs, 0, &p, body != NULL ? body : "", &doc);
+        free(body);
         if (rc == 0) {
             mv->drop_seq = (uint64_t)json_integer_value(json_object_get(doc, "seq"));
-            step(rs, "step=drop db=%s measurement=%s shard=%s seq=%" PRIu64, mv->db, mv->m,
-                 mv->from, mv->drop_seq);
+            step(rs, "step=drop db=%s measurement=%s series=%zu shard=%s seq=%" PRIu64, mv->db,
+                 mv->m, mv->keys != NULL ? json_array_size(mv->keys) : 0, mv->from,
+                 mv->drop_seq);
             rc = rs_state_save(rs);
         }
         json_decref(doc);
@@ -354,6 +375,22 @@ static int apply(struct reshard *rs)
         }
     }
     if (rc == 0 && strcmp(rs->phase, "sync") == 0) {
+        /* What appeared on an old shard after the plan (a new measurement, or with a tag in
+         * the key a new series) and belongs to a new one: its points from before the switch
+         * are there only. Planned again now that nothing more reaches the old shards for it,
+         * and moved with the rest (refused deletes first: the set grows). */
+        size_t planned = rs->n_moves;
+        rc = rs_make_plan(rs);
+        if (rc == 0 && rs->n_moves > planned) {
+            step(rs, "step=replan moves=%zu new=%zu", rs->n_moves, rs->n_moves - planned);
+            rc = rs_state_save(rs);
+            if (rc == 0)
+                rc = set_moving(rs, 1);
+            if (rc == 0)
+                rc = wait_for(rs, moving_passed, "moving");
+        }
+    }
+    if (rc == 0 && strcmp(rs->phase, "sync") == 0) {
         uint64_t lacking = 0, differing = 0;
         for (size_t i = 0; i < rs->n_moves && rc == 0; i++) {
             const struct cfg_shard *s = rs_shard_cfg(rs, rs->moves[i].from);
@@ -381,13 +418,21 @@ static int apply(struct reshard *rs)
         }
     }
     if (rc == 0 && strcmp(rs->phase, "drop") == 0 && rs->keep_old) {
-        rc = set_moving(rs, 0);
+        /* With a tag in the key the old shards' copies are series of measurements that every
+         * shard holds some of: a merged read would count them twice, so the relays keep
+         * refusing (shard_moving_reads) until the drop. */
+        int by_series = 0;
+        for (size_t i = 0; i < rs->n_moves; i++)
+            by_series |= rs->moves[i].keys != NULL;
+        if (!by_series)
+            rc = set_moving(rs, 0);
         if (rc != 0)
             return rc;
         progress_end(&rs->pg);
         printf("reshard copied measurements=%zu; the old shards keep them (--keep-old): run "
-               "--apply again to delete them\n",
-               rs->n_moves);
+               "--apply again to delete them%s\n",
+               rs->n_moves,
+               by_series ? " (until then the relays refuse SELECTs and deletes of them)" : "");
         return 0;
     }
     if (rc == 0 && strcmp(rs->phase, "drop") == 0) {

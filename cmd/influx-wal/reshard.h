@@ -14,13 +14,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One measurement that moves: database, measurement (as SHOW MEASUREMENTS names it), the
- * shard it leaves and the one it goes to, its points on the old shard when planned. */
+/* What moves: database, measurement (as SHOW MEASUREMENTS names it), the shard it leaves and
+ * the one it goes to, its points on the old shard when planned. With a tag in the [sharding]
+ * key a move is some of the measurement's series: 'keys' (owned) lists the values of the key's
+ * tags of each (a JSON array of objects, at most RS_KEYS_PER_MOVE; "" for a series without the
+ * tag) and 'where' is the InfluxQL condition they meet (shard_keys_where); both NULL when the
+ * whole measurement moves. */
 struct reshard_move {
     char *db, *m, *from, *to;
+    json_t *keys;
+    char *where;
     uint64_t points;
-    uint64_t drop_seq; /* --apply: the DROP MEASUREMENT's sequence in the first relay's log */
+    uint64_t drop_seq; /* --apply: the DROP's sequence in the first relay's log */
 };
+
+#define RS_KEYS_PER_MOVE 64
 
 /* What the copy of one measurement did: the values (a field of a point) the target lacked, the
  * points written to it (0 with RESHARD_COUNT) and, after the switch, the values both sides
@@ -39,15 +47,16 @@ enum reshard_mode {
     RESHARD_COUNT      /* nothing: count what the target lacks */
 };
 
-/* Bring measurement 'm' of 'db' (every retention policy 'src' has for it) from 'src' to
- * 'dst': for each hour whose figures (scrub/window.h: count and sum per field) differ, read the
+/* Bring measurement 'm' of 'db' (every retention policy 'src' has for it; with 'where' not
+ * NULL only its series meeting that condition) from 'src' to 'dst': for each hour whose figures (scrub/window.h: count and sum per field) differ, read the
  * hour point by point on both sides and write to 'dst' the fields 'mode' says, as line
  * protocol. Creates the database and retention policies on 'dst' as 'src' has them (not with
  * RESHARD_COUNT). out->lacking counts the values 'dst' lacks (RESHARD_FILL, RESHARD_COUNT) or
  * lacks or holds otherwise (RESHARD_OVERWRITE). 'pg' (may be NULL) is stepped by the points
  * written. 0, or 1 after a message. */
 int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx *dst,
-                             const char *db, const char *m, enum reshard_mode mode,
+                             const char *db, const char *m, const char *where,
+                             enum reshard_mode mode,
                              struct progress *pg, struct reshard_sync *out);
 
 #include "cmd/influx-wal/rebuild.h"
@@ -117,8 +126,11 @@ struct rs_count {
  *   rs_conn_open/rs_conn_close: a backend by name, as the config or --url gives it
  *   rs_show_names: the first column of a SHOW's rows; rs_count_result: the collector for
  *     struct rs_count; rs_count_points: the points of measurement 'm' in every retention
- *     policy of 'db' (per policy the largest field count of SELECT count(*), summed)
- *   rs_make_plan: the moves from rs->active to rs->target; rs_print_plan: them on stdout
+ *     policy of 'db' (per policy the largest field count of SELECT count(*), summed; with
+ *     'where' not NULL of its series meeting it)
+ *   rs_make_plan: the moves from rs->active to rs->target (added to rs->moves, except those
+ *     it already has: the sync plans again for what appeared since); rs_print_plan: them on
+ *     stdout
  *   rs_state_save/rs_state_load (rs->phase "" when there is no file)/rs_set_phase */
 void rs_names_clear(char **v, size_t *n);
 int rs_names_have(char *const *v, size_t n, const char *s);
@@ -135,7 +147,7 @@ void rs_conn_close(struct rs_conn *k);
 int rs_show_names(struct reshard *rs, struct influx *c, const char *q, struct names *out);
 int rs_count_result(void *arg, const json_t *res);
 int rs_count_points(struct reshard *rs, struct influx *c, const char *db, const char *m,
-                    uint64_t *out);
+                    const char *where, uint64_t *out);
 int rs_make_plan(struct reshard *rs);
 void rs_print_plan(const struct reshard *rs);
 int rs_state_save(struct reshard *rs);

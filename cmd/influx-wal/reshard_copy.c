@@ -232,7 +232,8 @@ static int sync_rp(struct ctx *x, const char *rp)
 }
 
 int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx *dst,
-                             const char *db, const char *m, enum reshard_mode mode,
+                             const char *db, const char *m, const char *where,
+                             enum reshard_mode mode,
                              struct progress *pg, struct reshard_sync *out)
 {
     memset(out, 0, sizeof(*out));
@@ -245,6 +246,7 @@ int reshard_sync_measurement(struct cli *cli, struct influx *src, struct influx 
     x.pg = pg;
     x.u.db = xstrdup(db);
     x.u.m = xstrdup(m);
+    x.u.where = where;
     buf_init(&x.batch);
     struct names_list rps = {0};
     struct buf q;

@@ -7,6 +7,7 @@
 
 #include "common/xalloc.h"
 #include "relay/shard_split.h"
+#include "relay/shard_moving.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +38,8 @@ void rs_moves_clear(struct reshard *rs)
         free(rs->moves[i].m);
         free(rs->moves[i].from);
         free(rs->moves[i].to);
+        json_decref(rs->moves[i].keys);
+        free(rs->moves[i].where);
     }
     free(rs->moves);
     rs->moves = NULL;
@@ -246,7 +249,7 @@ int rs_count_result(void *arg, const json_t *res)
 }
 
 int rs_count_points(struct reshard *rs, struct influx *c, const char *db, const char *m,
-                    uint64_t *out)
+                    const char *where, uint64_t *out)
 {
     *out = 0;
     struct buf q;
@@ -264,6 +267,10 @@ int rs_count_points(struct reshard *rs, struct influx *c, const char *db, const 
         influx_quote_ident(&q, rps.v[i]);
         buf_append_str(&q, ".");
         influx_quote_ident(&q, m);
+        if (where != NULL) {
+            buf_append_str(&q, " WHERE ");
+            buf_append_str(&q, where);
+        }
         buf_append(&q, "", 1);
         struct rs_count cnt = {0};
         rc = influx_query(c, db, q.data, rs_count_result, &cnt);
@@ -289,21 +296,175 @@ static int move_cmp(const void *x, const void *y)
 {
     const struct reshard_move *a = x, *b = y;
     int c = strcmp(a->db, b->db);
-    return c != 0 ? c : strcmp(a->m, b->m);
+    if (c == 0)
+        c = strcmp(a->m, b->m);
+    if (c == 0)
+        c = strcmp(a->from, b->from);
+    return c != 0 ? c : strcmp(a->where ? a->where : "", b->where ? b->where : "");
+}
+
+/* The value of tag 'tag' in series key 'key' (SHOW SERIES: the measurement and the tags as
+ * line protocol writes them, escaped) into 'out' without its escapes; "" when the series has
+ * no such tag. */
+static void series_tag(const char *key, const char *tag, struct buf *out)
+{
+    buf_clear(out);
+    const char *p = key;
+    while (*p && *p != ',') /* the measurement */
+        p += (*p == '\\' && p[1]) ? 2 : 1;
+    size_t tl = strlen(tag);
+    struct buf k;
+    buf_init(&k);
+    while (*p == ',') {
+        p++;
+        buf_clear(&k);
+        while (*p && *p != '=') {
+            if (*p == '\\' && p[1])
+                p++;
+            buf_append(&k, p++, 1);
+        }
+        p += *p == '=';
+        int hit = k.len == tl && memcmp(k.data, tag, tl) == 0;
+        while (*p && *p != ',') {
+            if (*p == '\\' && (p[1] == ',' || p[1] == '=' || p[1] == ' '))
+                p++;
+            if (hit)
+                buf_append(out, p, 1);
+            p++;
+        }
+        if (hit)
+            break;
+    }
+    buf_deinit(&k);
+    buf_append(out, "", 1);
+    out->len--;
+}
+
+/* Whether key object 'o' is one of an existing move of db, m, from, to. */
+static int planned_key(const struct reshard *rs, size_t n_old, const char *db, const char *m,
+                       const char *from, const char *to, const json_t *o)
+{
+    for (size_t i = 0; i < n_old; i++) {
+        const struct reshard_move *x = &rs->moves[i];
+        if (x->keys == NULL || strcmp(x->db, db) != 0 || strcmp(x->m, m) != 0 ||
+            strcmp(x->from, from) != 0 || strcmp(x->to, to) != 0)
+            continue;
+        for (size_t k = 0; k < json_array_size(x->keys); k++)
+            if (json_equal(json_array_get(x->keys, k), (json_t *)o))
+                return 1;
+    }
+    return 0;
+}
+
+static struct reshard_move *add_move(struct reshard *rs, const char *db, const char *m,
+                                     const char *from, const char *to)
+{
+    rs->moves = xrealloc(rs->moves, (rs->n_moves + 1) * sizeof(*rs->moves));
+    struct reshard_move *mv = &rs->moves[rs->n_moves++];
+    memset(mv, 0, sizeof(*mv));
+    mv->db = xstrdup(db);
+    mv->m = xstrdup(m);
+    mv->from = xstrdup(from);
+    mv->to = xstrdup(to);
+    return mv;
+}
+
+/* Build mv->where from mv->keys. */
+static void move_where(struct reshard_move *mv)
+{
+    struct buf w;
+    buf_init(&w);
+    if (shard_keys_where(&w, mv->keys) == 0) {
+        buf_append(&w, "", 1);
+        mv->where = xstrdup(w.data);
+    }
+    buf_deinit(&w);
+}
+
+/* With a tag in the key: the series of measurement 'm' (db) on shard 'here' that move, grouped
+ * by the shard they go to, at most RS_KEYS_PER_MOVE keys per move; those an existing move
+ * (one of the first n_old) has are left out. */
+static int plan_series(struct reshard *rs, struct rs_conn *k, struct shard_split *old,
+                       struct shard_split *neu, const char *here, const char *db, const char *m,
+                       size_t n_old)
+{
+    const char *tags[16];
+    size_t tag_lens[16];
+    size_t n_tags = shard_split_key_tags(neu, tags, tag_lens, 16);
+    struct buf q, line, val;
+    buf_init(&q);
+    buf_init(&line);
+    buf_init(&val);
+    buf_append_str(&q, "SHOW SERIES ON ");
+    influx_quote_ident(&q, db);
+    buf_append_str(&q, " FROM ");
+    influx_quote_ident(&q, m);
+    buf_append(&q, "", 1);
+    struct names series;
+    int rc = rs_show_names(rs, k->c, q.data, &series);
+    json_t *groups = json_object(); /* shard it goes to -> array of key objects */
+    for (size_t i = 0; rc == 0 && i < series.n; i++) {
+        buf_clear(&line);
+        buf_append_str(&line, series.v[i]);
+        buf_append_str(&line, " f=1");
+        const char *from =
+            shard_split_name(old, shard_split_line(old, db, strlen(db), line.data, line.len));
+        const char *to =
+            shard_split_name(neu, shard_split_line(neu, db, strlen(db), line.data, line.len));
+        if (strcmp(from, here) != 0 || strcmp(from, to) == 0)
+            continue; /* not this shard's (left over), or it stays */
+        json_t *o = json_object();
+        for (size_t t = 0; t < n_tags; t++) {
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)tag_lens[t], tags[t]);
+            series_tag(series.v[i], name, &val);
+            json_object_set_new(o, name, json_string(val.data));
+        }
+        json_t *g = json_object_get(groups, to);
+        if (g == NULL) {
+            g = json_array();
+            json_object_set_new(groups, to, g);
+        }
+        int seen = planned_key(rs, n_old, db, m, from, to, o);
+        for (size_t j = 0; !seen && j < json_array_size(g); j++)
+            seen = json_equal(json_array_get(g, j), o);
+        if (!seen)
+            json_array_append(g, o);
+        json_decref(o);
+    }
+    const char *to;
+    json_t *g;
+    json_object_foreach(groups, to, g)
+    {
+        for (size_t at = 0; rc == 0 && at < json_array_size(g); at += RS_KEYS_PER_MOVE) {
+            struct reshard_move *mv = add_move(rs, db, m, here, to);
+            mv->keys = json_array();
+            for (size_t j = at; j < json_array_size(g) && j < at + RS_KEYS_PER_MOVE; j++)
+                json_array_append(mv->keys, json_array_get(g, j));
+            move_where(mv);
+            rc = rs_count_points(rs, k->c, db, m, mv->where, &mv->points);
+        }
+    }
+    json_decref(groups);
+    rb_names_free(&series);
+    buf_deinit(&q);
+    buf_deinit(&line);
+    buf_deinit(&val);
+    return rc;
 }
 
 int rs_make_plan(struct reshard *rs)
 {
-    for (size_t i = 0; i < rs->cfg.n_shard_key; i++)
-        if (strncmp(rs->cfg.shard_key[i], "tag:", 4) == 0)
-            return cli_fail(rs->cli, "reshard needs a [sharding] key of database and measurement "
-                                     "only: with a tag in it a measurement is spread over shards");
     struct shard_split *old =
         shard_split_new((const char *const *)rs->active, rs->n_active,
                         (const char *const *)rs->cfg.shard_key, rs->cfg.n_shard_key);
     struct shard_split *neu =
         shard_split_new((const char *const *)rs->target, rs->n_target,
                         (const char *const *)rs->cfg.shard_key, rs->cfg.n_shard_key);
+    const char *tags[1];
+    size_t tag_lens[1];
+    int by_series = shard_split_key_tags(neu, tags, tag_lens, 1) > 0;
+    size_t n_old = rs->n_moves;
     struct buf q, key;
     buf_init(&q);
     buf_init(&key);
@@ -329,6 +490,10 @@ int rs_make_plan(struct reshard *rs)
             struct names ms;
             rc = rs_show_names(rs, k.c, q.data, &ms);
             for (size_t j = 0; j < ms.n && rc == 0; j++) {
+                if (by_series) {
+                    rc = plan_series(rs, &k, old, neu, rs->active[s], db, ms.v[j], n_old);
+                    continue;
+                }
                 lp_name(&key, ms.v[j]);
                 int o = shard_split_measurement_shard(old, db, strlen(db), key.data, key.len);
                 int n = shard_split_measurement_shard(neu, db, strlen(db), key.data, key.len);
@@ -336,16 +501,15 @@ int rs_make_plan(struct reshard *rs)
                 const char *to = shard_split_name(neu, (size_t)n);
                 if (strcmp(from, rs->active[s]) != 0 || strcmp(from, to) == 0)
                     continue; /* not this shard's (left over), or it stays */
-                uint64_t points = 0;
-                rc = rs_count_points(rs, k.c, db, ms.v[j], &points);
-                rs->moves = xrealloc(rs->moves, (rs->n_moves + 1) * sizeof(*rs->moves));
-                struct reshard_move *mv = &rs->moves[rs->n_moves++];
-                memset(mv, 0, sizeof(*mv));
-                mv->db = xstrdup(db);
-                mv->m = xstrdup(ms.v[j]);
-                mv->from = xstrdup(from);
-                mv->to = xstrdup(to);
-                mv->points = points;
+                int seen = 0;
+                for (size_t i = 0; i < n_old && !seen; i++)
+                    seen = strcmp(rs->moves[i].db, db) == 0 &&
+                           strcmp(rs->moves[i].m, ms.v[j]) == 0 &&
+                           strcmp(rs->moves[i].from, from) == 0;
+                if (seen)
+                    continue; /* planned already (the sync plans again) */
+                struct reshard_move *mv = add_move(rs, db, ms.v[j], from, to);
+                rc = rs_count_points(rs, k.c, db, ms.v[j], NULL, &mv->points);
             }
             rb_names_free(&ms);
         }
@@ -356,8 +520,8 @@ int rs_make_plan(struct reshard *rs)
     buf_deinit(&key);
     shard_split_free(old);
     shard_split_free(neu);
-    if (rs->n_moves > 1)
-        qsort(rs->moves, rs->n_moves, sizeof(*rs->moves), move_cmp);
+    if (rs->n_moves > n_old + 1)
+        qsort(rs->moves + n_old, rs->n_moves - n_old, sizeof(*rs->moves), move_cmp);
     return rc;
 }
 
@@ -378,9 +542,11 @@ static json_t *plan_json(const struct reshard *rs)
     uint64_t total = 0;
     for (size_t i = 0; i < rs->n_moves; i++) {
         const struct reshard_move *m = &rs->moves[i];
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I}", "database", m->db,
-                                           "measurement", m->m, "from", m->from, "to", m->to,
-                                           "points", (json_int_t)m->points));
+        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:I}", "database", m->db, "measurement", m->m,
+                              "from", m->from, "to", m->to, "points", (json_int_t)m->points);
+        if (m->keys != NULL)
+            json_object_set(e, "keys", m->keys);
+        json_array_append_new(a, e);
         total += m->points;
     }
     json_object_set_new(o, "moves", a);
@@ -421,6 +587,8 @@ void rs_print_plan(const struct reshard *rs)
         lf(stdout, m->db);
         printf(" measurement=");
         lf(stdout, m->m);
+        if (m->keys != NULL)
+            printf(" series=%zu", json_array_size(m->keys));
         printf(" from=%s to=%s points=%" PRIu64 "\n", m->from, m->to, m->points);
         total += m->points;
     }
@@ -510,6 +678,17 @@ int rs_state_load(struct reshard *rs)
         x->from = xstrdup(influx_str_at(m, "from") ? influx_str_at(m, "from") : "");
         x->to = xstrdup(influx_str_at(m, "to") ? influx_str_at(m, "to") : "");
         x->points = (uint64_t)json_integer_value(json_object_get(m, "points"));
+        json_t *keys = json_object_get(m, "keys");
+        if (keys != NULL) {
+            x->keys = json_incref(keys);
+            move_where(x);
+            if (x->where == NULL) {
+                json_decref(o);
+                return cli_fail(rs->cli, "the state file %s is not readable: a move's keys are "
+                                         "not a list of tag values (remove it to start over)",
+                                rs->state_path);
+            }
+        }
         x->drop_seq = (uint64_t)json_integer_value(json_array_get(ds, i));
     }
     json_t *rl = json_object_get(o, "relays");

@@ -106,7 +106,12 @@ int scrub_read_window(struct influx *c, const struct scrub_unit *u, int64_t hour
     influx_quote_ident(&q, u->rp);
     buf_append(&q, ".", 1);
     influx_quote_ident(&q, u->m);
-    buf_printf(&q, " WHERE time >= %" PRId64 " AND time < %" PRId64 " GROUP BY *", hour,
+    buf_append_str(&q, " WHERE ");
+    if (u->where != NULL) {
+        buf_append_str(&q, u->where);
+        buf_append_str(&q, " AND ");
+    }
+    buf_printf(&q, "time >= %" PRId64 " AND time < %" PRId64 " GROUP BY *", hour,
                hour + SCRUB_HOUR_NS);
     buf_append(&q, "", 1);
     struct window_read w = {c, pts};

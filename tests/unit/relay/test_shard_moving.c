@@ -1,8 +1,10 @@
 /* relay/shard_moving.c: the moving set read back from the log's state (pieces, generation,
- * header; a missing piece is IWR_ECORRUPT), and which statements it refuses, with what. */
+ * header; a missing piece is IWR_ECORRUPT), which statements it refuses, with what, which
+ * SELECTs it refuses (a tag in the key), and the condition a reshard's series keys make. */
 #include "relay/shard_moving.h"
 
 #include "common/err.h"
+#include "relay/influxql_select.h"
 #include "tests/unit/tap.h"
 #include "wal/wal.h"
 
@@ -114,7 +116,72 @@ int main(void)
             CHECK_EQ_STR(msg.data, cases[i].msg, cases[i].q);
         }
     }
+
+    /* SELECTs (with a tag in the key): refused when they may read a moving measurement. */
+    static const struct {
+        const char *q, *db;
+        int refused;
+    } reads[] = {
+        {"SELECT count(n) FROM cpu", "telegraf", 1},
+        {"SELECT * FROM \"my mem\" GROUP BY host", "telegraf", 1},
+        {"SELECT * FROM \"my mem\"", "other", 0},
+        {"SELECT * FROM telegraf.autogen.cpu", "other", 1},
+        {"SELECT * FROM other..cpu", "telegraf", 0},
+        {"SELECT * FROM mem, disk", "other", 1},
+        {"SELECT * FROM mem", "telegraf", 0},
+        {"SELECT * FROM /^x/", "other", 1},
+        {"SELECT * FROM /^x/", "nope", 0},
+        {"SELECT count(*) FROM (SELECT * FROM mem)", "telegraf", 1},
+    };
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        struct iql_select sel;
+        int parsed = iql_select_read(reads[i].q, strlen(reads[i].q), &sel) == 0;
+        CHECK(parsed, "%s", reads[i].q);
+        buf_clear(&msg);
+        if (parsed)
+            CHECK_EQ_INT(shard_moving_reads(mv, &sel, reads[i].db, strlen(reads[i].db), &msg),
+                         reads[i].refused, reads[i].q);
+        iql_select_deinit(&sel);
+    }
+    struct iql_select sel;
+    iql_select_read("SELECT n FROM cpu", 17, &sel);
+    buf_clear(&msg);
+    shard_moving_reads(mv, &sel, "telegraf", 8, &msg);
+    buf_append(&msg, "", 1);
+    CHECK_EQ_STR(msg.data,
+                 "measurement \"cpu\" in database \"telegraf\" is being moved from shard s1 to s3 "
+                 "by a reshard, and with a tag in the shard key some of its series are on both "
+                 "shards until it ends: no SELECT of it is merged meanwhile (SHOW statements "
+                 "are); retry when it is done",
+                 "the reason a SELECT gets");
+    iql_select_deinit(&sel);
     shard_moving_free(mv);
+
+    /* The condition of a reshard's series keys: tags quoted as identifiers, values as strings. */
+    static const struct {
+        const char *keys, *where; /* where NULL: refused */
+    } kw[] = {
+        {"[{\"host\":\"a\"}]", "((\"host\" = 'a'))"},
+        {"[{\"host\":\"a\",\"dc\":\"\"},{\"host\":\"it's\",\"dc\":\"x\\\\y\"}]",
+         "((\"host\" = 'a' AND \"dc\" = '') OR (\"host\" = 'it\\'s' AND \"dc\" = 'x\\\\y'))"},
+        {"[{\"a\\\"b\":\"v\"}]", "((\"a\\\"b\" = 'v'))"},
+        {"[]", NULL},
+        {"[{}]", NULL},
+        {"[{\"host\":1}]", NULL},
+        {"[{\"\":\"v\"}]", NULL},
+        {"{\"host\":\"a\"}", NULL},
+    };
+    for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+        json_t *k = json_loads(kw[i].keys, 0, NULL);
+        struct buf wb;
+        buf_init(&wb);
+        int r = shard_keys_where(&wb, k);
+        CHECK_EQ_INT(r, kw[i].where != NULL ? 0 : -1, kw[i].keys);
+        buf_append(&wb, "", 1);
+        CHECK_EQ_STR(wb.data, kw[i].where != NULL ? kw[i].where : "", kw[i].keys);
+        buf_deinit(&wb);
+        json_decref(k);
+    }
 
     /* A header naming a piece that is not there: the set cannot be trusted. */
     CHECK_EQ_INT(wal_state_set_sync(w, SHARD_MOVING_STATE, "gen=3 n=3 seq=42", 16), 0, "header");
