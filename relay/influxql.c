@@ -275,3 +275,23 @@ size_t iql_redact(const char *s, size_t len, struct buf *out)
     return count;
 }
 
+static void quote_with(struct buf *b, const char *s, char q)
+{
+    buf_append(b, &q, 1);
+    for (; *s != '\0'; s++) {
+        if (*s == q || *s == '\\')
+            buf_append(b, "\\", 1);
+        buf_append(b, s, 1);
+    }
+    buf_append(b, &q, 1);
+}
+
+void iql_quote_ident(struct buf *b, const char *s)
+{
+    quote_with(b, s, '"');
+}
+
+void iql_quote_string(struct buf *b, const char *s)
+{
+    quote_with(b, s, '\'');
+}

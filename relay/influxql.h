@@ -88,6 +88,11 @@ size_t iql_scan(const char *s, size_t len, size_t pos, int regex_ok, struct iql_
 /* Whether token 't' of s is of kind 'kind' and spelled 'text' in any case. */
 int iql_token_is(const char *s, const struct iql_token *t, enum iql_tok kind, const char *text);
 
+/* 's' appended to 'b' as an InfluxQL identifier in double quotes, or as a string in single
+ * quotes: the quote and '\\' escaped, what the scanner reads back as 's'. */
+void iql_quote_ident(struct buf *b, const char *s);
+void iql_quote_string(struct buf *b, const char *s);
+
 /* The value of identifier token 't' of s appended to 'out': unquoted, escapes undone, and with
  * 'lp_escape' in line protocol's escaped form (' ' and ',' after a backslash, as a series key
  * has them). Returns 0 for a token that is not an identifier or one not mapped here (empty, a

@@ -360,18 +360,6 @@ void shard_moving_handle(struct conn *c, struct http_req *req, struct shard_movi
 
 /* ---- a reshard's series ---------------------------------------------------------------------- */
 
-/* 's' in the quotes 'q' (InfluxQL: an identifier in double quotes, a string in single). */
-static void quote_with(struct buf *b, const char *s, char q)
-{
-    buf_append(b, &q, 1);
-    for (; *s != '\0'; s++) {
-        if (*s == q || *s == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, s, 1);
-    }
-    buf_append(b, &q, 1);
-}
-
 int shard_keys_where(struct buf *b, const json_t *keys)
 {
     if (!json_is_array(keys) || json_array_size(keys) == 0)
@@ -398,9 +386,9 @@ int shard_keys_where(struct buf *b, const json_t *keys)
         json_object_foreach((json_t *)o, k, v)
         {
             buf_append_str(b, first ? "" : " AND ");
-            quote_with(b, k, '"');
+            iql_quote_ident(b, k);
             buf_append_str(b, " = ");
-            quote_with(b, json_string_value(v), '\'');
+            iql_quote_string(b, json_string_value(v));
             first = 0;
         }
         buf_append(b, ")", 1);

@@ -6,6 +6,7 @@
 
 #include "common/hash.h"
 #include "common/xalloc.h"
+#include "relay/influxql.h"
 #include "relay/lineproto.h"
 
 #include <inttypes.h>
@@ -206,25 +207,14 @@ int scrub_summable(const struct scrub_field *f)
 
 /* 's' between two 'q's, with 'q' and '\\' escaped by a backslash: InfluxQL's one rule for
  * quoted identifiers and strings. */
-static void quote_with(struct buf *b, const char *s, char q)
-{
-    buf_append(b, &q, 1);
-    for (; *s != '\0'; s++) {
-        if (*s == q || *s == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, s, 1);
-    }
-    buf_append(b, &q, 1);
-}
-
 void scrub_quote_ident(struct buf *b, const char *s)
 {
-    quote_with(b, s, '"');
+    iql_quote_ident(b, s);
 }
 
 void scrub_quote_string(struct buf *b, const char *s)
 {
-    quote_with(b, s, '\'');
+    iql_quote_string(b, s);
 }
 
 void scrub_rows_deinit(struct scrub_rows *r)
