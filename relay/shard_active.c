@@ -440,6 +440,10 @@ static void drop_committed(void *arg, int rc, uint64_t seq)
 {
     struct active_call *ac = arg;
     struct conn *c = call_conn(ac);
+    /* A statement of the leader: the peers fence it, as relay/statement.c's are (the barrier
+     * of replay/fence.c), so the old shard gets it after what they acknowledged before. */
+    if (rc == 0 && ac->r->hooks.peer_fence != NULL)
+        ac->r->hooks.peer_fence(ac->r->hooks.arg, seq);
     if (c != NULL) {
         if (rc != 0) {
             answer_error(c, rc == IWR_EFULL ? 503 : 500, iwr_strerror(rc));
@@ -465,6 +469,20 @@ static void drop(struct conn *c, struct http_req *req, const struct buf *shard,
     }
     if (shard->len > WAL_NAME_MAX || db->len > 1024 || m->len > 4096) {
         answer_error(c, 400, "a parameter is too long");
+        return;
+    }
+    /* With peers only the leader's log holds statements (replay/fence.c). */
+    const char *leader = r->hooks.peer_leader != NULL ? r->hooks.peer_leader(r->hooks.arg) : NULL;
+    if (leader != NULL) {
+        struct buf e;
+        buf_init(&e);
+        buf_printf(&e,
+                   "this relay is not the leader of its peers: relay %s commits the statements, "
+                   "post the drop there",
+                   leader);
+        buf_append(&e, "", 1);
+        answer_error(c, 409, e.data);
+        buf_deinit(&e);
         return;
     }
     struct buf q;

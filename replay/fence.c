@@ -120,9 +120,9 @@ static int fence_failed(const struct peer *p, uint64_t seq)
     return 0;
 }
 
-/* Start or continue the wait of 's' for record 'seq'; 'mark' is the progress figure. 1 when
- * the wait timed out. */
-static int wait_step(struct sender *s, uint64_t seq, int fence, uint64_t mark)
+/* Start or continue the wait of 's' for record 'seq' (a fence: for the origin's statement
+ * 'stmt'); 'mark' is the progress figure. 1 when the wait timed out. */
+static int wait_step(struct sender *s, uint64_t seq, int fence, uint64_t stmt, uint64_t mark)
 {
     struct replay *r = s->r;
     uint64_t now = replay_now_ms(r);
@@ -132,7 +132,9 @@ static int wait_step(struct sender *s, uint64_t seq, int fence, uint64_t mark)
         s->fw_since_ms = s->fw_progress_ms = now;
         s->fw_mark = mark;
         if (fence) {
-            s->st.fence_wait_seq = seq;
+            /* The origin's statement, as fence_passed_seq: what peer_ready on the origin
+             * compares with its own sequence (this log's own sequence of the fence is not). */
+            s->st.fence_wait_seq = stmt;
         } else {
             s->st.barrier_wait_seq = seq;
             s->st.barrier_wait_since_ns = wal_now_ns();
@@ -172,7 +174,7 @@ int fence_may_pass(struct sender *s, struct batch *b)
         pass = 1;
     if (!pass) {
         snprintf(s->st.fence_origin, sizeof(s->st.fence_origin), "%s", b->fence_origin);
-        if (!wait_step(s, b->segs[0].seq, 1, pb != NULL ? pb->cursor : 0))
+        if (!wait_step(s, b->segs[0].seq, 1, b->fence_stmt, pb != NULL ? pb->cursor : 0))
             return 0;
         s->st.fence_timeouts_total++;
         log_warn("event=peer_fence_timeout backend=%s seq=%" PRIu64 " origin=%s statement=%" PRIu64
@@ -211,7 +213,7 @@ int fence_barrier_ok(struct sender *s, struct batch *b)
     for (struct peer *p = r->peers; p != NULL; p = p->next)
         if (!peer_ready(r, p, s->conf->name, seq, &mark))
             ok = 0;
-    if (!ok && !wait_step(s, seq, 0, mark))
+    if (!ok && !wait_step(s, seq, 0, 0, mark))
         return 0;
     if (!ok) {
         s->st.barrier_timeouts_total++;

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* A step: a logfmt line, or on a terminal the progress line kept on a line of its own. */
@@ -250,7 +251,8 @@ static int dropped(struct reshard *rs, char *why, size_t cap)
             int ok, passed;
             struct rs_relay keep = rs->relays[0];
             size_t n = rs->n_relays;
-            rs->n_relays = 1; /* the DROP is in the first relay's log only */
+            rs->relays[0] = rs->relays[mv->drop_relay];
+            rs->n_relays = 1; /* the DROP is in the log of the relay that took it only */
             int rc = rs_backend_on_relays(rs, s->backends[j], mv->drop_seq, &ok, &passed);
             rs->n_relays = n;
             rs->relays[0] = keep;
@@ -310,13 +312,32 @@ static int do_drop(struct reshard *rs)
             body = json_dumps(o, JSON_COMPACT);
             json_decref(o);
         }
-        rc = relay_post(rs, 0, &p, body != NULL ? body : "", &doc);
+        /* The first relay that takes it: with [[peer]]s only the leader does (the others
+         * answer 409 naming it). */
+        buf_append(&p, "", 1);
+        long status = 0;
+        for (size_t k = 0; k < rs->n_relays; k++) {
+            json_decref(doc);
+            doc = NULL;
+            rc = rb_relay_call(rs->cli, rs->relays[k].url, body != NULL ? body : "", p.data,
+                               &status, &doc);
+            mv->drop_relay = k;
+            if (rc != 0 || status != 409)
+                break;
+        }
+        if (rc == 0 && status != 200) {
+            const char *err = influx_str_at(doc, "error");
+            rc = cli_fail(rs->cli, "relay %s refused %s: %ld %s", rs->relays[mv->drop_relay].shown,
+                          p.data, status, err != NULL ? err : "");
+        }
         free(body);
         if (rc == 0) {
             mv->drop_seq = (uint64_t)json_integer_value(json_object_get(doc, "seq"));
-            step(rs, "step=drop db=%s measurement=%s series=%zu shard=%s seq=%" PRIu64, mv->db,
-                 mv->m, mv->keys != NULL ? json_array_size(mv->keys) : 0, mv->from,
-                 mv->drop_seq);
+            char series[40] = "";
+            if (mv->keys != NULL)
+                snprintf(series, sizeof(series), " series=%zu", json_array_size(mv->keys));
+            step(rs, "step=drop db=%s measurement=%s%s shard=%s relay=%s seq=%" PRIu64, mv->db,
+                 mv->m, series, mv->from, rs->relays[mv->drop_relay].shown, mv->drop_seq);
             rc = rs_state_save(rs);
         }
         json_decref(doc);
@@ -457,6 +478,39 @@ static int apply(struct reshard *rs)
     return 0;
 }
 
+/* Whether two relay URLs name the same relay: alike without user:password@ and a final '/'. */
+static int same_relay(const char *a, const char *b)
+{
+    char *x = url_display(a), *y = url_display(b);
+    size_t nx = strlen(x), ny = strlen(y);
+    nx -= nx > 0 && x[nx - 1] == '/';
+    ny -= ny > 0 && y[ny - 1] == '/';
+    int same = nx == ny && strncasecmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* A peer's URL with its username and password (percent-escaped) as user:password@, as --relay
+ * takes them. */
+static char *peer_url(const struct cfg_peer *pe)
+{
+    const char *sep = strstr(pe->url, "://");
+    if (pe->username == NULL || sep == NULL)
+        return xstrdup(pe->url);
+    char *u = curl_easy_escape(NULL, pe->username, 0);
+    char *p = curl_easy_escape(NULL, pe->password != NULL ? pe->password : "", 0);
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "%.*s%s:%s@%s", (int)(sep + 3 - pe->url), pe->url, u, p, sep + 3);
+    buf_append(&b, "", 1);
+    curl_free(u);
+    curl_free(p);
+    char *out = xstrdup(b.data);
+    buf_deinit(&b);
+    return out;
+}
+
 int cmd_reshard(struct cli *cli)
 {
     struct reshard *rs = xcalloc(1, sizeof(*rs));
@@ -514,6 +568,31 @@ int cmd_reshard(struct cli *cli)
         rs->relays[0].url = relay_default;
         rs->n_relays = 1;
     }
+    /* The config's [[peer]]s are relays too: without --relay they are added (with their
+     * credentials), and given --relay each must be among them, since a relay the reshard does
+     * not switch would go on routing with the old ring. */
+    char *peer_urls[MAX_RELAYS] = {0};
+    size_t n_peer_urls = 0;
+    for (size_t i = 0; rc == 0 && i < rs->cfg.n_peers; i++) {
+        const struct cfg_peer *pe = &rs->cfg.peers[i];
+        if (n_relay_urls == 0) {
+            if (rs->n_relays >= MAX_RELAYS) {
+                rc = cli_fail(cli, "more than %d relays", MAX_RELAYS);
+                break;
+            }
+            peer_urls[n_peer_urls] = peer_url(pe);
+            rs->relays[rs->n_relays++].url = peer_urls[n_peer_urls++];
+            continue;
+        }
+        int named = 0;
+        for (size_t k = 0; k < n_relay_urls && !named; k++)
+            named = same_relay(relay_urls[k], pe->url);
+        if (!named)
+            rc = cli_usage(cli,
+                           "peer %s (%s) of %s is not given with --relay: every relay must "
+                           "switch (give each one's URL as the peer has it, this relay's too)",
+                           pe->name, pe->url, rs->config_path);
+    }
     for (size_t i = 0; i < rs->n_relays; i++)
         rs->relays[i].shown = url_display(rs->relays[i].url);
     progress_init(&rs->pg, "reshard", "points", 0);
@@ -560,6 +639,8 @@ int cmd_reshard(struct cli *cli)
     config_deinit(&rs->cfg);
     for (size_t i = 0; i < rs->n_relays; i++)
         free(rs->relays[i].shown);
+    for (size_t i = 0; i < n_peer_urls; i++)
+        free(peer_urls[i]);
     free(rs);
     return rc == 0 ? 0 : rc == 2 ? 2 : 1;
 }

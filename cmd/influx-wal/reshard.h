@@ -25,7 +25,8 @@ struct reshard_move {
     json_t *keys;
     char *where;
     uint64_t points;
-    uint64_t drop_seq; /* --apply: the DROP's sequence in the first relay's log */
+    uint64_t drop_seq; /* --apply: the DROP's sequence in the log of relay drop_relay */
+    size_t drop_relay; /* the relay that took it: with [[peer]]s the leader, else the first */
 };
 
 #define RS_KEYS_PER_MOVE 64

@@ -615,10 +615,13 @@ int rs_state_save(struct reshard *rs)
         json_array_append_new(rl, json_pack("{s:s,s:I}", "url", rs->relays[i].shown, "switch_seq",
                                             (json_int_t)rs->relays[i].switch_seq));
     json_object_set_new(o, "relays", rl);
-    json_t *ds = json_array();
-    for (size_t i = 0; i < rs->n_moves; i++)
+    json_t *ds = json_array(), *dr = json_array();
+    for (size_t i = 0; i < rs->n_moves; i++) {
         json_array_append_new(ds, json_integer((json_int_t)rs->moves[i].drop_seq));
+        json_array_append_new(dr, json_string(rs->relays[rs->moves[i].drop_relay].shown));
+    }
     json_object_set_new(o, "drop_seqs", ds);
+    json_object_set_new(o, "drop_relays", dr); /* the relay whose log holds each drop */
     char tmp[1200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", rs->state_path);
     int rc = json_dump_file(o, tmp, JSON_INDENT(1));
@@ -667,6 +670,7 @@ int rs_state_load(struct reshard *rs)
                         rs->state_path, rs->config_path);
     }
     json_t *mv = json_object_get(o, "moves"), *ds = json_object_get(o, "drop_seqs");
+    json_t *dr = json_object_get(o, "drop_relays");
     rs_moves_clear(rs);
     for (size_t i = 0; i < json_array_size(mv); i++) {
         json_t *m = json_array_get(mv, i);
@@ -690,6 +694,17 @@ int rs_state_load(struct reshard *rs)
             }
         }
         x->drop_seq = (uint64_t)json_integer_value(json_array_get(ds, i));
+        /* The relay that took the drop; not among those given now: dropped again (the same
+         * DROP twice deletes nothing more). A file without drop_relays: the first relay. */
+        const char *by = json_string_value(json_array_get(dr, i));
+        int found = by == NULL;
+        for (size_t k = 0; by != NULL && k < rs->n_relays && !found; k++)
+            if (strcmp(rs->relays[k].shown, by) == 0) {
+                x->drop_relay = k;
+                found = 1;
+            }
+        if (!found)
+            x->drop_seq = 0;
     }
     json_t *rl = json_object_get(o, "relays");
     for (size_t i = 0; i < json_array_size(rl); i++) {

@@ -9,6 +9,8 @@ writes to B so that they reach B late.
   points on B: the test fails without the barrier.
 - forwarding: a statement sent to r2 is forwarded to r1; the answer is the backend's.
 - a peer that is down: the statement commits and applies after the bounded wait, counted.
+- the leader's log far longer than the peer's: a statement meets the barrier at once (the
+  peer's fence reports the leader's statement number), no wait times out.
 - HAProxy in front of both relays: bounded writes through it, influxd B stopped (by PID) and
   restarted on its data dir meanwhile, a DROP MEASUREMENT through r1 and a DELETE ... WHERE
   time < X through HAProxy: A and B end with the same count and sum per measurement (each
@@ -189,6 +191,36 @@ def test_forward_and_peer_down():
     h.stop_all()
 
 
+def test_leader_ahead():
+    """The leader's log longer than the peer's (writes went through the leader): the peer's
+    sender at its fence reports the leader's statement, so the barrier meets at once, with no
+    wait until peer-timeout on either side."""
+    a = h.Influxd("a").start()
+    b = h.Influxd("b").start()
+    for x in (a, b):
+        x.create_db(DB)
+    r1, r2 = relay_pair(a, b, peer_timeout="30s")
+    h.check(h.wait_until(lambda: h.get(r2.url + "/api/peer/status")[0] == 200 and
+                         h.get(r1.url + "/api/peer/status")[0] == 200, timeout=10),
+            "both relays answer /api/peer/status")
+    t0 = 1_600_000_000_000_000_000
+    for i in range(40):
+        st, _, body = h.write(r1.url, DB, lines(1, t0 + 100 * i, 5), precision="ns")
+        h.check(st == 204, "write %d through r1" % i, body)
+    h.wait_until(lambda: all(x.count(DB, "m") == 200 for x in (a, b)), timeout=30)
+    st, _, body = h.write(r2.url, DB, lines(2, t0 + 10**9, 5), precision="ns")
+    h.check_eq(st, 204, "one write through r2 (its log far shorter)", body)
+    st, _, body = post_query(r1.url, 'DELETE FROM "m" WHERE time < %d' % (t0 + 10**9))
+    h.check(st in (200, 202), "DELETE through r1, statement %s" % body, st)
+    h.check(h.wait_until(lambda: all(x.count(DB, "m") == 5 for x in (a, b)), timeout=15),
+            "applied on both backends well within peer-timeout",
+            [x.count(DB, "m") for x in (a, b)])
+    h.check_eq((r1.metric("influx_wal_peer_barrier_timeouts_total", 0),
+                r2.metric("influx_wal_peer_fence_timeouts_total", 0)), (0, 0),
+               "no barrier or fence wait timed out")
+    h.stop_all()
+
+
 HOUR = 3600 * 10**9
 
 
@@ -348,4 +380,4 @@ def test_bgscrub_peer_in_flight():
 
 if __name__ == "__main__":
     h.run([test_ordering, test_ordering_without_barrier, test_forward_and_peer_down,
-           test_haproxy_mirror, test_bgscrub_peer_in_flight])
+           test_leader_ahead, test_haproxy_mirror, test_bgscrub_peer_in_flight])

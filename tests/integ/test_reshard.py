@@ -22,9 +22,11 @@ third shard added to its config
   * an --apply killed (SIGKILL) in the middle resumes from its state file and ends the same;
   * with [auth], the shards endpoints need an admin user (401, 403), which the CLI takes in the
     relay's URL;
-  * two relays, each with its own log, behind HAProxy (packaging/haproxy.cfg), the load going
-    through HAProxy to both: the reshard switches both, and the end is the same (every point in
-    exactly one shard, moved measurements gone from the old one, both relays on the new ring).
+  * two relays, each with its own log and the other as its [[peer]], behind HAProxy
+    (packaging/haproxy.cfg), the load going through HAProxy to both: a --relay list that lacks a
+    peer is refused (exit 2); without --relay the reshard takes the config's relay and its peer,
+    switches both, and the end is the same (every point in exactly one shard, moved
+    measurements gone from the old one, both relays on the new ring).
 
 Uses tests/integ/harness.py (its TwoShards fixture, with s3 added). Every wait has a deadline."""
 
@@ -367,8 +369,14 @@ def test_two_relays_behind_haproxy():
             topo.haproxy_states(stats_url))
     first = load(hp)
     expect_placement(sh, first, ["s1", "s2"])
-    for r in relays:
-        r.config = sh.config(GROUPS, backends=True)
+    # With s3, and each relay the other's [[peer]] (the statements' leader and fences): the
+    # reshard finds the other relay in the config.
+    for i, r in enumerate(relays):
+        other = relays[1 - i]
+        r.config = dict(sh.config(GROUPS, backends=True),
+                        http={"listen": ["127.0.0.1:%d" % r.port]},
+                        relay={"name": "relay%d" % (i + 1)},
+                        peer=[{"name": "relay%d" % (2 - i), "url": other.url}])
         r.restart()
     h.wait_until(lambda: topo.relay_state(stats_url, "relay1") == "UP" and
                  topo.relay_state(stats_url, "relay2") == "UP", timeout=15)
@@ -377,11 +385,25 @@ def test_two_relays_behind_haproxy():
                  timeout=30)
     loads = start_load(hp)
     h.wait_until(lambda: sum(ld.acked_total for ld in loads) > 0, timeout=30)
+    rc, out, err = h.run_cli("reshard", "--plan", "--config", relays[0].config_path,
+                             "--relay", relays[0].url)
+    h.check_eq((rc, err.splitlines()[:1]), (2, [
+        "influx-wal reshard: peer relay2 (%s) of %s is not given with --relay: every relay must "
+        "switch (give each one's URL as the peer has it, this relay's too)" % (
+            relays[1].url, relays[0].config_path)]), "a [[peer]] left out of --relay: exit 2")
+    # Without --relay: this relay (the config's listen) and its peer.
     rc, out, err = h.run_cli("reshard", "--apply", "--config", relays[0].config_path,
-                             "--relay", relays[0].url, "--relay", relays[1].url,
                              "--timeout", "60", timeout=200)
-    h.check_eq(rc, 0, "reshard --apply over both relays", err[-2000:])
+    h.check_eq(rc, 0, "reshard --apply over both relays (the config's own and its peer)",
+               err[-2000:])
     h.check_eq(len(re.findall(r"step=switch relay=", err)), 2, "both relays switched")
+    h.check(re.search(r"step=drop db=%s measurement=\S+ shard=\S+ relay=%s seq=" %
+                      (DB, re.escape(relays[0].url)), err) is not None,
+            "the drops went to relay1, the peers' leader", err[-1500:])
+    st, doc = admin(relays[1], "/api/shards/drop", shard="s1", db=DB, measurement="cpu")
+    h.check_eq((st, doc), (409, {"error": "this relay is not the leader of its peers: relay "
+                                          "relay1 commits the statements, post the drop there"}),
+               "a drop posted to relay2 (not the leader): 409, naming the leader")
     second = finish_load(loads)
     took = [r.metric("influx_wal_ingest_points_total", 0) for r in relays]
     h.check(all(n > 0 for n in took), "HAProxy spread the writes over both relays", took)
