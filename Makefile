@@ -9,11 +9,11 @@ OPT ?= -O2
 
 LLHTTP_SRC_DIR := /usr/share/llhttp
 LLHTTP_INC_DIR := /usr/share/include/llhttp
-PKGS := lmdb libuv libcurl zlib jansson openssl snappy
+PKGS := lmdb libuv libcurl zlib jansson openssl snappy libisal
 
 # Debian packages: what the build needs, then what the tests and benchmarks need.
 DEB_BUILD := build-essential pkg-config liblmdb-dev libuv1-dev libcurl4-openssl-dev zlib1g-dev \
-	libjansson-dev libssl-dev libsnappy-dev node-llhttp
+	libjansson-dev libssl-dev libsnappy-dev libisal-dev node-llhttp
 DEB_TEST := influxdb influxdb-client haproxy python3 python3-influxdb clang libclang-rt-14-dev \
 	lmdb-utils curl wrk prometheus python3-snappy collectd-core netdata-core chromium \
 	$(if $(shell command -v npm 2>/dev/null),,npm)

@@ -183,7 +183,7 @@ field() { dpkg-deb -f "$DEB" "$1" 2>/dev/null; }
 check "deb: Package $PKG, Version $VERSION" test "$(field Package) $(field Version)" = "$PKG $VERSION"
 deps=$(field Depends)
 missing=""
-for d in libc6 libcurl4 libjansson4 liblmdb0 libsnappy1v5 libuv1 zlib1g adduser; do
+for d in libc6 libcurl4 libisal2 libjansson4 liblmdb0 libsnappy1v5 libuv1 zlib1g adduser; do
     printf '%s' "$deps" | grep -Eq "(^|, )$d( |,|$)" || missing="$missing $d"
 done
 if [ -z "$missing" ]; then ok "deb: Depends from shlibs ($deps)"; else not_ok "deb: Depends names every library" "missing:$missing" "Depends: $deps"; fi
@@ -209,8 +209,8 @@ check "rpm: $CONF is %config" has_line <(rpm -qcp "$RPM" 2>/dev/null) "$CONF"
 check "rpm: version $VERSION" test "$(rpm -qp --qf '%{NAME} %{VERSION}' "$RPM" 2>/dev/null)" = "$PKG $VERSION"
 rpm -qp --requires "$RPM" 2>/dev/null | awk '{print $1}' >"$TMP/rpm.requires"
 missing=""
-for d in glibc lmdb-libs libuv libcurl jansson snappy zlib; do has_line "$TMP/rpm.requires" "$d" || missing="$missing $d"; done
-if [ -z "$missing" ]; then ok "rpm: Requires glibc lmdb-libs libuv libcurl jansson snappy zlib"; else not_ok "rpm: Requires the RPM world's libraries" "missing:$missing"; fi
+for d in glibc lmdb-libs libuv libcurl jansson snappy isa-l zlib; do has_line "$TMP/rpm.requires" "$d" || missing="$missing $d"; done
+if [ -z "$missing" ]; then ok "rpm: Requires glibc lmdb-libs libuv libcurl jansson snappy isa-l zlib"; else not_ok "rpm: Requires the RPM world's libraries" "missing:$missing"; fi
 mkdir -p "$TMP/rpmroot"
 cp "$RPM" "$TMP/rpmroot/p.rpm"
 if (cd "$TMP/rpmroot" && rpm2archive p.rpm && tar -xzf p.rpm.tgz) >/dev/null 2>&1; then
