@@ -73,6 +73,79 @@ __attribute__((always_inline)) static inline size_t skip_to(const unsigned char 
     return i;
 }
 
+/* skip_to over a run of calls that move forward, keeping the last 16 bytes' class bits: a call
+ * whose 'i' is still inside them takes the next hit from the bits instead of loading and
+ * comparing again (the fields have a separator every few bytes). 'base' is the window's first
+ * byte; SIZE_MAX when there is none. */
+struct win {
+    size_t base;
+    unsigned bits;
+};
+
+__attribute__((always_inline)) static inline size_t win_skip(const unsigned char *b, size_t i,
+                                                             size_t n, unsigned mask,
+                                                             struct win *w)
+{
+#ifdef __SSE2__
+    if (i >= w->base && i - w->base < 16) {
+        unsigned m = w->bits >> (i - w->base);
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i = w->base + 16;
+    }
+    while (i <= n && n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i m = _mm_setzero_si128();
+        if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE | C_WALK))
+            m = _mm_cmpeq_epi8(v, _mm_set1_epi8(','));
+        if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE))
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+        if (mask & (C_TAG | C_FIELD | C_LINE | C_EQ))
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+        if (mask & (C_FIELD | C_END | C_LINE | C_WALK)) {
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        }
+        if (mask & (C_END | C_LINE))
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        w->base = i;
+        w->bits = bits;
+        if (bits != 0)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+    w->base = SIZE_MAX;
+#else
+    (void)w;
+#endif
+    while (i < n && !(cls[b[i]] & mask))
+        i++;
+    return i;
+}
+
+/* skip_to(b, i, n, C_END), 64 bytes a step while none of them is a '\n', '"' or '\\' (a line
+ * is mostly such bytes: one branch per 64 instead of per 16). */
+static size_t skip_to_end(const unsigned char *b, size_t i, size_t n)
+{
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    while (n - i >= 64) {
+        __m128i m = _mm_setzero_si128();
+        for (int k = 0; k < 4; k++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16 * k));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, nl),
+                                             _mm_or_si128(_mm_cmpeq_epi8(v, q),
+                                                          _mm_cmpeq_epi8(v, bs))));
+        }
+        if (_mm_movemask_epi8(m) != 0)
+            break; /* one of the 64: found below */
+        i += 64;
+    }
+#endif
+    return skip_to(b, i, n, C_END);
+}
+
 void lp_result_init(struct lp_result *r)
 {
     r->points = 0;
@@ -124,8 +197,9 @@ size_t lp_scan_line(const unsigned char *b, size_t i, size_t n)
 {
     int quoted = 0, fields = 0;
     size_t equals = 0, commas = 0;
+    struct win w = {SIZE_MAX, 0};
     while (i < n) {
-        i = skip_to(b, i, n, C_LINE);
+        i = win_skip(b, i, n, C_LINE, &w);
         if (i >= n)
             break;
         unsigned char c = b[i];
@@ -247,6 +321,18 @@ __attribute__((always_inline)) static inline size_t next_unescaped(const unsigne
     }
 }
 
+/* next_unescaped over the window 'w' (win_skip). */
+__attribute__((always_inline)) static inline size_t next_unescaped_win(const unsigned char *b,
+                                                                       size_t i, size_t n,
+                                                                       unsigned mask, struct win *w)
+{
+    for (;; i++) {
+        i = win_skip(b, i, n, mask, w);
+        if (i >= n || b[i - 1] != '\\')
+            return i;
+    }
+}
+
 /* influxd's scanKey: the measurement and the tags, up to the space before the fields. */
 static int scan_key(struct lp_ctx *c, struct lp_point *pt)
 {
@@ -266,12 +352,13 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
      * (sorted) pass compares neighbours on the way. */
     size_t tags_start = ++i, ntags = 0;
     struct lp_span prev = {NULL, 0};
+    struct win w = {SIZE_MAX, 0};
     int unsorted = 0, dup = 0;
     for (;;) {
         if (i >= n || b[i] == ' ' || b[i] == ',' || b[i] == '=')
             return fail(pt, R_MISSING_TAG_KEY);
         struct lp_span key = {b + i, 0};
-        i = next_unescaped(b, i + 1, n, C_TAG);
+        i = next_unescaped_win(b, i + 1, n, C_TAG, &w);
         if (i >= n || b[i] != '=')
             return fail(pt, R_MISSING_TAG_VALUE);
         key.n = (size_t)(b + i - key.p);
@@ -290,7 +377,7 @@ static int scan_key(struct lp_ctx *c, struct lp_point *pt)
         i++; /* the value; its first byte may be '=' but not a separator */
         if (i >= n || b[i] == ',' || b[i] == ' ')
             return fail(pt, R_MISSING_TAG_VALUE);
-        i = next_unescaped(b, i + 1, n, C_TAG);
+        i = next_unescaped_win(b, i + 1, n, C_TAG, &w);
         if (i >= n)
             return fail(pt, R_MISSING_FIELDS);
         if (b[i] == '=')
@@ -324,6 +411,32 @@ static int scan_number(struct lp_ctx *c, struct lp_point *pt, size_t *pi)
         if (i == n)
             return fail(pt, R_INVALID_NUMBER);
     }
+#ifdef __SSE2__
+    /* The usual values in one look at 16 bytes: digits, with one '.' among them (a float) or
+     * one 'i' after them (an integer), up to a ',' or ' ' within the 16. They get the loop's
+     * verdict below (valid when a digit is among them; no range check: fewer than 16 bytes);
+     * anything else takes the loop. */
+    if (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        unsigned dig = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                          _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1))));
+        unsigned sep = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8(' '))));
+        if (sep != 0) {
+            unsigned p = (unsigned)__builtin_ctz(sep);
+            unsigned body = (1u << p) - 1, other = ~dig & body;
+            unsigned digits = (unsigned)__builtin_popcount(dig & body);
+            if (digits > 0 && (other & (other - 1)) == 0) {
+                unsigned char o = other != 0 ? b[i + (size_t)__builtin_ctz(other)] : '0';
+                if (other == 0 || o == '.' || (o == 'i' && other == 1u << (p - 1))) {
+                    *pi = i + p;
+                    return 0;
+                }
+            }
+        }
+    }
+#endif
     for (;; i++) {
         i = skip_digits(b, i, n);
         if (i >= n)
@@ -418,9 +531,10 @@ static int scan_fields(struct lp_ctx *c, struct lp_point *pt, struct lp_field *r
     int quoted = 0, in_string = 0; /* in_string: in a string value, up to the next ',' */
     pt->fields_start = i;
     *nrec = 0;
+    struct win w = {SIZE_MAX, 0};
     /* i >= 2 below: the key is at least one byte, then the space. */
     for (;;) {
-        i = skip_to(b, i, n, C_FIELD);
+        i = win_skip(b, i, n, C_FIELD, &w);
         if (i >= n)
             break;
         unsigned char ch = b[i];
@@ -553,6 +667,13 @@ static int type_conflict(struct lp_point *pt, struct lp_field *f, size_t n)
 {
     int escaped = pt->fields_escaped;
     if (n <= 16) {
+        /* Fields of one type (besides empty ones) cannot clash: the usual line. (Not past 16:
+         * the sort below orders f for the caller's checks.) */
+        unsigned seen = 0;
+        for (size_t i = 0; i < n; i++)
+            seen |= f[i].type != T_EMPTY ? 1u << f[i].type : 0u;
+        if ((seen & (seen - 1)) == 0)
+            return 0;
         for (size_t j = 1; j < n; j++) {
             for (size_t i = 0; i < j; i++) {
                 /* f[i] may not be the first of its key, but a first with f[j]'s type would
@@ -908,7 +1029,7 @@ static int normalize(const char *in, size_t len, enum lp_precision p, int64_t no
 
     while (pos < len) {
         /* Only a backslash or a quote can make influxd's line end differ from the next '\n'. */
-        size_t end = skip_to(b, pos, len, C_END);
+        size_t end = skip_to_end(b, pos, len);
         int special = end < len && b[end] != '\n';
         if (special)
             end = lp_scan_line(b, pos, len);
