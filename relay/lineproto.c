@@ -40,6 +40,28 @@ static const unsigned char cls[256] = {
     ['\n'] = C_END | C_LINE,
 };
 
+#ifdef __SSE2__
+/* The bits of the bytes of 'v' in class 'mask' (bit k for byte k): one compare per byte of the
+ * class. Always inlined with a constant 'mask'. */
+__attribute__((always_inline)) static inline unsigned class_bits(__m128i v, unsigned mask)
+{
+    __m128i m = _mm_setzero_si128();
+    if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE | C_WALK))
+        m = _mm_cmpeq_epi8(v, _mm_set1_epi8(','));
+    if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE))
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+    if (mask & (C_TAG | C_FIELD | C_LINE | C_EQ))
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+    if (mask & (C_FIELD | C_END | C_LINE | C_WALK)) {
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    }
+    if (mask & (C_END | C_LINE))
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* From b[i], the first byte of class 'mask' (one of the classes above), or n. Always inlined
  * with a constant 'mask': 16 bytes at a time with SSE2 (one compare per byte of the class), then
  * the table for the tail; the table alone without SSE2. */
@@ -48,21 +70,7 @@ __attribute__((always_inline)) static inline size_t skip_to(const unsigned char 
 {
 #ifdef __SSE2__
     while (n - i >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-        __m128i m = _mm_setzero_si128();
-        if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE | C_WALK))
-            m = _mm_cmpeq_epi8(v, _mm_set1_epi8(','));
-        if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE))
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
-        if (mask & (C_TAG | C_FIELD | C_LINE | C_EQ))
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
-        if (mask & (C_FIELD | C_END | C_LINE | C_WALK)) {
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        }
-        if (mask & (C_END | C_LINE))
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = class_bits(_mm_loadu_si128((const __m128i *)(const void *)(b + i)), mask);
         if (bits != 0)
             return i + (size_t)__builtin_ctz(bits);
         i += 16;
@@ -94,21 +102,7 @@ __attribute__((always_inline)) static inline size_t win_skip(const unsigned char
         i = w->base + 16;
     }
     while (i <= n && n - i >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-        __m128i m = _mm_setzero_si128();
-        if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE | C_WALK))
-            m = _mm_cmpeq_epi8(v, _mm_set1_epi8(','));
-        if (mask & (C_MEAS | C_TAG | C_FIELD | C_LINE))
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
-        if (mask & (C_TAG | C_FIELD | C_LINE | C_EQ))
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
-        if (mask & (C_FIELD | C_END | C_LINE | C_WALK)) {
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        }
-        if (mask & (C_END | C_LINE))
-            m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = class_bits(_mm_loadu_si128((const __m128i *)(const void *)(b + i)), mask);
         w->base = i;
         w->bits = bits;
         if (bits != 0)
