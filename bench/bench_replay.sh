@@ -29,7 +29,7 @@ echo "building replay_drive"
 # shellcheck disable=SC2046
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I/usr/share/include/llhttp \
     tests/tools/replay_drive.c replay/*.c wal/*.c common/*.c \
-    $(pkg-config --cflags --libs lmdb libuv libcurl zlib) -lpthread -o "$tmp/replay_drive"
+    $(pkg-config --cflags --libs lmdb libuv libcurl zlib libisal) -lpthread -o "$tmp/replay_drive"
 
 bench_influxd_config "$tmp/influx"
 /usr/bin/influxd -config "$tmp/influx/influxd.conf" >"$tmp/influxd.log" 2>&1 &

@@ -124,7 +124,8 @@ def build_driver(tmp):
         return pre, ""
     out = os.path.join(tmp, "replay_drive")
     cc = os.environ.get("CC", "cc")
-    pkg = subprocess.run(["pkg-config", "--cflags", "--libs", "lmdb", "libuv", "libcurl", "zlib"],
+    pkg = subprocess.run(["pkg-config", "--cflags", "--libs", "lmdb", "libuv", "libcurl", "zlib",
+                          "libisal"],
                          capture_output=True, text=True)
     srcs = ["tests/tools/replay_drive.c"]
     for d in ("replay", "wal", "common"):
