@@ -40,6 +40,7 @@ void batch_free(struct batch *b)
     free(b->gz);
     free(b->answer);
     free(b->keys);
+    free(b->iv);
     free(b);
 }
 
@@ -65,31 +66,55 @@ static struct batch_seg *seg_push(struct batch *b)
     return g;
 }
 
+/* Defined with the series and times below. */
+static int line_time_raw(const char *line, size_t len, int64_t *t);
+
+/* Widen g's time range by the line [line, line + len) (no '\n'). */
+static void seg_time_add(struct batch_seg *g, const char *line, size_t len)
+{
+    int64_t t;
+    if (!line_time_raw(line, len, &t)) {
+        g->t_wild = 1;
+        return;
+    }
+    g->t_lo = t < g->t_lo ? t : g->t_lo;
+    g->t_hi = t > g->t_hi ? t : g->t_hi;
+}
+
 size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
                  const struct batch_limits *lim)
 {
     const char *body = rec->body;
     size_t len = rec->body_len, at = from;
     size_t start = b->body.len, lines = 0;
+    size_t bytes = b->body.len; /* the body's length once the pending run is copied */
+    size_t run = at;            /* lines [run, at) are taken and not yet copied: one copy */
+    struct batch_seg t = {.t_lo = INT64_MAX, .t_hi = INT64_MIN};
     while (at < len) {
         const char *nl = memchr(body + at, '\n', len - at);
         size_t end = nl != NULL ? (size_t)(nl - body) + 1 : len; /* one past the line */
         size_t line_len = end - at;
         size_t text_len = nl != NULL ? line_len - 1 : line_len;
         if (text_len == 0) { /* an empty line: nothing to send */
-            at = end;
+            buf_append(&b->body, body + run, at - run);
+            at = run = end;
             continue;
         }
         /* The first line of an empty batch always fits: one long line travels alone. */
-        if (b->lines > 0 &&
-            (b->body.len + text_len + 1 > lim->max_bytes || b->lines + 1 > lim->max_points))
+        if (b->lines > 0 && (bytes + text_len + 1 > lim->max_bytes || b->lines + 1 > lim->max_points))
             break;
-        buf_append(&b->body, body + at, text_len);
-        buf_append(&b->body, "\n", 1);
+        seg_time_add(&t, body + at, text_len);
+        if (nl == NULL) { /* the last line, without its '\n' */
+            buf_append(&b->body, body + run, end - run);
+            buf_append(&b->body, "\n", 1);
+            run = end;
+        }
+        bytes += text_len + 1;
         b->lines++;
         lines++;
         at = end;
     }
+    buf_append(&b->body, body + run, at - run);
     if (lines > 0) {
         struct batch_seg *g = seg_push(b);
         g->seq = rec->seq;
@@ -100,6 +125,9 @@ size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
         g->off = start;
         g->len = b->body.len - start;
         g->lines = lines;
+        g->t_lo = t.t_lo;
+        g->t_hi = t.t_hi;
+        g->t_wild = t.t_wild;
         /* Trailing empty lines belong to nobody: skip them so the record counts as done. */
         size_t rest = at;
         while (rest < len && body[rest] == '\n')
@@ -144,9 +172,19 @@ static struct batch *batch_slice(const struct batch *b, size_t from, size_t to)
         *s = *g;
         s->off = lo - from;
         s->len = hi - lo;
+        /* The piece's lines, each ending in '\n', and their times. */
         s->lines = 0;
-        for (size_t k = lo; k < hi; k++)
-            s->lines += b->body.data[k] == '\n';
+        s->t_lo = INT64_MAX;
+        s->t_hi = INT64_MIN;
+        s->t_wild = 0;
+        for (size_t k = lo; k < hi;) {
+            const char *p = b->body.data + k;
+            const char *nl = memchr(p, '\n', hi - k);
+            size_t line = nl != NULL ? (size_t)(nl - p) : hi - k;
+            seg_time_add(s, p, line);
+            s->lines++;
+            k += line + 1;
+        }
         /* A piece cut off before the segment's end leaves lines of the record for later. */
         s->rec_end = g->rec_end && hi == g->off + g->len;
         n->lines += s->lines;
@@ -249,8 +287,8 @@ static uint64_t digits8(const char *p)
 }
 
 /* The timestamp at the end of a stored line (every stored line has one: the relay stamps those
- * that came without), in ns; 0 when it cannot be read there. */
-static int line_time(const char *line, size_t len, int64_t unit_ns, int64_t *ns)
+ * that came without), as written, in the batch's precision; 0 when it cannot be read there. */
+static int line_time_raw(const char *line, size_t len, int64_t *t)
 {
     size_t i = len, digits = 0;
     while (i > 0 && (unsigned char)(line[i - 1] - '0') < 10 && digits < 20) {
@@ -273,17 +311,20 @@ static int line_time(const char *line, size_t len, int64_t unit_ns, int64_t *ns)
         v = v * 100000000ULL + digits8(line + k);
     if (v > (uint64_t)INT64_MAX)
         return 0;
-    int64_t t = neg ? -(int64_t)v : (int64_t)v;
-    /* Saturate: two times that saturate alike may be taken for one, which only costs
-     * concurrency, never order. */
-    if (t > INT64_MAX / unit_ns)
-        t = INT64_MAX;
-    else if (t < INT64_MIN / unit_ns)
-        t = INT64_MIN;
-    else
-        t *= unit_ns;
-    *ns = t;
+    *t = neg ? -(int64_t)v : (int64_t)v;
     return 1;
+}
+
+/* A time in units of 'unit_ns' in ns. Saturates: two times that saturate alike may be taken
+ * for one, which only costs concurrency, never order; and it keeps order, so the ends of a
+ * range stay its ends. */
+static int64_t time_ns(int64_t t, int64_t unit_ns)
+{
+    if (t > INT64_MAX / unit_ns)
+        return INT64_MAX;
+    if (t < INT64_MIN / unit_ns)
+        return INT64_MIN;
+    return t * unit_ns;
 }
 
 /* Whether any byte of 'w' is ',', ' ' or '\\' (the classic test for a zero byte, on w XOR
@@ -346,32 +387,61 @@ static int next_line(const struct batch *b, size_t *pos, const char **at, size_t
     return 1;
 }
 
-/* The lowest and highest time of the batch, and each line's time in 'keys' for batch_keys
- * (keys_made 1). */
-static void batch_times(struct batch *b)
+static int range_cmp(const void *x, const void *y)
+{
+    const struct time_range *a = x, *b = y;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* The segments' time ranges in ns, sorted by their start and merged where they meet, so that
+ * two batches compare in one pass over both (keys_made 1). Records come in time order more
+ * often than not, and then there is nothing to sort. */
+static void batch_ranges(struct batch *b)
 {
     if (b->keys_made >= 1)
         return;
     int64_t unit = lp_precision_ns((enum lp_precision)b->precision);
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    size_t cap = b->lines > 0 ? b->lines : 1, k = 0;
-    b->keys = xmalloc(cap * sizeof(*b->keys));
-    size_t pos = 0, n;
-    const char *l;
-    while (k < cap && next_line(b, &pos, &l, &n)) {
-        int64_t t;
-        if (!line_time(l, n, unit, &t)) {
+    struct time_range *r = xmalloc((b->n_segs > 0 ? b->n_segs : 1) * sizeof(*r));
+    size_t n = 0;
+    int sorted = 1;
+    for (size_t i = 0; i < b->n_segs; i++) {
+        const struct batch_seg *g = &b->segs[i];
+        if (g->t_wild)
             b->keys_wild = 1;
-            break;
-        }
-        lo = t < lo ? t : lo;
-        hi = t > hi ? t : hi;
-        b->keys[k++] = (uint64_t)t;
+        if (g->t_wild || g->lines == 0 || g->t_lo > g->t_hi)
+            continue;
+        r[n] = (struct time_range){time_ns(g->t_lo, unit), time_ns(g->t_hi, unit)};
+        if (n > 0 && r[n].lo < r[n - 1].lo)
+            sorted = 0;
+        n++;
     }
-    b->n_keys = k;
-    b->t_lo = lo;
-    b->t_hi = hi;
+    if (!sorted)
+        qsort(r, n, sizeof(*r), range_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && r[i].lo <= r[k - 1].hi)
+            r[k - 1].hi = r[i].hi > r[k - 1].hi ? r[i].hi : r[k - 1].hi;
+        else
+            r[k++] = r[i];
+    }
+    b->iv = r;
+    b->n_iv = k;
     b->keys_made = 1;
+}
+
+/* Whether some time range of 'a' meets one of 'b': both lists sorted and disjoint. */
+static int ranges_meet(const struct batch *a, const struct batch *b)
+{
+    size_t i = 0, j = 0;
+    while (i < a->n_iv && j < b->n_iv) {
+        if (a->iv[i].hi < b->iv[j].lo)
+            i++;
+        else if (b->iv[j].hi < a->iv[i].lo)
+            j++;
+        else
+            return 1;
+    }
+    return 0;
 }
 
 /* Sort 'n' keys: least significant byte first, eight stable counting passes ('tmp' holds n). */
@@ -392,31 +462,35 @@ static void radix_sort(uint64_t *k, uint64_t *tmp, size_t n)
     /* Eight passes: the sorted keys are back in the first array. */
 }
 
-/* One sorted 64-bit key per line: its series and its time (keys_made 2). */
+/* One sorted 64-bit key per line: its series and its time (keys_made 2). Only for a batch
+ * without unreadable times (batch_ranges found none). */
 static void batch_keys(struct batch *b)
 {
-    batch_times(b);
-    if (b->keys_made >= 2 || b->keys_wild)
+    if (b->keys_made >= 2)
         return;
-    size_t pos = 0, n, k = 0;
+    int64_t unit = lp_precision_ns((enum lp_precision)b->precision);
+    size_t cap = b->lines > 0 ? b->lines : 1, pos = 0, n, k = 0;
+    b->keys = xmalloc(cap * sizeof(*b->keys));
     const char *l;
-    while (k < b->n_keys && next_line(b, &pos, &l, &n)) {
-        b->keys[k] = mix64(line_series(l, n) + b->keys[k] * 0x9e3779b97f4a7c15ULL);
-        k++;
+    while (k < cap && next_line(b, &pos, &l, &n)) {
+        int64_t t = 0;
+        line_time_raw(l, n, &t);
+        b->keys[k++] = mix64(line_series(l, n) + (uint64_t)time_ns(t, unit) * 0x9e3779b97f4a7c15ULL);
     }
-    uint64_t *tmp = xmalloc((k > 0 ? k : 1) * sizeof(*tmp));
+    uint64_t *tmp = xmalloc(cap * sizeof(*tmp));
     radix_sort(b->keys, tmp, k);
     free(tmp);
+    b->n_keys = k;
     b->keys_made = 2;
 }
 
 int batch_overlap(struct batch *a, struct batch *b)
 {
-    batch_times(a);
-    batch_times(b);
+    batch_ranges(a);
+    batch_ranges(b);
     if (a->keys_wild || b->keys_wild)
         return 1;
-    if (a->t_hi < b->t_lo || b->t_hi < a->t_lo)
+    if (!ranges_meet(a, b))
         return 0;
     batch_keys(a);
     batch_keys(b);

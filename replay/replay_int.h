@@ -21,6 +21,11 @@
 
 /* ---- batch.c: building and splitting batches (pure) ---------------------------------------- */
 
+/* A span of time, both ends included, in ns. */
+struct time_range {
+    int64_t lo, hi;
+};
+
 /* Lines in a batch that came from one record. */
 struct batch_seg {
     uint64_t seq; /* the record they came from */
@@ -31,6 +36,10 @@ struct batch_seg {
     uint8_t rec_end; /* these lines end their record (nothing of it comes later) */
     size_t off, len; /* bytes in the batch body */
     size_t lines;
+    /* The lowest and highest time of its lines, in the batch's precision as stored (read when
+     * the lines are added); t_wild: a line's time could not be read. */
+    int64_t t_lo, t_hi;
+    uint8_t t_wild;
 };
 
 enum batch_state {
@@ -72,11 +81,13 @@ struct batch {
     int native_stmt;      /* for a v2/v3 backend: its enum gen_stmt (statement.c) */
     int native_step;      /* 2.x: 0 looks up the org's or bucket's ID, 1 uses it */
     char native_id[40];   /* that ID */
-    /* Its points' series and times, made on first use by batch_overlap: 1 the time range,
-     * 2 the keys too; keys_wild: a line's time could not be read (it overlaps anything). */
+    /* What batch_overlap makes on first use: 1 the times of its segments in ns, sorted and
+     * merged into disjoint ranges (iv: n_iv pairs lo, hi); 2 the keys too. keys_wild: a
+     * line's time could not be read (it overlaps anything). */
     int keys_made, keys_wild;
-    int64_t t_lo, t_hi; /* ns */
-    uint64_t *keys;     /* one per line, a hash of series and time, sorted */
+    struct time_range *iv;
+    size_t n_iv;
+    uint64_t *keys; /* one per line, a hash of series and time, sorted */
     size_t n_keys;
     uint64_t ticket;    /* its last send (adapt_sent) */
 };

@@ -56,7 +56,8 @@ struct batch *statement_batch(const struct wal_record *rec, uint64_t prev_end)
                                     .rec_end = 1,
                                     .off = 0,
                                     .len = rec->body_len,
-                                    .lines = 1};
+                                    .lines = 1,
+                                    .t_wild = 1}; /* no times: never compared */
     b->lines = 1;
     batch_seal(b, prev_end);
     return b;

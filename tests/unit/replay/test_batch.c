@@ -295,6 +295,68 @@ static void test_overlap(void)
     buf_deinit(&body);
 }
 
+/* A batch of several records, one segment each (records 'seq'..). */
+static struct batch *batch_of_records(uint64_t seq, const char *const *bodies, size_t n)
+{
+    static const struct batch_limits lim = {1 << 20, 100000};
+    struct wal_record r = rec(seq, "db", "", bodies[0]);
+    struct batch *b = batch_new(&r);
+    for (size_t i = 0; i < n; i++) {
+        r = rec(seq + i, "db", "", bodies[i]);
+        batch_add(b, &r, 0, &lim);
+    }
+    batch_seal(b, seq - 1);
+    return b;
+}
+
+/* Each record's own times: two batches whose records interleave in time (two writers) but
+ * never meet are told apart without reading a line's series; where a record's range meets
+ * one of the other batch, the keys decide. */
+static void test_overlap_by_record(void)
+{
+    static const char *const x[] = {"cpu,host=a v=1 10\ncpu,host=a v=1 19\n",
+                                     "cpu,host=b v=1 50\ncpu,host=b v=1 59\n"};
+    static const char *const y[] = {"cpu,host=a v=2 30\ncpu,host=a v=2 39\n",
+                                     "cpu,host=b v=2 70\n"};
+    static const char *const z[] = {"cpu,host=b v=3 55\n", "cpu,host=c v=3 15\n"};
+    static const char *const w[] = {"cpu,host=b v=4 59\n", "cpu,host=c v=4 12\n"};
+    static const char *const v[] = {"m v=1 10\nm v=1 30\n", "m v=1 20\nm v=1 40\n",
+                                     "m v=1 41\n"};
+    struct batch *a = batch_of_records(1, x, 2), *b = batch_of_records(3, y, 2);
+    CHECK_EQ_INT(a->n_segs, 2, "one segment a record");
+    CHECK(a->segs[0].t_lo == 10 && a->segs[0].t_hi == 19 && a->segs[1].t_lo == 50 &&
+              a->segs[1].t_hi == 59,
+          "each segment keeps its records' times");
+    CHECK(!batch_overlap(a, b) && !batch_overlap(b, a), "interleaved ranges that never meet");
+    CHECK(a->keys == NULL && b->keys == NULL, "... decided without the keys");
+    struct batch *c = batch_of_records(5, z, 2);
+    CHECK(!batch_overlap(a, c), "ranges meet, other series or times: no overlap");
+    CHECK(a->keys != NULL && c->keys != NULL, "... which the keys decide");
+    struct batch *d = batch_of_records(7, w, 2);
+    CHECK(batch_overlap(a, d) && batch_overlap(d, a), "the same series and time in the second record");
+    CHECK(d->n_iv == 2 && d->iv[0].lo == 12 && d->iv[1].lo == 59, "the ranges sorted");
+    struct batch *m = batch_of_records(9, v, 3);
+    CHECK(!batch_overlap(m, d), "another measurement at 12: no overlap");
+    CHECK(m->n_iv == 2 && m->iv[0].lo == 10 && m->iv[0].hi == 40 && m->iv[1].lo == 41,
+          "ranges that meet are merged, those that touch are not");
+    batch_free(m);
+    batch_free(a);
+    batch_free(b);
+    batch_free(c);
+    batch_free(d);
+
+    /* A split keeps each half's own times. */
+    struct batch *e = batch_of(9, "m v=1 100\nm v=1 200\nm v=1 300\nm v=1 400\n"), *e1, *e2;
+    batch_split(e, &e1, &e2);
+    CHECK(e1->segs[0].t_lo == 100 && e1->segs[0].t_hi == 200 && e2->segs[0].t_lo == 300 &&
+              e2->segs[0].t_hi == 400,
+          "the halves' times");
+    CHECK(!batch_overlap(e1, e2) && e1->keys == NULL, "the halves are apart by time alone");
+    batch_free(e);
+    batch_free(e1);
+    batch_free(e2);
+}
+
 static void test_lines_within(void)
 {
     struct batch *b = batch_of(1, "a v=1 1\nb v=2 2\nc v=3 3\n"); /* 8 bytes a line */
@@ -308,6 +370,7 @@ static void test_lines_within(void)
 int main(void)
 {
     test_overlap();
+    test_overlap_by_record();
     test_lines_within();
     test_add_and_caps();
     test_odd_bodies();
