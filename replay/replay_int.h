@@ -214,6 +214,8 @@ struct request {
     struct request *fail_next;
 };
 
+#define SENDER_SPARE_BODIES 4 /* the default max-in-flight */
+
 struct sender {
     struct sender *next;
     struct replay *r;
@@ -239,6 +241,10 @@ struct sender {
     struct batch *head, *tail;
     size_t n_batches;
     size_t sending;
+    /* Bodies of done batches, emptied and kept for the next ones (keep_body): a new
+     * batch then writes into memory already mapped instead of growing a fresh buffer. */
+    struct buf spare[SENDER_SPARE_BODIES];
+    size_t n_spare;
     /* How many batches may be in flight and how large they are cut: adapted to the backend's
      * answers within the options' bounds (adapt.h). */
     struct adapt ad;

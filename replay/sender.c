@@ -397,6 +397,18 @@ static int settle_partial(struct sender *s, struct batch *b, long http, const st
 /* ---- the position ---------------------------------------------------------------------------- */
 
 /* Pop the done prefix of the window and move the cursor past it. */
+/* A done batch's body buffer, kept for a later batch of this sender (at most
+ * SENDER_SPARE_BODIES, none larger than twice the largest batch). */
+static void keep_body(struct sender *s, struct batch *b)
+{
+    if (s->n_spare == SENDER_SPARE_BODIES || b->body.cap == 0 ||
+        b->body.cap > 2 * s->conf->batch_max_bytes)
+        return;
+    s->spare[s->n_spare] = b->body;
+    s->spare[s->n_spare++].len = 0;
+    buf_init(&b->body);
+}
+
 static void advance(struct sender *s)
 {
     uint64_t t = s->target;
@@ -407,6 +419,7 @@ static void advance(struct sender *s)
             s->tail = NULL;
         s->n_batches--;
         t = b->end_seq > t ? b->end_seq : t;
+        keep_body(s, b);
         batch_free(b);
     }
     /* An empty window: everything read (sent or skipped) is done. */
@@ -552,6 +565,8 @@ static void fill(struct sender *s)
                     break;
                 }
                 open = batch_new(&rec);
+                if (s->n_spare > 0) /* batch_new's body is empty: nothing to free */
+                    open->body = s->spare[--s->n_spare];
             }
             from += batch_add(open, &rec, from, &lim);
             if (from < rec.body_len) { /* the batch is full */
@@ -899,6 +914,8 @@ void sender_free(struct sender *s)
 {
     IWR_ASSERT(s->reqs == NULL && s->head == NULL && s->wal_ops == 0);
     wal_reader_free(s->reader);
+    for (size_t i = 0; i < s->n_spare; i++)
+        buf_deinit(&s->spare[i]);
     sender_conf_unref(s->conf);
     free(s->created_db);
     free(s);
