@@ -101,7 +101,8 @@ size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
             continue;
         }
         /* The first line of an empty batch always fits: one long line travels alone. */
-        if (b->lines > 0 && (bytes + text_len + 1 > lim->max_bytes || b->lines + 1 > lim->max_points))
+        if (b->lines > 0 &&
+            (bytes + text_len + 1 > lim->max_bytes || b->lines + 1 > lim->max_points))
             break;
         seg_time_add(&t, body + at, text_len);
         if (nl == NULL) { /* the last line, without its '\n' */
@@ -475,7 +476,8 @@ static void batch_keys(struct batch *b)
     while (k < cap && next_line(b, &pos, &l, &n)) {
         int64_t t = 0;
         line_time_raw(l, n, &t);
-        b->keys[k++] = mix64(line_series(l, n) + (uint64_t)time_ns(t, unit) * 0x9e3779b97f4a7c15ULL);
+        b->keys[k++] =
+            mix64(line_series(l, n) + (uint64_t)time_ns(t, unit) * 0x9e3779b97f4a7c15ULL);
     }
     uint64_t *tmp = xmalloc(cap * sizeof(*tmp));
     radix_sort(b->keys, tmp, k);

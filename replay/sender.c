@@ -396,19 +396,28 @@ static int settle_partial(struct sender *s, struct batch *b, long http, const st
 
 /* ---- the position ---------------------------------------------------------------------------- */
 
-/* Pop the done prefix of the window and move the cursor past it. */
-/* A done batch's body buffer, kept for a later batch of this sender (at most
- * SENDER_SPARE_BODIES, none larger than twice the largest batch). */
+/* A done batch's body buffer, kept for a later batch of this sender: at most
+ * SENDER_SPARE_BODIES, none larger than twice the largest batch, and no more than the window
+ * has room for, so that the bodies held (the window's and the spare ones) are never more than a
+ * full window holds. */
 static void keep_body(struct sender *s, struct batch *b)
 {
-    if (s->n_spare == SENDER_SPARE_BODIES || b->body.cap == 0 ||
-        b->body.cap > 2 * s->conf->batch_max_bytes)
+    if (s->n_spare == SENDER_SPARE_BODIES || s->n_batches + s->n_spare >= s->ad.in_flight ||
+        b->body.cap == 0 || b->body.cap > 2 * s->conf->batch_max_bytes)
         return;
     s->spare[s->n_spare] = b->body;
     s->spare[s->n_spare++].len = 0;
     buf_init(&b->body);
 }
 
+/* An idle sender holds no spare bodies. */
+static void drop_spare_bodies(struct sender *s)
+{
+    while (s->n_spare > 0)
+        buf_deinit(&s->spare[--s->n_spare]);
+}
+
+/* Pop the done prefix of the window and move the cursor past it. */
 static void advance(struct sender *s)
 {
     uint64_t t = s->target;
@@ -914,8 +923,7 @@ void sender_free(struct sender *s)
 {
     IWR_ASSERT(s->reqs == NULL && s->head == NULL && s->wal_ops == 0);
     wal_reader_free(s->reader);
-    for (size_t i = 0; i < s->n_spare; i++)
-        buf_deinit(&s->spare[i]);
+    drop_spare_bodies(s);
     sender_conf_unref(s->conf);
     free(s->created_db);
     free(s);
@@ -961,6 +969,8 @@ void sender_tick(struct sender *s)
     if (s->mode == MODE_STARTING || s->mode == MODE_STOPPED || s->mode == MODE_GIVEN_UP)
         return;
     sender_refresh_lag(s);
+    if (s->head == NULL)
+        drop_spare_bodies(s);
     uint64_t now = replay_now_ms(s->r);
     if (now > s->rate_ms) {
         double inst = s->acked > s->rate_cursor ? (double)(s->acked - s->rate_cursor) * 1000.0 /

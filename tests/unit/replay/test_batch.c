@@ -315,13 +315,12 @@ static struct batch *batch_of_records(uint64_t seq, const char *const *bodies, s
 static void test_overlap_by_record(void)
 {
     static const char *const x[] = {"cpu,host=a v=1 10\ncpu,host=a v=1 19\n",
-                                     "cpu,host=b v=1 50\ncpu,host=b v=1 59\n"};
+                                    "cpu,host=b v=1 50\ncpu,host=b v=1 59\n"};
     static const char *const y[] = {"cpu,host=a v=2 30\ncpu,host=a v=2 39\n",
-                                     "cpu,host=b v=2 70\n"};
+                                    "cpu,host=b v=2 70\n"};
     static const char *const z[] = {"cpu,host=b v=3 55\n", "cpu,host=c v=3 15\n"};
     static const char *const w[] = {"cpu,host=b v=4 59\n", "cpu,host=c v=4 12\n"};
-    static const char *const v[] = {"m v=1 10\nm v=1 30\n", "m v=1 20\nm v=1 40\n",
-                                     "m v=1 41\n"};
+    static const char *const v[] = {"m v=1 10\nm v=1 30\n", "m v=1 20\nm v=1 40\n", "m v=1 41\n"};
     struct batch *a = batch_of_records(1, x, 2), *b = batch_of_records(3, y, 2);
     CHECK_EQ_INT(a->n_segs, 2, "one segment a record");
     CHECK(a->segs[0].t_lo == 10 && a->segs[0].t_hi == 19 && a->segs[1].t_lo == 50 &&
@@ -333,7 +332,8 @@ static void test_overlap_by_record(void)
     CHECK(!batch_overlap(a, c), "ranges meet, other series or times: no overlap");
     CHECK(a->keys != NULL && c->keys != NULL, "... which the keys decide");
     struct batch *d = batch_of_records(7, w, 2);
-    CHECK(batch_overlap(a, d) && batch_overlap(d, a), "the same series and time in the second record");
+    CHECK(batch_overlap(a, d) && batch_overlap(d, a),
+          "the same series and time in the second record");
     CHECK(d->n_iv == 2 && d->iv[0].lo == 12 && d->iv[1].lo == 59, "the ranges sorted");
     struct batch *m = batch_of_records(9, v, 3);
     CHECK(!batch_overlap(m, d), "another measurement at 12: no overlap");
