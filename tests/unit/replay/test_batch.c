@@ -262,10 +262,26 @@ static void test_overlap(void)
           "... and not a separator");
     CHECK(!overlap_of("cpu,host=a s=\"x 20\" 10\n", "cpu,host=a v=1 20\n"),
           "the time is the last word, not one inside a string field");
-    CHECK(overlap_of("cpu,host=a v=1 -5\n", "cpu,host=a v=1 -5\n"),
-          "negative times are read");
+    CHECK(overlap_of("cpu,host=a v=1 -5\n", "cpu,host=a v=1 -5\n"), "negative times are read");
     CHECK(overlap_of("cpu,host=a v=1\n", "mem v=1 5\n"),
           "a line without a readable time overlaps anything");
+    /* Times read eight digits at a time, then one by one: every length up to 19 digits. */
+    CHECK(overlap_of("c v=1 1600000000123456789\n", "c v=2 1600000000123456789\n"),
+          "19 digits: the same time");
+    CHECK(!overlap_of("c v=1 1600000000123456789\n", "c v=2 1600000000123456788\n"),
+          "19 digits: one apart");
+    CHECK(!overlap_of("c v=1 1234567890123456\n", "c v=2 1234567890123457\n"),
+          "16 digits: one apart");
+    CHECK(!overlap_of("c v=1 12345678\n", "c v=2 12345679\n"), "8 digits: one apart");
+    CHECK(!overlap_of("c 1\n", "c 2\n"), "a line shorter than a word");
+    CHECK(overlap_of("c v=1 9223372036854775807\n", "d v=1 1\n") == 0, "the largest time is read");
+    CHECK(overlap_of("c v=1 9223372036854775808\n", "d v=1 1\n"),
+          "one past it is not: it overlaps anything");
+    CHECK(overlap_of("c v=1 12345678901234567890\n", "d v=1 1\n"),
+          "20 digits are not a time either");
+    CHECK(overlap_of("c v=1 x12345678\n", "d v=1 1\n"), "digits not after a space are not a time");
+    CHECK(overlap_of("c v=1 123:45678\n", "d v=1 1\n") && overlap_of("c v=1 123/45678\n", "d 1\n"),
+          "a byte just above or below the digits ends them (no time)");
 
     /* Precisions: 2 s and 2000000000 ns are one time. */
     struct batch *a = batch_of(1, "cpu v=1 2\n"), *b = batch_of(2, "cpu v=2 2000000000\n");
