@@ -81,8 +81,9 @@ static void seg_time_add(struct batch_seg *g, const char *line, size_t len)
     g->t_hi = t > g->t_hi ? t : g->t_hi;
 }
 
-size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
-                 const struct batch_limits *lim)
+/* batch_add; *clean set to 0 when it skipped an empty line or gave the last line its '\n'. */
+static size_t add_lines(struct batch *b, const struct wal_record *rec, size_t from,
+                        const struct batch_limits *lim, int *clean)
 {
     const char *body = rec->body;
     size_t len = rec->body_len, at = from;
@@ -96,6 +97,7 @@ size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
         size_t line_len = end - at;
         size_t text_len = nl != NULL ? line_len - 1 : line_len;
         if (text_len == 0) { /* an empty line: nothing to send */
+            *clean = 0;
             buf_append(&b->body, body + run, at - run);
             at = run = end;
             continue;
@@ -106,6 +108,7 @@ size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
             break;
         seg_time_add(&t, body + at, text_len);
         if (nl == NULL) { /* the last line, without its '\n' */
+            *clean = 0;
             buf_append(&b->body, body + run, end - run);
             buf_append(&b->body, "\n", 1);
             run = end;
@@ -140,6 +143,69 @@ size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
         at = len; /* nothing but empty lines left */
     }
     return at - from;
+}
+
+size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
+                 const struct batch_limits *lim)
+{
+    int clean = 1;
+    return add_lines(b, rec, from, lim, &clean);
+}
+
+/* Up to 8 bytes of p as a word, zero-padded. */
+static uint64_t word_of(const char *p, size_t n)
+{
+    uint64_t w = 0;
+    memcpy(&w, p, n < 8 ? n : 8);
+    return w;
+}
+
+size_t batch_add_known(struct batch *b, const struct wal_record *rec, size_t from,
+                       const struct batch_limits *lim, struct batch_known *k)
+{
+    if (k == NULL || from != 0 || rec->body_len == 0)
+        return batch_add(b, rec, from, lim);
+    size_t len = rec->body_len;
+    uint64_t head = word_of(rec->body, len),
+             tail = word_of(rec->body + (len > 8 ? len - 8 : 0), len);
+    if (k->seq == rec->seq && k->body_len == len && k->head == head && k->tail == tail &&
+        k->clean &&
+        ((b->body.len + len <= lim->max_bytes && b->lines + k->lines <= lim->max_points) ||
+         (b->lines == 0 && k->lines == 1))) {
+        /* What add_lines would do, line by line: every line fits, none is empty. */
+        size_t start = b->body.len;
+        buf_append(&b->body, rec->body, len);
+        struct batch_seg *g = seg_push(b);
+        g->seq = rec->seq;
+        g->recv_ns = rec->recv_ns;
+        g->offset = rec->offset;
+        g->flags = rec->flags;
+        g->consistency = rec->consistency;
+        g->off = start;
+        g->len = len;
+        g->lines = k->lines;
+        g->t_lo = k->t_lo;
+        g->t_hi = k->t_hi;
+        g->t_wild = k->t_wild;
+        g->rec_end = 1;
+        b->lines += k->lines;
+        return len;
+    }
+    int clean = 1;
+    size_t segs = b->n_segs, took = add_lines(b, rec, 0, lim, &clean);
+    if (took == len && b->n_segs == segs + 1) { /* taken whole, as one segment */
+        const struct batch_seg *g = &b->segs[segs];
+        *k = (struct batch_known){.seq = rec->seq,
+                                  .body_len = len,
+                                  .lines = g->lines,
+                                  .head = head,
+                                  .tail = tail,
+                                  .t_lo = g->t_lo,
+                                  .t_hi = g->t_hi,
+                                  .t_wild = g->t_wild,
+                                  .clean = (uint8_t)(clean && g->len == len)};
+    }
+    return took;
 }
 
 uint64_t batch_seal(struct batch *b, uint64_t prev_end)

@@ -107,6 +107,21 @@ int batch_same_key(const struct batch *b, const struct wal_record *rec);
  * one. Returns the bytes of rec->body consumed; 'from' + that == body_len means rec is done. */
 size_t batch_add(struct batch *b, const struct wal_record *rec, size_t from,
                  const struct batch_limits *lim);
+/* What batch_add_known learnt of a record it took whole from its start, for the next sender to
+ * take the same record (every sender reads every record). seq 0: nothing known. */
+struct batch_known {
+    uint64_t seq;
+    size_t body_len, lines;
+    uint64_t head, tail; /* its first and last 8 bytes (fewer: zero-padded), a check */
+    int64_t t_lo, t_hi;  /* its lines' times as stored, as in a segment */
+    uint8_t t_wild;
+    uint8_t clean; /* every line ends in '\n' and none is empty: it may be copied whole */
+};
+/* batch_add, with what is known of the record: a record known to be clean that fits whole is
+ * copied in one piece without reading its lines; one taken whole from its start is described
+ * in 'k' for the next caller. 'k' NULL: batch_add. */
+size_t batch_add_known(struct batch *b, const struct wal_record *rec, size_t from,
+                       const struct batch_limits *lim, struct batch_known *k);
 /* Set end_seq from the last segment: its record's seq when the record ends here, else the seq
  * before it (so the cursor never passes a record with lines still unsent). Returns it. */
 uint64_t batch_seal(struct batch *b, uint64_t prev_end);
@@ -466,6 +481,8 @@ void sender_quote(char *out, size_t cap, const char *s);
 
 /* ---- replay.c: the engine ------------------------------------------------------------------ */
 
+#define REPLAY_KNOWN 4096 /* records described for the senders that read them next */
+
 struct replay {
     uv_loop_t *loop;
     struct wal *w;
@@ -488,6 +505,10 @@ struct replay {
     uint64_t kick_due_ms;
     uint64_t tick_due_ms;
     uint64_t rng;
+    /* The last records a sender took whole, by seq modulo REPLAY_KNOWN: every sender batches
+     * every record (without shard parts), and the others copy a known one without reading it
+     * line by line again (batch_add_known). */
+    struct batch_known known[REPLAY_KNOWN];
     int handles_open; /* timer + polls not yet closed */
     int stopping;
     int done_called;

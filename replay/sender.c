@@ -529,6 +529,7 @@ static void fill(struct sender *s)
         /* With shards, only this backend's shard's part is ours (rec becomes a view of it);
          * a record with parts but none for our shard is passed like a requeue for another
          * backend, so the cursor moves past it. A record without parts is everyone's. */
+        int whole = rec.n_parts == 0; /* the same bytes for every sender (batch_known) */
         struct wal_record part;
         if (!skip && !wal_record_part(&rec, c->shard, &part))
             skip = 1;
@@ -577,7 +578,13 @@ static void fill(struct sender *s)
                 if (s->n_spare > 0) /* batch_new's body is empty: nothing to free */
                     open->body = s->spare[--s->n_spare];
             }
-            from += batch_add(open, &rec, from, &lim);
+            /* A record for every backend, read from its start: what another sender learnt
+             * of it, or what this one learns for the others. */
+            struct batch_known *k =
+                from == 0 && whole && rec.target_len == 0 && rec.body_len > 0
+                    ? &s->r->known[rec.seq % REPLAY_KNOWN]
+                    : NULL;
+            from += batch_add_known(open, &rec, from, &lim, k);
             if (from < rec.body_len) { /* the batch is full */
                 prev_end = batch_seal(open, prev_end);
                 queue_push(s, open);

@@ -373,6 +373,67 @@ static void test_overlap_by_record(void)
     batch_free(e2);
 }
 
+/* Whether two batches hold the same bytes and segments. */
+static int same_batch(const struct batch *x, const struct batch *y)
+{
+    if (x->lines != y->lines || x->n_segs != y->n_segs || x->body.len != y->body.len ||
+        memcmp(x->body.data, y->body.data, x->body.len) != 0)
+        return 0;
+    for (size_t i = 0; i < x->n_segs; i++) {
+        const struct batch_seg *a = &x->segs[i], *b = &y->segs[i];
+        if (a->seq != b->seq || a->off != b->off || a->len != b->len || a->lines != b->lines ||
+            a->rec_end != b->rec_end || a->t_lo != b->t_lo || a->t_hi != b->t_hi ||
+            a->t_wild != b->t_wild)
+            return 0;
+    }
+    return 1;
+}
+
+/* batch_add_known: the second sender to take a record copies it whole, and the batch is what
+ * batch_add makes, whatever the record and the limits. */
+static void test_add_known(void)
+{
+    static const char *const bodies[] = {
+        "cpu,host=a v=1 30\ncpu,host=b v=2 10\n", /* clean */
+        "cpu v=1 5\n\ncpu v=2 6\n",               /* an empty line */
+        "cpu v=1 7\ncpu v=2 8",                   /* no final '\n' */
+        "cpu v=1\n",                              /* no time */
+    };
+    struct batch_limits lims[] = {{1 << 20, 1000}, {40, 1000}, {1 << 20, 1}, {10, 1}};
+    for (size_t l = 0; l < sizeof(lims) / sizeof(lims[0]); l++) {
+        for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+            struct batch_known k = {0};
+            struct wal_record r0 = rec(1, "db", "", "m v=0 1\n"), r = rec(2, "db", "", bodies[i]);
+            struct batch *want = batch_new(&r), *first = batch_new(&r), *second = batch_new(&r);
+            /* Each batch already holds a line, so the limits bite as they would mid-batch. */
+            batch_add(want, &r0, 0, &lims[l]);
+            batch_add(first, &r0, 0, &lims[l]);
+            batch_add(second, &r0, 0, &lims[l]);
+            size_t w = batch_add(want, &r, 0, &lims[l]);
+            size_t f = batch_add_known(first, &r, 0, &lims[l], &k);
+            size_t g = batch_add_known(second, &r, 0, &lims[l], &k);
+            CHECK(w == f && w == g && same_batch(want, first) && same_batch(want, second),
+                  "limits %zu, body %zu: the same batch whether the record was known or not", l, i);
+            if (l == 0)
+                CHECK(k.seq == 2 && k.clean == (i == 0 || i == 3),
+                      "body %zu: known, and clean only without empty lines and with its '\\n'", i);
+            batch_free(want);
+            batch_free(first);
+            batch_free(second);
+        }
+    }
+    /* The same seq with other bytes (never in one log, checked anyway): read again. */
+    struct batch_known k = {0};
+    struct wal_record a = rec(3, "db", "", "cpu v=1 1\n"), b = rec(3, "db", "", "mem v=2 2\n");
+    struct batch *x = batch_new(&a), *y = batch_new(&b);
+    static const struct batch_limits lim = {1 << 20, 1000};
+    batch_add_known(x, &a, 0, &lim, &k);
+    batch_add_known(y, &b, 0, &lim, &k);
+    CHECK(body_is(y, "mem v=2 2\n") && y->segs[0].t_lo == 2, "other bytes under a known seq are read");
+    batch_free(x);
+    batch_free(y);
+}
+
 static void test_lines_within(void)
 {
     struct batch *b = batch_of(1, "a v=1 1\nb v=2 2\nc v=3 3\n"); /* 8 bytes a line */
@@ -387,6 +448,7 @@ int main(void)
 {
     test_overlap();
     test_overlap_by_record();
+    test_add_known();
     test_lines_within();
     test_add_and_caps();
     test_odd_bodies();
