@@ -66,6 +66,25 @@ static struct batch_seg *seg_push(struct batch *b)
     return g;
 }
 
+/* A new segment for the lines of 'rec' just appended at body offset 'start'. */
+static struct batch_seg *seg_of_record(struct batch *b, const struct wal_record *rec, size_t start,
+                                       size_t lines, int64_t t_lo, int64_t t_hi, uint8_t t_wild)
+{
+    struct batch_seg *g = seg_push(b);
+    g->seq = rec->seq;
+    g->recv_ns = rec->recv_ns;
+    g->offset = rec->offset;
+    g->flags = rec->flags;
+    g->consistency = rec->consistency;
+    g->off = start;
+    g->len = b->body.len - start;
+    g->lines = lines;
+    g->t_lo = t_lo;
+    g->t_hi = t_hi;
+    g->t_wild = t_wild;
+    return g;
+}
+
 /* Defined with the series and times below. */
 static int line_time_raw(const char *line, size_t len, int64_t *t);
 
@@ -120,18 +139,7 @@ static size_t add_lines(struct batch *b, const struct wal_record *rec, size_t fr
     }
     buf_append(&b->body, body + run, at - run);
     if (lines > 0) {
-        struct batch_seg *g = seg_push(b);
-        g->seq = rec->seq;
-        g->recv_ns = rec->recv_ns;
-        g->offset = rec->offset;
-        g->flags = rec->flags;
-        g->consistency = rec->consistency;
-        g->off = start;
-        g->len = b->body.len - start;
-        g->lines = lines;
-        g->t_lo = t.t_lo;
-        g->t_hi = t.t_hi;
-        g->t_wild = t.t_wild;
+        struct batch_seg *g = seg_of_record(b, rec, start, lines, t.t_lo, t.t_hi, t.t_wild);
         /* Trailing empty lines belong to nobody: skip them so the record counts as done. */
         size_t rest = at;
         while (rest < len && body[rest] == '\n')
@@ -175,19 +183,7 @@ size_t batch_add_known(struct batch *b, const struct wal_record *rec, size_t fro
         /* What add_lines would do, line by line: every line fits, none is empty. */
         size_t start = b->body.len;
         buf_append(&b->body, rec->body, len);
-        struct batch_seg *g = seg_push(b);
-        g->seq = rec->seq;
-        g->recv_ns = rec->recv_ns;
-        g->offset = rec->offset;
-        g->flags = rec->flags;
-        g->consistency = rec->consistency;
-        g->off = start;
-        g->len = len;
-        g->lines = k->lines;
-        g->t_lo = k->t_lo;
-        g->t_hi = k->t_hi;
-        g->t_wild = k->t_wild;
-        g->rec_end = 1;
+        seg_of_record(b, rec, start, k->lines, k->t_lo, k->t_hi, k->t_wild)->rec_end = 1;
         b->lines += k->lines;
         return len;
     }
