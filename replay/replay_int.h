@@ -1,8 +1,8 @@
 /* Internals shared by the files of replay/: batches (batch.c), one sender per backend (its
- * options in conf.c, its transfers in request.c, its state machine in sender.c, its status in
- * status.c, its position and refused lines behind a store: cursor.c + dead.c for the daemon,
- * range.c for the CLI), reads passed on to a backend (query.c), and the engine that owns the
- * CURLM, the timer and the socket watches (replay.c).
+ * options in conf.c, its transfers in request.c, its state machine in sender.c, its reading of
+ * the log in sender_read.c, its status in status.c, its position and refused lines behind a
+ * store: cursor.c + dead.c for the daemon, range.c for the CLI), reads passed on to a backend
+ * (query.c), and the engine that owns the CURLM, the timer and the socket watches (replay.c).
  * Not for use outside replay/. Everything here runs on the loop thread, except the pure batch
  * functions, which any thread may call. */
 #ifndef IWR_REPLAY_INT_H
@@ -89,7 +89,7 @@ struct batch {
     size_t n_iv;
     uint64_t *keys; /* one per line, a hash of series and time, sorted */
     size_t n_keys;
-    uint64_t ticket;    /* its last send (adapt_sent) */
+    uint64_t ticket; /* its last send (adapt_sent) */
 };
 
 struct batch_limits {
@@ -329,6 +329,11 @@ void sender_resync(struct sender *s, uint64_t cursor);
 void sender_restart(struct sender *s);
 /* Wait before the next timed step (doubling, capped, jittered). */
 void sender_schedule_backoff(struct sender *s);
+/* Append 'b' to the window. */
+void sender_queue_push(struct sender *s, struct batch *b);
+/* sender_read.c: read records after the cursor into batches until the window is full or the
+ * log ends; also with a full window, and on hold, look at the cursor. */
+void sender_fill(struct sender *s);
 
 /* ---- the store: where the position lives and where refused lines go ------------------------- */
 
@@ -336,7 +341,7 @@ struct sender_store {
     /* Find or create the position, then sender_begin_from(); on a failure back off and let
      * sender_due call it again. 'latest': at the log's end (resuming after a give-up). */
     void (*start)(struct sender *s, int latest);
-    /* Inside fill()'s read transaction: the position as stored now (0, *at set), IWR_ENOTFOUND
+    /* Inside sender_fill()'s read transaction: the position as stored now (0, *at set), IWR_ENOTFOUND
      * when it vanished, or 1 when nobody else can move it. */
     int (*stored)(struct sender *s, uint64_t *at);
     /* Move the position up to s->target; s->acked follows once it holds. */
